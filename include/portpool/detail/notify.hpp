@@ -1,0 +1,23 @@
+#pragma once
+
+// The library prints nothing; it reports through the user's callback. A throwing callback must not
+// turn a release (called from destructors) into std::terminate, so exceptions stop here.
+
+#include <portpool/options.hpp>
+
+#include <functional>
+#include <utility>
+
+namespace portpool::detail {
+
+inline void notify(const std::function<void(const Event&)>& on_event, Event event) noexcept {
+  if (!on_event) {
+    return;
+  }
+  try {
+    on_event(event);
+  } catch (...) {  // NOLINT(bugprone-empty-catch): documented on Options::on_event
+  }
+}
+
+}  // namespace portpool::detail

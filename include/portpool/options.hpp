@@ -1,0 +1,64 @@
+#pragma once
+
+/// @file
+/// Options shared by the managers, and the structured events they report.
+
+#include <boost/asio/ip/address.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+namespace portpool {
+
+/// What happened, for the optional event callback.
+enum class EventKind {
+  acquired,   ///< a port was taken
+  skipped,    ///< a pool port was passed over; `message` says why
+  released,   ///< a port was given back
+  exhausted,  ///< no port of the pool could be taken; `message` is the full explanation
+};
+
+/// One structured event. portpool prints nothing itself; route these to your logger.
+struct Event {
+  EventKind kind;
+  std::string service;
+  std::uint16_t port = 0;  ///< 0 for `exhausted`
+  std::string message;
+};
+
+/// Settings of a manager. A default-constructed Options works: set the fields you need.
+///
+/// @code
+/// portpool::Options options;
+/// options.instance = 2;
+/// options.on_event = [](const portpool::Event& e) { std::clog << e.message << '\n'; };
+/// @endcode
+struct Options {
+  /// Where lock files and holder records live. Empty: `$PORTPOOL_LOCK_DIR` if set, else
+  /// `$XDG_RUNTIME_DIR/portpool`, else `/tmp/portpool-<uid>`. Created with mode 0700.
+  std::filesystem::path lock_dir;
+
+  /// Allow a lock directory that other users may write to (group/world-writable or owned by
+  /// another user). Only for a directory deliberately shared between users: any of them can then
+  /// hold or block ports of the others.
+  bool shared_lock_dir = false;
+
+  /// This application's instance number N (1-based): selects the instance-relative pools and the
+  /// starting index in shared pools.
+  unsigned instance = 1;
+
+  /// Free-form identity of this running copy, recorded next to each lock. Empty: generated from
+  /// the process id and a random suffix.
+  std::string instance_id;
+
+  /// The address a port must be bindable on before it is handed out.
+  boost::asio::ip::address probe_address = boost::asio::ip::address_v4::loopback();
+
+  /// Called for every acquisition, skipped port, release and exhaustion, on the thread that
+  /// caused it. Must not throw; an exception it throws is ignored.
+  std::function<void(const Event&)> on_event;
+};
+
+}  // namespace portpool

@@ -1,0 +1,97 @@
+#pragma once
+
+/// @file
+/// PortLease: the RAII guard of one port taken from a pool.
+
+#include <portpool/detail/lock_file.hpp>
+#include <portpool/detail/notify.hpp>
+#include <portpool/options.hpp>
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+
+namespace portpool {
+
+/// Identity of the lock file a lease holds (what `PortShield` compares the path against).
+struct LockFileIdentity {
+  dev_t device = 0;
+  ino_t inode = 0;
+};
+
+/// Exclusive use of one port of a service's pool, until release() or destruction.
+///
+/// Move-only. While a lease is alive no other PortLease on the machine, in this process or any
+/// other, holds the same port through the same lock directory. If the process dies, even by
+/// SIGKILL, the operating system drops the lock at once and the port is free again.
+///
+/// A lease does not survive exec() and is not inherited by fork(): a launcher must stay alive
+/// while its child uses the port.
+///
+/// @code
+/// portpool::PortPoolManager manager("api-server", {9000, 9001, 9002});
+/// portpool::PortLease lease = manager.acquire();
+/// start_server(lease.port());
+/// @endcode
+class PortLease {
+ public:
+  PortLease(const PortLease&) = delete;
+  PortLease& operator=(const PortLease&) = delete;
+  PortLease(PortLease&&) noexcept = default;
+  PortLease& operator=(PortLease&& other) noexcept {
+    if (this != &other) {
+      release();
+      lock_ = std::move(other.lock_);
+      on_event_ = std::move(other.on_event_);
+    }
+    return *this;
+  }
+  ~PortLease() { release(); }
+
+  /// The port held (still answered after release()).
+  std::uint16_t port() const noexcept { return lock_->holder().port; }
+
+  /// The service whose pool the port comes from.
+  const std::string& service() const noexcept { return lock_->holder().service; }
+
+  /// The instance number the port was taken for.
+  unsigned instance() const noexcept { return lock_->holder().instance; }
+
+  /// The identity recorded for the holding application copy.
+  const std::string& instance_id() const noexcept { return lock_->holder().instance_id; }
+
+  /// Whether the port is still held (false after release() and on a moved-from lease).
+  bool held() const noexcept { return lock_ && lock_->held(); }
+
+  /// Path of the lock file that guards the port.
+  std::filesystem::path lock_file() const { return lock_->directory().path / lock_->lock_name(); }
+
+  /// Device and inode of the lock file as it was locked.
+  LockFileIdentity lock_file_identity() const noexcept { return {lock_->device(), lock_->inode()}; }
+
+  /// Gives the port back. Idempotent; never throws.
+  void release() noexcept {
+    if (!held()) {
+      return;
+    }
+    lock_->release();
+    detail::notify(on_event_, Event{EventKind::released, service(), port(), fmt::format("released port {}", port())});
+  }
+
+ private:
+  template <class, class>
+  friend class BasicPortPoolManager;
+
+  PortLease(std::unique_ptr<detail::HeldLock> lock, std::function<void(const Event&)> on_event)
+      : lock_(std::move(lock)), on_event_(std::move(on_event)) {}
+
+  std::unique_ptr<detail::HeldLock> lock_;
+  std::function<void(const Event&)> on_event_;
+};
+
+}  // namespace portpool

@@ -1,0 +1,17 @@
+#pragma once
+
+/// @file
+/// The umbrella header: everything in portpool's core (no toml++ needed).
+
+#include <portpool/error.hpp>
+#include <portpool/holder.hpp>
+#include <portpool/instance_manager.hpp>
+#include <portpool/lock_dir.hpp>
+#include <portpool/lock_policy.hpp>
+#include <portpool/options.hpp>
+#include <portpool/port_lease.hpp>
+#include <portpool/port_pool_manager.hpp>
+#include <portpool/probe.hpp>
+#include <portpool/registry.hpp>
+#include <portpool/service_port_table.hpp>
+#include <portpool/version.hpp>

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what portpool needs to build, test and run its demo on Debian 12 (run as root).
+# Idempotent: when everything is already installed it changes nothing.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libboost-dev libfmt-dev
+  catch2 libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libbenchmark-dev
+  clang-format curl procps
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

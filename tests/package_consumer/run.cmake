@@ -1,0 +1,34 @@
+# Installs the build to a temporary prefix, then builds and runs a consumer project against it,
+# once through find_package and once through pkg-config.
+file(REMOVE_RECURSE "${WORK_DIR}")
+set(prefix "${WORK_DIR}/prefix")
+
+function(run)
+  execute_process(COMMAND ${ARGV} RESULT_VARIABLE result OUTPUT_VARIABLE output ERROR_VARIABLE output)
+  if(NOT result EQUAL 0)
+    message(FATAL_ERROR "failed (${result}): ${ARGV}\n${output}")
+  endif()
+  message(STATUS "${output}")
+endfunction()
+
+run(${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${prefix}")
+run(${CMAKE_COMMAND} -S "${SOURCE_DIR}/tests/package_consumer" -B "${WORK_DIR}/build"
+    "-DCMAKE_PREFIX_PATH=${prefix}")
+run(${CMAKE_COMMAND} --build "${WORK_DIR}/build")
+run("${WORK_DIR}/build/consumer")
+
+find_program(PKG_CONFIG pkg-config)
+if(PKG_CONFIG)
+  set(ENV{PKG_CONFIG_PATH} "${prefix}/share/pkgconfig")
+  execute_process(COMMAND ${PKG_CONFIG} --cflags portpool
+    OUTPUT_VARIABLE cflags OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE cflags_result)
+  execute_process(COMMAND ${PKG_CONFIG} --libs portpool
+    OUTPUT_VARIABLE libs OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE libs_result)
+  if(NOT cflags_result EQUAL 0 OR NOT libs_result EQUAL 0)
+    message(FATAL_ERROR "pkg-config does not find the installed portpool")
+  endif()
+  separate_arguments(cflags UNIX_COMMAND "${cflags}")
+  separate_arguments(libs UNIX_COMMAND "${libs}")
+  run(c++ ${cflags} "${SOURCE_DIR}/tests/package_consumer/main.cpp" -o "${WORK_DIR}/consumer-pkg-config" ${libs})
+  run("${WORK_DIR}/consumer-pkg-config")
+endif()

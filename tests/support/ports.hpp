@@ -1,0 +1,112 @@
+#pragma once
+
+// Ports for tests, chosen at run time and reserved for the test's whole life.
+//
+// A reservation is a socket bound to 127.0.0.1:P *without* SO_REUSEADDR, so no other reservation
+// (from a test running in parallel) can take P; SO_REUSEADDR is set after the bind, so portpool's
+// bind probe and a real listener (both with SO_REUSEADDR) can still use P while it is reserved.
+// A listening socket conflicts with everything, which is how tests simulate a foreign program.
+
+#include <portpool/detail/unique_fd.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+namespace portpool::test {
+
+inline sockaddr_in loopback(std::uint16_t port) {
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return address;
+}
+
+inline bool bind_loopback(int socket, std::uint16_t port) {
+  auto address = loopback(port);
+  return ::bind(socket, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+}
+
+inline std::uint16_t bound_port(int socket) {
+  sockaddr_in address{};
+  socklen_t size = sizeof address;
+  ::getsockname(socket, reinterpret_cast<sockaddr*>(&address), &size);
+  return ntohs(address.sin_port);
+}
+
+/// Reserves a port; -1 socket when `port` is taken. Port 0 lets the kernel choose.
+inline detail::UniqueFd reserve(std::uint16_t port) {
+  detail::UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  int reuse = 1;
+  if (!socket || !bind_loopback(socket.get(), port) ||
+      ::setsockopt(socket.get(), SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse) != 0) {
+    return {};
+  }
+  return socket;
+}
+
+class ReservedPorts {
+ public:
+  /// `count` ports, anywhere.
+  static ReservedPorts any(std::size_t count) {
+    ReservedPorts reserved;
+    while (reserved.ports_.size() < count) {
+      auto socket = reserve(0);
+      if (!socket) {
+        throw std::runtime_error("cannot reserve a test port");
+      }
+      reserved.ports_.push_back(bound_port(socket.get()));
+      reserved.sockets_.push_back(std::move(socket));
+    }
+    return reserved;
+  }
+
+  /// `count` consecutive ports starting at a multiple of `alignment` (for tables whose base,
+  /// stride and offsets must line up).
+  static ReservedPorts consecutive(std::size_t count, unsigned alignment = 1) {
+    std::mt19937 random(std::random_device{}());
+    std::uniform_int_distribution<unsigned> start(20000 / alignment, 32000 / alignment);
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+      ReservedPorts reserved;
+      auto first = start(random) * alignment;
+      for (unsigned port = first; port < first + count; ++port) {
+        auto socket = reserve(static_cast<std::uint16_t>(port));
+        if (!socket) {
+          break;
+        }
+        reserved.ports_.push_back(static_cast<std::uint16_t>(port));
+        reserved.sockets_.push_back(std::move(socket));
+      }
+      if (reserved.ports_.size() == count) {
+        return reserved;
+      }
+    }
+    throw std::runtime_error("cannot reserve consecutive test ports");
+  }
+
+  const std::vector<std::uint16_t>& ports() const { return ports_; }
+  std::uint16_t operator[](std::size_t index) const { return ports_.at(index); }
+
+ private:
+  std::vector<std::uint16_t> ports_;
+  std::vector<detail::UniqueFd> sockets_;
+};
+
+/// A program outside portpool listening on 127.0.0.1:port (with SO_REUSEADDR, as servers do).
+inline detail::UniqueFd listen_on(std::uint16_t port) {
+  detail::UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  int reuse = 1;
+  ::setsockopt(socket.get(), SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
+  if (!bind_loopback(socket.get(), port) || ::listen(socket.get(), 16) != 0) {
+    throw std::runtime_error("cannot listen on a reserved test port");
+  }
+  return socket;
+}
+
+}  // namespace portpool::test
