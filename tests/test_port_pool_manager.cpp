@@ -1,1 +1,193 @@
+#include <portpool/port_pool_manager.hpp>
+
+#include "fixtures.hpp"
+#include "ports.hpp"
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
+
+#include <atomic>
+#include <filesystem>
+#include <set>
+#include <thread>
+#include <vector>
+
+using namespace portpool;
+using namespace portpool::test;
+using Catch::Matchers::Contains;
+
+TEST_CASE("acquire takes the first free port in pool order and never one outside the pool") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(3);
+  PortPoolManager manager("web", ports.ports(), options_in(directory));
+  auto first = manager.acquire();
+  auto second = manager.acquire();
+  auto third = manager.acquire();
+  CHECK(first.port() == ports[0]);
+  CHECK(second.port() == ports[1]);
+  CHECK(third.port() == ports[2]);
+  CHECK(first.service() == "web");
+  CHECK_FALSE(manager.try_acquire().has_value());
+  first.release();
+  CHECK(manager.acquire().port() == ports[0]);
+}
+
+TEST_CASE("a pool given as a list is tried in its order whatever the instance") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(3);
+  auto options = options_in(directory);
+  options.instance = 3;
+  PortPoolManager manager("web", {ports[2], ports[0], ports[1]}, options);
+  auto lease = manager.acquire();
+  CHECK(lease.port() == ports[2]);
+  CHECK(lease.instance() == 3);
+}
+
+TEST_CASE("from a table, shared pools start at index (N-1) mod size and instance pools at their start") {
+  TempDir directory;
+  auto block = ReservedPorts::consecutive(20, 10);
+  auto base = block[0];
+  ServicePortTable table(InstanceLayout{base, 5, 2});
+  table.add_instance_pool("worker", 0, 3).add_shared_range("gateway", base + 10u, base + 12u);
+  auto options = options_in(directory);
+
+  options.instance = 2;
+  PortPoolManager gateway_two(table, "gateway", options);
+  CHECK(gateway_two.acquire().port() == base + 11);
+  PortPoolManager worker_two(table, "worker", options);
+  CHECK(worker_two.acquire().port() == base + 5);
+
+  options.instance = 1;
+  PortPoolManager gateway_one(table, "gateway", options);
+  auto held = gateway_one.acquire();
+  CHECK(held.port() == base + 10);
+  options.instance = 2;
+  auto rotated = PortPoolManager(table, "gateway", options).acquire();
+  auto wrapped = PortPoolManager(table, "gateway", options).acquire();
+  CHECK(rotated.port() == base + 11);
+  CHECK(wrapped.port() == base + 12);
+  auto last = PortPoolManager(table, "gateway", options).try_acquire();
+  CHECK_FALSE(last.has_value());
+}
+
+TEST_CASE("exhaustion names the service, the pool and why each port was unavailable") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(2);
+  auto options = options_in(directory);
+  options.instance = 4;
+  PortPoolManager holder("api", {ports[0]}, options);
+  auto held = holder.acquire();
+  auto listener = listen_on(ports[1]);
+
+  PortPoolManager manager("api", ports.ports(), options);
+  try {
+    manager.acquire();
+    FAIL("acquire() must throw on an exhausted pool");
+  } catch (const PoolExhausted& error) {
+    std::string text = error.what();
+    CHECK_THAT(text, Contains("'api'"));
+    CHECK_THAT(text, Contains(std::to_string(ports[0])));
+    CHECK_THAT(text, Contains(std::to_string(ports[1])));
+    CHECK_THAT(text, Contains("held by this process (api, instance 4)"));
+    CHECK_THAT(text, Contains("in use by a program outside portpool"));
+  }
+  CHECK_FALSE(manager.try_acquire().has_value());
+}
+
+TEST_CASE("a port on which another program listens is skipped, and the event says why") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(2);
+  auto listener = listen_on(ports[0]);
+  std::vector<Event> events;
+  PortPoolManager manager("api", ports.ports(), recording_options(directory, events));
+  auto lease = manager.acquire();
+  CHECK(lease.port() == ports[1]);
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].kind == EventKind::skipped);
+  CHECK(events[0].port == ports[0]);
+  CHECK_THAT(events[0].message, Contains("outside portpool"));
+  CHECK(events[1].kind == EventKind::acquired);
+  lease.release();
+  REQUIRE(events.size() == 3);
+  CHECK(events[2].kind == EventKind::released);
+  CHECK(events[2].port == ports[1]);
+}
+
+TEST_CASE("try_acquire reports exhaustion through the event callback") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  std::vector<Event> events;
+  auto options = recording_options(directory, events);
+  PortPoolManager manager("api", ports.ports(), options);
+  auto held = manager.acquire();
+  events.clear();
+  CHECK_FALSE(manager.try_acquire().has_value());
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].kind == EventKind::skipped);
+  CHECK(events[1].kind == EventKind::exhausted);
+  CHECK_THAT(events[1].message, Contains("no free port for 'api'"));
+}
+
+TEST_CASE("a throwing event callback does not break acquisition or release") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  auto options = options_in(directory);
+  options.on_event = [](const Event&) { throw std::runtime_error("logger failed"); };
+  PortPoolManager manager("api", ports.ports(), options);
+  auto lease = manager.acquire();
+  CHECK(lease.held());
+  lease.release();
+  CHECK(manager.acquire().port() == ports[0]);
+}
+
+TEST_CASE("bad arguments are refused before anything is created") {
+  TempDir directory;
+  auto options = options_in(directory);
+  CHECK_THROWS_WITH(PortPoolManager("bad name", {1000}, options), Contains("service name 'bad name' is invalid"));
+  CHECK_THROWS_WITH(PortPoolManager("api", {}, options), Contains("empty"));
+  CHECK_THROWS_WITH(PortPoolManager("api", {0, 5000}, options), Contains("port 0"));
+  CHECK_THROWS_WITH(PortPoolManager("api", {5000, 5001, 5000}, options), Contains("port 5000 twice"));
+  auto table = ServicePortTable::defaults();
+  CHECK_THROWS_WITH(PortPoolManager(table, "nope", options), Contains("unknown service 'nope'"));
+  options.instance = 11;
+  CHECK_THROWS_WITH(PortPoolManager(table, "api-server", options), Contains("instance 11 is out of range"));
+  options.instance = 0;
+  CHECK_THROWS_WITH(PortPoolManager("api", {5000}, options), Contains("instance 0"));
+  options.instance = 1;
+  options.instance_id = "has\nnewline";
+  CHECK_THROWS_WITH(PortPoolManager("api", {5000}, options), Contains("instance id"));
+  CHECK_FALSE(std::filesystem::exists(directory.lock_dir()));
+}
+
+TEST_CASE("managers and threads of one process never hold the same port at once") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(3);
+  auto options = options_in(directory);
+  std::atomic<int> in_use[3] = {};
+  std::atomic<int> violations{0};
+  std::atomic<int> acquisitions{0};
+  std::vector<std::thread> threads;
+  for (int thread = 0; thread < 6; ++thread) {
+    threads.emplace_back([&] {
+      PortPoolManager manager("api", ports.ports(), options);
+      for (int round = 0; round < 300; ++round) {
+        auto lease = manager.try_acquire();
+        if (!lease) {
+          continue;
+        }
+        ++acquisitions;
+        auto index = static_cast<std::size_t>(std::find(ports.ports().begin(), ports.ports().end(), lease->port()) -
+                                              ports.ports().begin());
+        if (in_use[index].fetch_add(1) != 0) {
+          ++violations;
+        }
+        in_use[index].fetch_sub(1);
+      }
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  CHECK(violations == 0);
+  CHECK(acquisitions > 0);
+}

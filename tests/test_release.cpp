@@ -1,1 +1,127 @@
+#include <portpool/port_pool_manager.hpp>
+#include <portpool/registry.hpp>
+
+#include "fixtures.hpp"
+#include "holder.hpp"
+#include "ports.hpp"
+#include "temp_dir.hpp"
+
 #include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+
+using namespace portpool;
+using namespace portpool::test;
+
+namespace {
+
+bool free_for_another_process(const TempDir& directory, std::uint16_t port) {
+  auto probe = spawn_port_holder(directory.lock_dir(), "probe", {port});
+  return acquired_by(probe) == port;
+}
+
+}  // namespace
+
+TEST_CASE("a lease releases on destruction, and release() is idempotent") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("api", ports.ports(), options_in(directory));
+  {
+    auto lease = manager.acquire();
+    CHECK(lease.held());
+    CHECK_FALSE(free_for_another_process(directory, ports[0]));
+  }
+  CHECK(free_for_another_process(directory, ports[0]));
+
+  auto lease = manager.acquire();
+  lease.release();
+  lease.release();
+  CHECK_FALSE(lease.held());
+  CHECK(lease.port() == ports[0]);
+  CHECK(free_for_another_process(directory, ports[0]));
+}
+
+TEST_CASE("moving a lease moves the hold; assigning over a lease releases the old port") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(2);
+  PortPoolManager manager("api", ports.ports(), options_in(directory));
+  auto first = manager.acquire();
+  auto moved = std::move(first);
+  CHECK_FALSE(first.held());  // NOLINT(bugprone-use-after-move): checking the moved-from state
+  CHECK(moved.held());
+  CHECK(moved.port() == ports[0]);
+
+  auto second = manager.acquire();
+  CHECK(second.port() == ports[1]);
+  second = std::move(moved);
+  CHECK(second.port() == ports[0]);
+  CHECK(free_for_another_process(directory, ports[1]));
+  CHECK_FALSE(free_for_another_process(directory, ports[0]));
+}
+
+TEST_CASE("a lease is released when an exception unwinds past it") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("api", ports.ports(), options_in(directory));
+  try {
+    auto lease = manager.acquire();
+    throw std::runtime_error("service failed to start");
+  } catch (const std::runtime_error&) {
+  }
+  CHECK(free_for_another_process(directory, ports[0]));
+}
+
+TEST_CASE("releasing removes the holder record; the lock file stays for the next holder") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("api", ports.ports(), options_in(directory));
+  auto lease = manager.acquire();
+  auto record = directory.lock_dir() / ("port-" + std::to_string(ports[0]) + ".record");
+  CHECK(std::filesystem::exists(record));
+  CHECK(lease.lock_file() == directory.lock_dir() / ("port-" + std::to_string(ports[0]) + ".lock"));
+  lease.release();
+  CHECK_FALSE(std::filesystem::exists(record));
+  CHECK(std::filesystem::exists(lease.lock_file()));
+  CHECK(Registry::holders(directory.lock_dir()).empty());
+}
+
+TEST_CASE("many acquire/release cycles leave no descriptor behind") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(2);
+  PortPoolManager manager("api", ports.ports(), options_in(directory));
+  { auto warm_up = manager.acquire(); }
+  auto before = open_descriptors();
+  for (int cycle = 0; cycle < 20000; ++cycle) {
+    auto lease = manager.acquire();
+    auto exhausted_check = manager.try_acquire();
+  }
+  CHECK(open_descriptors() == before);
+}
+
+TEST_CASE("a forked child neither holds nor believes it holds its parent's ports") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  auto options = options_in(directory);
+  PortPoolManager manager("api", ports.ports(), options);
+  auto lease = manager.acquire();
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // The child's copy of the lease must not release the parent's lock nor remove its record.
+    bool believes_it_holds = Registry::holder_of(ports[0], options).value_or(Holder{}).pid == ::getpid();
+    lease.release();
+    ::_exit(believes_it_holds ? 1 : 0);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(lease.held());
+  CHECK_FALSE(free_for_another_process(directory, ports[0]));
+  auto holder = Registry::holder_of(ports[0], options);
+  REQUIRE(holder.has_value());
+  CHECK(holder->pid == ::getpid());
+}

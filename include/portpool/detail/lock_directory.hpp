@@ -47,6 +47,11 @@ inline void create_lock_dir(const std::filesystem::path& path) {
 }
 
 inline std::string open_failure(const std::filesystem::path& path, int error) {
+  // With O_DIRECTORY | O_NOFOLLOW, a symbolic link fails as ELOOP or ENOTDIR depending on the kernel.
+  std::error_code ignored;
+  if ((error == ELOOP || error == ENOTDIR) && std::filesystem::is_symlink(path, ignored)) {
+    error = ELOOP;
+  }
   switch (error) {
     case ELOOP:
       return fmt::format(
