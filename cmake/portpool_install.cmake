@@ -6,6 +6,11 @@ set(portpool_cmake_dir "${CMAKE_INSTALL_DATADIR}/cmake/portpool")
 install(TARGETS portpool EXPORT portpool-targets)
 install(DIRECTORY include/portpool DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 install(EXPORT portpool-targets NAMESPACE portpool:: DESTINATION "${portpool_cmake_dir}")
+if(TARGET portpool_config)
+  # A separate export file, loaded only where toml++ is found: see portpool-config.cmake.in.
+  install(TARGETS portpool_config EXPORT portpool-config-component-targets)
+  install(EXPORT portpool-config-component-targets NAMESPACE portpool:: DESTINATION "${portpool_cmake_dir}")
+endif()
 
 configure_package_config_file(cmake/portpool-config.cmake.in
   "${CMAKE_CURRENT_BINARY_DIR}/portpool-config.cmake"

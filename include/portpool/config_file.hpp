@@ -1,0 +1,71 @@
+#pragma once
+
+/// @file
+/// Loading a ServicePortTable from a TOML config file (needs toml++: link `portpool::config`).
+///
+/// The format:
+///
+/// @code{.toml}
+/// [instances]
+/// base = 6000        # first port of instance 1
+/// stride = 100       # distance between instances
+/// max = 10           # highest instance number allowed
+///
+/// [services.mcp-universal]
+/// offset = 0         # instance N: base + (N-1)*stride + offset ...
+/// size = 3           # ... and the next size-1 ports
+///
+/// [services.api-server]
+/// ports = [9000, 9001, 9002]   # shared by all instances; or: range = [9000, 9002] (inclusive)
+/// @endcode
+///
+/// `[instances]` and each of its keys are optional (defaults: base 6000, stride 100, max 10). A
+/// service has either `offset` and `size`, or `ports`, or `range`. Unknown keys are errors.
+
+#include <portpool/detail/config_reader.hpp>
+#include <portpool/detail/system_error.hpp>
+#include <portpool/error.hpp>
+#include <portpool/service_port_table.hpp>
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace portpool {
+
+/// Parses and validates a port table from TOML text. `source_name` (usually the file name) starts
+/// every error message.
+///
+/// @throws ConfigError saying `source_name:line:column:`, what is wrong and what is expected, for
+/// invalid TOML, an unknown key, a value of the wrong type or out of range, or a service without
+/// exactly one kind of pool; and, prefixed with `source_name`, validate()'s errors naming the
+/// services whose pools overlap or leave 1..65535.
+///
+/// @code
+/// auto table = portpool::load_table("[services.web]\nrange = [8080, 8081]\n", "inline config");
+/// @endcode
+inline ServicePortTable load_table(std::string_view toml, const std::string& source_name) {
+  return detail::ConfigReader(source_name).read(toml);
+}
+
+/// @throws ConfigError when the file cannot be read, and as load_table().
+inline ServicePortTable ServicePortTable::from_file(const std::filesystem::path& path) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    throw ConfigError(fmt::format("the config file {} is a directory: give the path of a TOML file", path.string()));
+  }
+  std::ifstream file(path, std::ios::binary);
+  std::string text(std::istreambuf_iterator<char>(file), {});
+  if (!file.is_open() || file.bad()) {
+    throw ConfigError(fmt::format("cannot read the config file {}: {}; check the path and its permissions",
+                                  path.string(), detail::last_error_text()));
+  }
+  return load_table(text, path.string());
+}
+
+}  // namespace portpool
