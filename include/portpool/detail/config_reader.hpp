@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 namespace portpool::detail {
@@ -143,30 +144,38 @@ class ConfigReader {
       fail(name.source(),
            fmt::format("{} {}: {}", heading, kinds == 0 ? "has no pool" : "defines more than one pool", expected));
     }
+    auto service_name = std::string(name.str());
+    if (per_instance) {
+      auto [offset, size] = read_instance_pool(name, service);
+      add(name, [&] { table.add_instance_pool(service_name, offset, size); });
+    } else if (const auto* ports = service.get("ports")) {
+      auto list = read_ports(*ports, heading + " ports", 0);
+      add(name, [&] { table.add_shared_pool(service_name, list); });
+    } else {
+      auto bounds = read_ports(*service.get("range"), heading + " range", 2);
+      add(name, [&] { table.add_shared_range(service_name, bounds.front(), bounds.back()); });
+    }
+  }
+
+  // The table's own checks (name, repeated port, reversed range) are reported at the service.
+  template <class Add>
+  void add(const toml::key& name, Add add_to_table) const {
     try {
-      if (per_instance) {
-        add_instance_pool(name, service, table);
-      } else if (const auto* ports = service.get("ports")) {
-        table.add_shared_pool(std::string(name.str()), read_ports(*ports, heading + " ports", 0));
-      } else {
-        auto bounds = read_ports(*service.get("range"), heading + " range", 2);
-        table.add_shared_range(std::string(name.str()), bounds.front(), bounds.back());
-      }
+      add_to_table();
     } catch (const ConfigError& error) {
       fail(name.source(), error.what());
     }
   }
 
-  void add_instance_pool(const toml::key& name, const toml::table& service, ServicePortTable& table) const {
+  std::pair<unsigned, unsigned> read_instance_pool(const toml::key& name, const toml::table& service) const {
     const auto* offset = service.get("offset");
     const auto* size = service.get("size");
     if (offset == nullptr || size == nullptr) {
       fail(name.source(), fmt::format("[services.{}] has {} but no {}: a pool per instance needs both", name.str(),
                                       offset == nullptr ? "size" : "offset", offset == nullptr ? "offset" : "size"));
     }
-    table.add_instance_pool(std::string(name.str()),
-                            integer(*offset, fmt::format("[services.{}] offset", name.str()), 0, highest_port),
-                            integer(*size, fmt::format("[services.{}] size", name.str()), 1, highest_port));
+    return {integer(*offset, fmt::format("[services.{}] offset", name.str()), 0, highest_port),
+            integer(*size, fmt::format("[services.{}] size", name.str()), 1, highest_port)};
   }
 
   // `exact_count` 0 accepts any non-empty list.
