@@ -1,0 +1,35 @@
+#pragma once
+
+// The HTTP messages the gateway reads and writes, and JSON responses.
+
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include <functional>
+
+namespace api_gateway {
+
+namespace http = boost::beast::http;
+
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+/// Receives the response to a request; a handler may call it later, from another completion.
+using Respond = std::function<void(Response)>;
+
+/// A response whose body is `body`, pretty-printed (people read these with curl).
+inline Response json_response(http::status status, const nlohmann::ordered_json& body) {
+  Response response{status, 11};
+  response.set(http::field::content_type, "application/json");
+  response.set(http::field::server, "portpool-api-gateway");
+  response.body() = body.dump(2) + '\n';
+  response.prepare_payload();
+  return response;
+}
+
+/// `{"error": message}` with `status`.
+inline Response json_error(http::status status, const std::string& message) {
+  return json_response(status, {{"error", message}, {"status", static_cast<unsigned>(status)}});
+}
+
+}  // namespace api_gateway

@@ -1,0 +1,68 @@
+#pragma once
+
+// The gateway's routes: what each endpoint answers, and the tracing of every request.
+//
+//   GET /api/health             this gateway: status, service, port, instance, uptime
+//   GET /api/services           every live holder in the lock directory (the local registry)
+//   GET /api/health/aggregated  every registered service with a health endpoint, probed now
+//   GET /api/tracing/stats      requests, errors and latency percentiles per route
+
+#include "health_aggregator.hpp"
+#include "http_message.hpp"
+#include "tracing_stats.hpp"
+
+#include <portpool/options.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace api_gateway {
+
+/// Who this gateway is, as its health endpoint reports it.
+struct GatewayIdentity {
+  std::string service;
+  std::uint16_t port = 0;
+  unsigned instance = 0;
+  std::vector<std::uint16_t> pool;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+};
+
+class Router {
+ public:
+  Router(GatewayIdentity identity, portpool::Options registry_options, HealthAggregator health);
+
+  /// Answers `request` through `respond`, at once or (aggregated health) once the probes are in,
+  /// and records it in the tracing stats.
+  void handle(const Request& request, Respond respond);
+
+  /// The 400 for a request that could not be read (malformed, or over a size limit); recorded too.
+  Response reject_unreadable(const std::string& reason);
+
+ private:
+  using Handler = void (Router::*)(const Request&, const Respond&) const;
+
+  struct Route {
+    std::string_view path;
+    Handler handler;
+  };
+
+  static std::string_view path_of(std::string_view target);
+  const Route* find(std::string_view path) const;
+  Respond traced(std::string route, Respond respond);
+
+  void health(const Request& request, const Respond& respond) const;
+  void services(const Request& request, const Respond& respond) const;
+  void aggregated_health(const Request& request, const Respond& respond) const;
+  void tracing_stats(const Request& request, const Respond& respond) const;
+
+  GatewayIdentity identity_;
+  portpool::Options registry_options_;
+  HealthAggregator health_;
+  TracingStats stats_;
+  std::vector<Route> routes_;
+};
+
+}  // namespace api_gateway

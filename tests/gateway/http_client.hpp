@@ -1,0 +1,106 @@
+#pragma once
+
+// A small HTTP/1.1 client for the gateway tests, on Boost.Beast: one keep-alive connection, every
+// operation bounded by a timeout so that a misbehaving server fails a test instead of hanging it.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace portpool::test {
+
+namespace http = boost::beast::http;
+
+struct HttpReply {
+  unsigned status = 0;
+  std::string body;
+  http::fields headers;
+
+  nlohmann::json json() const { return nlohmann::json::parse(body); }
+};
+
+class HttpClient {
+ public:
+  explicit HttpClient(std::uint16_t port, std::chrono::seconds timeout = std::chrono::seconds(20))
+      : stream_(io_), timeout_(timeout) {
+    boost::asio::ip::tcp::endpoint server(boost::asio::ip::address_v4::loopback(), port);
+    stream_.expires_after(timeout_);
+    run([&](auto done) { stream_.async_connect(server, done); });
+  }
+
+  /// Sends one request on the connection and reads the response.
+  /// @throws std::runtime_error on any failure (refused, closed, timed out, unreadable).
+  HttpReply request(http::verb method, const std::string& target, const std::string& body = {}) {
+    http::request<http::string_body> request{method, target, 11};
+    request.set(http::field::host, "127.0.0.1");
+    request.body() = body;
+    request.prepare_payload();
+    stream_.expires_after(timeout_);
+    run([&](auto done) { http::async_write(stream_, request, done); });
+    http::response<http::string_body> response;
+    run([&](auto done) { http::async_read(stream_, buffer_, response, done); });
+    return HttpReply{response.result_int(), response.body(), response.base()};
+  }
+
+  HttpReply get(const std::string& target) { return request(http::verb::get, target); }
+
+ private:
+  template <class Start>
+  void run(Start start) {
+    boost::beast::error_code failure;
+    start([&failure](boost::beast::error_code error, auto&&...) { failure = error; });
+    io_.restart();
+    io_.run();
+    if (failure) {
+      throw std::runtime_error("HTTP client: " + failure.message());
+    }
+  }
+
+  boost::asio::io_context io_;
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+  std::chrono::seconds timeout_;
+};
+
+/// GET `target` on a new connection.
+inline HttpReply http_get(std::uint16_t port, const std::string& target) { return HttpClient(port).get(target); }
+
+/// Sends `bytes` as they are, then reads everything the server sends until it closes the
+/// connection: for requests no well-behaved client would send.
+inline std::string raw_exchange(std::uint16_t port, const std::string& bytes) {
+  boost::asio::io_context io;
+  boost::beast::tcp_stream stream(io);
+  boost::beast::error_code failure;
+  stream.expires_after(std::chrono::seconds(20));
+  stream.async_connect({boost::asio::ip::address_v4::loopback(), port}, [&](boost::beast::error_code error) {
+    failure = error;
+    if (error) {
+      return;
+    }
+    boost::asio::async_write(stream, boost::asio::buffer(bytes), [&](boost::beast::error_code, std::size_t) {
+      boost::beast::error_code ignored;
+      stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+    });
+  });
+  io.run();
+  if (failure) {
+    throw std::runtime_error("raw exchange: " + failure.message());
+  }
+  std::string received;
+  auto buffer = boost::asio::dynamic_buffer(received);
+  boost::asio::async_read(stream, buffer, [](boost::beast::error_code, std::size_t) {});
+  io.restart();
+  io.run();
+  return received;
+}
+
+}  // namespace portpool::test
