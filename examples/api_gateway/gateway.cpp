@@ -48,7 +48,7 @@ std::optional<portpool::InstanceLease> take_instance(const GatewaySettings& sett
 
 void log_skipped_port(const portpool::Event& event) {
   if (event.kind == portpool::EventKind::skipped) {
-    log_event("port_skipped", {{"service", event.service}, {"port", event.port}, {"reason", event.message}});
+    log_event("port_skipped", {{"service", event.service}, {"port", event.port}, {"message", event.message}});
   }
 }
 
@@ -128,7 +128,8 @@ int run_gateway(const GatewaySettings& settings) {
   server->start();
   io.run();
 
-  listening.acceptor.close();
+  boost::system::error_code ignored;
+  listening.acceptor.close(ignored);
   listening.lease.release();
   if (instance) {
     instance->release();

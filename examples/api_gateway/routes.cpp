@@ -62,9 +62,8 @@ void Router::handle(const Request& request, Respond respond) {
 }
 
 Response Router::reject_unreadable(const std::string& reason) {
-  Response response;
-  traced(std::string(unreadable_route), [&response](Response rejection) { response = std::move(rejection); })(
-      json_error(http::status::bad_request, reason));
+  auto response = json_error(http::status::bad_request, reason);
+  stats_.record(std::string(unreadable_route), response.result_int(), std::chrono::steady_clock::duration::zero());
   return response;
 }
 
