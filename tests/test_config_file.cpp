@@ -171,7 +171,8 @@ TEST_CASE("mangled config files give ConfigError, never another exception") {
   std::ifstream example(PORTPOOL_EXAMPLES_DIR "/qwen-valencia.toml");
   const std::string original(std::istreambuf_iterator<char>(example), {});
   REQUIRE_FALSE(original.empty());
-  const std::string alphabet = "[]=\".,-#\n 0123456789azAZ_{}\xff\0";
+  using namespace std::string_literals;
+  const auto alphabet = "[]=\".,-#\n 0123456789azAZ_{}\xff\0"s;
   std::mt19937 random(12345);
   std::uniform_int_distribution<std::size_t> position(0, original.size() - 1);
   std::uniform_int_distribution<std::size_t> letter(0, alphabet.size() - 1);

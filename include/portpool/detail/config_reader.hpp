@@ -17,7 +17,6 @@
 #include <string>
 #include <string_view>
 #include <tuple>
-#include <utility>
 #include <vector>
 
 namespace portpool::detail {
@@ -146,8 +145,8 @@ class ConfigReader {
     }
     auto service_name = std::string(name.str());
     if (per_instance) {
-      auto [offset, size] = read_instance_pool(name, service);
-      add(name, [&] { table.add_instance_pool(service_name, offset, size); });
+      const auto pool = read_instance_pool(name, service);
+      add(name, [&] { table.add_instance_pool(service_name, pool.offset, pool.size); });
     } else if (const auto* ports = service.get("ports")) {
       auto list = read_ports(*ports, heading + " ports", 0);
       add(name, [&] { table.add_shared_pool(service_name, list); });
@@ -167,7 +166,12 @@ class ConfigReader {
     }
   }
 
-  std::pair<unsigned, unsigned> read_instance_pool(const toml::key& name, const toml::table& service) const {
+  struct InstancePool {
+    unsigned offset;
+    unsigned size;
+  };
+
+  InstancePool read_instance_pool(const toml::key& name, const toml::table& service) const {
     const auto* offset = service.get("offset");
     const auto* size = service.get("size");
     if (offset == nullptr || size == nullptr) {

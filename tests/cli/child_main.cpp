@@ -1,0 +1,124 @@
+// portpool_cli_child: the CMD that the CLI tests start under `portpool run`. It reports on
+// stdout, one line at a time, what it was given and what happened to it.
+//
+//   portpool_cli_child env [ARGS...]   print PORT, PORTPOOL_*, LISTEN_* and ARGS, then exit 0
+//   portpool_cli_child hold [CODE]     print "READY <port>", wait for stdin to close, exit CODE
+//   portpool_cli_child serve           check LISTEN_FDS/LISTEN_PID, print "READY <port>", accept one
+//                                      connection on descriptor 3, answer "hello from <port>"
+//   portpool_cli_child signals         print "READY <port>", then "SIGNAL <n>" for every SIGHUP,
+//                                      SIGINT, SIGUSR1 and SIGTERM; exit 42 after SIGTERM
+//   portpool_cli_child kill-self SIG   die by signal SIG
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace {
+
+std::string variable(const char* name) {
+  const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): single-threaded
+  return value == nullptr ? "<unset>" : value;
+}
+
+void say(const std::string& line) {
+  auto text = line + '\n';
+  static_cast<void>(::write(STDOUT_FILENO, text.data(), text.size()));
+}
+
+void wait_for_stdin_to_close() {
+  char buffer[256];
+  while (::read(STDIN_FILENO, buffer, sizeof buffer) > 0) {
+  }
+}
+
+int print_environment(const std::vector<std::string>& arguments) {
+  for (const char* name :
+       {"PORT", "PORTPOOL_PORT", "PORTPOOL_SERVICE", "PORTPOOL_INSTANCE", "LISTEN_FDS", "LISTEN_FDNAMES"}) {
+    say(std::string(name) + "=" + variable(name));
+  }
+  say("LISTEN_PID_IS_MINE=" + std::string(variable("LISTEN_PID") == std::to_string(::getpid()) ? "yes" : "no"));
+  for (const auto& argument : arguments) {
+    say("ARG=" + argument);
+  }
+  return 0;
+}
+
+int serve_on_descriptor_3() {
+  if (variable("LISTEN_FDS") != "1" || variable("LISTEN_PID") != std::to_string(::getpid())) {
+    say("NO-SOCKET");
+    return 3;
+  }
+  say("READY " + variable("PORT"));
+  int connection = ::accept(3, nullptr, nullptr);
+  if (connection < 0) {
+    say("ACCEPT-FAILED");
+    return 4;
+  }
+  auto answer = "hello from " + variable("PORT") + "\n";
+  static_cast<void>(::write(connection, answer.data(), answer.size()));
+  ::close(connection);
+  return 0;
+}
+
+volatile sig_atomic_t last_signal = 0;
+
+int report_signals() {
+  struct sigaction action {};
+  action.sa_handler = [](int number) { last_signal = number; };
+  for (int number : {SIGHUP, SIGINT, SIGUSR1, SIGTERM}) {
+    ::sigaction(number, &action, nullptr);
+  }
+  sigset_t blocked;
+  sigset_t waiting;
+  sigemptyset(&blocked);
+  for (int number : {SIGHUP, SIGINT, SIGUSR1, SIGTERM}) {
+    sigaddset(&blocked, number);
+  }
+  ::sigprocmask(SIG_BLOCK, &blocked, &waiting);
+  say("READY " + variable("PORT"));
+  while (true) {
+    ::sigsuspend(&waiting);
+    int number = last_signal;
+    say("SIGNAL " + std::to_string(number));
+    if (number == SIGTERM) {
+      return 42;
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> arguments(argv + 1, argv + argc);
+  if (arguments.empty()) {
+    return 64;
+  }
+  auto mode = arguments.front();
+  arguments.erase(arguments.begin());
+  if (mode == "env") {
+    return print_environment(arguments);
+  }
+  if (mode == "hold") {
+    say("READY " + variable("PORT"));
+    wait_for_stdin_to_close();
+    return arguments.empty() ? 0 : std::atoi(arguments.front().c_str());
+  }
+  if (mode == "serve") {
+    return serve_on_descriptor_3();
+  }
+  if (mode == "signals") {
+    return report_signals();
+  }
+  if (mode == "kill-self" && !arguments.empty()) {
+    int number = std::atoi(arguments.front().c_str());
+    ::signal(number, SIG_DFL);
+    ::raise(number);
+  }
+  return 64;
+}

@@ -1,0 +1,114 @@
+#pragma once
+
+// Driving the built `portpool` binary as a user would: real processes, real ports, a temporary
+// lock directory and config file per test.
+
+#include "ports.hpp"
+#include "process.hpp"
+#include "temp_dir.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace portpool::test {
+
+struct CliResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+
+  nlohmann::json json() const { return nlohmann::json::parse(out); }
+  std::size_t error_lines() const { return static_cast<std::size_t>(std::count(err.begin(), err.end(), '\n')); }
+};
+
+/// `portpool ARGUMENTS...`, with `environment` ("NAME=value", or "-u NAME" to unset) applied
+/// through env(1) so that it replaces what the test process has.
+inline ChildProcess spawn_portpool(const std::vector<std::string>& arguments,
+                                   const std::vector<std::string>& environment = {}) {
+  std::vector<std::string> argv{"/usr/bin/env"};
+  for (const auto& setting : environment) {
+    if (setting.rfind("-u ", 0) == 0) {
+      argv.emplace_back("-u");
+      argv.push_back(setting.substr(3));
+    } else {
+      argv.push_back(setting);
+    }
+  }
+  argv.emplace_back(PORTPOOL_CLI);
+  argv.insert(argv.end(), arguments.begin(), arguments.end());
+  return ChildProcess::spawn(argv);
+}
+
+/// `portpool ARGUMENTS...` with its standard error going to the file `log`, which a test can
+/// read while portpool still runs.
+inline ChildProcess spawn_portpool_logging(const std::vector<std::string>& arguments,
+                                           const std::filesystem::path& log) {
+  std::vector<std::string> argv{"/bin/sh", "-c",         R"(log=$1; shift; exec "$@" 2>"$log")",
+                                "sh",      log.string(), PORTPOOL_CLI};
+  argv.insert(argv.end(), arguments.begin(), arguments.end());
+  return ChildProcess::spawn(argv);
+}
+
+inline std::string file_text(const std::filesystem::path& path) {
+  std::ifstream file(path);
+  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+}
+
+/// Everything a process wrote, and how it ended.
+inline CliResult finish(ChildProcess& process) {
+  CliResult result;
+  while (auto line = process.read_line()) {
+    result.out += *line + '\n';
+  }
+  result.err = process.read_stderr();
+  result.exit_code = process.exit_code();
+  return result;
+}
+
+inline CliResult run_portpool(const std::vector<std::string>& arguments,
+                              const std::vector<std::string>& environment = {}) {
+  auto process = spawn_portpool(arguments, environment);
+  process.close_stdin();
+  return finish(process);
+}
+
+inline std::filesystem::path write_config(const TempDir& dir, const std::string& text,
+                                          const std::string& name = "ports.toml") {
+  auto path = dir.path() / name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+/// A config with one shared pool `service` of `ports`.
+inline std::filesystem::path shared_pool_config(const TempDir& dir, const std::string& service,
+                                                const std::vector<std::uint16_t>& ports) {
+  std::string list;
+  for (auto port : ports) {
+    list += (list.empty() ? "" : ", ") + std::to_string(port);
+  }
+  return write_config(dir, "[services." + service + "]\nports = [" + list + "]\n");
+}
+
+/// "READY <port>" from a CMD started by portpool_cli_child: the port, or nullopt.
+inline std::optional<std::uint16_t> ready_port(ChildProcess& process) {
+  auto line = process.read_line();
+  if (!line || line->rfind("READY ", 0) != 0) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint16_t>(std::stoul(line->substr(6)));
+}
+
+/// The live holders that `portpool status --json` reports for `lock_dir`.
+inline nlohmann::json holders(const std::filesystem::path& lock_dir) {
+  return run_portpool({"status", "--json", "--lock-dir", lock_dir.string()}).json().at("holders");
+}
+
+}  // namespace portpool::test

@@ -1,0 +1,312 @@
+// `portpool run`: ports, environment, descriptor 3, signals, exit statuses, races, errors.
+
+#include "cli.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+using portpool::test::ChildProcess;
+using portpool::test::CliResult;
+using portpool::test::finish;
+using portpool::test::holders;
+using portpool::test::listen_on;
+using portpool::test::ready_port;
+using portpool::test::ReservedPorts;
+using portpool::test::run_portpool;
+using portpool::test::shared_pool_config;
+using portpool::test::spawn_portpool;
+using portpool::test::TempDir;
+using portpool::test::write_config;
+
+namespace {
+
+struct Fixture {
+  TempDir dir;
+  ReservedPorts ports = ReservedPorts::any(3);
+  std::filesystem::path config = shared_pool_config(dir, "web", ports.ports());
+
+  std::vector<std::string> run_arguments(const std::vector<std::string>& options,
+                                         const std::vector<std::string>& command) const {
+    std::vector<std::string> arguments{"run", "--config", config.string(), "--lock-dir", dir.lock_dir().string()};
+    arguments.insert(arguments.end(), options.begin(), options.end());
+    arguments.emplace_back("web");
+    arguments.emplace_back("--");
+    arguments.insert(arguments.end(), command.begin(), command.end());
+    return arguments;
+  }
+
+  CliResult run(const std::vector<std::string>& options, const std::vector<std::string>& command) const {
+    return run_portpool(run_arguments(options, command));
+  }
+
+  ChildProcess spawn(const std::vector<std::string>& options, const std::vector<std::string>& command) const {
+    return spawn_portpool(run_arguments(options, command));
+  }
+};
+
+std::string answer_of(std::uint16_t port) {
+  portpool::detail::UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  auto address = portpool::test::loopback(port);
+  if (::connect(client.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    return "connect failed";
+  }
+  std::string answer;
+  char buffer[256];
+  for (ssize_t count; (count = ::read(client.get(), buffer, sizeof buffer)) > 0;) {
+    answer.append(buffer, static_cast<std::size_t>(count));
+  }
+  return answer;
+}
+
+}  // namespace
+
+TEST_CASE("run gives CMD the port in its environment and in {port} arguments") {
+  Fixture fixture;
+  auto result = fixture.run({}, {PORTPOOL_CLI_CHILD, "env", "--listen=127.0.0.1:{port}", "{port}{port}", "plain"});
+  REQUIRE(result.exit_code == 0);
+  auto port = std::to_string(fixture.ports[0]);
+  CHECK(result.out == "PORT=" + port + "\nPORTPOOL_PORT=" + port +
+                          "\nPORTPOOL_SERVICE=web\nPORTPOOL_INSTANCE=1\nLISTEN_FDS=<unset>\n"
+                          "LISTEN_FDNAMES=<unset>\nLISTEN_PID_IS_MINE=no\nARG=--listen=127.0.0.1:" +
+                          port + "\nARG=" + port + port + "\nARG=plain\n");
+  CHECK(result.err.empty());
+  CHECK(holders(fixture.dir.lock_dir()).empty());
+}
+
+TEST_CASE("run does not pass on LISTEN_* variables it was given") {
+  Fixture fixture;
+  auto result =
+      run_portpool(fixture.run_arguments({}, {PORTPOOL_CLI_CHILD, "env"}), {"LISTEN_FDS=4", "LISTEN_PID=1", "PORT=1"});
+  REQUIRE(result.exit_code == 0);
+  CHECK_THAT(result.out, Contains("\nLISTEN_FDS=<unset>\n"));
+  CHECK_THAT(result.out, StartsWith("PORT=" + std::to_string(fixture.ports[0]) + "\n"));
+}
+
+TEST_CASE("run exits with CMD's status, or 128 + the signal that killed it") {
+  Fixture fixture;
+  for (int code : {0, 3, 255}) {
+    auto holder = fixture.spawn({}, {PORTPOOL_CLI_CHILD, "hold", std::to_string(code)});
+    REQUIRE(ready_port(holder));
+    holder.close_stdin();
+    CHECK(finish(holder).exit_code == code);
+  }
+  CHECK(fixture.run({}, {PORTPOOL_CLI_CHILD, "kill-self", std::to_string(SIGKILL)}).exit_code == 128 + SIGKILL);
+  CHECK(fixture.run({}, {PORTPOOL_CLI_CHILD, "kill-self", std::to_string(SIGSEGV)}).exit_code == 128 + SIGSEGV);
+  CHECK(holders(fixture.dir.lock_dir()).empty());
+}
+
+TEST_CASE("many concurrent runs on a small pool: each port to one, the rest exit 75") {
+  Fixture fixture;
+  constexpr int contenders = 8;
+  std::vector<ChildProcess> runs;
+  runs.reserve(contenders);
+  for (int index = 0; index < contenders; ++index) {
+    runs.push_back(fixture.spawn({}, {PORTPOOL_CLI_CHILD, "hold"}));
+  }
+  std::vector<std::size_t> winners;
+  std::set<std::uint16_t> taken;
+  std::vector<std::string> exhaustion_messages;
+  for (std::size_t index = 0; index < runs.size(); ++index) {
+    if (auto port = ready_port(runs[index])) {
+      winners.push_back(index);
+      CHECK(taken.insert(*port).second);
+    } else {
+      auto result = finish(runs[index]);
+      CHECK(result.exit_code == 75);
+      exhaustion_messages.push_back(result.err);
+    }
+  }
+  CHECK(winners.size() == 3);
+  CHECK(taken == std::set<std::uint16_t>(fixture.ports.ports().begin(), fixture.ports.ports().end()));
+  REQUIRE(exhaustion_messages.size() == contenders - 3);
+  for (const auto& message : exhaustion_messages) {
+    CHECK_THAT(message, StartsWith("portpool: no free port for 'web'"));
+    for (auto index : winners) {
+      CHECK_THAT(message, Contains("pid " + std::to_string(runs[index].pid())));
+    }
+  }
+  CHECK(holders(fixture.dir.lock_dir()).size() == 3);
+  for (auto index : winners) {
+    runs[index].close_stdin();
+    CHECK(finish(runs[index]).exit_code == 0);
+  }
+  CHECK(holders(fixture.dir.lock_dir()).empty());
+}
+
+TEST_CASE("a port used by a program outside portpool is skipped, and exhaustion says so") {
+  TempDir dir;
+  auto ports = ReservedPorts::any(1);
+  auto foreign = listen_on(ports[0]);
+  auto config = shared_pool_config(dir, "web", ports.ports());
+  auto result = run_portpool({"run", "--config", config.string(), "--lock-dir", dir.lock_dir().string(), "web", "--",
+                              PORTPOOL_CLI_CHILD, "env"});
+  CHECK(result.exit_code == 75);
+  CHECK_THAT(result.err, Contains(std::to_string(ports[0]) + ": in use by a program outside portpool"));
+  CHECK(result.out.empty());
+}
+
+TEST_CASE("run --socket passes the listening socket as descriptor 3 (LISTEN_FDS, LISTEN_PID)") {
+  Fixture fixture;
+  auto server = fixture.spawn({"--socket"}, {PORTPOOL_CLI_CHILD, "serve"});
+  auto port = ready_port(server);
+  REQUIRE(port == fixture.ports[0]);
+  CHECK(answer_of(*port) == "hello from " + std::to_string(*port) + "\n");
+  CHECK(finish(server).exit_code == 0);
+
+  auto environment = fixture.run({"--socket"}, {PORTPOOL_CLI_CHILD, "env"});
+  CHECK_THAT(environment.out, Contains("\nLISTEN_FDS=1\nLISTEN_FDNAMES=web\nLISTEN_PID_IS_MINE=yes\n"));
+  CHECK(holders(fixture.dir.lock_dir()).empty());
+}
+
+TEST_CASE("run forwards SIGHUP, SIGINT, SIGUSR1 and SIGTERM to CMD and exits with its status") {
+  Fixture fixture;
+  auto run = fixture.spawn({}, {PORTPOOL_CLI_CHILD, "signals"});
+  REQUIRE(ready_port(run));
+  for (int number : {SIGHUP, SIGINT, SIGUSR1, SIGTERM}) {
+    run.signal(number);
+    CHECK(run.read_line() == "SIGNAL " + std::to_string(number));
+  }
+  CHECK(finish(run).exit_code == 42);
+  CHECK(holders(fixture.dir.lock_dir()).empty());
+}
+
+TEST_CASE("a CMD killed by a forwarded signal makes run exit 128 + signal and release the port") {
+  Fixture fixture;
+  auto run = fixture.spawn({}, {PORTPOOL_CLI_CHILD, "hold"});
+  auto port = ready_port(run);
+  REQUIRE(port);
+  REQUIRE(holders(fixture.dir.lock_dir()).size() == 1);
+  run.signal(SIGTERM);
+  CHECK(finish(run).exit_code == 128 + SIGTERM);
+  CHECK(holders(fixture.dir.lock_dir()).empty());
+  auto next = fixture.run({}, {PORTPOOL_CLI_CHILD, "env"});
+  CHECK_THAT(next.out, StartsWith("PORT=" + std::to_string(*port) + "\n"));
+}
+
+TEST_CASE("CMD gets SIGTERM when portpool itself is killed") {
+  Fixture fixture;
+  auto run = fixture.spawn({}, {PORTPOOL_CLI_CHILD, "signals"});
+  REQUIRE(ready_port(run));
+  run.signal(SIGKILL);
+  CHECK(run.read_line() == "SIGNAL " + std::to_string(SIGTERM));
+  CHECK(run.exit_code() == 128 + SIGKILL);
+}
+
+TEST_CASE("a CMD that cannot be run exits 127 or 126 and holds nothing") {
+  Fixture fixture;
+  auto missing = fixture.run({}, {"portpool-no-such-command"});
+  CHECK(missing.exit_code == 127);
+  CHECK(missing.err ==
+        "portpool: command not found: 'portpool-no-such-command' is not in PATH; check the name, or "
+        "give its path\n");
+  auto missing_path = fixture.run({"--instance", "auto"}, {(fixture.dir.path() / "nothing").string()});
+  CHECK(missing_path.exit_code == 127);
+
+  auto not_executable = write_config(fixture.dir, "just text\n", "script");
+  auto denied = fixture.run({}, {not_executable.string()});
+  CHECK(denied.exit_code == 126);
+  CHECK_THAT(denied.err, Contains("not an executable file"));
+
+  ::chmod(not_executable.c_str(), 0755);  // executable, but no interpreter line: exec itself fails
+  auto exec_failure = fixture.run({"--socket"}, {not_executable.string()});
+  CHECK(exec_failure.exit_code == 126);
+  CHECK_THAT(exec_failure.err, StartsWith("portpool: cannot run " + not_executable.string()));
+  CHECK(exec_failure.error_lines() == 1);
+  CHECK(holders(fixture.dir.lock_dir()).empty());
+}
+
+TEST_CASE("run usage errors exit 64 and hold nothing") {
+  Fixture fixture;
+  auto unknown = run_portpool({"run", "--config", fixture.config.string(), "--lock-dir",
+                               fixture.dir.lock_dir().string(), "nope", "--", PORTPOOL_CLI_CHILD, "env"});
+  CHECK(unknown.exit_code == 64);
+  CHECK_THAT(unknown.err, StartsWith("portpool: unknown service 'nope': the table has web"));
+  for (const auto& options : std::vector<std::vector<std::string>>{
+           {"--instance", "0"}, {"--instance", "11"}, {"--instance", "many"}, {"--on-lost", "ignore"}}) {
+    auto result = fixture.run(options, {PORTPOOL_CLI_CHILD, "env"});
+    CHECK(result.exit_code == 64);
+    CHECK_THAT(result.err, Contains("see 'portpool --help'"));
+    CHECK(result.out.empty());
+  }
+  auto without_separator = run_portpool({"run", "--config", fixture.config.string(), "--lock-dir",
+                                         fixture.dir.lock_dir().string(), "web", PORTPOOL_CLI_CHILD, "env", "-x"});
+  CHECK(without_separator.exit_code == 64);
+  CHECK_THAT(without_separator.err, Contains("-x") && Contains("write '--' before CMD"));
+  CHECK_FALSE(std::filesystem::exists(fixture.dir.lock_dir()));
+}
+
+TEST_CASE("run --instance auto takes the lowest free instance number and its pool") {
+  TempDir dir;
+  auto ports = ReservedPorts::consecutive(4);
+  auto config = write_config(dir, "[instances]\nbase = " + std::to_string(ports[0]) +
+                                      "\nstride = 2\nmax = 2\n[services.worker]\noffset = 1\nsize = 1\n");
+  auto spawn = [&] {
+    return spawn_portpool({"run", "--config", config.string(), "--lock-dir", dir.lock_dir().string(), "--instance",
+                           "auto", "worker", "--", PORTPOOL_CLI_CHILD, "hold"});
+  };
+  auto first = spawn();
+  CHECK(ready_port(first) == ports[1]);
+  auto second = spawn();
+  CHECK(ready_port(second) == ports[3]);
+  auto third = spawn();
+  auto refused = finish(third);
+  CHECK(refused.exit_code == 75);
+  CHECK_THAT(refused.err, Contains("all instance numbers 1 to 2 are taken"));
+
+  auto status = holders(dir.lock_dir());
+  REQUIRE(status.size() == 2);
+  CHECK(status[0].at("instance") == 1);
+  CHECK(status[1].at("instance") == 2);
+  first.close_stdin();
+  CHECK(finish(first).exit_code == 0);
+  auto again = spawn();
+  CHECK(ready_port(again) == ports[1]);
+  second.close_stdin();
+  again.close_stdin();
+  CHECK(finish(second).exit_code == 0);
+  CHECK(finish(again).exit_code == 0);
+}
+
+TEST_CASE("run --socket --on-lost term stops CMD when the port is lost") {
+  Fixture fixture;
+  auto run = fixture.spawn({"--socket"}, {PORTPOOL_CLI_CHILD, "signals"});
+  auto port = ready_port(run);
+  REQUIRE(port);
+  std::filesystem::remove(fixture.dir.lock_dir() / ("port-" + std::to_string(*port) + ".lock"));
+  CHECK(run.read_line() == "SIGNAL " + std::to_string(SIGTERM));
+  auto result = finish(run);
+  CHECK(result.exit_code == 42);
+  CHECK_THAT(result.err, StartsWith("portpool: port " + std::to_string(*port) + " of 'web' is lost: "));
+  CHECK_THAT(result.err, Contains("stopping the command (SIGTERM)"));
+}
+
+TEST_CASE("run --socket --on-lost warn only reports the loss") {
+  Fixture fixture;
+  auto log = fixture.dir.path() / "stderr.log";
+  auto run = portpool::test::spawn_portpool_logging(
+      fixture.run_arguments({"--socket", "--on-lost", "warn"}, {PORTPOOL_CLI_CHILD, "hold", "7"}), log);
+  auto port = ready_port(run);
+  REQUIRE(port);
+  std::filesystem::remove(fixture.dir.lock_dir() / ("port-" + std::to_string(*port) + ".lock"));
+  std::string reported;
+  CHECK(portpool::test::wait_until([&] {
+    reported = portpool::test::file_text(log);
+    return reported.find("the command keeps running (--on-lost warn)") != std::string::npos;
+  }));
+  CHECK_THAT(reported, StartsWith("portpool: port " + std::to_string(*port) + " of 'web' is lost: "));
+  run.close_stdin();
+  CHECK(finish(run).exit_code == 7);
+}

@@ -1,0 +1,114 @@
+// `portpool status`, the lock directory (--lock-dir, PORTPOOL_LOCK_DIR, unsafe directories).
+
+#include "cli.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <regex>
+#include <string>
+
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+using portpool::test::finish;
+using portpool::test::holders;
+using portpool::test::ready_port;
+using portpool::test::ReservedPorts;
+using portpool::test::run_portpool;
+using portpool::test::shared_pool_config;
+using portpool::test::spawn_portpool;
+using portpool::test::TempDir;
+
+TEST_CASE("status of an empty lock directory") {
+  TempDir dir;
+  auto text = run_portpool({"status", "--lock-dir", dir.lock_dir().string()});
+  CHECK(text.exit_code == 0);
+  CHECK(text.out == "no port is held (lock directory " + dir.lock_dir().string() + ")\n");
+  auto json = run_portpool({"status", "--lock-dir", dir.lock_dir().string(), "--json"});
+  CHECK(json.exit_code == 0);
+  CHECK(json.json() == nlohmann::json::parse(R"({"holders": []})"));
+}
+
+TEST_CASE("status shows who holds what: port, service, pid, instance, since") {
+  TempDir dir;
+  auto ports = ReservedPorts::any(1);
+  auto config = shared_pool_config(dir, "web", ports.ports());
+  auto before = std::chrono::system_clock::now();
+  auto holder = spawn_portpool({"run", "--config", config.string(), "--lock-dir", dir.lock_dir().string(), "--instance",
+                                "3", "web", "--", PORTPOOL_CLI_CHILD, "hold"});
+  REQUIRE(ready_port(holder) == ports[0]);
+
+  auto json = run_portpool({"status", "--json", "--lock-dir", dir.lock_dir().string()});
+  REQUIRE(json.exit_code == 0);
+  auto list = json.json().at("holders");
+  REQUIRE(list.size() == 1);
+  const auto& entry = list[0];
+  CHECK(entry.at("port") == ports[0]);
+  CHECK(entry.at("service") == "web");
+  CHECK(entry.at("pid") == holder.pid());
+  CHECK(entry.at("instance") == 3);
+  CHECK_FALSE(entry.at("instance_id").get<std::string>().empty());
+  auto since = entry.at("since").get<std::string>();
+  CHECK(std::regex_match(since, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")));
+  std::tm parsed{};
+  REQUIRE(::strptime(since.c_str(), "%Y-%m-%dT%H:%M:%S", &parsed) != nullptr);
+  auto recorded = std::chrono::system_clock::from_time_t(::timegm(&parsed));
+  CHECK(recorded >= std::chrono::time_point_cast<std::chrono::seconds>(before) - std::chrono::seconds(1));
+  CHECK(recorded <= std::chrono::system_clock::now());
+
+  auto text = run_portpool({"status", "--lock-dir", dir.lock_dir().string()});
+  REQUIRE(text.exit_code == 0);
+  CHECK_THAT(text.out, StartsWith("PORT"));
+  CHECK_THAT(text.out, Contains("SINCE"));
+  auto row = text.out.substr(text.out.find('\n') + 1);
+  CHECK_THAT(row, StartsWith(std::to_string(ports[0]) + "  web"));
+  CHECK_THAT(row, Contains(std::to_string(holder.pid())));
+
+  holder.close_stdin();
+  CHECK(finish(holder).exit_code == 0);
+  CHECK(holders(dir.lock_dir()).empty());
+}
+
+TEST_CASE("PORTPOOL_LOCK_DIR is honoured when --lock-dir is not given") {
+  TempDir dir;
+  auto ports = ReservedPorts::any(1);
+  auto config = shared_pool_config(dir, "web", ports.ports());
+  auto environment = std::vector<std::string>{"PORTPOOL_LOCK_DIR=" + dir.lock_dir().string()};
+  auto holder =
+      spawn_portpool({"run", "--config", config.string(), "web", "--", PORTPOOL_CLI_CHILD, "hold"}, environment);
+  REQUIRE(ready_port(holder) == ports[0]);
+  CHECK(std::filesystem::exists(dir.lock_dir() / ("port-" + std::to_string(ports[0]) + ".lock")));
+  auto status = run_portpool({"status", "--json"}, environment);
+  REQUIRE(status.exit_code == 0);
+  CHECK(status.json().at("holders").size() == 1);
+  holder.close_stdin();
+  CHECK(finish(holder).exit_code == 0);
+}
+
+TEST_CASE("an unsafe lock directory exits 77 and takes nothing") {
+  TempDir dir;
+  auto ports = ReservedPorts::any(1);
+  auto config = shared_pool_config(dir, "web", ports.ports());
+  auto open_to_all = dir.path() / "open";
+  std::filesystem::create_directory(open_to_all);
+  ::chmod(open_to_all.c_str(), 0777);
+  auto link = dir.path() / "link";
+  std::filesystem::create_directory_symlink(dir.lock_dir().parent_path(), link);
+
+  for (const auto& lock_dir : {open_to_all, link}) {
+    auto status = run_portpool({"status", "--lock-dir", lock_dir.string()});
+    CHECK(status.exit_code == 77);
+    CHECK_THAT(status.err, StartsWith("portpool: the lock directory " + lock_dir.string()));
+    CHECK(status.error_lines() <= 3);
+    auto run = run_portpool(
+        {"run", "--config", config.string(), "--lock-dir", lock_dir.string(), "web", "--", PORTPOOL_CLI_CHILD, "env"});
+    CHECK(run.exit_code == 77);
+    CHECK(run.out.empty());
+  }
+  CHECK(std::filesystem::is_empty(open_to_all));
+}

@@ -1,0 +1,171 @@
+// `portpool table`, the config file errors and the usage errors, through the built binary.
+
+#include "cli.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+using portpool::test::run_portpool;
+using portpool::test::TempDir;
+using portpool::test::write_config;
+
+namespace {
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream stream(text);
+  for (std::string line; std::getline(stream, line);) {
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+constexpr const char* example_config = PORTPOOL_EXAMPLES_DIR "/qwen-valencia.toml";
+
+}  // namespace
+
+TEST_CASE("table prints the built-in table for instance 1 as aligned columns") {
+  auto result = run_portpool({"table"});
+  REQUIRE(result.exit_code == 0);
+  auto lines = lines_of(result.out);
+  REQUIRE(lines.size() == 7);
+  auto ports_column = lines[0].find("PORTS");
+  auto pool_column = lines[0].find("POOL");
+  REQUIRE(ports_column != std::string::npos);
+  CHECK_THAT(lines[1], StartsWith("mcp-universal"));
+  CHECK(lines[1].find("6000-6002") == ports_column);
+  CHECK(lines[1].find("instance 1") == pool_column);
+  CHECK_THAT(lines[6], StartsWith("api-server"));
+  CHECK(lines[6].find("9000-9002") == ports_column);
+  CHECK(lines[6].find("shared") == pool_column);
+}
+
+TEST_CASE("table --json gives the instance's pools, in table order") {
+  auto result = run_portpool({"table", "--config", example_config, "--instance", "2", "--json"});
+  REQUIRE(result.exit_code == 0);
+  auto json = result.json();
+  CHECK(json.at("instance") == 2);
+  auto services = json.at("services");
+  REQUIRE(services.size() == 6);
+  CHECK(services[0].at("name") == "mcp-universal");
+  CHECK(services[0].at("ports") == std::vector<int>{6100, 6101, 6102});
+  CHECK(services[0].at("shared") == false);
+  CHECK(services[3].at("ports") == std::vector<int>{6130, 6131, 6132, 6133});
+  CHECK(services[5].at("name") == "api-server");
+  CHECK(services[5].at("ports") == std::vector<int>{9000, 9001, 9002});
+  CHECK(services[5].at("shared") == true);
+}
+
+TEST_CASE("table warns about pools inside the kernel's ephemeral port range") {
+  std::ifstream range_file("/proc/sys/net/ipv4/ip_local_port_range");
+  unsigned first = 0;
+  unsigned last = 0;
+  if (!(range_file >> first >> last) || last < first + 2 || first < 2) {
+    WARN("no ephemeral port range to test against");
+    return;
+  }
+  TempDir dir;
+  auto inside =
+      write_config(dir, "[services.inside]\nrange = [" + std::to_string(last - 2) + ", " + std::to_string(last) +
+                            "]\n[services.outside]\nports = [" + std::to_string(first - 1) + "]\n");
+  auto result = run_portpool({"table", "--config", inside.string()});
+  REQUIRE(result.exit_code == 0);
+  CHECK_THAT(result.out, Contains("inside"));
+  std::ifstream reserved_file("/proc/sys/net/ipv4/ip_local_reserved_ports");
+  std::string reserved;
+  std::getline(reserved_file, reserved);
+  if (reserved.empty()) {
+    CHECK_THAT(result.err, Contains("warning: the pool of 'inside' has ports " + std::to_string(last - 2) + "-" +
+                                    std::to_string(last) + " inside the kernel's ephemeral port range"));
+    CHECK_THAT(result.err, Contains("sysctl -w net.ipv4.ip_local_reserved_ports=" + std::to_string(last - 2) + "-" +
+                                    std::to_string(last)));
+  }
+  CHECK_THAT(result.err, !Contains("'outside'"));
+  CHECK(run_portpool({"table"}).err.empty());
+}
+
+TEST_CASE("table --instance outside the table is a usage error") {
+  for (const std::string instance : {"0", "11", "-1", "two"}) {
+    auto result = run_portpool({"table", "--instance", instance});
+    CHECK(result.exit_code == 64);
+    CHECK_THAT(result.err, Contains("see 'portpool --help'"));
+    CHECK(result.out.empty());
+  }
+  CHECK_THAT(run_portpool({"table", "--instance", "11"}).err, Contains("instances 1 to 10"));
+}
+
+TEST_CASE("command-line mistakes exit 64 with a short message") {
+  for (const auto& arguments : std::vector<std::vector<std::string>>{
+           {}, {"tabel"}, {"table", "--bogus"}, {"status", "extra"}, {"run"}, {"run", "api-server"}}) {
+    auto result = run_portpool(arguments);
+    INFO("arguments: " << arguments.size());
+    CHECK(result.exit_code == 64);
+    CHECK_THAT(result.err, StartsWith("portpool: "));
+    CHECK_THAT(result.err, Contains("see 'portpool --help'"));
+    CHECK(result.error_lines() <= 3);
+  }
+  CHECK_THAT(run_portpool({"tabel"}).err, Contains("unknown command 'tabel'"));
+}
+
+TEST_CASE("--help and --version exit 0 on stdout") {
+  auto help = run_portpool({"--help"});
+  CHECK(help.exit_code == 0);
+  CHECK_THAT(help.out, Contains("table") && Contains("status") && Contains("run"));
+  auto run_help = run_portpool({"run", "--help"});
+  CHECK(run_help.exit_code == 0);
+  CHECK_THAT(run_help.out, Contains("--socket") && Contains("--on-lost") && Contains("--instance"));
+  auto version = run_portpool({"--version"});
+  CHECK(version.exit_code == 0);
+  CHECK_THAT(version.out, StartsWith("portpool "));
+}
+
+TEST_CASE("a malformed config file exits 78 naming file, line and column") {
+  TempDir dir;
+  auto typo = write_config(dir, "[services.web]\noffset = 0\nsise = 3\n");
+  auto result = run_portpool({"table", "--config", typo.string()});
+  CHECK(result.exit_code == 78);
+  CHECK(result.err == "portpool: " + typo.string() +
+                          ":3:1: unknown key 'sise' in [services.web]: expected offset and size (a pool per "
+                          "instance), or ports or range (a pool shared by all instances)\n");
+  CHECK(result.out.empty());
+
+  auto broken = write_config(dir, "[services.web\n", "broken.toml");
+  auto parse_error = run_portpool({"table", "--config", broken.string()});
+  CHECK(parse_error.exit_code == 78);
+  CHECK_THAT(parse_error.err, StartsWith("portpool: " + broken.string() + ":1:") && Contains("invalid TOML"));
+  CHECK(parse_error.error_lines() == 1);
+
+  auto wrong_type = write_config(dir, "[services.web]\nports = [\"8080\"]\n", "type.toml");
+  CHECK_THAT(run_portpool({"table", "--config", wrong_type.string()}).err,
+             Contains(":2:10: a port in [services.web] ports must be an integer from 1 to 65535, not string"));
+}
+
+TEST_CASE("an invalid table exits 78 naming the services involved") {
+  TempDir dir;
+  auto overlap = write_config(dir, "[services.web]\nrange = [6001, 6002]\n[services.api]\noffset = 0\nsize = 2\n");
+  for (const std::string command : {"table", "status"}) {
+    auto result = run_portpool({command, "--config", overlap.string(), "--lock-dir", dir.lock_dir().string()});
+    CHECK(result.exit_code == 78);
+    CHECK_THAT(result.err, StartsWith("portpool: " + overlap.string() + ": pools overlap at port 6001"));
+    CHECK_THAT(result.err, Contains("'web'") && Contains("'api'"));
+  }
+  auto result = run_portpool({"run", "--config", overlap.string(), "--lock-dir", dir.lock_dir().string(), "web", "--",
+                              PORTPOOL_CLI_CHILD, "env"});
+  CHECK(result.exit_code == 78);
+  CHECK(result.out.empty());
+}
+
+TEST_CASE("a config file that cannot be read exits 78") {
+  TempDir dir;
+  auto missing = dir.path() / "missing.toml";
+  auto result = run_portpool({"table", "--config", missing.string()});
+  CHECK(result.exit_code == 78);
+  CHECK_THAT(result.err, Contains(missing.string()) && Contains("No such file"));
+  CHECK(result.error_lines() == 1);
+}

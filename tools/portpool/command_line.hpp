@@ -1,0 +1,32 @@
+#pragma once
+
+// What `run` hands to CMD: the program to execute, its arguments and its environment.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace portpool::cli {
+
+/// The file to execute for `name`: `name` itself when it contains a '/', else the first
+/// executable file of that name in $PATH.
+/// @throws CommandError (127) when there is none, (126) when the file is not executable.
+std::string resolve_program(const std::string& name);
+
+/// `arguments` with every "{port}" in all but the first (the command) replaced by `port`.
+std::vector<std::string> substitute_port(std::vector<std::string> arguments, std::uint16_t port);
+
+struct ServiceIdentity {
+  std::uint16_t port = 0;
+  std::string service;
+  unsigned instance = 0;
+  bool listening_socket = false;
+};
+
+/// This process's environment for CMD: PORT, PORTPOOL_PORT, PORTPOOL_SERVICE and PORTPOOL_INSTANCE
+/// set, and, for a listening socket, LISTEN_FDS=1 and LISTEN_FDNAMES (LISTEN_PID is added in the
+/// child, which alone knows its pid). Inherited LISTEN_* variables are removed: they describe
+/// descriptors this process was given, not CMD's.
+std::vector<std::string> child_environment(const ServiceIdentity& identity);
+
+}  // namespace portpool::cli

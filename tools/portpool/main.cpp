@@ -1,0 +1,134 @@
+// portpool: exclusive pools of TCP ports for local services, from the command line.
+// See docs/cli.md.
+
+#include "exit_codes.hpp"
+#include "run_command.hpp"
+#include "status_command.hpp"
+#include "table_command.hpp"
+
+#include <portpool/error.hpp>
+#include <portpool/version.hpp>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+#include <iostream>
+#include <optional>
+#include <string>
+
+namespace {
+
+using namespace portpool::cli;
+
+constexpr const char* help_hint = "see 'portpool --help'";
+
+int report(const std::string& message, int code) {
+  std::cerr << "portpool: " << message << '\n';
+  return code;
+}
+
+int usage_error(const std::string& message) {
+  return report(fmt::format("{}\n{}", message, help_hint), exit_code::usage);
+}
+
+struct Commands {
+  TableArguments table;
+  StatusArguments status;
+  RunArguments run;
+  CLI::App* table_command = nullptr;
+  CLI::App* status_command = nullptr;
+  CLI::App* run_command = nullptr;
+};
+
+void describe(CLI::App& app, Commands& commands) {
+  app.set_version_flag("--version", fmt::format("portpool {}.{}.{}", PORTPOOL_VERSION_MAJOR, PORTPOOL_VERSION_MINOR,
+                                                PORTPOOL_VERSION_PATCH));
+  app.require_subcommand(1);
+  commands.table_command = add_table_command(app, commands.table);
+  commands.status_command = add_status_command(app, commands.status);
+  commands.run_command = add_run_command(app, commands.run);
+  app.footer(
+      "Exit codes: 0 success, 64 usage error, 71 system failure, 75 pool exhausted, 77 unsafe lock directory, "
+      "78 bad config file, 126/127 CMD cannot be run / not found; 'run' otherwise exits with CMD's status "
+      "(128+signal if killed). See docs/cli.md.");
+}
+
+// CLI11 would only say that a subcommand is required.
+std::optional<std::string> unknown_command(const Commands& commands, int argc, char** argv) {
+  if (argc < 2 || argv[1][0] == '-') {
+    return std::nullopt;
+  }
+  const std::string name = argv[1];
+  for (const auto* command : {commands.table_command, commands.status_command, commands.run_command}) {
+    if (command->get_name() == name) {
+      return std::nullopt;
+    }
+  }
+  return name;
+}
+
+int dispatch(const Commands& commands) {
+  if (commands.table_command->parsed()) {
+    return run_table_command(commands.table);
+  }
+  if (commands.status_command->parsed()) {
+    return run_status_command(commands.status);
+  }
+  return run_run_command(commands.run);
+}
+
+// Every failure becomes one short message on stderr and its exit code; the leases taken so far
+// were released by the time the exception arrives here.
+int run_mapping_errors(const Commands& commands) {
+  try {
+    return dispatch(commands);
+  } catch (const UsageError& error) {
+    return usage_error(error.what());
+  } catch (const CommandError& error) {
+    return report(error.what(), error.exit_code());
+  } catch (const portpool::PoolExhausted& error) {
+    return report(error.what(), exit_code::pool_exhausted);
+  } catch (const portpool::LockDirError& error) {
+    return report(error.what(), exit_code::unsafe_lock_dir);
+  } catch (const portpool::ConfigError& error) {
+    return report(error.what(), exit_code::bad_config);
+  } catch (const std::exception& error) {
+    return report(error.what(), exit_code::system_failure);
+  }
+}
+
+int run_portpool(int argc, char** argv) {
+  CLI::App app("portpool: exclusive pools of TCP ports for local services", "portpool");
+  Commands commands;
+  describe(app, commands);
+  if (auto name = unknown_command(commands, argc, argv)) {
+    return usage_error(fmt::format("unknown command '{}': the commands are table, status and run", *name));
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ExtrasError& error) {
+    const auto* hint = commands.run_command->parsed()
+                           ? " (write '--' before CMD, so that its options are not taken for portpool's)"
+                           : "";
+    return usage_error(fmt::format("{}{}", error.what(), hint));
+  } catch (const CLI::ParseError& error) {
+    if (error.get_exit_code() == 0) {
+      return app.exit(error);
+    }
+    return usage_error(error.what());
+  }
+  return run_mapping_errors(commands);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run_portpool(argc, argv);
+  } catch (...) {  // setting up the command line or writing a report failed: out of memory
+    std::fputs("portpool: internal failure\n", stderr);
+    return exit_code::system_failure;
+  }
+}

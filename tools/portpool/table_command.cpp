@@ -1,0 +1,57 @@
+#include "table_command.hpp"
+
+#include "columns.hpp"
+#include "ephemeral_ports.hpp"
+
+#include <portpool/detail/port_list.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace portpool::cli {
+namespace {
+
+std::string table_as_json(const ServicePortTable& table, unsigned instance) {
+  auto services = nlohmann::ordered_json::array();
+  for (const auto& service : table.services()) {
+    services.push_back(
+        {{"name", service}, {"ports", table.pool_for(service, instance)}, {"shared", table.is_shared(service)}});
+  }
+  return nlohmann::ordered_json{{"instance", instance}, {"services", services}}.dump(2);
+}
+
+std::string table_as_text(const ServicePortTable& table, unsigned instance) {
+  std::vector<std::vector<std::string>> rows{{"SERVICE", "PORTS", "POOL"}};
+  for (const auto& service : table.services()) {
+    auto shared = table.is_shared(service);
+    rows.push_back({service, detail::describe_ports(table.pool_for(service, instance)),
+                    shared ? std::string("shared") : fmt::format("instance {}", instance)});
+  }
+  return format_columns(rows);
+}
+
+}  // namespace
+
+CLI::App* add_table_command(CLI::App& app, TableArguments& arguments) {
+  auto* command = app.add_subcommand("table", "Show the services and their port pools for one instance");
+  command->add_option("--instance", arguments.instance, "instance number (default 1)")->type_name("N");
+  add_common_options(*command, arguments.common);
+  return command;
+}
+
+int run_table_command(const TableArguments& arguments) {
+  auto table = load_port_table(arguments.common);
+  require_instance(table, arguments.instance);
+  for (const auto& warning : ephemeral_range_warnings(table, arguments.instance)) {
+    std::cerr << warning << '\n';
+  }
+  std::cout << (arguments.common.json ? table_as_json(table, arguments.instance) + '\n'
+                                      : table_as_text(table, arguments.instance));
+  return 0;
+}
+
+}  // namespace portpool::cli
