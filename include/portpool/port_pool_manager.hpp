@@ -8,6 +8,7 @@
 #include <portpool/detail/port_list.hpp>
 #include <portpool/error.hpp>
 #include <portpool/holder.hpp>
+#include <portpool/listening_lease.hpp>
 #include <portpool/lock_policy.hpp>
 #include <portpool/options.hpp>
 #include <portpool/port_lease.hpp>
@@ -17,6 +18,8 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -24,6 +27,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -68,8 +72,8 @@ class BasicPortPoolManager {
   /// LockDirError when the lock directory cannot be written; Error when descriptors run out.
   PortLease acquire() {
     std::vector<std::string> refusals;
-    if (auto lease = attempt(&refusals)) {
-      return std::move(*lease);
+    if (auto taken = attempt(&refusals, probe_claim())) {
+      return std::move(taken->first);
     }
     throw PoolExhausted(exhaustion_message(refusals));
   }
@@ -77,7 +81,41 @@ class BasicPortPoolManager {
   /// Like acquire(), but an exhausted pool gives an empty optional instead of an exception.
   std::optional<PortLease> try_acquire() {
     std::vector<std::string> refusals;
-    return attempt(options_.on_event ? &refusals : nullptr);
+    if (auto taken = attempt(options_.on_event ? &refusals : nullptr, probe_claim())) {
+      return std::move(taken->first);
+    }
+    return std::nullopt;
+  }
+
+  /// Takes the first available port of the pool *and* listens on it: the lease comes with an
+  /// acceptor bound to `Options::probe_address` and listening, created on `executor`. Instead of
+  /// probing a port and letting go of it, each locked port is bound and listened on for real, so
+  /// no other program can take it between the check and the listen. Ports are tried, skipped,
+  /// reported and explained exactly as by acquire() (the `ProbePolicy` is not used: the bind is
+  /// the probe).
+  ///
+  /// @code
+  /// boost::asio::io_context io;
+  /// auto listening = manager.acquire_listening(io.get_executor());
+  /// portpool::PortShield shield(io.get_executor(), listening, on_lost);
+  /// @endcode
+  /// @throws as acquire(); Error when the socket cannot be registered with the executor.
+  ListeningLease acquire_listening(boost::asio::any_io_executor executor) {
+    std::vector<std::string> refusals;
+    if (auto taken = attempt(&refusals, listen_claim(std::move(executor)))) {
+      return ListeningLease{std::move(taken->first), std::move(taken->second)};
+    }
+    throw PoolExhausted(exhaustion_message(refusals));
+  }
+
+  /// Like acquire_listening(), but an exhausted pool gives an empty optional instead of an
+  /// exception.
+  std::optional<ListeningLease> try_acquire_listening(boost::asio::any_io_executor executor) {
+    std::vector<std::string> refusals;
+    if (auto taken = attempt(options_.on_event ? &refusals : nullptr, listen_claim(std::move(executor)))) {
+      return ListeningLease{std::move(taken->first), std::move(taken->second)};
+    }
+    return std::nullopt;
   }
 
   const std::string& service() const noexcept { return service_; }
@@ -115,14 +153,43 @@ class BasicPortPoolManager {
     return true;
   }
 
-  std::optional<PortLease> attempt(std::vector<std::string>* refusals) {
+  // A claim is what makes a locked port usable: `claim(port, refusal)` gives what it obtained
+  // (nothing for a probe, a listening acceptor for acquire_listening), or nullopt with `refusal`
+  // saying why the port cannot be used. Every way of acquiring goes through attempt(), so ports
+  // are tried, reported and explained the same way whatever the claim.
+  struct Probed {};
+
+  auto probe_claim() {
+    return [this](std::uint16_t port, std::string& refusal) -> std::optional<Probed> {
+      if (auto problem = probe_.check(options_.probe_address, port)) {
+        refusal = std::move(*problem);
+        return std::nullopt;
+      }
+      return Probed{};
+    };
+  }
+
+  auto listen_claim(boost::asio::any_io_executor executor) {
+    return [this, executor = std::move(executor)](std::uint16_t port,
+                                                  std::string& refusal) -> std::optional<boost::asio::ip::tcp::acceptor> {
+      return detail::open_listening_acceptor(executor, options_.probe_address, port, refusal);
+    };
+  }
+
+  template <class Claim>
+  using ClaimResult = typename std::invoke_result_t<Claim&, std::uint16_t, std::string&>::value_type;
+
+  template <class Claim>
+  std::optional<std::pair<PortLease, ClaimResult<Claim>>> attempt(std::vector<std::string>* refusals, Claim claim) {
     for (auto port : pool_) {
-      auto taken = take(port, refusals != nullptr);
+      std::optional<ClaimResult<Claim>> claimed;
+      auto taken = take(port, refusals != nullptr, claim, claimed);
       if (taken.lock) {
         taken.lock->publish();
         detail::notify(options_.on_event, Event{EventKind::acquired, service_, port,
                                                 fmt::format("acquired port {} for '{}'", port, service_)});
-        return PortLease(std::move(taken.lock), options_.on_event);
+        return std::pair<PortLease, ClaimResult<Claim>>(PortLease(std::move(taken.lock), options_.on_event),
+                                                        std::move(*claimed));
       }
       if (refusals != nullptr) {
         detail::notify(options_.on_event, Event{EventKind::skipped, service_, port,
@@ -136,14 +203,16 @@ class BasicPortPoolManager {
     return std::nullopt;
   }
 
-  detail::LockAttempt take(std::uint16_t port, bool explain) {
+  template <class Claim>
+  detail::LockAttempt take(std::uint16_t port, bool explain, Claim& claim,
+                           std::optional<ClaimResult<Claim>>& claimed) {
     Holder holder{
         port, service_, ::getpid(), options_.instance, options_.instance_id, std::chrono::system_clock::now()};
     auto attempt = locks_.try_lock(holder, explain);
     if (attempt.lock) {
-      if (auto problem = probe_.check(options_.probe_address, port)) {
+      claimed = claim(port, attempt.refusal);
+      if (!claimed) {
         attempt.lock.reset();
-        attempt.refusal = std::move(*problem);
       }
     }
     return attempt;

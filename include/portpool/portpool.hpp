@@ -6,11 +6,13 @@
 #include <portpool/error.hpp>
 #include <portpool/holder.hpp>
 #include <portpool/instance_manager.hpp>
+#include <portpool/listening_lease.hpp>
 #include <portpool/lock_dir.hpp>
 #include <portpool/lock_policy.hpp>
 #include <portpool/options.hpp>
 #include <portpool/port_lease.hpp>
 #include <portpool/port_pool_manager.hpp>
+#include <portpool/port_shield.hpp>
 #include <portpool/probe.hpp>
 #include <portpool/registry.hpp>
 #include <portpool/service_port_table.hpp>

@@ -1,0 +1,719 @@
+// PortShield: every loss reason caused for real (files, sockets, processes), the callback's
+// lifetime guarantees, and a stress test on a multi-threaded io_context.
+
+#include <portpool/detail/socket_table.hpp>
+#include <portpool/port_pool_manager.hpp>
+#include <portpool/port_shield.hpp>
+
+#include "fixtures.hpp"
+#include "ports.hpp"
+#include "process.hpp"
+#include "temp_dir.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace portpool;
+using namespace portpool::test;
+using namespace std::chrono_literals;
+using Catch::Matchers::Contains;
+
+namespace {
+
+/// An io_context run by `threads` threads until destroyed. Declare it before the shields, so
+/// that they are destroyed first.
+class IoThreads {
+ public:
+  explicit IoThreads(unsigned threads) : guard_(context_.get_executor()) {
+    for (unsigned index = 0; index < threads; ++index) {
+      threads_.emplace_back([this] { context_.run(); });
+    }
+  }
+  IoThreads(const IoThreads&) = delete;
+  IoThreads& operator=(const IoThreads&) = delete;
+  IoThreads(IoThreads&&) = delete;
+  IoThreads& operator=(IoThreads&&) = delete;
+  ~IoThreads() {
+    guard_.reset();
+    context_.stop();
+    for (auto& thread : threads_) {
+      thread.join();
+    }
+  }
+
+  boost::asio::any_io_executor executor() { return context_.get_executor(); }
+
+ private:
+  boost::asio::io_context context_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
+  std::vector<std::thread> threads_;
+};
+
+/// Collects a shield's events, from whatever thread reports them.
+class Recorder {
+ public:
+  std::function<void(const ShieldEvent&)> callback() {
+    return [this](const ShieldEvent& event) {
+      std::lock_guard guard(mutex_);
+      events_.push_back(event);
+      reported_at_ = std::chrono::steady_clock::now();
+      changed_.notify_all();
+    };
+  }
+
+  /// The first event, waiting for it at most `timeout`.
+  std::optional<ShieldEvent> wait(std::chrono::milliseconds timeout = 20s) {
+    std::unique_lock lock(mutex_);
+    if (!changed_.wait_for(lock, timeout, [this] { return !events_.empty(); })) {
+      return std::nullopt;
+    }
+    return events_.front();
+  }
+
+  std::size_t count() {
+    std::lock_guard guard(mutex_);
+    return events_.size();
+  }
+
+  std::chrono::steady_clock::time_point reported_at() {
+    std::lock_guard guard(mutex_);
+    return reported_at_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<ShieldEvent> events_;
+  std::chrono::steady_clock::time_point reported_at_{};
+};
+
+/// Another process listening on `address`:`port` (IPv4 dotted text), until destroyed. A forked
+/// child that closes every inherited descriptor, so that it shares no socket with this process.
+class ForeignListener {
+ public:
+  ForeignListener(const char* address, std::uint16_t port) {
+    sockaddr_in endpoint{};
+    endpoint.sin_family = AF_INET;
+    endpoint.sin_port = htons(port);
+    if (::inet_pton(AF_INET, address, &endpoint.sin_addr) != 1) {
+      throw std::runtime_error("bad address");
+    }
+    int ready[2];
+    int hold[2];
+    if (::pipe(ready) != 0 || ::pipe(hold) != 0) {
+      throw std::runtime_error("pipe failed");
+    }
+    pid_ = ::fork();
+    if (pid_ < 0) {
+      throw std::runtime_error("fork failed");
+    }
+    if (pid_ == 0) {  // only async-signal-safe calls from here on
+      ::dup2(ready[1], 100);
+      ::dup2(hold[0], 101);
+      ::close_range(3, 99, 0);
+      ::close_range(102, ~0U, 0);
+      int socket = ::socket(AF_INET, SOCK_STREAM, 0);
+      int reuse = 1;
+      ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
+      bool ok = ::bind(socket, reinterpret_cast<const sockaddr*>(&endpoint), sizeof endpoint) == 0 &&
+                ::listen(socket, 16) == 0;
+      char status = ok ? 'L' : 'E';
+      (void)!::write(100, &status, 1);
+      char ignored = 0;
+      while (::read(101, &ignored, 1) > 0) {
+      }
+      ::_exit(0);
+    }
+    ::close(ready[1]);
+    ::close(hold[0]);
+    hold_.reset(hold[1]);
+    detail::UniqueFd ready_read(ready[0]);
+    pollfd waiting{ready_read.get(), POLLIN, 0};
+    char status = 'E';
+    if (::poll(&waiting, 1, 20000) != 1 || ::read(ready_read.get(), &status, 1) != 1 || status != 'L') {
+      stop();
+      throw std::runtime_error(std::string("the foreign listener could not listen on ") + address + ":" +
+                               std::to_string(port));
+    }
+  }
+  ForeignListener(const ForeignListener&) = delete;
+  ForeignListener& operator=(const ForeignListener&) = delete;
+  ForeignListener(ForeignListener&&) = delete;
+  ForeignListener& operator=(ForeignListener&&) = delete;
+  ~ForeignListener() { stop(); }
+
+  pid_t pid() const { return pid_; }
+
+  void stop() {
+    if (pid_ > 0) {
+      hold_.reset();
+      ::kill(pid_, SIGKILL);
+      int status = 0;
+      while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
+      pid_ = -1;
+    }
+  }
+
+ private:
+  pid_t pid_ = -1;
+  detail::UniqueFd hold_;
+};
+
+/// Whether 127.0.0.2 can be bound (every Linux loopback can, but a container may differ).
+bool second_loopback_available() {
+  detail::UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in endpoint{};
+  endpoint.sin_family = AF_INET;
+  ::inet_pton(AF_INET, "127.0.0.2", &endpoint.sin_addr);
+  return ::bind(socket.get(), reinterpret_cast<const sockaddr*>(&endpoint), sizeof endpoint) == 0;
+}
+
+ShieldOptions fast(std::chrono::milliseconds interval = 20ms) {
+  ShieldOptions options;
+  options.interval = interval;
+  return options;
+}
+
+/// How many inotify instances this process has open.
+std::size_t inotify_instances() {
+  std::size_t count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code error;
+    auto target = std::filesystem::read_symlink(entry.path(), error);
+    if (!error && target.string().find("inotify") != std::string::npos) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+}  // namespace
+
+TEST_CASE("deleting the lock file is reported as lock_file_removed at once, without waiting for a poll") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("api-server", ports.ports(), options_in(directory));
+  auto lease = manager.acquire();
+  IoThreads io(2);
+  Recorder recorder;
+  PortShield shield(io.executor(), lease, recorder.callback(), fast(60s));  // polling alone would take a minute
+
+  auto removed_at = std::chrono::steady_clock::now();
+  REQUIRE(::unlink(lease.lock_file().c_str()) == 0);
+  auto event = recorder.wait();
+  REQUIRE(event);
+  auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(recorder.reported_at() - removed_at);
+  INFO("reported " << latency.count() << " ms after the deletion (target: under 50 ms)");
+  CHECK(latency < 5s);
+  CHECK(event->reason == LostReason::lock_file_removed);
+  CHECK(event->port == ports[0]);
+  CHECK(event->service == "api-server");
+  CHECK_THAT(event->message, Contains(lease.lock_file().string()) && Contains("deleted"));
+  CHECK(std::string(to_string(event->reason)) == "lock_file_removed");
+}
+
+TEST_CASE("renaming another file over the lock file is reported as lock_file_replaced") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("sandra-ia", ports.ports(), options_in(directory));
+  auto lease = manager.acquire();
+  IoThreads io(2);
+  Recorder recorder;
+  PortShield shield(io.executor(), lease, recorder.callback(), fast(60s));
+
+  auto impostor = lease.lock_file().parent_path() / "impostor";
+  std::ofstream(impostor).put('x');
+  REQUIRE(::rename(impostor.c_str(), lease.lock_file().c_str()) == 0);
+  auto event = recorder.wait();
+  REQUIRE(event);
+  CHECK(event->reason == LostReason::lock_file_replaced);
+  CHECK(event->port == ports[0]);
+  CHECK(event->service == "sandra-ia");
+  CHECK_THAT(event->message, Contains("replaced") && Contains(lease.lock_file().string()));
+}
+
+TEST_CASE("without inotify, polling alone reports a deleted lock file within an interval or so") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("web", ports.ports(), options_in(directory));
+  auto lease = manager.acquire();
+  IoThreads io(2);
+  Recorder recorder;
+  auto before = inotify_instances();
+  detail::InotifyHub::enabled() = false;
+  PortShield shield(io.executor(), lease, recorder.callback(), fast(100ms));
+  detail::InotifyHub::enabled() = true;
+  CHECK(inotify_instances() == before);
+
+  ::unlink(lease.lock_file().c_str());
+  auto event = recorder.wait();
+  REQUIRE(event);
+  CHECK(event->reason == LostReason::lock_file_removed);
+}
+
+TEST_CASE("removing the whole lock directory is reported as lock_file_removed") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("web", ports.ports(), options_in(directory));
+  auto lease = manager.acquire();
+  IoThreads io(1);
+  Recorder recorder;
+  PortShield shield(io.executor(), lease, recorder.callback(), fast(60s));
+
+  std::filesystem::remove_all(directory.lock_dir());
+  auto event = recorder.wait();
+  REQUIRE(event);
+  CHECK(event->reason == LostReason::lock_file_removed);
+}
+
+TEST_CASE("a healthy lease is not reported") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("web", ports.ports(), options_in(directory));
+  auto lease = manager.acquire();
+  auto own = listen_on(ports[0]);  // this process's own listener is not foreign
+  IoThreads io(2);
+  Recorder recorder;
+  auto options = fast();
+  options.expect_listener = true;
+  options.grace = 0ms;
+  PortShield shield(io.executor(), lease, recorder.callback(), options);
+  // Some twenty checks: nothing to await but time, since nothing must happen.
+  CHECK_FALSE(recorder.wait(400ms));
+}
+
+TEST_CASE("another process listening on the port of a plain lease is reported as foreign_listener") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("groq-api", ports.ports(), options_in(directory));
+  auto lease = manager.acquire();
+  IoThreads io(2);
+  Recorder recorder;
+  PortShield shield(io.executor(), lease, recorder.callback(), fast(50ms));
+
+  ForeignListener foreign("127.0.0.1", ports[0]);
+  auto event = recorder.wait();
+  REQUIRE(event);
+  CHECK(event->reason == LostReason::foreign_listener);
+  CHECK(event->port == ports[0]);
+  CHECK(event->service == "groq-api");
+  CHECK_THAT(event->message, Contains("127.0.0.1:" + std::to_string(ports[0])) &&
+                                 Contains("pid " + std::to_string(foreign.pid())));
+}
+
+TEST_CASE("a foreign listener beside this process's own listener is told apart from it") {
+  if (!second_loopback_available()) {
+    WARN("127.0.0.2 cannot be bound here; skipped");
+    return;
+  }
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("web", ports.ports(), options_in(directory));
+  IoThreads io(2);
+  Recorder recorder;
+
+  SECTION("with a listening lease, whose acceptor is known exactly") {
+    auto listening = manager.acquire_listening(io.executor());
+    PortShield shield(io.executor(), listening, recorder.callback(), fast());
+    CHECK_FALSE(recorder.wait(200ms));
+    ForeignListener foreign("127.0.0.2", ports[0]);
+    auto event = recorder.wait();
+    REQUIRE(event);
+    CHECK(event->reason == LostReason::foreign_listener);
+    CHECK_THAT(event->message, Contains("127.0.0.2:" + std::to_string(ports[0])) && Contains("acceptor"));
+  }
+  SECTION("with a plain lease and a listener of this process") {
+    auto lease = manager.acquire();
+    auto own = listen_on(ports[0]);
+    PortShield shield(io.executor(), lease, recorder.callback(), fast());
+    CHECK_FALSE(recorder.wait(200ms));
+    ForeignListener foreign("127.0.0.2", ports[0]);
+    auto event = recorder.wait();
+    REQUIRE(event);
+    CHECK(event->reason == LostReason::foreign_listener);
+    CHECK_THAT(event->message, Contains("127.0.0.2:" + std::to_string(ports[0])));
+  }
+}
+
+TEST_CASE("closing the listening lease's acceptor is reported as listener_gone when a listener is expected") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("conversational", ports.ports(), options_in(directory));
+  IoThreads io(2);
+  auto listening = manager.acquire_listening(io.executor());
+  Recorder recorder;
+  auto options = fast();
+  options.expect_listener = true;
+  options.grace = 0ms;
+  PortShield shield(io.executor(), listening, recorder.callback(), options);
+  CHECK_FALSE(recorder.wait(200ms));  // listening: fine
+
+  listening.acceptor.close();
+  auto event = recorder.wait();
+  REQUIRE(event);
+  CHECK(event->reason == LostReason::listener_gone);
+  CHECK(event->port == ports[0]);
+  CHECK(event->service == "conversational");
+  CHECK_THAT(event->message, Contains("acceptor") && Contains("no longer listens"));
+}
+
+TEST_CASE("a plain lease whose service never listens is reported as listener_gone after the grace period") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("ollama-mcp", ports.ports(), options_in(directory));
+  auto lease = manager.acquire();
+  IoThreads io(2);
+  Recorder recorder;
+  auto options = fast();
+  options.expect_listener = true;
+  options.grace = 300ms;
+  auto started = std::chrono::steady_clock::now();
+  PortShield shield(io.executor(), lease, recorder.callback(), options);
+  auto event = recorder.wait();
+  REQUIRE(event);
+  CHECK(event->reason == LostReason::listener_gone);
+  CHECK(recorder.reported_at() - started >= options.grace);
+  CHECK_THAT(event->message, Contains("no socket of this process listens"));
+}
+
+TEST_CASE("a plain lease's own listener that appears within the grace period and later closes") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("mcp-universal", ports.ports(), options_in(directory));
+  auto lease = manager.acquire();
+  IoThreads io(2);
+  Recorder recorder;
+  auto options = fast();
+  options.expect_listener = true;
+  options.grace = 300ms;
+  PortShield shield(io.executor(), lease, recorder.callback(), options);
+  auto own = listen_on(ports[0]);
+  CHECK_FALSE(recorder.wait(600ms));  // past the grace period, and listening
+
+  own.reset();
+  auto event = recorder.wait();
+  REQUIRE(event);
+  CHECK(event->reason == LostReason::listener_gone);
+}
+
+TEST_CASE("the callback runs once, even when several losses happen") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("web", ports.ports(), options_in(directory));
+  auto lease = manager.acquire();
+  IoThreads io(4);
+  Recorder recorder;
+  PortShield shield(io.executor(), lease, recorder.callback(), fast(10ms));
+  ForeignListener foreign("127.0.0.1", ports[0]);
+  ::unlink(lease.lock_file().c_str());
+  REQUIRE(recorder.wait());
+  CHECK_FALSE(wait_until([&] { return recorder.count() > 1; }, 300ms));
+  CHECK(recorder.count() == 1);
+}
+
+TEST_CASE("stop() and destruction with a check pending never call back, and the io_context runs out of work") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("web", ports.ports(), options_in(directory));
+  auto lease = manager.acquire();
+  boost::asio::io_context context;  // not running yet: the first check is pending
+  std::atomic<int> calls{0};
+  auto count = [&calls](const ShieldEvent&) { ++calls; };
+
+  SECTION("stop()") {
+    PortShield shield(context.get_executor(), lease, count, fast());
+    ::unlink(lease.lock_file().c_str());
+    shield.stop();
+    shield.stop();  // idempotent
+    context.run_for(5s);
+    CHECK(context.stopped());
+  }
+  SECTION("destruction") {
+    {
+      PortShield shield(context.get_executor(), lease, count, fast());
+      ::unlink(lease.lock_file().c_str());
+    }
+    context.run_for(5s);
+    CHECK(context.stopped());
+  }
+  SECTION("many shields, stopped while the io_context runs") {
+    std::vector<std::unique_ptr<PortShield>> shields;
+    for (int index = 0; index < 50; ++index) {
+      shields.push_back(std::make_unique<PortShield>(context.get_executor(), lease, count, fast(1ms)));
+    }
+    std::thread runner([&] { context.run_for(10s); });
+    ::unlink(lease.lock_file().c_str());
+    shields.clear();  // some may have reported already; none after being destroyed
+    auto after_destruction = calls.load();
+    runner.join();
+    CHECK(calls.load() == after_destruction);
+    CHECK(context.stopped());
+    return;
+  }
+  CHECK(calls.load() == 0);
+}
+
+TEST_CASE("stop() from another thread waits for a running callback") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("web", ports.ports(), options_in(directory));
+  auto lease = manager.acquire();
+  IoThreads io(2);
+  std::atomic<bool> entered{false};
+  std::atomic<bool> finished{false};
+  PortShield shield(io.executor(), lease, [&](const ShieldEvent&) {
+    entered = true;
+    std::this_thread::sleep_for(200ms);  // a slow callback (this is the behaviour under test)
+    finished = true;
+  });
+  ::unlink(lease.lock_file().c_str());
+  REQUIRE(wait_until([&] { return entered.load(); }));
+  shield.stop();
+  CHECK(finished.load());
+}
+
+TEST_CASE("stop() and destruction from inside the callback do not deadlock") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("web", ports.ports(), options_in(directory));
+  auto lease = manager.acquire();
+  IoThreads io(2);
+  std::atomic<bool> done{false};
+  std::unique_ptr<PortShield> shield;
+  std::mutex shield_mutex;  // the callback may run before the constructor's result is stored
+
+  SECTION("stop()") {
+    std::lock_guard guard(shield_mutex);
+    shield = std::make_unique<PortShield>(io.executor(), lease, [&](const ShieldEvent&) {
+      std::lock_guard inner(shield_mutex);
+      shield->stop();
+      shield->stop();
+      done = true;
+    });
+  }
+  SECTION("destruction") {
+    std::lock_guard guard(shield_mutex);
+    shield = std::make_unique<PortShield>(io.executor(), lease, [&](const ShieldEvent&) {
+      std::lock_guard inner(shield_mutex);
+      shield.reset();
+      done = true;
+    });
+  }
+  ::unlink(lease.lock_file().c_str());
+  CHECK(wait_until([&] { return done.load(); }));
+}
+
+TEST_CASE("a shield that owns its callback's captures can be stopped from outside") {
+  // The callback holds the last reference to an object that owns the shield: dropping the
+  // callback on stop() destroys the shield from within stop(), which must not deadlock.
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("web", ports.ports(), options_in(directory));
+  auto lease = manager.acquire();
+  IoThreads io(2);
+  struct Owner {
+    std::unique_ptr<PortShield> shield;
+  };
+  auto owner = std::make_shared<Owner>();
+  std::weak_ptr<Owner> watch = owner;
+  owner->shield =
+      std::make_unique<PortShield>(io.executor(), lease, [owner](const ShieldEvent&) { (void)owner; }, fast(1h));
+  PortShield* raw = owner->shield.get();
+  owner.reset();  // the callback now holds the only reference
+  raw->stop();
+  CHECK(watch.expired());
+}
+
+TEST_CASE("many shields on one io_context share one inotify instance") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("web", ports.ports(), options_in(directory));
+  auto lease = manager.acquire();
+  IoThreads io(2);
+  auto before = inotify_instances();
+  std::vector<std::unique_ptr<PortShield>> shields;
+  for (int index = 0; index < 300; ++index) {  // more than fs.inotify.max_user_instances' usual 128
+    shields.push_back(std::make_unique<PortShield>(io.executor(), lease, [](const ShieldEvent&) {}, fast(1h)));
+  }
+  auto with_shields = inotify_instances();
+  CHECK(with_shields <= before + 1);  // one new instance, or a spare one reused
+  CHECK(with_shields >= 1);
+  shields.clear();
+  // The instance is kept as a spare (closing one blocks for milliseconds) and reused next time.
+  for (int round = 0; round < 20; ++round) {
+    REQUIRE(wait_until([] { return detail::InotifyHub::spare_count() >= 1; }));
+    PortShield shield(io.executor(), lease, [](const ShieldEvent&) {}, fast(1h));
+  }
+  REQUIRE(wait_until([] { return detail::InotifyHub::spare_count() >= 1; }));
+  CHECK(inotify_instances() == with_shields);
+}
+
+TEST_CASE("invalid shields are refused with the reason") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("web", ports.ports(), options_in(directory));
+  boost::asio::io_context context;
+  auto lease = manager.acquire();
+  CHECK_THROWS_WITH(PortShield(context.get_executor(), lease, nullptr, fast(0ms)), Contains("interval"));
+  ShieldOptions negative;
+  negative.grace = -1ms;
+  CHECK_THROWS_WITH(PortShield(context.get_executor(), lease, nullptr, negative), Contains("grace"));
+  lease.release();
+  CHECK_THROWS_AS(PortShield(context.get_executor(), lease, nullptr), ConfigError);
+  auto listening = manager.acquire_listening(context.get_executor());
+  listening.acceptor.close();
+  CHECK_THROWS_WITH(PortShield(context.get_executor(), listening, nullptr), Contains("closed"));
+}
+
+TEST_CASE("stress: shields created and destroyed on a 4-thread io_context while losses happen") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(6);
+  // No probe, so that the port with a foreign listener is handed out too.
+  BasicPortPoolManager<FileLockPolicy, NoProbe> manager("stress", ports.ports(), options_in(directory));
+  IoThreads io(4);
+  std::atomic<int> late_calls{0};
+  std::atomic<int> repeated_calls{0};
+  std::atomic<int> reports{0};
+  ForeignListener foreign("127.0.0.1", ports[5]);  // shields of that port all see a foreign listener
+
+  auto worker = [&](unsigned seed) {
+    std::mt19937 random(seed);
+    for (int round = 0; round < 300; ++round) {
+      auto lease = manager.try_acquire();
+      if (!lease) {
+        std::this_thread::yield();
+        continue;
+      }
+      struct Flags {
+        std::atomic<bool> stopped{false};
+        std::atomic<int> calls{0};
+      };
+      auto flags = std::make_shared<Flags>();
+      auto shield = std::make_unique<PortShield>(
+          io.executor(), *lease,
+          [flags, &late_calls, &repeated_calls, &reports](const ShieldEvent&) {
+            if (flags->stopped.load()) {
+              ++late_calls;
+            }
+            if (++flags->calls > 1) {
+              ++repeated_calls;
+            }
+            ++reports;
+          },
+          fast(std::chrono::milliseconds(1 + random() % 5)));
+      switch (random() % 4) {
+        case 0:
+          ::unlink(lease->lock_file().c_str());
+          break;
+        case 1: {
+          auto impostor = lease->lock_file().string() + ".new" + std::to_string(seed);
+          std::ofstream(impostor).put('x');
+          ::rename(impostor.c_str(), lease->lock_file().c_str());
+          break;
+        }
+        default:
+          break;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(random() % 6000));
+      if (random() % 2 == 0) {
+        shield->stop();
+      } else {
+        shield.reset();
+      }
+      flags->stopped = true;
+      shield.reset();
+    }
+  };
+  std::vector<std::thread> workers;
+  for (unsigned index = 0; index < 4; ++index) {
+    workers.emplace_back(worker, 1000 + index);
+  }
+  for (auto& thread : workers) {
+    thread.join();
+  }
+  INFO(reports.load() << " losses reported");
+  CHECK(reports.load() > 0);
+  CHECK(late_calls.load() == 0);
+  CHECK(repeated_calls.load() == 0);
+}
+
+TEST_CASE("sock_diag and /proc/net/tcp report the same listeners") {
+  auto ports = ReservedPorts::any(1);
+  auto own = listen_on(ports[0]);
+  auto inode = detail::socket_inode_of_fd(own.get());
+
+  std::vector<detail::Listener> from_netlink;
+  if (!detail::netlink_listeners(AF_INET, from_netlink)) {
+    WARN("NETLINK_SOCK_DIAG is not available here: only /proc/net/tcp is used");
+  }
+  std::vector<detail::Listener> from_proc;
+  auto table = detail::read_proc_file("/proc/net/tcp");
+  REQUIRE(table);
+  detail::parse_listeners(*table, from_proc);
+
+  auto find = [&](const std::vector<detail::Listener>& listeners) -> std::optional<detail::Listener> {
+    for (const auto& listener : listeners) {
+      if (listener.inode == inode) {
+        return listener;
+      }
+    }
+    return std::nullopt;
+  };
+  auto in_proc = find(from_proc);
+  REQUIRE(in_proc);
+  CHECK(in_proc->port == ports[0]);
+  CHECK(in_proc->endpoint_text() == "127.0.0.1:" + std::to_string(ports[0]));
+  if (!from_netlink.empty()) {
+    auto in_netlink = find(from_netlink);
+    REQUIRE(in_netlink);
+    CHECK(in_netlink->port == in_proc->port);
+    CHECK(in_netlink->address == in_proc->address);
+    CHECK(detail::ListenerSnapshot::read()->source() == std::string("sock_diag"));
+  }
+  auto snapshot = detail::ListenerSnapshot::read();
+  CHECK(snapshot->listening(ports[0], inode));
+  CHECK(snapshot->own_inodes().count(inode) == 1);
+}
+
+TEST_CASE("IPv6 addresses of /proc/net/tcp6 are decoded") {
+  std::vector<detail::Listener> listeners;
+  detail::parse_listeners(
+      "  sl  local_address                         remote_address                        st tx_queue rx_queue tr "
+      "tm->when retrnsmt   uid  timeout inode\n"
+      "   0: 00000000000000000000000001000000:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 "
+      "00:00000000 00000000     0        0 4242 1 0000000000000000 100 0 0 10 0\n"
+      "   1: 0000000000000000FFFF00000100007F:1F91 00000000000000000000000000000000:0000 0A 00000000:00000000 "
+      "00:00000000 00000000     0        0 4243 1 0000000000000000 100 0 0 10 0\n"
+      "   2: 00000000000000000000000001000000:1F92 0100007F000000000000000000000000:9C40 01 00000000:00000000 "
+      "00:00000000 00000000     0        0 4244 1 0000000000000000 100 0 0 10 0\n",
+      listeners);
+  REQUIRE(listeners.size() == 2);  // the third is a connection, not a listener
+  CHECK(listeners[0].endpoint_text() == "[::1]:8080");
+  CHECK(listeners[0].inode == 4242);
+  CHECK(listeners[1].endpoint_text() == "127.0.0.1:8081");
+}
