@@ -21,6 +21,7 @@ TEST_CASE("processes racing for a small pool: each port goes to at most one, the
   TempDir directory;
   auto ports = ReservedPorts::any(3);
   std::vector<ChildProcess> holders;
+  holders.reserve(10);
   for (int index = 0; index < 10; ++index) {
     holders.push_back(spawn_port_holder(directory.lock_dir(), "race", ports.ports()));
   }

@@ -48,7 +48,7 @@ TEST_CASE("from a table, shared pools start at index (N-1) mod size and instance
   auto block = ReservedPorts::consecutive(20, 10);
   auto base = block[0];
   ServicePortTable table(InstanceLayout{base, 5, 2});
-  table.add_instance_pool("worker", 0, 3).add_shared_range("gateway", base + 10u, base + 12u);
+  table.add_instance_pool("worker", 0, 3).add_shared_range("gateway", base + 10U, base + 12U);
   auto options = options_in(directory);
 
   options.instance = 2;
@@ -167,6 +167,7 @@ TEST_CASE("managers and threads of one process never hold the same port at once"
   std::atomic<int> violations{0};
   std::atomic<int> acquisitions{0};
   std::vector<std::thread> threads;
+  threads.reserve(6);
   for (int thread = 0; thread < 6; ++thread) {
     threads.emplace_back([&] {
       PortPoolManager manager("api", ports.ports(), options);

@@ -68,6 +68,7 @@ TEST_CASE("a lease is released when an exception unwinds past it") {
   PortPoolManager manager("api", ports.ports(), options_in(directory));
   try {
     auto lease = manager.acquire();
+    CHECK(lease.held());
     throw std::runtime_error("service failed to start");
   } catch (const std::runtime_error&) {
   }

@@ -10,7 +10,7 @@
 
 namespace portpool::detail {
 
-inline void notify(const std::function<void(const Event&)>& on_event, Event event) noexcept {
+inline void notify(const std::function<void(const Event&)>& on_event, const Event& event) noexcept {
   if (!on_event) {
     return;
   }
