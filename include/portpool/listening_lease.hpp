@@ -3,8 +3,7 @@
 /// @file
 /// ListeningLease: a port lease together with the socket already listening on it.
 
-#include <portpool/detail/system_error.hpp>
-#include <portpool/detail/unique_fd.hpp>
+#include <portpool/detail/bound_socket.hpp>
 #include <portpool/error.hpp>
 #include <portpool/port_lease.hpp>
 
@@ -57,23 +56,15 @@ namespace detail {
 inline std::optional<boost::asio::ip::tcp::acceptor> open_listening_acceptor(
     const boost::asio::any_io_executor& executor, const boost::asio::ip::address& address, std::uint16_t port,
     std::string& refusal) {
+  auto socket = bind_socket(address, port, refusal);
+  if (!socket) {
+    return std::nullopt;
+  }
+  if (::listen(socket.get(), boost::asio::socket_base::max_listen_connections) != 0) {
+    refusal = bind_failure(address, port, errno);
+    return std::nullopt;
+  }
   boost::asio::ip::tcp::endpoint endpoint(address, port);
-  UniqueFd socket(::socket(endpoint.protocol().family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
-  int reuse = 1;
-  if (!socket || ::setsockopt(socket.get(), SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse) != 0) {
-    refusal = fmt::format("cannot create a socket to test it: {}", last_error_text());
-    return std::nullopt;
-  }
-  if (::bind(socket.get(), endpoint.data(), static_cast<socklen_t>(endpoint.size())) != 0 ||
-      ::listen(socket.get(), boost::asio::socket_base::max_listen_connections) != 0) {
-    if (errno == EADDRINUSE) {
-      refusal = fmt::format("in use by a program outside portpool (bind {}:{} failed: {})", address.to_string(), port,
-                            last_error_text());
-    } else {
-      refusal = fmt::format("cannot be bound on {}: {}", address.to_string(), last_error_text());
-    }
-    return std::nullopt;
-  }
   boost::asio::ip::tcp::acceptor acceptor(executor);
   boost::system::error_code error;
   acceptor.assign(endpoint.protocol(), socket.get(), error);

@@ -3,15 +3,10 @@
 /// @file
 /// Probe policies: how a manager checks that a locked port can really be bound.
 
-#include <portpool/detail/system_error.hpp>
-#include <portpool/detail/unique_fd.hpp>
+#include <portpool/detail/bound_socket.hpp>
 
-#include <sys/socket.h>
+#include <boost/asio/ip/address.hpp>
 
-#include <fmt/format.h>
-#include <boost/asio/ip/tcp.hpp>
-
-#include <cerrno>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -24,20 +19,11 @@ namespace portpool {
 struct BindProbe {
   /// Why `port` cannot be used on `address`, or nullopt when it can.
   std::optional<std::string> check(const boost::asio::ip::address& address, std::uint16_t port) const {
-    boost::asio::ip::tcp::endpoint endpoint(address, port);
-    detail::UniqueFd socket(::socket(endpoint.protocol().family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
-    int reuse = 1;
-    if (!socket || ::setsockopt(socket.get(), SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse) != 0) {
-      return fmt::format("cannot create a socket to test it: {}", detail::last_error_text());
+    std::string refusal;
+    if (!detail::bind_socket(address, port, refusal)) {
+      return refusal;
     }
-    if (::bind(socket.get(), endpoint.data(), static_cast<socklen_t>(endpoint.size())) == 0) {
-      return std::nullopt;
-    }
-    if (errno == EADDRINUSE) {
-      return fmt::format("in use by a program outside portpool (bind {}:{} failed: {})", address.to_string(), port,
-                         detail::last_error_text());
-    }
-    return fmt::format("cannot be bound on {}: {}", address.to_string(), detail::last_error_text());
+    return std::nullopt;
   }
 };
 
