@@ -6,6 +6,7 @@
 #include <portpool/detail/names.hpp>
 #include <portpool/detail/notify.hpp>
 #include <portpool/detail/port_list.hpp>
+#include <portpool/detail/test_hook.hpp>
 #include <portpool/error.hpp>
 #include <portpool/holder.hpp>
 #include <portpool/listening_lease.hpp>
@@ -185,6 +186,7 @@ class BasicPortPoolManager {
       std::optional<ClaimResult<Claim>> claimed;
       auto taken = take(port, refusals != nullptr, claim, claimed);
       if (taken.lock) {
+        detail::reached_step("probed");
         taken.lock->publish();
         detail::notify(options_.on_event, Event{EventKind::acquired, service_, port,
                                                 fmt::format("acquired port {} for '{}'", port, service_)});

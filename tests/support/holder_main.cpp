@@ -6,16 +6,37 @@
 //
 // Output: "ACQUIRED <port or number>" or "EXHAUSTED" (the message goes to stderr), then, after
 // stdin closes, "RELEASED".
+//
+// With PORTPOOL_TEST_STOP_AT=STEP (a step of detail/test_hook.hpp) the holder stops itself with
+// SIGSTOP when it reaches that step, for test_fault_injection to look at it and kill it there.
 
+#include <portpool/detail/test_hook.hpp>
 #include <portpool/portpool.hpp>
 
+#include <signal.h>
+
 #include <cstdint>
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
+
+const char* requested_stop_step = nullptr;
+
+void stop_at_requested_step() {
+  requested_stop_step = std::getenv("PORTPOOL_TEST_STOP_AT");  // NOLINT(concurrency-mt-unsafe): before any thread
+  if (requested_stop_step != nullptr) {
+    portpool::detail::step_hook = [](std::string_view step) {
+      if (step == requested_stop_step) {
+        ::raise(SIGSTOP);
+      }
+    };
+  }
+}
 
 std::vector<std::uint16_t> parse_ports(const std::string& list) {
   std::vector<std::uint16_t> ports;
@@ -74,6 +95,7 @@ int main(int argc, char** argv) {
   }
   auto mode = args.front();
   args.erase(args.begin());
+  stop_at_requested_step();
   try {
     return mode == "port" ? hold_port(args) : hold_instance(args);
   } catch (const std::exception& error) {

@@ -17,6 +17,7 @@
 #include <portpool/detail/process_table.hpp>
 #include <portpool/detail/record.hpp>
 #include <portpool/detail/system_error.hpp>
+#include <portpool/detail/test_hook.hpp>
 #include <portpool/detail/unique_fd.hpp>
 #include <portpool/error.hpp>
 #include <portpool/holder.hpp>
@@ -56,6 +57,7 @@ class HeldLock {
   void publish() {
     write_record(*directory_, record_name_, holder_);
     published_ = true;
+    reached_step("recorded");
   }
 
   /// Removes the record, then drops the lock: in that order, so that the record of the next
@@ -73,8 +75,10 @@ class HeldLock {
     if (published_) {
       remove_record(*directory_, record_name_);
     }
+    reached_step("record-removed");
     file_.reset();
     table.erase(key_);
+    reached_step("unlocked");
   }
 
   bool held() const noexcept { return static_cast<bool>(file_); }
@@ -170,6 +174,7 @@ inline LockAttempt try_lock(const std::shared_ptr<const LockDirectory>& director
     if (auto problem = unusable_lock_file(*directory, lock_name, locked)) {
       return {nullptr, *problem};
     }
+    reached_step("lock-file-opened");
     auto request = whole_file_lock();
     if (::fcntl(file.get(), F_SETLK, &request) != 0) {
       if (errno != EAGAIN && errno != EACCES) {
@@ -186,6 +191,7 @@ inline LockAttempt try_lock(const std::shared_ptr<const LockDirectory>& director
     if (::fstatat(directory->fd.get(), lock_name.c_str(), &current, AT_SYMLINK_NOFOLLOW) == 0 &&
         current.st_dev == locked.st_dev && current.st_ino == locked.st_ino) {
       table.insert(key, holder);
+      reached_step("locked");
       return {std::make_unique<HeldLock>(directory, std::move(key), record_name, std::move(file), locked, holder), {}};
     }
   }

@@ -11,6 +11,7 @@
 #include <portpool/detail/lock_directory.hpp>
 #include <portpool/detail/names.hpp>
 #include <portpool/detail/system_error.hpp>
+#include <portpool/detail/test_hook.hpp>
 #include <portpool/detail/unique_fd.hpp>
 #include <portpool/error.hpp>
 #include <portpool/holder.hpp>
@@ -132,6 +133,7 @@ inline void write_record(const LockDirectory& directory, const std::string& name
     }
     write_whole(file.get(), format_record(holder));
     file.reset();
+    reached_step("record-temporary-written");
     if (::renameat(directory.fd.get(), temporary.c_str(), directory.fd.get(), name.c_str()) != 0) {
       throw std::system_error(errno, std::system_category());
     }

@@ -1,0 +1,24 @@
+#pragma once
+
+// Test-only: named steps of acquiring and releasing a port, where the fault-injection tests
+// (tests/test_fault_injection.cpp, through portpool_test_holder) stop a holder process to kill it
+// there. No real program sets the hook; an unset hook costs one load and one compare per step.
+//
+// Steps, in order: "lock-file-opened" (created/opened, not locked), "locked" (locked, identity
+// checked, not probed), "probed" (usable, no record), "record-temporary-written" (record written
+// under its temporary name, not renamed), "recorded" (record in place), then on release
+// "record-removed" (record gone, still locked) and "unlocked".
+
+#include <string_view>
+
+namespace portpool::detail {
+
+inline void (*step_hook)(std::string_view step) = nullptr;
+
+inline void reached_step(std::string_view step) {
+  if (step_hook != nullptr) {
+    step_hook(step);
+  }
+}
+
+}  // namespace portpool::detail
