@@ -81,7 +81,8 @@ class HeldLock {
     reached_step("unlocked");
   }
 
-  bool held() const noexcept { return static_cast<bool>(file_); }
+  /// False in a forked child: the lock belongs to the process that took it.
+  bool held() const noexcept { return file_ && holder_.pid == ::getpid(); }
   const Holder& holder() const noexcept { return holder_; }
   const LockDirectory& directory() const noexcept { return *directory_; }
   const std::string& lock_name() const noexcept { return key_.name; }

@@ -1,0 +1,392 @@
+// Abuse of the lock directory and of the process: hostile files, a directory deleted, made
+// read-only or full, descriptors run out, fork() while holding. portpool refuses or ignores what it
+// cannot trust, says why, never follows a symbolic link, and never holds a port wrongly.
+
+#include <portpool/port_pool_manager.hpp>
+#include <portpool/registry.hpp>
+
+#include "fixtures.hpp"
+#include "holder.hpp"
+#include "ports.hpp"
+#include "temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+using namespace portpool;
+using namespace portpool::test;
+using Catch::Matchers::Contains;
+
+namespace fs = std::filesystem;
+
+namespace {
+
+uid_t nobody() {
+  const passwd* entry = ::getpwnam("nobody");
+  return entry == nullptr ? 65534 : entry->pw_uid;
+}
+
+/// Runs `body` in a forked child (as nobody when `as_nobody` and root) and returns its exit code.
+/// The body returns 0 for success, or prints what went wrong and returns another code.
+template <class Body>
+int in_child(Body body, bool as_nobody = false) {
+  pid_t child = ::fork();
+  if (child == 0) {
+    if (as_nobody && ::geteuid() == 0 && (::setgid(nobody()) != 0 || ::setuid(nobody()) != 0)) {
+      ::_exit(99);
+    }
+    int code = 98;
+    try {
+      code = body();
+    } catch (const std::exception& error) {
+      std::cerr << "unexpected exception: " << error.what() << '\n';
+    }
+    std::cerr.flush();
+    ::_exit(code);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+fs::path lock_file(const TempDir& directory, std::uint16_t port) {
+  return directory.lock_dir() / ("port-" + std::to_string(port) + ".lock");
+}
+
+fs::path record_file(const TempDir& directory, std::uint16_t port) {
+  return directory.lock_dir() / ("port-" + std::to_string(port) + ".record");
+}
+
+void make_private_lock_dir(const TempDir& directory) {
+  fs::create_directory(directory.lock_dir());
+  fs::permissions(directory.lock_dir(), fs::perms::owner_all, fs::perm_options::replace);
+}
+
+std::string read_whole(const fs::path& path) {
+  std::ifstream file(path);
+  return {std::istreambuf_iterator<char>(file), {}};
+}
+
+bool free_for_another_process(const TempDir& directory, std::uint16_t port) {
+  auto probe = spawn_port_holder(directory.lock_dir(), "probe", {port});
+  return acquired_by(probe) == port;
+}
+
+/// Whether any process holds an fcntl lock on `path` (asked without taking it).
+bool someone_locks(const fs::path& path) {
+  detail::UniqueFd file(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  struct flock request {};
+  request.l_type = F_WRLCK;
+  request.l_whence = SEEK_SET;
+  return !file || ::fcntl(file.get(), F_GETLK, &request) != 0 || request.l_type != F_UNLCK;
+}
+
+/// Whether `text` mentions what went wrong with `error` (strerror's words).
+bool mentions(const std::string& text, int error) {
+  return text.find(std::error_code(error, std::system_category()).message()) != std::string::npos;
+}
+
+/// A small tmpfs mounted on `path` for the life of the object (root only; mounted() says whether).
+class SmallFilesystem {
+ public:
+  SmallFilesystem(const fs::path& path, const std::string& options) : path_(path) {
+    fs::create_directory(path_);
+    mounted_ = ::mount("tmpfs", path_.c_str(), "tmpfs", 0, options.c_str()) == 0;
+  }
+  SmallFilesystem(const SmallFilesystem&) = delete;
+  SmallFilesystem& operator=(const SmallFilesystem&) = delete;
+  SmallFilesystem(SmallFilesystem&&) = delete;
+  SmallFilesystem& operator=(SmallFilesystem&&) = delete;
+  ~SmallFilesystem() {
+    if (mounted_) {
+      ::umount2(path_.c_str(), MNT_DETACH);
+    }
+  }
+  bool mounted() const { return mounted_; }
+
+ private:
+  fs::path path_;
+  bool mounted_ = false;
+};
+
+/// Fills the filesystem of `directory` with one file until it reports that it is full.
+void fill(const fs::path& directory) {
+  std::ofstream filler(directory / "filler", std::ios::binary);
+  std::string block(4096, 'x');
+  while (filler.write(block.data(), static_cast<std::streamsize>(block.size()))) {
+    filler.flush();
+  }
+}
+
+void remove_all_but_lock_files(const fs::path& directory) {
+  for (const auto& entry : std::vector<fs::directory_entry>(fs::directory_iterator(directory), {})) {
+    if (entry.path().extension() != ".lock") {
+      fs::remove(entry.path());
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a forked child neither holds, nor believes it holds, nor can take its parent's ports") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("api", ports.ports(), options_in(directory));
+  auto lease = manager.acquire();
+  auto code = in_child([&] {
+    if (lease.held()) {
+      std::cerr << "the child's copy of the lease says it is held\n";
+      return 1;
+    }
+    if (manager.try_acquire()) {
+      std::cerr << "the child took its parent's port\n";
+      return 2;
+    }
+    auto copy = std::move(lease);  // destroyed here, as at the child's exit
+    return 0;
+  });
+  CHECK(code == 0);
+  CHECK(lease.held());
+  CHECK_FALSE(free_for_another_process(directory, ports[0]));
+  auto holder = Registry::holder_of(ports[0], options_in(directory));
+  REQUIRE(holder.has_value());
+  CHECK(holder->pid == ::getpid());
+}
+
+TEST_CASE("a lock directory deleted while a port is held: release copes, a new manager starts afresh") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("api", ports.ports(), options_in(directory));
+  auto lease = manager.acquire();
+  fs::remove_all(directory.lock_dir());
+  lease.release();
+  CHECK_FALSE(lease.held());
+  CHECK(Registry::holders(directory.lock_dir()).empty());
+
+  PortPoolManager fresh("api", ports.ports(), options_in(directory));
+  auto again = fresh.acquire();
+  CHECK(again.port() == ports[0]);
+  CHECK(Registry::holder_of(ports[0], options_in(directory)).has_value());
+}
+
+TEST_CASE("a lock directory swapped for a symbolic link after opening is not followed") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("api", ports.ports(), options_in(directory));
+  auto attacker = directory.path() / "attacker";
+  fs::create_directory(attacker);
+  fs::rename(directory.lock_dir(), directory.path() / "moved");
+  fs::create_directory_symlink(attacker, directory.lock_dir());
+  auto lease = manager.acquire();
+  CHECK(fs::is_empty(attacker));
+  CHECK(fs::exists(directory.path() / "moved" / lock_file(directory, ports[0]).filename()));
+}
+
+TEST_CASE("a lock directory made read-only while holding: release copes, the next acquisition says why") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  if (::geteuid() == 0) {
+    REQUIRE(::chown(directory.path().c_str(), nobody(), nobody()) == 0);
+  }
+  auto options = options_in(directory);
+  auto code = in_child(
+      [&] {
+        PortPoolManager manager("api", ports.ports(), options);
+        auto lease = manager.acquire();
+        fs::permissions(options.lock_dir, fs::perms::owner_read | fs::perms::owner_exec, fs::perm_options::replace);
+        lease.release();
+        if (!Registry::holders(options.lock_dir).empty()) {
+          std::cerr << "a released port is still listed\n";
+          return 1;
+        }
+        try {
+          auto again = manager.acquire();
+          std::cerr << "acquired in a read-only directory\n";
+          return 2;
+        } catch (const LockDirError& error) {
+          if (!mentions(error.what(), EACCES) || std::string(error.what()).find("holder record") == std::string::npos) {
+            std::cerr << "unclear: " << error.what() << '\n';
+            return 3;
+          }
+        }
+        return 0;
+      },
+      true);
+  CHECK(code == 0);
+  CHECK_FALSE(someone_locks(lock_file(directory, ports[0])));
+}
+
+TEST_CASE("a full lock directory (tmpfs out of space or inodes) gives a clear error and holds nothing") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  SmallFilesystem small(directory.lock_dir(), "size=64k,nr_inodes=16,mode=0700");
+  if (!small.mounted()) {
+    WARN("skipped: cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN); see the RLIMIT_FSIZE test");
+    return;
+  }
+  PortPoolManager manager("api", ports.ports(), options_in(directory));
+
+  SECTION("no space for the holder record") {
+    fill(directory.lock_dir());
+    CHECK_THROWS_WITH(manager.acquire(), Contains("cannot write the holder record") && Contains("No space left"));
+  }
+  SECTION("no inode for the lock file") {
+    for (int file = 0;; ++file) {
+      detail::UniqueFd created(::open((directory.lock_dir() / std::to_string(file)).c_str(), O_CREAT | O_CLOEXEC, 0600));
+      if (!created) {
+        break;
+      }
+    }
+    CHECK_THROWS_WITH(manager.acquire(), Contains("cannot create the lock file") && Contains("No space left"));
+  }
+  CHECK(Registry::holders(directory.lock_dir()).empty());
+  remove_all_but_lock_files(directory.lock_dir());
+  CHECK(free_for_another_process(directory, ports[0]));
+}
+
+TEST_CASE("a file size limit (RLIMIT_FSIZE) that stops the record gives a clear error and holds nothing") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  auto options = options_in(directory);
+  auto code = in_child([&] {
+    ::signal(SIGXFSZ, SIG_IGN);
+    rlimit no_writes{0, 0};
+    ::setrlimit(RLIMIT_FSIZE, &no_writes);
+    PortPoolManager manager("api", ports.ports(), options);
+    try {
+      manager.acquire();
+      return 1;
+    } catch (const LockDirError& error) {
+      return mentions(error.what(), EFBIG) ? 0 : 2;
+    }
+  });
+  CHECK(code == 0);
+  for (const auto& file : fs::directory_iterator(directory.lock_dir())) {
+    CHECK(file.path().extension() == ".lock");  // no temporary record left behind
+  }
+  CHECK(Registry::holders(directory.lock_dir()).empty());
+  CHECK(free_for_another_process(directory, ports[0]));
+}
+
+TEST_CASE("running out of descriptors fails acquisition with a clear error and leaks nothing") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  auto options = options_in(directory);
+  auto code = in_child([&] {
+    PortPoolManager manager("api", ports.ports(), options);
+    auto baseline = open_descriptors();
+    rlimit limit{};
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+    limit.rlim_cur = baseline + 64;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+    bool acquired_once = false;
+    for (int left_free = 0; left_free <= 4; ++left_free) {
+      std::vector<int> fillers;
+      for (int fd = 0; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;) {
+        fillers.push_back(fd);
+      }
+      for (int freed = 0; freed < left_free; ++freed) {
+        ::close(fillers.back());
+        fillers.pop_back();
+      }
+      try {
+        auto lease = manager.acquire();
+        acquired_once = true;
+      } catch (const Error& error) {
+        if (!mentions(error.what(), EMFILE)) {
+          std::cerr << "unclear with " << left_free << " descriptors free: " << error.what() << '\n';
+          return 1;
+        }
+      }
+      for (int fd : fillers) {
+        ::close(fd);
+      }
+      if (open_descriptors() != baseline) {
+        std::cerr << "descriptors leaked with " << left_free << " free\n";
+        return 2;
+      }
+    }
+    return acquired_once ? 0 : 3;
+  });
+  CHECK(code == 0);
+  CHECK(free_for_another_process(directory, ports[0]));
+}
+
+TEST_CASE("records forged by another process are not believed, and acquiring replaces them without following") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(4);
+  make_private_lock_dir(directory);
+  auto precious = directory.path() / "precious";
+  std::ofstream(precious) << "keep me";
+  std::ofstream(record_file(directory, ports[0]))
+      << "portpool-record 1\nport=" << ports[0] << "\nservice=forged\npid=1\ninstance=1\n";
+  fs::create_symlink(precious, record_file(directory, ports[1]));
+  REQUIRE(::mkfifo(record_file(directory, ports[2]).c_str(), 0600) == 0);
+  fs::resize_file(fs::path(std::ofstream(record_file(directory, ports[3])) ? record_file(directory, ports[3]) : ""),
+                  std::uintmax_t{1} << 30U);
+
+  CHECK(Registry::holders(directory.lock_dir()).empty());
+  PortPoolManager manager("api", ports.ports(), options_in(directory));
+  std::vector<PortLease> leases;
+  for (int taken = 0; taken < 4; ++taken) {
+    leases.push_back(manager.acquire());
+  }
+  auto holders = Registry::holders(directory.lock_dir());
+  REQUIRE(holders.size() == 4);
+  for (const auto& holder : holders) {
+    CHECK(holder.service == "api");
+    CHECK(holder.pid == ::getpid());
+  }
+  CHECK(read_whole(precious) == "keep me");
+  CHECK(fs::is_regular_file(fs::symlink_status(record_file(directory, ports[1]))));
+}
+
+TEST_CASE("a symbolic link planted at the temporary record name is not followed, and nothing is held") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  make_private_lock_dir(directory);
+  auto precious = directory.path() / "precious";
+  std::ofstream(precious) << "keep me";
+  auto temporary = ".port-" + std::to_string(ports[0]) + ".record." + std::to_string(::getpid()) + ".tmp";
+  fs::create_symlink(precious, directory.lock_dir() / temporary);
+  PortPoolManager manager("api", ports.ports(), options_in(directory));
+  try {
+    auto lease = manager.acquire();  // acceptable too, as long as the link was not followed
+  } catch (const LockDirError& error) {
+    CHECK_THAT(error.what(), Contains("cannot write the holder record"));
+  }
+  CHECK(read_whole(precious) == "keep me");
+  CHECK(free_for_another_process(directory, ports[0]));
+}
+
+TEST_CASE("a lock file that belongs to another user is refused with the reason") {
+  if (::geteuid() != 0) {
+    WARN("skipped: needs root to give a file to another user");
+    return;
+  }
+  TempDir directory;
+  auto ports = ReservedPorts::any(2);
+  make_private_lock_dir(directory);
+  std::ofstream(lock_file(directory, ports[0])).flush();
+  REQUIRE(::chown(lock_file(directory, ports[0]).c_str(), nobody(), nobody()) == 0);
+  std::vector<Event> events;
+  PortPoolManager manager("api", ports.ports(), recording_options(directory, events));
+  CHECK(manager.acquire().port() == ports[1]);
+  REQUIRE_FALSE(events.empty());
+  CHECK_THAT(events[0].message, Contains("belongs to uid " + std::to_string(nobody())) && Contains("remove it"));
+}
