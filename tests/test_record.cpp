@@ -47,5 +47,6 @@ TEST_CASE("malformed, truncated, oversized or hostile records are rejected") {
   CHECK_FALSE(parse_record("portpool-record 1\npid=1\nno equals sign\n").has_value());
   CHECK_FALSE(parse_record("portpool-record 1\npid=1\nsince_ms=-1\n").has_value());
   CHECK_FALSE(parse_record("portpool-record 1\npid=1\ninstance=12abc\n").has_value());
+  CHECK_FALSE(parse_record("portpool-record 1\npid=1\nsince_ms=170000064000000246\n").has_value());  // found by fuzzing
   CHECK_FALSE(parse_record(good + std::string(5000, 'x') + "\n").has_value());
 }

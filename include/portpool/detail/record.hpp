@@ -66,8 +66,11 @@ inline bool parse_record_field(std::string_view key, std::string_view value, Hol
     return value.empty() || is_valid_name(value);
   }
   if (key == "since_ms") {
+    // Beyond what the clock can hold, converting to its finer unit would overflow.
+    constexpr auto latest =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::duration::max()).count();
     std::int64_t milliseconds = 0;
-    if (!parse_number(value, milliseconds) || milliseconds < 0) {
+    if (!parse_number(value, milliseconds) || milliseconds < 0 || milliseconds > latest) {
       return false;
     }
     holder.since = std::chrono::system_clock::time_point(std::chrono::milliseconds(milliseconds));

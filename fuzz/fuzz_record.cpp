@@ -1,0 +1,31 @@
+// Fuzzes the holder-record parser: records are written by any process that can write to the lock
+// directory, so every byte sequence must be rejected or parsed, never crash, and what is parsed
+// must survive being written and read again unchanged.
+
+#include <portpool/detail/record.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+namespace {
+
+bool same_holder(const portpool::Holder& left, const portpool::Holder& right) {
+  return left.port == right.port && left.service == right.service && left.pid == right.pid &&
+         left.instance == right.instance && left.instance_id == right.instance_id && left.since == right.since;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  auto parsed = portpool::detail::parse_record(std::string_view(reinterpret_cast<const char*>(data), size));
+  if (!parsed) {
+    return 0;
+  }
+  auto reparsed = portpool::detail::parse_record(portpool::detail::format_record(*parsed));
+  if (!reparsed || !same_holder(*parsed, *reparsed)) {
+    std::abort();
+  }
+  return 0;
+}
