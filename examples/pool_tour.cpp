@@ -17,8 +17,8 @@ void print_holders(const portpool::Options& options) {
   auto holders = portpool::Registry::holders(options);
   fmt::print("{} port(s) held in {}\n", holders.size(), portpool::resolve_lock_dir(options.lock_dir).string());
   for (const auto& holder : holders) {
-    fmt::print("  {:>5}  {:<16} pid {:<7} instance {}  since {:%H:%M:%S}\n", holder.port, holder.service,
-               holder.pid, holder.instance, fmt::localtime(std::chrono::system_clock::to_time_t(holder.since)));
+    fmt::print("  {:>5}  {:<16} pid {:<7} instance {}  since {:%H:%M:%S}\n", holder.port, holder.service, holder.pid,
+               holder.instance, fmt::localtime(std::chrono::system_clock::to_time_t(holder.since)));
   }
 }
 

@@ -247,7 +247,8 @@ TEST_CASE("a full lock directory (tmpfs out of space or inodes) gives a clear er
   }
   SECTION("no inode for the lock file") {
     for (int file = 0;; ++file) {
-      detail::UniqueFd created(::open((directory.lock_dir() / std::to_string(file)).c_str(), O_CREAT | O_CLOEXEC, 0600));
+      detail::UniqueFd created(
+          ::open((directory.lock_dir() / std::to_string(file)).c_str(), O_CREAT | O_CLOEXEC, 0600));
       if (!created) {
         break;
       }

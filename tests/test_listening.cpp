@@ -22,8 +22,8 @@
 
 using namespace portpool;
 using namespace portpool::test;
-using Catch::Matchers::Contains;
 using boost::asio::ip::tcp;
+using Catch::Matchers::Contains;
 
 namespace {
 
@@ -32,11 +32,12 @@ bool accepts_a_connection(tcp::acceptor& acceptor) {
   auto executor = acceptor.get_executor();
   tcp::socket client(executor);
   auto local = acceptor.local_endpoint();
-  auto target = local.address().is_unspecified()
-                    ? tcp::endpoint(local.address().is_v6() ? boost::asio::ip::address(boost::asio::ip::address_v6::loopback())
-                                                            : boost::asio::ip::address(boost::asio::ip::address_v4::loopback()),
-                                    local.port())
-                    : local;
+  auto target =
+      local.address().is_unspecified()
+          ? tcp::endpoint(local.address().is_v6() ? boost::asio::ip::address(boost::asio::ip::address_v6::loopback())
+                                                  : boost::asio::ip::address(boost::asio::ip::address_v4::loopback()),
+                          local.port())
+          : local;
   client.connect(target);  // completes against the backlog, before accept()
   tcp::socket server(executor);
   acceptor.accept(server);

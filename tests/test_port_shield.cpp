@@ -322,8 +322,8 @@ TEST_CASE("another process listening on the port of a plain lease is reported as
   CHECK(event->reason == LostReason::foreign_listener);
   CHECK(event->port == ports[0]);
   CHECK(event->service == "groq-api");
-  CHECK_THAT(event->message, Contains("127.0.0.1:" + std::to_string(ports[0])) &&
-                                 Contains("pid " + std::to_string(foreign.pid())));
+  CHECK_THAT(event->message,
+             Contains("127.0.0.1:" + std::to_string(ports[0])) && Contains("pid " + std::to_string(foreign.pid())));
 }
 
 TEST_CASE("a foreign listener beside this process's own listener is told apart from it") {
@@ -541,8 +541,8 @@ TEST_CASE("a shield that owns its callback's captures can be stopped from outsid
   };
   auto owner = std::make_shared<Owner>();
   std::weak_ptr<Owner> watch = owner;
-  owner->shield =
-      std::make_unique<PortShield>(io.executor(), lease, [owner](const ShieldEvent&) { (void)owner; }, fast(1h));
+  owner->shield = std::make_unique<PortShield>(
+      io.executor(), lease, [owner](const ShieldEvent&) { (void)owner; }, fast(1h));
   PortShield* raw = owner->shield.get();
   owner.reset();  // the callback now holds the only reference
   raw->stop();
@@ -558,7 +558,8 @@ TEST_CASE("many shields on one io_context share one inotify instance") {
   auto before = inotify_instances();
   std::vector<std::unique_ptr<PortShield>> shields;
   for (int index = 0; index < 300; ++index) {  // more than fs.inotify.max_user_instances' usual 128
-    shields.push_back(std::make_unique<PortShield>(io.executor(), lease, [](const ShieldEvent&) {}, fast(1h)));
+    shields.push_back(std::make_unique<PortShield>(
+        io.executor(), lease, [](const ShieldEvent&) {}, fast(1h)));
   }
   auto with_shields = inotify_instances();
   CHECK(with_shields <= before + 1);  // one new instance, or a spare one reused
@@ -567,7 +568,8 @@ TEST_CASE("many shields on one io_context share one inotify instance") {
   // The instance is kept as a spare (closing one blocks for milliseconds) and reused next time.
   for (int round = 0; round < 20; ++round) {
     REQUIRE(wait_until([] { return detail::InotifyHub::spare_count() >= 1; }));
-    PortShield shield(io.executor(), lease, [](const ShieldEvent&) {}, fast(1h));
+    PortShield shield(
+        io.executor(), lease, [](const ShieldEvent&) {}, fast(1h));
   }
   REQUIRE(wait_until([] { return detail::InotifyHub::spare_count() >= 1; }));
   CHECK(inotify_instances() == with_shields);

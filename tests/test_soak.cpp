@@ -67,8 +67,7 @@ long resident_kib() {
 
 class SoakWorker {
  public:
-  SoakWorker(PortPoolManager& manager, Shared& shared, int token)
-      : manager_(manager), shared_(shared), token_(token) {}
+  SoakWorker(PortPoolManager& manager, Shared& shared, int token) : manager_(manager), shared_(shared), token_(token) {}
 
   void run_until(std::chrono::steady_clock::time_point deadline) {
     for (long cycle = 0; std::chrono::steady_clock::now() < deadline; ++cycle) {

@@ -171,8 +171,8 @@ class BasicPortPoolManager {
   }
 
   auto listen_claim(boost::asio::any_io_executor executor) {
-    return [this, executor = std::move(executor)](std::uint16_t port,
-                                                  std::string& refusal) -> std::optional<boost::asio::ip::tcp::acceptor> {
+    return [this, executor = std::move(executor)](
+               std::uint16_t port, std::string& refusal) -> std::optional<boost::asio::ip::tcp::acceptor> {
       return detail::open_listening_acceptor(executor, options_.probe_address, port, refusal);
     };
   }
@@ -206,8 +206,7 @@ class BasicPortPoolManager {
   }
 
   template <class Claim>
-  detail::LockAttempt take(std::uint16_t port, bool explain, Claim& claim,
-                           std::optional<ClaimResult<Claim>>& claimed) {
+  detail::LockAttempt take(std::uint16_t port, bool explain, Claim& claim, std::optional<ClaimResult<Claim>>& claimed) {
     Holder holder{
         port, service_, ::getpid(), options_.instance, options_.instance_id, std::chrono::system_clock::now()};
     auto attempt = locks_.try_lock(holder, explain);

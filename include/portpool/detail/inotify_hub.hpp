@@ -31,8 +31,8 @@
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/execution/context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/query.hpp>
 #include <boost/asio/strand.hpp>
 
@@ -54,8 +54,8 @@ namespace portpool::detail {
 class InotifyHub : public std::enable_shared_from_this<InotifyHub> {
  public:
   /// What a directory watch reports: changes of its entries and of the directory itself.
-  static constexpr std::uint32_t watch_mask = IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_ATTRIB |
-                                              IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+  static constexpr std::uint32_t watch_mask =
+      IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
 
   /// One subscriber's registration; unsubscribes when destroyed. After the destructor returns
   /// the wake function is not running and will never be called again.
@@ -187,8 +187,7 @@ class InotifyHub : public std::enable_shared_from_this<InotifyHub> {
   }
 
   // Called with the registry mutex held.
-  std::unique_ptr<Subscription> add(Registry& registry, const std::filesystem::path& file,
-                                    std::function<void()> wake) {
+  std::unique_ptr<Subscription> add(Registry& registry, const std::filesystem::path& file, std::function<void()> wake) {
     std::lock_guard guard(mutex_);
     auto directory = file.parent_path().empty() ? std::filesystem::path(".") : file.parent_path();
     int watch = closing_ ? -1 : ::inotify_add_watch(fd_, directory.c_str(), watch_mask);
@@ -268,23 +267,23 @@ class InotifyHub : public std::enable_shared_from_this<InotifyHub> {
   void read() {
     descriptor_.async_read_some(
         boost::asio::buffer(buffer_),
-        boost::asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code error,
-                                                                        std::size_t size) {
-          {
-            std::lock_guard guard(self->mutex_);
-            if (self->closing_) {
-              return;
-            }
-          }
-          if (!error) {
-            self->dispatch(size);
-          } else if (error != boost::asio::error::operation_aborted && error != boost::asio::error::would_block &&
-                     error != boost::asio::error::try_again) {
-            self->fail();  // subscribers fall back to polling
-            return;
-          }
-          self->read();
-        }));
+        boost::asio::bind_executor(
+            strand_, [self = shared_from_this()](boost::system::error_code error, std::size_t size) {
+              {
+                std::lock_guard guard(self->mutex_);
+                if (self->closing_) {
+                  return;
+                }
+              }
+              if (!error) {
+                self->dispatch(size);
+              } else if (error != boost::asio::error::operation_aborted && error != boost::asio::error::would_block &&
+                         error != boost::asio::error::try_again) {
+                self->fail();  // subscribers fall back to polling
+                return;
+              }
+              self->read();
+            }));
   }
 
   // The descriptor failed: subscribers keep polling, new ones get a new hub.
