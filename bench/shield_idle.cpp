@@ -13,11 +13,19 @@
 //
 // LockFileRemovalLatency/B: time from unlink() of a shielded lock file to the callback (interval
 // 60 s, so only the inotify path can be that fast), with B other idle shields watching the same
-// directory.
+// directory. p50/p90/p99/worst over all deletions are reported as counters.
+//
+// ForeignListenerLatency/I: time from another process's listen() on a shielded port to the
+// callback, with a check interval of I ms; 20 listeners each.
+
+#include "bench_support.hpp"
 
 #include <portpool/portpool.hpp>
 
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <benchmark/benchmark.h>
@@ -33,6 +41,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -41,29 +50,9 @@
 namespace {
 
 using namespace std::chrono_literals;
-
-class TempLockDir {
- public:
-  TempLockDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "portpool-bench-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    path_ = pattern;
-  }
-  TempLockDir(const TempLockDir&) = delete;
-  TempLockDir& operator=(const TempLockDir&) = delete;
-  TempLockDir(TempLockDir&&) = delete;
-  TempLockDir& operator=(TempLockDir&&) = delete;
-  ~TempLockDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  std::filesystem::path locks() const { return path_ / "locks"; }
-
- private:
-  std::filesystem::path path_;
-};
+using portpool_bench::port_range;
+using portpool_bench::raise_descriptor_limit;
+using portpool_bench::TempLockDir;
 
 class IoThread {
  public:
@@ -99,22 +88,6 @@ std::chrono::seconds window() {
   return std::chrono::seconds(configured != nullptr ? std::max(1L, std::strtol(configured, nullptr, 10)) : 10L);
 }
 
-void raise_descriptor_limit() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &limit);
-  }
-}
-
-std::vector<std::uint16_t> port_range(std::uint16_t first, std::size_t count) {
-  std::vector<std::uint16_t> ports;
-  for (std::size_t index = 0; index < count; ++index) {
-    ports.push_back(static_cast<std::uint16_t>(first + index));
-  }
-  return ports;
-}
-
 void measure_idle(benchmark::State& state, const std::atomic<std::size_t>& reports) {
   std::this_thread::sleep_for(1500ms);  // warm-up: the first checks, the first table reads
   for (auto _ : state) {
@@ -137,8 +110,8 @@ void IdleShields(benchmark::State& state) {
   TempLockDir directory;
   portpool::Options options;
   options.lock_dir = directory.locks();
-  portpool::BasicPortPoolManager<portpool::FileLockPolicy, portpool::NoProbe> manager(
-      "bench", port_range(40000, count), options);
+  portpool::BasicPortPoolManager<portpool::FileLockPolicy, portpool::NoProbe> manager("bench", port_range(40000, count),
+                                                                                      options);
   std::vector<portpool::PortLease> leases;
   for (std::size_t index = 0; index < count; ++index) {
     leases.push_back(manager.acquire());
@@ -147,8 +120,8 @@ void IdleShields(benchmark::State& state) {
   std::atomic<std::size_t> reports{0};
   std::vector<std::unique_ptr<portpool::PortShield>> shields;
   for (const auto& lease : leases) {
-    shields.push_back(std::make_unique<portpool::PortShield>(
-        io.executor(), lease, [&reports](const portpool::ShieldEvent&) { ++reports; }));
+    shields.push_back(std::make_unique<portpool::PortShield>(io.executor(), lease,
+                                                             [&reports](const portpool::ShieldEvent&) { ++reports; }));
   }
   measure_idle(state, reports);
   shields.clear();
@@ -180,6 +153,35 @@ void IdleListeningShields(benchmark::State& state) {
 }
 BENCHMARK(IdleListeningShields)->Arg(100)->Arg(1000)->Iterations(1)->UseManualTime()->Unit(benchmark::kSecond);
 
+void report_latencies(benchmark::State& state, std::vector<double> milliseconds) {
+  std::sort(milliseconds.begin(), milliseconds.end());
+  state.counters["p50_ms"] = portpool_bench::percentile(milliseconds, 0.50);
+  state.counters["p90_ms"] = portpool_bench::percentile(milliseconds, 0.90);
+  state.counters["p99_ms"] = portpool_bench::percentile(milliseconds, 0.99);
+  state.counters["worst_ms"] = milliseconds.empty() ? 0.0 : milliseconds.back();
+}
+
+class Reported {
+ public:
+  void mark() {
+    std::lock_guard guard(mutex_);
+    at_ = std::chrono::steady_clock::now();
+    reported_.notify_all();
+  }
+  std::optional<std::chrono::steady_clock::time_point> wait(std::chrono::seconds timeout) {
+    std::unique_lock lock(mutex_);
+    if (!reported_.wait_for(lock, timeout, [&] { return at_ != std::chrono::steady_clock::time_point{}; })) {
+      return std::nullopt;
+    }
+    return at_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable reported_;
+  std::chrono::steady_clock::time_point at_{};
+};
+
 void LockFileRemovalLatency(benchmark::State& state) {
   raise_descriptor_limit();
   TempLockDir directory;
@@ -196,38 +198,128 @@ void LockFileRemovalLatency(benchmark::State& state) {
   slow.interval = 60s;
   std::vector<std::unique_ptr<portpool::PortShield>> idle;
   for (const auto& lease : bystanders) {
-    idle.push_back(
-        std::make_unique<portpool::PortShield>(io.executor(), lease, [](const portpool::ShieldEvent&) {}, slow));
+    idle.push_back(std::make_unique<portpool::PortShield>(
+        io.executor(), lease, [](const portpool::ShieldEvent&) {}, slow));
   }
   portpool::BasicPortPoolManager<portpool::FileLockPolicy, portpool::NoProbe> manager("bench", {41500}, options);
-  std::chrono::duration<double> worst{0};
+  std::vector<double> latencies_ms;
   for (auto _ : state) {
     auto lease = manager.acquire();
-    std::mutex mutex;
-    std::condition_variable reported;
-    std::chrono::steady_clock::time_point at{};
+    Reported reported;
     portpool::PortShield shield(
-        io.executor(), lease,
-        [&](const portpool::ShieldEvent&) {
-          std::lock_guard guard(mutex);
-          at = std::chrono::steady_clock::now();
-          reported.notify_all();
-        },
-        slow);
+        io.executor(), lease, [&](const portpool::ShieldEvent&) { reported.mark(); }, slow);
     auto removed = std::chrono::steady_clock::now();
     ::unlink(lease.lock_file().c_str());
-    std::unique_lock lock(mutex);
-    if (!reported.wait_for(lock, 10s, [&] { return at != std::chrono::steady_clock::time_point{}; })) {
+    auto at = reported.wait(10s);
+    if (!at) {
       state.SkipWithError("the deletion was not reported within 10 s");
       break;
     }
-    auto latency = std::chrono::duration<double>(at - removed);
-    worst = std::max(worst, latency);
+    auto latency = std::chrono::duration<double>(*at - removed);
+    latencies_ms.push_back(1e3 * latency.count());
     state.SetIterationTime(latency.count());
   }
-  state.counters["worst_ms"] = 1e3 * worst.count();
+  report_latencies(state, std::move(latencies_ms));
 }
 BENCHMARK(LockFileRemovalLatency)->Arg(0)->Arg(1000)->UseManualTime()->Unit(benchmark::kMillisecond);
+
+// A process that listens on `port` (as a foreign program would) from construction to destruction.
+class ForeignListener {
+ public:
+  explicit ForeignListener(std::uint16_t port) {
+    int ready[2];
+    int release[2];
+    if (::pipe(ready) != 0 || ::pipe(release) != 0) {
+      throw std::runtime_error("pipe failed");
+    }
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::close(ready[0]);
+      ::close(release[1]);
+      listen_until_released(port, ready[1], release[0]);
+    }
+    ::close(ready[1]);
+    ::close(release[0]);
+    release_ = release[1];
+    std::int64_t listening_at_ns = 0;
+    bool listening = ::read(ready[0], &listening_at_ns, sizeof listening_at_ns) == sizeof listening_at_ns;
+    ::close(ready[0]);
+    if (!listening) {
+      stop();
+      throw std::runtime_error("the foreign listener could not listen");
+    }
+    listening_at_ = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(listening_at_ns));
+  }
+  ForeignListener(const ForeignListener&) = delete;
+  ForeignListener& operator=(const ForeignListener&) = delete;
+  ForeignListener(ForeignListener&&) = delete;
+  ForeignListener& operator=(ForeignListener&&) = delete;
+  ~ForeignListener() { stop(); }
+  std::chrono::steady_clock::time_point listening_at() const { return listening_at_; }
+
+ private:
+  [[noreturn]] static void listen_until_released(std::uint16_t port, int ready, int release) {
+    int socket = ::socket(AF_INET, SOCK_STREAM, 0);
+    int reuse = 1;
+    ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(port);
+    if (::bind(socket, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0 &&
+        ::listen(socket, SOMAXCONN) == 0) {
+      auto at = std::chrono::steady_clock::now().time_since_epoch();
+      std::int64_t at_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(at).count();
+      static_cast<void>(::write(ready, &at_ns, sizeof at_ns));
+      char ignored = 0;
+      static_cast<void>(::read(release, &ignored, 1));
+    }
+    std::_Exit(0);
+  }
+
+  void stop() {
+    if (release_ >= 0) {
+      ::close(release_);
+      release_ = -1;
+    }
+    if (pid_ > 0) {
+      ::waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+  }
+
+  pid_t pid_ = -1;
+  int release_ = -1;
+  std::chrono::steady_clock::time_point listening_at_{};
+};
+
+void ForeignListenerLatency(benchmark::State& state) {
+  TempLockDir directory;
+  portpool::Options options;
+  options.lock_dir = directory.locks();
+  portpool::PortPoolManager manager("bench", portpool_bench::free_port_range(1, 24000), options);
+  IoThread io;
+  portpool::ShieldOptions shield_options;
+  shield_options.interval = std::chrono::milliseconds(state.range(0));
+  std::vector<double> latencies_ms;
+  for (auto _ : state) {
+    auto lease = manager.acquire();
+    Reported reported;
+    portpool::PortShield shield(
+        io.executor(), lease, [&](const portpool::ShieldEvent&) { reported.mark(); }, shield_options);
+    ForeignListener foreign(lease.port());
+    auto at = reported.wait(10s);
+    if (!at) {
+      state.SkipWithError("the foreign listener was not reported within 10 s");
+      break;
+    }
+    auto latency = std::chrono::duration<double>(*at - foreign.listening_at());
+    latencies_ms.push_back(1e3 * latency.count());
+    state.SetIterationTime(latency.count());
+  }
+  report_latencies(state, std::move(latencies_ms));
+}
+BENCHMARK(ForeignListenerLatency)->Arg(100)->Arg(1000)->Iterations(20)->UseManualTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -1,0 +1,186 @@
+// What one acquisition costs, next to the floor: the bare system calls any acquisition needs.
+//
+//   acquire_bench [google-benchmark flags]
+//
+// Floor/LockFile: openat + fcntl(F_SETLK) + close (which unlocks) of one lock file.
+// Floor/ListenSocket: socket + setsockopt(SO_REUSEADDR) + bind + listen + close on 127.0.0.1.
+// Floor/LockAndListen: both, the least a checked acquisition can do.
+// AcquireRelease/NoProbe, AcquireRelease/BindProbe: acquire() then release() on a free pool of 3.
+// AcquireListening: acquire_listening() then release (the acceptor closes, then the lock goes).
+// TryAcquireExhausted/N: try_acquire() on a pool of N ports all held by another process.
+// RegistryHolders/N: Registry::holders() with N live holders in another process.
+//
+// Ports are chosen at run time among those free on 127.0.0.1; each benchmark has its own lock
+// directory.
+
+#include "bench_support.hpp"
+
+#include <portpool/portpool.hpp>
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <benchmark/benchmark.h>
+#include <boost/asio/io_context.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace {
+
+using portpool_bench::free_port_range;
+using portpool_bench::PoolHolderProcess;
+using portpool_bench::port_range;
+using portpool_bench::TempLockDir;
+
+bool lock_and_unlock(int directory, const char* name) {
+  int file = ::openat(directory, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
+  if (file < 0) {
+    return false;
+  }
+  struct flock request {};
+  request.l_type = F_WRLCK;
+  request.l_whence = SEEK_SET;
+  bool locked = ::fcntl(file, F_SETLK, &request) == 0;
+  ::close(file);
+  return locked;
+}
+
+bool listen_and_close(std::uint16_t port) {
+  int socket = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int reuse = 1;
+  ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(port);
+  bool listening = ::bind(socket, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0 &&
+                   ::listen(socket, SOMAXCONN) == 0;
+  ::close(socket);
+  return listening;
+}
+
+class LockDirFloor {
+ public:
+  LockDirFloor() {
+    std::filesystem::create_directories(directory_.locks());
+    descriptor_ = ::open(directory_.locks().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  }
+  LockDirFloor(const LockDirFloor&) = delete;
+  LockDirFloor& operator=(const LockDirFloor&) = delete;
+  LockDirFloor(LockDirFloor&&) = delete;
+  LockDirFloor& operator=(LockDirFloor&&) = delete;
+  ~LockDirFloor() { ::close(descriptor_); }
+  int descriptor() const { return descriptor_; }
+
+ private:
+  TempLockDir directory_;
+  int descriptor_ = -1;
+};
+
+void FloorLockFile(benchmark::State& state) {
+  LockDirFloor directory;
+  for (auto _ : state) {
+    if (!lock_and_unlock(directory.descriptor(), "port-1.lock")) {
+      state.SkipWithError("cannot lock the floor's lock file");
+      break;
+    }
+  }
+}
+BENCHMARK(FloorLockFile)->Name("Floor/LockFile");
+
+void FloorListenSocket(benchmark::State& state) {
+  auto port = free_port_range(1).front();
+  for (auto _ : state) {
+    if (!listen_and_close(port)) {
+      state.SkipWithError("cannot listen on the floor's port");
+      break;
+    }
+  }
+}
+BENCHMARK(FloorListenSocket)->Name("Floor/ListenSocket");
+
+void FloorLockAndListen(benchmark::State& state) {
+  LockDirFloor directory;
+  auto port = free_port_range(1).front();
+  for (auto _ : state) {
+    if (!lock_and_unlock(directory.descriptor(), "port-1.lock") || !listen_and_close(port)) {
+      state.SkipWithError("cannot lock or listen");
+      break;
+    }
+  }
+}
+BENCHMARK(FloorLockAndListen)->Name("Floor/LockAndListen");
+
+template <class ProbePolicy>
+void AcquireRelease(benchmark::State& state) {
+  TempLockDir directory;
+  portpool::Options options;
+  options.lock_dir = directory.locks();
+  portpool::BasicPortPoolManager<portpool::FileLockPolicy, ProbePolicy> manager("bench", free_port_range(3), options);
+  for (auto _ : state) {
+    auto lease = manager.acquire();
+    benchmark::DoNotOptimize(lease.port());
+  }
+}
+BENCHMARK_TEMPLATE(AcquireRelease, portpool::NoProbe)->Name("AcquireRelease/NoProbe");
+BENCHMARK_TEMPLATE(AcquireRelease, portpool::BindProbe)->Name("AcquireRelease/BindProbe");
+
+void AcquireListening(benchmark::State& state) {
+  TempLockDir directory;
+  portpool::Options options;
+  options.lock_dir = directory.locks();
+  portpool::PortPoolManager manager("bench", free_port_range(3), options);
+  boost::asio::io_context io;
+  for (auto _ : state) {
+    auto listening = manager.acquire_listening(io.get_executor());
+    benchmark::DoNotOptimize(listening.port());
+  }
+}
+BENCHMARK(AcquireListening);
+
+void TryAcquireExhausted(benchmark::State& state) {
+  portpool_bench::raise_descriptor_limit();
+  auto size = static_cast<std::size_t>(state.range(0));
+  TempLockDir directory;
+  auto pool = port_range(static_cast<std::uint16_t>(65535 - size), size);  // locks are refused before any bind
+  PoolHolderProcess holder(pool, directory.locks());
+  portpool::Options options;
+  options.lock_dir = directory.locks();
+  portpool::PortPoolManager manager("bench", pool, options);
+  for (auto _ : state) {
+    if (manager.try_acquire()) {
+      state.SkipWithError("a port of the exhausted pool was handed out");
+      break;
+    }
+  }
+  state.counters["time_per_port"] =
+      benchmark::Counter(static_cast<double>(size) * static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["pool_size"] = static_cast<double>(size);
+}
+BENCHMARK(TryAcquireExhausted)->Arg(3)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMicrosecond);
+
+void RegistryHolders(benchmark::State& state) {
+  portpool_bench::raise_descriptor_limit();
+  auto size = static_cast<std::size_t>(state.range(0));
+  TempLockDir directory;
+  PoolHolderProcess holder(port_range(static_cast<std::uint16_t>(65535 - size), size), directory.locks());
+  for (auto _ : state) {
+    auto holders = portpool::Registry::holders(directory.locks());
+    if (holders.size() != size) {
+      state.SkipWithError("the registry did not list every holder");
+      break;
+    }
+  }
+  state.counters["holders"] = static_cast<double>(size);
+}
+BENCHMARK(RegistryHolders)->Arg(10)->Arg(1000)->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();

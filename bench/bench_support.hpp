@@ -1,0 +1,178 @@
+#pragma once
+
+// What the benchmarks share: a private lock directory, ports chosen at run time, more descriptors,
+// and a child process that holds a pool so that the measuring process meets locks held elsewhere.
+
+#include <portpool/portpool.hpp>
+
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace portpool_bench {
+
+class TempLockDir {
+ public:
+  TempLockDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "portpool-bench-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      throw std::runtime_error("mkdtemp failed");
+    }
+    path_ = pattern;
+  }
+  TempLockDir(const TempLockDir&) = delete;
+  TempLockDir& operator=(const TempLockDir&) = delete;
+  TempLockDir(TempLockDir&&) = delete;
+  TempLockDir& operator=(TempLockDir&&) = delete;
+  ~TempLockDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  std::filesystem::path locks() const { return path_ / "locks"; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline void raise_descriptor_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+inline std::vector<std::uint16_t> port_range(std::uint16_t first, std::size_t count) {
+  std::vector<std::uint16_t> ports;
+  for (std::size_t index = 0; index < count; ++index) {
+    ports.push_back(static_cast<std::uint16_t>(first + index));
+  }
+  return ports;
+}
+
+inline bool bindable_on_loopback(std::uint16_t port) {
+  int socket = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (socket < 0) {
+    return false;
+  }
+  int reuse = 1;
+  ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  address.sin_port = htons(port);
+  bool bound = ::bind(socket, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+  ::close(socket);
+  return bound;
+}
+
+/// `count` consecutive ports, all bindable on 127.0.0.1 right now, below the usual ephemeral range
+/// (32768 and up) so that outgoing connections do not take them during a run.
+inline std::vector<std::uint16_t> free_port_range(std::size_t count, std::uint16_t lowest = 20000) {
+  constexpr std::size_t highest = 32767;
+  for (std::size_t first = lowest; first + count <= highest + 1; first += count) {
+    bool all_free = true;
+    for (std::size_t port = first; port < first + count && all_free; ++port) {
+      all_free = bindable_on_loopback(static_cast<std::uint16_t>(port));
+    }
+    if (all_free) {
+      return port_range(static_cast<std::uint16_t>(first), count);
+    }
+  }
+  throw std::runtime_error("no range of " + std::to_string(count) + " free ports below 32768");
+}
+
+/// A child process that takes every port of `pool` (lock files only, no probe) and holds them
+/// until destroyed, so that the parent meets locks held by another process.
+class PoolHolderProcess {
+ public:
+  PoolHolderProcess(const std::vector<std::uint16_t>& pool, const std::filesystem::path& lock_dir) {
+    int ready[2];
+    int release[2];
+    if (::pipe(ready) != 0 || ::pipe(release) != 0) {
+      throw std::runtime_error("pipe failed");
+    }
+    pid_ = ::fork();
+    if (pid_ < 0) {
+      throw std::runtime_error("fork failed");
+    }
+    if (pid_ == 0) {
+      ::close(ready[0]);
+      ::close(release[1]);
+      hold(pool, lock_dir, ready[1], release[0]);
+    }
+    ::close(ready[1]);
+    ::close(release[0]);
+    release_ = release[1];
+    char answer = 0;
+    bool held = ::read(ready[0], &answer, 1) == 1 && answer == 'y';
+    ::close(ready[0]);
+    if (!held) {
+      stop();
+      throw std::runtime_error("the holder process could not take its pool");
+    }
+  }
+  PoolHolderProcess(const PoolHolderProcess&) = delete;
+  PoolHolderProcess& operator=(const PoolHolderProcess&) = delete;
+  PoolHolderProcess(PoolHolderProcess&&) = delete;
+  PoolHolderProcess& operator=(PoolHolderProcess&&) = delete;
+  ~PoolHolderProcess() { stop(); }
+
+ private:
+  [[noreturn]] static void hold(const std::vector<std::uint16_t>& pool, const std::filesystem::path& lock_dir,
+                                int ready, int release) {
+    raise_descriptor_limit();
+    portpool::Options options;
+    options.lock_dir = lock_dir;
+    std::vector<portpool::PortLease> leases;
+    char answer = 'n';
+    try {
+      portpool::BasicPortPoolManager<portpool::FileLockPolicy, portpool::NoProbe> manager("holder", pool, options);
+      for (std::size_t index = 0; index < pool.size(); ++index) {
+        leases.push_back(manager.acquire());
+      }
+      answer = 'y';
+    } catch (const std::exception&) {
+      answer = 'n';
+    }
+    static_cast<void>(::write(ready, &answer, 1));
+    char ignored = 0;
+    static_cast<void>(::read(release, &ignored, 1));  // returns at end of file: the parent is done
+    std::_Exit(0);
+  }
+
+  void stop() {
+    if (release_ >= 0) {
+      ::close(release_);
+      release_ = -1;
+    }
+    if (pid_ > 0) {
+      ::waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+  }
+
+  pid_t pid_ = -1;
+  int release_ = -1;
+};
+
+/// The value below which `fraction` of the sorted `values` lie (nearest rank).
+inline double percentile(const std::vector<double>& sorted, double fraction) {
+  if (sorted.empty()) {
+    return 0.0;
+  }
+  auto rank = static_cast<std::size_t>(fraction * static_cast<double>(sorted.size() - 1) + 0.5);
+  return sorted[std::min(rank, sorted.size() - 1)];
+}
+
+}  // namespace portpool_bench
