@@ -3,6 +3,8 @@
 //   acquire_bench [google-benchmark flags]
 //
 // Floor/LockFile: openat + fcntl(F_SETLK) + close (which unlocks) of one lock file.
+// Floor/LockAndRecord: the same plus a holder record: create a temporary file, write, close,
+// rename into place, unlink (what a registry of holders costs, at the least).
 // Floor/ListenSocket: socket + setsockopt(SO_REUSEADDR) + bind + listen + close on 127.0.0.1.
 // Floor/LockAndListen: both, the least a checked acquisition can do.
 // AcquireRelease/NoProbe, AcquireRelease/BindProbe: acquire() then release() on a free pool of 3.
@@ -92,6 +94,39 @@ void FloorLockFile(benchmark::State& state) {
   }
 }
 BENCHMARK(FloorLockFile)->Name("Floor/LockFile");
+
+// The lock plus what a registry needs: a record written beside the lock under a temporary name,
+// renamed into place, and removed before the unlock.
+bool lock_record_and_unlock(int directory, const char* name, const std::string& record) {
+  int file = ::openat(directory, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
+  if (file < 0) {
+    return false;
+  }
+  struct flock request {};
+  request.l_type = F_WRLCK;
+  request.l_whence = SEEK_SET;
+  bool locked = ::fcntl(file, F_SETLK, &request) == 0;
+  int temporary = ::openat(directory, ".record.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  bool written =
+      temporary >= 0 && ::write(temporary, record.data(), record.size()) == static_cast<ssize_t>(record.size());
+  ::close(temporary);
+  bool published = written && ::renameat(directory, ".record.tmp", directory, "port-1.record") == 0;
+  bool removed = ::unlinkat(directory, "port-1.record", 0) == 0;
+  ::close(file);
+  return locked && published && removed;
+}
+
+void FloorLockAndRecord(benchmark::State& state) {
+  LockDirFloor directory;
+  const std::string record(160, 'r');  // the size of a holder record
+  for (auto _ : state) {
+    if (!lock_record_and_unlock(directory.descriptor(), "port-1.lock", record)) {
+      state.SkipWithError("cannot lock or write the record");
+      break;
+    }
+  }
+}
+BENCHMARK(FloorLockAndRecord)->Name("Floor/LockAndRecord");
 
 void FloorListenSocket(benchmark::State& state) {
   auto port = free_port_range(1).front();

@@ -16,7 +16,8 @@
 // directory. p50/p90/p99/worst over all deletions are reported as counters.
 //
 // ForeignListenerLatency/I: time from another process's listen() on a shielded port to the
-// callback, with a check interval of I ms; 20 listeners each.
+// callback, with a check interval of I ms; 20 listeners each, started at times spread over the
+// interval.
 
 #include "bench_support.hpp"
 
@@ -293,6 +294,16 @@ class ForeignListener {
   std::chrono::steady_clock::time_point listening_at_{};
 };
 
+// Shield ticks are aligned on the interval, and each measurement ends on a tick: without a delay
+// every listener would appear just after a tick and wait a whole interval. The delays spread the
+// start over the interval evenly (golden-ratio sequence), as real listeners would be.
+std::chrono::milliseconds spread_over(std::chrono::milliseconds interval, std::size_t index) {
+  constexpr double golden_fraction = 0.6180339887;
+  double fraction = static_cast<double>(index) * golden_fraction;
+  fraction -= static_cast<double>(static_cast<std::size_t>(fraction));
+  return std::chrono::milliseconds(static_cast<std::int64_t>(fraction * static_cast<double>(interval.count())));
+}
+
 void ForeignListenerLatency(benchmark::State& state) {
   TempLockDir directory;
   portpool::Options options;
@@ -307,6 +318,7 @@ void ForeignListenerLatency(benchmark::State& state) {
     Reported reported;
     portpool::PortShield shield(
         io.executor(), lease, [&](const portpool::ShieldEvent&) { reported.mark(); }, shield_options);
+    std::this_thread::sleep_for(spread_over(shield_options.interval, latencies_ms.size()));
     ForeignListener foreign(lease.port());
     auto at = reported.wait(10s);
     if (!at) {

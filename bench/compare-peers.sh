@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Measures portpool and its peers in one run, writes the raw results and the plots.
+#
+#   bench/compare-peers.sh [BUILD_DIR]          (default build/perf, configured Release if new)
+#
+# Peers, installed when missing: get-port and portfinder (npm, pinned, into BUILD_DIR/peers),
+# portpicker and ephemeral-port-reserve (Debian packages); matplotlib (Debian) draws the plots.
+# Raw results go to BUILD_DIR/results; plots to docs/img; the tables to BUILD_DIR/results/summary.md.
+# Environment: ROUNDS (portpool's race rounds per K, default 10), PEER_ROUNDS (the peers' race
+# rounds per K, default 5: starting 128 interpreters per round is slow), PEER_ITERATIONS (default 300),
+# SKIP_SHIELD=1 to leave out the shield benchmarks (about 2 minutes).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$(realpath -m "${1:-$root/build/perf}")
+results=$build/results
+rounds=${ROUNDS:-10}
+peer_rounds=${PEER_ROUNDS:-5}
+peer_iterations=${PEER_ITERATIONS:-300}
+python=/usr/bin/python3  # the distribution's, where the Debian peers are installed
+get_port_version=7.2.0
+portfinder_version=1.0.38
+
+install_missing_peers() {
+  local missing=()
+  for package in python3-portpicker python3-ephemeral-port-reserve python3-matplotlib; do
+    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+  done
+  if ((${#missing[@]})); then
+    apt-get install -y -q "${missing[@]}"
+  fi
+  if [[ ! -f $build/peers/node_modules/get-port/package.json || ! -f $build/peers/node_modules/portfinder/package.json ]]; then
+    mkdir -p "$build/peers"
+    npm install --prefix "$build/peers" --no-audit --no-fund \
+      "get-port@$get_port_version" "portfinder@$portfinder_version"
+  fi
+}
+
+build_benchmarks() {
+  if [[ ! -f $build/CMakeCache.txt ]]; then
+    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DPORTPOOL_BUILD_EXAMPLES=OFF -DPORTPOOL_BUILD_TOOLS=OFF
+  fi
+  cmake --build "$build" --target acquire_bench contention_race shield_idle -j2
+}
+
+describe_machine() {
+  {
+    echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "kernel: $(uname -srm)"
+    echo "cpu: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores)"
+    echo "memory: $(free -g | awk '/^Mem:/ {print $2 " GiB"}')"
+    echo "lock directory file systems: /tmp $(stat -f -c %T /tmp), /dev/shm $(stat -f -c %T /dev/shm)"
+    echo "compiler: $(c++ --version | head -1)"
+    echo "node: $(node --version), python: $($python --version 2>&1)"
+    echo "get-port $get_port_version, portfinder $portfinder_version," \
+      "portpicker $(dpkg-query -W -f '${Version}' python3-portpicker)," \
+      "ephemeral-port-reserve $(dpkg-query -W -f '${Version}' python3-ephemeral-port-reserve)"
+    echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  } >"$results/machine.txt"
+}
+
+run_portpool() {
+  local bin=$build/bench
+  TMPDIR=/tmp "$bin/acquire_bench" --benchmark_out="$results/acquire-tmp.json" --benchmark_out_format=json
+  TMPDIR=/dev/shm "$bin/acquire_bench" --benchmark_out="$results/acquire-shm.json" --benchmark_out_format=json
+  "$bin/contention_race" --rounds "$rounds" --csv "$results/race.csv" | tee "$results/race-portpool.txt"
+  if [[ ${SKIP_SHIELD:-0} != 1 ]]; then
+    "$bin/shield_idle" --benchmark_out="$results/shield.json" --benchmark_out_format=json
+  fi
+}
+
+run_peers() {
+  export PEER_MODULES=$build/peers
+  local peers=$root/bench/peers
+  local first=27000 last=27002
+  : >"$results/peers-time.jsonl"
+  for tool in get-port portfinder; do
+    node "$peers/peer.mjs" time "$tool" "$first" "$last" "$peer_iterations" >>"$results/peers-time.jsonl"
+    $python "$peers/race.py" --tool "$tool" --rounds "$peer_rounds" --csv "$results/race.csv" -- \
+      node "$peers/peer.mjs" race "$tool"
+  done
+  for tool in portpicker ephemeral-port-reserve; do
+    $python "$peers/peer.py" time "$tool" "$first" "$last" "$peer_iterations" >>"$results/peers-time.jsonl"
+    $python "$peers/race.py" --tool "$tool" --rounds "$peer_rounds" --csv "$results/race.csv" -- \
+      $python "$peers/peer.py" race "$tool"
+  done
+}
+
+install_missing_peers
+build_benchmarks
+mkdir -p "$results" "$root/docs/img"
+describe_machine
+run_portpool
+run_peers
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$results/machine.txt"
+$python "$root/bench/report.py" "$results" "$root/docs/img" | tee "$results/summary.md"

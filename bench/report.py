@@ -1,0 +1,239 @@
+"""Turns the raw results of bench/compare-peers.sh into markdown tables (stdout) and plots.
+
+    python3 report.py RESULTS_DIR IMAGE_DIR
+
+Reads acquire-tmp.json and acquire-shm.json (Google Benchmark), race.csv (contention_race and
+peers/race.py), peers-time.jsonl and, when present, shield.json; writes IMAGE_DIR/bench-pool-size.png
+and IMAGE_DIR/bench-contention.png.
+"""
+
+import csv
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+RANGE_TOOLS = {"portpool", "get-port", "portfinder"}
+TO_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def load_benchmarks(path):
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    return {entry["name"]: entry for entry in data["benchmarks"] if entry.get("run_type", "iteration") == "iteration"}
+
+
+def nanoseconds(entry):
+    return entry["real_time"] * TO_NS[entry["time_unit"]]
+
+
+def microseconds(value_ns):
+    return f"{value_ns / 1e3:,.1f} µs"
+
+
+def acquisition_table(benchmarks_by_fs):
+    pairs = [
+        ("Floor/LockFile", None),
+        ("Floor/ListenSocket", None),
+        ("Floor/LockAndListen", None),
+        ("AcquireRelease/NoProbe", "Floor/LockFile"),
+        ("AcquireRelease/BindProbe", "Floor/LockAndListen"),
+        ("AcquireListening", "Floor/LockAndListen"),
+    ]
+    lines = ["| benchmark | " + " | ".join(f"lock dir on {fs}" for fs in benchmarks_by_fs) + " |",
+             "|---|" + "---|" * len(benchmarks_by_fs)]
+    for name, floor in pairs:
+        cells = []
+        for benchmarks in benchmarks_by_fs.values():
+            if name not in benchmarks:
+                cells.append("-")
+                continue
+            cell = microseconds(nanoseconds(benchmarks[name]))
+            if floor in benchmarks:
+                cell += f" ({nanoseconds(benchmarks[name]) / nanoseconds(benchmarks[floor]):.1f}x `{floor}`)"
+            cells.append(cell)
+        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def exhausted_points(benchmarks):
+    points = []
+    for name, entry in benchmarks.items():
+        if name.startswith("TryAcquireExhausted/"):
+            points.append((int(entry["pool_size"]), nanoseconds(entry)))
+    return sorted(points)
+
+
+def exhausted_table(benchmarks_by_fs):
+    sizes = sorted({size for b in benchmarks_by_fs.values() for size, _ in exhausted_points(b)})
+    lines = ["| pool size (all held by another process) | " +
+             " | ".join(f"{fs}: try_acquire / per port" for fs in benchmarks_by_fs) + " |",
+             "|---|" + "---|" * len(benchmarks_by_fs)]
+    for size in sizes:
+        cells = []
+        for benchmarks in benchmarks_by_fs.values():
+            found = dict(exhausted_points(benchmarks))
+            cells.append(f"{found[size] / 1e6:.3f} ms / {found[size] / size / 1e3:.2f} µs" if size in found else "-")
+        lines.append(f"| {size:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def registry_table(benchmarks_by_fs):
+    lines = ["| holders | " + " | ".join(benchmarks_by_fs) + " |", "|---|" + "---|" * len(benchmarks_by_fs)]
+    for count in (10, 1000):
+        cells = []
+        for benchmarks in benchmarks_by_fs.values():
+            entry = benchmarks.get(f"RegistryHolders/{count}")
+            cells.append(f"{nanoseconds(entry) / 1e6:.3f} ms" if entry else "-")
+        lines.append(f"| {count:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def peers_table(peers, benchmarks_by_fs):
+    reference = {fs: nanoseconds(b["AcquireRelease/BindProbe"]) / 1e3
+                 for fs, b in benchmarks_by_fs.items() if "AcquireRelease/BindProbe" in b}
+    lines = ["| tool | range | mean | p50 | p99 | answers outside the range | mean / portpool's (" +
+             ", ".join(reference) + ") |", "|---|---|---|---|---|---|---|"]
+    for fs, value in reference.items():
+        lines.append(f"| portpool `acquire()`+`release()` with bind probe, lock dir on {fs} | yes | {value:,.1f} µs "
+                     "| | | 0 | 1 |")
+    for peer in peers:
+        ratio = ", ".join(f"{peer['mean_us'] / value:,.1f}x" for value in reference.values())
+        has_range = "yes" if peer["tool"] in RANGE_TOOLS else "no (any port)"
+        lines.append(f"| {peer['tool']} | {has_range} | {peer['mean_us']:,.1f} µs | {peer['p50_us']:,.1f} µs | "
+                     f"{peer['p99_us']:,.1f} µs | {peer['outside_range']} of {peer['iterations']} | {ratio} |")
+    return "\n".join(lines)
+
+
+def load_race(path):
+    rounds = defaultdict(list)
+    with path.open(encoding="utf-8") as source:
+        for row in csv.DictReader(source):
+            rounds[(row["tool"], int(row["processes"]), int(row["round"]))].append(row)
+    return rounds
+
+
+def race_statistics(rounds):
+    statistics = defaultdict(lambda: defaultdict(list))
+    for (tool, processes, _), rows in rounds.items():
+        figures = statistics[(tool, processes)]
+        ports = defaultdict(int)
+        for row in rows:
+            port = int(row["port"])
+            if port:
+                ports[port] += 1
+                if not int(row["range_first"]) <= port <= int(row["range_last"]):
+                    figures["outside"].append(1)
+            if row["listen"] == "failed":
+                figures["listen_failed"].append(1)
+            if row["listen"] == "lost":
+                figures["lost"].append(1)
+            if row["latency_us"]:
+                figures["latency_us"].append(float(row["latency_us"]))
+        figures["doubles"].append(sum(count - 1 for count in ports.values()))
+        figures["total_ms"].append(max(float(row["since_start_us"] or 0) for row in rows) / 1e3)
+        figures["processes_seen"].append(len(rows))
+    return statistics
+
+
+def race_table(statistics):
+    lines = ["| tool | K | pool / range | rounds | double assignments | listen failed (EADDRINUSE) | outside the range | "
+             "per-process latency p50 / p99 | race total p50 |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for (tool, processes), figures in sorted(statistics.items(), key=lambda item: (item[0][0] != "portpool", item[0])):
+        outside = str(len(figures["outside"])) if tool in RANGE_TOOLS else f"n/a ({len(figures['outside'])}: any port)"
+        total = sum(figures["processes_seen"])
+        lines.append(
+            f"| {tool} | {processes} | {max(1, processes // 2)} | {len(figures['total_ms'])} | "
+            f"{sum(figures['doubles'])} of {total} | {len(figures['listen_failed'])} | {outside} | "
+            f"{percentile(figures['latency_us'], 0.5) / 1e3:.2f} / {percentile(figures['latency_us'], 0.99) / 1e3:.2f} ms"
+            f" | {percentile(figures['total_ms'], 0.5):.1f} ms |")
+    return "\n".join(lines)
+
+
+def shield_table(shield):
+    lines = ["| benchmark | result |", "|---|---|"]
+    for name, entry in shield.items():
+        if "cpu_pct" in entry:
+            lines.append(f"| `{name}` | {entry['cpu_pct']:.3f}% of one core |")
+        elif "p99_ms" in entry:
+            lines.append(f"| `{name}` | p50 {entry['p50_ms']:.3f} ms, p90 {entry['p90_ms']:.3f} ms, "
+                         f"p99 {entry['p99_ms']:.3f} ms, worst {entry['worst_ms']:.3f} ms "
+                         f"({entry['iterations']:,} events) |")
+    return "\n".join(lines)
+
+
+def plot_pool_size(benchmarks_by_fs, image):
+    figure, axes = plt.subplots(figsize=(6.4, 4.2), dpi=100)
+    for fs, benchmarks in benchmarks_by_fs.items():
+        points = exhausted_points(benchmarks)
+        if points:
+            axes.loglog([size for size, _ in points], [value / 1e6 for _, value in points], "o-",
+                        label=f"try_acquire(), exhausted, lock dir on {fs}")
+    axes.axhline(20, color="grey", linestyle="--", label="target: 20 ms at 10,000 ports")
+    axes.set_xlabel("pool size (ports, all held by another process)")
+    axes.set_ylabel("time per call (ms)")
+    axes.set_title("portpool: exhausted-pool answer against pool size")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(image)
+
+
+def plot_contention(statistics, image):
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2), dpi=100)
+    tools = sorted({tool for tool, _ in statistics}, key=lambda tool: (tool != "portpool", tool))
+    for tool in tools:
+        counts = sorted(processes for name, processes in statistics if name == tool)
+        left.loglog(counts, [percentile(statistics[(tool, k)]["total_ms"], 0.5) for k in counts], "o-", label=tool)
+        right.plot(counts, [100.0 * (sum(statistics[(tool, k)]["doubles"]) + len(statistics[(tool, k)]["outside"])
+                                     * (tool in RANGE_TOOLS)) / max(1, sum(statistics[(tool, k)]["processes_seen"]))
+                            for k in counts], "o-", label=tool)
+    left.set_xlabel("K processes racing for K/2 ports")
+    left.set_ylabel("race total, p50 over rounds (ms)")
+    left.set_title("time until every process has its answer")
+    right.set_xscale("log")
+    right.set_xlabel("K processes racing for K/2 ports")
+    right.set_ylabel("% of processes given a taken or out-of-range port")
+    right.set_title("wrong answers (portpool: none)")
+    for axes in (left, right):
+        axes.grid(True, which="both", alpha=0.3)
+        axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(image)
+
+
+def main():
+    results, images = Path(sys.argv[1]), Path(sys.argv[2])
+    benchmarks_by_fs = {fs: load_benchmarks(results / f"acquire-{key}.json")
+                        for fs, key in (("/tmp (ext4)", "tmp"), ("/dev/shm (tmpfs)", "shm"))}
+    benchmarks_by_fs = {fs: b for fs, b in benchmarks_by_fs.items() if b}
+    peers = [json.loads(line) for line in (results / "peers-time.jsonl").read_text().splitlines() if line.strip()]
+    statistics = race_statistics(load_race(results / "race.csv"))
+    print("## Machine\n\n```\n" + (results / "machine.txt").read_text() + "```\n")
+    print("## Acquisition against the floor\n\n" + acquisition_table(benchmarks_by_fs) + "\n")
+    print("## Exhausted pool\n\n" + exhausted_table(benchmarks_by_fs) + "\n")
+    print("## Registry::holders()\n\n" + registry_table(benchmarks_by_fs) + "\n")
+    print("## Peers, one acquisition in a long-lived process\n\n" + peers_table(peers, benchmarks_by_fs) + "\n")
+    print("## Contention race\n\n" + race_table(statistics) + "\n")
+    shield = load_benchmarks(results / "shield.json")
+    if shield:
+        print("## Shield\n\n" + shield_table(shield) + "\n")
+    plot_pool_size(benchmarks_by_fs, images / "bench-pool-size.png")
+    plot_contention(statistics, images / "bench-contention.png")
+
+
+main()
