@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config
   libboost-dev libfmt-dev
   catch2 libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libbenchmark-dev
-  clang clang-format libclang-rt-14-dev curl procps
+  clang clang-format clang-tidy libclang-rt-14-dev curl procps
 )
 
 missing=()
