@@ -360,6 +360,56 @@ TEST_CASE("a foreign listener beside this process's own listener is told apart f
   }
 }
 
+TEST_CASE("a plain lease's listener in a process of listener_processes is the service's own") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("web", ports.ports(), options_in(directory));
+  auto lease = manager.acquire();
+  IoThreads io(2);
+  Recorder recorder;
+  ForeignListener server("127.0.0.1", ports[0]);  // a child the service launched, listening itself
+  auto options = fast();
+  options.expect_listener = true;
+  options.grace = 0ms;
+  options.listener_processes = {server.pid()};
+  PortShield shield(io.executor(), lease, recorder.callback(), options);
+  // Some twenty checks: nothing to await but time, since nothing must happen.
+  CHECK_FALSE(recorder.wait(400ms));
+
+  server.stop();  // an exited listener process has no listeners
+  auto event = recorder.wait();
+  REQUIRE(event);
+  CHECK(event->reason == LostReason::listener_gone);
+  CHECK_THAT(event->message, Contains("no socket of this process or of its listener process (pid " +
+                                      std::to_string(options.listener_processes.front()) + ")"));
+}
+
+TEST_CASE("a third process listening beside a listener process is reported as foreign_listener") {
+  if (!second_loopback_available()) {
+    WARN("127.0.0.2 cannot be bound here; skipped");
+    return;
+  }
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("web", ports.ports(), options_in(directory));
+  auto lease = manager.acquire();
+  IoThreads io(2);
+  Recorder recorder;
+  ForeignListener server("127.0.0.1", ports[0]);
+  auto options = fast();
+  options.listener_processes = {server.pid()};
+  PortShield shield(io.executor(), lease, recorder.callback(), options);
+  CHECK_FALSE(recorder.wait(200ms));
+
+  ForeignListener third("127.0.0.2", ports[0]);
+  auto event = recorder.wait();
+  REQUIRE(event);
+  CHECK(event->reason == LostReason::foreign_listener);
+  CHECK_THAT(event->message, Contains("127.0.0.2:" + std::to_string(ports[0])) &&
+                                 Contains("pid " + std::to_string(third.pid())) &&
+                                 Contains("nor of its listener process (pid " + std::to_string(server.pid()) + ")"));
+}
+
 TEST_CASE("closing the listening lease's acceptor is reported as listener_gone when a listener is expected") {
   TempDir directory;
   auto ports = ReservedPorts::any(1);

@@ -10,8 +10,10 @@
 #include <portpool/port_lease.hpp>
 
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
@@ -78,8 +80,23 @@ struct ShieldOptions {
 
   /// Report `listener_gone` when, after `grace`, the service does not listen on its port: for a
   /// `ListeningLease`, when its acceptor no longer listens; for a plain lease, when no socket of
-  /// this process listens on the port.
+  /// this process (or of `listener_processes`) listens on the port.
   bool expect_listener = false;
+
+  /// Processes besides this one whose listeners on the port are the service's own, for example a
+  /// child the service launched and handed the port to: their listeners are not foreign. For a
+  /// plain lease with `expect_listener`, a listener in one of them also satisfies the expectation.
+  /// A process that has exited, or whose descriptors this process may not read
+  /// (/proc/<pid>/fd), has no listeners. Their descriptors are only looked at when the port has
+  /// a listener not known to be ours, so an idle port costs nothing more.
+  ///
+  /// @code
+  /// pid_t server = spawn_server(lease.port());
+  /// portpool::ShieldOptions options;
+  /// options.listener_processes = {server};
+  /// portpool::PortShield shield(io.get_executor(), lease, on_lost, options);
+  /// @endcode
+  std::vector<pid_t> listener_processes;
 };
 
 namespace detail {
@@ -272,8 +289,7 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
                                "inode {}): the lock this process holds no longer guards the port, and another "
                                "process can take it. Stop using port {} and acquire a new lease; do not let "
                                "anything rename or write files in the lock directory",
-                               target_.lock_file.string(), who(), status.st_ino, target_.identity.inode,
-                               target_.port));
+                               target_.lock_file.string(), who(), status.st_ino, target_.identity.inode, target_.port));
     }
     return std::nullopt;
   }
@@ -289,13 +305,32 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
     for (const auto& listener : snapshot.on_port(target_.port)) {
       if (target_.acceptor_inode != 0 && listener.inode == target_.acceptor_inode) {
         verdict.ours_listening = true;
-      } else if (snapshot.own_inodes().count(listener.inode) != 0) {
+      } else if (service_socket(snapshot, listener.inode)) {
         verdict.ours_listening = verdict.ours_listening || target_.acceptor_inode == 0;
       } else {
         verdict.foreign.push_back(listener);
       }
     }
     return verdict;
+  }
+
+  // Open in this process or in one of the listener processes.
+  bool service_socket(const ListenerSnapshot& snapshot, std::uint64_t inode) const {
+    if (snapshot.own_inodes().count(inode) != 0) {
+      return true;
+    }
+    return std::any_of(options_.listener_processes.begin(), options_.listener_processes.end(),
+                       [&](pid_t process) { return snapshot.open_in_process(process, inode); });
+  }
+
+  // "this process", naming the listener processes too when there are any.
+  std::string service_processes(const char* conjunction) const {
+    if (options_.listener_processes.empty()) {
+      return "this process";
+    }
+    return fmt::format("this process {} of its listener process{} (pid {})", conjunction,
+                       options_.listener_processes.size() > 1 ? "es" : "",
+                       fmt::join(options_.listener_processes, ", "));
   }
 
   bool listener_expected_now() const {
@@ -334,11 +369,11 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
   ShieldEvent foreign_event(const Listener& listener) const {
     auto owner = describe_socket_owner(listener.inode);
     return event(LostReason::foreign_listener,
-                 fmt::format("another program listens on {}: {} (socket inode {}{}) is not a socket of this "
-                             "process{}. Whatever connects to port {} may reach it instead of this service; stop "
-                             "that program or move this service to another port",
+                 fmt::format("another program listens on {}: {} (socket inode {}{}) is not a socket of {}{}. "
+                             "Whatever connects to port {} may reach it instead of this service; stop that program "
+                             "or move this service to another port",
                              who(), listener.endpoint_text(), listener.inode,
-                             owner.empty() ? std::string{} : ", " + owner,
+                             owner.empty() ? std::string{} : ", " + owner, service_processes("nor"),
                              target_.acceptor_inode != 0 ? " nor the lease's acceptor" : "", target_.port));
   }
 
@@ -352,9 +387,9 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
                                who(), target_.acceptor_inode, waited.count()));
     }
     return event(LostReason::listener_gone,
-                 fmt::format("no socket of this process listens on {}, {} ms after the shield started (grace {} "
-                             "ms). Clients cannot connect; start the service's listener or release the port",
-                             who(), waited.count(), options_.grace.count()));
+                 fmt::format("no socket of {} listens on {}, {} ms after the shield started (grace {} ms). "
+                             "Clients cannot connect; start the service's listener or release the port",
+                             service_processes("or"), who(), waited.count(), options_.grace.count()));
   }
 
   // On the strand. The callback runs under callback_mutex_, so that stop() from another thread
@@ -407,7 +442,7 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
 /// - another process listening on the port (`foreign_listener`), on any address, IPv4 or IPv6:
 ///   read from the kernel's socket tables (/proc/net/tcp, /proc/net/tcp6) every `interval`. A
 ///   listener is ours when its socket is the `ListeningLease`'s acceptor or is open in this
-///   process; any other is foreign;
+///   process or in one of `ShieldOptions::listener_processes`; any other is foreign;
 /// - with `ShieldOptions::expect_listener`, the service's own listener missing once `grace` has
 ///   passed (`listener_gone`).
 ///
@@ -439,7 +474,8 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
 class PortShield {
  public:
   /// Starts watching `lease` at once (the first check is queued on `executor`). Without a
-  /// listening socket, any listener on the port not open in this process is foreign.
+  /// listening socket, any listener on the port not open in this process (nor in
+  /// `options.listener_processes`) is foreign.
   /// @throws ConfigError when the lease holds no port or the options are invalid (interval not
   /// positive, negative grace).
   PortShield(boost::asio::any_io_executor executor, const PortLease& lease,

@@ -7,12 +7,19 @@
 //                                      connection on descriptor 3, answer "hello from <port>"
 //   portpool_cli_child signals         print "READY <port>", then "SIGNAL <n>" for every SIGHUP,
 //                                      SIGINT, SIGUSR1 and SIGTERM; exit 42 after SIGTERM
+//   portpool_cli_child listen          listen on 127.0.0.1:$PORT itself, print "READY <port>", answer
+//                                      every connection "hello from <port>"; on SIGTERM print
+//                                      "SIGNAL 15" and exit 42
 //   portpool_cli_child kill-self SIG   die by signal SIG
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -47,6 +54,16 @@ int print_environment(const std::vector<std::string>& arguments) {
     say("ARG=" + argument);
   }
   return 0;
+}
+
+void answer_one_connection(int listening) {
+  int connection = ::accept(listening, nullptr, nullptr);
+  if (connection < 0) {
+    return;
+  }
+  auto text = "hello from " + variable("PORT") + "\n";
+  static_cast<void>(::write(connection, text.data(), text.size()));
+  ::close(connection);
 }
 
 int serve_on_descriptor_3() {
@@ -92,6 +109,40 @@ int report_signals() {
   }
 }
 
+// SIGTERM stays blocked except inside ppoll, so that it cannot slip in between two waits.
+int listen_until_sigterm() {
+  int listening = ::socket(AF_INET, SOCK_STREAM, 0);
+  int reuse = 1;
+  ::setsockopt(listening, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(std::atoi(variable("PORT").c_str())));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(listening, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 ||
+      ::listen(listening, 16) != 0) {
+    say("LISTEN-FAILED");
+    return 5;
+  }
+  struct sigaction action {};
+  action.sa_handler = [](int number) { last_signal = number; };
+  ::sigaction(SIGTERM, &action, nullptr);
+  sigset_t blocked;
+  sigset_t waiting;
+  sigemptyset(&blocked);
+  sigaddset(&blocked, SIGTERM);
+  ::sigprocmask(SIG_BLOCK, &blocked, &waiting);
+  say("READY " + variable("PORT"));
+  pollfd incoming{listening, POLLIN, 0};
+  while (true) {
+    if (::ppoll(&incoming, 1, nullptr, &waiting) > 0) {
+      answer_one_connection(listening);
+    } else if (last_signal == SIGTERM) {
+      say("SIGNAL " + std::to_string(SIGTERM));
+      return 42;
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -114,6 +165,9 @@ int main(int argc, char** argv) {
   }
   if (mode == "signals") {
     return report_signals();
+  }
+  if (mode == "listen") {
+    return listen_until_sigterm();
   }
   if (mode == "kill-self" && !arguments.empty()) {
     int number = std::atoi(arguments.front().c_str());

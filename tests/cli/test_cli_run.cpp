@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <set>
 #include <string>
@@ -20,6 +21,7 @@ using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 using portpool::test::ChildProcess;
 using portpool::test::CliResult;
+using portpool::test::file_text;
 using portpool::test::finish;
 using portpool::test::holders;
 using portpool::test::listen_on;
@@ -29,7 +31,9 @@ using portpool::test::run_portpool;
 using portpool::test::shared_pool_config;
 using portpool::test::spawn_portpool;
 using portpool::test::TempDir;
+using portpool::test::wait_until;
 using portpool::test::write_config;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -69,6 +73,19 @@ std::string answer_of(std::uint16_t port) {
     answer.append(buffer, static_cast<std::size_t>(count));
   }
   return answer;
+}
+
+/// A listener of this test process (neither portpool nor CMD) on 127.0.0.2:port, beside CMD's on
+/// 127.0.0.1; an invalid descriptor where 127.0.0.2 cannot be bound (a container may not allow it).
+portpool::detail::UniqueFd listen_on_second_loopback(std::uint16_t port) {
+  portpool::detail::UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  auto address = portpool::test::loopback(port);
+  ::inet_pton(AF_INET, "127.0.0.2", &address.sin_addr);
+  if (::bind(socket.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 ||
+      ::listen(socket.get(), 16) != 0) {
+    return {};
+  }
+  return socket;
 }
 
 }  // namespace
@@ -309,4 +326,41 @@ TEST_CASE("run --socket --on-lost warn only reports the loss") {
   CHECK_THAT(reported, StartsWith("portpool: port " + std::to_string(*port) + " of 'web' is lost: "));
   run.close_stdin();
   CHECK(finish(run).exit_code == 7);
+}
+
+TEST_CASE("run without --socket watches the port: CMD's own listener is not foreign, another program's is") {
+  Fixture fixture;
+  auto log = fixture.dir.path() / "stderr.log";
+  auto run = portpool::test::spawn_portpool_logging(fixture.run_arguments({}, {PORTPOOL_CLI_CHILD, "listen"}), log);
+  auto port = ready_port(run);
+  REQUIRE(port);
+  // CMD listens: the shield checks once a second, and must find nothing in two checks.
+  CHECK_FALSE(wait_until([&] { return !file_text(log).empty(); }, 2500ms));
+  CHECK(answer_of(*port) == "hello from " + std::to_string(*port) + "\n");
+
+  auto foreign = listen_on_second_loopback(*port);
+  if (!foreign) {
+    WARN("127.0.0.2 cannot be bound here; the foreign listener part is skipped");
+    run.signal(SIGTERM);
+    CHECK(finish(run).exit_code == 42);
+    return;
+  }
+  CHECK(run.read_line() == "SIGNAL " + std::to_string(SIGTERM));
+  CHECK(finish(run).exit_code == 42);
+  auto reported = file_text(log);
+  CHECK_THAT(reported, StartsWith("portpool: port " + std::to_string(*port) + " of 'web' is lost: "));
+  CHECK_THAT(reported, Contains("127.0.0.2:" + std::to_string(*port)) && Contains("stopping the command (SIGTERM)"));
+}
+
+TEST_CASE("run without --socket --on-lost term stops CMD when its lock file is deleted") {
+  Fixture fixture;
+  auto run = fixture.spawn({}, {PORTPOOL_CLI_CHILD, "listen"});
+  auto port = ready_port(run);
+  REQUIRE(port);
+  std::filesystem::remove(fixture.dir.lock_dir() / ("port-" + std::to_string(*port) + ".lock"));
+  CHECK(run.read_line() == "SIGNAL " + std::to_string(SIGTERM));
+  auto result = finish(run);
+  CHECK(result.exit_code == 42);
+  CHECK_THAT(result.err, StartsWith("portpool: port " + std::to_string(*port) + " of 'web' is lost: "));
+  CHECK_THAT(result.err, Contains("deleted") && Contains("stopping the command (SIGTERM)"));
 }

@@ -72,10 +72,17 @@ int run_with_socket(const RunArguments& arguments, const std::string& program, P
   return supervisor.supervise(child);
 }
 
+// CMD listens on the port itself, in its own process: the shield is told that CMD's listeners are
+// the service's, which it can only be once CMD's pid is known.
 int run_without_socket(const RunArguments& arguments, const std::string& program, PortPoolManager& manager,
                        Supervisor& supervisor) {
   auto lease = manager.acquire();
-  return supervisor.supervise(launch(launch_request(arguments, program, lease, -1, supervisor)));
+  auto child = launch(launch_request(arguments, program, lease, -1, supervisor));
+  ShieldOptions shield_options;
+  shield_options.listener_processes = {child};
+  PortShield shield(supervisor.context().get_executor(), lease, lost_port_handler(arguments, supervisor),
+                    shield_options);
+  return supervisor.supervise(child);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 #pragma once
 
 // Who listens on a TCP port, from the kernel's socket tables, and which of those sockets belong to
-// this process (socket inodes found in /proc/self/fd).
+// this process (socket inodes found in /proc/self/fd) or to processes a shield was told are the
+// service's own (found in /proc/<pid>/fd).
 //
 // The tables are read through NETLINK_SOCK_DIAG (what `ss` uses), asking for LISTEN sockets only:
 // the kernel then walks its listening hash alone. /proc/net/tcp and /proc/net/tcp6 are the
@@ -13,8 +14,9 @@
 // One snapshot (every LISTEN socket, indexed by port) is shared by every shield of the process
 // and re-read only when older than the age a caller accepts. Shields that poll with the same
 // interval wake together (their ticks are aligned to the clock), so a whole burst of checks is
-// answered by one read. The set of this process's socket inodes is computed at most once per
-// snapshot, and only when a listener on a shielded port is not already known to be ours.
+// answered by one read. The set of this process's socket inodes, and that of each listener
+// process a shield names, is computed at most once per snapshot, and only when a listener on a
+// shielded port is not already known to be ours.
 
 #include <portpool/detail/unique_fd.hpp>
 
@@ -152,8 +154,8 @@ inline void parse_listeners(std::string_view table, std::vector<Listener>& into)
   std::size_t line_start = table.find('\n');  // the first line is the header
   while (line_start != std::string_view::npos && line_start + 1 < table.size()) {
     auto line_end = table.find('\n', line_start + 1);
-    auto line = table.substr(line_start + 1, line_end == std::string_view::npos ? std::string_view::npos
-                                                                                 : line_end - line_start - 1);
+    auto line = table.substr(line_start + 1,
+                             line_end == std::string_view::npos ? std::string_view::npos : line_end - line_start - 1);
     line_start = line_end;
     std::size_t position = 0;
     next_field(line, position);  // sl
@@ -199,8 +201,8 @@ inline bool netlink_listeners(int family, std::vector<Listener>& into) {
   message.request.idiag_states = 1U << TCP_LISTEN;
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
-  if (::sendto(socket.get(), &message, sizeof message, 0, reinterpret_cast<const sockaddr*>(&kernel),
-               sizeof kernel) != static_cast<ssize_t>(sizeof message)) {
+  if (::sendto(socket.get(), &message, sizeof message, 0, reinterpret_cast<const sockaddr*>(&kernel), sizeof kernel) !=
+      static_cast<ssize_t>(sizeof message)) {
     return false;
   }
   std::vector<Listener> found;
@@ -235,9 +237,9 @@ inline bool netlink_listeners(int family, std::vector<Listener>& into) {
         boost::asio::ip::address_v6::bytes_type bytes{};
         std::memcpy(bytes.data(), socket_info.id.idiag_src, bytes.size());
         boost::asio::ip::address_v6 v6(bytes);
-        address = v6.is_v4_mapped() ? boost::asio::ip::address(boost::asio::ip::make_address_v4(
-                                           boost::asio::ip::v4_mapped, v6))
-                                     : boost::asio::ip::address(v6);
+        address = v6.is_v4_mapped()
+                      ? boost::asio::ip::address(boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6))
+                      : boost::asio::ip::address(v6);
       }
       found.push_back(Listener{socket_info.idiag_inode, address, ntohs(socket_info.id.idiag_sport)});
     }
@@ -279,10 +281,11 @@ void for_each_socket_inode(const std::string& fd_dir, Visit&& visit) {
   ::closedir(directory);
 }
 
-/// The inodes of every socket this process has open.
-inline std::unordered_set<std::uint64_t> own_socket_inodes() {
+/// The inodes of every socket open in the process whose fd directory is `fd_dir`; none when it
+/// cannot be read (the process has exited, or belongs to someone we may not look into).
+inline std::unordered_set<std::uint64_t> socket_inodes_in(const std::string& fd_dir) {
   std::unordered_set<std::uint64_t> inodes;
-  for_each_socket_inode("/proc/self/fd", [&](std::uint64_t inode) {
+  for_each_socket_inode(fd_dir, [&](std::uint64_t inode) {
     inodes.insert(inode);
     return false;
   });
@@ -398,8 +401,20 @@ class ListenerSnapshot {
 
   /// The sockets this process had open, scanned once per snapshot, after the tables were read.
   const std::unordered_set<std::uint64_t>& own_inodes() const {
-    std::call_once(own_once_, [this] { own_ = own_socket_inodes(); });
+    std::call_once(own_once_, [this] { own_ = socket_inodes_in("/proc/self/fd"); });
     return own_;
+  }
+
+  /// Whether the socket `inode` is open in `process`. Its descriptors are scanned once per
+  /// snapshot, on the first question about it, after the tables were read; a process that has
+  /// exited has no sockets.
+  bool open_in_process(pid_t process, std::uint64_t inode) const {
+    std::lock_guard guard(processes_mutex_);
+    auto found = process_inodes_.find(process);
+    if (found == process_inodes_.end()) {
+      found = process_inodes_.emplace(process, socket_inodes_in(fmt::format("/proc/{}/fd", process))).first;
+    }
+    return found->second.count(inode) != 0;
   }
 
   bool complete() const noexcept { return complete_; }
@@ -414,6 +429,8 @@ class ListenerSnapshot {
   std::unordered_map<std::uint16_t, std::vector<Listener>> by_port_;
   mutable std::once_flag own_once_;
   mutable std::unordered_set<std::uint64_t> own_;
+  mutable std::mutex processes_mutex_;
+  mutable std::unordered_map<pid_t, std::unordered_set<std::uint64_t>> process_inodes_;
 };
 
 }  // namespace portpool::detail
