@@ -16,4 +16,5 @@
 #include <portpool/probe.hpp>
 #include <portpool/registry.hpp>
 #include <portpool/service_port_table.hpp>
+#include <portpool/shield_options.hpp>
 #include <portpool/version.hpp>

@@ -1,0 +1,76 @@
+#pragma once
+
+/// @file
+/// What a PortShield reports (ShieldEvent, LostReason) and how it watches (ShieldOptions).
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace portpool {
+
+/// Why a shield reported its port lost.
+enum class LostReason {
+  lock_file_removed,   ///< the lock file was deleted: another process can now lock a new file of that name
+  lock_file_replaced,  ///< the lock file's name now names another file (a rename over it, a new file)
+  foreign_listener,    ///< a socket of another process listens on the port
+  listener_gone,       ///< the service's own listener is gone (only with `ShieldOptions::expect_listener`)
+};
+
+/// The reason's name, e.g. "foreign_listener".
+inline const char* to_string(LostReason reason) noexcept {
+  switch (reason) {
+    case LostReason::lock_file_removed:
+      return "lock_file_removed";
+    case LostReason::lock_file_replaced:
+      return "lock_file_replaced";
+    case LostReason::foreign_listener:
+      return "foreign_listener";
+    case LostReason::listener_gone:
+      return "listener_gone";
+  }
+  return "unknown";
+}
+
+/// What a shield reports, once, when it finds its port lost.
+struct ShieldEvent {
+  LostReason reason = LostReason::lock_file_removed;
+  std::uint16_t port = 0;
+  std::string service;
+  std::string message;  ///< for people: what was found and what to do
+};
+
+/// Settings of a shield. A default-constructed ShieldOptions works.
+struct ShieldOptions {
+  /// How often the socket tables (and, as a safety net, the lock file) are checked. Shields
+  /// with the same interval check together, so that one read of the tables serves them all.
+  std::chrono::milliseconds interval{1000};
+
+  /// With `expect_listener`: how long after the shield starts the service may take to listen.
+  std::chrono::milliseconds grace{5000};
+
+  /// Report `listener_gone` when, after `grace`, the service does not listen on its port: for a
+  /// `ListeningLease`, when its acceptor no longer listens; for a plain lease, when no socket of
+  /// this process (or of `listener_processes`) listens on the port.
+  bool expect_listener = false;
+
+  /// Processes besides this one whose listeners on the port are the service's own, for example a
+  /// child the service launched and handed the port to: their listeners are not foreign. For a
+  /// plain lease with `expect_listener`, a listener in one of them also satisfies the expectation.
+  /// A process that has exited, or whose descriptors this process may not read
+  /// (/proc/<pid>/fd), has no listeners. Their descriptors are only looked at when the port has
+  /// a listener not known to be ours, so an idle port costs nothing more.
+  ///
+  /// @code
+  /// pid_t server = spawn_server(lease.port());
+  /// portpool::ShieldOptions options;
+  /// options.listener_processes = {server};
+  /// portpool::PortShield shield(io.get_executor(), lease, on_lost, options);
+  /// @endcode
+  std::vector<pid_t> listener_processes;
+};
+
+}  // namespace portpool
