@@ -93,7 +93,7 @@ TEST_CASE("a holder killed at any step of acquiring never shares its port and lo
 }
 
 TEST_CASE("a holder paused at any step of acquiring and resumed ends up holding, unless someone else took it") {
-  auto step = GENERATE("lock-file-opened", "locked", "probed", "record-temporary-written", "recorded");
+  const auto* step = GENERATE("lock-file-opened", "locked", "probed", "record-temporary-written", "recorded");
   CAPTURE(step);
   TempDir directory;
   auto ports = ReservedPorts::any(1);

@@ -40,7 +40,7 @@ namespace {
 constexpr int processes = 8;
 constexpr int threads_per_process = 4;
 constexpr std::size_t pool_size = 4;
-constexpr long allowed_memory_growth_kib = 16 * 1024;
+constexpr long allowed_memory_growth_kib = 16L * 1024;
 
 // Lives in memory shared by all the soak processes.
 struct Shared {
@@ -116,6 +116,7 @@ int soak_process(const TempDir& directory, const std::vector<std::uint16_t>& poo
     auto run_threads = [&](std::chrono::steady_clock::duration length) {
       auto deadline = std::chrono::steady_clock::now() + length;
       std::vector<std::thread> threads;
+      threads.reserve(threads_per_process);
       for (int thread = 0; thread < threads_per_process; ++thread) {
         threads.emplace_back([&, thread] {
           SoakWorker(manager, shared, process * threads_per_process + thread + 1).run_until(deadline);
