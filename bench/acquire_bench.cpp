@@ -9,6 +9,8 @@
 // Floor/LockAndListen: both, the least a checked acquisition can do.
 // AcquireRelease/NoProbe, AcquireRelease/BindProbe: acquire() then release() on a free pool of 3.
 // AcquireListening: acquire_listening() then release (the acceptor closes, then the lock goes).
+// Floor/Exhausted10000/Reopen, /KeptOpen: 10,000 lock files held by another process, each
+// refused by open + fcntl + close, or by fcntl alone on descriptors kept open.
 // TryAcquireExhausted/N: try_acquire() on a pool of N ports all held by another process.
 // RegistryHolders/N: Registry::holders() with N live holders in another process.
 //
@@ -199,6 +201,45 @@ void TryAcquireExhausted(benchmark::State& state) {
   state.counters["pool_size"] = static_cast<double>(size);
 }
 BENCHMARK(TryAcquireExhausted)->Arg(3)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMicrosecond);
+
+// The floor of an exhausted pool of 10,000 ports: each lock file opened, refused, closed (what any
+// open-per-attempt design pays), or kept open between calls so that a refusal is one fcntl.
+void FloorExhausted(benchmark::State& state, bool keep_open) {
+  portpool_bench::raise_descriptor_limit();
+  constexpr std::size_t size = 10000;
+  TempLockDir directory;
+  auto pool = port_range(static_cast<std::uint16_t>(65535 - size), size);
+  PoolHolderProcess holder(pool, directory.locks());
+  int lock_dir = ::open(directory.locks().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  std::vector<std::string> names;
+  std::vector<int> kept;
+  for (auto port : pool) {
+    names.push_back(portpool::FileLockPolicy::lock_name(port));
+    if (keep_open) {
+      kept.push_back(::openat(lock_dir, names.back().c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+    }
+  }
+  struct flock request {};
+  request.l_type = F_WRLCK;
+  request.l_whence = SEEK_SET;
+  for (auto _ : state) {
+    for (std::size_t index = 0; index < size; ++index) {
+      int file = keep_open ? kept[index] : ::openat(lock_dir, names[index].c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+      benchmark::DoNotOptimize(::fcntl(file, F_SETLK, &request));
+      if (!keep_open) {
+        ::close(file);
+      }
+    }
+  }
+  for (int file : kept) {
+    ::close(file);
+  }
+  ::close(lock_dir);
+}
+BENCHMARK_CAPTURE(FloorExhausted, reopen, false)->Name("Floor/Exhausted10000/Reopen")->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(FloorExhausted, kept_open, true)
+    ->Name("Floor/Exhausted10000/KeptOpen")
+    ->Unit(benchmark::kMicrosecond);
 
 void RegistryHolders(benchmark::State& state) {
   portpool_bench::raise_descriptor_limit();

@@ -36,8 +36,12 @@ def load_benchmarks(path):
     return {entry["name"]: entry for entry in data["benchmarks"] if entry.get("run_type", "iteration") == "iteration"}
 
 
-def nanoseconds(entry):
-    return entry["real_time"] * TO_NS[entry["time_unit"]]
+def nanoseconds(entry, clock="real_time"):
+    return entry[clock] * TO_NS[entry["time_unit"]]
+
+
+def cpu_nanoseconds(entry):
+    return nanoseconds(entry, "cpu_time")
 
 
 def microseconds(value_ns):
@@ -49,7 +53,9 @@ def acquisition_table(benchmarks_by_fs):
         ("Floor/LockFile", None),
         ("Floor/ListenSocket", None),
         ("Floor/LockAndListen", None),
+        ("Floor/LockAndRecord", None),
         ("AcquireRelease/NoProbe", "Floor/LockFile"),
+        ("AcquireRelease/NoProbe", "Floor/LockAndRecord"),
         ("AcquireRelease/BindProbe", "Floor/LockAndListen"),
         ("AcquireListening", "Floor/LockAndListen"),
     ]
@@ -61,33 +67,42 @@ def acquisition_table(benchmarks_by_fs):
             if name not in benchmarks:
                 cells.append("-")
                 continue
-            cell = microseconds(nanoseconds(benchmarks[name]))
+            cell = f"{microseconds(nanoseconds(benchmarks[name]))} (cpu {microseconds(cpu_nanoseconds(benchmarks[name]))})"
             if floor in benchmarks:
-                cell += f" ({nanoseconds(benchmarks[name]) / nanoseconds(benchmarks[floor]):.1f}x `{floor}`)"
+                wall_ratio = nanoseconds(benchmarks[name]) / nanoseconds(benchmarks[floor])
+                cpu_ratio = cpu_nanoseconds(benchmarks[name]) / cpu_nanoseconds(benchmarks[floor])
+                cell += f": {wall_ratio:.1f}x (cpu {cpu_ratio:.1f}x) `{floor}`"
             cells.append(cell)
         lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def exhausted_points(benchmarks):
+def exhausted_points(benchmarks, clock="real_time"):
     points = []
     for name, entry in benchmarks.items():
         if name.startswith("TryAcquireExhausted/"):
-            points.append((int(entry["pool_size"]), nanoseconds(entry)))
+            points.append((int(entry["pool_size"]), nanoseconds(entry, clock)))
     return sorted(points)
 
 
 def exhausted_table(benchmarks_by_fs):
     sizes = sorted({size for b in benchmarks_by_fs.values() for size, _ in exhausted_points(b)})
     lines = ["| pool size (all held by another process) | " +
-             " | ".join(f"{fs}: try_acquire / per port" for fs in benchmarks_by_fs) + " |",
+             " | ".join(f"{fs}: wall / cpu / cpu per port" for fs in benchmarks_by_fs) + " |",
              "|---|" + "---|" * len(benchmarks_by_fs)]
     for size in sizes:
         cells = []
         for benchmarks in benchmarks_by_fs.values():
-            found = dict(exhausted_points(benchmarks))
-            cells.append(f"{found[size] / 1e6:.3f} ms / {found[size] / size / 1e3:.2f} µs" if size in found else "-")
+            wall = dict(exhausted_points(benchmarks))
+            cpu = dict(exhausted_points(benchmarks, "cpu_time"))
+            cells.append(f"{wall[size] / 1e6:.3f} ms / {cpu[size] / 1e6:.3f} ms / {cpu[size] / size / 1e3:.2f} µs"
+                         if size in wall else "-")
         lines.append(f"| {size:,} | " + " | ".join(cells) + " |")
+    for name in ("Floor/Exhausted10000/Reopen", "Floor/Exhausted10000/KeptOpen"):
+        cells = [f"{nanoseconds(b[name]) / 1e6:.3f} ms / {cpu_nanoseconds(b[name]) / 1e6:.3f} ms / "
+                 f"{cpu_nanoseconds(b[name]) / 1e4 / 1e3:.2f} µs" if name in b else "-"
+                 for b in benchmarks_by_fs.values()]
+        lines.append(f"| floor: `{name}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -97,7 +112,8 @@ def registry_table(benchmarks_by_fs):
         cells = []
         for benchmarks in benchmarks_by_fs.values():
             entry = benchmarks.get(f"RegistryHolders/{count}")
-            cells.append(f"{nanoseconds(entry) / 1e6:.3f} ms" if entry else "-")
+            cells.append(f"{nanoseconds(entry) / 1e6:.3f} ms (cpu {cpu_nanoseconds(entry) / 1e6:.3f} ms)"
+                         if entry else "-")
         lines.append(f"| {count:,} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -179,14 +195,15 @@ def shield_table(shield):
 def plot_pool_size(benchmarks_by_fs, image):
     figure, axes = plt.subplots(figsize=(6.4, 4.2), dpi=100)
     for fs, benchmarks in benchmarks_by_fs.items():
-        points = exhausted_points(benchmarks)
-        if points:
-            axes.loglog([size for size, _ in points], [value / 1e6 for _, value in points], "o-",
-                        label=f"try_acquire(), exhausted, lock dir on {fs}")
+        for clock, style in (("real_time", "o-"), ("cpu_time", "s--")):
+            points = exhausted_points(benchmarks, clock)
+            if points:
+                axes.loglog([size for size, _ in points], [value / 1e6 for _, value in points], style,
+                            label=f"{fs}, {clock.replace('_', ' ')}")
     axes.axhline(20, color="grey", linestyle="--", label="target: 20 ms at 10,000 ports")
     axes.set_xlabel("pool size (ports, all held by another process)")
     axes.set_ylabel("time per call (ms)")
-    axes.set_title("portpool: exhausted-pool answer against pool size")
+    axes.set_title("portpool: try_acquire() on an exhausted pool")
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=8)
     figure.tight_layout()
@@ -198,10 +215,11 @@ def plot_contention(statistics, image):
     tools = sorted({tool for tool, _ in statistics}, key=lambda tool: (tool != "portpool", tool))
     for tool in tools:
         counts = sorted(processes for name, processes in statistics if name == tool)
-        left.loglog(counts, [percentile(statistics[(tool, k)]["total_ms"], 0.5) for k in counts], "o-", label=tool)
+        label = tool if tool in RANGE_TOOLS else f"{tool} (any port: no range)"
+        left.loglog(counts, [percentile(statistics[(tool, k)]["total_ms"], 0.5) for k in counts], "o-", label=label)
         right.plot(counts, [100.0 * (sum(statistics[(tool, k)]["doubles"]) + len(statistics[(tool, k)]["outside"])
                                      * (tool in RANGE_TOOLS)) / max(1, sum(statistics[(tool, k)]["processes_seen"]))
-                            for k in counts], "o-", label=tool)
+                            for k in counts], "o-", label=label)
     left.set_xlabel("K processes racing for K/2 ports")
     left.set_ylabel("race total, p50 over rounds (ms)")
     left.set_title("time until every process has its answer")
