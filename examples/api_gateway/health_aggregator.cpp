@@ -39,7 +39,7 @@ class HealthProbe : public std::enable_shared_from_this<HealthProbe> {
       : stream_(executor), target_(std::move(target)), timeout_(timeout), done_(std::move(done)) {
     request_.set(http::field::host, fmt::format("{}:{}", target_.address().to_string(), target_.port()));
     request_.set(http::field::connection, "close");
-    parser_.body_limit(64 * 1024);
+    parser_.body_limit(std::uint64_t{64} * 1024);
   }
 
   void start() {

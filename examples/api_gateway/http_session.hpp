@@ -20,7 +20,7 @@ namespace api_gateway {
 
 struct SessionLimits {
   std::uint32_t header_bytes = 8 * 1024;
-  std::uint64_t body_bytes = 64 * 1024;
+  std::uint64_t body_bytes = std::uint64_t{64} * 1024;
   /// How long a connection may wait for (or take to send) its next request.
   std::chrono::seconds read_timeout{30};
   std::chrono::seconds write_timeout{10};

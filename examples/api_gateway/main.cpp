@@ -37,7 +37,7 @@ int fail(int code, const std::string& message) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   CLI::App app{"The task sheet's API gateway, serving on a port from its exclusive portpool pool."};
   api_gateway::GatewaySettings settings;
   std::string instance = "auto";
@@ -58,16 +58,13 @@ int main(int argc, char** argv) {
   if (instance != "auto") {
     settings.instance = static_cast<unsigned>(std::stoul(instance));
   }
-
-  try {
-    return api_gateway::run_gateway(settings);
-  } catch (const portpool::PoolExhausted& error) {
-    return fail(api_gateway::exit_code::pool_exhausted, error.what());
-  } catch (const portpool::ConfigError& error) {
-    return fail(api_gateway::exit_code::bad_config, error.what());
-  } catch (const portpool::LockDirError& error) {
-    return fail(api_gateway::exit_code::unsafe_lock_dir, error.what());
-  } catch (const std::exception& error) {
-    return fail(api_gateway::exit_code::system_failure, error.what());
-  }
+  return api_gateway::run_gateway(settings);
+} catch (const portpool::PoolExhausted& error) {
+  return fail(api_gateway::exit_code::pool_exhausted, error.what());
+} catch (const portpool::ConfigError& error) {
+  return fail(api_gateway::exit_code::bad_config, error.what());
+} catch (const portpool::LockDirError& error) {
+  return fail(api_gateway::exit_code::unsafe_lock_dir, error.what());
+} catch (const std::exception& error) {
+  return fail(api_gateway::exit_code::system_failure, error.what());
 }

@@ -45,7 +45,7 @@ class Gateway {
   /// Starts `env VARIABLES... api_gateway ARGUMENTS...` (VARIABLES as NAME=value).
   static Gateway spawn_with_environment(const std::vector<std::string>& variables,
                                         const std::vector<std::string>& arguments) {
-    std::vector<std::string> command{"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", "/usr/bin/env"};
+    std::vector<std::string> command{"/bin/sh", "-c", R"(exec "$0" "$@" 2>&1)", "/usr/bin/env"};
     command.insert(command.end(), variables.begin(), variables.end());
     command.emplace_back(API_GATEWAY);
     command.insert(command.end(), arguments.begin(), arguments.end());

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace portpool::test {
 
@@ -46,9 +47,14 @@ class HttpClient {
     request.prepare_payload();
     stream_.expires_after(timeout_);
     run([&](auto done) { http::async_write(stream_, request, done); });
-    http::response<http::string_body> response;
-    run([&](auto done) { http::async_read(stream_, buffer_, response, done); });
-    return HttpReply{response.result_int(), response.body(), response.base()};
+    http::response_parser<http::string_body> parser;
+    run([&](auto done) { http::async_read(stream_, buffer_, parser, done); });
+    auto& response = parser.get();
+    HttpReply reply;
+    reply.status = response.result_int();
+    reply.headers = response.base();
+    reply.body = std::move(response.body());
+    return reply;
   }
 
   HttpReply get(const std::string& target) { return request(http::verb::get, target); }

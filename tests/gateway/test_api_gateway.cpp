@@ -277,12 +277,13 @@ TEST_CASE("8 clients making 500 requests each on keep-alive connections all get 
 
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
+  threads.reserve(clients);
   for (int client = 0; client < clients; ++client) {
     threads.emplace_back([&, client] {
       try {
         HttpClient connection(gateway.port());
         for (int request = 0; request < requests_per_client; ++request) {
-          auto target = (client + request) % 10 == 0 ? "/api/services" : "/api/health";
+          const auto* target = (client + request) % 10 == 0 ? "/api/services" : "/api/health";
           if (connection.get(target).status != 200) {
             ++failures;
           }
