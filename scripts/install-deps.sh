@@ -8,6 +8,7 @@ packages=(
   libboost-dev libfmt-dev
   catch2 libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libbenchmark-dev
   clang clang-format clang-tidy libclang-rt-14-dev curl procps
+  nodejs npm  # the official MCP SDK client of tests/mcp (installed from npm by ctest)
 )
 
 missing=()

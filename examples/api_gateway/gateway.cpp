@@ -1,144 +1,39 @@
 #include "gateway.hpp"
 
 #include "health_aggregator.hpp"
-#include "http_server.hpp"
 #include "routes.hpp"
-#include "structured_log.hpp"
 
-#include <portpool/config_file.hpp>
-#include <portpool/portpool.hpp>
-
-#include <signal.h>
-#include <unistd.h>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-
-#include <chrono>
 #include <memory>
-#include <optional>
 #include <utility>
 
 namespace api_gateway {
 
 namespace {
 
-/// How long in-flight requests get to finish after a shutdown signal.
-constexpr std::chrono::milliseconds shutdown_grace{5000};
-
-portpool::ServicePortTable load_table(const GatewaySettings& settings) {
-  return settings.config_file.empty() ? portpool::ServicePortTable::defaults()
-                                      : portpool::ServicePortTable::from_file(settings.config_file);
-}
-
-/// Sets `options.instance` (and the copy's identity): the number asked for, or the lowest free one,
-/// held for as long as the returned lease lives.
-std::optional<portpool::InstanceLease> take_instance(const GatewaySettings& settings,
-                                                     const portpool::ServicePortTable& table,
-                                                     portpool::Options& options) {
-  if (settings.instance) {
-    options.instance = *settings.instance;
-    return std::nullopt;
-  }
-  auto instance = portpool::InstanceManager::acquire(options, table.layout().max);
-  options.instance = instance.number();
-  options.instance_id = instance.id();
-  return instance;
-}
-
-void log_skipped_port(const portpool::Event& event) {
-  if (event.kind == portpool::EventKind::skipped) {
-    log_event("port_skipped", {{"service", event.service}, {"port", event.port}, {"message", event.message}});
-  }
-}
-
 HealthCheckSettings health_check_settings(const GatewaySettings& settings, const portpool::Options& options) {
   HealthCheckSettings health;
-  health.services.insert(settings.service);
+  health.services.insert(settings.service.service);
   health.services.insert(settings.health_services.begin(), settings.health_services.end());
   health.address = options.probe_address;
   return health;
 }
 
-portpool::ShieldOptions shield_options() {
-  portpool::ShieldOptions options;
-  options.expect_listener = true;  // the server's own acceptor closing is a loss too
-  return options;
-}
-
-const char* signal_name(int number) { return number == SIGINT ? "SIGINT" : "SIGTERM"; }
-
 }  // namespace
 
+portpool_example::ServiceSettings GatewaySettings::default_service_settings() {
+  portpool_example::ServiceSettings settings;
+  settings.service = "api-server";
+  settings.server_name = "portpool-api-gateway";
+  return settings;
+}
+
 int run_gateway(const GatewaySettings& settings) {
-  auto table = load_table(settings);
-  portpool::Options options;
-  options.lock_dir = settings.lock_dir;
-  auto instance = take_instance(settings, table, options);
-  options.on_event = log_skipped_port;
-
-  boost::asio::io_context io(1);
-  portpool::PortPoolManager manager(table, settings.service, options);
-  auto listening = manager.acquire_listening(io.get_executor());
-
-  GatewayIdentity identity{settings.service, listening.port(), options.instance,
-                           table.pool_for(settings.service, options.instance)};
-  HealthAggregator health(io.get_executor(), options, health_check_settings(settings, options), listening.port());
-  Router router(identity, options, std::move(health));
-  auto server = std::make_shared<HttpServer>(listening.acceptor, router);
-
-  int exit_status = exit_code::stopped;
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  std::optional<portpool::PortShield> shield;
-  auto stop = [&, stopping = false](int status) mutable {
-    if (std::exchange(stopping, true)) {
-      return;
-    }
-    exit_status = status;
-    shield->stop();
-    boost::system::error_code ignored;
-    signals.cancel(ignored);
-    signals.clear(ignored);  // a second Ctrl-C now ends the process at once (the OS frees the port)
-    server->shutdown(shutdown_grace);
-  };
-  signals.async_wait([&](boost::system::error_code error, int signal_number) {
-    if (!error) {
-      log_event("shutdown", {{"signal", signal_name(signal_number)}, {"port", identity.port}});
-      stop(exit_code::stopped);
-    }
+  return portpool_example::run_service(settings.service, [&](const portpool_example::RunningService& running) {
+    GatewayIdentity identity{running.service, running.port, running.instance, running.pool};
+    HealthAggregator health(running.executor, running.options, health_check_settings(settings, running.options),
+                            running.port);
+    return std::make_unique<Router>(std::move(identity), running.options, std::move(health));
   });
-  shield.emplace(
-      io.get_executor(), listening,
-      [&](const portpool::ShieldEvent& loss) {
-        log_event("shield_lost", {{"service", loss.service},
-                                  {"port", loss.port},
-                                  {"reason", portpool::to_string(loss.reason)},
-                                  {"message", loss.message}});
-        stop(exit_code::port_lost);
-      },
-      shield_options());
-
-  log_event("start", {{"service", identity.service},
-                      {"port", identity.port},
-                      {"pool", identity.pool},
-                      {"instance", identity.instance},
-                      {"pid", ::getpid()},
-                      {"lock_dir", manager.lock_dir().string()},
-                      {"url", fmt::format("http://{}:{}", options.probe_address.to_string(), identity.port)}});
-  server->start();
-  io.run();
-
-  boost::system::error_code ignored;
-  listening.acceptor.close(ignored);
-  listening.lease.release();
-  if (instance) {
-    instance->release();
-  }
-  log_event("stopped", {{"service", identity.service},
-                        {"released_port", identity.port},
-                        {"released_instance", instance ? nlohmann::ordered_json(identity.instance) : nullptr},
-                        {"exit_code", exit_status}});
-  return exit_status;
 }
 
 }  // namespace api_gateway

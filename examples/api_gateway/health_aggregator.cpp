@@ -1,6 +1,6 @@
 #include "health_aggregator.hpp"
 
-#include "http_message.hpp"
+#include <boost/beast/http.hpp>
 
 #include <portpool/registry.hpp>
 
@@ -21,6 +21,7 @@ namespace api_gateway {
 namespace {
 
 namespace beast = boost::beast;
+namespace http = boost::beast::http;
 using boost::asio::ip::tcp;
 
 struct ProbeOutcome {

@@ -9,6 +9,7 @@
 
 #include "health_aggregator.hpp"
 #include "http_message.hpp"
+#include "request_handler.hpp"
 #include "tracing_stats.hpp"
 
 #include <portpool/options.hpp>
@@ -21,6 +22,11 @@
 
 namespace api_gateway {
 
+using portpool_example::Request;
+using portpool_example::Respond;
+using portpool_example::Response;
+namespace http = portpool_example::http;
+
 /// Who this gateway is, as its health endpoint reports it.
 struct GatewayIdentity {
   std::string service;
@@ -30,16 +36,16 @@ struct GatewayIdentity {
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
-class Router {
+class Router : public portpool_example::RequestHandler {
  public:
   Router(GatewayIdentity identity, portpool::Options registry_options, HealthAggregator health);
 
   /// Answers `request` through `respond`, at once or (aggregated health) once the probes are in,
   /// and records it in the tracing stats.
-  void handle(const Request& request, Respond respond);
+  void handle(const Request& request, Respond respond) override;
 
   /// The 400 for a request that could not be read (malformed, or over a size limit); recorded too.
-  Response reject_unreadable(const std::string& reason);
+  Response reject_unreadable(const std::string& reason) override;
 
  private:
   using Handler = void (Router::*)(const Request&, const Respond&) const;

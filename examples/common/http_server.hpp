@@ -5,7 +5,7 @@
 // and shuts down gracefully.
 
 #include "http_session.hpp"
-#include "routes.hpp"
+#include "request_handler.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -14,14 +14,17 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
-namespace api_gateway {
+namespace portpool_example {
 
 class HttpServer : public std::enable_shared_from_this<HttpServer> {
  public:
-  /// Serves on `acceptor`, which must be open and listening and must outlive the server.
-  HttpServer(boost::asio::ip::tcp::acceptor& acceptor, Router& router, SessionLimits limits = {});
+  /// Serves on `acceptor`, which must be open and listening and must outlive the server, with
+  /// `handler` answering; `server_name` is the Server header of every response.
+  HttpServer(boost::asio::ip::tcp::acceptor& acceptor, RequestHandler& handler, std::string server_name,
+             SessionLimits limits = {});
 
   void start();
 
@@ -38,7 +41,8 @@ class HttpServer : public std::enable_shared_from_this<HttpServer> {
   std::vector<std::shared_ptr<HttpSession>> open_sessions() const;
 
   boost::asio::ip::tcp::acceptor& acceptor_;
-  Router& router_;
+  RequestHandler& handler_;
+  std::string server_name_;
   SessionLimits limits_;
   std::map<std::uint64_t, std::weak_ptr<HttpSession>> sessions_;
   std::uint64_t next_session_id_ = 0;
@@ -47,4 +51,4 @@ class HttpServer : public std::enable_shared_from_this<HttpServer> {
   bool stopping_ = false;
 };
 
-}  // namespace api_gateway
+}  // namespace portpool_example

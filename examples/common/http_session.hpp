@@ -1,10 +1,10 @@
 #pragma once
 
 // One client connection: reads requests (within size limits and timeouts), hands them to the
-// router, writes the responses, and keeps the connection alive between requests.
+// handler, writes the responses, and keeps the connection alive between requests.
 
 #include "http_message.hpp"
-#include "routes.hpp"
+#include "request_handler.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -16,7 +16,7 @@
 #include <optional>
 #include <string>
 
-namespace api_gateway {
+namespace portpool_example {
 
 struct SessionLimits {
   std::uint32_t header_bytes = 8 * 1024;
@@ -29,8 +29,8 @@ struct SessionLimits {
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   /// `on_closed` runs when the session is gone (the connection closed, nothing pending).
-  HttpSession(boost::asio::ip::tcp::socket socket, Router& router, SessionLimits limits,
-              std::function<void()> on_closed);
+  HttpSession(boost::asio::ip::tcp::socket socket, RequestHandler& handler, const std::string& server_name,
+              SessionLimits limits, std::function<void()> on_closed);
   HttpSession(const HttpSession&) = delete;
   HttpSession& operator=(const HttpSession&) = delete;
   HttpSession(HttpSession&&) = delete;
@@ -59,7 +59,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  Router& router_;
+  RequestHandler& handler_;
+  std::string server_name_;
   SessionLimits limits_;
   std::function<void()> on_closed_;
   Response response_;
@@ -69,4 +70,4 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   bool stopping_ = false;
 };
 
-}  // namespace api_gateway
+}  // namespace portpool_example

@@ -1,13 +1,13 @@
 #pragma once
 
-// The HTTP messages the gateway reads and writes, and JSON responses.
+// The HTTP messages the example services read and write, and JSON responses.
 
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
 #include <functional>
 
-namespace api_gateway {
+namespace portpool_example {
 
 namespace http = boost::beast::http;
 
@@ -21,7 +21,6 @@ using Respond = std::function<void(Response)>;
 inline Response json_response(http::status status, const nlohmann::ordered_json& body) {
   Response response{status, 11};
   response.set(http::field::content_type, "application/json");
-  response.set(http::field::server, "portpool-api-gateway");
   response.body() = body.dump(2) + '\n';
   response.prepare_payload();
   return response;
@@ -32,4 +31,4 @@ inline Response json_error(http::status status, const std::string& message) {
   return json_response(status, {{"error", message}, {"status", static_cast<unsigned>(status)}});
 }
 
-}  // namespace api_gateway
+}  // namespace portpool_example

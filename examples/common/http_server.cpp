@@ -5,13 +5,15 @@
 #include <utility>
 #include <vector>
 
-namespace api_gateway {
+namespace portpool_example {
 
 namespace beast = boost::beast;
 
-HttpServer::HttpServer(boost::asio::ip::tcp::acceptor& acceptor, Router& router, SessionLimits limits)
+HttpServer::HttpServer(boost::asio::ip::tcp::acceptor& acceptor, RequestHandler& handler, std::string server_name,
+                       SessionLimits limits)
     : acceptor_(acceptor),
-      router_(router),
+      handler_(handler),
+      server_name_(std::move(server_name)),
       limits_(limits),
       accept_retry_(acceptor.get_executor()),
       drain_deadline_(acceptor.get_executor()) {}
@@ -33,7 +35,7 @@ void HttpServer::on_accept(beast::error_code error, boost::asio::ip::tcp::socket
     return retry_accept_later();  // e.g. out of file descriptors: give clients time to leave
   }
   auto id = next_session_id_++;
-  auto session = std::make_shared<HttpSession>(std::move(socket), router_, limits_,
+  auto session = std::make_shared<HttpSession>(std::move(socket), handler_, server_name_, limits_,
                                                [self = shared_from_this(), id] { self->forget(id); });
   sessions_.emplace(id, session);
   session->start();
@@ -93,4 +95,4 @@ std::vector<std::shared_ptr<HttpSession>> HttpServer::open_sessions() const {
   return open;
 }
 
-}  // namespace api_gateway
+}  // namespace portpool_example

@@ -4,7 +4,7 @@
 
 #include <utility>
 
-namespace api_gateway {
+namespace portpool_example {
 
 namespace beast = boost::beast;
 
@@ -29,9 +29,13 @@ std::string describe_bad_request(beast::error_code error, const SessionLimits& l
 
 }  // namespace
 
-HttpSession::HttpSession(boost::asio::ip::tcp::socket socket, Router& router, SessionLimits limits,
-                         std::function<void()> on_closed)
-    : stream_(std::move(socket)), router_(router), limits_(limits), on_closed_(std::move(on_closed)) {}
+HttpSession::HttpSession(boost::asio::ip::tcp::socket socket, RequestHandler& handler, const std::string& server_name,
+                         SessionLimits limits, std::function<void()> on_closed)
+    : stream_(std::move(socket)),
+      handler_(handler),
+      server_name_(server_name),
+      limits_(limits),
+      on_closed_(std::move(on_closed)) {}
 
 HttpSession::~HttpSession() { on_closed_(); }
 
@@ -66,19 +70,20 @@ void HttpSession::on_read(beast::error_code error) {
   auto request = parser_->release();
   request_version_ = request.version();
   request_keep_alive_ = request.keep_alive();
-  router_.handle(request, [self = shared_from_this()](Response response) { self->answer(std::move(response)); });
+  handler_.handle(request, [self = shared_from_this()](Response response) { self->answer(std::move(response)); });
 }
 
 void HttpSession::answer(Response response) { write(std::move(response), request_keep_alive_ && !stopping_); }
 
 void HttpSession::reject(const std::string& reason) {
   busy_ = true;
-  write(router_.reject_unreadable(reason), false);
+  write(handler_.reject_unreadable(reason), false);
 }
 
 void HttpSession::write(Response response, bool keep_alive) {
   response_ = std::move(response);
   response_.version(request_version_);
+  response_.set(http::field::server, server_name_);
   response_.keep_alive(keep_alive);
   stream_.expires_after(limits_.write_timeout);
   http::async_write(stream_, response_,
@@ -119,4 +124,4 @@ void HttpSession::discard_input() {
   });
 }
 
-}  // namespace api_gateway
+}  // namespace portpool_example

@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-namespace api_gateway {
+namespace portpool_example {
 
 /// `time` as ISO 8601 in UTC with milliseconds, e.g. 2024-05-01T12:00:00.250Z.
 inline std::string utc_timestamp(std::chrono::system_clock::time_point time) {
@@ -33,4 +33,4 @@ inline void log_event(std::string_view event, const nlohmann::ordered_json& fiel
   std::fwrite(text.data(), 1, text.size(), stderr);
 }
 
-}  // namespace api_gateway
+}  // namespace portpool_example

@@ -1,0 +1,27 @@
+#pragma once
+
+// What a service built on the example HTTP server answers: one implementation per service.
+
+#include "http_message.hpp"
+
+#include <string>
+
+namespace portpool_example {
+
+class RequestHandler {
+ public:
+  RequestHandler() = default;
+  RequestHandler(const RequestHandler&) = delete;
+  RequestHandler& operator=(const RequestHandler&) = delete;
+  RequestHandler(RequestHandler&&) = delete;
+  RequestHandler& operator=(RequestHandler&&) = delete;
+  virtual ~RequestHandler() = default;
+
+  /// Answers `request` through `respond`, at once or later (from another completion).
+  virtual void handle(const Request& request, Respond respond) = 0;
+
+  /// The answer to a request that could not be read (malformed, or over a size limit).
+  virtual Response reject_unreadable(const std::string& reason) = 0;
+};
+
+}  // namespace portpool_example

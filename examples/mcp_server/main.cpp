@@ -1,0 +1,46 @@
+// mcp_server: a Model Context Protocol server on a port from its exclusive portpool pool.
+//
+// Its tools tell an AI assistant about the machine's ports (list_pools, list_holders, check_port);
+// it serves the Streamable HTTP transport on POST /mcp.
+//
+//   mcp_server [--config FILE] [--instance N|auto] [--lock-dir DIR] [--service NAME]
+//
+// See docs/mcp_server.md.
+
+#include "mcp_endpoint.hpp"
+#include "mcp_protocol.hpp"
+#include "port_tools.hpp"
+
+#include "service_command_line.hpp"
+#include "service_runner.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+
+namespace {
+
+portpool_example::ServiceSettings default_settings() {
+  portpool_example::ServiceSettings settings;
+  settings.service = "mcp-universal";
+  settings.server_name = "portpool-mcp-server";
+  return settings;
+}
+
+std::unique_ptr<portpool_example::RequestHandler> make_endpoint(const portpool_example::RunningService& running) {
+  return std::make_unique<mcp_server::McpEndpoint>(
+      mcp_server::McpProtocol(mcp_server::PortTools(running.table, running.options)));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return portpool_example::exit_code_of("mcp_server", [&] {
+    CLI::App app{"An MCP server whose tools report the machine's ports, on a port from its exclusive portpool pool."};
+    portpool_example::ServiceCommandLine command_line(app, default_settings());
+    if (auto exit_now = command_line.parse(argc, argv)) {
+      return *exit_now;
+    }
+    return portpool_example::run_service(command_line.settings(), make_endpoint);
+  });
+}

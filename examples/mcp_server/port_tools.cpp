@@ -1,0 +1,149 @@
+#include "port_tools.hpp"
+
+#include "structured_log.hpp"
+
+#include <portpool/error.hpp>
+#include <portpool/lock_dir.hpp>
+#include <portpool/probe.hpp>
+#include <portpool/registry.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <limits>
+#include <string_view>
+#include <utility>
+
+namespace mcp_server {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr std::array<std::string_view, 3> tool_names{"list_pools", "list_holders", "check_port"};
+
+json object_schema(json properties, json required = json::array()) {
+  return {{"type", "object"},
+          {"properties", std::move(properties)},
+          {"required", std::move(required)},
+          {"additionalProperties", false}};
+}
+
+json holder_json(const portpool::Holder& holder) {
+  return {{"port", holder.port},
+          {"service", holder.service},
+          {"pid", holder.pid},
+          {"instance", holder.instance},
+          {"instance_id", holder.instance_id},
+          {"since", portpool_example::utc_timestamp(holder.since)}};
+}
+
+/// `arguments[name]` as an integer from `minimum` to `maximum`.
+unsigned integer_argument(const json& arguments, const char* name, unsigned minimum, unsigned maximum) {
+  const auto& value = arguments.at(name);
+  if (!value.is_number_integer() || value.get<long long>() < minimum || value.get<long long>() > maximum) {
+    throw ToolArgumentError(
+        fmt::format("'{}' must be an integer from {} to {}, not {}", name, minimum, maximum, value.dump()));
+  }
+  return value.get<unsigned>();
+}
+
+void require_object(const json& arguments) {
+  if (!arguments.is_object()) {
+    throw ToolArgumentError(fmt::format("the arguments must be a JSON object, not {}", arguments.dump()));
+  }
+}
+
+}  // namespace
+
+PortTools::PortTools(const portpool::ServicePortTable& table, portpool::Options options)
+    : table_(table), options_(std::move(options)) {}
+
+json PortTools::definitions() {
+  return json::array(
+      {{{"name", "list_pools"},
+        {"title", "Port pools"},
+        {"description",
+         "The services of the portpool port table and the pool of ports each may use, for an instance "
+         "(default: this server's own)."},
+        {"inputSchema",
+         object_schema(
+             {{"instance", {{"type", "integer"}, {"minimum", 1}, {"description", "Instance number (1 = first)"}}}})}},
+       {{"name", "list_holders"},
+        {"title", "Port holders"},
+        {"description", "Who holds which port now through portpool: port, service, pid, instance, since when."},
+        {"inputSchema", object_schema(json::object())}},
+       {{"name", "check_port"},
+        {"title", "Check a port"},
+        {"description",
+         "Whether a TCP port on the loopback address is free, held through portpool (and by whom), or in use "
+         "outside portpool."},
+        {"inputSchema", object_schema({{"port",
+                                        {{"type", "integer"},
+                                         {"minimum", 1},
+                                         {"maximum", std::numeric_limits<std::uint16_t>::max()},
+                                         {"description", "TCP port number"}}}},
+                                      {"port"})}}});
+}
+
+bool PortTools::has_tool(const std::string& name) {
+  return std::find(tool_names.begin(), tool_names.end(), name) != tool_names.end();
+}
+
+json PortTools::call(const std::string& name, const json& arguments) const {
+  require_object(arguments);
+  if (name == "list_pools") {
+    return list_pools(arguments);
+  }
+  if (name == "list_holders") {
+    return list_holders(arguments);
+  }
+  return check_port(arguments);
+}
+
+json PortTools::list_pools(const json& arguments) const {
+  auto instance = arguments.contains("instance")
+                      ? integer_argument(arguments, "instance", 1, std::numeric_limits<unsigned>::max())
+                      : options_.instance;
+  if (instance > table_.layout().max) {
+    throw ToolArgumentError(
+        fmt::format("instance {} is out of range: the table allows instances 1 to {}", instance, table_.layout().max));
+  }
+  json services = json::array();
+  for (const auto& service : table_.services()) {
+    services.push_back(
+        {{"service", service}, {"shared", table_.is_shared(service)}, {"pool", table_.pool_for(service, instance)}});
+  }
+  return {{"instance", instance}, {"max_instance", table_.layout().max}, {"services", std::move(services)}};
+}
+
+json PortTools::list_holders(const json& /*arguments*/) const {
+  json holders = json::array();
+  for (const auto& holder : portpool::Registry::holders(options_)) {
+    holders.push_back(holder_json(holder));
+  }
+  return {{"lock_dir", portpool::resolve_lock_dir(options_.lock_dir).string()}, {"holders", std::move(holders)}};
+}
+
+json PortTools::check_port(const json& arguments) const {
+  if (!arguments.contains("port")) {
+    throw ToolArgumentError("'port' is required: the TCP port number to check (1 to 65535)");
+  }
+  auto port = static_cast<std::uint16_t>(integer_argument(arguments, "port", 1, 65535));
+  json answer{{"port", port}, {"address", options_.probe_address.to_string()}};
+  if (auto holder = portpool::Registry::holder_of(port, options_)) {
+    answer["status"] = "held";
+    answer["holder"] = holder_json(*holder);
+    return answer;
+  }
+  if (auto refusal = portpool::BindProbe{}.check(options_.probe_address, port)) {
+    answer["status"] = "in_use_outside_portpool";
+    answer["reason"] = *refusal;
+    return answer;
+  }
+  answer["status"] = "free";
+  return answer;
+}
+
+}  // namespace mcp_server
