@@ -49,7 +49,7 @@ describe_machine() {
     echo "kernel: $(uname -srm)"
     echo "cpu: $(lscpu | sed -n 's/^Model name: *//p') ($(nproc) cores)"
     echo "memory: $(free -g | awk '/^Mem:/ {print $2 " GiB"}')"
-    echo "lock directory file systems: /tmp $(stat -f -c %T /tmp), /dev/shm $(stat -f -c %T /dev/shm)"
+    echo "lock directory file systems: /tmp $(df --output=fstype /tmp | tail -1), /dev/shm $(df --output=fstype /dev/shm | tail -1)"
     echo "compiler: $(c++ --version | head -1)"
     echo "node: $(node --version), python: $($python --version 2>&1)"
     echo "get-port $get_port_version, portfinder $portfinder_version," \
