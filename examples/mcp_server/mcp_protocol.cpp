@@ -20,8 +20,9 @@ using nlohmann::json;
 constexpr std::array<std::string_view, 3> supported_protocol_versions{latest_protocol_version, "2025-03-26",
                                                                       "2024-11-05"};
 
-const std::string server_version =
-    fmt::format("{}.{}.{}", PORTPOOL_VERSION_MAJOR, PORTPOOL_VERSION_MINOR, PORTPOOL_VERSION_PATCH);
+std::string server_version() {
+  return fmt::format("{}.{}.{}", PORTPOOL_VERSION_MAJOR, PORTPOOL_VERSION_MINOR, PORTPOOL_VERSION_PATCH);
+}
 
 bool is_request_id(const json& id) { return id.is_string() || id.is_number_integer(); }
 
@@ -29,10 +30,10 @@ bool is_request_id(const json& id) { return id.is_string() || id.is_number_integ
 /// @throws json_rpc::Error (invalid request) when it is neither.
 void check_message(const json& message) {
   if (!message.is_object() || message.value("jsonrpc", json()) != "2.0") {
-    throw json_rpc::Error(json_rpc::invalid_request, "not a JSON-RPC 2.0 message: it needs \"jsonrpc\": \"2.0\"");
+    throw json_rpc::Error(json_rpc::invalid_request, R"(not a JSON-RPC 2.0 message: it needs "jsonrpc": "2.0")");
   }
   if (!message.contains("method") || !message["method"].is_string()) {
-    throw json_rpc::Error(json_rpc::invalid_request, "a JSON-RPC request needs a string \"method\"");
+    throw json_rpc::Error(json_rpc::invalid_request, R"(a JSON-RPC request needs a string "method")");
   }
   if (message.contains("id") && !is_request_id(message["id"])) {
     throw json_rpc::Error(json_rpc::invalid_request, "a JSON-RPC request id must be a string or an integer");
@@ -104,13 +105,13 @@ json McpProtocol::call_method(const std::string& method, const json& params) con
 json McpProtocol::initialize(const json& params) {
   auto requested = params.value("protocolVersion", json());
   if (!requested.is_string()) {
-    throw json_rpc::Error(json_rpc::invalid_params, "initialize needs a string \"protocolVersion\"");
+    throw json_rpc::Error(json_rpc::invalid_params, R"(initialize needs a string "protocolVersion")");
   }
   auto version = is_supported_protocol_version(requested.get<std::string>()) ? requested.get<std::string>()
                                                                              : std::string(latest_protocol_version);
   return {{"protocolVersion", version},
           {"capabilities", {{"tools", {{"listChanged", false}}}}},
-          {"serverInfo", {{"name", "portpool-mcp-server"}, {"title", "portpool"}, {"version", server_version}}},
+          {"serverInfo", {{"name", "portpool-mcp-server"}, {"title", "portpool"}, {"version", server_version()}}},
           {"instructions",
            "Tools about this machine's TCP ports as portpool manages them: the port table's pools (list_pools), "
            "the ports held now and by whom (list_holders), and whether a port is free (check_port)."}};
