@@ -46,6 +46,7 @@ bool accepts_a_connection(tcp::acceptor& acceptor) {
 
 std::vector<std::string> messages(const std::vector<Event>& events) {
   std::vector<std::string> texts;
+  texts.reserve(events.size());
   for (const auto& event : events) {
     texts.push_back(std::to_string(static_cast<int>(event.kind)) + " " + std::to_string(event.port) + " " +
                     event.message);

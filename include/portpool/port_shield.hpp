@@ -64,21 +64,22 @@ class PortShield {
   /// `options.listener_processes`) is foreign.
   /// @throws ConfigError when the lease holds no port or the options are invalid (interval not
   /// positive, negative grace).
-  PortShield(boost::asio::any_io_executor executor, const PortLease& lease,
+  PortShield(const boost::asio::any_io_executor& executor, const PortLease& lease,
              std::function<void(const ShieldEvent&)> on_lost, ShieldOptions options = {})
-      : PortShield(executor, detail::shield_target(lease), std::move(on_lost), options) {}
+      : PortShield(executor, detail::shield_target(lease), std::move(on_lost), std::move(options)) {}
 
   /// Starts watching a `ListeningLease`: its acceptor is known exactly (by socket inode), and
   /// with `expect_listener`, `listener_gone` means that this acceptor was closed or no longer
   /// listens (even if another socket of this process took its place).
   /// @throws ConfigError as above, or when the acceptor is closed.
-  PortShield(boost::asio::any_io_executor executor, const ListeningLease& lease,
+  PortShield(const boost::asio::any_io_executor& executor, const ListeningLease& lease,
              std::function<void(const ShieldEvent&)> on_lost, ShieldOptions options = {})
-      : PortShield(executor, detail::shield_target(lease), std::move(on_lost), options) {}
+      : PortShield(executor, detail::shield_target(lease), std::move(on_lost), std::move(options)) {}
 
   PortShield(const PortShield&) = delete;
   PortShield& operator=(const PortShield&) = delete;
   PortShield(PortShield&&) noexcept = default;
+  // NOLINTNEXTLINE(bugprone-exception-escape): stop() cannot throw (see ShieldState::stop)
   PortShield& operator=(PortShield&& other) noexcept {
     if (this != &other) {
       stop();
@@ -88,12 +89,12 @@ class PortShield {
   }
 
   /// Stops watching (see stop()).
-  ~PortShield() { stop(); }
+  ~PortShield() { stop(); }  // NOLINT(bugprone-exception-escape): as stop()
 
   /// Stops watching. When it returns, the callback is not running and will never run, except
   /// when called from inside the callback, which it then lets finish. Idempotent; callable from
   /// any thread; never throws.
-  void stop() noexcept {
+  void stop() noexcept {  // NOLINT(bugprone-exception-escape): ShieldState::stop cannot throw
     if (state_) {
       state_->stop();
     }
@@ -102,7 +103,8 @@ class PortShield {
  private:
   PortShield(const boost::asio::any_io_executor& executor, detail::ShieldTarget target,
              std::function<void(const ShieldEvent&)> on_lost, ShieldOptions options)
-      : state_(std::make_shared<detail::ShieldState>(executor, std::move(target), std::move(on_lost), options)) {
+      : state_(std::make_shared<detail::ShieldState>(executor, std::move(target), std::move(on_lost),
+                                                     std::move(options))) {
     state_->start();
   }
 

@@ -81,14 +81,13 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
  public:
   using Callback = std::function<void(const ShieldEvent&)>;
 
-  ShieldState(const boost::asio::any_io_executor& executor, ShieldTarget target, Callback on_lost,
-              ShieldOptions options)
-      : executor_(executor),
-        strand_(boost::asio::make_strand(executor)),
+  ShieldState(boost::asio::any_io_executor executor, ShieldTarget target, Callback on_lost, ShieldOptions options)
+      : executor_(std::move(executor)),
+        strand_(boost::asio::make_strand(executor_)),
         timer_(strand_),
         target_(std::move(target)),
         on_lost_(std::move(on_lost)),
-        options_(options),
+        options_(std::move(options)),
         started_(std::chrono::steady_clock::now()) {
     if (options_.interval.count() <= 0) {
       throw ConfigError(fmt::format("the shield interval must be positive (got {} ms)", options_.interval.count()));
@@ -121,6 +120,7 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
 
   /// Stops watching. Once it returns, the callback is not running (unless stop() was called from
   /// it) and will never run. Idempotent, from any thread.
+  // NOLINTNEXTLINE(bugprone-exception-escape): shared_from_this and locking a mutex cannot fail here
   void stop() noexcept {
     auto keep_alive = shared_from_this();  // dropping the callback below may destroy the PortShield
     stopped_.store(true);
@@ -164,11 +164,11 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
       return;
     }
     if (auto loss = lock_file_loss()) {
-      report(std::move(*loss));
+      report(*loss);
       return;
     }
     if (auto loss = listener_loss()) {
-      report(std::move(*loss));
+      report(*loss);
       return;
     }
     schedule();
@@ -195,7 +195,7 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
       return;
     }
     if (auto loss = lock_file_loss()) {
-      report(std::move(*loss));
+      report(*loss);
     }
   }
 
@@ -329,7 +329,7 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
 
   // On the strand. The callback runs under callback_mutex_, so that stop() from another thread
   // waits for it; stop() from inside it sees its own thread id and does not wait.
-  void report(ShieldEvent lost) {
+  void report(const ShieldEvent& lost) {
     {
       std::lock_guard guard(callback_mutex_);
       if (stopped_.exchange(true)) {

@@ -35,6 +35,7 @@
 #include <fmt/format.h>
 #include <boost/asio/ip/address.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -216,7 +217,7 @@ inline bool netlink_listeners(int family, std::vector<Listener>& into) {
       return false;
     }
     auto left = static_cast<unsigned>(received);
-    for (auto* header = reinterpret_cast<const nlmsghdr*>(buffer.data()); NLMSG_OK(header, left);
+    for (const auto* header = reinterpret_cast<const nlmsghdr*>(buffer.data()); NLMSG_OK(header, left);
          header = NLMSG_NEXT(header, left)) {
       if (header->nlmsg_type == NLMSG_DONE) {
         into.insert(into.end(), found.begin(), found.end());
@@ -346,7 +347,8 @@ class ListenerSnapshot {
     std::vector<Listener> listeners;
     // A dump can fail when the tables change while it runs: one more try before the slow path.
     auto dump = [&listeners](int family) {
-      return netlink_listeners(family, listeners) || netlink_listeners(family, listeners);
+      return netlink_listeners(family, listeners) ||
+             netlink_listeners(family, listeners);  // NOLINT(misc-redundant-expression): the retry
     };
     if (dump(AF_INET)) {
       snapshot->complete_ = true;
@@ -391,12 +393,9 @@ class ListenerSnapshot {
   }
 
   bool listening(std::uint16_t port, std::uint64_t inode) const {
-    for (const auto& listener : on_port(port)) {
-      if (listener.inode == inode) {
-        return true;
-      }
-    }
-    return false;
+    const auto& listeners = on_port(port);
+    return std::any_of(listeners.begin(), listeners.end(),
+                       [inode](const Listener& listener) { return listener.inode == inode; });
   }
 
   /// The sockets this process had open, scanned once per snapshot, after the tables were read.
