@@ -42,7 +42,7 @@ lint() {
   mapfile -t sources < <(find include tests examples tools bench fuzz -name '*.hpp' -o -name '*.cpp')
   clang-format --dry-run --Werror "${sources[@]}"
   # clang-tidy 14 needs a clang compile database (it cannot parse gcc's flags). All 60 sources take
-  # about 11 minutes on 2 cores, so CI checks a representative subset (about 5 minutes): the core
+  # about 13 minutes on 2 cores, so CI checks a representative subset (about 5 minutes): the core
   # tests, which include every public and detail header (HeaderFilterRegex), the test programs, the
   # fuzz targets and one file each of the tool, the examples and the benchmarks.
   # Everything: run-clang-tidy -p build/tidy -j 2 -quiet "$PWD/(tests|examples|tools|bench|fuzz)/"

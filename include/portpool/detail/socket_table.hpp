@@ -347,8 +347,8 @@ class ListenerSnapshot {
     std::vector<Listener> listeners;
     // A dump can fail when the tables change while it runs: one more try before the slow path.
     auto dump = [&listeners](int family) {
-      return netlink_listeners(family, listeners) ||
-             netlink_listeners(family, listeners);  // NOLINT(misc-redundant-expression): the retry
+      // NOLINTNEXTLINE(misc-redundant-expression): the retry
+      return netlink_listeners(family, listeners) || netlink_listeners(family, listeners);
     };
     if (dump(AF_INET)) {
       snapshot->complete_ = true;
