@@ -18,7 +18,6 @@ namespace api_gateway {
 
 using portpool_example::json_error;
 using portpool_example::json_response;
-using portpool_example::log_event;
 using portpool_example::utc_timestamp;
 
 namespace {

@@ -29,11 +29,11 @@ std::string describe_bad_request(beast::error_code error, const SessionLimits& l
 
 }  // namespace
 
-HttpSession::HttpSession(boost::asio::ip::tcp::socket socket, RequestHandler& handler, const std::string& server_name,
+HttpSession::HttpSession(boost::asio::ip::tcp::socket socket, RequestHandler& handler, std::string server_name,
                          SessionLimits limits, std::function<void()> on_closed)
     : stream_(std::move(socket)),
       handler_(handler),
-      server_name_(server_name),
+      server_name_(std::move(server_name)),
       limits_(limits),
       on_closed_(std::move(on_closed)) {}
 

@@ -29,7 +29,7 @@ struct SessionLimits {
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
   /// `on_closed` runs when the session is gone (the connection closed, nothing pending).
-  HttpSession(boost::asio::ip::tcp::socket socket, RequestHandler& handler, const std::string& server_name,
+  HttpSession(boost::asio::ip::tcp::socket socket, RequestHandler& handler, std::string server_name,
               SessionLimits limits, std::function<void()> on_closed);
   HttpSession(const HttpSession&) = delete;
   HttpSession& operator=(const HttpSession&) = delete;
