@@ -91,7 +91,7 @@ std::chrono::seconds window() {
 
 void measure_idle(benchmark::State& state, const std::atomic<std::size_t>& reports) {
   std::this_thread::sleep_for(1500ms);  // warm-up: the first checks, the first table reads
-  for (auto _ : state) {
+  for (auto _ : state) {                // NOLINT(clang-analyzer-deadcode.DeadStores): the benchmark loop
     auto cpu_before = cpu_time();
     auto wall_before = std::chrono::steady_clock::now();
     std::this_thread::sleep_for(window());
@@ -120,6 +120,7 @@ void IdleShields(benchmark::State& state) {
   IoThread io;
   std::atomic<std::size_t> reports{0};
   std::vector<std::unique_ptr<portpool::PortShield>> shields;
+  shields.reserve(leases.size());
   for (const auto& lease : leases) {
     shields.push_back(std::make_unique<portpool::PortShield>(io.executor(), lease,
                                                              [&reports](const portpool::ShieldEvent&) { ++reports; }));
@@ -145,6 +146,7 @@ void IdleListeningShields(benchmark::State& state) {
   portpool::ShieldOptions shield_options;
   shield_options.expect_listener = true;
   std::vector<std::unique_ptr<portpool::PortShield>> shields;
+  shields.reserve(leases.size());
   for (const auto& lease : leases) {
     shields.push_back(std::make_unique<portpool::PortShield>(
         io.executor(), lease, [&reports](const portpool::ShieldEvent&) { ++reports; }, shield_options));
@@ -198,13 +200,14 @@ void LockFileRemovalLatency(benchmark::State& state) {
   portpool::ShieldOptions slow;
   slow.interval = 60s;
   std::vector<std::unique_ptr<portpool::PortShield>> idle;
+  idle.reserve(bystanders.size());
   for (const auto& lease : bystanders) {
     idle.push_back(std::make_unique<portpool::PortShield>(
         io.executor(), lease, [](const portpool::ShieldEvent&) {}, slow));
   }
   portpool::BasicPortPoolManager<portpool::FileLockPolicy, portpool::NoProbe> manager("bench", {41500}, options);
   std::vector<double> latencies_ms;
-  for (auto _ : state) {
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): the benchmark loop
     auto lease = manager.acquire();
     Reported reported;
     portpool::PortShield shield(
@@ -313,7 +316,7 @@ void ForeignListenerLatency(benchmark::State& state) {
   portpool::ShieldOptions shield_options;
   shield_options.interval = std::chrono::milliseconds(state.range(0));
   std::vector<double> latencies_ms;
-  for (auto _ : state) {
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): the benchmark loop
     auto lease = manager.acquire();
     Reported reported;
     portpool::PortShield shield(

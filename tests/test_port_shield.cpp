@@ -513,6 +513,7 @@ TEST_CASE("stop() and destruction with a check pending never call back, and the 
   }
   SECTION("many shields, stopped while the io_context runs") {
     std::vector<std::unique_ptr<PortShield>> shields;
+    shields.reserve(50);
     for (int index = 0; index < 50; ++index) {
       shields.push_back(std::make_unique<PortShield>(context.get_executor(), lease, count, fast(1ms)));
     }
@@ -607,6 +608,7 @@ TEST_CASE("many shields on one io_context share one inotify instance") {
   IoThreads io(2);
   auto before = inotify_instances();
   std::vector<std::unique_ptr<PortShield>> shields;
+  shields.reserve(300);
   for (int index = 0; index < 300; ++index) {  // more than fs.inotify.max_user_instances' usual 128
     shields.push_back(std::make_unique<PortShield>(
         io.executor(), lease, [](const ShieldEvent&) {}, fast(1h)));
