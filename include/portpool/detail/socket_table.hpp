@@ -100,7 +100,7 @@ inline std::string_view next_field(std::string_view line, std::size_t& position)
   return line.substr(start, position - start);
 }
 
-inline std::optional<std::uint64_t> parse_number(std::string_view text, int base) {
+inline std::optional<std::uint64_t> parse_unsigned(std::string_view text, int base) {
   if (text.empty() || text.size() > 20) {
     return std::nullopt;
   }
@@ -119,7 +119,7 @@ inline std::optional<std::uint64_t> parse_number(std::string_view text, int base
 /// integer.
 inline std::optional<boost::asio::ip::address> parse_proc_address(std::string_view hex) {
   auto word = [&](std::size_t index) -> std::optional<std::uint32_t> {
-    auto value = parse_number(hex.substr(index * 8, 8), 16);
+    auto value = parse_unsigned(hex.substr(index * 8, 8), 16);
     return value ? std::optional<std::uint32_t>(static_cast<std::uint32_t>(*value)) : std::nullopt;
   };
   if (hex.size() == 8) {
@@ -168,13 +168,13 @@ inline void parse_listeners(std::string_view table, std::vector<Listener>& into)
     for (int skipped = 0; skipped < 5; ++skipped) {  // tx:rx queues, tr:when, retrnsmt, uid, timeout
       next_field(line, position);
     }
-    auto inode = parse_number(next_field(line, position), 10);
+    auto inode = parse_unsigned(next_field(line, position), 10);
     auto colon = local.find(':');
     if (!inode || colon == std::string_view::npos) {
       continue;
     }
     auto address = parse_proc_address(local.substr(0, colon));
-    auto port = parse_number(local.substr(colon + 1), 16);
+    auto port = parse_unsigned(local.substr(colon + 1), 16);
     if (!address || !port || *port > 0xFFFF) {
       continue;
     }
@@ -253,7 +253,7 @@ inline std::uint64_t socket_inode_of_link(std::string_view target) {
   if (target.size() <= prefix.size() + 1 || target.substr(0, prefix.size()) != prefix || target.back() != ']') {
     return 0;
   }
-  auto value = parse_number(target.substr(prefix.size(), target.size() - prefix.size() - 1), 10);
+  auto value = parse_unsigned(target.substr(prefix.size(), target.size() - prefix.size() - 1), 10);
   return value ? *value : 0;
 }
 
