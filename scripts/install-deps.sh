@@ -8,8 +8,11 @@ packages=(
   libboost-dev libfmt-dev
   catch2 libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libbenchmark-dev
   clang clang-format clang-tidy libclang-rt-14-dev curl procps
-  nodejs npm  # the official MCP SDK client of tests/mcp (installed from npm by ctest)
 )
+# Node.js and npm run the official MCP SDK client of tests/mcp (the SDK itself comes from npm, by
+# ctest). A machine that already has them, from Debian or elsewhere, keeps its own.
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for package in "${packages[@]}"; do
