@@ -54,19 +54,7 @@ bool lock_and_unlock(int directory, const char* name) {
   return locked;
 }
 
-bool listen_and_close(std::uint16_t port) {
-  int socket = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int reuse = 1;
-  ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(port);
-  bool listening = ::bind(socket, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0 &&
-                   ::listen(socket, SOMAXCONN) == 0;
-  ::close(socket);
-  return listening;
-}
+bool listen_and_close(std::uint16_t port) { return static_cast<bool>(portpool_bench::listen_on_loopback(port)); }
 
 class LockDirFloor {
  public:

@@ -61,20 +61,21 @@ inline std::vector<std::uint16_t> port_range(std::uint16_t first, std::size_t co
   return ports;
 }
 
-inline bool bindable_on_loopback(std::uint16_t port) {
-  int socket = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (socket < 0) {
-    return false;
+/// A socket bound to 127.0.0.1:port the way portpool binds (SO_REUSEADDR), or an empty one.
+inline portpool::detail::UniqueFd bind_on_loopback(std::uint16_t port) {
+  std::string refusal;
+  return portpool::detail::bind_socket(boost::asio::ip::address_v4::loopback(), port, refusal);
+}
+
+inline bool bindable_on_loopback(std::uint16_t port) { return static_cast<bool>(bind_on_loopback(port)); }
+
+/// A socket listening on 127.0.0.1:port, or an empty one (errno says why).
+inline portpool::detail::UniqueFd listen_on_loopback(std::uint16_t port) {
+  auto socket = bind_on_loopback(port);
+  if (socket && ::listen(socket.get(), SOMAXCONN) != 0) {
+    socket.reset();
   }
-  int reuse = 1;
-  ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(port);
-  bool bound = ::bind(socket, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
-  ::close(socket);
-  return bound;
+  return socket;
 }
 
 /// `count` consecutive ports, all bindable on 127.0.0.1 right now, below the usual ephemeral range

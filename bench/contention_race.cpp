@@ -77,21 +77,6 @@ void wait_for_end_of_file(int descriptor) {
   }
 }
 
-int listen_on(std::uint16_t port, int& socket) {
-  socket = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int reuse = 1;
-  ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(port);
-  if (::bind(socket, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 ||
-      ::listen(socket, SOMAXCONN) != 0) {
-    return errno;
-  }
-  return 0;
-}
-
 [[noreturn]] void race(const std::vector<std::uint16_t>& pool, const std::filesystem::path& lock_dir, const Pipe& start,
                        const Pipe& ready, const Pipe& reports, const Pipe& hold) {
   ::close(start.write);
@@ -107,10 +92,11 @@ int listen_on(std::uint16_t port, int& socket) {
   Report report;
   report.woke_at_ns = now_ns();
   auto lease = manager.try_acquire();
-  int socket = -1;
+  portpool::detail::UniqueFd listener;
   if (lease) {
     report.port = lease->port();
-    report.listen_error = listen_on(report.port, socket);
+    listener = portpool_bench::listen_on_loopback(report.port);
+    report.listen_error = listener ? 0 : errno;
   }
   report.done_at_ns = now_ns();
   static_cast<void>(::write(reports.write, &report, sizeof report));  // atomic: smaller than PIPE_BUF

@@ -263,15 +263,8 @@ class ForeignListener {
 
  private:
   [[noreturn]] static void listen_until_released(std::uint16_t port, int ready, int release) {
-    int socket = ::socket(AF_INET, SOCK_STREAM, 0);
-    int reuse = 1;
-    ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = htons(port);
-    if (::bind(socket, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0 &&
-        ::listen(socket, SOMAXCONN) == 0) {
+    auto listener = portpool_bench::listen_on_loopback(port);
+    if (listener) {
       auto at = std::chrono::steady_clock::now().time_since_epoch();
       std::int64_t at_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(at).count();
       static_cast<void>(::write(ready, &at_ns, sizeof at_ns));
