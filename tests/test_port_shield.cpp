@@ -193,6 +193,17 @@ bool second_loopback_available() {
   return ::bind(socket.get(), reinterpret_cast<const sockaddr*>(&endpoint), sizeof endpoint) == 0;
 }
 
+/// One port of a one-port pool, held in the test's own lock directory.
+struct HeldPort {
+  explicit HeldPort(const std::string& service)
+      : manager(service, ports.ports(), options_in(directory)), lease(manager.acquire()) {}
+
+  TempDir directory;
+  ReservedPorts ports = ReservedPorts::any(1);
+  PortPoolManager manager;
+  PortLease lease;
+};
+
 ShieldOptions fast(std::chrono::milliseconds interval = 20ms) {
   ShieldOptions options;
   options.interval = interval;
@@ -215,10 +226,8 @@ std::size_t inotify_instances() {
 }  // namespace
 
 TEST_CASE("deleting the lock file is reported as lock_file_removed at once, without waiting for a poll") {
-  TempDir directory;
-  auto ports = ReservedPorts::any(1);
-  PortPoolManager manager("api-server", ports.ports(), options_in(directory));
-  auto lease = manager.acquire();
+  HeldPort held("api-server");
+  auto& [directory, ports, manager, lease] = held;
   IoThreads io(2);
   Recorder recorder;
   PortShield shield(io.executor(), lease, recorder.callback(), fast(60s));  // polling alone would take a minute
@@ -238,10 +247,8 @@ TEST_CASE("deleting the lock file is reported as lock_file_removed at once, with
 }
 
 TEST_CASE("renaming another file over the lock file is reported as lock_file_replaced") {
-  TempDir directory;
-  auto ports = ReservedPorts::any(1);
-  PortPoolManager manager("sandra-ia", ports.ports(), options_in(directory));
-  auto lease = manager.acquire();
+  HeldPort held("sandra-ia");
+  auto& [directory, ports, manager, lease] = held;
   IoThreads io(2);
   Recorder recorder;
   PortShield shield(io.executor(), lease, recorder.callback(), fast(60s));
@@ -258,10 +265,8 @@ TEST_CASE("renaming another file over the lock file is reported as lock_file_rep
 }
 
 TEST_CASE("without inotify, polling alone reports a deleted lock file within an interval or so") {
-  TempDir directory;
-  auto ports = ReservedPorts::any(1);
-  PortPoolManager manager("web", ports.ports(), options_in(directory));
-  auto lease = manager.acquire();
+  HeldPort held("web");
+  auto& [directory, ports, manager, lease] = held;
   IoThreads io(2);
   Recorder recorder;
   auto before = inotify_instances();
@@ -277,10 +282,8 @@ TEST_CASE("without inotify, polling alone reports a deleted lock file within an 
 }
 
 TEST_CASE("removing the whole lock directory is reported as lock_file_removed") {
-  TempDir directory;
-  auto ports = ReservedPorts::any(1);
-  PortPoolManager manager("web", ports.ports(), options_in(directory));
-  auto lease = manager.acquire();
+  HeldPort held("web");
+  auto& [directory, ports, manager, lease] = held;
   IoThreads io(1);
   Recorder recorder;
   PortShield shield(io.executor(), lease, recorder.callback(), fast(60s));
@@ -292,10 +295,8 @@ TEST_CASE("removing the whole lock directory is reported as lock_file_removed") 
 }
 
 TEST_CASE("a healthy lease is not reported") {
-  TempDir directory;
-  auto ports = ReservedPorts::any(1);
-  PortPoolManager manager("web", ports.ports(), options_in(directory));
-  auto lease = manager.acquire();
+  HeldPort held("web");
+  auto& [directory, ports, manager, lease] = held;
   auto own = listen_on(ports[0]);  // this process's own listener is not foreign
   IoThreads io(2);
   Recorder recorder;
@@ -308,10 +309,8 @@ TEST_CASE("a healthy lease is not reported") {
 }
 
 TEST_CASE("another process listening on the port of a plain lease is reported as foreign_listener") {
-  TempDir directory;
-  auto ports = ReservedPorts::any(1);
-  PortPoolManager manager("groq-api", ports.ports(), options_in(directory));
-  auto lease = manager.acquire();
+  HeldPort held("groq-api");
+  auto& [directory, ports, manager, lease] = held;
   IoThreads io(2);
   Recorder recorder;
   PortShield shield(io.executor(), lease, recorder.callback(), fast(50ms));
@@ -361,10 +360,8 @@ TEST_CASE("a foreign listener beside this process's own listener is told apart f
 }
 
 TEST_CASE("a plain lease's listener in a process of listener_processes is the service's own") {
-  TempDir directory;
-  auto ports = ReservedPorts::any(1);
-  PortPoolManager manager("web", ports.ports(), options_in(directory));
-  auto lease = manager.acquire();
+  HeldPort held("web");
+  auto& [directory, ports, manager, lease] = held;
   IoThreads io(2);
   Recorder recorder;
   ForeignListener server("127.0.0.1", ports[0]);  // a child the service launched, listening itself
@@ -389,10 +386,8 @@ TEST_CASE("a third process listening beside a listener process is reported as fo
     WARN("127.0.0.2 cannot be bound here; skipped");
     return;
   }
-  TempDir directory;
-  auto ports = ReservedPorts::any(1);
-  PortPoolManager manager("web", ports.ports(), options_in(directory));
-  auto lease = manager.acquire();
+  HeldPort held("web");
+  auto& [directory, ports, manager, lease] = held;
   IoThreads io(2);
   Recorder recorder;
   ForeignListener server("127.0.0.1", ports[0]);
@@ -433,10 +428,8 @@ TEST_CASE("closing the listening lease's acceptor is reported as listener_gone w
 }
 
 TEST_CASE("a plain lease whose service never listens is reported as listener_gone after the grace period") {
-  TempDir directory;
-  auto ports = ReservedPorts::any(1);
-  PortPoolManager manager("ollama-mcp", ports.ports(), options_in(directory));
-  auto lease = manager.acquire();
+  HeldPort held("ollama-mcp");
+  auto& [directory, ports, manager, lease] = held;
   IoThreads io(2);
   Recorder recorder;
   auto options = fast();
@@ -452,10 +445,8 @@ TEST_CASE("a plain lease whose service never listens is reported as listener_gon
 }
 
 TEST_CASE("a plain lease's own listener that appears within the grace period and later closes") {
-  TempDir directory;
-  auto ports = ReservedPorts::any(1);
-  PortPoolManager manager("mcp-universal", ports.ports(), options_in(directory));
-  auto lease = manager.acquire();
+  HeldPort held("mcp-universal");
+  auto& [directory, ports, manager, lease] = held;
   IoThreads io(2);
   Recorder recorder;
   auto options = fast();
@@ -472,10 +463,8 @@ TEST_CASE("a plain lease's own listener that appears within the grace period and
 }
 
 TEST_CASE("the callback runs once, even when several losses happen") {
-  TempDir directory;
-  auto ports = ReservedPorts::any(1);
-  PortPoolManager manager("web", ports.ports(), options_in(directory));
-  auto lease = manager.acquire();
+  HeldPort held("web");
+  auto& [directory, ports, manager, lease] = held;
   IoThreads io(4);
   Recorder recorder;
   PortShield shield(io.executor(), lease, recorder.callback(), fast(10ms));
@@ -487,10 +476,8 @@ TEST_CASE("the callback runs once, even when several losses happen") {
 }
 
 TEST_CASE("stop() and destruction with a check pending never call back, and the io_context runs out of work") {
-  TempDir directory;
-  auto ports = ReservedPorts::any(1);
-  PortPoolManager manager("web", ports.ports(), options_in(directory));
-  auto lease = manager.acquire();
+  HeldPort held("web");
+  auto& [directory, ports, manager, lease] = held;
   boost::asio::io_context context;  // not running yet: the first check is pending
   std::atomic<int> calls{0};
   auto count = [&calls](const ShieldEvent&) { ++calls; };
@@ -530,10 +517,8 @@ TEST_CASE("stop() and destruction with a check pending never call back, and the 
 }
 
 TEST_CASE("stop() from another thread waits for a running callback") {
-  TempDir directory;
-  auto ports = ReservedPorts::any(1);
-  PortPoolManager manager("web", ports.ports(), options_in(directory));
-  auto lease = manager.acquire();
+  HeldPort held("web");
+  auto& [directory, ports, manager, lease] = held;
   IoThreads io(2);
   std::atomic<bool> entered{false};
   std::atomic<bool> finished{false};
@@ -549,10 +534,8 @@ TEST_CASE("stop() from another thread waits for a running callback") {
 }
 
 TEST_CASE("stop() and destruction from inside the callback do not deadlock") {
-  TempDir directory;
-  auto ports = ReservedPorts::any(1);
-  PortPoolManager manager("web", ports.ports(), options_in(directory));
-  auto lease = manager.acquire();
+  HeldPort held("web");
+  auto& [directory, ports, manager, lease] = held;
   IoThreads io(2);
   std::atomic<bool> done{false};
   std::unique_ptr<PortShield> shield;
@@ -582,10 +565,8 @@ TEST_CASE("stop() and destruction from inside the callback do not deadlock") {
 TEST_CASE("a shield that owns its callback's captures can be stopped from outside") {
   // The callback holds the last reference to an object that owns the shield: dropping the
   // callback on stop() destroys the shield from within stop(), which must not deadlock.
-  TempDir directory;
-  auto ports = ReservedPorts::any(1);
-  PortPoolManager manager("web", ports.ports(), options_in(directory));
-  auto lease = manager.acquire();
+  HeldPort held("web");
+  auto& [directory, ports, manager, lease] = held;
   IoThreads io(2);
   struct Owner {
     std::unique_ptr<PortShield> shield;
@@ -601,10 +582,8 @@ TEST_CASE("a shield that owns its callback's captures can be stopped from outsid
 }
 
 TEST_CASE("many shields on one io_context share one inotify instance") {
-  TempDir directory;
-  auto ports = ReservedPorts::any(1);
-  PortPoolManager manager("web", ports.ports(), options_in(directory));
-  auto lease = manager.acquire();
+  HeldPort held("web");
+  auto& [directory, ports, manager, lease] = held;
   IoThreads io(2);
   auto before = inotify_instances();
   std::vector<std::unique_ptr<PortShield>> shields;
