@@ -35,4 +35,12 @@ class LockDirError : public Error {
   using Error::Error;
 };
 
+/// The system ran out of a resource portpool needs: descriptors (`EMFILE`, `ENFILE`) or memory
+/// (`ENOMEM`, `ENOBUFS`). The message names the limit. Nothing was acquired; retrying after
+/// releasing descriptors or raising the limit (`ulimit -n`) may succeed.
+class ResourceError : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace portpool
