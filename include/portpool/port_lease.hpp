@@ -5,6 +5,7 @@
 
 #include <portpool/detail/lock_file.hpp>
 #include <portpool/detail/notify.hpp>
+#include <portpool/holder.hpp>
 #include <portpool/options.hpp>
 
 #include <sys/types.h>
@@ -73,6 +74,25 @@ class PortLease {
 
   /// Device and inode of the lock file as it was locked.
   LockFileIdentity lock_file_identity() const noexcept { return {lock_->device(), lock_->inode()}; }
+
+  /// Says how the service on the port is doing, for `Registry` readers (`portpool status`, the
+  /// gateway's `/api/services`): rewrites this lease's holder record. Does nothing on a lease that
+  /// no longer holds its port.
+  /// @throws LockDirError when the record cannot be written (full or read-only lock directory).
+  ///
+  /// @code
+  /// lease.set_readiness(portpool::Readiness::ready);
+  /// @endcode
+  void set_readiness(Readiness readiness) {
+    if (held()) {
+      lock_->set_readiness(readiness);
+    }
+  }
+
+  /// The open descriptor of the lock file (close-on-exec), or -1 when the lease holds nothing.
+  /// For launchers: a duplicate passed to a child process (without close-on-exec) keeps the port
+  /// held for as long as any process keeps it open, even after this process has died.
+  int lock_descriptor() const noexcept { return held() ? lock_->descriptor() : -1; }
 
   /// Gives the port back. Idempotent; never throws.
   void release() noexcept {

@@ -60,6 +60,16 @@ class HeldLock {
     reached_step("recorded");
   }
 
+  /// Records a new readiness (rewrites the record when it was published).
+  void set_readiness(Readiness readiness) {
+    holder_.readiness = readiness;
+    if (published_) {
+      write_record(*directory_, record_name_, holder_);
+    }
+  }
+
+  int descriptor() const noexcept { return file_.get(); }
+
   /// Removes the record, then drops the lock: in that order, so that the record of the next
   /// holder can never be removed by this one.
   void release() noexcept {

@@ -37,8 +37,12 @@ inline constexpr std::size_t max_record_size = 4096;
 
 inline std::string format_record(const Holder& holder) {
   auto since = std::chrono::duration_cast<std::chrono::milliseconds>(holder.since.time_since_epoch()).count();
-  return fmt::format("{}\nport={}\nservice={}\npid={}\ninstance={}\ninstance_id={}\nsince_ms={}\n", record_header,
-                     holder.port, holder.service, holder.pid, holder.instance, holder.instance_id, since);
+  auto text = fmt::format("{}\nport={}\nservice={}\npid={}\ninstance={}\ninstance_id={}\nsince_ms={}\n", record_header,
+                          holder.port, holder.service, holder.pid, holder.instance, holder.instance_id, since);
+  if (holder.readiness != Readiness::unknown) {
+    text += fmt::format("readiness={}\n", to_string(holder.readiness));
+  }
+  return text;
 }
 
 template <class Number>
@@ -75,6 +79,15 @@ inline bool parse_record_field(std::string_view key, std::string_view value, Hol
     }
     holder.since = std::chrono::system_clock::time_point(std::chrono::milliseconds(milliseconds));
     return true;
+  }
+  if (key == "readiness") {
+    for (auto candidate : {Readiness::starting, Readiness::ready, Readiness::stopping}) {
+      if (value == to_string(candidate)) {
+        holder.readiness = candidate;
+        return true;
+      }
+    }
+    return false;
   }
   return true;  // a newer writer's extra field
 }
