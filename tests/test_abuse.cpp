@@ -2,11 +2,13 @@
 // read-only or full, descriptors run out, fork() while holding. portpool refuses or ignores what it
 // cannot trust, says why, never follows a symbolic link, and never holds a port wrongly.
 
+#include <portpool/detail/record.hpp>
 #include <portpool/port_pool_manager.hpp>
 #include <portpool/registry.hpp>
 
 #include "fixtures.hpp"
 #include "holder.hpp"
+#include "in_child.hpp"
 #include "ports.hpp"
 #include "temp_dir.hpp"
 
@@ -17,10 +19,13 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
@@ -37,40 +42,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-uid_t nobody() {
-  const passwd* entry = ::getpwnam("nobody");
-  return entry == nullptr ? 65534 : entry->pw_uid;
-}
-
-/// Runs `body` in a forked child (as nobody when `as_nobody` and root) and returns its exit code.
-/// The body returns 0 for success, or prints what went wrong and returns another code.
-template <class Body>
-int in_child(Body body, bool as_nobody = false) {
-  pid_t child = ::fork();
-  if (child == 0) {
-    if (as_nobody && ::geteuid() == 0 && (::setgid(nobody()) != 0 || ::setuid(nobody()) != 0)) {
-      ::_exit(99);
-    }
-    int code = 98;
-    try {
-      code = body();
-    } catch (const std::exception& error) {
-      std::cerr << "unexpected exception: " << error.what() << '\n';
-    }
-    std::cerr.flush();
-    ::_exit(code);
-  }
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 fs::path lock_file(const TempDir& directory, std::uint16_t port) {
   return directory.lock_dir() / ("port-" + std::to_string(port) + ".lock");
-}
-
-fs::path record_file(const TempDir& directory, std::uint16_t port) {
-  return directory.lock_dir() / ("port-" + std::to_string(port) + ".record");
 }
 
 void make_private_lock_dir(const TempDir& directory) {
@@ -216,16 +189,17 @@ TEST_CASE("a lock directory swapped for a symbolic link after opening is not fol
   CHECK(fs::exists(directory.path() / "moved" / lock_file(directory, ports[0]).filename()));
 }
 
-TEST_CASE("a lock directory made read-only while holding: release copes, the next acquisition says why") {
+TEST_CASE(
+    "a lock directory made read-only while holding: release copes, existing lock files still work, new ones say why") {
   TempDir directory;
-  auto ports = ReservedPorts::any(1);
+  auto ports = ReservedPorts::any(2);
   if (::geteuid() == 0) {
     REQUIRE(::chown(directory.path().c_str(), nobody(), nobody()) == 0);
   }
   auto options = options_in(directory);
   auto code = in_child(
       [&] {
-        PortPoolManager manager("api", ports.ports(), options);
+        PortPoolManager manager("api", {ports[0]}, options);
         auto lease = manager.acquire();
         fs::permissions(options.lock_dir, fs::perms::owner_read | fs::perms::owner_exec, fs::perm_options::replace);
         lease.release();
@@ -233,14 +207,21 @@ TEST_CASE("a lock directory made read-only while holding: release copes, the nex
           std::cerr << "a released port is still listed\n";
           return 1;
         }
-        try {
-          auto again = manager.acquire();
-          std::cerr << "acquired in a read-only directory\n";
+        auto again = manager.acquire();  // no directory operation: the lock file is there
+        if (Registry::holders(options.lock_dir).size() != 1) {
+          std::cerr << "the port taken again is not listed\n";
           return 2;
+        }
+        try {
+          PortPoolManager other("api", {ports[1]}, options);
+          auto never = other.acquire();
+          std::cerr << "created a lock file in a read-only directory\n";
+          return 3;
         } catch (const LockDirError& error) {
-          if (!mentions(error.what(), EACCES) || std::string(error.what()).find("holder record") == std::string::npos) {
+          if (!mentions(error.what(), EACCES) ||
+              std::string(error.what()).find("cannot create the lock file") == std::string::npos) {
             std::cerr << "unclear: " << error.what() << '\n';
-            return 3;
+            return 4;
           }
         }
         return 0;
@@ -348,52 +329,93 @@ TEST_CASE("running out of descriptors fails acquisition with a clear error and l
   CHECK(free_for_another_process(directory, ports[0]));
 }
 
-TEST_CASE("records forged by another process are not believed, and acquiring replaces them without following") {
+TEST_CASE("records forged by another process are not believed, and hostile files at lock file names are skipped") {
   TempDir directory;
   auto ports = ReservedPorts::any(4);
   make_private_lock_dir(directory);
   auto precious = directory.path() / "precious";
   std::ofstream(precious) << "keep me";
-  std::ofstream(record_file(directory, ports[0]))
-      << "portpool-record 1\nport=" << ports[0] << "\nservice=forged\npid=1\ninstance=1\n";
-  fs::create_symlink(precious, record_file(directory, ports[1]));
-  REQUIRE(::mkfifo(record_file(directory, ports[2]).c_str(), 0600) == 0);
-  fs::resize_file(fs::path(std::ofstream(record_file(directory, ports[3])) ? record_file(directory, ports[3]) : ""),
-                  std::uintmax_t{1} << 30U);
+  Holder forged;
+  forged.port = ports[0];
+  forged.service = "forged";
+  forged.pid = ::getpid();  // alive, but it holds no lock
+  forged.instance = 1;
+  std::ofstream(lock_file(directory, ports[0])) << detail::format_record(forged);
+  fs::create_symlink(precious, lock_file(directory, ports[1]));
+  REQUIRE(::mkfifo(lock_file(directory, ports[2]).c_str(), 0600) == 0);
+  { std::ofstream touch(lock_file(directory, ports[3])); }
+  fs::resize_file(lock_file(directory, ports[3]), std::uintmax_t{1} << 30U);
 
   CHECK(Registry::holders(directory.lock_dir()).empty());
-  PortPoolManager manager("api", ports.ports(), options_in(directory));
-  std::vector<PortLease> leases;
-  leases.reserve(ports.ports().size());
-  for (int taken = 0; taken < 4; ++taken) {
-    leases.push_back(manager.acquire());
-  }
+  std::vector<Event> events;
+  PortPoolManager manager("api", ports.ports(), recording_options(directory, events));
+  auto first = manager.acquire();
+  auto second = manager.acquire();
+  CHECK(first.port() == ports[0]);
+  CHECK(second.port() == ports[3]);
+  CHECK_THAT(events[2].message, Contains("symbolic link"));
+  CHECK_THAT(events[3].message, Contains("not a regular file"));
   auto holders = Registry::holders(directory.lock_dir());
-  REQUIRE(holders.size() == 4);
+  REQUIRE(holders.size() == 2);
   for (const auto& holder : holders) {
     CHECK(holder.service == "api");
     CHECK(holder.pid == ::getpid());
   }
   CHECK(read_whole(precious) == "keep me");
-  CHECK(fs::is_regular_file(fs::symlink_status(record_file(directory, ports[1]))));
 }
 
-TEST_CASE("a symbolic link planted at the temporary record name is not followed, and nothing is held") {
+TEST_CASE("a directory, a socket or an unopenable file at a lock file's name skips that port with the reason") {
   TempDir directory;
-  auto ports = ReservedPorts::any(1);
+  auto ports = ReservedPorts::any(3);
   make_private_lock_dir(directory);
-  auto precious = directory.path() / "precious";
-  std::ofstream(precious) << "keep me";
-  auto temporary = ".port-" + std::to_string(ports[0]) + ".record." + std::to_string(::getpid()) + ".tmp";
-  fs::create_symlink(precious, directory.lock_dir() / temporary);
-  PortPoolManager manager("api", ports.ports(), options_in(directory));
-  try {
-    auto lease = manager.acquire();  // acceptable too, as long as the link was not followed
-  } catch (const LockDirError& error) {
-    CHECK_THAT(error.what(), Contains("cannot write the holder record"));
+  fs::create_directory(lock_file(directory, ports[0]));
+  detail::UniqueFd socket(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  auto socket_path = lock_file(directory, ports[1]).string();
+  REQUIRE(socket_path.size() < sizeof address.sun_path);
+  std::copy(socket_path.begin(), socket_path.end(), address.sun_path);
+  REQUIRE(::bind(socket.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+
+  std::vector<Event> events;
+  PortPoolManager manager("api", ports.ports(), recording_options(directory, events));
+  CHECK(manager.acquire().port() == ports[2]);
+  REQUIRE(events.size() >= 3);
+  CHECK_THAT(events[0].message, Contains("a directory stands where its lock file") && Contains("remove it"));
+  CHECK_THAT(events[1].message, Contains("a socket stands where its lock file") && Contains("remove it"));
+}
+
+TEST_CASE("a hard link to a held lock file makes no second holder, in this process or another") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(2);
+  PortPoolManager manager("api", {ports[0]}, options_in(directory));
+  auto lease = manager.acquire();
+  REQUIRE(::link(lock_file(directory, ports[0]).c_str(), lock_file(directory, ports[1]).c_str()) == 0);
+
+  SECTION("the second name is refused with the reason, and trying it drops nothing") {
+    std::vector<Event> events;
+    PortPoolManager second_name("api", {ports[1]}, recording_options(directory, events));
+    CHECK_FALSE(second_name.try_acquire().has_value());
+    REQUIRE_FALSE(events.empty());
+    CHECK_FALSE(free_for_another_process(directory, ports[0]));
+    CHECK_FALSE(free_for_another_process(directory, ports[1]));
+    CHECK(lease.held());
   }
-  CHECK(read_whole(precious) == "keep me");
-  CHECK(free_for_another_process(directory, ports[0]));
+  SECTION("reading the registry through either name drops nothing") {
+    auto holders = Registry::holders(directory.lock_dir());
+    CHECK_FALSE(holders.empty());
+    CHECK_FALSE(free_for_another_process(directory, ports[0]));
+  }
+  SECTION("after release, the linked port is refused until the extra name is gone") {
+    lease.release();
+    std::vector<Event> events;
+    PortPoolManager again("api", {ports[0]}, recording_options(directory, events));
+    CHECK_FALSE(again.try_acquire().has_value());
+    REQUIRE_FALSE(events.empty());
+    CHECK_THAT(events[0].message, Contains("has 2 names (hard links)"));
+    fs::remove(lock_file(directory, ports[1]));
+    CHECK(again.try_acquire().has_value());
+  }
 }
 
 TEST_CASE("a lock file that belongs to another user is refused with the reason") {

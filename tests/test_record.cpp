@@ -5,21 +5,45 @@
 #include <chrono>
 #include <string>
 
+#include <fmt/format.h>
+
 using portpool::Holder;
+using portpool::Readiness;
 using portpool::detail::format_record;
+using portpool::detail::format_record_body;
 using portpool::detail::parse_record;
+using portpool::detail::record_checksum;
 
 namespace {
 
 Holder sample() {
-  return Holder{9001, "api-server",    4242,
-                2,    "4242-abcdef01", std::chrono::system_clock::time_point(std::chrono::milliseconds(1764000000123))};
+  Holder holder;
+  holder.port = 9001;
+  holder.service = "api-server";
+  holder.pid = 4242;
+  holder.instance = 2;
+  holder.instance_id = "4242-abcdef01";
+  holder.since = std::chrono::system_clock::time_point(std::chrono::milliseconds(1764000000123));
+  return holder;
+}
+
+// A record whose header is right for `body`, so that the body's own checks are what is tested.
+std::string with_header(const std::string& body) {
+  return fmt::format("portpool-record 2 {} {:016x}\n{}", body.size(), record_checksum(body), body);
+}
+
+std::string sample_body() { return format_record_body(sample()); }
+
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  return text.replace(text.find(from), from.size(), to);
 }
 
 }  // namespace
 
 TEST_CASE("a record survives formatting and parsing") {
-  auto parsed = parse_record(format_record(sample()));
+  auto holder = sample();
+  holder.readiness = GENERATE(Readiness::unknown, Readiness::starting, Readiness::ready, Readiness::stopping);
+  auto parsed = parse_record(format_record(holder));
   REQUIRE(parsed.has_value());
   CHECK(parsed->port == 9001);
   CHECK(parsed->service == "api-server");
@@ -27,26 +51,54 @@ TEST_CASE("a record survives formatting and parsing") {
   CHECK(parsed->instance == 2);
   CHECK(parsed->instance_id == "4242-abcdef01");
   CHECK(parsed->since == sample().since);
+  CHECK(parsed->readiness == holder.readiness);
 }
 
 TEST_CASE("records from a newer writer with extra fields are still read") {
-  auto text = format_record(sample()) + "host=box\n";
-  CHECK(parse_record(text).has_value());
+  CHECK(parse_record(with_header(sample_body() + "host=box\n")).has_value());
 }
 
-TEST_CASE("malformed, truncated, oversized or hostile records are rejected") {
+TEST_CASE("bytes after the body (left by a longer earlier record) are ignored") {
+  CHECK(parse_record(format_record(sample()) + "service=older-and-longer\npid=1\n").has_value());
+}
+
+TEST_CASE("torn, truncated or oversized records are rejected") {
   auto good = format_record(sample());
   CHECK_FALSE(parse_record("").has_value());
   CHECK_FALSE(parse_record("garbage").has_value());
   CHECK_FALSE(parse_record(good.substr(0, good.size() - 1)).has_value());
-  CHECK_FALSE(parse_record("portpool-record 2\npid=1\n").has_value());
-  CHECK_FALSE(parse_record("portpool-record 1\nport=9000\n").has_value());
-  CHECK_FALSE(parse_record("portpool-record 1\npid=-5\n").has_value());
-  CHECK_FALSE(parse_record("portpool-record 1\npid=1\nport=70000\n").has_value());
-  CHECK_FALSE(parse_record("portpool-record 1\npid=1\nservice=bad name\n").has_value());
-  CHECK_FALSE(parse_record("portpool-record 1\npid=1\nno equals sign\n").has_value());
-  CHECK_FALSE(parse_record("portpool-record 1\npid=1\nsince_ms=-1\n").has_value());
-  CHECK_FALSE(parse_record("portpool-record 1\npid=1\ninstance=12abc\n").has_value());
-  CHECK_FALSE(parse_record("portpool-record 1\npid=1\nsince_ms=170000064000000246\n").has_value());  // found by fuzzing
-  CHECK_FALSE(parse_record(good + std::string(5000, 'x') + "\n").has_value());
+  CHECK_FALSE(parse_record(replaced(good, "api-server", "api-sERVER")).has_value());  // torn: checksum differs
+  CHECK_FALSE(parse_record(replaced(good, "portpool-record 2", "portpool-record 1")).has_value());
+  auto huge = std::string(5000, 'x') + "\n";
+  CHECK_FALSE(parse_record(with_header(sample_body() + "padding=" + huge)).has_value());
+}
+
+TEST_CASE("every key appears at most once and every required key once") {
+  CHECK_FALSE(parse_record(with_header(sample_body() + "pid=1\n")).has_value());
+  CHECK_FALSE(parse_record(with_header(sample_body() + "host=a\nhost=b\n")).has_value());
+  for (const char* key : {"port=", "service=", "pid=", "instance=", "instance_id=", "since_ms="}) {
+    CAPTURE(key);
+    auto body = sample_body();
+    auto start = body.find(key);
+    body.erase(start, body.find('\n', start) - start + 1);
+    CHECK_FALSE(parse_record(with_header(body)).has_value());
+  }
+}
+
+TEST_CASE("values are strict: digits only, in range, names as for services") {
+  auto body = sample_body();
+  CHECK(parse_record(with_header(body)).has_value());
+  for (const char* bad : {"pid=-5", "pid=+5", "pid= 5", "pid=0", "pid=0x10", "pid=5 ", "pid=99999999999"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(parse_record(with_header(replaced(body, "pid=4242", bad))).has_value());
+  }
+  CHECK_FALSE(parse_record(with_header(replaced(body, "port=9001", "port=70000"))).has_value());
+  CHECK_FALSE(parse_record(with_header(replaced(body, "instance=2", "instance=12abc"))).has_value());
+  CHECK_FALSE(parse_record(with_header(replaced(body, "service=api-server", "service=bad name"))).has_value());
+  CHECK_FALSE(parse_record(with_header(replaced(body, "since_ms=1764000000123", "since_ms=-1"))).has_value());
+  CHECK_FALSE(  // found by fuzzing: beyond what the clock can hold
+      parse_record(with_header(replaced(body, "since_ms=1764000000123", "since_ms=170000064000000246"))).has_value());
+  CHECK_FALSE(parse_record(with_header(body + "readiness=maybe\n")).has_value());
+  CHECK_FALSE(parse_record(with_header(body + "no equals sign\n")).has_value());
+  CHECK_FALSE(parse_record(with_header(body + "bad key=1\n")).has_value());
 }

@@ -58,7 +58,7 @@ TEST_CASE("records whose lock is no longer held are ignored") {
   REQUIRE(acquired_by(child) == ports[0]);
   child.signal(SIGKILL);
   child.wait();
-  CHECK(std::filesystem::exists(directory.lock_dir() / ("port-" + std::to_string(ports[0]) + ".record")));
+  CHECK(std::filesystem::file_size(directory.lock_dir() / ("port-" + std::to_string(ports[0]) + ".lock")) > 0);
   CHECK(Registry::holders(directory.lock_dir()).empty());
   CHECK_FALSE(Registry::holder_of(ports[0], options_in(directory)).has_value());
 }
@@ -75,12 +75,12 @@ TEST_CASE("hostile files in the lock directory are ignored") {
   auto child = spawn_port_holder(directory.lock_dir(), "real", {ports[0]});
   REQUIRE(acquired_by(child) == ports[0]);
   auto lock_dir = directory.lock_dir();
-  std::ofstream(lock_dir / "port-notanumber.record") << "garbage";
-  std::ofstream(lock_dir / "port-0.record") << "portpool-record 1\nport=0\npid=1\n";
-  std::ofstream(lock_dir / "port-070.record") << "garbage";
-  std::ofstream(lock_dir / ("port-" + std::to_string(ports[1]) + ".record")) << std::string(100000, 'x');
-  std::filesystem::create_symlink(lock_dir / ("port-" + std::to_string(ports[0]) + ".record"),
-                                  lock_dir / "port-1.record");
+  std::ofstream(lock_dir / "port-notanumber.lock") << "garbage";
+  std::ofstream(lock_dir / "port-0.lock") << "portpool-record 2 0 0\n";
+  std::ofstream(lock_dir / "port-070.lock") << "garbage";
+  std::ofstream(lock_dir / ("port-" + std::to_string(ports[1]) + ".lock")) << std::string(100000, 'x');
+  std::filesystem::create_symlink(lock_dir / ("port-" + std::to_string(ports[0]) + ".lock"), lock_dir / "port-1.lock");
+  std::filesystem::create_directory(lock_dir / "port-2.lock");
 
   auto holders = Registry::holders(lock_dir);
   REQUIRE(holders.size() == 1);

@@ -22,7 +22,7 @@
 namespace portpool {
 
 /// Exclusive use of one instance number, until release() or destruction. Move-only; released by
-/// the operating system if the process dies.
+/// the operating system if the process dies. May have static storage duration.
 class InstanceLease {
  public:
   InstanceLease(const InstanceLease&) = delete;
@@ -31,11 +31,13 @@ class InstanceLease {
   InstanceLease& operator=(InstanceLease&&) noexcept = default;
   ~InstanceLease() = default;
 
-  /// The instance number N (1-based): put it in `Options::instance`.
-  unsigned number() const noexcept { return lock_->holder().instance; }
+  /// The instance number N (1-based): put it in `Options::instance`. Still answered after
+  /// release() and by a moved-from lease.
+  unsigned number() const noexcept { return number_; }
 
-  /// The identity of this running copy: put it in `Options::instance_id`.
-  const std::string& id() const noexcept { return lock_->holder().instance_id; }
+  /// The identity of this running copy: put it in `Options::instance_id` (empty on a moved-from
+  /// lease).
+  const std::string& id() const noexcept { return id_; }
 
   bool held() const noexcept { return lock_ && lock_->held(); }
 
@@ -48,9 +50,12 @@ class InstanceLease {
 
  private:
   friend class InstanceManager;
-  explicit InstanceLease(std::unique_ptr<detail::HeldLock> lock) : lock_(std::move(lock)) {}
+  explicit InstanceLease(std::unique_ptr<detail::HeldLock> lock)
+      : lock_(std::move(lock)), number_(lock_->holder().instance), id_(lock_->holder().instance_id) {}
 
   std::unique_ptr<detail::HeldLock> lock_;
+  unsigned number_ = 0;
+  std::string id_;
 };
 
 /// Hands out instance numbers, exclusively across processes, through lock files
@@ -114,8 +119,7 @@ class InstanceManager {
                                         const Options& options, unsigned number) {
     auto id = options.instance_id.empty() ? detail::generate_instance_id() : options.instance_id;
     Holder holder{0, {}, ::getpid(), number, std::move(id), std::chrono::system_clock::now()};
-    auto name = "instance-" + std::to_string(number);
-    auto attempt = detail::try_lock(directory, name + ".lock", name + ".record", holder, true);
+    auto attempt = detail::try_lock(directory, detail::instance_lock_name(number), holder, true);
     if (attempt.lock) {
       attempt.lock->publish();
     }

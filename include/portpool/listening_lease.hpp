@@ -3,29 +3,20 @@
 /// @file
 /// ListeningLease: a port lease together with the socket already listening on it.
 
-#include <portpool/detail/bound_socket.hpp>
-#include <portpool/error.hpp>
 #include <portpool/port_lease.hpp>
 
-#include <sys/socket.h>
-
-#include <fmt/format.h>
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/socket_base.hpp>
 
-#include <cerrno>
 #include <cstdint>
-#include <optional>
-#include <string>
+#include <utility>
 
 namespace portpool {
 
 /// A port held exclusively *and* a TCP acceptor already bound and listening on it, as returned
 /// by `PortPoolManager::acquire_listening()`.
 ///
-/// Nothing can take the port between the check and the listen: the acceptor *is* the check. The
+/// The port is first checked free on every local address, as acquire() checks it; then nothing
+/// can take it between the check and the listen, since the acceptor keeps it. The
 /// acceptor is bound to `Options::probe_address` (IPv4 loopback by default; IPv6 or the any
 /// address on request), with SO_REUSEADDR (as servers do) and close-on-exec, and listens with
 /// the system's maximum backlog.
@@ -40,41 +31,29 @@ namespace portpool {
 /// portpool::ListeningLease listening = manager.acquire_listening(io.get_executor());
 /// listening.acceptor.async_accept([](boost::system::error_code, boost::asio::ip::tcp::socket) {});
 /// @endcode
-struct ListeningLease {
+class ListeningLease {
+ public:
+  /// Pairs `lease` with `acceptor`, which must listen on the lease's port.
+  ListeningLease(PortLease held, boost::asio::ip::tcp::acceptor listening)
+      : lease(std::move(held)), acceptor(std::move(listening)) {}
+  ListeningLease(const ListeningLease&) = delete;
+  ListeningLease& operator=(const ListeningLease&) = delete;
+  ListeningLease(ListeningLease&&) noexcept = default;
+  /// Closes this lease's old socket before it releases the old lock, as the destructor does.
+  ListeningLease& operator=(ListeningLease&& other) noexcept {
+    if (this != &other) {
+      acceptor = std::move(other.acceptor);
+      lease = std::move(other.lease);
+    }
+    return *this;
+  }
+  ~ListeningLease() = default;
+
   PortLease lease;                          ///< the exclusive hold on the port
   boost::asio::ip::tcp::acceptor acceptor;  ///< bound and listening on the lease's port
 
   /// The port held and listened on.
   std::uint16_t port() const noexcept { return lease.port(); }
 };
-
-namespace detail {
-
-/// Binds and listens on `address`:`port`, or says why not in the words of `BindProbe`, so that
-/// a skipped port reads the same whichever way it was acquired.
-/// @throws Error when the socket cannot be registered with the executor's reactor.
-inline std::optional<boost::asio::ip::tcp::acceptor> open_listening_acceptor(
-    const boost::asio::any_io_executor& executor, const boost::asio::ip::address& address, std::uint16_t port,
-    std::string& refusal) {
-  auto socket = bind_socket(address, port, refusal);
-  if (!socket) {
-    return std::nullopt;
-  }
-  if (::listen(socket.get(), boost::asio::socket_base::max_listen_connections) != 0) {
-    refusal = bind_failure(address, port, errno);
-    return std::nullopt;
-  }
-  boost::asio::ip::tcp::endpoint endpoint(address, port);
-  boost::asio::ip::tcp::acceptor acceptor(executor);
-  boost::system::error_code error;
-  acceptor.assign(endpoint.protocol(), socket.get(), error);
-  if (error) {
-    throw Error(fmt::format("cannot use the listening socket of port {}: {}", port, error.message()));
-  }
-  (void)socket.release();  // the acceptor owns it now
-  return acceptor;
-}
-
-}  // namespace detail
 
 }  // namespace portpool

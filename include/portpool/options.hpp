@@ -53,8 +53,15 @@ struct Options {
   /// the process id and a random suffix.
   std::string instance_id;
 
-  /// The address a port must be bindable on before it is handed out.
+  /// The address `acquire_listening()` listens on. A port is handed out only when no program
+  /// listens on it on any local address; when this address is neither a loopback nor a wildcard
+  /// address, the port must also be bindable on it.
   boost::asio::ip::address probe_address = boost::asio::ip::address_v4::loopback();
+
+  /// Hand out ports that browsers and `fetch()` refuse to connect to (see
+  /// `is_fetch_blocked_port()`, e.g. 6000). Off by default: such ports are skipped with the
+  /// reason. A manager built from a table also allows them when the table says so for the service.
+  bool allow_fetch_blocked_ports = false;
 
   /// Called for every acquisition, skipped port, release and exhaustion, on the thread that
   /// caused it. Must not throw; an exception it throws is ignored.

@@ -19,6 +19,12 @@
 
 namespace portpool {
 
+class PortLease;
+
+namespace detail {
+inline const HeldLock* held_lock_of(const PortLease& lease) noexcept;
+}  // namespace detail
+
 /// Identity of the lock file a lease holds (what `PortShield` compares the path against).
 struct LockFileIdentity {
   dev_t device = 0;
@@ -27,12 +33,15 @@ struct LockFileIdentity {
 
 /// Exclusive use of one port of a service's pool, until release() or destruction.
 ///
-/// Move-only. While a lease is alive no other PortLease on the machine, in this process or any
-/// other, holds the same port through the same lock directory. If the process dies, even by
-/// SIGKILL, the operating system drops the lock at once and the port is free again.
+/// Move-only. While a lease is alive no other PortLease on the machine, in this process (any
+/// thread, any copy of the library, plugins included) or any other, holds the same port through
+/// the same lock directory. If the process dies, even by SIGKILL, the operating system drops the
+/// lock at once and the port is free again. A lease may have static storage duration: it is
+/// released when it is destroyed at exit, whatever else has been destroyed before it.
 ///
-/// A lease does not survive exec() and is not inherited by fork(): a launcher must stay alive
-/// while its child uses the port.
+/// A lease does not survive exec(). A child forked without exec shares the lock until it exits
+/// or execs (its copy of the lease reports `held() == false`): a launcher must stay alive while
+/// its child uses the port, or pass the child `lock_descriptor()`.
 ///
 /// @code
 /// portpool::PortPoolManager manager("api-server", {9000, 9001, 9002});
@@ -48,37 +57,44 @@ class PortLease {
     if (this != &other) {
       release();
       lock_ = std::move(other.lock_);
+      port_ = other.port_;
+      service_ = std::move(other.service_);
+      instance_ = other.instance_;
+      instance_id_ = std::move(other.instance_id_);
       on_event_ = std::move(other.on_event_);
     }
     return *this;
   }
   ~PortLease() { release(); }
 
-  /// The port held (still answered after release()).
-  std::uint16_t port() const noexcept { return lock_->holder().port; }
+  /// The port held (still answered after release(), and by a moved-from lease).
+  std::uint16_t port() const noexcept { return port_; }
 
-  /// The service whose pool the port comes from.
-  const std::string& service() const noexcept { return lock_->holder().service; }
+  /// The service whose pool the port comes from (empty on a moved-from lease).
+  const std::string& service() const noexcept { return service_; }
 
   /// The instance number the port was taken for.
-  unsigned instance() const noexcept { return lock_->holder().instance; }
+  unsigned instance() const noexcept { return instance_; }
 
-  /// The identity recorded for the holding application copy.
-  const std::string& instance_id() const noexcept { return lock_->holder().instance_id; }
+  /// The identity recorded for the holding application copy (empty on a moved-from lease).
+  const std::string& instance_id() const noexcept { return instance_id_; }
 
-  /// Whether the port is still held (false after release() and on a moved-from lease).
+  /// Whether the port is still held (false after release(), on a moved-from lease and in a
+  /// forked child).
   bool held() const noexcept { return lock_ && lock_->held(); }
 
-  /// Path of the lock file that guards the port.
-  std::filesystem::path lock_file() const { return lock_->directory().path / lock_->lock_name(); }
+  /// Path of the lock file that guards the port (empty on a moved-from lease).
+  std::filesystem::path lock_file() const { return lock_ ? lock_->directory()->path / lock_->lock_name() : ""; }
 
-  /// Device and inode of the lock file as it was locked.
-  LockFileIdentity lock_file_identity() const noexcept { return {lock_->device(), lock_->inode()}; }
+  /// Device and inode of the lock file as it was locked ({0, 0} on a moved-from lease).
+  LockFileIdentity lock_file_identity() const noexcept {
+    return lock_ ? LockFileIdentity{lock_->device(), lock_->inode()} : LockFileIdentity{};
+  }
 
   /// Says how the service on the port is doing, for `Registry` readers (`portpool status`, the
   /// gateway's `/api/services`): rewrites this lease's holder record. Does nothing on a lease that
   /// no longer holds its port.
-  /// @throws LockDirError when the record cannot be written (full or read-only lock directory).
+  /// @throws LockDirError when the record cannot be written (full or failing filesystem).
   ///
   /// @code
   /// lease.set_readiness(portpool::Readiness::ready);
@@ -96,22 +112,37 @@ class PortLease {
 
   /// Gives the port back. Idempotent; never throws.
   void release() noexcept {
-    if (!held()) {
-      return;
+    if (lock_ && lock_->release()) {
+      detail::notify(on_event_, Event{EventKind::released, service_, port_, fmt::format("released port {}", port_)});
     }
-    lock_->release();
-    detail::notify(on_event_, Event{EventKind::released, service(), port(), fmt::format("released port {}", port())});
   }
 
  private:
   template <class, class>
   friend class BasicPortPoolManager;
+  friend const detail::HeldLock* detail::held_lock_of(const PortLease& lease) noexcept;
 
   PortLease(std::unique_ptr<detail::HeldLock> lock, std::function<void(const Event&)> on_event)
-      : lock_(std::move(lock)), on_event_(std::move(on_event)) {}
+      : lock_(std::move(lock)),
+        port_(lock_->holder().port),
+        service_(lock_->holder().service),
+        instance_(lock_->holder().instance),
+        instance_id_(lock_->holder().instance_id),
+        on_event_(std::move(on_event)) {}
 
   std::unique_ptr<detail::HeldLock> lock_;
+  std::uint16_t port_ = 0;
+  std::string service_;
+  unsigned instance_ = 0;
+  std::string instance_id_;
   std::function<void(const Event&)> on_event_;
 };
+
+namespace detail {
+
+/// The lock behind a lease, for the shield (null on a moved-from lease).
+inline const HeldLock* held_lock_of(const PortLease& lease) noexcept { return lease.lock_.get(); }
+
+}  // namespace detail
 
 }  // namespace portpool

@@ -3,11 +3,13 @@
 /// @file
 /// PortPoolManager: takes ports from one service's pool, exclusively across processes.
 
+#include <portpool/detail/listening_acceptor.hpp>
 #include <portpool/detail/names.hpp>
 #include <portpool/detail/notify.hpp>
 #include <portpool/detail/port_list.hpp>
 #include <portpool/detail/test_hook.hpp>
 #include <portpool/error.hpp>
+#include <portpool/fetch_blocked_ports.hpp>
 #include <portpool/holder.hpp>
 #include <portpool/listening_lease.hpp>
 #include <portpool/lock_policy.hpp>
@@ -38,7 +40,8 @@ namespace portpool {
 ///
 /// Each port is tried in pool order: it must not be held by this process (any manager, any
 /// thread), its lock file must be free (no other process holds it), and it must pass the probe
-/// (by default: bindable on `Options::probe_address`). The first port that passes is returned;
+/// (by default: no program listens on it, on any local address). Ports that browsers and fetch()
+/// refuse are skipped unless `Options::allow_fetch_blocked_ports`. The first port that passes is returned;
 /// no port outside the pool is ever returned. A manager is safe to use from several threads.
 ///
 /// `LockPolicy` makes a port exclusive (default `FileLockPolicy`), `ProbePolicy` checks that it is
@@ -66,7 +69,8 @@ class BasicPortPoolManager {
   /// @throws ConfigError on an invalid table, an unknown service or an instance out of range;
   /// LockDirError as above.
   BasicPortPoolManager(const ServicePortTable& table, std::string service, Options options = {})
-      : BasicPortPoolManager(service, pool_from_table(table, service, options.instance), std::move(options)) {}
+      : BasicPortPoolManager(service, pool_from_table(table, service, options.instance),
+                             with_table_permissions(table, service, std::move(options))) {}
 
   /// Takes the first available port of the pool.
   /// @throws PoolExhausted naming the pool and, for each port, why it was not available;
@@ -131,6 +135,11 @@ class BasicPortPoolManager {
     return table.search_order(service, instance);
   }
 
+  static Options with_table_permissions(const ServicePortTable& table, const std::string& service, Options options) {
+    options.allow_fetch_blocked_ports = options.allow_fetch_blocked_ports || table.allows_fetch_blocked_ports(service);
+    return options;
+  }
+
   static bool check_arguments(const std::string& service, const std::vector<std::uint16_t>& pool, Options& options) {
     detail::require_valid_name("service name", service);
     if (pool.empty()) {
@@ -182,9 +191,12 @@ class BasicPortPoolManager {
 
   template <class Claim>
   std::optional<std::pair<PortLease, ClaimResult<Claim>>> attempt(std::vector<std::string>* refusals, Claim claim) {
+    const pid_t self = ::getpid();
+    const auto since = std::chrono::system_clock::now();
     for (auto port : pool_) {
       std::optional<ClaimResult<Claim>> claimed;
-      auto taken = take(port, refusals != nullptr, claim, claimed);
+      auto taken = take(Holder{port, service_, self, options_.instance, options_.instance_id, since, {}},
+                        refusals != nullptr, claim, claimed);
       if (taken.lock) {
         detail::reached_step("probed");
         taken.lock->publish();
@@ -206,12 +218,16 @@ class BasicPortPoolManager {
   }
 
   template <class Claim>
-  detail::LockAttempt take(std::uint16_t port, bool explain, Claim& claim, std::optional<ClaimResult<Claim>>& claimed) {
-    Holder holder{
-        port, service_, ::getpid(), options_.instance, options_.instance_id, std::chrono::system_clock::now()};
+  detail::LockAttempt take(const Holder& holder, bool explain, Claim& claim,
+                           std::optional<ClaimResult<Claim>>& claimed) {
+    if (!options_.allow_fetch_blocked_ports && is_fetch_blocked_port(holder.port)) {
+      return {nullptr, fmt::format("browsers and fetch() refuse to connect to port {} (a \"bad port\" of the Fetch "
+                                   "standard); allow_fetch_blocked_ports lets the pool use it",
+                                   holder.port)};
+    }
     auto attempt = locks_.try_lock(holder, explain);
     if (attempt.lock) {
-      claimed = claim(port, attempt.refusal);
+      claimed = claim(holder.port, attempt.refusal);
       if (!claimed) {
         attempt.lock.reset();
       }
@@ -227,8 +243,8 @@ class BasicPortPoolManager {
       lines += "\n  " + refusal;
     }
     return fmt::format(
-        "no free port for '{}' (instance {}) in its pool {}:{}\nStop one of the holders (see "
-        "'portpool status'), or give '{}' a larger pool.",
+        "no free port for '{}' (instance {}) in its pool {}:{}\nStop one of the holders, or give '{}' a "
+        "larger pool.",
         service_, options_.instance, detail::describe_ports(sorted), lines, service_);
   }
 

@@ -4,6 +4,7 @@
 /// The umbrella header: everything in portpool's core (no toml++ needed).
 
 #include <portpool/error.hpp>
+#include <portpool/fetch_blocked_ports.hpp>
 #include <portpool/holder.hpp>
 #include <portpool/instance_manager.hpp>
 #include <portpool/listening_lease.hpp>

@@ -1,9 +1,9 @@
 #pragma once
 
 /// @file
-/// Probe policies: how a manager checks that a locked port can really be bound.
+/// Probe policies: how a manager checks that a locked port is really free.
 
-#include <portpool/detail/bound_socket.hpp>
+#include <portpool/detail/port_probe.hpp>
 
 #include <boost/asio/ip/address.hpp>
 
@@ -13,17 +13,17 @@
 
 namespace portpool {
 
-/// The default probe: binds a TCP socket (with SO_REUSEADDR, as servers do) to the probe address
-/// and port, then closes it. A port on which another program listens fails the probe and is
-/// skipped with the reason.
+/// The default probe: a port passes when no program listens on it on any local address of either
+/// family (127.0.0.0/8, ::1, the wildcards, interface addresses), which one bind of a dual-stack
+/// socket to [::] tells; when `address` is neither a loopback nor a wildcard address, the port
+/// must also be bindable there. A port that fails is skipped with the reason, naming each
+/// listener as the shield names a foreign one ("in use by a program outside portpool, which
+/// listens on [::1]:6001 (socket inode 1234)").
 struct BindProbe {
-  /// Why `port` cannot be used on `address`, or nullopt when it can.
+  /// Why `port` cannot be used, or nullopt when it can.
+  /// @throws ResourceError when no socket can be created (descriptors or memory exhausted).
   std::optional<std::string> check(const boost::asio::ip::address& address, std::uint16_t port) const {
-    std::string refusal;
-    if (!detail::bind_socket(address, port, refusal)) {
-      return refusal;
-    }
-    return std::nullopt;
+    return detail::probe_every_address(address, port);
   }
 };
 

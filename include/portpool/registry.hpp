@@ -5,10 +5,10 @@
 
 #include <portpool/detail/lock_directory.hpp>
 #include <portpool/detail/lock_file.hpp>
-#include <portpool/detail/record.hpp>
+#include <portpool/detail/names.hpp>
+#include <portpool/detail/parse_number.hpp>
 #include <portpool/detail/unique_fd.hpp>
 #include <portpool/holder.hpp>
-#include <portpool/lock_policy.hpp>
 #include <portpool/options.hpp>
 
 #include <dirent.h>
@@ -52,7 +52,7 @@ class Registry {
     if (!directory) {
       return found;
     }
-    for (auto port : recorded_ports(*directory)) {
+    for (auto port : locked_ports(*directory)) {
       if (auto holder = live_holder(*directory, port)) {
         found.push_back(std::move(*holder));
       }
@@ -69,18 +69,14 @@ class Registry {
 
  private:
   static std::optional<Holder> live_holder(const detail::LockDirectory& directory, std::uint16_t port) {
-    auto record = detail::read_record(directory, FileLockPolicy::record_name(port));
-    if (!record || record->port != port) {
-      return std::nullopt;
+    auto holder = detail::recorded_holder(directory, detail::port_lock_name(port));
+    if (!holder || holder->port != port) {
+      return std::nullopt;  // free, or its holder cannot be named (not recorded yet, or a forged record)
     }
-    auto pid = detail::lock_holder(directory, FileLockPolicy::lock_name(port));
-    if (!pid || *pid != record->pid) {
-      return std::nullopt;  // stale: its holder is gone, or a new holder has not written yet
-    }
-    return record;
+    return holder;
   }
 
-  static std::vector<std::uint16_t> recorded_ports(const detail::LockDirectory& directory) {
+  static std::vector<std::uint16_t> locked_ports(const detail::LockDirectory& directory) {
     std::vector<std::uint16_t> ports;
     detail::UniqueFd listing(::openat(directory.fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     DIR* stream = listing ? ::fdopendir(listing.get()) : nullptr;
@@ -89,7 +85,7 @@ class Registry {
     }
     static_cast<void>(listing.release());              // now owned by the stream
     while (const dirent* entry = ::readdir(stream)) {  // NOLINT(concurrency-mt-unsafe): private stream
-      if (auto port = port_of_record(entry->d_name)) {
+      if (auto port = port_of_lock_file(entry->d_name)) {
         ports.push_back(*port);
       }
     }
@@ -97,17 +93,17 @@ class Registry {
     return ports;
   }
 
-  static std::optional<std::uint16_t> port_of_record(std::string_view name) {
+  static std::optional<std::uint16_t> port_of_lock_file(std::string_view name) {
     constexpr std::string_view prefix = "port-";
-    constexpr std::string_view suffix = ".record";
+    constexpr std::string_view suffix = ".lock";
     if (name.size() <= prefix.size() + suffix.size() || name.substr(0, prefix.size()) != prefix ||
         name.substr(name.size() - suffix.size()) != suffix) {
       return std::nullopt;
     }
-    std::uint16_t port = 0;
     auto digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
-    if (!detail::parse_number(digits, port) || port == 0 || std::to_string(port) != digits) {
-      return std::nullopt;
+    auto port = detail::parse_integer<std::uint16_t>(digits);
+    if (!port || *port == 0 || detail::port_lock_name(*port) != name) {
+      return std::nullopt;  // "port-070.lock" is not port 70's lock file
     }
     return port;
   }

@@ -6,6 +6,7 @@
 #include <portpool/detail/names.hpp>
 #include <portpool/detail/port_list.hpp>
 #include <portpool/error.hpp>
+#include <portpool/fetch_blocked_ports.hpp>
 
 #include <fmt/format.h>
 
@@ -49,7 +50,9 @@ class ServicePortTable {
 
   /// The task sheet's table: mcp-universal, ollama-mcp, groq-api and sandra-ia relative to
   /// base 6000 with stride 100; conversational (7000-7004) and api-server (9000-9002) shared.
-  /// Instances 1 to 10 (instance 11 would reach 7000).
+  /// Instances 1 to 10 (instance 11 would reach 7000). Port 6000 (instance 1's first
+  /// mcp-universal port) is one that browsers and fetch() refuse, so it is skipped: instance 1's
+  /// mcp-universal gets 6001 first.
   static ServicePortTable defaults() {
     ServicePortTable table(InstanceLayout{6000, 100, 10});
     table.add_instance_pool("mcp-universal", 0, 3)
@@ -72,7 +75,7 @@ class ServicePortTable {
     if (size == 0) {
       throw ConfigError(fmt::format("service '{}' has a pool of size 0: give it at least one port", service));
     }
-    add(Service{std::move(service), false, offset, size, {}});
+    add(Service{std::move(service), false, offset, size, {}, false});
     return *this;
   }
 
@@ -87,7 +90,7 @@ class ServicePortTable {
     if (auto repeated = std::adjacent_find(sorted.begin(), sorted.end()); repeated != sorted.end()) {
       throw ConfigError(fmt::format("service '{}' lists port {} twice", service, *repeated));
     }
-    add(Service{std::move(service), true, 0, 0, std::move(ports)});
+    add(Service{std::move(service), true, 0, 0, std::move(ports), false});
     return *this;
   }
 
@@ -105,6 +108,30 @@ class ServicePortTable {
     return add_shared_pool(std::move(service), std::move(ports));
   }
 
+  /// Lets the managers of `service` hand out ports that browsers and `fetch()` refuse to connect to
+  /// (see `is_fetch_blocked_port()`); they are skipped otherwise. For pools that no browser or
+  /// JavaScript client ever connects to.
+  /// @throws ConfigError on an unknown service.
+  ServicePortTable& allow_fetch_blocked_ports(std::string_view service, bool allow = true) {
+    find_mutable(service).allow_fetch_blocked_ports = allow;
+    return *this;
+  }
+
+  /// Whether `service`'s pool may hand out ports that browsers and `fetch()` refuse.
+  /// @throws ConfigError on an unknown service.
+  bool allows_fetch_blocked_ports(std::string_view service) const { return find(service).allow_fetch_blocked_ports; }
+
+  /// The ports of `service`'s pool for `instance` that browsers and `fetch()` refuse to connect to,
+  /// whether or not the service allows them.
+  /// @throws ConfigError as pool_for().
+  std::vector<std::uint16_t> fetch_blocked_ports(std::string_view service, unsigned instance) const {
+    auto pool = pool_for(service, instance);
+    pool.erase(
+        std::remove_if(pool.begin(), pool.end(), [](std::uint16_t port) { return !is_fetch_blocked_port(port); }),
+        pool.end());
+    return pool;
+  }
+
   /// Checks the whole table: at least one service, every port of every instance in 1..65535,
   /// offsets inside the stride, and no two pools overlapping for any instance up to the maximum.
   /// @throws ConfigError naming the services involved and what to change.
@@ -116,6 +143,7 @@ class ServicePortTable {
       throw ConfigError(fmt::format("the instance layout needs stride >= 1 and max >= 1 (got stride {}, max {})",
                                     layout_.stride, layout_.max));
     }
+    check_layout_fits_ports();
     for (const auto& service : services_) {
       check_fits_stride(service);
     }
@@ -192,6 +220,7 @@ class ServicePortTable {
     unsigned offset = 0;
     unsigned size = 0;
     std::vector<unsigned> ports;
+    bool allow_fetch_blocked_ports = false;
   };
 
   struct Claim {
@@ -209,10 +238,14 @@ class ServicePortTable {
     services_.push_back(std::move(service));
   }
 
-  const Service& find(std::string_view name) const {
-    for (const auto& service : services_) {
-      if (service.name == name) {
-        return service;
+  Service& find_mutable(std::string_view name) { return services_[index_of(name)]; }
+
+  const Service& find(std::string_view name) const { return services_[index_of(name)]; }
+
+  std::size_t index_of(std::string_view name) const {
+    for (std::size_t index = 0; index < services_.size(); ++index) {
+      if (services_[index].name == name) {
+        return index;
       }
     }
     std::string known;
@@ -240,6 +273,22 @@ class ServicePortTable {
       ports.push_back(port);
     }
     return ports;
+  }
+
+  void check_layout_fits_ports() const {
+    auto out_of_range = [](std::uint64_t value) { return value == 0 || value > max_port; };
+    if (out_of_range(layout_.base) || out_of_range(layout_.stride) || out_of_range(layout_.max)) {
+      throw ConfigError(fmt::format(
+          "the instance layout (base {}, stride {}, max {}) is out of range: base, stride and max must each be "
+          "1..65535",
+          layout_.base, layout_.stride, layout_.max));
+    }
+    for (const auto& service : services_) {
+      if (!service.shared && (service.offset > max_port || service.size > max_port)) {
+        throw ConfigError(fmt::format("service '{}' has offset {} and size {}: each must be within 0..65535",
+                                      service.name, service.offset, service.size));
+      }
+    }
   }
 
   void check_fits_stride(const Service& service) const {

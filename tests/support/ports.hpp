@@ -109,4 +109,33 @@ inline detail::UniqueFd listen_on(std::uint16_t port) {
   return socket;
 }
 
+/// A program outside portpool listening on `address`:port (a numeric IPv4 or IPv6 address, with
+/// SO_REUSEADDR; IPv6 sockets v6-only), or an empty descriptor when that address cannot be had
+/// here (no IPv6, or 127.0.0.2 not routed to loopback).
+inline detail::UniqueFd listen_on_address(const char* address, std::uint16_t port) {
+  sockaddr_storage storage{};
+  socklen_t size = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+  if (::inet_pton(AF_INET, address, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    size = sizeof *v4;
+  } else if (::inet_pton(AF_INET6, address, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    size = sizeof *v6;
+  } else {
+    throw std::runtime_error("not a numeric address");
+  }
+  detail::UniqueFd socket(::socket(storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  int on = 1;
+  if (!socket || ::setsockopt(socket.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+      (storage.ss_family == AF_INET6 && ::setsockopt(socket.get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) != 0) ||
+      ::bind(socket.get(), reinterpret_cast<const sockaddr*>(&storage), size) != 0 || ::listen(socket.get(), 16) != 0) {
+    return {};
+  }
+  return socket;
+}
+
 }  // namespace portpool::test

@@ -136,7 +136,8 @@ class ConfigReader {
     constexpr std::string_view expected =
         "expected offset and size (a pool per instance), or ports or range (a pool shared by all instances)";
     const auto& service = require_table(node, heading, expected);
-    reject_unknown_keys(service, {"offset", "size", "ports", "range"}, fmt::format("in {}", heading), expected);
+    reject_unknown_keys(service, {"offset", "size", "ports", "range", "allow_fetch_blocked_ports"},
+                        fmt::format("in {}", heading), expected);
     const bool per_instance = service.contains("offset") || service.contains("size");
     const int kinds = int{per_instance} + int{service.contains("ports")} + int{service.contains("range")};
     if (kinds != 1) {
@@ -154,6 +155,17 @@ class ConfigReader {
       auto bounds = read_ports(*service.get("range"), heading + " range", 2);
       add(name, [&] { table.add_shared_range(service_name, bounds.front(), bounds.back()); });
     }
+    if (const auto* allow = service.get("allow_fetch_blocked_ports")) {
+      table.allow_fetch_blocked_ports(service_name, boolean(*allow, heading + " allow_fetch_blocked_ports"));
+    }
+  }
+
+  bool boolean(const toml::node& node, std::string_view what) const {
+    const auto* value = node.as_boolean();
+    if (value == nullptr) {
+      fail(node.source(), fmt::format("{} must be true or false, not {}", what, fmt::streamed(node.type())));
+    }
+    return value->get();
   }
 
   // The table's own checks (name, repeated port, reversed range) are reported at the service.

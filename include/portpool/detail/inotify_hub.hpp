@@ -130,7 +130,7 @@ class InotifyHub : public std::enable_shared_from_this<InotifyHub> {
   };
 
   static Registry& hubs() {
-    static Registry registry;
+    static auto& registry = *new Registry;  // never destroyed: a static shield may unsubscribe during exit
     return registry;
   }
 
@@ -141,7 +141,7 @@ class InotifyHub : public std::enable_shared_from_this<InotifyHub> {
   };
 
   static Spares& spares() {
-    static Spares pool;
+    static auto& pool = *new Spares;  // never destroyed, as hubs()
     return pool;
   }
 

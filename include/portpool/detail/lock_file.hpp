@@ -2,19 +2,28 @@
 
 // Taking, testing and giving back one lock file.
 //
-// Lock files are opened with O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK relative to the lock directory's
-// descriptor and must be regular files, so a planted symlink or FIFO is refused, never followed,
-// and no child process inherits them. The fcntl record lock is the same one
-// boost::interprocess::file_lock takes, set on this descriptor directly because file_lock opens
-// the path itself (following symlinks, without O_CLOEXEC) and hides the descriptor whose inode the
-// shield must compare.
+// The lock is a Linux open-file-description lock (F_OFD_SETLK) on the whole file. Unlike the
+// classic fcntl lock it belongs to the open file, not to the process: a second open of the same
+// file conflicts with it even inside the holding process, and closing another descriptor of the
+// file (a reader's, another copy of this library's in a plugin) never drops it. So exclusivity
+// needs no process-wide table, and two copies of the library in one process exclude each other
+// like two processes do. OFD locks and classic locks conflict both ways, so a program holding a
+// boost::interprocess::file_lock on a lock file excludes portpool and is excluded by it.
 //
-// portpool never deletes lock files, but other programs may. After every successful lock the path
-// must still name the locked inode; otherwise two processes could each hold "the" lock on two
-// different files of the same name, and the attempt starts over on the new file.
+// What an OFD lock does not tell is who holds it (F_OFD_GETLK reports pid -1), so the holder
+// writes a record into the locked file (detail/record.hpp) and readers trust a record only while
+// the file is locked and the recorded process is alive.
+//
+// Lock files are opened with O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK relative to the lock directory's
+// descriptor, must be regular files with exactly one name (a hard link would let two names
+// guard one port), and in a private directory must belong to this user. Anything else at a lock
+// file's name refuses that port with the reason; the next port is tried.
+//
+// portpool never deletes lock files, but other programs may. After every successful lock the
+// path must still name the locked inode; otherwise two processes could each hold "the" lock on
+// two different files of the same name, and the attempt starts over on the new file.
 
 #include <portpool/detail/lock_directory.hpp>
-#include <portpool/detail/process_table.hpp>
 #include <portpool/detail/record.hpp>
 #include <portpool/detail/system_error.hpp>
 #include <portpool/detail/test_hook.hpp>
@@ -23,13 +32,14 @@
 #include <portpool/holder.hpp>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -38,11 +48,10 @@ namespace portpool::detail {
 
 class HeldLock {
  public:
-  HeldLock(std::shared_ptr<const LockDirectory> directory, LockKey key, std::string record_name, UniqueFd file,
+  HeldLock(std::shared_ptr<const LockDirectory> directory, std::string lock_name, UniqueFd file,
            const struct stat& status, Holder holder)
       : directory_(std::move(directory)),
-        key_(std::move(key)),
-        record_name_(std::move(record_name)),
+        lock_name_(std::move(lock_name)),
         file_(std::move(file)),
         device_(status.st_dev),
         inode_(status.st_ino),
@@ -53,9 +62,10 @@ class HeldLock {
   HeldLock& operator=(HeldLock&&) = delete;
   ~HeldLock() { release(); }
 
-  /// Writes the holder record, making the hold visible to Registry.
+  /// Writes the holder record into the lock file, making the hold visible to Registry.
+  /// @throws LockDirError when the file cannot take it.
   void publish() {
-    write_record(*directory_, record_name_, holder_);
+    write_record(file_.get(), holder_, path());
     published_ = true;
     reached_step("recorded");
   }
@@ -64,45 +74,43 @@ class HeldLock {
   void set_readiness(Readiness readiness) {
     holder_.readiness = readiness;
     if (published_) {
-      write_record(*directory_, record_name_, holder_);
+      write_record(file_.get(), holder_, path());
     }
   }
 
-  int descriptor() const noexcept { return file_.get(); }
-
-  /// Removes the record, then drops the lock: in that order, so that the record of the next
-  /// holder can never be removed by this one.
-  void release() noexcept {
+  /// Retires the record, then closes the lock file, which drops the lock. The record is spoilt
+  /// (its first byte overwritten) so that, until the next holder writes its own, nobody reads the
+  /// old one as the new holder's; a holder that dies without releasing leaves a record whose pid
+  /// is dead, which readers ignore. In a forked child the descriptor is a copy of the parent's
+  /// open file: closing it leaves the parent's lock and record alone. Returns whether the hold
+  /// was this process's.
+  bool release() noexcept {
     if (!file_) {
-      return;
+      return false;
     }
-    if (holder_.pid != ::getpid()) {
-      file_.reset();  // a forked child's copy: closing it does not touch the parent's lock
-      return;
+    const bool mine = holder_.pid == ::getpid();
+    if (mine && published_) {
+      retire_record(file_.get());
     }
-    auto& table = ProcessTable::instance();
-    std::lock_guard guard(table.mutex());
-    if (published_) {
-      remove_record(*directory_, record_name_);
-    }
-    reached_step("record-removed");
+    reached_step("releasing");
     file_.reset();
-    table.erase(key_);
-    reached_step("unlocked");
+    return mine;
   }
 
+  bool open() const noexcept { return static_cast<bool>(file_); }
   /// False in a forked child: the lock belongs to the process that took it.
   bool held() const noexcept { return file_ && holder_.pid == ::getpid(); }
   const Holder& holder() const noexcept { return holder_; }
-  const LockDirectory& directory() const noexcept { return *directory_; }
-  const std::string& lock_name() const noexcept { return key_.name; }
+  const std::shared_ptr<const LockDirectory>& directory() const noexcept { return directory_; }
+  const std::string& lock_name() const noexcept { return lock_name_; }
+  std::string path() const { return (directory_->path / lock_name_).string(); }
+  int descriptor() const noexcept { return file_.get(); }
   dev_t device() const noexcept { return device_; }
   ino_t inode() const noexcept { return inode_; }
 
  private:
   std::shared_ptr<const LockDirectory> directory_;
-  LockKey key_;
-  std::string record_name_;
+  std::string lock_name_;
   UniqueFd file_;
   dev_t device_;
   ino_t inode_;
@@ -116,117 +124,206 @@ struct LockAttempt {
   std::string refusal;
 };
 
-inline std::string describe_other_holder(const LockDirectory& directory, const std::string& record_name, pid_t pid) {
-  auto record = read_record(directory, record_name);
-  if (record && record->pid == pid && !record->service.empty()) {
-    return fmt::format("held by pid {} ({}, instance {})", pid, record->service, record->instance);
-  }
-  return fmt::format("held by pid {}", pid);
+inline struct flock whole_file_lock(short type) {
+  struct flock request {};
+  request.l_type = type;
+  request.l_whence = SEEK_SET;  // l_start = l_len = 0: the whole file; l_pid must be 0 for OFD locks
+  return request;
 }
 
-[[noreturn]] inline void throw_open_failure(const LockDirectory& directory, const std::string& name, int error) {
-  if (error == EMFILE || error == ENFILE) {
-    throw Error(
-        fmt::format("cannot open the lock file {}: {}; release some descriptors or raise the limit "
-                    "('ulimit -n')",
-                    (directory.path / name).string(), errno_text(error)));
-  }
-  throw LockDirError(
-      fmt::format("cannot create the lock file {}: {}; check that the lock directory exists "
-                  "and is writable, or choose another one with PORTPOOL_LOCK_DIR",
-                  (directory.path / name).string(), errno_text(error)));
+/// Whether the process `pid` exists in this pid namespace.
+inline bool process_alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+
+/// Whether some open file holds a lock on the file `fd` (this process's other opens included).
+inline bool is_locked(int fd) {
+  auto probe = whole_file_lock(F_WRLCK);
+  return ::fcntl(fd, F_OFD_GETLK, &probe) == 0 && probe.l_type != F_UNLCK;
 }
 
+/// The record of the current holder of the locked file `fd`: only when it is whole and the
+/// recorded process is alive (a record can outlive a killed holder until the next one writes).
+inline std::optional<Holder> current_record(int fd) {
+  auto record = read_record(fd);
+  if (!record || !process_alive(record->pid)) {
+    return std::nullopt;
+  }
+  return record;
+}
+
+inline std::string describe_holder(const std::optional<Holder>& record, pid_t self) {
+  if (!record) {
+    return "held by another process";  // not recorded yet, or from another pid namespace
+  }
+  auto what = record->service.empty() ? fmt::format("instance {}", record->instance)
+                                      : fmt::format("{}, instance {}", record->service, record->instance);
+  if (record->pid == self) {
+    return fmt::format("held by this process ({})", what);
+  }
+  return fmt::format("held by pid {} ({})", record->pid, what);
+}
+
+inline std::string user_text(uid_t uid) { return fmt::format("uid {}", uid); }
+
+[[noreturn]] inline void throw_resource_error(const std::string& what, int error) {
+  throw ResourceError(fmt::format("{}: {}; release some descriptors or raise the limit ('ulimit -n'), then try again",
+                                  what, errno_text(error)));
+}
+
+inline bool is_resource_error(int error) {
+  return error == EMFILE || error == ENFILE || error == ENOMEM || error == ENOBUFS || error == ENOLCK;
+}
+
+/// Why an existing entry at `name` cannot be opened as a lock file, for a refusal of its port.
+inline std::string unopenable_entry(const LockDirectory& directory, const std::string& name, int error) {
+  auto path = (directory.path / name).string();
+  struct stat status {};
+  bool known = ::fstatat(directory.fd.get(), name.c_str(), &status, AT_SYMLINK_NOFOLLOW) == 0;
+  if (error == ELOOP || (known && S_ISLNK(status.st_mode))) {
+    return fmt::format("its lock file {} is a symbolic link, which portpool never follows; remove it", path);
+  }
+  if (known && S_ISDIR(status.st_mode)) {
+    return fmt::format("a directory stands where its lock file {} should be; remove it", path);
+  }
+  if (known && S_ISSOCK(status.st_mode)) {
+    return fmt::format("a socket stands where its lock file {} should be; remove it", path);
+  }
+  if ((error == EACCES || error == EPERM) && known) {
+    return fmt::format(
+        "its lock file {} belongs to {} and does not let you ({}) open it; ask its owner to remove it, "
+        "or use a lock directory of your own",
+        path, user_text(status.st_uid), user_text(::geteuid()));
+  }
+  return fmt::format("its lock file {} cannot be opened: {}; remove it", path, errno_text(error));
+}
+
+/// Creates the lock file `name`, readable and writable by its owner only, or by everyone in a
+/// shared directory (whatever the umask: the other users must be able to lock it too).
+inline UniqueFd create_lock_file(const LockDirectory& directory, const std::string& name) {
+  const mode_t mode = directory.shared ? 0666 : 0600;
+  UniqueFd file(::openat(directory.fd.get(), name.c_str(),
+                         O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode));
+  if (file && directory.shared) {
+    ::fchmod(file.get(), mode);
+  }
+  return file;
+}
+
+[[noreturn]] inline void throw_create_failure(const LockDirectory& directory, const std::string& name, int error) {
+  auto path = (directory.path / name).string();
+  if (is_resource_error(error)) {
+    throw_resource_error(fmt::format("cannot create the lock file {}", path), error);
+  }
+  throw LockDirError(fmt::format(
+      "cannot create the lock file {}: {}; check that the lock directory exists, is writable and has room, or "
+      "choose another one with PORTPOOL_LOCK_DIR",
+      path, errno_text(error)));
+}
+
+/// Why a locked file cannot guard its port, or nullopt when it can.
 inline std::optional<std::string> unusable_lock_file(const LockDirectory& directory, const std::string& name,
                                                      const struct stat& status) {
+  auto path = (directory.path / name).string();
   if (!S_ISREG(status.st_mode)) {
-    return fmt::format("its lock file {} is not a regular file; remove it", (directory.path / name).string());
+    return fmt::format("its lock file {} is not a regular file; remove it", path);
+  }
+  if (status.st_nlink != 1) {
+    return fmt::format(
+        "its lock file {} has {} names (hard links), so another name could guard the same port; remove the other "
+        "names (find them with 'find {} -samefile {}')",
+        path, status.st_nlink, directory.path.string(), path);
   }
   if (!directory.shared && status.st_uid != ::geteuid()) {
-    return fmt::format("its lock file {} belongs to uid {}, not to you; remove it", (directory.path / name).string(),
-                       status.st_uid);
+    return fmt::format("its lock file {} belongs to {}, not to you; remove it", path, user_text(status.st_uid));
   }
   return std::nullopt;
 }
 
-inline struct flock whole_file_lock() {
-  struct flock request {};
-  request.l_type = F_WRLCK;
-  request.l_whence = SEEK_SET;
-  return request;
+/// Opens the lock file `name` for locking, creating it when missing. An empty descriptor with
+/// `refusal` set when something else stands at that name.
+/// @throws ResourceError when descriptors or memory run out; LockDirError when the file cannot
+/// be created.
+inline UniqueFd open_lock_file(const LockDirectory& directory, const std::string& name, std::string& refusal) {
+  constexpr int create_races = 4;
+  for (int attempt = 0; attempt < create_races; ++attempt) {
+    UniqueFd file(::openat(directory.fd.get(), name.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+    if (file) {
+      return file;
+    }
+    if (is_resource_error(errno)) {
+      throw_resource_error(fmt::format("cannot open the lock file {}", (directory.path / name).string()), errno);
+    }
+    if (errno != ENOENT) {
+      refusal = unopenable_entry(directory, name, errno);
+      return {};
+    }
+    file = create_lock_file(directory, name);
+    if (file) {
+      return file;
+    }
+    if (errno != EEXIST) {
+      throw_create_failure(directory, name, errno);
+    }
+  }
+  refusal = fmt::format("its lock file {} keeps being created and removed by another program",
+                        (directory.path / name).string());
+  return {};
 }
 
 /// Tries once, without waiting, to take the lock file `lock_name` for `holder`.
-/// @throws Error when descriptors run out; LockDirError when the file cannot be created.
+/// @throws ResourceError when descriptors or memory run out; LockDirError when the file cannot
+/// be created; Error when the kernel lacks open-file-description locks (before Linux 3.15).
 inline LockAttempt try_lock(const std::shared_ptr<const LockDirectory>& directory, const std::string& lock_name,
-                            const std::string& record_name, const Holder& holder, bool explain) {
-  auto& table = ProcessTable::instance();
-  LockKey key{directory->device, directory->inode, lock_name};
-  std::lock_guard guard(table.mutex());
-  if (const auto* mine = table.find(key)) {
-    return {nullptr, explain ? fmt::format("held by this process ({}, instance {})", mine->service, mine->instance)
-                             : std::string{}};
-  }
+                            const Holder& holder, bool explain) {
   constexpr int replaced_retries = 8;
   for (int attempt = 0; attempt < replaced_retries; ++attempt) {
-    UniqueFd file(
-        ::openat(directory->fd.get(), lock_name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600));
-    if (!file && errno == ELOOP) {
-      return {nullptr, fmt::format("its lock file {} is a symbolic link, which portpool never follows; remove it",
-                                   (directory->path / lock_name).string())};
-    }
+    std::string refusal;
+    auto file = open_lock_file(*directory, lock_name, refusal);
     if (!file) {
-      throw_open_failure(*directory, lock_name, errno);
+      return {nullptr, std::move(refusal)};
+    }
+    reached_step("lock-file-opened");
+    auto request = whole_file_lock(F_WRLCK);
+    if (::fcntl(file.get(), F_OFD_SETLK, &request) != 0) {
+      auto error = errno;
+      if (error == EAGAIN || error == EACCES) {
+        return {nullptr, explain ? describe_holder(current_record(file.get()), holder.pid) : std::string{}};
+      }
+      if (is_resource_error(error)) {
+        throw_resource_error(fmt::format("cannot lock {}", (directory->path / lock_name).string()), error);
+      }
+      struct stat status {};
+      if (::fstat(file.get(), &status) == 0 && !S_ISREG(status.st_mode)) {
+        return {nullptr, *unusable_lock_file(*directory, lock_name, status)};
+      }
+      throw Error(fmt::format("cannot lock {}: {}; portpool needs open-file-description locks (Linux 3.15 or later)",
+                              (directory->path / lock_name).string(), errno_text(error)));
     }
     struct stat locked {};
     if (::fstat(file.get(), &locked) != 0) {
-      throw_open_failure(*directory, lock_name, errno);
+      throw Error(fmt::format("cannot inspect {}: {}", (directory->path / lock_name).string(), last_error_text()));
     }
     if (auto problem = unusable_lock_file(*directory, lock_name, locked)) {
-      return {nullptr, *problem};
-    }
-    reached_step("lock-file-opened");
-    auto request = whole_file_lock();
-    if (::fcntl(file.get(), F_SETLK, &request) != 0) {
-      if (errno != EAGAIN && errno != EACCES) {
-        throw Error(fmt::format("cannot lock {}: {}", (directory->path / lock_name).string(), last_error_text()));
-      }
-      if (!explain) {
-        return {};
-      }
-      auto owner = whole_file_lock();
-      ::fcntl(file.get(), F_GETLK, &owner);
-      return {nullptr, describe_other_holder(*directory, record_name, owner.l_pid)};
+      return {nullptr, std::move(*problem)};  // closing the file drops the lock just taken
     }
     struct stat current {};
     if (::fstatat(directory->fd.get(), lock_name.c_str(), &current, AT_SYMLINK_NOFOLLOW) == 0 &&
         current.st_dev == locked.st_dev && current.st_ino == locked.st_ino) {
-      table.insert(key, holder);
       reached_step("locked");
-      return {std::make_unique<HeldLock>(directory, std::move(key), record_name, std::move(file), locked, holder), {}};
+      return {std::make_unique<HeldLock>(directory, lock_name, std::move(file), locked, holder), {}};
     }
   }
   return {nullptr, fmt::format("its lock file {} keeps being replaced by another program",
                                (directory->path / lock_name).string())};
 }
 
-/// The pid holding the lock file `lock_name`, or nullopt when nobody does.
-inline std::optional<pid_t> lock_holder(const LockDirectory& directory, const std::string& lock_name) {
-  auto& table = ProcessTable::instance();
-  std::lock_guard guard(table.mutex());
-  if (table.find(LockKey{directory.device, directory.inode, lock_name}) != nullptr) {
-    return ::getpid();
-  }
+/// The live holder recorded in the lock file `lock_name`, or nullopt when nobody holds it (or
+/// its holder cannot be named). Never disturbs any lock, the calling process's own included.
+inline std::optional<Holder> recorded_holder(const LockDirectory& directory, const std::string& lock_name) {
   UniqueFd file(::openat(directory.fd.get(), lock_name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
-  struct stat status {};
-  if (!file || ::fstat(file.get(), &status) != 0 || !S_ISREG(status.st_mode)) {
+  if (!file || !is_locked(file.get())) {
     return std::nullopt;
   }
-  auto owner = whole_file_lock();
-  if (::fcntl(file.get(), F_GETLK, &owner) != 0 || owner.l_type == F_UNLCK) {
-    return std::nullopt;
-  }
-  return owner.l_pid;
+  return current_record(file.get());
 }
 
 }  // namespace portpool::detail

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <random>
 #include <string>
 #include <string_view>
@@ -34,6 +35,12 @@ inline void require_valid_name(std::string_view what, std::string_view name) {
                     name, max_name_length));
   }
 }
+
+/// The lock file of `port` in the lock directory.
+inline std::string port_lock_name(std::uint16_t port) { return fmt::format("port-{}.lock", port); }
+
+/// The lock file of instance number `number` in the lock directory.
+inline std::string instance_lock_name(unsigned number) { return fmt::format("instance-{}.lock", number); }
 
 /// An identity for a running copy that is unique on the machine for practical purposes.
 inline std::string generate_instance_id() {

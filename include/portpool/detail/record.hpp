@@ -1,192 +1,236 @@
 #pragma once
 
-// Holder records: a small text file next to each lock ("port-9000.record") saying who holds it.
-// It is a separate file because reading the lock file itself would mean opening and closing it,
-// which drops the reader's own fcntl lock when the reader is the holder.
+// Holder records: who holds a lock, written into the lock file itself by its holder.
 //
-// Records are written to a temporary name and renamed into place, so a reader sees a whole record
-// or none. Any process that can write to the lock directory can also write records, so the parser
-// treats them as hostile input: bounded size, strict syntax, validated values, never a symlink.
+// The record lives in the locked file so that publishing it costs one pwrite and no directory
+// operation (creating, renaming and unlinking a separate file were most of the cost of an
+// acquisition on a journaled filesystem). Readers open the lock file read-only: with
+// open-file-description locks, opening and closing another descriptor of a locked file never
+// drops the lock, even in the holder's own process.
+//
+// A reader can meet a record being rewritten (pread is not atomic against pwrite) or a record
+// left by an earlier holder. So a record starts with a header giving the body's length and an
+// FNV-1a checksum of it: a torn or truncated read fails the check and is read again. Whether the
+// record is current is for the caller to decide (the lock must be held and its recorded pid
+// alive). Any process that can write to the lock directory can write these bytes, so the parser
+// treats them as hostile input: bounded size, strict syntax, every key at most once.
 
-#include <portpool/detail/lock_directory.hpp>
 #include <portpool/detail/names.hpp>
+#include <portpool/detail/parse_number.hpp>
 #include <portpool/detail/system_error.hpp>
-#include <portpool/detail/test_hook.hpp>
-#include <portpool/detail/unique_fd.hpp>
 #include <portpool/error.hpp>
 #include <portpool/holder.hpp>
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
-#include <charconv>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace portpool::detail {
 
-inline constexpr std::string_view record_header = "portpool-record 1";
+inline constexpr std::string_view record_magic = "portpool-record 2 ";
 inline constexpr std::size_t max_record_size = 4096;
 
-inline std::string format_record(const Holder& holder) {
-  auto since = std::chrono::duration_cast<std::chrono::milliseconds>(holder.since.time_since_epoch()).count();
-  auto text = fmt::format("{}\nport={}\nservice={}\npid={}\ninstance={}\ninstance_id={}\nsince_ms={}\n", record_header,
-                          holder.port, holder.service, holder.pid, holder.instance, holder.instance_id, since);
-  if (holder.readiness != Readiness::unknown) {
-    text += fmt::format("readiness={}\n", to_string(holder.readiness));
+inline std::uint64_t record_checksum(std::string_view body) {
+  std::uint64_t hash = 14695981039346656037ULL;  // FNV-1a, 64 bits
+  for (char byte : body) {
+    hash = (hash ^ static_cast<unsigned char>(byte)) * 1099511628211ULL;
   }
-  return text;
+  return hash;
 }
 
-template <class Number>
-bool parse_number(std::string_view text, Number& value) {
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return error == std::errc{} && end == text.data() + text.size();
+inline std::string format_record_body(const Holder& holder) {
+  auto since = std::chrono::duration_cast<std::chrono::milliseconds>(holder.since.time_since_epoch()).count();
+  auto body = fmt::format("port={}\nservice={}\npid={}\ninstance={}\ninstance_id={}\nsince_ms={}\n", holder.port,
+                          holder.service, holder.pid, holder.instance, holder.instance_id, since);
+  if (holder.readiness != Readiness::unknown) {
+    body += fmt::format("readiness={}\n", to_string(holder.readiness));
+  }
+  return body;
+}
+
+/// The whole record: header (length and checksum of the body), then the body.
+inline std::string format_record(const Holder& holder) {
+  auto body = format_record_body(holder);
+  return fmt::format("{}{} {:016x}\n{}", record_magic, body.size(), record_checksum(body), body);
+}
+
+inline bool parse_since(std::string_view value, Holder& holder) {
+  // Beyond what the clock can hold, converting to its finer unit would overflow.
+  constexpr auto latest =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::duration::max()).count();
+  auto milliseconds = parse_integer<std::int64_t>(value);
+  if (!milliseconds || *milliseconds > latest) {
+    return false;
+  }
+  holder.since = std::chrono::system_clock::time_point(std::chrono::milliseconds(*milliseconds));
+  return true;
+}
+
+inline bool parse_readiness(std::string_view value, Holder& holder) {
+  for (auto candidate : {Readiness::starting, Readiness::ready, Readiness::stopping}) {
+    if (value == to_string(candidate)) {
+      holder.readiness = candidate;
+      return true;
+    }
+  }
+  return false;
+}
+
+template <class Integer>
+bool parse_field_number(std::string_view value, Integer& into) {
+  auto parsed = parse_integer<Integer>(value);
+  if (parsed) {
+    into = *parsed;
+  }
+  return parsed.has_value();
 }
 
 inline bool parse_record_field(std::string_view key, std::string_view value, Holder& holder) {
   if (key == "port") {
-    return parse_number(value, holder.port);
+    return parse_field_number(value, holder.port);
   }
   if (key == "service") {
     holder.service = value;
     return value.empty() || is_valid_name(value);
   }
   if (key == "pid") {
-    return parse_number(value, holder.pid) && holder.pid > 0;
+    return parse_field_number(value, holder.pid) && holder.pid > 0;
   }
   if (key == "instance") {
-    return parse_number(value, holder.instance);
+    return parse_field_number(value, holder.instance);
   }
   if (key == "instance_id") {
     holder.instance_id = value;
     return value.empty() || is_valid_name(value);
   }
   if (key == "since_ms") {
-    // Beyond what the clock can hold, converting to its finer unit would overflow.
-    constexpr auto latest =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::duration::max()).count();
-    std::int64_t milliseconds = 0;
-    if (!parse_number(value, milliseconds) || milliseconds < 0 || milliseconds > latest) {
-      return false;
-    }
-    holder.since = std::chrono::system_clock::time_point(std::chrono::milliseconds(milliseconds));
-    return true;
+    return parse_since(value, holder);
   }
   if (key == "readiness") {
-    for (auto candidate : {Readiness::starting, Readiness::ready, Readiness::stopping}) {
-      if (value == to_string(candidate)) {
-        holder.readiness = candidate;
-        return true;
-      }
-    }
-    return false;
+    return parse_readiness(value, holder);
   }
-  return true;  // a newer writer's extra field
+  return is_valid_name(key);  // a newer writer's extra field: ignored, but it must look like a key
 }
 
-/// Parses a record; nullopt for anything malformed.
-inline std::optional<Holder> parse_record(std::string_view text) {
-  if (text.size() > max_record_size || text.substr(0, record_header.size()) != record_header ||
-      text.substr(record_header.size(), 1) != "\n") {
-    return std::nullopt;
-  }
-  text.remove_prefix(record_header.size() + 1);
+inline constexpr std::array<std::string_view, 6> required_record_keys = {"port",     "service",     "pid",
+                                                                         "instance", "instance_id", "since_ms"};
+
+/// Parses the body of a record: one `key=value` line per key, each key at most once, every
+/// required key present. Nullopt for anything else.
+inline std::optional<Holder> parse_record_body(std::string_view body) {
   Holder holder;
-  bool has_pid = false;
-  while (!text.empty()) {
-    auto end = text.find('\n');
+  std::vector<std::string_view> seen;
+  while (!body.empty()) {
+    auto end = body.find('\n');
     if (end == std::string_view::npos) {
-      return std::nullopt;  // truncated
+      return std::nullopt;
     }
-    auto line = text.substr(0, end);
-    text.remove_prefix(end + 1);
+    auto line = body.substr(0, end);
+    body.remove_prefix(end + 1);
     auto equals = line.find('=');
     if (equals == std::string_view::npos) {
       return std::nullopt;
     }
     auto key = line.substr(0, equals);
-    if (!parse_record_field(key, line.substr(equals + 1), holder)) {
+    if (std::find(seen.begin(), seen.end(), key) != seen.end() ||
+        !parse_record_field(key, line.substr(equals + 1), holder)) {
       return std::nullopt;
     }
-    has_pid = has_pid || key == "pid";
+    seen.push_back(key);
   }
-  if (!has_pid) {
-    return std::nullopt;
+  for (auto key : required_record_keys) {
+    if (std::find(seen.begin(), seen.end(), key) == seen.end()) {
+      return std::nullopt;
+    }
   }
   return holder;
 }
 
-inline void write_whole(int fd, std::string_view text) {
-  while (!text.empty()) {
-    auto written = ::write(fd, text.data(), text.size());
-    if (written < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      throw std::system_error(errno, std::system_category());
-    }
-    text.remove_prefix(static_cast<std::size_t>(written));
-  }
-}
-
-/// Writes `holder` as the record `name`, atomically.
-/// @throws LockDirError when the directory cannot take it (full, read-only, removed).
-inline void write_record(const LockDirectory& directory, const std::string& name, const Holder& holder) {
-  auto temporary = fmt::format(".{}.{}.tmp", name, ::getpid());
-  try {
-    UniqueFd file(::openat(directory.fd.get(), temporary.c_str(),
-                           O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644));
-    if (!file) {
-      throw std::system_error(errno, std::system_category());
-    }
-    write_whole(file.get(), format_record(holder));
-    file.reset();
-    reached_step("record-temporary-written");
-    if (::renameat(directory.fd.get(), temporary.c_str(), directory.fd.get(), name.c_str()) != 0) {
-      throw std::system_error(errno, std::system_category());
-    }
-  } catch (const std::system_error& error) {
-    ::unlinkat(directory.fd.get(), temporary.c_str(), 0);
-    throw LockDirError(
-        fmt::format("cannot write the holder record {} in {}: {}; make room in or fix the "
-                    "permissions of the lock directory",
-                    name, directory.path.string(), error.code().message()));
-  }
-}
-
-/// Reads the record `name`; nullopt when it is missing, not a regular file, too large or malformed.
-inline std::optional<Holder> read_record(const LockDirectory& directory, const std::string& name) {
-  UniqueFd file(::openat(directory.fd.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
-  struct stat status {};
-  if (!file || ::fstat(file.get(), &status) != 0 || !S_ISREG(status.st_mode) ||
-      status.st_size > static_cast<off_t>(max_record_size)) {
+/// Parses a whole record (header and body) from the start of `text`; bytes after the body (left
+/// by a longer earlier record) are ignored. Nullopt when malformed, torn or truncated.
+inline std::optional<Holder> parse_record(std::string_view text) {
+  if (text.substr(0, record_magic.size()) != record_magic) {
     return std::nullopt;
   }
-  std::array<char, max_record_size + 1> buffer{};
-  std::size_t size = 0;
-  while (size < buffer.size()) {
-    auto count = ::read(file.get(), buffer.data() + size, buffer.size() - size);
+  text.remove_prefix(record_magic.size());
+  auto header_end = text.find('\n');
+  auto space = text.find(' ');
+  if (header_end == std::string_view::npos || space == std::string_view::npos || space > header_end) {
+    return std::nullopt;
+  }
+  auto length = parse_integer<std::size_t>(text.substr(0, space));
+  auto checksum = parse_integer<std::uint64_t>(text.substr(space + 1, header_end - space - 1), 16);
+  text.remove_prefix(header_end + 1);
+  if (!length || !checksum || *length > max_record_size || *length > text.size()) {
+    return std::nullopt;
+  }
+  auto body = text.substr(0, *length);
+  if (record_checksum(body) != *checksum) {
+    return std::nullopt;
+  }
+  return parse_record_body(body);
+}
+
+/// Writes `holder`'s record at the start of the lock file `fd`, in one pwrite.
+/// @throws LockDirError when the file cannot take it (full or read-only filesystem, I/O error).
+inline void write_record(int fd, const Holder& holder, const std::string& lock_file_path) {
+  auto text = format_record(holder);
+  std::size_t written = 0;
+  while (written < text.size()) {
+    auto count = ::pwrite(fd, text.data() + written, text.size() - written, static_cast<off_t>(written));
     if (count < 0 && errno == EINTR) {
       continue;
     }
     if (count <= 0) {
-      break;
+      auto error = count < 0 ? errno : ENOSPC;
+      throw LockDirError(
+          fmt::format("cannot write the holder record into {}: {}; make room on its filesystem or "
+                      "choose another lock directory with PORTPOOL_LOCK_DIR",
+                      lock_file_path, errno_text(error)));
     }
-    size += static_cast<std::size_t>(count);
+    written += static_cast<std::size_t>(count);
   }
-  return parse_record(std::string_view(buffer.data(), size));
 }
 
-inline void remove_record(const LockDirectory& directory, const std::string& name) noexcept {
-  ::unlinkat(directory.fd.get(), name.c_str(), 0);
+/// Spoils the record at the start of the file `fd` so that it is no longer read as one.
+inline void retire_record(int fd) noexcept {
+  constexpr char retired = 'x';
+  static_cast<void>(::pwrite(fd, &retired, 1, 0));  // a failure leaves a record readers check anyway
+}
+
+/// Reads the record at the start of the file `fd`; nullopt when there is none, or it is
+/// malformed. A record that fails its checksum is read again a few times: it may have been
+/// caught in the middle of a rewrite.
+inline std::optional<Holder> read_record(int fd) {
+  constexpr int reads = 4;
+  std::array<char, max_record_size + 128> buffer{};
+  for (int attempt = 0; attempt < reads; ++attempt) {
+    auto count = ::pread(fd, buffer.data(), buffer.size(), 0);
+    if (count < 0 && errno == EINTR) {
+      continue;
+    }
+    if (count <= 0) {
+      return std::nullopt;
+    }
+    std::string_view text(buffer.data(), static_cast<std::size_t>(count));
+    if (text.substr(0, record_magic.size()) != record_magic) {
+      return std::nullopt;  // not a record at all: reading again will not help
+    }
+    if (auto holder = parse_record(text)) {
+      return holder;
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace portpool::detail

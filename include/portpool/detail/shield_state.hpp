@@ -3,6 +3,7 @@
 // The shared state behind a PortShield: it outlives the PortShield object while handlers are
 // queued, so that a shield destroyed with a check pending never calls back nor touches freed memory.
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <sys/stat.h>
@@ -23,6 +24,8 @@
 #include <mutex>
 #include <optional>
 #include <portpool/detail/inotify_hub.hpp>
+#include <portpool/detail/lock_directory.hpp>
+#include <portpool/detail/lock_file.hpp>
 #include <portpool/detail/socket_table.hpp>
 #include <portpool/error.hpp>
 #include <portpool/listening_lease.hpp>
@@ -40,7 +43,9 @@ namespace portpool::detail {
 struct ShieldTarget {
   std::uint16_t port = 0;
   std::string service;
-  std::filesystem::path lock_file;
+  std::filesystem::path lock_file;  ///< for messages; checks go through `directory`
+  std::shared_ptr<const LockDirectory> directory;
+  std::string lock_name;
   LockFileIdentity identity;
   std::uint64_t acceptor_inode = 0;  ///< 0 for a plain lease
 };
@@ -51,10 +56,14 @@ inline ShieldTarget shield_target(const PortLease& lease) {
         "PortShield was given a lease that holds no port (released or moved from): shield a lease while it "
         "holds its port");
   }
-  std::error_code ignored;
-  auto path = std::filesystem::absolute(lease.lock_file(), ignored);
-  return ShieldTarget{lease.port(), lease.service(), path.empty() ? lease.lock_file() : path,
-                      lease.lock_file_identity(), 0};
+  const auto* lock = held_lock_of(lease);
+  return ShieldTarget{lease.port(),
+                      lease.service(),
+                      lease.lock_file(),
+                      lock->directory(),
+                      lock->lock_name(),
+                      lease.lock_file_identity(),
+                      0};
 }
 
 inline ShieldTarget shield_target(const ListeningLease& listening) {
@@ -106,7 +115,10 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
   /// Subscribes to the lock directory's events, then checks everything once on the strand.
   void start() {
     std::weak_ptr<ShieldState> weak = shared_from_this();
-    auto subscription = InotifyHub::subscribe(executor_, target_.lock_file, [weak] {
+    // Through the directory's descriptor, so that a later chdir() or a renamed parent changes nothing.
+    auto watched =
+        std::filesystem::path(fmt::format("/proc/self/fd/{}", target_.directory->fd.get())) / target_.lock_name;
+    auto subscription = InotifyHub::subscribe(executor_, watched, [weak] {
       if (auto self = weak.lock()) {
         boost::asio::post(self->strand_, [self] { self->check_lock_file(); });
       }
@@ -205,10 +217,11 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
 
   std::string who() const { return fmt::format("port {} ('{}')", target_.port, target_.service); }
 
-  // lstat only: opening the lock file and closing it again would drop this process's fcntl lock.
+  // fstatat relative to the lock directory's descriptor: the name is looked up where it was locked,
+  // whatever the working directory is now.
   std::optional<ShieldEvent> lock_file_loss() const {
     struct stat status {};
-    if (::lstat(target_.lock_file.c_str(), &status) != 0) {
+    if (::fstatat(target_.directory->fd.get(), target_.lock_name.c_str(), &status, AT_SYMLINK_NOFOLLOW) != 0) {
       if (errno != ENOENT && errno != ENOTDIR) {
         return std::nullopt;  // cannot tell (permissions changed?): the next check tries again
       }
@@ -304,12 +317,12 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
   ShieldEvent foreign_event(const Listener& listener) const {
     auto owner = describe_socket_owner(listener.inode);
     return event(LostReason::foreign_listener,
-                 fmt::format("another program listens on {}: {} (socket inode {}{}) is not a socket of {}{}. "
+                 fmt::format("another program listens on {}: {}{} is not a socket of {}{}. "
                              "Whatever connects to port {} may reach it instead of this service; stop that program "
                              "or move this service to another port",
-                             who(), listener.endpoint_text(), listener.inode,
-                             owner.empty() ? std::string{} : ", " + owner, service_processes("nor"),
-                             target_.acceptor_inode != 0 ? " nor the lease's acceptor" : "", target_.port));
+                             who(), describe_listener(listener), owner.empty() ? std::string{} : " of " + owner,
+                             service_processes("nor"), target_.acceptor_inode != 0 ? " nor the lease's acceptor" : "",
+                             target_.port));
   }
 
   ShieldEvent listener_gone_event() const {

@@ -18,6 +18,7 @@
 // process a shield names, is computed at most once per snapshot, and only when a listener on a
 // shielded port is not already known to be ours.
 
+#include <portpool/detail/parse_number.hpp>
 #include <portpool/detail/unique_fd.hpp>
 
 #include <dirent.h>
@@ -39,7 +40,6 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -64,6 +64,11 @@ struct Listener {
                            : fmt::format("{}:{}", address.to_string(), port);
   }
 };
+
+/// A listener as reports name it: "[::1]:6001 (socket inode 1234)".
+inline std::string describe_listener(const Listener& listener) {
+  return fmt::format("{} (socket inode {})", listener.endpoint_text(), listener.inode);
+}
 
 /// The whole contents of a small /proc file (these files report a size of 0, so read to the end).
 inline std::optional<std::string> read_proc_file(const char* path) {
@@ -100,27 +105,12 @@ inline std::string_view next_field(std::string_view line, std::size_t& position)
   return line.substr(start, position - start);
 }
 
-inline std::optional<std::uint64_t> parse_unsigned(std::string_view text, int base) {
-  if (text.empty() || text.size() > 20) {
-    return std::nullopt;
-  }
-  std::array<char, 24> buffer{};
-  std::memcpy(buffer.data(), text.data(), text.size());
-  char* end = nullptr;
-  auto value = std::strtoull(buffer.data(), &end, base);
-  if (end != buffer.data() + text.size()) {
-    return std::nullopt;
-  }
-  return value;
-}
-
 /// The address of a /proc/net/tcp{,6} "local_address" field: 8 (IPv4) or 32 (IPv6) hex digits,
 /// each group of 8 being one 32-bit word of the address in network order, printed as a native
 /// integer.
 inline std::optional<boost::asio::ip::address> parse_proc_address(std::string_view hex) {
   auto word = [&](std::size_t index) -> std::optional<std::uint32_t> {
-    auto value = parse_unsigned(hex.substr(index * 8, 8), 16);
-    return value ? std::optional<std::uint32_t>(static_cast<std::uint32_t>(*value)) : std::nullopt;
+    return parse_integer<std::uint32_t>(hex.substr(index * 8, 8), 16);
   };
   if (hex.size() == 8) {
     auto value = word(0);
@@ -168,17 +158,17 @@ inline void parse_listeners(std::string_view table, std::vector<Listener>& into)
     for (int skipped = 0; skipped < 5; ++skipped) {  // tx:rx queues, tr:when, retrnsmt, uid, timeout
       next_field(line, position);
     }
-    auto inode = parse_unsigned(next_field(line, position), 10);
+    auto inode = parse_integer<std::uint64_t>(next_field(line, position));
     auto colon = local.find(':');
     if (!inode || colon == std::string_view::npos) {
       continue;
     }
     auto address = parse_proc_address(local.substr(0, colon));
-    auto port = parse_unsigned(local.substr(colon + 1), 16);
-    if (!address || !port || *port > 0xFFFF) {
+    auto port = parse_integer<std::uint16_t>(local.substr(colon + 1), 16);
+    if (!address || !port) {
       continue;
     }
-    into.push_back(Listener{*inode, *address, static_cast<std::uint16_t>(*port)});
+    into.push_back(Listener{*inode, *address, *port});
   }
 }
 
@@ -253,8 +243,7 @@ inline std::uint64_t socket_inode_of_link(std::string_view target) {
   if (target.size() <= prefix.size() + 1 || target.substr(0, prefix.size()) != prefix || target.back() != ']') {
     return 0;
   }
-  auto value = parse_unsigned(target.substr(prefix.size(), target.size() - prefix.size() - 1), 10);
-  return value ? *value : 0;
+  return parse_integer<std::uint64_t>(target.substr(prefix.size(), target.size() - prefix.size() - 1)).value_or(0);
 }
 
 /// Calls `visit(inode)` for every socket open in the process whose fd directory is `fd_dir`.
@@ -376,8 +365,9 @@ class ListenerSnapshot {
 
   /// The snapshot shared by the whole process, re-read when older than `max_age`.
   static std::shared_ptr<const ListenerSnapshot> shared(std::chrono::nanoseconds max_age) {
-    static std::mutex mutex;
-    static std::shared_ptr<const ListenerSnapshot> current;
+    // Never destroyed: a shield with static storage duration may still ask during exit.
+    static auto& mutex = *new std::mutex;
+    static auto& current = *new std::shared_ptr<const ListenerSnapshot>;
     std::lock_guard guard(mutex);
     if (!current || Clock::now() - current->taken_ > max_age) {
       current = read();

@@ -5,9 +5,8 @@
 // there. No real program sets the hook; an unset hook costs one load and one compare per step.
 //
 // Steps, in order: "lock-file-opened" (created/opened, not locked), "locked" (locked, identity
-// checked, not probed), "probed" (usable, no record), "record-temporary-written" (record written
-// under its temporary name, not renamed), "recorded" (record in place), then on release
-// "record-removed" (record gone, still locked) and "unlocked".
+// checked, not probed), "probed" (usable, not recorded), "recorded" (record written into the lock
+// file), then on release "releasing" (record retired, file about to be closed).
 
 #include <string_view>
 

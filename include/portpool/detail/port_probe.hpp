@@ -1,0 +1,114 @@
+#pragma once
+
+// "Does any program listen on this port, on any local address of either family?", asked the way
+// acquire() must ask it: cheaply, before every hand-out.
+//
+// One bind answers it. A TCP socket of the IPv6 family with IPV6_V6ONLY off and SO_REUSEADDR on,
+// bound to [::]:P, fails with EADDRINUSE when anything listens on P at 127.0.0.1, any other
+// 127.x address, 0.0.0.0, ::1, [::] (v6-only or not) or an interface address: a wildcard bind
+// overlaps every address, and SO_REUSEADDR forgives only sockets that do not listen (a server's
+// connections in TIME_WAIT, say). Where IPv6 is absent or disabled, the IPv4 wildcard covers
+// every IPv4 address. This is the same notion of "free" as the shield's (every LISTEN socket on
+// the port that is not the service's own is foreign), so a port acquire() hands out is not one
+// the shield would call taken a second later.
+//
+// Only when the bind fails is the listener table read, to name who listens; an acquisition that
+// meets several used ports reads it once (the snapshot is kept per thread for a moment).
+
+#include <portpool/detail/bound_socket.hpp>
+#include <portpool/detail/socket_table.hpp>
+#include <portpool/detail/system_error.hpp>
+#include <portpool/detail/unique_fd.hpp>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <fmt/format.h>
+#include <boost/asio/ip/address.hpp>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace portpool::detail {
+
+/// 0 when nothing listens on `port` on any local address; otherwise the bind's errno.
+/// @throws ResourceError when no socket can be created (descriptors or memory exhausted).
+inline int bind_every_address(std::uint16_t port) {
+  UniqueFd dual_stack(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!dual_stack && errno != EAFNOSUPPORT) {
+    throw_socket_resource_error(port, errno);
+  }
+  if (dual_stack) {
+    int off = 0;
+    int on = 1;
+    sockaddr_in6 any{};
+    any.sin6_family = AF_INET6;
+    any.sin6_port = htons(port);
+    any.sin6_addr = in6addr_any;
+    if (::setsockopt(dual_stack.get(), IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off) == 0 &&
+        ::setsockopt(dual_stack.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == 0) {
+      if (::bind(dual_stack.get(), reinterpret_cast<const sockaddr*>(&any), sizeof any) == 0) {
+        return 0;
+      }
+      if (errno != EADDRNOTAVAIL && errno != EAFNOSUPPORT) {
+        return errno;
+      }
+    }
+  }
+  std::string refusal;
+  if (bind_socket(boost::asio::ip::address_v4::any(), port, refusal)) {
+    return 0;
+  }
+  return errno;
+}
+
+inline std::shared_ptr<const ListenerSnapshot>& probe_listener_snapshot() {
+  static thread_local std::shared_ptr<const ListenerSnapshot> snapshot;
+  return snapshot;
+}
+
+/// The listeners on `port`, from a snapshot at most a moment old that shows some (else a new read).
+inline std::vector<Listener> listeners_on(std::uint16_t port) {
+  constexpr std::chrono::milliseconds moment{100};
+  auto& snapshot = probe_listener_snapshot();
+  bool recent = snapshot && ListenerSnapshot::Clock::now() - snapshot->taken() < moment;
+  if (!recent || snapshot->on_port(port).empty()) {
+    snapshot = ListenerSnapshot::read();
+  }
+  return snapshot->on_port(port);
+}
+
+/// Why `port` is not free, naming each listener as the shield names a foreign one.
+inline std::string in_use_refusal(std::uint16_t port, int error) {
+  auto listeners = listeners_on(port);
+  if (listeners.empty()) {
+    return fmt::format("in use by a program outside portpool (binding it failed: {})", errno_text(error));
+  }
+  std::string where;
+  for (const auto& listener : listeners) {
+    where += (where.empty() ? "" : ", ") + describe_listener(listener);
+  }
+  return fmt::format("in use by a program outside portpool, which listens on {}", where);
+}
+
+/// Why `port` cannot be handed out, or nullopt when nothing listens on it anywhere (and, for an
+/// address other than a loopback or wildcard one, it can be bound there too).
+/// @throws ResourceError when no socket can be created.
+inline std::optional<std::string> probe_every_address(const boost::asio::ip::address& address, std::uint16_t port) {
+  if (int error = bind_every_address(port); error != 0) {
+    return error == EADDRINUSE ? in_use_refusal(port, error) : bind_failure(address, port, error);
+  }
+  if (!address.is_loopback() && !address.is_unspecified()) {
+    std::string refusal;
+    if (!bind_socket(address, port, refusal)) {
+      return refusal;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace portpool::detail

@@ -1,0 +1,79 @@
+// fork() from a multi-threaded process: the child gets one thread, and any mutex another thread
+// held at the fork stays locked forever in the child. The library keeps no process-wide lock on
+// the acquire/release/registry paths, so such a child can still use it.
+
+#include <portpool/port_pool_manager.hpp>
+#include <portpool/port_shield.hpp>
+#include <portpool/registry.hpp>
+
+#include "fixtures.hpp"
+#include "in_child.hpp"
+#include "ports.hpp"
+#include "temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <iostream>
+#include <thread>
+#include <vector>
+
+using namespace portpool;
+using namespace portpool::test;
+
+TEST_CASE("a child forked while other threads acquire, release and shield can still use the library") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(6);
+  auto options = options_in(directory);
+  std::atomic<bool> stop{false};
+
+  boost::asio::io_context io;
+  auto work = boost::asio::make_work_guard(io);
+  PortPoolManager shielded("shielded", {ports[0]}, options);
+  auto shielded_lease = shielded.acquire();
+  ShieldOptions shield_options;
+  shield_options.interval = std::chrono::milliseconds(1);
+  PortShield shield(
+      io.get_executor(), shielded_lease, [](const ShieldEvent&) {}, shield_options);
+  std::thread shield_thread([&io] { io.run(); });
+
+  std::vector<std::thread> churners;
+  for (std::size_t index = 1; index <= 2; ++index) {
+    churners.emplace_back([&, index] {
+      PortPoolManager manager("churn", {ports[index]}, options);
+      while (!stop.load()) {
+        auto lease = manager.try_acquire();
+        static_cast<void>(Registry::holders(options));
+      }
+    });
+  }
+
+  for (int fork_number = 0; fork_number < 40; ++fork_number) {
+    auto code = in_child([&] {
+      ::alarm(20);  // a deadlock ends as SIGALRM, not as a hung test
+      if (Registry::holders(options).empty()) {
+        std::cerr << "the child sees no holder\n";
+        return 1;
+      }
+      PortPoolManager manager("child", {ports[3], ports[4], ports[5]}, options);
+      auto lease = manager.acquire();
+      return lease.held() ? 0 : 2;
+    });
+    CAPTURE(fork_number);
+    REQUIRE(code == 0);
+  }
+
+  stop.store(true);
+  for (auto& churner : churners) {
+    churner.join();
+  }
+  shield.stop();
+  work.reset();
+  io.stop();
+  shield_thread.join();
+}
