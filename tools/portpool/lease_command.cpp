@@ -74,13 +74,18 @@ CLI::App* add_lease_command(CLI::App& app, LeaseArguments& arguments) {
       ->add_option("--socket-path", arguments.socket_path,
                    "listen on the port and hand the listening socket to every client of the Unix socket PATH")
       ->type_name("PATH");
+  command
+      ->add_option("--parent-pid", arguments.parent_pid,
+                   "the parent's pid, as the parent knows it: if the parent is gone already, the lease ends at once")
+      ->type_name("PID")
+      ->check(CLI::PositiveNumber);
   add_common_options(*command, arguments.common);
   command->add_option("SERVICE", arguments.service, "the service whose pool the port comes from")->required();
   return command;
 }
 
 int run_lease_command(const LeaseArguments& arguments) {
-  const LeaseEnd end;
+  const LeaseEnd end(arguments.parent_pid);
   if (end.parent_gone()) {
     return exit_code::success;  // nobody is left to use the port
   }

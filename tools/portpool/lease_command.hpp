@@ -16,6 +16,7 @@ struct LeaseArguments {
   CommonOptions common;
   std::string instance = "1";
   std::string socket_path;
+  int parent_pid = 0;
   std::string service;
 };
 

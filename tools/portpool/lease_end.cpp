@@ -37,7 +37,7 @@ bool standard_input_open() {
 
 }  // namespace
 
-LeaseEnd::LeaseEnd() {
+LeaseEnd::LeaseEnd(pid_t expected_parent) {
   const auto signals = ending_signals();
   if (::sigprocmask(SIG_BLOCK, &signals, nullptr) != 0) {
     fail("cannot block signals");
@@ -46,11 +46,12 @@ LeaseEnd::LeaseEnd() {
   if (!signals_) {
     fail("cannot create a signalfd");
   }
-  const auto parent = ::getppid();
+  const auto parent = expected_parent != 0 ? expected_parent : ::getppid();
   if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0) {
     fail("cannot ask to be told of the parent's death (prctl)");
   }
-  // The parent may have died before prctl: then this process was reparented already.
+  // The parent may have died before prctl: then this process was reparented already. Only a
+  // parent that passed its pid can tell a death before this process started.
   parent_gone_ = ::getppid() != parent;
 }
 

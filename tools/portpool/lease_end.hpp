@@ -5,6 +5,8 @@
 
 #include <portpool/detail/unique_fd.hpp>
 
+#include <sys/types.h>
+
 #include <functional>
 
 namespace portpool::cli {
@@ -12,9 +14,10 @@ namespace portpool::cli {
 class LeaseEnd {
  public:
   /// Blocks the ending signals (they are read from a signalfd) and asks the kernel to send
-  /// SIGTERM when the parent dies. Construct it first, before anything is acquired.
+  /// SIGTERM when the parent dies. `expected_parent` is the pid the parent is known by (0: the
+  /// parent at this moment). Construct it first, before anything is acquired.
   /// @throws std::system_error when the signalfd cannot be created or prctl fails.
-  LeaseEnd();
+  explicit LeaseEnd(pid_t expected_parent);
 
   /// True when the parent died before the kernel was asked to report it: the lease must not start.
   bool parent_gone() const noexcept { return parent_gone_; }
