@@ -18,7 +18,6 @@
 
 using Catch::Matchers::Contains;
 using portpool::test::ChildProcess;
-using portpool::test::CliResult;
 using portpool::test::finish;
 using portpool::test::holders;
 using portpool::test::listen_on;

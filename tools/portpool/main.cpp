@@ -58,10 +58,9 @@ void describe(CLI::App& app, Commands& commands) {
   commands.lease_command = add_lease_command(app, commands.lease);
   commands.reserve_command = add_reserve_command(app, commands.reserve);
   app.footer(
-      "Exit codes: 0 success, 64 usage error, 71 system failure, 75 pool exhausted, 77 unsafe lock directory, "
-      "78 bad config file (77 also: 'reserve --apply' not permitted), 126/127 CMD cannot be run / not found; 'run' "
-      "otherwise exits with CMD's status "
-      "(128+signal if killed). See docs/cli.md.");
+      "Exit codes: 0 success, 64 usage error, 71 system failure, 75 pool exhausted, 77 unsafe lock directory "
+      "(reserve: not permitted), 78 bad config file, 126/127 CMD cannot be run / not found; 'run' otherwise exits "
+      "with CMD's status (128+signal if killed). See docs/cli.md.");
 }
 
 // CLI11 would only say that a subcommand is required.
