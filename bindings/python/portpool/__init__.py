@@ -174,7 +174,9 @@ def _run_json(arguments: List[str]):
 def status(*, config: Optional[str] = None, lock_dir: Optional[str] = None) -> List[Holder]:
     """Who holds which port now."""
     result = _run_json(["status", "--json", *_common_arguments(config, lock_dir)])
-    return [Holder(**holder) for holder in result["holders"]]
+    known = set(Holder.__dataclass_fields__)
+    # Fields a newer portpool adds are left out rather than breaking this version.
+    return [Holder(**{key: value for key, value in holder.items() if key in known}) for holder in result["holders"]]
 
 
 def table(*, instance: Optional[int] = None, config: Optional[str] = None, lock_dir: Optional[str] = None) -> dict:
