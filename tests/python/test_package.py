@@ -139,6 +139,29 @@ def test_table_gives_the_pools(space):
     assert [(service["name"], service["ports"]) for service in result["services"]] == [("web", space["ports"])]
 
 
+def run_pytest(arguments, environment=None):
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "portpool.pytest_plugin", "-p", "no:cacheprovider", "-q",
+         "--rootdir", str(HERE / "xdist_suite"), *arguments],
+        cwd=HERE / "xdist_suite",
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_plugin_takes_the_service_from_the_option_and_instance_1_without_xdist(space, monkeypatch):
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    check = str(HERE / "xdist_suite" / "option_check.py")
+    common = ["--portpool-config", space["config"], "--portpool-lock-dir", space["lock_dir"]]
+    result = run_pytest([*common, "--portpool-service", "web", check])
+    assert result.returncode == 0, result.stdout + result.stderr
+    missing = run_pytest([*common, check])
+    assert missing.returncode != 0
+    assert "@pytest.mark.portpool('SERVICE') or pass --portpool-service" in missing.stdout + missing.stderr
+
+
 def test_pytest_n_4_gives_every_test_its_own_port_without_collisions(tmp_path):
     """pytest -n 4 over tests that each start a server on their fixture's port: none collides,
     and each worker uses its own instance's pool."""
@@ -150,16 +173,10 @@ def test_pytest_n_4_gives_every_test_its_own_port_without_collisions(tmp_path):
     record.mkdir()
     environment = dict(os.environ, PORTPOOL_SERVERS_RECORD=str(record))
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [environment.get("PYTHONPATH"), str(HERE)]))
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-n", "4", "-p", "portpool.pytest_plugin", "-p", "no:cacheprovider", "-q",
-         "--rootdir", str(HERE / "xdist_suite"),
-         "--portpool-config", str(config), "--portpool-lock-dir", str(tmp_path / "locks"),
+    result = run_pytest(
+        ["-n", "4", "--portpool-config", str(config), "--portpool-lock-dir", str(tmp_path / "locks"),
          str(HERE / "xdist_suite" / "servers_check.py")],
-        cwd=HERE / "xdist_suite",
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
+        environment,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "24 passed" in result.stdout, result.stdout
