@@ -69,8 +69,8 @@ std::set<unsigned> merged_reservation(const std::vector<ExposedPool>& pools, std
 
 [[noreturn]] void refuse_write(const std::string& what, int error) {
   if (error == EACCES || error == EPERM || error == EROFS) {
-    throw CommandError(fmt::format("cannot write {}: {}; reserving ports needs root (in this network namespace): run "
-                                   "'sudo portpool reserve --apply'",
+    throw CommandError(fmt::format("cannot write {}: {}; reserving ports needs root: run the same portpool reserve "
+                                   "command with sudo (nothing was changed)",
                                    what, std::generic_category().message(error)),
                        exit_code::not_permitted);
   }
