@@ -18,4 +18,5 @@
 #include <portpool/registry.hpp>
 #include <portpool/service_port_table.hpp>
 #include <portpool/shield_options.hpp>
+#include <portpool/test_runner.hpp>
 #include <portpool/version.hpp>

@@ -16,11 +16,6 @@
 namespace portpool::cli {
 namespace {
 
-struct PortRange {
-  unsigned first = 0;
-  unsigned last = 0;
-};
-
 std::optional<std::string> read_proc_file(const char* path) {
   std::ifstream file(path);
   if (!file) {
@@ -37,6 +32,8 @@ std::optional<unsigned> parse_port(const std::string& text) {
   }
   return port;
 }
+
+}  // namespace
 
 std::optional<PortRange> ephemeral_range() {
   auto text = read_proc_file("/proc/sys/net/ipv4/ip_local_port_range");
@@ -67,7 +64,31 @@ std::set<unsigned> reserved_ports() {
   return ports;
 }
 
-}  // namespace
+std::string port_list_setting(const std::set<unsigned>& ports) {
+  auto list = detail::describe_ports(std::vector<unsigned>(ports.begin(), ports.end()));
+  list.erase(std::remove(list.begin(), list.end(), ' '), list.end());
+  return list;
+}
+
+std::optional<bool> pool_reserved(const std::vector<unsigned>& pool, const std::optional<PortRange>& range,
+                                  const std::set<unsigned>& reserved) {
+  if (!range) {
+    return std::nullopt;
+  }
+  return std::none_of(pool.begin(), pool.end(),
+                      [&](unsigned port) { return range->contains(port) && reserved.count(port) == 0; });
+}
+
+std::string reservation_text(const std::vector<unsigned>& pool, const std::optional<PortRange>& range,
+                             const std::set<unsigned>& reserved) {
+  if (!range) {
+    return "unknown";
+  }
+  if (std::none_of(pool.begin(), pool.end(), [&](unsigned port) { return range->contains(port); })) {
+    return "not needed";
+  }
+  return *pool_reserved(pool, range, reserved) ? "yes" : "no";
+}
 
 std::vector<std::string> ephemeral_range_warnings(const ServicePortTable& table, unsigned instance) {
   auto range = ephemeral_range();
@@ -94,11 +115,10 @@ std::vector<std::string> ephemeral_range_warnings(const ServicePortTable& table,
     }
   }
   if (!warnings.empty()) {
-    auto all = std::vector<unsigned>(reserved.begin(), reserved.end());
-    auto list = detail::describe_ports(all);
-    list.erase(std::remove(list.begin(), list.end(), ' '), list.end());
-    warnings.push_back(fmt::format("portpool: reserve them (as root{}): sysctl -w net.ipv4.ip_local_reserved_ports={}",
-                                   some_reserved_already ? "; the list keeps the ports reserved now" : "", list));
+    warnings.push_back(fmt::format(
+        "portpool: reserve them (as root{}): portpool reserve --apply, or sysctl -w "
+        "net.ipv4.ip_local_reserved_ports={}",
+        some_reserved_already ? "; the list keeps the ports reserved now" : "", port_list_setting(reserved)));
   }
   return warnings;
 }

@@ -14,6 +14,7 @@ inline constexpr int usage = 64;
 inline constexpr int system_failure = 71;
 inline constexpr int pool_exhausted = 75;
 inline constexpr int unsafe_lock_dir = 77;
+inline constexpr int not_permitted = 77;  // `reserve --apply` without root
 inline constexpr int bad_config = 78;
 inline constexpr int command_not_executable = 126;
 inline constexpr int command_not_found = 127;

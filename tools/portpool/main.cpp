@@ -2,6 +2,8 @@
 // See docs/cli.md.
 
 #include "exit_codes.hpp"
+#include "lease_command.hpp"
+#include "reserve_command.hpp"
 #include "run_command.hpp"
 #include "status_command.hpp"
 #include "table_command.hpp"
@@ -37,9 +39,13 @@ struct Commands {
   TableArguments table;
   StatusArguments status;
   RunArguments run;
+  LeaseArguments lease;
+  ReserveArguments reserve;
   CLI::App* table_command = nullptr;
   CLI::App* status_command = nullptr;
   CLI::App* run_command = nullptr;
+  CLI::App* lease_command = nullptr;
+  CLI::App* reserve_command = nullptr;
 };
 
 void describe(CLI::App& app, Commands& commands) {
@@ -49,10 +55,12 @@ void describe(CLI::App& app, Commands& commands) {
   commands.table_command = add_table_command(app, commands.table);
   commands.status_command = add_status_command(app, commands.status);
   commands.run_command = add_run_command(app, commands.run);
+  commands.lease_command = add_lease_command(app, commands.lease);
+  commands.reserve_command = add_reserve_command(app, commands.reserve);
   app.footer(
-      "Exit codes: 0 success, 64 usage error, 71 system failure, 75 pool exhausted, 77 unsafe lock directory, "
-      "78 bad config file, 126/127 CMD cannot be run / not found; 'run' otherwise exits with CMD's status "
-      "(128+signal if killed). See docs/cli.md.");
+      "Exit codes: 0 success, 64 usage error, 71 system failure, 75 pool exhausted, 77 unsafe lock directory "
+      "(reserve: not permitted), 78 bad config file, 126/127 CMD cannot be run / not found; 'run' otherwise exits "
+      "with CMD's status (128+signal if killed). See docs/cli.md.");
 }
 
 // CLI11 would only say that a subcommand is required.
@@ -61,7 +69,8 @@ std::optional<std::string> unknown_command(const Commands& commands, int argc, c
     return std::nullopt;
   }
   const std::string name = argv[1];
-  for (const auto* command : {commands.table_command, commands.status_command, commands.run_command}) {
+  for (const auto* command : {commands.table_command, commands.status_command, commands.run_command,
+                              commands.lease_command, commands.reserve_command}) {
     if (command->get_name() == name) {
       return std::nullopt;
     }
@@ -75,6 +84,12 @@ int dispatch(const Commands& commands) {
   }
   if (commands.status_command->parsed()) {
     return run_status_command(commands.status);
+  }
+  if (commands.lease_command->parsed()) {
+    return run_lease_command(commands.lease);
+  }
+  if (commands.reserve_command->parsed()) {
+    return run_reserve_command(commands.reserve);
   }
   return run_run_command(commands.run);
 }
@@ -104,7 +119,8 @@ int run_portpool(int argc, char** argv) {
   Commands commands;
   describe(app, commands);
   if (auto name = unknown_command(commands, argc, argv)) {
-    return usage_error(fmt::format("unknown command '{}': the commands are table, status and run", *name));
+    return usage_error(
+        fmt::format("unknown command '{}': the commands are table, status, run, lease and reserve", *name));
   }
   try {
     app.parse(argc, argv);

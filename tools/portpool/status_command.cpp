@@ -1,6 +1,7 @@
 #include "status_command.hpp"
 
 #include "columns.hpp"
+#include "ephemeral_ports.hpp"
 
 #include <portpool/lock_dir.hpp>
 #include <portpool/registry.hpp>
@@ -16,14 +17,18 @@ namespace portpool::cli {
 namespace {
 
 std::string holders_as_json(const std::vector<Holder>& holders) {
+  auto range = ephemeral_range();
+  auto reserved = reserved_ports();
   auto list = nlohmann::ordered_json::array();
   for (const auto& holder : holders) {
+    auto safe = pool_reserved({holder.port}, range, reserved);
     list.push_back({{"port", holder.port},
                     {"service", holder.service},
                     {"pid", holder.pid},
                     {"instance", holder.instance},
                     {"instance_id", holder.instance_id},
-                    {"since", iso8601_utc(holder.since)}});
+                    {"since", iso8601_utc(holder.since)},
+                    {"reserved", safe ? nlohmann::ordered_json(*safe) : nullptr}});
   }
   return nlohmann::ordered_json{{"holders", list}}.dump(2);
 }
@@ -32,10 +37,13 @@ std::string holders_as_text(const std::vector<Holder>& holders, const std::files
   if (holders.empty()) {
     return fmt::format("no port is held (lock directory {})\n", lock_dir.string());
   }
-  std::vector<std::vector<std::string>> rows{{"PORT", "SERVICE", "PID", "INSTANCE", "SINCE"}};
+  auto range = ephemeral_range();
+  auto reserved = reserved_ports();
+  std::vector<std::vector<std::string>> rows{{"PORT", "SERVICE", "PID", "INSTANCE", "SINCE", "RESERVED"}};
   for (const auto& holder : holders) {
     rows.push_back({std::to_string(holder.port), holder.service, std::to_string(holder.pid),
-                    std::to_string(holder.instance), local_time_text(holder.since)});
+                    std::to_string(holder.instance), local_time_text(holder.since),
+                    reservation_text({holder.port}, range, reserved)});
   }
   return format_columns(rows);
 }

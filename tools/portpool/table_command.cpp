@@ -15,21 +15,34 @@
 namespace portpool::cli {
 namespace {
 
+std::vector<unsigned> pool_ports(const ServicePortTable& table, const std::string& service, unsigned instance) {
+  auto pool = table.pool_for(service, instance);
+  return {pool.begin(), pool.end()};
+}
+
 std::string table_as_json(const ServicePortTable& table, unsigned instance) {
+  auto range = ephemeral_range();
+  auto reserved = reserved_ports();
   auto services = nlohmann::ordered_json::array();
   for (const auto& service : table.services()) {
-    services.push_back(
-        {{"name", service}, {"ports", table.pool_for(service, instance)}, {"shared", table.is_shared(service)}});
+    auto safe = pool_reserved(pool_ports(table, service, instance), range, reserved);
+    services.push_back({{"name", service},
+                        {"ports", table.pool_for(service, instance)},
+                        {"shared", table.is_shared(service)},
+                        {"reserved", safe ? nlohmann::ordered_json(*safe) : nullptr}});
   }
   return nlohmann::ordered_json{{"instance", instance}, {"services", services}}.dump(2);
 }
 
 std::string table_as_text(const ServicePortTable& table, unsigned instance) {
-  std::vector<std::vector<std::string>> rows{{"SERVICE", "PORTS", "POOL"}};
+  auto range = ephemeral_range();
+  auto reserved = reserved_ports();
+  std::vector<std::vector<std::string>> rows{{"SERVICE", "PORTS", "POOL", "RESERVED"}};
   for (const auto& service : table.services()) {
     auto shared = table.is_shared(service);
     rows.push_back({service, detail::describe_ports(table.pool_for(service, instance)),
-                    shared ? std::string("shared") : fmt::format("instance {}", instance)});
+                    shared ? std::string("shared") : fmt::format("instance {}", instance),
+                    reservation_text(pool_ports(table, service, instance), range, reserved)});
   }
   return format_columns(rows);
 }

@@ -1,0 +1,91 @@
+// Type declarations of the portpool package.
+
+/** Where the port table and the locks come from; both default to the portpool command's defaults. */
+export interface CommonOptions {
+  /** A TOML file with the port table (default: the built-in table). */
+  config?: string;
+  /** The lock directory (default: $PORTPOOL_LOCK_DIR, else $XDG_RUNTIME_DIR/portpool, else /tmp/portpool-<uid>). */
+  lockDir?: string;
+}
+
+export interface AcquireOptions extends CommonOptions {
+  /**
+   * The instance whose pools to use: a number (default 1), 'auto' (the lowest free instance,
+   * held with the port), 'from-env' (the test runner's worker: JEST_WORKER_ID, VITEST_POOL_ID,
+   * TEST_PARALLEL_INDEX, PYTEST_XDIST_WORKER) or 'from-env=VAR' (the number in $VAR).
+   */
+  instance?: number | 'auto' | 'from-env' | `from-env=${string}`;
+}
+
+export interface TableOptions extends CommonOptions {
+  instance?: number;
+}
+
+/** One live holder of a port, as `portpool status --json` reports it. */
+export interface Holder {
+  port: number;
+  service: string;
+  pid: number;
+  instance: number;
+  instance_id: string;
+  /** ISO 8601, UTC. */
+  since: string;
+  /** Whether the port is safe from the kernel's ephemeral range (null: unknown). */
+  reserved: boolean | null;
+}
+
+export interface TableService {
+  name: string;
+  ports: number[];
+  shared: boolean;
+  reserved: boolean | null;
+}
+
+export interface Table {
+  instance: number;
+  services: TableService[];
+}
+
+/** One port, held until release() or the end of this process (even by SIGKILL). */
+export declare class Lease {
+  readonly port: number;
+  readonly service: string;
+  readonly instance: number;
+  readonly instanceId: string;
+  readonly lockDir: string;
+  /** The pid of the `portpool lease` process that holds the port. */
+  readonly pid: number;
+  readonly held: boolean;
+  /** Gives the port back; resolves once it is free for others. */
+  release(): Promise<void>;
+}
+
+/** Takes a port of `service`'s pool. Rejects with one of the errors below. */
+export declare function acquire(service: string, options?: AcquireOptions): Promise<Lease>;
+/** Who holds which port now. */
+export declare function status(options?: CommonOptions): Promise<Holder[]>;
+/** The services and their pools for one instance. */
+export declare function table(options?: TableOptions): Promise<Table>;
+/** The path of the portpool command: $PORTPOOL_BIN, else `portpool` on PATH. */
+export declare function findCommand(): string;
+
+export declare class PortpoolError extends Error {
+  /** The portpool command's exit code, or null when it could not be run. */
+  readonly exitCode: number | null;
+}
+export declare class UsageError extends PortpoolError {}
+export declare class PoolExhaustedError extends PortpoolError {
+  /** The live holders of the service's ports when the pool was found exhausted. */
+  readonly holders: Holder[];
+}
+export declare class LockDirError extends PortpoolError {}
+export declare class ConfigError extends PortpoolError {}
+export declare class SystemFailureError extends PortpoolError {}
+
+export declare const exitCodes: Readonly<{
+  usage: 64;
+  systemFailure: 71;
+  poolExhausted: 75;
+  unsafeLockDir: 77;
+  badConfig: 78;
+}>;

@@ -1,0 +1,242 @@
+'use strict';
+// portpool for Node.js: each lease is a `portpool lease` process that holds one port of a
+// service's pool for as long as this process keeps the pipe to it open. Plain JavaScript, no
+// native code: the `portpool` command does the locking, and the operating system releases the
+// port when this process dies, however it dies.
+
+const { spawn, execFile } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const exitCodes = Object.freeze({
+  usage: 64,
+  systemFailure: 71,
+  poolExhausted: 75,
+  unsafeLockDir: 77,
+  badConfig: 78,
+});
+
+/** Base of every error this package throws; `exitCode` is the portpool command's. */
+class PortpoolError extends Error {
+  constructor(message, exitCode) {
+    super(message);
+    this.name = new.target.name;
+    this.exitCode = exitCode;
+  }
+}
+/** Wrong arguments: an unknown service, an instance out of range, a missing worker variable. */
+class UsageError extends PortpoolError {}
+/** No port of the pool could be taken; `holders` are the live holders of the service's ports. */
+class PoolExhaustedError extends PortpoolError {
+  constructor(message, exitCode, holders) {
+    super(message, exitCode);
+    this.holders = holders;
+  }
+}
+/** The lock directory is unsafe (a symbolic link, another user's, writable by others) or unusable. */
+class LockDirError extends PortpoolError {}
+/** The config file is unreadable or invalid. */
+class ConfigError extends PortpoolError {}
+/** The `portpool` command cannot be found or run, or the system refused something. */
+class SystemFailureError extends PortpoolError {}
+
+const errorTypes = new Map([
+  [exitCodes.usage, UsageError],
+  [exitCodes.poolExhausted, PoolExhaustedError],
+  [exitCodes.unsafeLockDir, LockDirError],
+  [exitCodes.badConfig, ConfigError],
+]);
+
+function isExecutable(file) {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The `portpool` command: `$PORTPOOL_BIN`, else the first `portpool` on `PATH`. */
+function findCommand() {
+  const configured = process.env.PORTPOOL_BIN;
+  if (configured) {
+    if (!isExecutable(configured)) {
+      throw new SystemFailureError(`PORTPOOL_BIN is ${configured}, which is not an executable file`, null);
+    }
+    return configured;
+  }
+  for (const directory of (process.env.PATH || '').split(path.delimiter)) {
+    const candidate = path.join(directory || '.', 'portpool');
+    if (isExecutable(candidate)) {
+      return candidate;
+    }
+  }
+  throw new SystemFailureError(
+    "the portpool command is not on PATH: install it, or set PORTPOOL_BIN to its path", null);
+}
+
+function commonArguments(options) {
+  const list = [];
+  if (options.config) {
+    list.push('--config', String(options.config));
+  }
+  if (options.lockDir) {
+    list.push('--lock-dir', String(options.lockDir));
+  }
+  return list;
+}
+
+function commandError(stderr, exitCode, holders) {
+  const message = stderr.trim().replace(/^portpool: /gm, '').replace(/\nsee 'portpool --help'$/, '') ||
+    `portpool exited with status ${exitCode}`;
+  const Type = errorTypes.get(exitCode) || SystemFailureError;
+  return Type === PoolExhaustedError ? new Type(message, exitCode, holders) : new Type(message, exitCode);
+}
+
+/** Runs `portpool ARGS --json` and parses its output. */
+function runJson(commandArguments) {
+  return new Promise((resolve, reject) => {
+    execFile(findCommand(), commandArguments, { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error && typeof error.code !== 'number') {
+        reject(new SystemFailureError(`cannot run portpool: ${error.message}`, null));
+      } else if (error) {
+        reject(commandError(stderr, error.code, []));
+      } else {
+        resolve(JSON.parse(stdout));
+      }
+    });
+  });
+}
+
+/** Who holds which port now: `portpool status --json`. */
+async function status(options = {}) {
+  const result = await runJson(['status', '--json', ...commonArguments(options)]);
+  return result.holders;
+}
+
+/** The services and their pools for one instance: `portpool table --json`. */
+async function table(options = {}) {
+  const instance = options.instance === undefined ? [] : ['--instance', String(options.instance)];
+  return runJson(['table', '--json', ...instance, ...commonArguments(options)]);
+}
+
+/** One port, held until release() or the end of this process. */
+class Lease {
+  constructor(child, line) {
+    this.port = line.port;
+    this.service = line.service;
+    this.instance = line.instance;
+    this.instanceId = line.instance_id;
+    this.lockDir = line.lock_dir;
+    this.pid = child.pid;
+    this._child = child;
+    this._exited = new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        resolve();
+      } else {
+        child.once('exit', () => resolve());
+      }
+    });
+  }
+
+  /** True until release() (or until the lease process was killed from outside). */
+  get held() {
+    return this._child.exitCode === null && this._child.signalCode === null;
+  }
+
+  /** Gives the port back; resolves once it is free for others. */
+  async release() {
+    this._child.ref();  // keeps this process alive until the port is free
+    if (this._child.stdin && !this._child.stdin.destroyed) {
+      this._child.stdin.end();
+    }
+    await this._exited;
+  }
+}
+
+function leaseArguments(service, options) {
+  const list = ['lease', '--parent-pid', String(process.pid)];
+  if (options.instance !== undefined) {
+    list.push('--instance', String(options.instance));
+  }
+  return [...list, ...commonArguments(options), String(service)];
+}
+
+// The lease process must not keep this process alive, nor be kept open by it beyond its life:
+// it ends by itself when this process exits (end of its input, and the parent-death signal).
+function detachFromEventLoop(child) {
+  child.unref();
+  for (const stream of [child.stdin, child.stdout, child.stderr]) {
+    if (stream && typeof stream.unref === 'function') {
+      stream.unref();
+    } else if (stream && stream._handle && typeof stream._handle.unref === 'function') {
+      stream._handle.unref();
+    }
+  }
+}
+
+function readLeaseLine(child, service, options) {
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    let settled = false;
+    const settle = (action) => {
+      if (!settled) {
+        settled = true;
+        action();
+      }
+    };
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (text) => {
+      stderr += text;
+    });
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (text) => {
+      stdout += text;
+      const end = stdout.indexOf('\n');
+      if (end >= 0) {
+        settle(() => resolve(new Lease(child, JSON.parse(stdout.slice(0, end)))));
+      }
+    });
+    child.once('error', (error) => settle(() => reject(new SystemFailureError(`cannot run portpool: ${error.message}`, null))));
+    child.once('close', (code) => {
+      if (settled) {
+        return;
+      }
+      settled = true;
+      if (code !== exitCodes.poolExhausted) {
+        reject(commandError(stderr, code, []));
+        return;
+      }
+      status(options).then(
+        (holders) => reject(commandError(stderr, code, holders.filter((holder) => holder.service === service))),
+        () => reject(commandError(stderr, code, [])));
+    });
+  });
+}
+
+/**
+ * Takes a port of `service`'s pool and holds it until `lease.release()` or the end of this
+ * process (even by SIGKILL).
+ */
+async function acquire(service, options = {}) {
+  const child = spawn(findCommand(), leaseArguments(service, options), { stdio: ['pipe', 'pipe', 'pipe'] });
+  const lease = await readLeaseLine(child, service, options);
+  detachFromEventLoop(child);
+  return lease;
+}
+
+module.exports = {
+  acquire,
+  status,
+  table,
+  findCommand,
+  Lease,
+  PortpoolError,
+  UsageError,
+  PoolExhaustedError,
+  LockDirError,
+  ConfigError,
+  SystemFailureError,
+  exitCodes,
+};

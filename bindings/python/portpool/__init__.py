@@ -1,0 +1,307 @@
+"""portpool for Python: exclusive, crash-safe pools of TCP ports, through the ``portpool`` command.
+
+Each lease is a ``portpool lease`` process that holds one port of a service's pool for as long as
+this process keeps the pipe to it open: release() gives the port back, and the operating system
+does when this process dies, however it dies. Standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import weakref
+from dataclasses import dataclass
+from typing import List, Optional, Union
+
+__all__ = [
+    "acquire",
+    "status",
+    "table",
+    "find_command",
+    "instance_from_environment",
+    "Lease",
+    "Holder",
+    "PortpoolError",
+    "UsageError",
+    "PoolExhaustedError",
+    "LockDirError",
+    "ConfigError",
+    "SystemFailureError",
+    "WORKER_VARIABLES",
+]
+
+#: The exit codes of the portpool command.
+EXIT_USAGE = 64
+EXIT_SYSTEM_FAILURE = 71
+EXIT_POOL_EXHAUSTED = 75
+EXIT_UNSAFE_LOCK_DIR = 77
+EXIT_BAD_CONFIG = 78
+
+#: The variables through which test runners number their workers, as ``--instance from-env`` reads them.
+WORKER_VARIABLES = ("PYTEST_XDIST_WORKER", "JEST_WORKER_ID", "VITEST_POOL_ID", "TEST_PARALLEL_INDEX")
+
+Instance = Union[int, str, None]
+
+
+class PortpoolError(Exception):
+    """Base of every error of this package; ``exit_code`` is the portpool command's (None if it did not run)."""
+
+    def __init__(self, message: str, exit_code: Optional[int] = None):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class UsageError(PortpoolError):
+    """Wrong arguments: an unknown service, an instance out of range, a missing worker variable."""
+
+
+class PoolExhaustedError(PortpoolError):
+    """No port of the pool could be taken; ``holders`` are the live holders of the service's ports."""
+
+    def __init__(self, message: str, exit_code: Optional[int], holders: List["Holder"]):
+        super().__init__(message, exit_code)
+        self.holders = holders
+
+
+class LockDirError(PortpoolError):
+    """The lock directory is unsafe (a symbolic link, another user's, writable by others) or unusable."""
+
+
+class ConfigError(PortpoolError):
+    """The config file is unreadable or invalid."""
+
+
+class SystemFailureError(PortpoolError):
+    """The portpool command cannot be found or run, or the system refused something."""
+
+
+_ERROR_TYPES = {
+    EXIT_USAGE: UsageError,
+    EXIT_UNSAFE_LOCK_DIR: LockDirError,
+    EXIT_BAD_CONFIG: ConfigError,
+}
+
+
+@dataclass(frozen=True)
+class Holder:
+    """One live holder of a port, as ``portpool status --json`` reports it."""
+
+    port: int
+    service: str
+    pid: int
+    instance: int
+    instance_id: str
+    since: str
+    reserved: Optional[bool] = None
+
+
+def find_command() -> str:
+    """The portpool command: ``$PORTPOOL_BIN``, else the first ``portpool`` on ``PATH``."""
+    configured = os.environ.get("PORTPOOL_BIN")
+    if configured:
+        if not (os.path.isfile(configured) and os.access(configured, os.X_OK)):
+            raise SystemFailureError(f"PORTPOOL_BIN is {configured}, which is not an executable file")
+        return configured
+    found = shutil.which("portpool")
+    if found is None:
+        raise SystemFailureError("the portpool command is not on PATH: install it, or set PORTPOOL_BIN to its path")
+    return found
+
+
+def instance_from_environment(variable: Optional[str] = None) -> int:
+    """The instance number of this test-runner worker, read as ``portpool lease --instance from-env`` reads it.
+
+    Without ``variable``: the first of WORKER_VARIABLES that is set (``gwN`` of pytest-xdist gives
+    N+1, Jest's and Vitest's N, Playwright's N+1). With ``variable``: the number it holds.
+    Raises UsageError naming the variable(s) when it is missing or malformed.
+    """
+    names = [variable] if variable else [name for name in WORKER_VARIABLES if name in os.environ]
+    if not names:
+        raise UsageError(
+            "no test-runner worker variable is set (" + ", ".join(WORKER_VARIABLES) + "): run under a parallel "
+            "test runner, or name the variable that holds the instance number",
+            EXIT_USAGE,
+        )
+    name = names[0]
+    value = os.environ.get(name)
+    if value is None:
+        raise UsageError(f"the environment variable {name} is not set: it should hold the instance number", EXIT_USAGE)
+    prefix, first_worker = {"PYTEST_XDIST_WORKER": ("gw", 0), "TEST_PARALLEL_INDEX": ("", 0)}.get(name, ("", 1))
+    digits = value[len(prefix):] if value.startswith(prefix) else ""
+    if not digits.isascii() or not digits.isdigit() or int(digits) + 1 - first_worker < 1:
+        expected = f"'{prefix}' followed by a number from {first_worker}" if prefix else f"a number from {first_worker}"
+        raise UsageError(f"the environment variable {name} is '{value}', not an instance number: expected {expected}",
+                         EXIT_USAGE)
+    return int(digits) + 1 - first_worker
+
+
+def _common_arguments(config: Optional[str], lock_dir: Optional[str]) -> List[str]:
+    arguments = []
+    if config is not None:
+        arguments += ["--config", os.fspath(config)]
+    if lock_dir is not None:
+        arguments += ["--lock-dir", os.fspath(lock_dir)]
+    return arguments
+
+
+def _message(stderr: str, exit_code: int) -> str:
+    lines = [line[len("portpool: "):] if line.startswith("portpool: ") else line for line in stderr.strip().splitlines()]
+    lines = [line for line in lines if line != "see 'portpool --help'"]
+    return "\n".join(lines) or f"portpool exited with status {exit_code}"
+
+
+def _error(stderr: str, exit_code: int, holders: Optional[List[Holder]] = None) -> PortpoolError:
+    message = _message(stderr, exit_code)
+    if exit_code == EXIT_POOL_EXHAUSTED:
+        return PoolExhaustedError(message, exit_code, holders or [])
+    return _ERROR_TYPES.get(exit_code, SystemFailureError)(message, exit_code)
+
+
+def _run_json(arguments: List[str]):
+    try:
+        result = subprocess.run([find_command(), *arguments], capture_output=True, text=True, check=False)
+    except OSError as error:
+        raise SystemFailureError(f"cannot run portpool: {error}") from error
+    if result.returncode != 0:
+        raise _error(result.stderr, result.returncode)
+    return json.loads(result.stdout)
+
+
+def status(*, config: Optional[str] = None, lock_dir: Optional[str] = None) -> List[Holder]:
+    """Who holds which port now."""
+    result = _run_json(["status", "--json", *_common_arguments(config, lock_dir)])
+    known = set(Holder.__dataclass_fields__)
+    # Fields a newer portpool adds are left out rather than breaking this version.
+    return [Holder(**{key: value for key, value in holder.items() if key in known}) for holder in result["holders"]]
+
+
+def table(*, instance: Optional[int] = None, config: Optional[str] = None, lock_dir: Optional[str] = None) -> dict:
+    """The services and their pools for one instance: ``{"instance": N, "services": [{"name", "ports", ...}]}``."""
+    arguments = ["table", "--json"] + (["--instance", str(instance)] if instance is not None else [])
+    return _run_json(arguments + _common_arguments(config, lock_dir))
+
+
+def _end_lease(process: subprocess.Popen) -> None:
+    if process.stdin is not None and not process.stdin.closed:
+        process.stdin.close()
+
+
+class Lease:
+    """One port, held until release() (or the end of the ``with`` block, or of this process)."""
+
+    def __init__(self, process: subprocess.Popen, line: dict, listening: Optional[socket.socket]):
+        self.port: int = line["port"]
+        self.service: str = line["service"]
+        self.instance: int = line["instance"]
+        self.instance_id: str = line["instance_id"]
+        self.lock_dir: str = line["lock_dir"]
+        #: The socket already bound and listening on the port (``acquire(..., listen=True)``), else None.
+        self.socket: Optional[socket.socket] = listening
+        self._process = process
+        self._finalizer = weakref.finalize(self, _end_lease, process)
+
+    @property
+    def pid(self) -> int:
+        """The pid of the ``portpool lease`` process that holds the port."""
+        return self._process.pid
+
+    @property
+    def held(self) -> bool:
+        return self._process.poll() is None
+
+    def release(self) -> None:
+        """Gives the port back; returns once it is free for others."""
+        if self.socket is not None:
+            self.socket.close()
+        self._finalizer()
+        self._process.wait()
+        for stream in (self._process.stdout, self._process.stderr):
+            if stream is not None:
+                stream.close()
+
+    def __enter__(self) -> "Lease":
+        return self
+
+    def __exit__(self, *exception) -> None:
+        self.release()
+
+    def __repr__(self) -> str:
+        return f"<portpool.Lease {self.service} port {self.port} instance {self.instance}>"
+
+
+def _receive_listening_socket(path: str) -> socket.socket:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.connect(path)
+        _, descriptors, _, _ = socket.recv_fds(client, 64, 1)
+    if not descriptors:
+        raise SystemFailureError(f"portpool lease sent no listening socket through {path}")
+    return socket.socket(fileno=descriptors[0])
+
+
+def acquire(
+    service: str,
+    *,
+    instance: Instance = None,
+    config: Optional[str] = None,
+    lock_dir: Optional[str] = None,
+    listen: bool = False,
+) -> Lease:
+    """Takes a port of ``service``'s pool and holds it until ``release()`` or the end of this process.
+
+    ``instance``: a number (default 1), ``"auto"`` (the lowest free instance, held with the port),
+    ``"from-env"`` (the test runner's worker) or ``"from-env=VAR"``. With ``listen=True`` the
+    port comes already bound and listening on 127.0.0.1, as ``lease.socket``: nothing can take it
+    between the check and your server's start.
+    Raises PoolExhaustedError (with ``holders``), UsageError, ConfigError, LockDirError, SystemFailureError.
+    """
+    arguments = ["lease", "--parent-pid", str(os.getpid())]
+    if instance is not None:
+        arguments += ["--instance", str(instance)]
+    arguments += _common_arguments(config, lock_dir)
+    socket_directory = tempfile.mkdtemp(prefix="portpool-") if listen else None
+    socket_path = os.path.join(socket_directory, "lease.sock") if socket_directory else None
+    if socket_path:
+        arguments += ["--socket-path", socket_path]
+    try:
+        return _start_lease(arguments + [service], service, config, lock_dir, socket_path)
+    finally:
+        if socket_directory:
+            shutil.rmtree(socket_directory, ignore_errors=True)  # the socket is no longer needed
+
+
+def _start_lease(arguments: List[str], service: str, config, lock_dir, socket_path: Optional[str]) -> Lease:
+    try:
+        process = subprocess.Popen(
+            [find_command(), *arguments],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    except OSError as error:
+        raise SystemFailureError(f"cannot run portpool: {error}") from error
+    line = process.stdout.readline()
+    if not line:
+        stderr = process.stderr.read()
+        exit_code = process.wait()
+        holders = _holders_of(service, config, lock_dir) if exit_code == EXIT_POOL_EXHAUSTED else []
+        raise _error(stderr, exit_code, holders)
+    listening = None
+    try:
+        listening = _receive_listening_socket(socket_path) if socket_path else None
+    except BaseException:
+        _end_lease(process)
+        process.wait()
+        raise
+    return Lease(process, json.loads(line), listening)
+
+
+def _holders_of(service: str, config, lock_dir) -> List[Holder]:
+    try:
+        return [holder for holder in status(config=config, lock_dir=lock_dir) if holder.service == service]
+    except PortpoolError:
+        return []

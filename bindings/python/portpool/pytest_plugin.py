@@ -1,0 +1,74 @@
+"""The pytest plugin of portpool: a ``portpool_port`` fixture that gives each test a port of its
+service's pool, with each pytest-xdist worker on its own instance (gw0 on 1, gw1 on 2, ...), so
+that parallel workers get disjoint, stable pools.
+
+The service comes from the test's marker, ``@pytest.mark.portpool("api-server")``, else from
+``--portpool-service``. ``--portpool-config`` and ``--portpool-lock-dir`` choose the table and
+the lock directory; ``--portpool-instance`` overrides the instance.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import portpool
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("portpool", "ports from portpool pools")
+    group.addoption("--portpool-service", help="the service whose pool portpool_port takes from (when no marker)")
+    group.addoption("--portpool-config", help="the port table, a TOML file (default: portpool's built-in table)")
+    group.addoption("--portpool-lock-dir", help="portpool's lock directory (default: portpool's)")
+    group.addoption(
+        "--portpool-instance",
+        help="instance number, auto, or from-env=VAR (default: the xdist worker's, else 1)",
+    )
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "portpool(service): the service whose pool the portpool_port fixture takes a port from"
+    )
+
+
+def _instance(config):
+    chosen = config.getoption("portpool_instance")
+    if chosen:
+        return chosen
+    return "from-env=PYTEST_XDIST_WORKER" if "PYTEST_XDIST_WORKER" in os.environ else None
+
+
+def _service(request):
+    marker = request.node.get_closest_marker("portpool")
+    if marker is not None:
+        service = marker.args[0] if marker.args else marker.kwargs.get("service")
+        if service:
+            return service
+    service = request.config.getoption("portpool_service")
+    if not service:
+        raise pytest.UsageError(
+            "portpool_port needs a service: mark the test @pytest.mark.portpool('SERVICE') or pass --portpool-service"
+        )
+    return service
+
+
+@pytest.fixture
+def portpool_lease(request):
+    """A portpool.Lease of the test's service, released after the test."""
+    config = request.config
+    lease = portpool.acquire(
+        _service(request),
+        instance=_instance(config),
+        config=config.getoption("portpool_config"),
+        lock_dir=config.getoption("portpool_lock_dir"),
+    )
+    yield lease
+    lease.release()
+
+
+@pytest.fixture
+def portpool_port(portpool_lease):
+    """A port of the test's service's pool, exclusively this test's until it ends."""
+    return portpool_lease.port

@@ -1,0 +1,118 @@
+#pragma once
+
+/// @file
+/// instance_from_environment(): the instance number of a test-runner worker, so that the workers
+/// of one parallel test run get disjoint, stable pools.
+
+#include <portpool/error.hpp>
+
+#include <fmt/format.h>
+
+#include <array>
+#include <charconv>
+#include <cstdlib>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace portpool {
+
+/// A variable through which a test runner numbers its workers, and how its value maps to an
+/// instance number.
+struct WorkerVariable {
+  std::string_view name;      ///< the environment variable
+  std::string_view prefix;    ///< text before the number ("gw" for pytest-xdist), or empty
+  unsigned first_worker = 1;  ///< the number of the runner's first worker: 0 or 1
+};
+
+/// The variables instance_from_environment() reads, in the order it reads them.
+inline constexpr std::array<WorkerVariable, 4> worker_variables{{
+    {"PYTEST_XDIST_WORKER", "gw", 0},  // pytest-xdist: gw0, gw1, ...
+    {"JEST_WORKER_ID", "", 1},         // Jest: 1, 2, ...
+    {"VITEST_POOL_ID", "", 1},         // Vitest: 1, 2, ...
+    {"TEST_PARALLEL_INDEX", "", 0},    // Playwright: 0, 1, ...
+}};
+
+namespace detail {
+
+inline const WorkerVariable* known_worker_variable(std::string_view name) {
+  for (const auto& variable : worker_variables) {
+    if (variable.name == name) {
+      return &variable;
+    }
+  }
+  return nullptr;
+}
+
+inline std::optional<std::string> environment_value(std::string_view name) {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): reading the environment; nothing here writes it
+  const char* value = std::getenv(std::string(name).c_str());
+  return value == nullptr ? std::nullopt : std::optional<std::string>(value);
+}
+
+// The worker number of `value` as `variable` writes it, turned into an instance number (1-based).
+inline std::optional<unsigned> parse_worker(const WorkerVariable& variable, std::string_view value) {
+  if (value.substr(0, variable.prefix.size()) != variable.prefix) {
+    return std::nullopt;
+  }
+  value.remove_prefix(variable.prefix.size());
+  unsigned number = 0;
+  auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
+  if (value.empty() || error != std::errc{} || end != value.data() + value.size() ||
+      number == std::numeric_limits<unsigned>::max()) {
+    return std::nullopt;
+  }
+  auto instance = number + (1 - variable.first_worker);
+  return instance == 0 ? std::nullopt : std::optional<unsigned>(instance);
+}
+
+inline std::string expected_form(const WorkerVariable& variable) {
+  return variable.prefix.empty()
+             ? fmt::format("a number from {}", variable.first_worker)
+             : fmt::format("'{}' followed by a number from {}", variable.prefix, variable.first_worker);
+}
+
+}  // namespace detail
+
+/// The instance number held by the environment variable `name`: for one of the test runners'
+/// variables (see above) mapped as the runner numbers its workers, for any other variable the
+/// instance number itself (1, 2, ...).
+/// @throws ConfigError naming the variable when it is not set or its value is malformed.
+inline unsigned instance_from_environment(const std::string& name) {
+  auto value = detail::environment_value(name);
+  if (!value) {
+    throw ConfigError(fmt::format("the environment variable {} is not set: it should hold the instance number", name));
+  }
+  const WorkerVariable instance_number{name, "", 1};
+  const auto* known = detail::known_worker_variable(name);
+  const auto& variable = known != nullptr ? *known : instance_number;
+  if (auto instance = detail::parse_worker(variable, *value)) {
+    return *instance;
+  }
+  throw ConfigError(fmt::format("the environment variable {} is '{}', not an instance number: expected {}", name,
+                                *value, detail::expected_form(variable)));
+}
+
+/// The instance number (1-based) of this test-runner worker, from the first of these variables
+/// that is set: `PYTEST_XDIST_WORKER` (`gwN` gives N+1), `JEST_WORKER_ID` and `VITEST_POOL_ID`
+/// (N), Playwright's `TEST_PARALLEL_INDEX` (N+1).
+///
+/// @code
+/// portpool::Options options;
+/// options.instance = portpool::instance_from_environment();
+/// @endcode
+/// @throws ConfigError naming the variables when none is set, or naming the variable and the
+///         expected form when its value is malformed.
+inline unsigned instance_from_environment() {
+  for (const auto& variable : worker_variables) {
+    if (detail::environment_value(variable.name)) {
+      return instance_from_environment(std::string(variable.name));
+    }
+  }
+  throw ConfigError(
+      "no test-runner worker variable is set (PYTEST_XDIST_WORKER, JEST_WORKER_ID, VITEST_POOL_ID, "
+      "TEST_PARALLEL_INDEX): run under a parallel test runner, or name the variable that holds the instance number");
+}
+
+}  // namespace portpool

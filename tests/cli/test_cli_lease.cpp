@@ -1,0 +1,293 @@
+// `portpool lease`: the JSON line, the three ways a lease ends (end of input, the parent's death,
+// SIGTERM), --instance from-env, --socket-path, and the exit codes.
+
+#include "cli.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <array>
+#include <cstring>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+using Catch::Matchers::Contains;
+using portpool::test::ChildProcess;
+using portpool::test::finish;
+using portpool::test::holders;
+using portpool::test::listen_on;
+using portpool::test::ReservedPorts;
+using portpool::test::run_portpool;
+using portpool::test::shared_pool_config;
+using portpool::test::spawn_portpool;
+using portpool::test::TempDir;
+using portpool::test::wait_until;
+using portpool::test::write_config;
+
+namespace {
+
+struct Fixture {
+  TempDir dir;
+  ReservedPorts ports = ReservedPorts::any(2);
+  std::filesystem::path config = shared_pool_config(dir, "web", ports.ports());
+
+  std::vector<std::string> arguments(const std::vector<std::string>& options = {},
+                                     const std::string& service = "web") const {
+    std::vector<std::string> all{"lease", "--config", config.string(), "--lock-dir", dir.lock_dir().string()};
+    all.insert(all.end(), options.begin(), options.end());
+    all.push_back(service);
+    return all;
+  }
+
+  ChildProcess spawn(const std::vector<std::string>& options = {},
+                     const std::vector<std::string>& environment = {}) const {
+    return spawn_portpool(arguments(options), environment);
+  }
+
+  bool nothing_held() const {
+    return wait_until([&] { return holders(dir.lock_dir()).empty(); });
+  }
+};
+
+/// The JSON line a lease prints once it holds its port.
+nlohmann::json lease_line(ChildProcess& lease) {
+  auto line = lease.read_line();
+  REQUIRE(line);
+  return nlohmann::json::parse(*line);
+}
+
+bool running(pid_t pid) { return ::kill(pid, 0) == 0; }
+
+/// Receives the descriptor that `lease --socket-path` hands out, and the port it names.
+std::pair<portpool::detail::UniqueFd, std::string> receive_socket(const std::filesystem::path& path) {
+  portpool::detail::UniqueFd client(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(static_cast<char*>(address.sun_path), path.c_str(), sizeof address.sun_path - 1);
+  REQUIRE(::connect(client.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
+  std::array<char, 32> text{};
+  iovec data{text.data(), text.size()};
+  std::array<char, CMSG_SPACE(sizeof(int))> control{};
+  msghdr message{};
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  message.msg_control = control.data();
+  message.msg_controllen = control.size();
+  auto count = ::recvmsg(client.get(), &message, MSG_CMSG_CLOEXEC);
+  REQUIRE(count > 0);
+  auto* header = CMSG_FIRSTHDR(&message);
+  REQUIRE(header != nullptr);
+  REQUIRE(header->cmsg_type == SCM_RIGHTS);
+  int descriptor = -1;
+  std::memcpy(&descriptor, CMSG_DATA(header), sizeof descriptor);
+  return {portpool::detail::UniqueFd(descriptor), std::string(text.data(), static_cast<std::size_t>(count))};
+}
+
+}  // namespace
+
+TEST_CASE("lease prints one JSON line and holds the port until its input ends") {
+  Fixture fixture;
+  auto lease = fixture.spawn();
+  auto line = lease_line(lease);
+  CHECK(line.at("port") == fixture.ports[0]);
+  CHECK(line.at("service") == "web");
+  CHECK(line.at("instance") == 1);
+  CHECK_FALSE(line.at("instance_id").get<std::string>().empty());
+  CHECK(line.at("lock_dir") == fixture.dir.lock_dir().string());
+  auto held = holders(fixture.dir.lock_dir());
+  REQUIRE(held.size() == 1);
+  CHECK(held[0].at("port") == fixture.ports[0]);
+  CHECK(held[0].at("pid") == lease.pid());
+  CHECK(held[0].at("instance_id") == line.at("instance_id"));
+
+  // A second lease gets the other port; the pool is then exhausted.
+  auto second = fixture.spawn();
+  CHECK(lease_line(second).at("port") == fixture.ports[1]);
+  auto third = run_portpool(fixture.arguments());
+  CHECK(third.exit_code == 75);
+  CHECK_THAT(third.err, Contains(std::to_string(lease.pid())));
+
+  lease.close_stdin();
+  auto result = finish(lease);
+  CHECK(result.exit_code == 0);
+  CHECK(result.out.empty());
+  CHECK(result.err.empty());
+  REQUIRE(holders(fixture.dir.lock_dir()).size() == 1);
+  second.close_stdin();
+  CHECK(finish(second).exit_code == 0);
+  CHECK(holders(fixture.dir.lock_dir()).empty());
+}
+
+TEST_CASE("lease ignores what it reads and holds until the end of its input") {
+  Fixture fixture;
+  // A shell pipeline feeds the lease's input through a pipe that ends when the shell does.
+  auto piped = ChildProcess::spawn(
+      {"/bin/sh", "-c", R"(lease_cli=$1; shift; { printf 'anything\n'; sleep 1; printf 'more'; } | "$lease_cli" "$@")",
+       "sh", PORTPOOL_CLI, "lease", "--config", fixture.config.string(), "--lock-dir", fixture.dir.lock_dir().string(),
+       "web"});
+  auto line = lease_line(piped);
+  CHECK(line.at("port") == fixture.ports[0]);
+  CHECK(finish(piped).exit_code == 0);
+  CHECK(holders(fixture.dir.lock_dir()).empty());
+}
+
+TEST_CASE("lease releases the port and exits 0 on SIGTERM") {
+  Fixture fixture;
+  auto lease = fixture.spawn();
+  lease_line(lease);
+  lease.signal(SIGTERM);
+  CHECK(finish(lease).exit_code == 0);
+  CHECK(holders(fixture.dir.lock_dir()).empty());
+}
+
+TEST_CASE("lease ends when its parent is killed, even though its input stays open") {
+  Fixture fixture;
+  // The shell is the lease's parent (it waits for it, then runs ':'); the lease's input is this
+  // test's pipe, which stays open after the shell is killed.
+  std::vector<std::string> shell{"/bin/sh", "-c", R"("$@"; :)", "sh", PORTPOOL_CLI};
+  auto arguments = fixture.arguments();
+  shell.insert(shell.end(), arguments.begin(), arguments.end());
+  auto parent = ChildProcess::spawn(shell);
+  auto line = lease_line(parent);
+  auto held = holders(fixture.dir.lock_dir());
+  REQUIRE(held.size() == 1);
+  const pid_t lease_pid = held[0].at("pid");
+  CHECK(lease_pid != parent.pid());
+  parent.signal(SIGKILL);
+  CHECK(parent.exit_code() == 128 + SIGKILL);
+  CHECK(fixture.nothing_held());
+  CHECK(wait_until([&] { return !running(lease_pid); }));
+}
+
+TEST_CASE("lease --parent-pid of a parent already gone takes nothing and exits 0") {
+  Fixture fixture;
+  // The outer shell exits at once; its subshell, the lease's real parent, outlives it and
+  // reports the lease's exit status.
+  std::string command = R"(outer=$$; ( sleep 0.2; "$@" --parent-pid "$outer"; echo "exit $?" ) <&0 &)";
+  auto lease_arguments = fixture.arguments();
+  std::vector<std::string> shell{"/bin/sh", "-c", command, "sh", PORTPOOL_CLI};
+  shell.insert(shell.end(), lease_arguments.begin(), lease_arguments.end());
+  auto outer = ChildProcess::spawn(shell);
+  CHECK(outer.exit_code() == 0);
+  auto reported = outer.read_line();
+  REQUIRE(reported);
+  CHECK(*reported == "exit 0");
+  CHECK(holders(fixture.dir.lock_dir()).empty());
+}
+
+TEST_CASE("lease --instance from-env takes the instance from the test runner's worker variable") {
+  Fixture fixture;
+  struct Case {
+    std::string variable;
+    unsigned instance;
+  };
+  for (const auto& [variable, instance] : {Case{"PYTEST_XDIST_WORKER=gw2", 3}, Case{"JEST_WORKER_ID=2", 2},
+                                           Case{"VITEST_POOL_ID=4", 4}, Case{"TEST_PARALLEL_INDEX=0", 1}}) {
+    INFO(variable);
+    auto lease = fixture.spawn({"--instance", "from-env"}, {"-u PYTEST_XDIST_WORKER", "-u JEST_WORKER_ID",
+                                                            "-u VITEST_POOL_ID", "-u TEST_PARALLEL_INDEX", variable});
+    CHECK(lease_line(lease).at("instance") == instance);
+    lease.close_stdin();
+    CHECK(finish(lease).exit_code == 0);
+  }
+  auto named = fixture.spawn({"--instance", "from-env=SHARD"}, {"SHARD=5"});
+  CHECK(lease_line(named).at("instance") == 5);
+}
+
+TEST_CASE("lease --instance from-env with a missing or malformed variable is a usage error naming it") {
+  Fixture fixture;
+  const std::vector<std::string> no_runner{"-u PYTEST_XDIST_WORKER", "-u JEST_WORKER_ID", "-u VITEST_POOL_ID",
+                                           "-u TEST_PARALLEL_INDEX"};
+  auto missing = run_portpool(fixture.arguments({"--instance", "from-env"}), no_runner);
+  CHECK(missing.exit_code == 64);
+  CHECK_THAT(missing.err, Contains("PYTEST_XDIST_WORKER") && Contains("JEST_WORKER_ID"));
+  auto environment = no_runner;
+  environment.emplace_back("PYTEST_XDIST_WORKER=worker-1");
+  auto malformed = run_portpool(fixture.arguments({"--instance", "from-env"}), environment);
+  CHECK(malformed.exit_code == 64);
+  CHECK_THAT(malformed.err, Contains("PYTEST_XDIST_WORKER is 'worker-1'") && Contains("'gw'"));
+  auto unset = run_portpool(fixture.arguments({"--instance", "from-env=SHARD"}), {"-u SHARD"});
+  CHECK(unset.exit_code == 64);
+  CHECK_THAT(unset.err, Contains("SHARD is not set"));
+  auto zero = run_portpool(fixture.arguments({"--instance", "from-env=SHARD"}), {"SHARD=0"});
+  CHECK(zero.exit_code == 64);
+  auto too_high = run_portpool(fixture.arguments({"--instance", "from-env=SHARD"}), {"SHARD=11"});
+  CHECK(too_high.exit_code == 64);
+  CHECK_THAT(too_high.err, Contains("out of range"));
+  CHECK(holders(fixture.dir.lock_dir()).empty());
+}
+
+TEST_CASE("lease --instance auto holds the lowest free instance number too") {
+  Fixture fixture;
+  auto first = fixture.spawn({"--instance", "auto"});
+  auto second = fixture.spawn({"--instance", "auto"});
+  auto first_line = lease_line(first);
+  auto second_line = lease_line(second);
+  CHECK(std::set<unsigned>{first_line.at("instance").get<unsigned>(), second_line.at("instance").get<unsigned>()} ==
+        std::set<unsigned>{1, 2});
+  CHECK(first_line.at("port") != second_line.at("port"));
+}
+
+TEST_CASE("lease --socket-path hands the listening socket of the port to each client") {
+  Fixture fixture;
+  auto path = fixture.dir.path() / "web.sock";
+  auto lease = fixture.spawn({"--socket-path", path.string()});
+  auto line = lease_line(lease);
+  CHECK(line.at("socket_path") == path.string());
+  CHECK((std::filesystem::status(path).permissions() & std::filesystem::perms::others_all) ==
+        std::filesystem::perms::none);
+  for (int client = 0; client < 2; ++client) {
+    auto [listening, text] = receive_socket(path);
+    CHECK(text == std::to_string(fixture.ports[0]) + "\n");
+    CHECK(portpool::test::bound_port(listening.get()) == fixture.ports[0]);
+    int accepting = 0;
+    socklen_t size = sizeof accepting;
+    REQUIRE(::getsockopt(listening.get(), SOL_SOCKET, SO_ACCEPTCONN, &accepting, &size) == 0);
+    CHECK(accepting == 1);
+  }
+  lease.close_stdin();
+  CHECK(finish(lease).exit_code == 0);
+  CHECK_FALSE(std::filesystem::exists(path));
+  CHECK(holders(fixture.dir.lock_dir()).empty());
+}
+
+TEST_CASE("lease --socket-path that exists already is a usage error and takes nothing") {
+  Fixture fixture;
+  auto path = fixture.dir.path() / "taken";
+  write_config(fixture.dir, "someone's file", "taken");
+  auto result = run_portpool(fixture.arguments({"--socket-path", path.string()}));
+  CHECK(result.exit_code == 64);
+  CHECK_THAT(result.err, Contains("already exists"));
+  CHECK(std::filesystem::exists(path));
+  CHECK(holders(fixture.dir.lock_dir()).empty());
+}
+
+TEST_CASE("lease exits as run does: 64 usage, 75 exhausted, 77 unsafe lock directory, 78 bad config") {
+  Fixture fixture;
+  auto unknown = run_portpool(fixture.arguments({}, "nope"));
+  CHECK(unknown.exit_code == 64);
+  CHECK_THAT(unknown.err, Contains("unknown service 'nope'"));
+  CHECK(run_portpool({"lease", "--lock-dir", fixture.dir.lock_dir().string()}).exit_code == 64);
+
+  auto foreign = listen_on(fixture.ports[0]);
+  auto other = listen_on(fixture.ports[1]);
+  auto exhausted = run_portpool(fixture.arguments());
+  CHECK(exhausted.exit_code == 75);
+  CHECK(exhausted.out.empty());
+
+  auto link = fixture.dir.path() / "link";
+  std::filesystem::create_directory_symlink(fixture.dir.path(), link);
+  auto unsafe = run_portpool({"lease", "--config", fixture.config.string(), "--lock-dir", link.string(), "web"});
+  CHECK(unsafe.exit_code == 77);
+
+  auto bad = write_config(fixture.dir, "[services.web]\nsise = 3\n", "bad.toml");
+  auto bad_config =
+      run_portpool({"lease", "--config", bad.string(), "--lock-dir", fixture.dir.lock_dir().string(), "web"});
+  CHECK(bad_config.exit_code == 78);
+  CHECK(holders(fixture.dir.lock_dir()).empty());
+}

@@ -1,0 +1,163 @@
+'use strict';
+// The Node.js package against the real portpool command (PORTPOOL_BIN): real lock files, real
+// processes.
+
+const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const net = require('node:net');
+const path = require('node:path');
+const readline = require('node:readline');
+const { test } = require('node:test');
+
+const portpool = require('../../bindings/node');
+const { workspace, waitUntil } = require('./support');
+
+const holderScript = path.join(__dirname, 'holder.js');
+
+/** A Node process holding a lease (holder.js), and its first line of output. */
+async function startHolder(t, space, service = 'web') {
+  const child = spawn(process.execPath, [holderScript, service, space.config, space.lockDir], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  t.after(() => child.kill('SIGKILL'));
+  const lines = readline.createInterface({ input: child.stdout });
+  const [line] = await Promise.race([
+    new Promise((resolve) => lines.once('line', (text) => resolve([text]))),
+    new Promise((resolve) => child.once('exit', () => resolve([null]))),
+  ]);
+  assert.ok(line, 'the holder printed nothing');
+  return { child, result: JSON.parse(line) };
+}
+
+function listenOn(port) {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+test('acquire gives a port of the pool, held until release()', async (t) => {
+  const space = await workspace(t, 'web', 2);
+  const lease = await portpool.acquire('web', { config: space.config, lockDir: space.lockDir });
+  assert.equal(lease.port, space.ports[0]);
+  assert.equal(lease.service, 'web');
+  assert.equal(lease.instance, 1);
+  assert.equal(lease.lockDir, space.lockDir);
+  assert.ok(lease.held);
+  const holders = await portpool.status({ lockDir: space.lockDir });
+  assert.deepEqual(holders.map((holder) => [holder.port, holder.pid]), [[lease.port, lease.pid]]);
+
+  // The service can listen on its port.
+  const server = await listenOn(lease.port);
+  await new Promise((resolve) => server.close(resolve));
+
+  await lease.release();
+  assert.equal(lease.held, false);
+  assert.deepEqual(await portpool.status({ lockDir: space.lockDir }), []);
+  await lease.release();  // twice is harmless
+});
+
+test('two leases never get one port, and an exhausted pool names its holders', async (t) => {
+  const space = await workspace(t, 'web', 2);
+  const options = { config: space.config, lockDir: space.lockDir };
+  const leases = await Promise.all([portpool.acquire('web', options), portpool.acquire('web', options)]);
+  assert.deepEqual(leases.map((lease) => lease.port).sort(), [...space.ports].sort());
+  await assert.rejects(portpool.acquire('web', options), (error) => {
+    assert.ok(error instanceof portpool.PoolExhaustedError);
+    assert.ok(error instanceof portpool.PortpoolError);
+    assert.equal(error.exitCode, 75);
+    assert.match(error.message, /web/);
+    assert.deepEqual(error.holders.map((holder) => holder.pid).sort(), leases.map((lease) => lease.pid).sort());
+    return true;
+  });
+  await Promise.all(leases.map((lease) => lease.release()));
+});
+
+test('two Node processes never get one port', async (t) => {
+  const space = await workspace(t, 'web', 2);
+  const holders = await Promise.all([1, 2, 3, 4].map(() => startHolder(t, space)));
+  const ports = holders.map((holder) => holder.result.port).filter((port) => port !== undefined);
+  const errors = holders.map((holder) => holder.result.error).filter((error) => error !== undefined);
+  assert.deepEqual(ports.sort(), [...space.ports].sort());
+  assert.deepEqual(errors, ['PoolExhaustedError', 'PoolExhaustedError']);
+});
+
+test('killing the Node process frees its port at once', async (t) => {
+  const space = await workspace(t, 'web', 1);
+  const holder = await startHolder(t, space);
+  assert.equal(holder.result.port, space.ports[0]);
+  assert.equal((await portpool.status({ lockDir: space.lockDir })).length, 1);
+  holder.child.kill('SIGKILL');
+  await waitUntil(async () => (await portpool.status({ lockDir: space.lockDir })).length === 0,
+    'the killed process\'s port is free');
+  const lease = await portpool.acquire('web', { config: space.config, lockDir: space.lockDir });
+  assert.equal(lease.port, space.ports[0]);
+  await lease.release();
+});
+
+test('a process that ends without releasing frees its port', async (t) => {
+  const space = await workspace(t, 'web', 1);
+  const holder = await startHolder(t, space);
+  holder.child.stdin.end();  // holder.js releases on end of input; here it ends before that matters
+  await new Promise((resolve) => holder.child.once('exit', resolve));
+  await waitUntil(async () => (await portpool.status({ lockDir: space.lockDir })).length === 0, 'the port is free');
+});
+
+test('instance from-env takes the test runner\'s worker number', async (t) => {
+  const space = await workspace(t, 'web', 2);
+  const saved = process.env.JEST_WORKER_ID;
+  process.env.JEST_WORKER_ID = '3';
+  t.after(() => {
+    if (saved === undefined) {
+      delete process.env.JEST_WORKER_ID;
+    } else {
+      process.env.JEST_WORKER_ID = saved;
+    }
+  });
+  const lease = await portpool.acquire('web', { config: space.config, lockDir: space.lockDir, instance: 'from-env' });
+  assert.equal(lease.instance, 3);
+  await lease.release();
+  const auto = await portpool.acquire('web', { config: space.config, lockDir: space.lockDir, instance: 'auto' });
+  assert.equal(auto.instance, 1);
+  await auto.release();
+});
+
+test('errors are typed and say what is wrong', async (t) => {
+  const space = await workspace(t, 'web', 1);
+  await assert.rejects(portpool.acquire('nope', { config: space.config, lockDir: space.lockDir }), (error) => {
+    assert.ok(error instanceof portpool.UsageError);
+    assert.match(error.message, /unknown service 'nope'/);
+    return true;
+  });
+  const bad = path.join(space.dir, 'bad.toml');
+  fs.writeFileSync(bad, '[services.web]\nsise = 3\n');
+  await assert.rejects(portpool.acquire('web', { config: bad, lockDir: space.lockDir }), portpool.ConfigError);
+  const link = path.join(space.dir, 'link');
+  fs.symlinkSync(space.dir, link);
+  await assert.rejects(portpool.acquire('web', { config: space.config, lockDir: link }), portpool.LockDirError);
+  await assert.rejects(portpool.status({ lockDir: link }), portpool.LockDirError);
+});
+
+test('table gives the pools of an instance', async (t) => {
+  const space = await workspace(t, 'web', 2);
+  const result = await portpool.table({ config: space.config, instance: 2 });
+  assert.equal(result.instance, 2);
+  assert.deepEqual(result.services.map((service) => [service.name, service.ports]), [['web', space.ports]]);
+});
+
+test('the command is found through PORTPOOL_BIN, and a wrong one is a clear error', async (t) => {
+  const saved = process.env.PORTPOOL_BIN;
+  t.after(() => {
+    process.env.PORTPOOL_BIN = saved;
+  });
+  assert.equal(portpool.findCommand(), saved);
+  process.env.PORTPOOL_BIN = '/nonexistent/portpool';
+  assert.throws(() => portpool.findCommand(), (error) => {
+    assert.ok(error instanceof portpool.SystemFailureError);
+    assert.match(error.message, /PORTPOOL_BIN/);
+    return true;
+  });
+  await assert.rejects(portpool.acquire('web'), portpool.SystemFailureError);
+});

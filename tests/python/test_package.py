@@ -1,0 +1,191 @@
+"""The Python package against the real portpool command (PORTPOOL_BIN): real lock files, real processes."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import portpool
+from support import free_block, free_ports, shared_pool_config
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def space(tmp_path):
+    ports = free_ports(2)
+    return {
+        "ports": ports,
+        "config": shared_pool_config(tmp_path, "web", ports),
+        "lock_dir": str(tmp_path / "locks"),
+        "dir": tmp_path,
+    }
+
+
+def wait_until(condition, what, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        time.sleep(0.01)
+
+
+def test_acquire_holds_a_pool_port_until_release(space):
+    lease = portpool.acquire("web", config=space["config"], lock_dir=space["lock_dir"])
+    assert lease.port == space["ports"][0]
+    assert (lease.service, lease.instance, lease.lock_dir) == ("web", 1, space["lock_dir"])
+    holders = portpool.status(lock_dir=space["lock_dir"])
+    assert [(holder.port, holder.pid) for holder in holders] == [(lease.port, lease.pid)]
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", lease.port))
+        server.listen()
+    lease.release()
+    assert not lease.held
+    assert portpool.status(lock_dir=space["lock_dir"]) == []
+    lease.release()  # twice is harmless
+
+
+def test_exhausted_pool_is_a_typed_error_naming_its_holders(space):
+    options = {"config": space["config"], "lock_dir": space["lock_dir"]}
+    with portpool.acquire("web", **options) as first, portpool.acquire("web", **options) as second:
+        assert {first.port, second.port} == set(space["ports"])
+        with pytest.raises(portpool.PoolExhaustedError) as caught:
+            portpool.acquire("web", **options)
+        assert caught.value.exit_code == 75
+        assert "web" in str(caught.value)
+        assert sorted(holder.pid for holder in caught.value.holders) == sorted([first.pid, second.pid])
+    assert portpool.status(lock_dir=space["lock_dir"]) == []
+
+
+def test_errors_are_typed(space):
+    with pytest.raises(portpool.UsageError, match="unknown service 'nope'"):
+        portpool.acquire("nope", config=space["config"], lock_dir=space["lock_dir"])
+    bad = space["dir"] / "bad.toml"
+    bad.write_text("[services.web]\nsise = 3\n")
+    with pytest.raises(portpool.ConfigError):
+        portpool.acquire("web", config=str(bad), lock_dir=space["lock_dir"])
+    link = space["dir"] / "link"
+    link.symlink_to(space["dir"])
+    with pytest.raises(portpool.LockDirError):
+        portpool.acquire("web", config=space["config"], lock_dir=str(link))
+    with pytest.raises(portpool.UsageError, match="SHARD is not set"):
+        portpool.acquire("web", config=space["config"], lock_dir=space["lock_dir"], instance="from-env=SHARD")
+
+
+def test_killing_the_python_process_frees_its_port_at_once(space):
+    script = textwrap.dedent(
+        """
+        import sys, portpool
+        lease = portpool.acquire("web", config=sys.argv[1], lock_dir=sys.argv[2])
+        print(lease.port, flush=True)
+        sys.stdin.read()
+        """
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", script, space["config"], space["lock_dir"]],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert int(holder.stdout.readline()) == space["ports"][0]
+        assert len(portpool.status(lock_dir=space["lock_dir"])) == 1
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        wait_until(lambda: portpool.status(lock_dir=space["lock_dir"]) == [], "the killed process's port is free")
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdin.close()
+        holder.stdout.close()
+
+
+def test_listen_gives_the_socket_already_listening_on_the_port(space):
+    with portpool.acquire("web", config=space["config"], lock_dir=space["lock_dir"], listen=True) as lease:
+        assert lease.socket.getsockname() == ("127.0.0.1", lease.port)
+        with socket.create_connection(("127.0.0.1", lease.port)) as client:
+            accepted, _ = lease.socket.accept()
+            accepted.sendall(b"hello")
+            assert client.recv(5) == b"hello"
+            accepted.close()
+    assert portpool.status(lock_dir=space["lock_dir"]) == []
+
+
+def test_instance_from_environment(monkeypatch):
+    for name in portpool.WORKER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(portpool.UsageError, match="PYTEST_XDIST_WORKER"):
+        portpool.instance_from_environment()
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw3")
+    assert portpool.instance_from_environment() == 4
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gwx")
+    with pytest.raises(portpool.UsageError, match="PYTEST_XDIST_WORKER is 'gwx'"):
+        portpool.instance_from_environment()
+    monkeypatch.setenv("SHARD", "2")
+    assert portpool.instance_from_environment("SHARD") == 2
+
+
+def test_table_gives_the_pools(space):
+    result = portpool.table(config=space["config"], instance=2)
+    assert result["instance"] == 2
+    assert [(service["name"], service["ports"]) for service in result["services"]] == [("web", space["ports"])]
+
+
+def run_pytest(arguments, environment=None):
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "portpool.pytest_plugin", "-p", "no:cacheprovider", "-q",
+         "--rootdir", str(HERE / "xdist_suite"), *arguments],
+        cwd=HERE / "xdist_suite",
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_plugin_takes_the_service_from_the_option_and_instance_1_without_xdist(space, monkeypatch):
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    check = str(HERE / "xdist_suite" / "option_check.py")
+    common = ["--portpool-config", space["config"], "--portpool-lock-dir", space["lock_dir"]]
+    result = run_pytest([*common, "--portpool-service", "web", check])
+    assert result.returncode == 0, result.stdout + result.stderr
+    missing = run_pytest([*common, check])
+    assert missing.returncode != 0
+    assert "@pytest.mark.portpool('SERVICE') or pass --portpool-service" in missing.stdout + missing.stderr
+
+
+def test_pytest_n_4_gives_every_test_its_own_port_without_collisions(tmp_path):
+    """pytest -n 4 over tests that each start a server on their fixture's port: none collides,
+    and each worker uses its own instance's pool."""
+    stride = 10
+    base = free_block(4 * stride, stride)
+    config = tmp_path / "ports.toml"
+    config.write_text(f"[instances]\nbase = {base}\nstride = {stride}\nmax = 4\n\n[services.web]\noffset = 0\nsize = 3\n")
+    record = tmp_path / "record"
+    record.mkdir()
+    environment = dict(os.environ, PORTPOOL_SERVERS_RECORD=str(record))
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [environment.get("PYTHONPATH"), str(HERE)]))
+    result = run_pytest(
+        ["-n", "4", "--portpool-config", str(config), "--portpool-lock-dir", str(tmp_path / "locks"),
+         str(HERE / "xdist_suite" / "servers_check.py")],
+        environment,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "24 passed" in result.stdout, result.stdout
+    entries = [json.loads(path.read_text()) for path in record.iterdir()]
+    assert len(entries) == 24
+    workers = {entry["worker"] for entry in entries}
+    assert len(workers) == 4
+    for entry in entries:
+        instance = int(entry["worker"][2:]) + 1
+        assert entry["instance"] == instance
+        first = base + (instance - 1) * stride
+        assert first <= entry["port"] < first + 3

@@ -1,0 +1,37 @@
+#pragma once
+
+// `lease --socket-path PATH`: hands the listening socket of the lease to whoever connects to the
+// Unix socket PATH, as an SCM_RIGHTS descriptor, so that a program in another language can accept
+// on the very socket that was checked, with no moment in which another program could take the port.
+
+#include <portpool/detail/unique_fd.hpp>
+
+#include <filesystem>
+
+namespace portpool::cli {
+
+class DescriptorServer {
+ public:
+  /// Listens on the Unix socket `path`, which must not exist yet; its mode is 0600.
+  /// @throws UsageError when `path` exists or is too long, std::system_error when it cannot be created.
+  explicit DescriptorServer(std::filesystem::path path);
+  DescriptorServer(const DescriptorServer&) = delete;
+  DescriptorServer& operator=(const DescriptorServer&) = delete;
+  DescriptorServer(DescriptorServer&&) = delete;
+  DescriptorServer& operator=(DescriptorServer&&) = delete;
+  /// Removes the socket file.
+  ~DescriptorServer();
+
+  /// The descriptor to poll for a waiting client.
+  int descriptor() const noexcept { return server_.get(); }
+
+  /// Accepts one waiting client and sends it `shared` with the message "<port>\n"; a client that
+  /// went away meanwhile is ignored.
+  void serve_one(int shared, unsigned port) const;
+
+ private:
+  std::filesystem::path path_;
+  detail::UniqueFd server_;
+};
+
+}  // namespace portpool::cli

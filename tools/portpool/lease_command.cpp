@@ -1,0 +1,116 @@
+#include "lease_command.hpp"
+
+#include "descriptor_server.hpp"
+#include "exit_codes.hpp"
+#include "instance_choice.hpp"
+#include "lease_end.hpp"
+
+#include <portpool/instance_manager.hpp>
+#include <portpool/port_pool_manager.hpp>
+
+#include <fmt/format.h>
+#include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <cstdio>
+#include <optional>
+#include <system_error>
+
+namespace portpool::cli {
+namespace {
+
+// Everything that lives as long as the lease, destroyed in reverse order: the socket server goes
+// first, the instance number last.
+struct HeldLease {
+  std::optional<InstanceLease> instance;
+  std::optional<PortLease> lease;
+  boost::asio::io_context context;  // only owns the listening socket; never run
+  std::optional<ListeningLease> listening;
+  std::optional<DescriptorServer> server;
+
+  const PortLease& port() const { return listening ? listening->lease : *lease; }
+};
+
+Options lease_options(const LeaseArguments& arguments, const ServicePortTable& table, HeldLease& held) {
+  auto options = library_options(arguments.common);
+  if (auto number = chosen_instance(arguments.instance, table)) {
+    options.instance = *number;
+  } else {
+    held.instance = InstanceManager::acquire(options, table.layout().max);
+    options.instance = held.instance->number();
+    options.instance_id = held.instance->id();
+  }
+  return options;
+}
+
+void print_line(const LeaseArguments& arguments, const PortLease& lease, const std::filesystem::path& lock_dir) {
+  nlohmann::ordered_json line{{"port", lease.port()},
+                              {"service", lease.service()},
+                              {"instance", lease.instance()},
+                              {"instance_id", lease.instance_id()},
+                              {"lock_dir", lock_dir.string()}};
+  if (!arguments.socket_path.empty()) {
+    line["socket_path"] = arguments.socket_path;
+  }
+  auto text = line.dump() + '\n';
+  if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0) {
+    throw std::system_error(errno, std::generic_category(), "cannot write the lease to standard output");
+  }
+}
+
+}  // namespace
+
+CLI::App* add_lease_command(CLI::App& app, LeaseArguments& arguments) {
+  auto* command = app.add_subcommand("lease",
+                                     "Take a port of SERVICE's pool, print it as a JSON line and hold it until "
+                                     "standard input ends, the parent process dies or SIGTERM");
+  command
+      ->add_option("--instance", arguments.instance,
+                   "instance number, 'auto' for the lowest free one, 'from-env' for the test runner's worker, or "
+                   "'from-env=VAR' for the number in $VAR")
+      ->type_name("N|auto|from-env[=VAR]");
+  command
+      ->add_option("--socket-path", arguments.socket_path,
+                   "listen on the port and hand the listening socket to every client of the Unix socket PATH")
+      ->type_name("PATH");
+  command
+      ->add_option("--parent-pid", arguments.parent_pid,
+                   "the parent's pid, as the parent knows it: if the parent is gone already, the lease ends at once")
+      ->type_name("PID")
+      ->check(CLI::PositiveNumber);
+  add_common_options(*command, arguments.common);
+  command->add_option("SERVICE", arguments.service, "the service whose pool the port comes from")->required();
+  return command;
+}
+
+int run_lease_command(const LeaseArguments& arguments) {
+  const LeaseEnd end(arguments.parent_pid);
+  if (end.parent_gone()) {
+    return exit_code::success;  // nobody is left to use the port
+  }
+  auto table = load_port_table(arguments.common);
+  require_service(table, arguments.service);
+  HeldLease held;
+  auto options = lease_options(arguments, table, held);
+  if (!arguments.socket_path.empty()) {
+    held.server.emplace(arguments.socket_path);
+  }
+  PortPoolManager manager(table, arguments.service, options);
+  if (held.server) {
+    held.listening = manager.acquire_listening(held.context.get_executor());
+  } else {
+    held.lease = manager.acquire();
+  }
+  print_line(arguments, held.port(), manager.lock_dir());
+  if (!held.server) {
+    end.wait();
+    return exit_code::success;
+  }
+  const int shared = held.listening->acceptor.native_handle();
+  const unsigned port = held.listening->port();
+  end.wait(held.server->descriptor(), [&] { held.server->serve_one(shared, port); });
+  return exit_code::success;
+}
+
+}  // namespace portpool::cli

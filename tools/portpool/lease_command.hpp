@@ -1,0 +1,28 @@
+#pragma once
+
+// `portpool lease [--instance N|auto|from-env[=VAR]] [--socket-path PATH] SERVICE`: takes a port of
+// SERVICE's pool, prints it as one JSON line and holds it until standard input ends, the parent
+// dies or SIGTERM arrives. The building block of the Node.js and Python packages.
+
+#include "common_options.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+namespace portpool::cli {
+
+struct LeaseArguments {
+  CommonOptions common;
+  std::string instance = "1";
+  std::string socket_path;
+  int parent_pid = 0;
+  std::string service;
+};
+
+CLI::App* add_lease_command(CLI::App& app, LeaseArguments& arguments);
+
+/// @returns 0 once the lease ended and everything was released.
+int run_lease_command(const LeaseArguments& arguments);
+
+}  // namespace portpool::cli
