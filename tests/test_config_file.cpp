@@ -89,6 +89,17 @@ TEST_CASE("[instances] and its keys default to base 6000, stride 100, max 10") {
   CHECK(load_table("[services.web]\nports = [8080]\n", "ports.toml").layout().max == 10);
 }
 
+TEST_CASE("allow_fetch_blocked_ports = true lets a service's pool hand out ports browsers refuse") {
+  auto table = load_table(
+      "[services.x11]\nrange = [6000, 6001]\nallow_fetch_blocked_ports = true\n[services.web]\n"
+      "ports = [6002]\n",
+      "ports.toml");
+  CHECK(table.allows_fetch_blocked_ports("x11"));
+  CHECK_FALSE(table.allows_fetch_blocked_ports("web"));
+  CHECK_THAT(error_of("[services.web]\nports = [6000]\nallow_fetch_blocked_ports = 1\n"),
+             StartsWith("ports.toml:3:29: [services.web] allow_fetch_blocked_ports must be true or false"));
+}
+
 TEST_CASE("invalid TOML is reported with file, line and column") {
   auto message = error_of("[services.web]\nports = [8080,\n");
   CHECK_THAT(message, StartsWith("ports.toml:2:"));

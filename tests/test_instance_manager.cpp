@@ -60,3 +60,15 @@ TEST_CASE("instance 0 and a maximum of 0 are refused") {
   CHECK_THROWS_AS(InstanceManager::acquire_number(options, 0), ConfigError);
   CHECK_THROWS_AS(InstanceManager::acquire(options, 0), ConfigError);
 }
+
+TEST_CASE("a moved-from instance lease answers its accessors safely") {
+  TempDir directory;
+  auto lease = InstanceManager::acquire(options_in(directory), 3);
+  auto moved = std::move(lease);
+  CHECK(moved.held());
+  CHECK_FALSE(lease.held());  // NOLINT(bugprone-use-after-move): what this test is about
+  CHECK(lease.number() == 1);
+  CHECK(lease.id().empty());
+  lease.release();
+  CHECK(moved.held());
+}

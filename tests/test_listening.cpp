@@ -227,3 +227,24 @@ TEST_CASE("the listening socket is not inherited by child processes") {
   auto listening = manager.acquire_listening(context.get_executor());
   CHECK((::fcntl(listening.acceptor.native_handle(), F_GETFD) & FD_CLOEXEC) != 0);
 }
+
+TEST_CASE("move-assigning a listening lease closes the old socket before it releases the old port") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(2);
+  boost::asio::io_context context;
+  std::optional<bool> listening_at_release;
+  std::uint16_t old_port = 0;
+  auto options = options_in(directory);
+  options.on_event = [&](const Event& event) {
+    if (event.kind == EventKind::released && event.port == old_port) {
+      listening_at_release = listen_on_address("127.0.0.1", old_port).get() < 0;  // taken while still listening
+    }
+  };
+  PortPoolManager manager("web", ports.ports(), options);
+  auto target = manager.acquire_listening(context.get_executor());
+  old_port = target.port();
+  target = manager.acquire_listening(context.get_executor());
+  REQUIRE(listening_at_release.has_value());
+  CHECK_FALSE(*listening_at_release);
+  CHECK(target.port() != old_port);
+}

@@ -308,6 +308,25 @@ TEST_CASE("a healthy lease is not reported") {
   CHECK_FALSE(recorder.wait(400ms));
 }
 
+TEST_CASE("a shield started after a change of working directory checks the lock file where it was locked") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  auto original = std::filesystem::current_path();
+  std::filesystem::current_path(directory.path());
+  Options options;
+  options.lock_dir = "relative-locks";  // relative to the working directory at acquisition
+  PortPoolManager manager("web", ports.ports(), options);
+  auto lease = manager.acquire();
+  TempDir elsewhere;
+  std::filesystem::current_path(elsewhere.path());
+  IoThreads io(1);
+  Recorder recorder;
+  PortShield shield(io.executor(), lease, recorder.callback(), fast());
+  auto lost = recorder.wait(300ms);
+  std::filesystem::current_path(original);
+  CHECK_FALSE(lost.has_value());
+}
+
 TEST_CASE("another process listening on the port of a plain lease is reported as foreign_listener") {
   HeldPort held("groq-api");
   auto& [directory, ports, manager, lease] = held;

@@ -125,3 +125,22 @@ TEST_CASE("a forked child neither holds nor believes it holds its parent's ports
   REQUIRE(holder.has_value());
   CHECK(holder->pid == ::getpid());
 }
+
+TEST_CASE("a moved-from lease answers its accessors safely") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("api", ports.ports(), options_in(directory));
+  auto lease = manager.acquire();
+  auto moved = std::move(lease);
+  CHECK(moved.held());
+  CHECK_FALSE(lease.held());  // NOLINT(bugprone-use-after-move): what this test is about
+  CHECK(lease.port() == ports[0]);
+  CHECK(lease.service().empty());
+  CHECK(lease.instance_id().empty());
+  CHECK(lease.lock_file().empty());
+  CHECK(lease.lock_file_identity().inode == 0);
+  CHECK(lease.lock_descriptor() == -1);
+  lease.set_readiness(Readiness::ready);
+  lease.release();
+  CHECK(moved.held());
+}

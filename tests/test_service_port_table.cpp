@@ -87,6 +87,17 @@ TEST_CASE("validation rejects overlaps, ports outside 1..65535 and offsets beyon
     CHECK_THROWS_WITH(high.validate(), Contains("65536"));
   }
   SECTION("an empty table") { CHECK_THROWS_AS(ServicePortTable{}.validate(), ConfigError); }
+  SECTION("a layout or a pool size beyond 65535, as the TOML reader refuses them") {
+    ServicePortTable huge_max(InstanceLayout{1000, 10, 4000000000U});  // would take minutes to walk
+    huge_max.add_shared_range("web", 900, 901);
+    CHECK_THROWS_WITH(huge_max.validate(), Contains("max 4000000000") && Contains("1..65535"));
+    ServicePortTable huge_base(InstanceLayout{70000, 10, 1});
+    huge_base.add_shared_range("web", 900, 901);
+    CHECK_THROWS_WITH(huge_base.validate(), Contains("base 70000") && Contains("1..65535"));
+    ServicePortTable huge_size(InstanceLayout{1000, 100000, 1});
+    huge_size.add_instance_pool("wide", 0, 70000);
+    CHECK_THROWS_WITH(huge_size.validate(), Contains("1..65535"));
+  }
 }
 
 TEST_CASE("building a table rejects bad names, duplicates and empty pools at once") {

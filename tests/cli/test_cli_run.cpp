@@ -172,6 +172,7 @@ TEST_CASE("a port used by a program outside portpool is skipped, and exhaustion 
                               PORTPOOL_CLI_CHILD, "env"});
   CHECK(result.exit_code == 75);
   CHECK_THAT(result.err, Contains(std::to_string(ports[0]) + ": in use by a program outside portpool"));
+  CHECK_THAT(result.err, Contains("'portpool status' shows who holds what"));
   CHECK(result.out.empty());
 }
 

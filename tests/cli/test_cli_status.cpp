@@ -112,3 +112,10 @@ TEST_CASE("an unsafe lock directory exits 77 and takes nothing") {
   }
   CHECK(std::filesystem::is_empty(open_to_all));
 }
+
+TEST_CASE("an empty --lock-dir is a usage error, not the default directory") {
+  auto result = run_portpool({"status", "--lock-dir", ""});
+  CHECK(result.exit_code == 64);
+  CHECK_THAT(result.err, Contains("--lock-dir") && Contains("empty"));
+  CHECK(result.out.empty());
+}

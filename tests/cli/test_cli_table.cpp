@@ -41,6 +41,8 @@ TEST_CASE("table prints the built-in table for instance 1 as aligned columns") {
   CHECK_THAT(lines[1], StartsWith("mcp-universal"));
   CHECK(lines[1].find("6000-6002") == ports_column);
   CHECK(lines[1].find("instance 1") == pool_column);
+  CHECK(lines[1].find("6000 (skipped)") == lines[0].find("FETCH-BLOCKED"));
+  CHECK(lines[6].find("-", lines[0].find("FETCH-BLOCKED")) == lines[0].find("FETCH-BLOCKED"));
   CHECK_THAT(lines[6], StartsWith("api-server"));
   CHECK(lines[6].find("9000-9002") == ports_column);
   CHECK(lines[6].find("shared") == pool_column);
@@ -60,6 +62,15 @@ TEST_CASE("table --json gives the instance's pools, in table order") {
   CHECK(services[5].at("name") == "api-server");
   CHECK(services[5].at("ports") == std::vector<int>{9000, 9001, 9002});
   CHECK(services[5].at("shared") == true);
+  CHECK(services[0].at("fetch_blocked_ports").empty());
+}
+
+TEST_CASE("table --json names instance 1's fetch-blocked port 6000, skipped unless the pool allows it") {
+  auto result = run_portpool({"table", "--json"});
+  REQUIRE(result.exit_code == 0);
+  auto services = result.json().at("services");
+  CHECK(services[0].at("fetch_blocked_ports") == std::vector<int>{6000});
+  CHECK(services[0].at("allow_fetch_blocked_ports") == false);
 }
 
 TEST_CASE("table warns about pools inside the kernel's ephemeral port range") {

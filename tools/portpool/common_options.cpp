@@ -15,7 +15,13 @@ void add_common_options(CLI::App& command, CommonOptions& options) {
       ->type_name("FILE");
   command
       .add_option("--lock-dir", options.lock_dir, "lock directory (default: $PORTPOOL_LOCK_DIR, else a private one)")
-      ->type_name("DIR");
+      ->type_name("DIR")
+      ->check(
+          [](const std::string& value) {
+            return value.empty() ? std::string("is empty: name a directory, or leave the option out for the default")
+                                 : std::string();
+          },
+          "DIR");
   command.add_flag("--json", options.json, "print the result as JSON");
 }
 

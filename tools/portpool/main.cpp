@@ -104,7 +104,7 @@ int run_mapping_errors(const Commands& commands) {
   } catch (const CommandError& error) {
     return report(error.what(), error.exit_code());
   } catch (const portpool::PoolExhausted& error) {
-    return report(error.what(), exit_code::pool_exhausted);
+    return report(std::string(error.what()) + "\n'portpool status' shows who holds what.", exit_code::pool_exhausted);
   } catch (const portpool::LockDirError& error) {
     return report(error.what(), exit_code::unsafe_lock_dir);
   } catch (const portpool::ConfigError& error) {

@@ -20,6 +20,16 @@ std::vector<unsigned> pool_ports(const ServicePortTable& table, const std::strin
   return {pool.begin(), pool.end()};
 }
 
+// The pool's ports that browsers and fetch() refuse, and whether the pool still hands them out.
+std::string fetch_blocked_text(const ServicePortTable& table, const std::string& service, unsigned instance) {
+  auto blocked = table.fetch_blocked_ports(service, instance);
+  if (blocked.empty()) {
+    return "-";
+  }
+  return fmt::format("{} ({})", detail::describe_ports(blocked),
+                     table.allows_fetch_blocked_ports(service) ? "allowed" : "skipped");
+}
+
 std::string table_as_json(const ServicePortTable& table, unsigned instance) {
   auto range = ephemeral_range();
   auto reserved = reserved_ports();
@@ -29,7 +39,9 @@ std::string table_as_json(const ServicePortTable& table, unsigned instance) {
     services.push_back({{"name", service},
                         {"ports", table.pool_for(service, instance)},
                         {"shared", table.is_shared(service)},
-                        {"reserved", safe ? nlohmann::ordered_json(*safe) : nullptr}});
+                        {"reserved", safe ? nlohmann::ordered_json(*safe) : nullptr},
+                        {"fetch_blocked_ports", table.fetch_blocked_ports(service, instance)},
+                        {"allow_fetch_blocked_ports", table.allows_fetch_blocked_ports(service)}});
   }
   return nlohmann::ordered_json{{"instance", instance}, {"services", services}}.dump(2);
 }
@@ -37,12 +49,13 @@ std::string table_as_json(const ServicePortTable& table, unsigned instance) {
 std::string table_as_text(const ServicePortTable& table, unsigned instance) {
   auto range = ephemeral_range();
   auto reserved = reserved_ports();
-  std::vector<std::vector<std::string>> rows{{"SERVICE", "PORTS", "POOL", "RESERVED"}};
+  std::vector<std::vector<std::string>> rows{{"SERVICE", "PORTS", "POOL", "RESERVED", "FETCH-BLOCKED"}};
   for (const auto& service : table.services()) {
     auto shared = table.is_shared(service);
     rows.push_back({service, detail::describe_ports(table.pool_for(service, instance)),
                     shared ? std::string("shared") : fmt::format("instance {}", instance),
-                    reservation_text(pool_ports(table, service, instance), range, reserved)});
+                    reservation_text(pool_ports(table, service, instance), range, reserved),
+                    fetch_blocked_text(table, service, instance)});
   }
   return format_columns(rows);
 }
