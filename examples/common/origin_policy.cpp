@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <utility>
 
 namespace portpool_example {
 
@@ -35,7 +34,7 @@ std::string_view without_prefix(std::string_view text, std::string_view prefix) 
 
 }  // namespace
 
-OriginPolicy::OriginPolicy(std::uint16_t port, std::vector<std::string> allowed_origins) : port_(port) {
+OriginPolicy::OriginPolicy(std::uint16_t port, const std::vector<std::string>& allowed_origins) : port_(port) {
   for (const auto& origin : allowed_origins) {
     allowed_origins_.push_back(normalized_origin(origin));
   }
@@ -75,13 +74,11 @@ bool OriginPolicy::is_acceptable_origin(std::string_view origin) const {
   if (std::find(allowed_origins_.begin(), allowed_origins_.end(), origin) != allowed_origins_.end()) {
     return true;
   }
-  for (std::string_view scheme : {"http://", "https://"}) {
+  static constexpr std::array<std::string_view, 2> schemes{"http://", "https://"};
+  return std::any_of(schemes.begin(), schemes.end(), [&](std::string_view scheme) {
     auto authority = without_prefix(origin, scheme);
-    if (!authority.empty() && is_loopback_authority(authority)) {
-      return true;
-    }
-  }
-  return false;
+    return !authority.empty() && is_loopback_authority(authority);
+  });
 }
 
 }  // namespace portpool_example

@@ -21,7 +21,7 @@ class OriginPolicy {
   /// Admits the loopback names of `port` (127.0.0.1, localhost, [::1], with or without `:port`)
   /// as Host, and those names as http or https origins, plus each of `allowed_origins` as given
   /// (e.g. "http://localhost:5173"; "null" admits pages with an opaque origin).
-  OriginPolicy(std::uint16_t port, std::vector<std::string> allowed_origins);
+  OriginPolicy(std::uint16_t port, const std::vector<std::string>& allowed_origins);
 
   /// Why a request with this header must be refused (403 Forbidden), or nullopt when it may be
   /// answered. A request without Origin (a non-browser client) needs only an acceptable Host.
