@@ -23,7 +23,7 @@ HealthCheckSettings health_check_settings(const GatewaySettings& settings, const
 portpool_example::ServiceSettings GatewaySettings::default_service_settings() {
   portpool_example::ServiceSettings settings;
   settings.service = "api-server";
-  settings.server_name = "portpool-api-gateway";
+  settings.http.server_name = "portpool-api-gateway";
   return settings;
 }
 

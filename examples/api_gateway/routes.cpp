@@ -23,7 +23,7 @@ using portpool_example::utc_timestamp;
 namespace {
 
 constexpr std::string_view unmatched_route = "(no route)";
-constexpr std::string_view unreadable_route = "(unreadable request)";
+constexpr std::string_view refused_route = "(refused request)";
 
 std::string_view standard(boost::beast::string_view text) { return {text.data(), text.size()}; }
 
@@ -55,7 +55,7 @@ void Router::handle(const Request& request, Respond respond) {
   if (request.method() != http::verb::get) {
     auto response = json_error(http::status::method_not_allowed, fmt::format("{} is not allowed on {}: use GET",
                                                                              standard(request.method_string()), path));
-    response.set(http::field::allow, "GET");
+    response.set(http::field::allow, "GET, HEAD");
     return reply(std::move(response));
   }
   try {
@@ -65,9 +65,9 @@ void Router::handle(const Request& request, Respond respond) {
   }
 }
 
-Response Router::reject_unreadable(const std::string& reason) {
-  auto response = json_error(http::status::bad_request, reason);
-  stats_.record(std::string(unreadable_route), response.result_int(), std::chrono::steady_clock::duration::zero());
+Response Router::refuse(http::status status, const std::string& reason) {
+  auto response = json_error(status, reason);
+  stats_.record(std::string(refused_route), response.result_int(), std::chrono::steady_clock::duration::zero());
   return response;
 }
 

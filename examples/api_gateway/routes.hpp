@@ -6,6 +6,8 @@
 //   GET /api/services           every live holder in the lock directory (the local registry)
 //   GET /api/health/aggregated  every registered service with a health endpoint, probed now
 //   GET /api/tracing/stats      requests, errors and latency percentiles per route
+//
+// HEAD is served wherever GET is (the shared session sends the headers without the body).
 
 #include "health_aggregator.hpp"
 #include "http_message.hpp"
@@ -44,8 +46,9 @@ class Router : public portpool_example::RequestHandler {
   /// and records it in the tracing stats.
   void handle(const Request& request, Respond respond) override;
 
-  /// The 400 for a request that could not be read (malformed, or over a size limit); recorded too.
-  Response reject_unreadable(const std::string& reason) override;
+  /// `{"error": reason}` with `status`, for a request refused before it reached a route (unreadable,
+  /// not allowed by HTTP/1.1, or from a host or origin not admitted); recorded too.
+  Response refuse(http::status status, const std::string& reason) override;
 
  private:
   using Handler = void (Router::*)(const Request&, const Respond&) const;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <string>
 
 namespace portpool_example {
 
@@ -13,6 +14,12 @@ namespace http = boost::beast::http;
 
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
+
+/// A request refused before a handler sees it: the status, and why (told to the client).
+struct Refusal {
+  http::status status;
+  std::string reason;
+};
 
 /// Receives the response to a request; a handler may call it later, from another completion.
 using Respond = std::function<void(Response)>;

@@ -9,12 +9,22 @@ namespace portpool_example {
 
 namespace beast = boost::beast;
 
-HttpServer::HttpServer(boost::asio::ip::tcp::acceptor& acceptor, RequestHandler& handler, std::string server_name,
-                       SessionLimits limits)
+namespace {
+
+/// A client looping on bad requests, or a wave of failed accepts, gets this many log lines of each
+/// kind per interval, then one summary line.
+constexpr std::chrono::milliseconds log_interval{1000};
+constexpr std::size_t log_lines_per_interval = 5;
+
+}  // namespace
+
+HttpServer::HttpServer(boost::asio::ip::tcp::acceptor& acceptor, RequestHandler& handler,
+                       const HttpServerSettings& settings)
     : acceptor_(acceptor),
-      handler_(handler),
-      server_name_(std::move(server_name)),
-      limits_(limits),
+      origins_(acceptor.local_endpoint().port(), settings.allowed_origins),
+      log_(acceptor.get_executor(), log_interval, log_lines_per_interval),
+      context_{handler, origins_, log_, settings.server_name, settings.limits},
+      max_connections_(settings.max_connections),
       accept_retry_(acceptor.get_executor()),
       drain_deadline_(acceptor.get_executor()) {}
 
@@ -31,15 +41,47 @@ void HttpServer::on_accept(beast::error_code error, boost::asio::ip::tcp::socket
     return;
   }
   if (error) {
-    log_event("accept_failed", {{"error", error.message()}});
+    log_.log("accept_failed", {{"error", error.message()}});
     return retry_accept_later();  // e.g. out of file descriptors: give clients time to leave
   }
+  if (!make_room()) {
+    log_.log("connection_refused",
+             {{"reason", "every connection is busy answering a request"}, {"max_connections", max_connections_}});
+    beast::error_code ignored;
+    socket.close(ignored);
+    return accept();
+  }
   auto id = next_session_id_++;
-  auto session = std::make_shared<HttpSession>(std::move(socket), handler_, server_name_, limits_,
-                                               [self = shared_from_this(), id] { self->forget(id); });
+  auto session =
+      std::make_shared<HttpSession>(std::move(socket), context_, [self = shared_from_this(), id] { self->forget(id); });
   sessions_.emplace(id, session);
   session->start();
   accept();
+}
+
+// Closing an idle connection takes effect when its pending read completes, so `sessions_` may
+// still count it; a closed session is no longer idle, and the next new connection closes another.
+bool HttpServer::make_room() {
+  std::size_t open = 0;
+  std::shared_ptr<HttpSession> longest_idle;
+  for (const auto& [id, weak] : sessions_) {
+    auto session = weak.lock();
+    if (!session || session->is_closed()) {
+      continue;
+    }
+    ++open;
+    if (!longest_idle && session->is_idle()) {
+      longest_idle = std::move(session);
+    }
+  }
+  if (open < max_connections_) {
+    return true;
+  }
+  if (!longest_idle) {
+    return false;
+  }
+  longest_idle->close();
+  return true;
 }
 
 void HttpServer::retry_accept_later() {
@@ -56,6 +98,7 @@ void HttpServer::shutdown(std::chrono::milliseconds grace) {
   beast::error_code ignored;
   acceptor_.close(ignored);
   accept_retry_.cancel();
+  log_.flush();
   for (const auto& session : open_sessions()) {
     session->stop();
   }

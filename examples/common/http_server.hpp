@@ -2,15 +2,18 @@
 
 // The HTTP server: accepts connections on an acceptor that is already listening (the one portpool
 // bound for the port it leased, so there is no gap in which another program could take the port),
-// and shuts down gracefully.
+// keeps the number of connections under a cap, and shuts down gracefully.
 
 #include "http_session.hpp"
+#include "log_rate_limiter.hpp"
+#include "origin_policy.hpp"
 #include "request_handler.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -19,12 +22,22 @@
 
 namespace portpool_example {
 
+struct HttpServerSettings {
+  /// The HTTP Server header of every response.
+  std::string server_name;
+  SessionLimits limits;
+  /// At most this many connections at once. A new connection beyond it closes the longest-idle
+  /// one (a client between requests loses nothing), so idle connections cannot lock others out.
+  std::size_t max_connections = 1024;
+  /// Browser origins admitted besides the loopback ones (see OriginPolicy).
+  std::vector<std::string> allowed_origins;
+};
+
 class HttpServer : public std::enable_shared_from_this<HttpServer> {
  public:
   /// Serves on `acceptor`, which must be open and listening and must outlive the server, with
-  /// `handler` answering; `server_name` is the Server header of every response.
-  HttpServer(boost::asio::ip::tcp::acceptor& acceptor, RequestHandler& handler, std::string server_name,
-             SessionLimits limits = {});
+  /// `handler` answering.
+  HttpServer(boost::asio::ip::tcp::acceptor& acceptor, RequestHandler& handler, const HttpServerSettings& settings);
 
   void start();
 
@@ -35,15 +48,18 @@ class HttpServer : public std::enable_shared_from_this<HttpServer> {
  private:
   void accept();
   void on_accept(boost::beast::error_code error, boost::asio::ip::tcp::socket socket);
+  bool make_room();
   void retry_accept_later();
   void forget(std::uint64_t session_id);
   void close_all();
   std::vector<std::shared_ptr<HttpSession>> open_sessions() const;
 
   boost::asio::ip::tcp::acceptor& acceptor_;
-  RequestHandler& handler_;
-  std::string server_name_;
-  SessionLimits limits_;
+  OriginPolicy origins_;
+  LogRateLimiter log_;
+  SessionContext context_;
+  std::size_t max_connections_;
+  /// By id, which is the order of acceptance: the first idle one found is the longest-idle.
   std::map<std::uint64_t, std::weak_ptr<HttpSession>> sessions_;
   std::uint64_t next_session_id_ = 0;
   boost::asio::steady_timer accept_retry_;

@@ -20,8 +20,11 @@ class RequestHandler {
   /// Answers `request` through `respond`, at once or later (from another completion).
   virtual void handle(const Request& request, Respond respond) = 0;
 
-  /// The answer to a request that could not be read (malformed, or over a size limit).
-  virtual Response reject_unreadable(const std::string& reason) = 0;
+  /// The answer to a request refused before handle() sees it, with `status`: unreadable (400:
+  /// malformed, over a size limit), not allowed by HTTP/1.1 (400, 417, 501), or addressed to a
+  /// host or sent from an origin the server does not admit (403, see OriginPolicy). `reason`
+  /// says what is wrong and what to do.
+  virtual Response refuse(http::status status, const std::string& reason) = 0;
 };
 
 }  // namespace portpool_example

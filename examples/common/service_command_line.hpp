@@ -3,6 +3,8 @@
 // The command line every example service shares:
 //
 //   SERVICE [--config FILE] [--instance N|auto] [--lock-dir DIR] [--service NAME]
+//           [--allow-origin ORIGIN]... [--max-connections N] [--idle-timeout SECONDS]
+//           [--header-timeout SECONDS]
 //
 // and the mapping of its failures to exit codes.
 
@@ -29,9 +31,13 @@ class ServiceCommandLine {
   const ServiceSettings& settings() const { return settings_; }
 
  private:
+  void add_http_options();
+
   CLI::App& app_;
   ServiceSettings settings_;
   std::string instance_ = "auto";
+  unsigned idle_timeout_seconds_;
+  unsigned header_timeout_seconds_;
 };
 
 /// Runs `body` and turns the exceptions that stop a service from starting into exit codes, with a

@@ -1,5 +1,6 @@
 #include "service_runner.hpp"
 
+#include "descriptor_limit.hpp"
 #include "exit_codes.hpp"
 #include "http_server.hpp"
 #include "structured_log.hpp"
@@ -57,6 +58,25 @@ portpool::ShieldOptions shield_options() {
   return options;
 }
 
+/// `wanted`, or less when the descriptor limit does not leave room for that many connections
+/// besides the descriptors the service needs for itself (lock files, the registry's reads, health
+/// probes, logs).
+std::size_t connection_cap(std::size_t wanted, std::uint64_t descriptor_limit) {
+  constexpr std::uint64_t reserved_descriptors = 64;
+  auto room =
+      descriptor_limit > 2 * reserved_descriptors ? descriptor_limit - reserved_descriptors : descriptor_limit / 2;
+  if (wanted <= room) {
+    return wanted;
+  }
+  log_event("max_connections_lowered", {{"requested", wanted},
+                                        {"max_connections", room},
+                                        {"descriptor_limit", descriptor_limit},
+                                        {"message",
+                                         "the descriptor limit (ulimit -n, hard) leaves room for fewer "
+                                         "connections; raise it to allow more"}});
+  return static_cast<std::size_t>(room);
+}
+
 const char* signal_name(int number) { return number == SIGINT ? "SIGINT" : "SIGTERM"; }
 
 }  // namespace
@@ -76,7 +96,10 @@ int run_service(const ServiceSettings& settings, const HandlerFactory& make_hand
       settings.service, listening.port(), options.instance, table.pool_for(settings.service, options.instance), table,
       options,          io.get_executor()};
   auto handler = make_handler(running);
-  auto server = std::make_shared<HttpServer>(listening.acceptor, *handler, settings.server_name);
+  auto http_settings = settings.http;
+  auto descriptor_limit = raise_descriptor_limit();
+  http_settings.max_connections = connection_cap(http_settings.max_connections, descriptor_limit);
+  auto server = std::make_shared<HttpServer>(listening.acceptor, *handler, http_settings);
 
   int exit_status = exit_code::stopped;
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -115,6 +138,9 @@ int run_service(const ServiceSettings& settings, const HandlerFactory& make_hand
                       {"instance", running.instance},
                       {"pid", ::getpid()},
                       {"lock_dir", manager.lock_dir().string()},
+                      {"max_connections", http_settings.max_connections},
+                      {"descriptor_limit", descriptor_limit},
+                      {"allowed_origins", http_settings.allowed_origins},
                       {"url", fmt::format("http://{}:{}", options.probe_address.to_string(), running.port)}});
   server->start();
   io.run();

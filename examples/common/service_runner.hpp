@@ -4,6 +4,7 @@
 // port from the service's own pool with its socket already listening, a shield on the port, and a
 // clean release of everything at shutdown. The service itself is a RequestHandler.
 
+#include "http_server.hpp"
 #include "request_handler.hpp"
 
 #include <portpool/options.hpp>
@@ -29,8 +30,8 @@ struct ServiceSettings {
   /// Empty: the library's default ($PORTPOOL_LOCK_DIR, $XDG_RUNTIME_DIR/portpool, /tmp/portpool-<uid>).
   std::filesystem::path lock_dir;
   std::string service;
-  /// The HTTP Server header of every response.
-  std::string server_name;
+  /// The server name, limits, connection cap and admitted origins of the HTTP server.
+  HttpServerSettings http;
 };
 
 /// A service that has its port, as its request handler sees it.

@@ -33,4 +33,10 @@ inline nlohmann::json error(const nlohmann::json& id, int code, const std::strin
   return {{"jsonrpc", "2.0"}, {"id", id}, {"error", {{"code", code}, {"message", message}}}};
 }
 
+/// An error that answers no particular request: the transport's refusal of a whole HTTP request
+/// (MCP's Streamable HTTP lets such a body carry a JSON-RPC error without an id).
+inline nlohmann::json error_without_id(int code, const std::string& message) {
+  return {{"jsonrpc", "2.0"}, {"error", {{"code", code}, {"message", message}}}};
+}
+
 }  // namespace mcp_server::json_rpc

@@ -23,7 +23,7 @@ namespace {
 portpool_example::ServiceSettings default_settings() {
   portpool_example::ServiceSettings settings;
   settings.service = "mcp-universal";
-  settings.server_name = "portpool-mcp-server";
+  settings.http.server_name = "portpool-mcp-server";
   return settings;
 }
 

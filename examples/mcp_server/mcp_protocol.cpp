@@ -17,8 +17,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::array<std::string_view, 3> supported_protocol_versions{latest_protocol_version, "2025-03-26",
-                                                                      "2024-11-05"};
+constexpr std::array<std::string_view, 3> supported_protocol_versions{latest_protocol_version, "2025-06-18",
+                                                                      batch_protocol_version};
 
 std::string server_version() {
   return fmt::format("{}.{}.{}", PORTPOOL_VERSION_MAJOR, PORTPOOL_VERSION_MINOR, PORTPOOL_VERSION_PATCH);

@@ -13,8 +13,15 @@
 
 namespace mcp_server {
 
-/// The protocol revisions this server speaks, newest first.
-inline constexpr std::string_view latest_protocol_version = "2025-06-18";
+/// The newest protocol revision this server speaks, which it answers a client asking for another.
+inline constexpr std::string_view latest_protocol_version = "2025-11-25";
+/// The only revision whose POST bodies may be JSON-RPC batches (2025-06-18 removed them), and the
+/// one a server assumes when a request carries no MCP-Protocol-Version header.
+inline constexpr std::string_view batch_protocol_version = "2025-03-26";
+
+/// Whether `version` is one of the revisions this server speaks: 2025-11-25, 2025-06-18 and
+/// 2025-03-26, those with the Streamable HTTP transport. (2024-11-05 had only the older HTTP+SSE
+/// transport, which this server does not offer, so no client of that revision could use it.)
 bool is_supported_protocol_version(std::string_view version);
 
 class McpProtocol {

@@ -30,6 +30,54 @@ json object_schema(json properties, json required = json::array()) {
           {"additionalProperties", false}};
 }
 
+/// A schema for output: every property listed is present, and a client may not assume the
+/// absence of others (the results may grow).
+json result_schema(json properties, json required) {
+  return {{"type", "object"}, {"properties", std::move(properties)}, {"required", std::move(required)}};
+}
+
+json integer_schema(unsigned minimum) { return {{"type", "integer"}, {"minimum", minimum}}; }
+
+json port_schema() {
+  return {{"type", "integer"}, {"minimum", 1}, {"maximum", std::numeric_limits<std::uint16_t>::max()}};
+}
+
+json holder_schema() {
+  return result_schema({{"port", port_schema()},
+                        {"service", {{"type", "string"}}},
+                        {"pid", integer_schema(1)},
+                        {"instance", integer_schema(0)},
+                        {"instance_id", {{"type", "string"}}},
+                        {"since", {{"type", "string"}, {"description", "ISO 8601, UTC"}}}},
+                       {"port", "service", "pid", "instance", "instance_id", "since"});
+}
+
+json list_pools_output_schema() {
+  auto service = result_schema({{"service", {{"type", "string"}}},
+                                {"shared", {{"type", "boolean"}}},
+                                {"pool", {{"type", "array"}, {"items", port_schema()}}}},
+                               {"service", "shared", "pool"});
+  return result_schema({{"instance", integer_schema(1)},
+                        {"max_instance", integer_schema(1)},
+                        {"services", {{"type", "array"}, {"items", std::move(service)}}}},
+                       {"instance", "max_instance", "services"});
+}
+
+json list_holders_output_schema() {
+  return result_schema(
+      {{"lock_dir", {{"type", "string"}}}, {"holders", {{"type", "array"}, {"items", holder_schema()}}}},
+      {"lock_dir", "holders"});
+}
+
+json check_port_output_schema() {
+  return result_schema({{"port", port_schema()},
+                        {"address", {{"type", "string"}}},
+                        {"status", {{"type", "string"}, {"enum", {"free", "held", "in_use_outside_portpool"}}}},
+                        {"holder", holder_schema()},
+                        {"reason", {{"type", "string"}}}},
+                       {"port", "address", "status"});
+}
+
 json holder_json(const portpool::Holder& holder) {
   return {{"port", holder.port},
           {"service", holder.service},
@@ -69,11 +117,13 @@ json PortTools::definitions() {
          "(default: this server's own)."},
         {"inputSchema",
          object_schema(
-             {{"instance", {{"type", "integer"}, {"minimum", 1}, {"description", "Instance number (1 = first)"}}}})}},
+             {{"instance", {{"type", "integer"}, {"minimum", 1}, {"description", "Instance number (1 = first)"}}}})},
+        {"outputSchema", list_pools_output_schema()}},
        {{"name", "list_holders"},
         {"title", "Port holders"},
         {"description", "Who holds which port now through portpool: port, service, pid, instance, since when."},
-        {"inputSchema", object_schema(json::object())}},
+        {"inputSchema", object_schema(json::object())},
+        {"outputSchema", list_holders_output_schema()}},
        {{"name", "check_port"},
         {"title", "Check a port"},
         {"description",
@@ -84,7 +134,8 @@ json PortTools::definitions() {
                                          {"minimum", 1},
                                          {"maximum", std::numeric_limits<std::uint16_t>::max()},
                                          {"description", "TCP port number"}}}},
-                                      {"port"})}}});
+                                      {"port"})},
+        {"outputSchema", check_port_output_schema()}}});
 }
 
 bool PortTools::has_tool(const std::string& name) {

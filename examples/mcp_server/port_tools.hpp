@@ -28,7 +28,8 @@ class PortTools {
   /// instance list_pools reports when it is not given one.
   PortTools(const portpool::ServicePortTable& table, portpool::Options options);
 
-  /// The tools/list entries: name, description and the JSON Schema of the input of each tool.
+  /// The tools/list entries: name, description and the JSON Schemas of the input and of the
+  /// structured result of each tool.
   static nlohmann::json definitions();
 
   static bool has_tool(const std::string& name);

@@ -67,6 +67,7 @@ class Gateway {
     if (!started) {
       throw std::runtime_error("the gateway did not start; its output:\n" + finish_output());
     }
+    start_event_ = *started;
     port_ = started->at("port").get<std::uint16_t>();
     instance_ = started->at("instance").get<unsigned>();
   }
@@ -95,6 +96,8 @@ class Gateway {
   /// What it printed so far (as far as the tests have read).
   const std::string& output() const { return output_; }
 
+  /// The start event's fields (port, pool, instance, max_connections, descriptor_limit, ...).
+  const nlohmann::json& start_event() const { return start_event_; }
   std::uint16_t port() const { return port_; }
   unsigned instance() const { return instance_; }
   pid_t pid() const { return process_.pid(); }
@@ -105,6 +108,7 @@ class Gateway {
 
   ChildProcess process_;
   std::string output_;
+  nlohmann::json start_event_;
   std::uint16_t port_ = 0;
   unsigned instance_ = 0;
 };

@@ -4,13 +4,16 @@
 //   node client_check.mjs URL CHECK_PORT...
 //
 // It connects (initialize, notifications/initialized), lists the tools, calls each of them
-// (check_port once per CHECK_PORT), calls check_port with a bad argument, pings, and closes.
+// (check_port once per CHECK_PORT), calls check_port with a bad argument, pings, and closes. Each
+// structured result is checked against the output schema its tool declares (Ajv), besides the
+// SDK's own check.
 // It also sends what the SDK never sends (malformed JSON, a lone notification, a GET) with fetch.
 // The ctest test compares the output with what the library reports.
 
 import {Client} from '@modelcontextprotocol/sdk/client/index.js';
 import {StreamableHTTPClientTransport} from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {EmptyResultSchema} from '@modelcontextprotocol/sdk/types.js';
+import Ajv from 'ajv';
 
 const [url, ...checkPorts] = process.argv.slice(2);
 if (!url) {
@@ -18,8 +21,29 @@ if (!url) {
   process.exit(64);
 }
 
+const ajv = new Ajv({allErrors: true, strict: false});
+const outputValidators = new Map();
+const schemaErrors = [];
+
+function learnOutputSchemas(tools) {
+  for (const tool of tools) {
+    outputValidators.set(tool.name, tool.outputSchema ? ajv.compile(tool.outputSchema) : null);
+  }
+  return tools;
+}
+
+function checkAgainstSchema(name, result) {
+  const validate = outputValidators.get(name);
+  if (!validate) {
+    schemaErrors.push({tool: name, errors: 'the tool declares no output schema'});
+  } else if (!result.isError && !validate(result.structuredContent)) {
+    schemaErrors.push({tool: name, errors: ajv.errorsText(validate.errors)});
+  }
+}
+
 async function callTool(client, name, args) {
   const result = await client.callTool({name, arguments: args});
+  checkAgainstSchema(name, result);
   return {isError: result.isError === true, content: result.content, structured: result.structuredContent ?? null};
 }
 
@@ -65,7 +89,7 @@ const report = {
   serverVersion: client.getServerVersion(),
   serverCapabilities: client.getServerCapabilities(),
   protocolVersion: transport.protocolVersion ?? null,
-  tools: (await client.listTools()).tools,
+  tools: learnOutputSchemas((await client.listTools()).tools),
   listPools: await callTool(client, 'list_pools', {}),
   listPoolsOfInstance2: await callTool(client, 'list_pools', {instance: 2}),
   listPoolsOfMissingInstance: await callTool(client, 'list_pools', {instance: 99}),
@@ -81,5 +105,6 @@ const report = {
 for (const port of checkPorts) {
   report.checkPort.push(await callTool(client, 'check_port', {port: Number(port)}));
 }
+report.schemaErrors = schemaErrors;
 await client.close();
 console.log(JSON.stringify(report));

@@ -23,10 +23,12 @@ class McpServerProcess {
   /// its start event.
   /// @throws std::runtime_error, with the server's output, when it does not start.
   static McpServerProcess start(const std::filesystem::path& config, const std::filesystem::path& lock_dir,
-                                unsigned instance) {
-    McpServerProcess server(
-        ChildProcess::spawn({"/bin/sh", "-c", R"(exec "$0" "$@" 2>&1)", MCP_SERVER, "--config", config.string(),
-                             "--lock-dir", lock_dir.string(), "--instance", std::to_string(instance)}));
+                                unsigned instance, const std::vector<std::string>& arguments = {}) {
+    std::vector<std::string> command{
+        "/bin/sh",       "-c",         R"(exec "$0" "$@" 2>&1)", MCP_SERVER,   "--config",
+        config.string(), "--lock-dir", lock_dir.string(),        "--instance", std::to_string(instance)};
+    command.insert(command.end(), arguments.begin(), arguments.end());
+    McpServerProcess server(ChildProcess::spawn(command));
     while (auto line = server.process_.read_line()) {
       server.output_ += *line + '\n';
       auto event = nlohmann::json::parse(*line, nullptr, false);
@@ -37,6 +39,22 @@ class McpServerProcess {
     }
     throw std::runtime_error("mcp_server did not start; its output:\n" + server.output_);
   }
+
+  /// The next log line whose event is `event` (every line read is kept in output()), or nullopt
+  /// when the server ends, or says nothing for 20 seconds, first.
+  std::optional<nlohmann::json> wait_for_event(const std::string& event) {
+    while (auto line = process_.read_line()) {
+      output_ += *line + '\n';
+      auto parsed = nlohmann::json::parse(*line, nullptr, false);
+      if (parsed.is_object() && parsed.value("event", "") == event) {
+        return parsed;
+      }
+    }
+    return std::nullopt;
+  }
+
+  /// What it printed so far (as far as the tests have read).
+  const std::string& output() const { return output_; }
 
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/mcp"; }
   std::uint16_t port() const { return port_; }

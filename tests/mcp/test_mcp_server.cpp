@@ -71,6 +71,7 @@ std::vector<std::string> tool_names(const nlohmann::json& report) {
   for (const auto& tool : report.at("tools")) {
     names.push_back(tool.at("name"));
     CHECK(tool.at("inputSchema").at("type") == "object");
+    CHECK(tool.at("outputSchema").at("type") == "object");
   }
   return names;
 }
@@ -81,7 +82,8 @@ std::string text_of(const nlohmann::json& tool_result) {
 
 void check_protocol(const nlohmann::json& report) {
   CHECK(report.at("serverVersion").at("name") == "portpool-mcp-server");
-  CHECK(report.at("protocolVersion") == "2025-06-18");
+  CHECK(report.at("protocolVersion") == "2025-11-25");
+  CHECK(report.at("schemaErrors") == nlohmann::json::array());
   CHECK(report.at("serverCapabilities").contains("tools"));
   CHECK(tool_names(report) == std::vector<std::string>{"list_pools", "list_holders", "check_port"});
   CHECK(report.at("ping") == nlohmann::json::object());

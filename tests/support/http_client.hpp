@@ -1,11 +1,13 @@
 #pragma once
 
-// A small HTTP/1.1 client for the gateway tests, on Boost.Beast: one keep-alive connection, every
-// operation bounded by a timeout so that a misbehaving server fails a test instead of hanging it.
+// A small HTTP/1.1 client for the tests of the example servers, on Boost.Beast: one keep-alive
+// connection, every operation bounded by a timeout so that a misbehaving server fails a test
+// instead of hanging it; and a raw connection for requests no well-behaved client would send.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -16,10 +18,14 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace portpool::test {
 
 namespace http = boost::beast::http;
+
+/// Header fields to send: name and value, in order (a name may repeat).
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 struct HttpReply {
   unsigned status = 0;
@@ -38,11 +44,16 @@ class HttpClient {
     run([&](auto done) { stream_.async_connect(server, done); });
   }
 
-  /// Sends one request on the connection and reads the response.
+  /// Sends one request on the connection and reads the response. `Host: 127.0.0.1` unless
+  /// `headers` sets another Host.
   /// @throws std::runtime_error on any failure (refused, closed, timed out, unreadable).
-  HttpReply request(http::verb method, const std::string& target, const std::string& body = {}) {
+  HttpReply request(http::verb method, const std::string& target, const std::string& body = {},
+                    const HeaderList& headers = {}) {
     http::request<http::string_body> request{method, target, 11};
     request.set(http::field::host, "127.0.0.1");
+    for (const auto& [name, value] : headers) {
+      request.set(name, value);
+    }
     request.body() = body;
     request.prepare_payload();
     stream_.expires_after(timeout_);
@@ -75,6 +86,64 @@ class HttpClient {
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
   std::chrono::seconds timeout_;
+};
+
+/// A connection driven byte by byte: send part of a request, wait for what the server answers,
+/// send the rest. Every wait is bounded.
+class RawConnection {
+ public:
+  explicit RawConnection(std::uint16_t port, std::chrono::seconds timeout = std::chrono::seconds(20))
+      : stream_(io_), timeout_(timeout) {
+    stream_.expires_after(timeout_);
+    run([&](auto done) { stream_.async_connect({boost::asio::ip::address_v4::loopback(), port}, done); });
+  }
+
+  void send(const std::string& bytes) {
+    stream_.expires_after(timeout_);
+    run([&](auto done) { boost::asio::async_write(stream_, boost::asio::buffer(bytes), done); });
+  }
+
+  /// Reads until what was received contains `text`, and returns everything received so far.
+  /// @throws std::runtime_error when the connection closes or the timeout passes first.
+  std::string read_until(const std::string& text) {
+    stream_.expires_after(timeout_);
+    auto buffer = boost::asio::dynamic_buffer(received_);
+    run([&](auto done) { boost::asio::async_read_until(stream_, buffer, text, done); });
+    return received_;
+  }
+
+  /// Waits until the server closes the connection, for at most `limit`, and returns everything
+  /// received; throws when it stays open that long.
+  std::string read_until_closed(std::chrono::seconds limit) {
+    stream_.expires_after(limit);
+    auto buffer = boost::asio::dynamic_buffer(received_);
+    boost::beast::error_code failure;
+    boost::asio::async_read(stream_, buffer,
+                            [&failure](boost::beast::error_code error, std::size_t) { failure = error; });
+    io_.restart();
+    io_.run();
+    if (failure == boost::beast::error::timeout) {
+      throw std::runtime_error("the server did not close the connection");
+    }
+    return received_;
+  }
+
+ private:
+  template <class Start>
+  void run(Start start) {
+    boost::beast::error_code failure;
+    start([&failure](boost::beast::error_code error, auto&&...) { failure = error; });
+    io_.restart();
+    io_.run();
+    if (failure) {
+      throw std::runtime_error("raw connection: " + failure.message());
+    }
+  }
+
+  boost::asio::io_context io_;
+  boost::beast::tcp_stream stream_;
+  std::chrono::seconds timeout_;
+  std::string received_;
 };
 
 /// GET `target` on a new connection.
