@@ -131,6 +131,11 @@ void meet_classes_before_running_out(PortPoolManager& manager) {
   } catch (const Error& error) {
     static_cast<void>(error.what());
   }
+  try {
+    throw ResourceError("error");
+  } catch (const Error& error) {
+    static_cast<void>(error.what());
+  }
 }
 
 }  // namespace
@@ -309,7 +314,7 @@ TEST_CASE("running out of descriptors fails acquisition with a clear error and l
       try {
         auto lease = manager.acquire();
         acquired_once = true;
-      } catch (const Error& error) {
+      } catch (const ResourceError& error) {
         if (!mentions(error.what(), EMFILE)) {
           std::cerr << "unclear with " << left_free << " descriptors free: " << error.what() << '\n';
           return 1;
