@@ -281,7 +281,7 @@ TEST_CASE("run --instance auto takes the lowest free instance number and its poo
   auto third = spawn();
   auto refused = finish(third);
   CHECK(refused.exit_code == 75);
-  CHECK_THAT(refused.err, Contains("all instance numbers 1 to 2 are taken"));
+  CHECK_THAT(refused.err, Contains("no instance of 1 to 2 has a free port for 'worker'") && Contains("instance 2: "));
 
   auto status = holders(dir.lock_dir());
   REQUIRE(status.size() == 2);

@@ -1,5 +1,6 @@
 #include "common_options.hpp"
 
+#include "config_input.hpp"
 #include "exit_codes.hpp"
 
 #include <portpool/config_file.hpp>
@@ -21,7 +22,7 @@ void add_common_options(CLI::App& command, CommonOptions& options) {
 
 ServicePortTable load_port_table(const CommonOptions& options) {
   if (!options.config_file.empty()) {
-    return ServicePortTable::from_file(options.config_file);
+    return load_table(read_config_file(options.config_file), options.config_file);
   }
   auto table = ServicePortTable::defaults();
   table.validate();

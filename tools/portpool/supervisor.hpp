@@ -1,52 +1,72 @@
 #pragma once
 
-// Staying alive while CMD runs: forwarding signals to it and waiting for it to end.
+// Staying alive while CMD runs: forwarding signals to its process group, once, and waiting for
+// its keeper to end.
+
+#include "child_launch.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/types.h>
 
+#include <chrono>
+#include <optional>
+#include <string>
+
 namespace portpool::cli {
 
 /// Blocks the signals it forwards (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2) and SIGCHLD
-/// from its construction on, and reads them from a signalfd: none is lost between fork and wait,
-/// and none runs a handler in the child before exec. Construct it before any thread starts.
+/// from its construction on, and reads them from a signalfd: none is lost between fork and wait.
+/// Resets an inherited ignored SIGCHLD (which would let the kernel reap children unseen) and makes
+/// this process a child subreaper. Construct it before any thread starts.
 class Supervisor {
  public:
   /// @throws std::system_error when the signalfd cannot be created.
-  Supervisor();
+  explicit Supervisor(std::chrono::milliseconds kill_grace);
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
   Supervisor(Supervisor&&) = delete;
   Supervisor& operator=(Supervisor&&) = delete;
   ~Supervisor();
 
-  /// The signal mask this process had before: the one CMD must start with.
-  const sigset_t& original_mask() const noexcept { return original_mask_; }
-
   boost::asio::io_context& context() noexcept { return context_; }
 
-  /// Runs the context until `child` ends, forwarding signals to it; returns its exit status, or
-  /// 128 + the signal that killed it.
-  int supervise(pid_t child);
+  /// Runs the context until the keeper of `launched` ends, forwarding signals to CMD's process
+  /// group; returns CMD's exit status, or 128 + the signal that killed it.
+  /// @throws CommandError (71) when the signals or the keeper's status cannot be read, once CMD's
+  /// tree has been ended.
+  int supervise(const LaunchedCommand& launched);
 
-  /// Asks the child to stop (SIGTERM).
+  /// Asks CMD's process group to stop (SIGTERM).
   void terminate_child() const;
+
+  /// Whether `portpool` was asked to stop (SIGINT, SIGTERM, SIGHUP or SIGQUIT): CMD is not restarted.
+  bool stop_requested() const noexcept { return stop_requested_; }
+
+  /// Waits `delay` between two runs of CMD; false when asked to stop meanwhile.
+  bool pause(std::chrono::milliseconds delay);
 
  private:
   void wait_for_signal();
   void handle(const signalfd_siginfo& signal);
-  bool reap();
+  void reap();
+  void fail(std::string message);
+  int keeper_result();
 
+  std::chrono::milliseconds kill_grace_;
   sigset_t original_mask_{};
   boost::asio::io_context context_;
   boost::asio::posix::stream_descriptor signals_;
   signalfd_siginfo received_{};
-  pid_t child_ = -1;
-  int exit_status_ = 0;
+  LaunchedCommand running_;
+  std::optional<int> keeper_status_;
+  std::optional<std::string> failure_;
+  bool stop_requested_ = false;
+  bool reading_ = false;
 };
 
 }  // namespace portpool::cli
