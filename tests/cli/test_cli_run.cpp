@@ -37,43 +37,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Fixture {
-  TempDir dir;
-  ReservedPorts ports = ReservedPorts::any(3);
-  std::filesystem::path config = shared_pool_config(dir, "web", ports.ports());
-
-  std::vector<std::string> run_arguments(const std::vector<std::string>& options,
-                                         const std::vector<std::string>& command) const {
-    std::vector<std::string> arguments{"run", "--config", config.string(), "--lock-dir", dir.lock_dir().string()};
-    arguments.insert(arguments.end(), options.begin(), options.end());
-    arguments.emplace_back("web");
-    arguments.emplace_back("--");
-    arguments.insert(arguments.end(), command.begin(), command.end());
-    return arguments;
-  }
-
-  CliResult run(const std::vector<std::string>& options, const std::vector<std::string>& command) const {
-    return run_portpool(run_arguments(options, command));
-  }
-
-  ChildProcess spawn(const std::vector<std::string>& options, const std::vector<std::string>& command) const {
-    return spawn_portpool(run_arguments(options, command));
-  }
-};
-
-std::string answer_of(std::uint16_t port) {
-  portpool::detail::UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  auto address = portpool::test::loopback(port);
-  if (::connect(client.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-    return "connect failed";
-  }
-  std::string answer;
-  char buffer[256];
-  for (ssize_t count; (count = ::read(client.get(), buffer, sizeof buffer)) > 0;) {
-    answer.append(buffer, static_cast<std::size_t>(count));
-  }
-  return answer;
-}
+using Fixture = portpool::test::RunFixture;
+using portpool::test::answer_of;
 
 /// A listener of this test process (neither portpool nor CMD) on 127.0.0.2:port, beside CMD's on
 /// 127.0.0.1; an invalid descriptor where 127.0.0.2 cannot be bound (a container may not allow it).

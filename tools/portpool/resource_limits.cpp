@@ -1,12 +1,15 @@
 #include "resource_limits.hpp"
 
 #include <portpool/detail/system_error.hpp>
+#include <portpool/error.hpp>
 
 #include <sys/resource.h>
 
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <filesystem>
+#include <system_error>
 
 namespace portpool::cli {
 
@@ -30,6 +33,30 @@ std::string resource_error_text(int error) {
     return fmt::format("{} (out of memory)", text);
   }
   return text;
+}
+
+void require_free_descriptors(long needed) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) {
+    return;
+  }
+  std::error_code error;
+  long open = 0;
+  for (std::filesystem::directory_iterator entry("/proc/self/fd", error), end; !error && entry != end;
+       entry.increment(error)) {
+    ++open;
+  }
+  if (error) {
+    return;  // no /proc: the calls themselves will say
+  }
+  --open;  // the directory iterator's own descriptor
+  auto free = static_cast<long>(limit.rlim_cur) - open;
+  if (free < needed) {
+    throw ResourceError(
+        fmt::format("too few file descriptors: this process may open {} ('ulimit -n'), {} are "
+                    "open already, and portpool needs {} more; raise 'ulimit -n' to at least {}",
+                    limit.rlim_cur, open, needed, open + needed));
+  }
 }
 
 }  // namespace portpool::cli

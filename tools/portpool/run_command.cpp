@@ -4,6 +4,7 @@
 #include "command_line.hpp"
 #include "duration.hpp"
 #include "exit_codes.hpp"
+#include "resource_limits.hpp"
 #include "restart_policy.hpp"
 #include "supervisor.hpp"
 
@@ -173,6 +174,7 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
 }
 
 int run_run_command(const RunArguments& arguments) {
+  require_free_descriptors(descriptors_needed);
   auto kill_grace = parse_duration(arguments.kill_grace, "--kill-grace");
   auto restart = restart_policy(arguments.restart, parse_duration(arguments.restart_delay, "--restart-delay"),
                                 arguments.max_restarts);

@@ -1,6 +1,7 @@
 #include "status_command.hpp"
 
 #include "columns.hpp"
+#include "resource_limits.hpp"
 
 #include <portpool/lock_dir.hpp>
 #include <portpool/registry.hpp>
@@ -49,6 +50,7 @@ CLI::App* add_status_command(CLI::App& app, StatusArguments& arguments) {
 }
 
 int run_status_command(const StatusArguments& arguments) {
+  require_free_descriptors(descriptors_needed);
   if (!arguments.common.config_file.empty()) {
     load_port_table(arguments.common);  // a wrong --config is reported even though every holder is shown
   }
