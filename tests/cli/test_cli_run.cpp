@@ -329,3 +329,32 @@ TEST_CASE("run without --socket --on-lost term stops CMD when its lock file is d
   CHECK_THAT(result.err, StartsWith("portpool: port " + std::to_string(*port) + " of 'web' is lost: "));
   CHECK_THAT(result.err, Contains("deleted") && Contains("stopping the command (SIGTERM)"));
 }
+
+TEST_CASE("run --instance auto skips an instance whose pool is full; --instance N takes N's lock when free") {
+  TempDir dir;
+  auto ports = ReservedPorts::consecutive(6);
+  auto config = write_config(dir, "[instances]\nbase = " + std::to_string(ports[0]) +
+                                      "\nstride = 2\nmax = 3\n[services.worker]\noffset = 1\nsize = 1\n");
+  auto spawn = [&](const std::string& instance) {
+    return spawn_portpool({"run", "--config", config.string(), "--lock-dir", dir.lock_dir().string(), "--instance",
+                           instance, "worker", "--", PORTPOOL_CLI_CHILD, "hold"});
+  };
+  auto foreign = listen_on(ports[1]);  // instance 1's only port, taken by a program outside portpool
+  auto automatic = spawn("auto");
+  CHECK(ready_port(automatic) == ports[3]);
+
+  auto explicit_third = spawn("3");
+  CHECK(ready_port(explicit_third) == ports[5]);
+  auto status = holders(dir.lock_dir());
+  REQUIRE(status.size() == 2);
+  CHECK(status[1].at("instance") == 3);
+  auto refused = spawn("auto");  // 1 is full, 2 and 3 are taken
+  auto result = finish(refused);
+  CHECK(result.exit_code == 75);
+  CHECK_THAT(result.err,
+             Contains("instance 1: no free port for 'worker'") && Contains("instance 3: instance 3 is taken"));
+  for (auto* run : {&automatic, &explicit_third}) {
+    run->close_stdin();
+    CHECK(finish(*run).exit_code == 0);
+  }
+}
