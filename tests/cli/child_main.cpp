@@ -14,6 +14,10 @@
 //   portpool_cli_child listen-stubborn like listen, but SIGTERM is ignored: only SIGKILL ends it
 //   portpool_cli_child daemonize CMD... start CMD as a daemon (fork, setsid, fork: CMD's parent
 //                                      exits at once), then wait for stdin to close, exit 0
+//   portpool_cli_child notify-serve    serve on descriptor 3 (LISTEN_FDS, LISTEN_PID checked): print
+//                                      "SERVING <pid>", send READY=1 to $NOTIFY_SOCKET, answer every
+//                                      connection "hello from <pid>"; on SIGTERM send STOPPING=1, finish
+//                                      the connection in hand and exit 0
 //   portpool_cli_child hostile CMD...  exec CMD with SIGCHLD ignored and SIGCHLD, SIGTERM, SIGINT,
 //                                      SIGHUP and SIGUSR1 blocked, as some launchers leave them
 //
@@ -25,9 +29,11 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -166,6 +172,57 @@ int listen_until_sigterm() {
   }
 }
 
+void notify(const std::string& message) {
+  auto address = variable("NOTIFY_SOCKET");
+  if (address.empty() || address.size() >= sizeof(sockaddr_un::sun_path) || (address[0] != '@' && address[0] != '/')) {
+    say("NO-NOTIFY-SOCKET");
+    return;
+  }
+  sockaddr_un target{};
+  target.sun_family = AF_UNIX;
+  std::memcpy(target.sun_path, address.data(), address.size());
+  if (address[0] == '@') {
+    target.sun_path[0] = '\0';
+  }
+  int socket = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address.size());
+  static_cast<void>(
+      ::sendto(socket, message.data(), message.size(), 0, reinterpret_cast<const sockaddr*>(&target), length));
+  ::close(socket);
+}
+
+int notify_and_serve() {
+  if (variable("LISTEN_FDS") != "1" || variable("LISTEN_PID") != std::to_string(::getpid())) {
+    say("NO-SOCKET");
+    return 3;
+  }
+  struct sigaction action {};
+  action.sa_handler = [](int number) { last_signal = number; };
+  ::sigaction(SIGTERM, &action, nullptr);
+  sigset_t blocked;
+  sigset_t waiting;
+  sigemptyset(&blocked);
+  sigaddset(&blocked, SIGTERM);
+  ::sigprocmask(SIG_BLOCK, &blocked, &waiting);
+  auto pid = std::to_string(::getpid());
+  say("SERVING " + pid);
+  notify("READY=1\nSTATUS=serving");
+  pollfd incoming{3, POLLIN, 0};
+  while (true) {
+    if (::ppoll(&incoming, 1, nullptr, &waiting) > 0) {
+      int connection = ::accept(3, nullptr, nullptr);
+      if (connection >= 0) {
+        auto answer = "hello from " + pid + "\n";
+        static_cast<void>(::write(connection, answer.data(), answer.size()));
+        ::close(connection);
+      }
+    } else if (last_signal == SIGTERM) {
+      notify("STOPPING=1");
+      return 0;
+    }
+  }
+}
+
 int listen_ignoring_sigterm() {
   ::signal(SIGTERM, SIG_IGN);
   int listening = listen_on_port();
@@ -241,6 +298,9 @@ int main(int argc, char** argv) {
   }
   if (mode == "listen") {
     return listen_until_sigterm();
+  }
+  if (mode == "notify-serve") {
+    return notify_and_serve();
   }
   if (mode == "listen-stubborn") {
     return listen_ignoring_sigterm();

@@ -6,6 +6,7 @@
 #include "exit_codes.hpp"
 #include "resource_limits.hpp"
 #include "restart_policy.hpp"
+#include "service_copies.hpp"
 #include "supervisor.hpp"
 
 #include <portpool/instance_manager.hpp>
@@ -49,7 +50,7 @@ struct Holding {
   std::optional<PortLease> lease;
   std::optional<ListeningLease> listening;
 
-  const PortLease& port() const { return listening ? listening->lease : *lease; }
+  PortLease& port() { return listening ? listening->lease : *lease; }
   int listening_socket() { return listening ? static_cast<int>(listening->acceptor.native_handle()) : -1; }
 };
 
@@ -167,6 +168,15 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
       ->type_name("DURATION");
   command->add_option("--max-restarts", arguments.max_restarts, "give up after N restarts (default: no limit)")
       ->type_name("N");
+  command
+      ->add_option("--ready", arguments.ready,
+                   "notify: CMD says when it is ready (READY=1 on $NOTIFY_SOCKET, as sd_notify); with --socket, "
+                   "SIGHUP then reloads CMD without refusing a connection")
+      ->check(CLI::IsMember({"notify"}));
+  command
+      ->add_option("--ready-timeout", arguments.ready_timeout,
+                   "how long a reloaded copy may take to be ready (default 30s)")
+      ->type_name("DURATION");
   add_common_options(*command, arguments.common);
   command->add_option("SERVICE", arguments.service, "the service whose pool the port comes from")->required();
   command->add_option("CMD", arguments.command, "the command to run and its arguments, after '--'")->required();
@@ -176,6 +186,10 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
 int run_run_command(const RunArguments& arguments) {
   require_free_descriptors(descriptors_needed);
   auto kill_grace = parse_duration(arguments.kill_grace, "--kill-grace");
+  CopySettings copy_settings;
+  copy_settings.notify_expected = arguments.ready == "notify";
+  copy_settings.reload_on_hangup = copy_settings.notify_expected && arguments.socket;
+  copy_settings.ready_timeout = parse_duration(arguments.ready_timeout, "--ready-timeout");
   auto restart = restart_policy(arguments.restart, parse_duration(arguments.restart_delay, "--restart-delay"),
                                 arguments.max_restarts);
   Supervisor supervisor(kill_grace);
@@ -187,12 +201,14 @@ int run_run_command(const RunArguments& arguments) {
   auto options = library_options(arguments.common);
   auto holding = instance ? take_instance_port(arguments, table, options, *instance, supervisor.context())
                           : take_any_instance_port(arguments, table, options, supervisor.context());
-  auto request = launch_request(arguments, program, holding, kill_grace);
+  ServiceCopies copies(supervisor, holding.port(), launch_request(arguments, program, holding, kill_grace),
+                       copy_settings);
   bool port_lost = false;
-  auto launched = launch(request);
+  auto launched = copies.start();
   auto watch = shield(holding, supervisor, lost_port_handler(arguments, supervisor, port_lost));
   for (int restarts = 0;; ++restarts) {
     int status = supervisor.supervise(launched);
+    supervisor.end_retired();
     if (port_lost || supervisor.stop_requested() || !restart.wants(status, restarts)) {
       return status;
     }
@@ -201,7 +217,7 @@ int run_run_command(const RunArguments& arguments) {
     if (!supervisor.pause(restart.delay)) {
       return status;
     }
-    launched = launch(request);
+    launched = copies.start();
   }
 }
 

@@ -24,7 +24,8 @@ std::string holders_as_json(const std::vector<Holder>& holders) {
                     {"pid", holder.pid},
                     {"instance", holder.instance},
                     {"instance_id", holder.instance_id},
-                    {"since", iso8601_utc(holder.since)}});
+                    {"since", iso8601_utc(holder.since)},
+                    {"readiness", to_string(holder.readiness)}});
   }
   return nlohmann::ordered_json{{"holders", list}}.dump(2);
 }
@@ -33,10 +34,10 @@ std::string holders_as_text(const std::vector<Holder>& holders, const std::files
   if (holders.empty()) {
     return fmt::format("no port is held (lock directory {})\n", lock_dir.string());
   }
-  std::vector<std::vector<std::string>> rows{{"PORT", "SERVICE", "PID", "INSTANCE", "SINCE"}};
+  std::vector<std::vector<std::string>> rows{{"PORT", "SERVICE", "PID", "INSTANCE", "SINCE", "READINESS"}};
   for (const auto& holder : holders) {
     rows.push_back({std::to_string(holder.port), holder.service, std::to_string(holder.pid),
-                    std::to_string(holder.instance), local_time_text(holder.since)});
+                    std::to_string(holder.instance), local_time_text(holder.since), to_string(holder.readiness)});
   }
   return format_columns(rows);
 }

@@ -92,10 +92,52 @@ bool Supervisor::pause(std::chrono::milliseconds delay) {
   return !stop_requested_;
 }
 
-void Supervisor::terminate_child() const {
+void Supervisor::terminate_child() const { forward(SIGTERM); }
+
+void Supervisor::forward(int number) const {
   if (running_.command > 0) {
-    ::kill(-running_.command, SIGTERM);
+    ::kill(-running_.command, number);
   }
+  if (candidate_) {
+    ::kill(-candidate_->command, number);
+  }
+}
+
+void Supervisor::add_candidate(const LaunchedCommand& candidate, std::function<void(int)> on_exit) {
+  candidate_ = candidate;
+  candidate_exit_ = std::move(on_exit);
+}
+
+void Supervisor::promote_candidate() {
+  if (!candidate_) {
+    return;
+  }
+  retire(running_);
+  running_ = *candidate_;
+  candidate_.reset();
+}
+
+void Supervisor::drop_candidate() {
+  if (!candidate_) {
+    return;
+  }
+  retire(*candidate_);
+  candidate_.reset();
+}
+
+void Supervisor::retire(const LaunchedCommand& copy) {
+  ::kill(-copy.command, SIGTERM);
+  retired_.push_back(copy);
+}
+
+void Supervisor::end_retired() {
+  drop_candidate();
+  for (const auto& copy : retired_) {
+    ::kill(-copy.command, SIGTERM);
+    while (::waitpid(copy.keeper, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+  retired_.clear();
 }
 
 // One read at a time: a read still pending when the context stopped completes in its next run.
@@ -128,15 +170,17 @@ void Supervisor::handle(const signalfd_siginfo& signal) {
     reap();
     return;
   }
+  if (number == SIGHUP && reload_) {
+    reload_();
+    return;
+  }
   if (std::find(stop_signals.begin(), stop_signals.end(), number) != stop_signals.end()) {
     stop_requested_ = true;
     if (running_.command <= 0) {
       context_.stop();  // between two runs: there is nothing to wait for
     }
   }
-  if (running_.command > 0) {
-    ::kill(-running_.command, number);
-  }
+  forward(number);
 }
 
 void Supervisor::reap() {
@@ -165,7 +209,17 @@ void Supervisor::reap() {
       context_.stop();
       return;
     }
-    // Another child: an orphan of the tree, after its keeper was killed.
+    if (candidate_ && reaped == candidate_->keeper) {
+      candidate_.reset();
+      if (candidate_exit_) {
+        candidate_exit_(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+      }
+      continue;
+    }
+    retired_.erase(std::remove_if(retired_.begin(), retired_.end(),
+                                  [reaped](const LaunchedCommand& copy) { return copy.keeper == reaped; }),
+                   retired_.end());
+    // Otherwise an orphan of the tree, after its keeper was killed.
   }
 }
 

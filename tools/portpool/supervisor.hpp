@@ -14,8 +14,10 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace portpool::cli {
 
@@ -50,6 +52,24 @@ class Supervisor {
   /// Waits `delay` between two runs of CMD; false when asked to stop meanwhile.
   bool pause(std::chrono::milliseconds delay);
 
+  /// From now on SIGHUP is not forwarded: `reload` runs instead, on the context.
+  void on_reload(std::function<void()> reload) { reload_ = std::move(reload); }
+
+  /// A second copy of CMD, started by a reload, runs beside the current one. Signals are
+  /// forwarded to both. If its keeper ends first, `on_exit` gets its exit code.
+  void add_candidate(const LaunchedCommand& candidate, std::function<void(int)> on_exit);
+
+  /// The candidate replaces the current copy, which is asked to stop (SIGTERM) and is no
+  /// longer waited for: supervise() now returns when the candidate ends.
+  void promote_candidate();
+
+  /// The candidate is asked to stop (SIGTERM) and is no longer waited for.
+  void drop_candidate();
+
+  /// Asks every copy that was replaced or dropped and is still running to stop, and waits for
+  /// them (their keepers end their trees within the kill grace).
+  void end_retired();
+
  private:
   void wait_for_signal();
   void handle(const signalfd_siginfo& signal);
@@ -62,7 +82,14 @@ class Supervisor {
   boost::asio::io_context context_;
   boost::asio::posix::stream_descriptor signals_;
   signalfd_siginfo received_{};
+  void retire(const LaunchedCommand& copy);
+  void forward(int number) const;
+
   LaunchedCommand running_;
+  std::optional<LaunchedCommand> candidate_;
+  std::function<void(int)> candidate_exit_;
+  std::vector<LaunchedCommand> retired_;
+  std::function<void()> reload_;
   std::optional<int> keeper_status_;
   std::optional<std::string> failure_;
   bool stop_requested_ = false;
