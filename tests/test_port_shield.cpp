@@ -381,6 +381,29 @@ TEST_CASE("a plain lease's listener in a process of listener_processes is the se
                                       std::to_string(options.listener_processes.front()) + ")"));
 }
 
+TEST_CASE("a listener of a descendant of a listener_process_trees root is the service's own, others are not") {
+  HeldPort held("web");
+  auto& [directory, ports, manager, lease] = held;
+  IoThreads io(2);
+  Recorder recorder;
+  ForeignListener server("127.0.0.1", ports[0]);  // a child of this process: in its tree
+  auto options = fast();
+  options.expect_listener = true;
+  options.grace = 0ms;
+  options.listener_process_trees = {::getpid()};
+  PortShield shield(io.executor(), lease, recorder.callback(), options);
+  CHECK_FALSE(recorder.wait(400ms));
+  shield.stop();
+
+  auto unrelated = ChildProcess::spawn({"/bin/sleep", "30"});  // a root the listener does not descend from
+  options.listener_process_trees = {unrelated.pid()};
+  PortShield other(io.executor(), lease, recorder.callback(), options);
+  auto event = recorder.wait();
+  REQUIRE(event);
+  CHECK(event->reason == LostReason::foreign_listener);
+  CHECK_THAT(event->message, Contains("nor of the process tree of pid " + std::to_string(unrelated.pid())));
+}
+
 TEST_CASE("a third process listening beside a listener process is reported as foreign_listener") {
   if (!second_loopback_available()) {
     WARN("127.0.0.2 cannot be bound here; skipped");
