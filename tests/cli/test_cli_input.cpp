@@ -98,3 +98,19 @@ TEST_CASE("with 4 to 16 file descriptors, run either works or exits 71 naming th
     CHECK(holders(fixture.dir.lock_dir()).empty());
   }
 }
+
+TEST_CASE("a lock directory shared by a group is refused with 77, and used with --shared-lock-dir") {
+  RunFixture fixture;
+  auto shared = fixture.dir.path() / "shared";
+  std::filesystem::create_directory(shared);
+  std::filesystem::permissions(shared, std::filesystem::perms::owner_all | std::filesystem::perms::group_all);
+  std::vector<std::string> arguments{"run",  "--config", fixture.config.string(), "--lock-dir", shared.string(),
+                                     "web",  "--",       child,                   "env"};
+  auto refused = run_portpool(arguments);
+  CHECK(refused.exit_code == 77);
+  CHECK(refused.out.empty());
+  arguments.insert(arguments.begin() + 1, "--shared-lock-dir");
+  auto accepted = run_portpool(arguments);
+  CHECK(accepted.exit_code == 0);
+  CHECK_THAT(accepted.out, Contains("PORT=" + std::to_string(fixture.ports[0])));
+}

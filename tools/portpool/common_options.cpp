@@ -17,6 +17,9 @@ void add_common_options(CLI::App& command, CommonOptions& options) {
   command
       .add_option("--lock-dir", options.lock_dir, "lock directory (default: $PORTPOOL_LOCK_DIR, else a private one)")
       ->type_name("DIR");
+  command.add_flag("--shared-lock-dir", options.shared_lock_dir,
+                   "the lock directory is shared on purpose by several users (group-writable or another user's): "
+                   "exclusive across them, and every one of them can hold or block the others' ports");
   command.add_flag("--json", options.json, "print the result as JSON");
 }
 
@@ -32,6 +35,7 @@ ServicePortTable load_port_table(const CommonOptions& options) {
 Options library_options(const CommonOptions& options) {
   Options library;
   library.lock_dir = options.lock_dir;
+  library.shared_lock_dir = options.shared_lock_dir;
   return library;
 }
 
