@@ -104,8 +104,8 @@ TEST_CASE("a lock directory shared by a group is refused with 77, and used with 
   auto shared = fixture.dir.path() / "shared";
   std::filesystem::create_directory(shared);
   std::filesystem::permissions(shared, std::filesystem::perms::owner_all | std::filesystem::perms::group_all);
-  std::vector<std::string> arguments{"run",  "--config", fixture.config.string(), "--lock-dir", shared.string(),
-                                     "web",  "--",       child,                   "env"};
+  std::vector<std::string> arguments{
+      "run", "--config", fixture.config.string(), "--lock-dir", shared.string(), "web", "--", child, "env"};
   auto refused = run_portpool(arguments);
   CHECK(refused.exit_code == 77);
   CHECK(refused.out.empty());

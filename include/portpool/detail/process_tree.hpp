@@ -3,14 +3,16 @@
 // The descendants of a process, from the parent pids in /proc/<pid>/stat. A service is often a
 // tree (a launcher such as `sh -c`, `npm start` or a master with workers): its listener belongs to
 // a descendant of the process that was started, which the shield and `portpool run` must know as
-// the service's own. One walk of /proc costs about a millisecond per thousand processes, so it is
-// only taken when a listener is not already known to be ours.
-
-#include <portpool/detail/socket_table.hpp>
+// the service's own. A walk reads the stat file of every process of the machine, so it is only
+// taken when a listener is not already known to be ours.
 
 #include <dirent.h>
 #include <sys/types.h>
 
+#include <charconv>
+#include <fstream>
+#include <iterator>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -23,13 +25,24 @@ namespace portpool::detail {
 /// parentheses and may itself contain ") ", so the fields are counted from the last ')'.
 inline pid_t parent_pid_of_stat(std::string_view stat) {
   auto name_end = stat.rfind(')');
-  if (name_end == std::string_view::npos) {
+  // ") S 1234 ...": the state, then the parent pid.
+  if (name_end == std::string_view::npos || name_end + 4 >= stat.size()) {
     return -1;
   }
-  std::size_t position = name_end + 1;
-  next_field(stat, position);  // the state
-  auto parent = parse_unsigned(next_field(stat, position), 10);
-  return parent ? static_cast<pid_t>(*parent) : -1;
+  auto fields = stat.substr(name_end + 4);
+  pid_t parent = -1;
+  auto [end, error] = std::from_chars(fields.data(), fields.data() + fields.size(), parent);
+  return error == std::errc{} && (end == fields.data() + fields.size() || *end == ' ') ? parent : -1;
+}
+
+/// A pid from a /proc entry name, or nullopt for the entries that are not processes.
+inline std::optional<pid_t> pid_of_name(std::string_view name) {
+  pid_t pid = 0;
+  auto [end, error] = std::from_chars(name.data(), name.data() + name.size(), pid);
+  if (error != std::errc{} || end != name.data() + name.size() || pid <= 0) {
+    return std::nullopt;
+  }
+  return pid;
 }
 
 /// The children of every process now, by parent pid.
@@ -40,18 +53,15 @@ inline std::unordered_map<pid_t, std::vector<pid_t>> children_by_parent() {
     return children;
   }
   while (const dirent* entry = ::readdir(processes)) {  // NOLINT(concurrency-mt-unsafe): private DIR*
-    std::string_view name(entry->d_name);
-    auto pid = parse_unsigned(name, 10);
+    auto pid = pid_of_name(entry->d_name);
     if (!pid) {
       continue;
     }
-    auto stat = read_proc_file(("/proc/" + std::string(name) + "/stat").c_str());
-    if (!stat) {
-      continue;  // exited meanwhile
-    }
-    auto parent = parent_pid_of_stat(*stat);
+    std::ifstream file("/proc/" + std::to_string(*pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    auto parent = parent_pid_of_stat(stat);  // -1 when it exited meanwhile
     if (parent > 0) {
-      children[parent].push_back(static_cast<pid_t>(*pid));
+      children[parent].push_back(*pid);
     }
   }
   ::closedir(processes);
