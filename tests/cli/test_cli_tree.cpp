@@ -5,9 +5,15 @@
 
 #include <catch2/catch.hpp>
 
+#include <poll.h>
+#include <pty.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -39,6 +45,41 @@ void check_listener_is_the_services(const RunFixture& fixture, const std::filesy
   CHECK(status_lists(fixture.dir.lock_dir(), port));
   CHECK(answer_of(port) == "hello from " + std::to_string(port) + "\n");
 }
+
+// What a terminal shows, read from its master side.
+class Terminal {
+ public:
+  explicit Terminal(int master) : master_(master) {}
+
+  void type(const char* keys) const { static_cast<void>(::write(master_.get(), keys, std::strlen(keys))); }
+
+  // Waits until the screen shows `text` `times` times in all.
+  bool shows(const std::string& text, std::size_t times = 1) {
+    return wait_until([&] {
+      char buffer[256];
+      pollfd ready{master_.get(), POLLIN, 0};
+      if (::poll(&ready, 1, 50) > 0) {
+        auto count = ::read(master_.get(), buffer, sizeof buffer);
+        if (count > 0) {
+          screen_.append(buffer, static_cast<std::size_t>(count));
+        }
+      }
+      return occurrences(text) >= times;
+    });
+  }
+
+  std::size_t occurrences(const std::string& text) const {
+    std::size_t count = 0;
+    for (auto at = screen_.find(text); at != std::string::npos; at = screen_.find(text, at + 1)) {
+      ++count;
+    }
+    return count;
+  }
+
+ private:
+  portpool::detail::UniqueFd master_;
+  std::string screen_;
+};
 
 ChildProcess spawn_in_own_session(const std::vector<std::string>& arguments) {
   std::vector<std::string> argv{"/usr/bin/setsid", PORTPOOL_CLI};
@@ -158,5 +199,44 @@ TEST_CASE("started with SIGCHLD ignored and signals blocked, run still sees CMD 
   run.signal(SIGTERM);
   CHECK(run.read_line() == "SIGNAL " + std::to_string(SIGTERM));
   CHECK(finish(run).exit_code == 42);
+  CHECK(holders(fixture.dir.lock_dir()).empty());
+}
+
+TEST_CASE("on a terminal, CMD has the foreground: Ctrl-C reaches it once, Ctrl-Z stops the job, fg continues it") {
+  RunFixture fixture;
+  std::vector<std::string> arguments{PORTPOOL_CLI};
+  auto run_arguments = fixture.run_arguments({}, {child, "signals"});
+  arguments.insert(arguments.end(), run_arguments.begin(), run_arguments.end());
+  std::vector<char*> argv;
+  for (auto& argument : arguments) {
+    argv.push_back(argument.data());
+  }
+  argv.push_back(nullptr);
+  int master = -1;
+  pid_t run = ::forkpty(&master, nullptr, nullptr, nullptr);  // portpool leads a session with a terminal
+  REQUIRE(run >= 0);
+  if (run == 0) {
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  Terminal terminal(master);
+  REQUIRE(terminal.shows("READY "));
+  terminal.type("\x03");  // Ctrl-C
+  CHECK(terminal.shows("SIGNAL 2"));
+
+  terminal.type("\x1a");  // Ctrl-Z: the whole job stops, so that the shell gets its terminal back
+  int status = 0;
+  CHECK(wait_until([&] { return ::waitpid(run, &status, WUNTRACED | WNOHANG) == run && WIFSTOPPED(status); }));
+  ::kill(-run, SIGCONT);  // fg
+  terminal.type("\x03");
+  CHECK(terminal.shows("SIGNAL 2", 2));
+
+  ::kill(run, SIGTERM);
+  CHECK(terminal.shows("SIGNAL 15"));
+  while (::waitpid(run, &status, 0) < 0 && errno == EINTR) {
+  }
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 42);
+  CHECK(terminal.occurrences("SIGNAL 2") == 2);  // none twice
   CHECK(holders(fixture.dir.lock_dir()).empty());
 }
