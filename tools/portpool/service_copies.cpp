@@ -71,6 +71,10 @@ void ServiceCopies::reload() {
     std::cerr << "portpool: SIGHUP ignored: a reload is already under way\n";
     return;
   }
+  if (!supervisor_.running()) {
+    std::cerr << "portpool: SIGHUP ignored: CMD is between two runs, and the next run starts anew\n";
+    return;
+  }
   auto copy = ++copies_started_;
   try {
     auto notify = notify_socket(copy);

@@ -52,6 +52,9 @@ class Supervisor {
   /// Waits `delay` between two runs of CMD; false when asked to stop meanwhile.
   bool pause(std::chrono::milliseconds delay);
 
+  /// Whether a copy of CMD runs (false between two runs).
+  bool running() const noexcept { return running_.keeper > 0; }
+
   /// From now on SIGHUP is not forwarded: `reload` runs instead, on the context.
   void on_reload(std::function<void()> reload) { reload_ = std::move(reload); }
 
