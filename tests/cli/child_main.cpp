@@ -18,8 +18,9 @@
 //                                      "SERVING <pid>", send READY=1 to $NOTIFY_SOCKET, answer every
 //                                      connection "hello from <pid>"; on SIGTERM send STOPPING=1, finish
 //                                      the connection in hand and exit 0
-//   portpool_cli_child hostile CMD...  exec CMD with SIGCHLD ignored and SIGCHLD, SIGTERM, SIGINT,
-//                                      SIGHUP and SIGUSR1 blocked, as some launchers leave them
+//   portpool_cli_child hostile CMD...  exec CMD with SIGCHLD ignored, SIGCHLD, SIGTERM, SIGINT, SIGHUP,
+//                                      SIGUSR1 and SIGUSR2 blocked, and SIGUSR2 pending, as some
+//                                      launchers leave them
 //
 // In `signals` mode, after SIGTERM it still reports, for 300 ms, any further signal it gets: a
 // signal delivered twice shows.
@@ -264,10 +265,11 @@ int exec_hostile(std::vector<std::string> command) {
   ::signal(SIGCHLD, SIG_IGN);
   sigset_t blocked;
   sigemptyset(&blocked);
-  for (int number : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1}) {
+  for (int number : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2}) {
     sigaddset(&blocked, number);
   }
   ::sigprocmask(SIG_BLOCK, &blocked, nullptr);
+  ::raise(SIGUSR2);
   auto argv = pointers(command);
   ::execv(argv[0], argv.data());
   return 127;

@@ -45,6 +45,11 @@ int block_into_signalfd(sigset_t& original_mask) {
   if (descriptor < 0) {
     throw std::system_error(errno, std::system_category(), "signalfd");
   }
+  // Signals left pending by whoever started portpool with them blocked were meant for that
+  // process, not for CMD, which does not exist yet.
+  signalfd_siginfo pending{};
+  while (::read(descriptor, &pending, sizeof pending) == static_cast<ssize_t>(sizeof pending)) {
+  }
   // Orphans of CMD's tree come here if the keeper is killed, so that they can still be ended.
   if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
     int error = errno;
