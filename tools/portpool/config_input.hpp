@@ -9,7 +9,7 @@
 
 namespace portpool::cli {
 
-inline constexpr std::size_t max_config_size = 1024 * 1024;
+inline constexpr std::size_t max_config_size = std::size_t{1024} * 1024;
 
 /// The whole text of the config file `path`.
 /// @throws ConfigError when it is not a regular file, is larger than max_config_size or cannot
