@@ -18,12 +18,11 @@ using portpool::test::finish;
 using portpool::test::holders;
 using portpool::test::run_portpool;
 using portpool::test::RunFixture;
-using portpool::test::TempDir;
 using namespace std::chrono_literals;
 
 namespace {
 
-const std::string child = PORTPOOL_CLI_CHILD;
+constexpr const char* child = PORTPOOL_CLI_CHILD;
 
 std::vector<std::string> run_with_config(const RunFixture& fixture, const std::string& config) {
   return {"run", "--config", config, "--lock-dir", fixture.dir.lock_dir().string(), "web", "--", child, "env"};
@@ -55,7 +54,9 @@ TEST_CASE("a config file that is a FIFO, a device, a directory or a file over 1 
     auto result = run_portpool(run_with_config(fixture, path));
     CHECK(std::chrono::steady_clock::now() - started < 5s);
     CHECK(result.exit_code == 78);
-    CHECK_THAT(result.err, Contains("the config file " + path + " " + reason));
+    std::string expected = "the config file ";
+    expected.append(path).append(" ").append(reason);
+    CHECK_THAT(result.err, Contains(expected));
     CHECK(result.out.empty());
     auto status = run_portpool({"status", "--config", path, "--lock-dir", fixture.dir.lock_dir().string()});
     CHECK(status.exit_code == 78);
@@ -69,9 +70,9 @@ TEST_CASE("a config file of exactly 1 MiB is still read") {
   std::string table = "[services.web]\nports = [" + std::to_string(fixture.ports[0]) + "]\n";
   {
     std::ofstream file(padded);
-    file << table << std::string(1024 * 1024 - table.size() - 1, '#') << '\n';
+    file << table << std::string(std::size_t{1024} * 1024 - table.size() - 1, '#') << '\n';
   }
-  REQUIRE(std::filesystem::file_size(padded) == 1024 * 1024);
+  REQUIRE(std::filesystem::file_size(padded) == std::uintmax_t{1024} * 1024);
   auto result = run_portpool(run_with_config(fixture, padded.string()));
   CHECK(result.exit_code == 0);
   CHECK_THAT(result.out, Contains("PORT=" + std::to_string(fixture.ports[0])));

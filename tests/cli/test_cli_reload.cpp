@@ -28,7 +28,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string child = PORTPOOL_CLI_CHILD;
+constexpr const char* child = PORTPOOL_CLI_CHILD;
 
 // CMD fails at once while the file `fail` exists, never gets ready while `stall` exists, and
 // otherwise serves on descriptor 3 and says READY=1.

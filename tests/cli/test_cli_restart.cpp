@@ -24,7 +24,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string child = PORTPOOL_CLI_CHILD;
+constexpr const char* child = PORTPOOL_CLI_CHILD;
 
 // What a server started the moment the port looked free would do: bind and listen, with
 // SO_REUSEADDR as servers set it.

@@ -20,7 +20,6 @@
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 using portpool::test::ChildProcess;
-using portpool::test::CliResult;
 using portpool::test::file_text;
 using portpool::test::finish;
 using portpool::test::holders;

@@ -31,11 +31,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string child = PORTPOOL_CLI_CHILD;
+constexpr const char* child = PORTPOOL_CLI_CHILD;
 
 // A shell that runs the listener as its child (no exec) and would say "done" after it.
 std::vector<std::string> shell_wrapper(const std::string& mode) {
-  return {"/bin/sh", "-c", child + " " + mode + "; echo done"};
+  return {"/bin/sh", "-c", std::string(child) + " " + mode + "; echo done"};
 }
 
 // The listener is a descendant of CMD: the shield must not take it for another program's. It
@@ -208,6 +208,7 @@ TEST_CASE("on a terminal, CMD has the foreground: Ctrl-C reaches it once, Ctrl-Z
   auto run_arguments = fixture.run_arguments({}, {child, "signals"});
   arguments.insert(arguments.end(), run_arguments.begin(), run_arguments.end());
   std::vector<char*> argv;
+  argv.reserve(arguments.size() + 1);
   for (auto& argument : arguments) {
     argv.push_back(argument.data());
   }
