@@ -187,3 +187,22 @@ TEST_CASE("a reload whose new copy fails or is not ready in time leaves the old 
   run.signal(SIGTERM);
   CHECK(finish(run).exit_code == 0);
 }
+
+TEST_CASE("run --ready accept: the holder is starting until a connection to the port succeeds") {
+  RunFixture fixture;
+  auto listening = fixture.spawn({"--ready", "accept"}, {child, "listen"});
+  REQUIRE(listening.read_line());
+  CHECK(wait_until([&] { return readiness_of(fixture) == "ready"; }));
+  listening.signal(SIGTERM);
+  CHECK(finish(listening).exit_code == 42);
+
+  auto silent = fixture.spawn({"--ready", "accept"}, {child, "hold"});
+  REQUIRE(silent.read_line());
+  CHECK_FALSE(wait_until([&] { return readiness_of(fixture) != "starting"; }, 500ms));
+  silent.close_stdin();
+  CHECK(finish(silent).exit_code == 0);
+
+  auto refused = fixture.run({"--socket", "--ready", "accept"}, {child, "env"});
+  CHECK(refused.exit_code == 64);
+  CHECK_THAT(refused.err, Contains("with --socket, use --ready notify"));
+}

@@ -171,8 +171,9 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
   command
       ->add_option("--ready", arguments.ready,
                    "notify: CMD says when it is ready (READY=1 on $NOTIFY_SOCKET, as sd_notify); with --socket, "
-                   "SIGHUP then reloads CMD without refusing a connection")
-      ->check(CLI::IsMember({"notify"}));
+                   "SIGHUP then reloads CMD without refusing a connection. accept (without --socket): ready once "
+                   "a connection to the port succeeds")
+      ->check(CLI::IsMember({"notify", "accept"}));
   command
       ->add_option("--ready-timeout", arguments.ready_timeout,
                    "how long a reloaded copy may take to be ready (default 30s)")
@@ -188,6 +189,12 @@ int run_run_command(const RunArguments& arguments) {
   auto kill_grace = parse_duration(arguments.kill_grace, "--kill-grace");
   CopySettings copy_settings;
   copy_settings.notify_expected = arguments.ready == "notify";
+  copy_settings.probe_connections = arguments.ready == "accept";
+  if (copy_settings.probe_connections && arguments.socket) {
+    throw UsageError(
+        "--ready accept cannot tell whether CMD accepts on a socket that portpool listens on itself (the kernel "
+        "accepts connections into its queue first): with --socket, use --ready notify");
+  }
   copy_settings.reload_on_hangup = copy_settings.notify_expected && arguments.socket;
   copy_settings.ready_timeout = parse_duration(arguments.ready_timeout, "--ready-timeout");
   auto restart = restart_policy(arguments.restart, parse_duration(arguments.restart_delay, "--restart-delay"),

@@ -2,7 +2,7 @@
 
 // `portpool run [--instance N|auto] [--socket] [--on-lost term|warn] [--kill-grace D]
 //               [--restart no|on-failure|always] [--restart-delay D] [--max-restarts N]
-//               [--ready notify] [--ready-timeout D] SERVICE -- CMD...`:
+//               [--ready notify|accept] [--ready-timeout D] SERVICE -- CMD...`:
 // takes a port of SERVICE's pool, runs CMD's process tree with it, holds it until the tree is gone.
 
 #include "common_options.hpp"
@@ -23,7 +23,7 @@ struct RunArguments {
   std::string restart = "no";
   std::string restart_delay = "100ms";
   int max_restarts = -1;  ///< -1: no limit
-  std::string ready;      ///< "notify", or empty
+  std::string ready;      ///< "notify", "accept", or empty
   std::string ready_timeout = "30s";
   std::string service;
   std::vector<std::string> command;

@@ -3,6 +3,8 @@
 #include "exit_codes.hpp"
 
 #include <fmt/format.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include <algorithm>
 #include <iostream>
@@ -12,6 +14,20 @@ namespace portpool::cli {
 namespace {
 
 constexpr std::string_view notify_variable = "NOTIFY_SOCKET=";
+constexpr std::chrono::milliseconds probe_interval{100};
+
+bool connects(const boost::asio::ip::address& address, std::uint16_t port) {
+  boost::asio::io_context context;
+  boost::asio::ip::tcp::socket socket(context);
+  boost::system::error_code error;
+  socket.connect({address, port}, error);
+  return !error;
+}
+
+bool accepts_connections(std::uint16_t port) {
+  return connects(boost::asio::ip::address_v4::loopback(), port) ||
+         connects(boost::asio::ip::address_v6::loopback(), port);
+}
 
 }  // namespace
 
@@ -20,7 +36,8 @@ ServiceCopies::ServiceCopies(Supervisor& supervisor, PortLease& lease, LaunchReq
       lease_(lease),
       request_(std::move(request)),
       settings_(settings),
-      ready_timer_(supervisor.context()) {
+      ready_timer_(supervisor.context()),
+      probe_timer_(supervisor.context()) {
   if (settings_.reload_on_hangup) {
     supervisor_.on_reload([this] { reload(); });
   }
@@ -29,10 +46,14 @@ ServiceCopies::ServiceCopies(Supervisor& supervisor, PortLease& lease, LaunchReq
 LaunchedCommand ServiceCopies::start() {
   auto copy = ++copies_started_;
   auto notify = notify_socket(copy);
-  set_readiness(settings_.notify_expected ? Readiness::starting : Readiness::unknown);  // before CMD can answer
+  auto expected = settings_.notify_expected || settings_.probe_connections;
+  set_readiness(expected ? Readiness::starting : Readiness::unknown);  // before CMD can answer
   auto launched = launch(request_for(*notify));
   current_ = copy;
   current_notify_ = std::move(notify);
+  if (settings_.probe_connections) {
+    probe_connections(copy);
+  }
   return launched;
 }
 
@@ -117,6 +138,25 @@ void ServiceCopies::fail_reload(const std::string& why) {
   candidate_ = 0;
   candidate_notify_.reset();
   std::cerr << fmt::format("portpool: reload failed: {}; it was stopped, the current copy keeps serving\n", why);
+}
+
+// --ready accept: CMD is ready once a connection to the port on the loopback, IPv4 or IPv6,
+// succeeds (a server on "localhost" may listen on ::1 only). Tried every 100 ms while `copy` is the
+// current copy; the connection is closed at once.
+void ServiceCopies::probe_connections(unsigned copy) {
+  if (copy != current_) {
+    return;
+  }
+  if (accepts_connections(lease_.port())) {
+    set_readiness(Readiness::ready);
+    return;
+  }
+  probe_timer_.expires_after(probe_interval);
+  probe_timer_.async_wait([this, copy](const boost::system::error_code& error) {
+    if (!error) {
+      probe_connections(copy);
+    }
+  });
 }
 
 // A record that cannot be rewritten (a full lock directory) costs only the status column.

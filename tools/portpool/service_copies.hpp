@@ -19,8 +19,9 @@
 namespace portpool::cli {
 
 struct CopySettings {
-  bool notify_expected = false;   ///< --ready notify: "starting" until CMD sends READY=1
-  bool reload_on_hangup = false;  ///< SIGHUP starts a reload instead of being forwarded
+  bool notify_expected = false;    ///< --ready notify: "starting" until CMD sends READY=1
+  bool probe_connections = false;  ///< --ready accept: "starting" until a connection to the port succeeds
+  bool reload_on_hangup = false;   ///< SIGHUP starts a reload instead of being forwarded
   std::chrono::milliseconds ready_timeout{30000};
 };
 
@@ -46,12 +47,14 @@ class ServiceCopies {
   std::unique_ptr<NotifySocket> notify_socket(unsigned copy);
   LaunchRequest request_for(const NotifySocket& notify) const;
   void set_readiness(Readiness readiness);
+  void probe_connections(unsigned copy);
 
   Supervisor& supervisor_;
   PortLease& lease_;
   LaunchRequest request_;
   CopySettings settings_;
   boost::asio::steady_timer ready_timer_;
+  boost::asio::steady_timer probe_timer_;
   unsigned copies_started_ = 0;
   unsigned current_ = 0;
   unsigned candidate_ = 0;  ///< 0: no reload in progress
