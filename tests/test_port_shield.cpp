@@ -1,6 +1,7 @@
 // PortShield: every loss reason caused for real (files, sockets, processes), the callback's
 // lifetime guarantees, and a stress test on a multi-threaded io_context.
 
+#include <portpool/detail/process_tree.hpp>
 #include <portpool/detail/socket_table.hpp>
 #include <portpool/port_pool_manager.hpp>
 #include <portpool/port_shield.hpp>
@@ -23,6 +24,7 @@
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -398,6 +400,38 @@ TEST_CASE("a plain lease's listener in a process of listener_processes is the se
   CHECK(event->reason == LostReason::listener_gone);
   CHECK_THAT(event->message, Contains("no socket of this process or of its listener process (pid " +
                                       std::to_string(options.listener_processes.front()) + ")"));
+}
+
+TEST_CASE("the parent pid is read after the last ')' of /proc/<pid>/stat, whatever the command name") {
+  CHECK(detail::parent_pid_of_stat("42 (server) S 7 42 42 0 -1") == 7);
+  CHECK(detail::parent_pid_of_stat("42 (a) b) R 1234 42 42 0 -1") == 1234);
+  CHECK(detail::parent_pid_of_stat("42 (x) S") == -1);
+  CHECK(detail::parent_pid_of_stat("") == -1);
+  auto children = detail::descendants_of(::getppid());
+  CHECK(std::find(children.begin(), children.end(), ::getpid()) != children.end());
+}
+
+TEST_CASE("a listener of a descendant of a listener_process_trees root is the service's own, others are not") {
+  HeldPort held("web");
+  auto& [directory, ports, manager, lease] = held;
+  IoThreads io(2);
+  Recorder recorder;
+  ForeignListener server("127.0.0.1", ports[0]);  // a child of this process: in its tree
+  auto options = fast();
+  options.expect_listener = true;
+  options.grace = 0ms;
+  options.listener_process_trees = {::getpid()};
+  PortShield shield(io.executor(), lease, recorder.callback(), options);
+  CHECK_FALSE(recorder.wait(400ms));
+  shield.stop();
+
+  auto unrelated = ChildProcess::spawn({"/bin/sleep", "30"});  // a root the listener does not descend from
+  options.listener_process_trees = {unrelated.pid()};
+  PortShield other(io.executor(), lease, recorder.callback(), options);
+  auto event = recorder.wait();
+  REQUIRE(event);
+  CHECK(event->reason == LostReason::foreign_listener);
+  CHECK_THAT(event->message, Contains("nor of the process tree of pid " + std::to_string(unrelated.pid())));
 }
 
 TEST_CASE("a third process listening beside a listener process is reported as foreign_listener") {

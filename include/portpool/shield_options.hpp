@@ -71,6 +71,14 @@ struct ShieldOptions {
   /// portpool::PortShield shield(io.get_executor(), lease, on_lost, options);
   /// @endcode
   std::vector<pid_t> listener_processes;
+
+  /// Processes whose listeners, and those of all their descendants, are the service's own: for a
+  /// service started through a launcher (`sh -c`, `npm start`, a master with workers), whose
+  /// listener belongs to a descendant of the process that was started. Pass this process's own
+  /// pid to count everything it started; with PR_SET_CHILD_SUBREAPER, descendants whose parent
+  /// died stay in the tree. The descendants are looked up (one walk of /proc) only when the port
+  /// has a listener not already known to be ours; otherwise they behave as `listener_processes`.
+  std::vector<pid_t> listener_process_trees;
 };
 
 }  // namespace portpool

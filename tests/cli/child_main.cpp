@@ -11,17 +11,34 @@
 //                                      every connection "hello from <port>"; on SIGTERM print
 //                                      "SIGNAL 15" and exit 42
 //   portpool_cli_child kill-self SIG   die by signal SIG
+//   portpool_cli_child listen-stubborn like listen, but SIGTERM is ignored: only SIGKILL ends it
+//   portpool_cli_child daemonize CMD... start CMD as a daemon (fork, setsid, fork: CMD's parent
+//                                      exits at once), then wait for stdin to close, exit 0
+//   portpool_cli_child notify-serve    serve on descriptor 3 (LISTEN_FDS, LISTEN_PID checked): print
+//                                      "SERVING <pid>", send READY=1 to $NOTIFY_SOCKET, answer every
+//                                      connection "hello from <pid>"; on SIGTERM send STOPPING=1, finish
+//                                      the connection in hand and exit 0
+//   portpool_cli_child hostile CMD...  exec CMD with SIGCHLD ignored, SIGCHLD, SIGTERM, SIGINT, SIGHUP,
+//                                      SIGUSR1 and SIGUSR2 blocked, and SIGUSR2 pending, as some
+//                                      launchers leave them
+//
+// In `signals` mode, after SIGTERM it still reports, for 300 ms, any further signal it gets: a
+// signal delivered twice shows.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -104,13 +121,17 @@ int report_signals() {
     int number = last_signal;
     say("SIGNAL " + std::to_string(number));
     if (number == SIGTERM) {
+      timespec linger{0, 300'000'000};
+      for (int more = 0; (more = ::sigtimedwait(&blocked, nullptr, &linger)) > 0;) {
+        say("SIGNAL " + std::to_string(more));
+      }
       return 42;
     }
   }
 }
 
-// SIGTERM stays blocked except inside ppoll, so that it cannot slip in between two waits.
-int listen_until_sigterm() {
+// A listener on 127.0.0.1:$PORT, or -1.
+int listen_on_port() {
   int listening = ::socket(AF_INET, SOCK_STREAM, 0);
   int reuse = 1;
   ::setsockopt(listening, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
@@ -121,6 +142,15 @@ int listen_until_sigterm() {
   if (::bind(listening, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 ||
       ::listen(listening, 16) != 0) {
     say("LISTEN-FAILED");
+    return -1;
+  }
+  return listening;
+}
+
+// SIGTERM stays blocked except inside ppoll, so that it cannot slip in between two waits.
+int listen_until_sigterm() {
+  int listening = listen_on_port();
+  if (listening < 0) {
     return 5;
   }
   struct sigaction action {};
@@ -141,6 +171,109 @@ int listen_until_sigterm() {
       return 42;
     }
   }
+}
+
+void notify(const std::string& message) {
+  auto address = variable("NOTIFY_SOCKET");
+  if (address.empty() || address.size() >= sizeof(sockaddr_un::sun_path) || (address[0] != '@' && address[0] != '/')) {
+    say("NO-NOTIFY-SOCKET");
+    return;
+  }
+  sockaddr_un target{};
+  target.sun_family = AF_UNIX;
+  std::memcpy(target.sun_path, address.data(), address.size());
+  if (address[0] == '@') {
+    target.sun_path[0] = '\0';
+  }
+  int socket = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address.size());
+  static_cast<void>(
+      ::sendto(socket, message.data(), message.size(), 0, reinterpret_cast<const sockaddr*>(&target), length));
+  ::close(socket);
+}
+
+int notify_and_serve() {
+  if (variable("LISTEN_FDS") != "1" || variable("LISTEN_PID") != std::to_string(::getpid())) {
+    say("NO-SOCKET");
+    return 3;
+  }
+  struct sigaction action {};
+  action.sa_handler = [](int number) { last_signal = number; };
+  ::sigaction(SIGTERM, &action, nullptr);
+  sigset_t blocked;
+  sigset_t waiting;
+  sigemptyset(&blocked);
+  sigaddset(&blocked, SIGTERM);
+  ::sigprocmask(SIG_BLOCK, &blocked, &waiting);
+  auto pid = std::to_string(::getpid());
+  say("SERVING " + pid);
+  notify("READY=1\nSTATUS=serving");
+  pollfd incoming{3, POLLIN, 0};
+  while (true) {
+    if (::ppoll(&incoming, 1, nullptr, &waiting) > 0) {
+      int connection = ::accept(3, nullptr, nullptr);
+      if (connection >= 0) {
+        auto answer = "hello from " + pid + "\n";
+        static_cast<void>(::write(connection, answer.data(), answer.size()));
+        ::close(connection);
+      }
+    } else if (last_signal == SIGTERM) {
+      notify("STOPPING=1");
+      return 0;
+    }
+  }
+}
+
+int listen_ignoring_sigterm() {
+  ::signal(SIGTERM, SIG_IGN);
+  int listening = listen_on_port();
+  if (listening < 0) {
+    return 5;
+  }
+  say("READY " + variable("PORT"));
+  while (true) {
+    answer_one_connection(listening);
+  }
+}
+
+std::vector<char*> pointers(std::vector<std::string>& strings) {
+  std::vector<char*> result;
+  result.reserve(strings.size() + 1);
+  for (auto& text : strings) {
+    result.push_back(text.data());
+  }
+  result.push_back(nullptr);
+  return result;
+}
+
+int daemonize(std::vector<std::string> command) {
+  auto argv = pointers(command);
+  pid_t middle = ::fork();
+  if (middle == 0) {
+    ::setsid();
+    if (::fork() == 0) {
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::_exit(0);
+  }
+  ::waitpid(middle, nullptr, 0);
+  wait_for_stdin_to_close();
+  return 0;
+}
+
+int exec_hostile(std::vector<std::string> command) {
+  ::signal(SIGCHLD, SIG_IGN);
+  sigset_t blocked;
+  sigemptyset(&blocked);
+  for (int number : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2}) {
+    sigaddset(&blocked, number);
+  }
+  ::sigprocmask(SIG_BLOCK, &blocked, nullptr);
+  ::raise(SIGUSR2);
+  auto argv = pointers(command);
+  ::execv(argv[0], argv.data());
+  return 127;
 }
 
 }  // namespace
@@ -168,6 +301,18 @@ int main(int argc, char** argv) {
   }
   if (mode == "listen") {
     return listen_until_sigterm();
+  }
+  if (mode == "notify-serve") {
+    return notify_and_serve();
+  }
+  if (mode == "listen-stubborn") {
+    return listen_ignoring_sigterm();
+  }
+  if (mode == "daemonize" && !arguments.empty()) {
+    return daemonize(arguments);
+  }
+  if (mode == "hostile" && !arguments.empty()) {
+    return exec_hostile(arguments);
   }
   if (mode == "kill-self" && !arguments.empty()) {
     int number = std::atoi(arguments.front().c_str());

@@ -9,6 +9,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
@@ -109,6 +113,59 @@ inline std::optional<std::uint16_t> ready_port(ChildProcess& process) {
 /// The live holders that `portpool status --json` reports for `lock_dir`.
 inline nlohmann::json holders(const std::filesystem::path& lock_dir) {
   return run_portpool({"status", "--json", "--lock-dir", lock_dir.string()}).json().at("holders");
+}
+
+/// A temporary lock directory and a config with one shared pool "web" of three ports, for `run`.
+struct RunFixture {
+  TempDir dir;
+  ReservedPorts ports = ReservedPorts::any(3);
+  std::filesystem::path config = shared_pool_config(dir, "web", ports.ports());
+
+  std::vector<std::string> run_arguments(const std::vector<std::string>& options,
+                                         const std::vector<std::string>& command) const {
+    std::vector<std::string> arguments{"run", "--config", config.string(), "--lock-dir", dir.lock_dir().string()};
+    arguments.insert(arguments.end(), options.begin(), options.end());
+    arguments.emplace_back("web");
+    arguments.emplace_back("--");
+    arguments.insert(arguments.end(), command.begin(), command.end());
+    return arguments;
+  }
+
+  CliResult run(const std::vector<std::string>& options, const std::vector<std::string>& command) const {
+    return run_portpool(run_arguments(options, command));
+  }
+
+  ChildProcess spawn(const std::vector<std::string>& options, const std::vector<std::string>& command) const {
+    return spawn_portpool(run_arguments(options, command));
+  }
+};
+
+/// What a server on 127.0.0.1:port answers to a connection, or "connect failed".
+inline std::string answer_of(std::uint16_t port) {
+  detail::UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  auto address = loopback(port);
+  if (::connect(client.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    return "connect failed";
+  }
+  std::string answer;
+  char buffer[256];
+  for (ssize_t count; (count = ::read(client.get(), buffer, sizeof buffer)) > 0;) {
+    answer.append(buffer, static_cast<std::size_t>(count));
+  }
+  return answer;
+}
+
+/// Whether anything listens on 127.0.0.1:port (a connection is accepted by the kernel).
+inline bool accepts_connections(std::uint16_t port) {
+  detail::UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  auto address = loopback(port);
+  return ::connect(client.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+}
+
+/// Whether `portpool status` lists `port` as held.
+inline bool status_lists(const std::filesystem::path& lock_dir, std::uint16_t port) {
+  auto listed = holders(lock_dir);
+  return std::any_of(listed.begin(), listed.end(), [port](const auto& holder) { return holder.at("port") == port; });
 }
 
 }  // namespace portpool::test

@@ -20,7 +20,6 @@
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 using portpool::test::ChildProcess;
-using portpool::test::CliResult;
 using portpool::test::file_text;
 using portpool::test::finish;
 using portpool::test::holders;
@@ -37,43 +36,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Fixture {
-  TempDir dir;
-  ReservedPorts ports = ReservedPorts::any(3);
-  std::filesystem::path config = shared_pool_config(dir, "web", ports.ports());
-
-  std::vector<std::string> run_arguments(const std::vector<std::string>& options,
-                                         const std::vector<std::string>& command) const {
-    std::vector<std::string> arguments{"run", "--config", config.string(), "--lock-dir", dir.lock_dir().string()};
-    arguments.insert(arguments.end(), options.begin(), options.end());
-    arguments.emplace_back("web");
-    arguments.emplace_back("--");
-    arguments.insert(arguments.end(), command.begin(), command.end());
-    return arguments;
-  }
-
-  CliResult run(const std::vector<std::string>& options, const std::vector<std::string>& command) const {
-    return run_portpool(run_arguments(options, command));
-  }
-
-  ChildProcess spawn(const std::vector<std::string>& options, const std::vector<std::string>& command) const {
-    return spawn_portpool(run_arguments(options, command));
-  }
-};
-
-std::string answer_of(std::uint16_t port) {
-  portpool::detail::UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  auto address = portpool::test::loopback(port);
-  if (::connect(client.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-    return "connect failed";
-  }
-  std::string answer;
-  char buffer[256];
-  for (ssize_t count; (count = ::read(client.get(), buffer, sizeof buffer)) > 0;) {
-    answer.append(buffer, static_cast<std::size_t>(count));
-  }
-  return answer;
-}
+using Fixture = portpool::test::RunFixture;
+using portpool::test::answer_of;
 
 /// A listener of this test process (neither portpool nor CMD) on 127.0.0.2:port, beside CMD's on
 /// 127.0.0.1; an invalid descriptor where 127.0.0.2 cannot be bound (a container may not allow it).
@@ -282,7 +246,7 @@ TEST_CASE("run --instance auto takes the lowest free instance number and its poo
   auto third = spawn();
   auto refused = finish(third);
   CHECK(refused.exit_code == 75);
-  CHECK_THAT(refused.err, Contains("all instance numbers 1 to 2 are taken"));
+  CHECK_THAT(refused.err, Contains("no instance of 1 to 2 has a free port for 'worker'") && Contains("instance 2: "));
 
   auto status = holders(dir.lock_dir());
   REQUIRE(status.size() == 2);
@@ -364,4 +328,33 @@ TEST_CASE("run without --socket --on-lost term stops CMD when its lock file is d
   CHECK(result.exit_code == 42);
   CHECK_THAT(result.err, StartsWith("portpool: port " + std::to_string(*port) + " of 'web' is lost: "));
   CHECK_THAT(result.err, Contains("deleted") && Contains("stopping the command (SIGTERM)"));
+}
+
+TEST_CASE("run --instance auto skips an instance whose pool is full; --instance N takes N's lock when free") {
+  TempDir dir;
+  auto ports = ReservedPorts::consecutive(6);
+  auto config = write_config(dir, "[instances]\nbase = " + std::to_string(ports[0]) +
+                                      "\nstride = 2\nmax = 3\n[services.worker]\noffset = 1\nsize = 1\n");
+  auto spawn = [&](const std::string& instance) {
+    return spawn_portpool({"run", "--config", config.string(), "--lock-dir", dir.lock_dir().string(), "--instance",
+                           instance, "worker", "--", PORTPOOL_CLI_CHILD, "hold"});
+  };
+  auto foreign = listen_on(ports[1]);  // instance 1's only port, taken by a program outside portpool
+  auto automatic = spawn("auto");
+  CHECK(ready_port(automatic) == ports[3]);
+
+  auto explicit_third = spawn("3");
+  CHECK(ready_port(explicit_third) == ports[5]);
+  auto status = holders(dir.lock_dir());
+  REQUIRE(status.size() == 2);
+  CHECK(status[1].at("instance") == 3);
+  auto refused = spawn("auto");  // 1 is full, 2 and 3 are taken
+  auto result = finish(refused);
+  CHECK(result.exit_code == 75);
+  CHECK_THAT(result.err,
+             Contains("instance 1: no free port for 'worker'") && Contains("instance 3: instance 3 is taken"));
+  for (auto* run : {&automatic, &explicit_third}) {
+    run->close_stdin();
+    CHECK(finish(*run).exit_code == 0);
+  }
 }

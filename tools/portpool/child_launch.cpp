@@ -1,6 +1,7 @@
 #include "child_launch.hpp"
 
 #include "exit_codes.hpp"
+#include "keeper.hpp"
 
 #include <portpool/detail/system_error.hpp>
 #include <portpool/detail/unique_fd.hpp>
@@ -8,10 +9,12 @@
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
+#include <array>
 #include <cerrno>
 #include <string_view>
 #include <system_error>
@@ -20,23 +23,9 @@ namespace portpool::cli {
 namespace {
 
 constexpr int listen_fds_start = 3;  // SD_LISTEN_FDS_START
-constexpr std::string_view listen_pid_prefix = "LISTEN_PID=";
+constexpr const char* this_program = "/proc/self/exe";
 
 [[noreturn]] void throw_system_error(const char* what) { throw std::system_error(errno, std::system_category(), what); }
-
-// Async-signal-safe: runs in the child between fork and exec.
-void write_decimal(char* into, pid_t value) {
-  char digits[16];
-  int count = 0;
-  do {
-    digits[count++] = static_cast<char>('0' + value % 10);
-    value /= 10;
-  } while (value > 0);
-  while (count > 0) {
-    *into++ = digits[--count];
-  }
-  *into = '\0';
-}
 
 std::vector<char*> pointers(std::vector<std::string>& strings) {
   std::vector<char*> result;
@@ -48,25 +37,49 @@ std::vector<char*> pointers(std::vector<std::string>& strings) {
   return result;
 }
 
-// Between fork and exec only async-signal-safe calls: the parent may have other threads.
-[[noreturn]] void exec_child(const LaunchRequest& request, char* const* argv, char* const* envp, char* listen_pid,
-                             int error_report, pid_t parent) {
-  if (request.listening_socket >= 0) {
-    if (request.listening_socket == listen_fds_start) {
-      ::fcntl(listen_fds_start, F_SETFD, 0);
-    } else {
-      ::dup2(request.listening_socket, listen_fds_start);
+// The terminal whose foreground this process group is, among descriptors 0 to 2, or -1: CMD is
+// given the foreground, so that Ctrl-C, Ctrl-Z and reads from the terminal work as without portpool.
+int foreground_terminal() {
+  for (int descriptor : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO}) {
+    if (::isatty(descriptor) == 1 && ::tcgetpgrp(descriptor) == ::getpgrp()) {
+      return descriptor;
     }
-    write_decimal(listen_pid + listen_pid_prefix.size(), ::getpid());
   }
+  return -1;
+}
+
+std::vector<std::string> keeper_arguments(const LaunchRequest& request, int report) {
+  std::vector<std::string> arguments{"portpool",
+                                     keeper_command,
+                                     std::to_string(::getpid()),
+                                     std::to_string(report),
+                                     std::to_string(foreground_terminal()),
+                                     std::to_string(request.kill_grace.count()),
+                                     request.program};
+  arguments.insert(arguments.end(), request.arguments.begin(), request.arguments.end());
+  return arguments;
+}
+
+// Between fork and exec only async-signal-safe calls: the parent may have other threads. The
+// keeper re-executes this program, so it starts single-threaded.
+[[noreturn]] void exec_keeper(const LaunchRequest& request, char* const* argv, char* const* envp, int report,
+                              pid_t parent) {
+  if (request.lock_descriptor >= 0) {
+    ::fcntl(request.lock_descriptor, F_DUPFD, listen_fds_start + 1);  // the same open file, kept across exec
+  }
+  if (request.listening_socket == listen_fds_start) {
+    ::fcntl(listen_fds_start, F_SETFD, 0);
+  } else if (request.listening_socket >= 0) {
+    ::dup2(request.listening_socket, listen_fds_start);
+  }
+  ::fcntl(report, F_SETFD, 0);
   if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || ::getppid() != parent) {
     ::_exit(exit_code::system_failure);
   }
-  ::sigprocmask(SIG_SETMASK, &request.signal_mask, nullptr);
-  ::execve(request.program.c_str(), argv, envp);
-  int error = errno;
-  static_cast<void>(::write(error_report, &error, sizeof error));
-  ::_exit(exit_code::command_not_found);
+  ::execve(this_program, argv, envp);
+  KeeperReport failure{KeeperReport::keeper_failed, errno};
+  static_cast<void>(::write(report, &failure, sizeof failure));
+  ::_exit(exit_code::system_failure);
 }
 
 // The report pipe must not land on descriptor 3, which the child overwrites.
@@ -79,50 +92,57 @@ detail::UniqueFd above_listen_fds(int descriptor) {
   return moved;
 }
 
-CommandError exec_failure(const LaunchRequest& request, int error) {
-  auto code = error == ENOENT ? exit_code::command_not_found : exit_code::command_not_executable;
-  return {fmt::format("cannot run {}: {}", request.program, detail::errno_text(error)), code};
+KeeperReport read_report(int descriptor) {
+  KeeperReport report;
+  ssize_t count = 0;
+  while ((count = ::read(descriptor, &report, sizeof report)) < 0 && errno == EINTR) {
+  }
+  if (count != static_cast<ssize_t>(sizeof report)) {
+    return KeeperReport{KeeperReport::keeper_failed, count < 0 ? errno : EPIPE};
+  }
+  return report;
+}
+
+CommandError launch_failure(const LaunchRequest& request, const KeeperReport& report) {
+  if (report.kind == KeeperReport::exec_failed) {
+    auto code = report.value == ENOENT ? exit_code::command_not_found : exit_code::command_not_executable;
+    return {fmt::format("cannot run {}: {}", request.program, detail::errno_text(report.value)), code};
+  }
+  return {fmt::format("cannot start the keeper of CMD's process tree ({} re-executed): {}", this_program,
+                      detail::errno_text(report.value)),
+          exit_code::system_failure};
 }
 
 }  // namespace
 
-pid_t launch(const LaunchRequest& request) {
-  auto arguments = request.arguments;
-  auto environment = request.environment;
-  std::string listen_pid(listen_pid_prefix);
-  listen_pid.resize(listen_pid_prefix.size() + 16, '\0');
-  if (request.listening_socket >= 0) {
-    environment.push_back(listen_pid);
-  }
-  auto argv = pointers(arguments);
-  auto envp = pointers(environment);
-  char* listen_pid_entry = request.listening_socket >= 0 ? envp[environment.size() - 1] : nullptr;
-
+LaunchedCommand launch(const LaunchRequest& request) {
   int report[2];
   if (::pipe2(report, O_CLOEXEC) != 0) {
     throw_system_error("pipe2");
   }
   detail::UniqueFd report_read(report[0]);
   auto report_write = above_listen_fds(report[1]);
+  auto arguments = keeper_arguments(request, report_write.get());
+  auto environment = request.environment;
+  auto argv = pointers(arguments);
+  auto envp = pointers(environment);
+
   const pid_t parent = ::getpid();
-  const pid_t child = ::fork();
-  if (child < 0) {
+  const pid_t keeper = ::fork();
+  if (keeper < 0) {
     throw_system_error("fork");
   }
-  if (child == 0) {
-    exec_child(request, argv.data(), envp.data(), listen_pid_entry, report_write.get(), parent);
+  if (keeper == 0) {
+    exec_keeper(request, argv.data(), envp.data(), report_write.get(), parent);
   }
   report_write.reset();
-  int error = 0;
-  ssize_t count = 0;
-  while ((count = ::read(report_read.get(), &error, sizeof error)) < 0 && errno == EINTR) {
-  }
-  if (count > 0) {
-    while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+  auto started = read_report(report_read.get());
+  if (started.kind != KeeperReport::started) {
+    while (::waitpid(keeper, nullptr, 0) < 0 && errno == EINTR) {
     }
-    throw exec_failure(request, error);
+    throw launch_failure(request, started);
   }
-  return child;
+  return {keeper, static_cast<pid_t>(started.value)};
 }
 
 }  // namespace portpool::cli

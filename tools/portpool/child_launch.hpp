@@ -1,10 +1,11 @@
 #pragma once
 
-// Starting CMD: fork, then in the child set up descriptor 3 and the signal mask, and exec.
+// Starting CMD: fork, exec the keeper (`portpool` itself, see keeper.hpp) with descriptor 3 and
+// the lock descriptor set up, and learn from it CMD's pid or why CMD could not be executed.
 
-#include <signal.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -14,14 +15,21 @@ struct LaunchRequest {
   std::string program;                 ///< the file to execute
   std::vector<std::string> arguments;  ///< argv, starting with the command as typed
   std::vector<std::string> environment;
-  int listening_socket = -1;  ///< when >= 0: passed as descriptor 3, and LISTEN_PID is set
-  sigset_t signal_mask{};     ///< the mask CMD starts with
+  int listening_socket = -1;                   ///< when >= 0: passed as descriptor 3, and LISTEN_PID is set
+  int lock_descriptor = -1;                    ///< when >= 0: inherited by the keeper and CMD (see docs/cli.md)
+  std::chrono::milliseconds kill_grace{5000};  ///< between SIGTERM and SIGKILL for leftovers
 };
 
-/// Starts the child and returns its pid once it has executed the program. The child gets SIGTERM
-/// if this process dies (even by SIGKILL): its port is no longer held for it then.
-/// @throws CommandError (127 or 126) when exec fails, after reaping the child;
-/// std::system_error when fork or pipe fail.
-pid_t launch(const LaunchRequest& request);
+/// The processes of one run of CMD.
+struct LaunchedCommand {
+  pid_t keeper = -1;   ///< this process's child; exits with CMD's status once the tree is gone
+  pid_t command = -1;  ///< CMD, the leader of its own process group
+};
+
+/// Starts the keeper and, through it, CMD; returns once CMD has executed its program. Both get
+/// SIGTERM if this process dies (even by SIGKILL), and the keeper then ends the whole tree.
+/// @throws CommandError (127 or 126) when exec fails, (71) when the keeper fails, after reaping
+/// the keeper; std::system_error when fork or pipe fail.
+LaunchedCommand launch(const LaunchRequest& request);
 
 }  // namespace portpool::cli

@@ -1,5 +1,6 @@
 #include "common_options.hpp"
 
+#include "config_input.hpp"
 #include "exit_codes.hpp"
 
 #include <portpool/config_file.hpp>
@@ -22,12 +23,15 @@ void add_common_options(CLI::App& command, CommonOptions& options) {
                                  : std::string();
           },
           "DIR");
+  command.add_flag("--shared-lock-dir", options.shared_lock_dir,
+                   "the lock directory is shared on purpose by several users (group-writable or another user's): "
+                   "exclusive across them, and every one of them can hold or block the others' ports");
   command.add_flag("--json", options.json, "print the result as JSON");
 }
 
 ServicePortTable load_port_table(const CommonOptions& options) {
   if (!options.config_file.empty()) {
-    return ServicePortTable::from_file(options.config_file);
+    return load_table(read_config_file(options.config_file), options.config_file);
   }
   auto table = ServicePortTable::defaults();
   table.validate();
@@ -37,6 +41,7 @@ ServicePortTable load_port_table(const CommonOptions& options) {
 Options library_options(const CommonOptions& options) {
   Options library;
   library.lock_dir = options.lock_dir;
+  library.shared_lock_dir = options.shared_lock_dir;
   return library;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 
-// The options every command takes: --config, --lock-dir and --json.
+// The options every command takes: --config, --lock-dir, --shared-lock-dir and --json.
 
 #include <portpool/options.hpp>
 #include <portpool/service_port_table.hpp>
@@ -14,6 +14,7 @@ namespace portpool::cli {
 struct CommonOptions {
   std::string config_file;
   std::string lock_dir;
+  bool shared_lock_dir = false;
   bool json = false;
 };
 
@@ -23,7 +24,8 @@ void add_common_options(CLI::App& command, CommonOptions& options);
 /// @throws ConfigError when the file cannot be read or is invalid.
 ServicePortTable load_port_table(const CommonOptions& options);
 
-/// Library options for --lock-dir (empty: PORTPOOL_LOCK_DIR or the default directory).
+/// Library options for --lock-dir (empty: PORTPOOL_LOCK_DIR or the default directory) and
+/// --shared-lock-dir.
 Options library_options(const CommonOptions& options);
 
 /// @throws UsageError naming the table's services when `service` is not one of them.

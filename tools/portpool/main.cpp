@@ -2,6 +2,8 @@
 // See docs/cli.md.
 
 #include "exit_codes.hpp"
+#include "keeper.hpp"
+#include "resource_limits.hpp"
 #include "lease_command.hpp"
 #include "reserve_command.hpp"
 #include "run_command.hpp"
@@ -17,8 +19,10 @@
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <new>
 #include <optional>
 #include <string>
+#include <system_error>
 
 namespace {
 
@@ -29,6 +33,14 @@ constexpr const char* help_hint = "see 'portpool --help'";
 int report(const std::string& message, int code) {
   std::cerr << "portpool: " << message << '\n';
   return code;
+}
+
+std::string system_error_text(const std::system_error& error) {
+  if (error.code().category() == std::system_category() && is_resource_error(error.code().value())) {
+    auto what = std::string(error.what());
+    return fmt::format("{}: {}", what.substr(0, what.find(':')), resource_error_text(error.code().value()));
+  }
+  return error.what();
 }
 
 int usage_error(const std::string& message) {
@@ -103,6 +115,12 @@ int run_mapping_errors(const Commands& commands) {
     return usage_error(error.what());
   } catch (const CommandError& error) {
     return report(error.what(), error.exit_code());
+  } catch (const portpool::ResourceError& error) {
+    return report(error.what(), exit_code::system_failure);
+  } catch (const std::bad_alloc&) {
+    return report("out of memory", exit_code::system_failure);
+  } catch (const std::system_error& error) {
+    return report(system_error_text(error), exit_code::system_failure);
   } catch (const portpool::PoolExhausted& error) {
     return report(std::string(error.what()) + "\n'portpool status' shows who holds what.", exit_code::pool_exhausted);
   } catch (const portpool::LockDirError& error) {
@@ -141,6 +159,9 @@ int run_portpool(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == portpool::cli::keeper_command) {
+    return portpool::cli::run_keeper(argc, argv);
+  }
   try {
     return run_portpool(argc, argv);
   } catch (...) {  // setting up the command line or writing a report failed: out of memory

@@ -2,12 +2,18 @@
 
 #include "child_launch.hpp"
 #include "command_line.hpp"
+#include "duration.hpp"
 #include "exit_codes.hpp"
+#include "resource_limits.hpp"
+#include "restart_policy.hpp"
+#include "service_copies.hpp"
 #include "supervisor.hpp"
 
 #include <portpool/instance_manager.hpp>
 #include <portpool/port_pool_manager.hpp>
 #include <portpool/port_shield.hpp>
+
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -37,52 +43,107 @@ std::optional<unsigned> requested_instance(const std::string& text, const Servic
   return number;
 }
 
+/// What `run` holds while CMD runs: the port (with its listening socket for --socket), and the
+/// instance number when its lock was free.
+struct Holding {
+  std::optional<InstanceLease> instance;
+  std::optional<PortLease> lease;
+  std::optional<ListeningLease> listening;
+
+  PortLease& port() { return listening ? listening->lease : *lease; }
+  int listening_socket() { return listening ? static_cast<int>(listening->acceptor.native_handle()) : -1; }
+};
+
+Holding take_port(const RunArguments& arguments, const ServicePortTable& table, Options options,
+                  std::optional<InstanceLease> instance, boost::asio::io_context& context) {
+  if (instance) {
+    options.instance = instance->number();
+    options.instance_id = instance->id();
+  }
+  PortPoolManager manager(table, arguments.service, options);
+  Holding holding;
+  holding.instance = std::move(instance);
+  if (arguments.socket) {
+    holding.listening.emplace(manager.acquire_listening(context.get_executor()));
+  } else {
+    holding.lease.emplace(manager.acquire());
+  }
+  return holding;
+}
+
+// Explicit --instance N: its lock too when it is free (a copy started with --instance auto then
+// skips N); when another copy holds it, the port alone, as asked.
+Holding take_instance_port(const RunArguments& arguments, const ServicePortTable& table, const Options& options,
+                           unsigned number, boost::asio::io_context& context) {
+  std::optional<InstanceLease> instance;
+  try {
+    instance.emplace(InstanceManager::acquire_number(options, number));
+  } catch (const PoolExhausted&) {
+    auto numbered = options;
+    numbered.instance = number;
+    return take_port(arguments, table, numbered, std::nullopt, context);
+  }
+  return take_port(arguments, table, options, std::move(instance), context);
+}
+
+// --instance auto: the lowest instance whose lock is free and whose pool has a free port.
+Holding take_any_instance_port(const RunArguments& arguments, const ServicePortTable& table, const Options& options,
+                               boost::asio::io_context& context) {
+  std::string refusals;
+  for (unsigned number = 1; number <= table.layout().max; ++number) {
+    try {
+      auto instance = InstanceManager::acquire_number(options, number);
+      return take_port(arguments, table, options, std::move(instance), context);
+    } catch (const PoolExhausted& refusal) {
+      std::string text = refusal.what();
+      refusals += fmt::format("\n  instance {}: {}", number, text.substr(0, text.find('\n')));
+    }
+  }
+  throw PoolExhausted(
+      fmt::format("no instance of 1 to {} has a free port for '{}':{}\nStop one of these copies or "
+                  "holders, or raise the maximum number of instances.",
+                  table.layout().max, arguments.service, refusals));
+}
+
 // Called on the supervisor's context, the only thread that touches the child.
-std::function<void(const ShieldEvent&)> lost_port_handler(const RunArguments& arguments, Supervisor& supervisor) {
+std::function<void(const ShieldEvent&)> lost_port_handler(const RunArguments& arguments, Supervisor& supervisor,
+                                                          bool& port_lost) {
   const bool terminate = arguments.on_lost == "term";
-  return [terminate, &supervisor](const ShieldEvent& event) {
+  return [terminate, &supervisor, &port_lost](const ShieldEvent& event) {
     std::cerr << fmt::format("portpool: port {} of '{}' is lost: {}\nportpool: {}\n", event.port, event.service,
                              event.message,
                              terminate ? "stopping the command (SIGTERM); --on-lost warn would let it run"
                                        : "the command keeps running (--on-lost warn)");
     if (terminate) {
+      port_lost = true;
       supervisor.terminate_child();
     }
   };
 }
 
-LaunchRequest launch_request(const RunArguments& arguments, const std::string& program, const PortLease& lease,
-                             int listening_socket, const Supervisor& supervisor) {
+LaunchRequest launch_request(const RunArguments& arguments, const std::string& program, Holding& holding,
+                             std::chrono::milliseconds kill_grace) {
+  const auto& lease = holding.port();
   LaunchRequest request;
   request.program = program;
   request.arguments = substitute_port(arguments.command, lease.port());
-  request.environment = child_environment({lease.port(), lease.service(), lease.instance(), listening_socket >= 0});
-  request.listening_socket = listening_socket;
-  request.signal_mask = supervisor.original_mask();
+  request.environment =
+      child_environment({lease.port(), lease.service(), lease.instance(), holding.listening.has_value()});
+  request.listening_socket = holding.listening_socket();
+  request.lock_descriptor = lease.lock_descriptor();
+  request.kill_grace = kill_grace;
   return request;
 }
 
-// The listening socket stays open here too, so that the shield knows it as this process's own.
-int run_with_socket(const RunArguments& arguments, const std::string& program, PortPoolManager& manager,
-                    Supervisor& supervisor) {
-  auto listening = manager.acquire_listening(supervisor.context().get_executor());
-  auto child =
-      launch(launch_request(arguments, program, listening.lease, listening.acceptor.native_handle(), supervisor));
-  PortShield shield(supervisor.context().get_executor(), listening, lost_port_handler(arguments, supervisor));
-  return supervisor.supervise(child);
-}
-
-// CMD listens on the port itself, in its own process: the shield is told that CMD's listeners are
-// the service's, which it can only be once CMD's pid is known.
-int run_without_socket(const RunArguments& arguments, const std::string& program, PortPoolManager& manager,
-                       Supervisor& supervisor) {
-  auto lease = manager.acquire();
-  auto child = launch(launch_request(arguments, program, lease, -1, supervisor));
-  ShieldOptions shield_options;
-  shield_options.listener_processes = {child};
-  PortShield shield(supervisor.context().get_executor(), lease, lost_port_handler(arguments, supervisor),
-                    shield_options);
-  return supervisor.supervise(child);
+std::unique_ptr<PortShield> shield(Holding& holding, Supervisor& supervisor,
+                                   std::function<void(const ShieldEvent&)> on_lost) {
+  ShieldOptions options;
+  options.listener_process_trees = {::getpid()};  // the keepers are subreapers: nothing leaves the tree
+  auto executor = supervisor.context().get_executor();
+  if (holding.listening) {
+    return std::make_unique<PortShield>(executor, *holding.listening, std::move(on_lost), options);
+  }
+  return std::make_unique<PortShield>(executor, *holding.lease, std::move(on_lost), options);
 }
 
 }  // namespace
@@ -90,13 +151,33 @@ int run_without_socket(const RunArguments& arguments, const std::string& program
 CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
   auto* command = app.add_subcommand("run",
                                      "Take a port of SERVICE's pool and run CMD with it, holding the port "
-                                     "until CMD ends");
-  command->add_option("--instance", arguments.instance, "instance number, or 'auto' for the lowest free one")
+                                     "until CMD and every process it started have ended");
+  command->add_option("--instance", arguments.instance, "instance number, or 'auto' for the lowest usable one")
       ->type_name("N|auto");
   command->add_flag("--socket", arguments.socket,
                     "pass the bound, listening socket to CMD as descriptor 3 (LISTEN_FDS=1, LISTEN_PID)");
   command->add_option("--on-lost", arguments.on_lost, "when the port is lost: term (SIGTERM to CMD) or warn")
       ->check(CLI::IsMember({"term", "warn"}));
+  command
+      ->add_option("--kill-grace", arguments.kill_grace,
+                   "how long processes CMD leaves behind get after SIGTERM before SIGKILL (default 5s)")
+      ->type_name("DURATION");
+  command->add_option("--restart", arguments.restart, "restart CMD when it exits: no (default), on-failure, always")
+      ->check(CLI::IsMember({"no", "on-failure", "always"}));
+  command->add_option("--restart-delay", arguments.restart_delay, "pause before a restart (default 100ms)")
+      ->type_name("DURATION");
+  command->add_option("--max-restarts", arguments.max_restarts, "give up after N restarts (default: no limit)")
+      ->type_name("N");
+  command
+      ->add_option("--ready", arguments.ready,
+                   "notify: CMD says when it is ready (READY=1 on $NOTIFY_SOCKET, as sd_notify); with --socket, "
+                   "SIGHUP then reloads CMD without refusing a connection. accept (without --socket): ready once "
+                   "a connection to the port succeeds")
+      ->check(CLI::IsMember({"notify", "accept"}));
+  command
+      ->add_option("--ready-timeout", arguments.ready_timeout,
+                   "how long a reloaded copy may take to be ready (default 30s)")
+      ->type_name("DURATION");
   add_common_options(*command, arguments.common);
   command->add_option("SERVICE", arguments.service, "the service whose pool the port comes from")->required();
   command->add_option("CMD", arguments.command, "the command to run and its arguments, after '--'")->required();
@@ -104,24 +185,47 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
 }
 
 int run_run_command(const RunArguments& arguments) {
-  Supervisor supervisor;
+  require_free_descriptors(descriptors_needed);
+  auto kill_grace = parse_duration(arguments.kill_grace, "--kill-grace");
+  CopySettings copy_settings;
+  copy_settings.notify_expected = arguments.ready == "notify";
+  copy_settings.probe_connections = arguments.ready == "accept";
+  if (copy_settings.probe_connections && arguments.socket) {
+    throw UsageError(
+        "--ready accept cannot tell whether CMD accepts on a socket that portpool listens on itself (the kernel "
+        "accepts connections into its queue first): with --socket, use --ready notify");
+  }
+  copy_settings.reload_on_hangup = copy_settings.notify_expected && arguments.socket;
+  copy_settings.ready_timeout = parse_duration(arguments.ready_timeout, "--ready-timeout");
+  auto restart = restart_policy(arguments.restart, parse_duration(arguments.restart_delay, "--restart-delay"),
+                                arguments.max_restarts);
+  Supervisor supervisor(kill_grace);
   auto table = load_port_table(arguments.common);
   require_service(table, arguments.service);
   auto instance = requested_instance(arguments.instance, table);
   auto program = resolve_program(arguments.command.front());
 
   auto options = library_options(arguments.common);
-  std::optional<InstanceLease> instance_lease;
-  if (instance) {
-    options.instance = *instance;
-  } else {
-    instance_lease = InstanceManager::acquire(options, table.layout().max);
-    options.instance = instance_lease->number();
-    options.instance_id = instance_lease->id();
+  auto holding = instance ? take_instance_port(arguments, table, options, *instance, supervisor.context())
+                          : take_any_instance_port(arguments, table, options, supervisor.context());
+  ServiceCopies copies(supervisor, holding.port(), launch_request(arguments, program, holding, kill_grace),
+                       copy_settings);
+  bool port_lost = false;
+  auto launched = copies.start();
+  auto watch = shield(holding, supervisor, lost_port_handler(arguments, supervisor, port_lost));
+  for (int restarts = 0;; ++restarts) {
+    int status = supervisor.supervise(launched);
+    supervisor.end_retired();
+    if (port_lost || supervisor.stop_requested() || !restart.wants(status, restarts)) {
+      return status;
+    }
+    std::cerr << fmt::format("portpool: CMD exited with status {}; restarting it ({} of {}), port {} stays held\n",
+                             status, restarts + 1, restart.limit_text(), holding.port().port());
+    if (!supervisor.pause(restart.delay)) {
+      return status;
+    }
+    launched = copies.start();
   }
-  PortPoolManager manager(table, arguments.service, options);
-  return arguments.socket ? run_with_socket(arguments, program, manager, supervisor)
-                          : run_without_socket(arguments, program, manager, supervisor);
 }
 
 }  // namespace portpool::cli

@@ -1,7 +1,9 @@
 #pragma once
 
-// `portpool run [--instance N|auto] [--socket] [--on-lost term|warn] SERVICE -- CMD [ARGS...]`:
-// takes a port of SERVICE's pool, runs CMD with it, holds it until CMD ends.
+// `portpool run [--instance N|auto] [--socket] [--on-lost term|warn] [--kill-grace D]
+//               [--restart no|on-failure|always] [--restart-delay D] [--max-restarts N]
+//               [--ready notify|accept] [--ready-timeout D] SERVICE -- CMD...`:
+// takes a port of SERVICE's pool, runs CMD's process tree with it, holds it until the tree is gone.
 
 #include "common_options.hpp"
 
@@ -17,13 +19,19 @@ struct RunArguments {
   std::string instance = "1";
   bool socket = false;
   std::string on_lost = "term";
+  std::string kill_grace = "5s";
+  std::string restart = "no";
+  std::string restart_delay = "100ms";
+  int max_restarts = -1;  ///< -1: no limit
+  std::string ready;      ///< "notify", "accept", or empty
+  std::string ready_timeout = "30s";
   std::string service;
   std::vector<std::string> command;
 };
 
 CLI::App* add_run_command(CLI::App& app, RunArguments& arguments);
 
-/// @returns CMD's exit status, or 128 + the signal that killed it.
+/// @returns CMD's exit status (of its last run), or 128 + the signal that killed it.
 int run_run_command(const RunArguments& arguments);
 
 }  // namespace portpool::cli

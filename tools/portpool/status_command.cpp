@@ -2,6 +2,7 @@
 
 #include "columns.hpp"
 #include "ephemeral_ports.hpp"
+#include "resource_limits.hpp"
 
 #include <portpool/lock_dir.hpp>
 #include <portpool/registry.hpp>
@@ -28,7 +29,8 @@ std::string holders_as_json(const std::vector<Holder>& holders) {
                     {"instance", holder.instance},
                     {"instance_id", holder.instance_id},
                     {"since", iso8601_utc(holder.since)},
-                    {"reserved", safe ? nlohmann::ordered_json(*safe) : nullptr}});
+                    {"reserved", safe ? nlohmann::ordered_json(*safe) : nullptr},
+                    {"readiness", to_string(holder.readiness)}});
   }
   return nlohmann::ordered_json{{"holders", list}}.dump(2);
 }
@@ -39,10 +41,10 @@ std::string holders_as_text(const std::vector<Holder>& holders, const std::files
   }
   auto range = ephemeral_range();
   auto reserved = reserved_ports();
-  std::vector<std::vector<std::string>> rows{{"PORT", "SERVICE", "PID", "INSTANCE", "SINCE", "RESERVED"}};
+  std::vector<std::vector<std::string>> rows{{"PORT", "SERVICE", "PID", "INSTANCE", "SINCE", "READINESS", "RESERVED"}};
   for (const auto& holder : holders) {
     rows.push_back({std::to_string(holder.port), holder.service, std::to_string(holder.pid),
-                    std::to_string(holder.instance), local_time_text(holder.since),
+                    std::to_string(holder.instance), local_time_text(holder.since), to_string(holder.readiness),
                     reservation_text({holder.port}, range, reserved)});
   }
   return format_columns(rows);
@@ -57,6 +59,7 @@ CLI::App* add_status_command(CLI::App& app, StatusArguments& arguments) {
 }
 
 int run_status_command(const StatusArguments& arguments) {
+  require_free_descriptors(descriptors_needed);
   if (!arguments.common.config_file.empty()) {
     load_port_table(arguments.common);  // a wrong --config is reported even though every holder is shown
   }

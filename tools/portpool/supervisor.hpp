@@ -1,52 +1,102 @@
 #pragma once
 
-// Staying alive while CMD runs: forwarding signals to it and waiting for it to end.
+// Staying alive while CMD runs: forwarding signals to its process group, once, and waiting for
+// its keeper to end.
+
+#include "child_launch.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/types.h>
 
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
 namespace portpool::cli {
 
 /// Blocks the signals it forwards (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2) and SIGCHLD
-/// from its construction on, and reads them from a signalfd: none is lost between fork and wait,
-/// and none runs a handler in the child before exec. Construct it before any thread starts.
+/// from its construction on, and reads them from a signalfd: none is lost between fork and wait.
+/// Resets an inherited ignored SIGCHLD (which would let the kernel reap children unseen) and makes
+/// this process a child subreaper. Construct it before any thread starts.
 class Supervisor {
  public:
   /// @throws std::system_error when the signalfd cannot be created.
-  Supervisor();
+  explicit Supervisor(std::chrono::milliseconds kill_grace);
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
   Supervisor(Supervisor&&) = delete;
   Supervisor& operator=(Supervisor&&) = delete;
   ~Supervisor();
 
-  /// The signal mask this process had before: the one CMD must start with.
-  const sigset_t& original_mask() const noexcept { return original_mask_; }
-
   boost::asio::io_context& context() noexcept { return context_; }
 
-  /// Runs the context until `child` ends, forwarding signals to it; returns its exit status, or
-  /// 128 + the signal that killed it.
-  int supervise(pid_t child);
+  /// Runs the context until the keeper of `launched` ends, forwarding signals to CMD's process
+  /// group; returns CMD's exit status, or 128 + the signal that killed it.
+  /// @throws CommandError (71) when the signals or the keeper's status cannot be read, once CMD's
+  /// tree has been ended.
+  int supervise(const LaunchedCommand& launched);
 
-  /// Asks the child to stop (SIGTERM).
+  /// Asks CMD's process group to stop (SIGTERM).
   void terminate_child() const;
+
+  /// Whether `portpool` was asked to stop (SIGINT, SIGTERM, SIGHUP or SIGQUIT): CMD is not restarted.
+  bool stop_requested() const noexcept { return stop_requested_; }
+
+  /// Waits `delay` between two runs of CMD; false when asked to stop meanwhile.
+  bool pause(std::chrono::milliseconds delay);
+
+  /// Whether a copy of CMD runs (false between two runs).
+  bool running() const noexcept { return running_.keeper > 0; }
+
+  /// From now on SIGHUP is not forwarded: `reload` runs instead, on the context.
+  void on_reload(std::function<void()> reload) { reload_ = std::move(reload); }
+
+  /// A second copy of CMD, started by a reload, runs beside the current one. Signals are
+  /// forwarded to both. If its keeper ends first, `on_exit` gets its exit code.
+  void add_candidate(const LaunchedCommand& candidate, std::function<void(int)> on_exit);
+
+  /// The candidate replaces the current copy, which is asked to stop (SIGTERM) and is no
+  /// longer waited for: supervise() now returns when the candidate ends.
+  void promote_candidate();
+
+  /// The candidate is asked to stop (SIGTERM) and is no longer waited for.
+  void drop_candidate();
+
+  /// Asks every copy that was replaced or dropped and is still running to stop, and waits for
+  /// them (their keepers end their trees within the kill grace).
+  void end_retired();
 
  private:
   void wait_for_signal();
   void handle(const signalfd_siginfo& signal);
-  bool reap();
+  void reap();
+  void fail(std::string message);
+  int keeper_result();
 
+  std::chrono::milliseconds kill_grace_;
   sigset_t original_mask_{};
   boost::asio::io_context context_;
   boost::asio::posix::stream_descriptor signals_;
   signalfd_siginfo received_{};
-  pid_t child_ = -1;
-  int exit_status_ = 0;
+  void retire(const LaunchedCommand& copy);
+  void forward(int number) const;
+
+  LaunchedCommand running_;
+  std::optional<LaunchedCommand> candidate_;
+  std::function<void(int)> candidate_exit_;
+  std::vector<LaunchedCommand> retired_;
+  std::function<void()> reload_;
+  std::optional<int> keeper_status_;
+  std::optional<std::string> failure_;
+  bool stop_requested_ = false;
+  bool reading_ = false;
 };
 
 }  // namespace portpool::cli

@@ -26,6 +26,7 @@
 #include <portpool/detail/inotify_hub.hpp>
 #include <portpool/detail/lock_directory.hpp>
 #include <portpool/detail/lock_file.hpp>
+#include <portpool/detail/process_tree.hpp>
 #include <portpool/detail/socket_table.hpp>
 #include <portpool/error.hpp>
 #include <portpool/listening_lease.hpp>
@@ -267,18 +268,34 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
     if (snapshot.own_inodes().count(inode) != 0) {
       return true;
     }
-    return std::any_of(options_.listener_processes.begin(), options_.listener_processes.end(),
-                       [&](pid_t process) { return snapshot.open_in_process(process, inode); });
+    auto open_in = [&](pid_t process) { return snapshot.open_in_process(process, inode); };
+    if (std::any_of(options_.listener_processes.begin(), options_.listener_processes.end(), open_in) ||
+        std::any_of(options_.listener_process_trees.begin(), options_.listener_process_trees.end(), open_in)) {
+      return true;
+    }
+    for (auto root : options_.listener_process_trees) {
+      auto descendants = descendants_of(root);
+      if (std::any_of(descendants.begin(), descendants.end(), open_in)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   // "this process", naming the listener processes too when there are any.
   std::string service_processes(const char* conjunction) const {
-    if (options_.listener_processes.empty()) {
-      return "this process";
+    std::string described = "this process";
+    if (!options_.listener_processes.empty()) {
+      described +=
+          fmt::format(" {} of its listener process{} (pid {})", conjunction,
+                      options_.listener_processes.size() > 1 ? "es" : "", fmt::join(options_.listener_processes, ", "));
     }
-    return fmt::format("this process {} of its listener process{} (pid {})", conjunction,
-                       options_.listener_processes.size() > 1 ? "es" : "",
-                       fmt::join(options_.listener_processes, ", "));
+    if (!options_.listener_process_trees.empty()) {
+      described += fmt::format(" {} of the process tree{} of pid {}", conjunction,
+                               options_.listener_process_trees.size() > 1 ? "s" : "",
+                               fmt::join(options_.listener_process_trees, ", "));
+    }
+    return described;
   }
 
   bool listener_expected_now() const {

@@ -1,0 +1,35 @@
+#pragma once
+
+// The keeper: the process between `portpool run` and CMD. `portpool` re-executes itself as
+//
+//   portpool keep-process-tree PARENT REPORT_FD TERMINAL_FD GRACE_MS PROGRAM ARGV...
+//
+// (a fresh single-threaded process, whatever threads `portpool` runs), with CMD's environment.
+// The keeper is a child subreaper: every process CMD starts stays in its tree, even when its
+// parent dies (double-forking daemons). It starts CMD in a process group of its own, hands CMD
+// the terminal when `portpool` had it, reports CMD's pid (or why it could not be executed) on
+// REPORT_FD, and waits. When CMD exits it ends whatever CMD left behind (SIGTERM, GRACE_MS,
+// SIGKILL) and exits with CMD's status (128 + signal when killed). When `portpool` dies, even by
+// SIGKILL, the keeper gets the parent-death signal and ends the whole tree the same way. The
+// keeper and CMD inherit the port's lock descriptor, so that a lock that belongs to the open file
+// (not to the process) stays held until the last process of the tree that has it open is gone.
+
+#include <sys/types.h>
+
+#include <cstdint>
+
+namespace portpool::cli {
+
+inline constexpr const char* keeper_command = "keep-process-tree";
+
+/// What the keeper writes on REPORT_FD, once: CMD started, or could not be executed.
+struct KeeperReport {
+  enum Kind : std::int32_t { started = 1, exec_failed = 2, keeper_failed = 3 };
+  std::int32_t kind = 0;
+  std::int32_t value = 0;  ///< started: CMD's pid (and process group); otherwise the errno
+};
+
+/// The keeper's main: `argv` as described above, argv[1] being keeper_command.
+int run_keeper(int argc, char** argv);
+
+}  // namespace portpool::cli
