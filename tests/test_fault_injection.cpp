@@ -85,7 +85,7 @@ TEST_CASE("a holder killed at any step of acquiring never shares its port and lo
 }
 
 TEST_CASE("a holder paused at any step of acquiring and resumed ends up holding, unless someone else took it") {
-  const auto* step = GENERATE("lock-file-opened", "locked", "probed", "recorded");
+  const auto* step = GENERATE("lock-file-opened", "locked", "recorded", "probed");
   CAPTURE(step);
   TempDir directory;
   auto ports = ReservedPorts::any(1);
@@ -127,7 +127,7 @@ TEST_CASE("a holder stopped between locking and recording is never taken for the
     PortPoolManager previous("previous", ports.ports(), options_in(directory));
     auto lease = previous.acquire();  // leaves its (retired) record in the lock file; this process lives on
   }
-  auto victim = spawn_holder_stopping_at(directory, "probed", ports[0]);
+  auto victim = spawn_holder_stopping_at(directory, "locked", ports[0]);
   REQUIRE(stopped(victim));
   CHECK(Registry::holders(directory.lock_dir()).empty());
   std::vector<Event> events;

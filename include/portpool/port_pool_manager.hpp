@@ -199,7 +199,6 @@ class BasicPortPoolManager {
                         refusals != nullptr, claim, claimed);
       if (taken.lock) {
         detail::reached_step("probed");
-        taken.lock->publish();
         detail::notify(options_.on_event, Event{EventKind::acquired, service_, port,
                                                 fmt::format("acquired port {} for '{}'", port, service_)});
         return std::pair<PortLease, ClaimResult<Claim>>(PortLease(std::move(taken.lock), options_.on_event),
@@ -227,6 +226,9 @@ class BasicPortPoolManager {
     }
     auto attempt = locks_.try_lock(holder, explain);
     if (attempt.lock) {
+      // Recorded before the claim, so that a reader never meets this lock with a record of a holder
+      // that crashed before us; a port the claim refuses is released, which retires the record.
+      attempt.lock->publish();
       claimed = claim(holder.port, attempt.refusal);
       if (!claimed) {
         attempt.lock.reset();

@@ -12,7 +12,7 @@
 //
 // What an OFD lock does not tell is who holds it (F_OFD_GETLK reports pid -1), so the holder
 // writes a record into the locked file (detail/record.hpp) and readers trust a record only while
-// the file is locked and the recorded process is alive.
+// the file is locked; the lock, never the pid, says whether the port is held.
 //
 // Lock files are opened with O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK relative to the lock directory's
 // descriptor, must be regular files with exactly one name (a hard link would let two names
@@ -140,24 +140,25 @@ inline bool is_locked(int fd) {
   return ::fcntl(fd, F_OFD_GETLK, &probe) == 0 && probe.l_type != F_UNLCK;
 }
 
-/// The record of the current holder of the locked file `fd`: only when it is whole and the
-/// recorded process is alive (a record can outlive a killed holder until the next one writes).
-inline std::optional<Holder> current_record(int fd) {
-  auto record = read_record(fd);
-  if (!record || !process_alive(record->pid)) {
-    return std::nullopt;
-  }
-  return record;
-}
+/// The record of the current holder of the locked file `fd`, when it is whole. Its process may
+/// have exited while the lock lives on: a child that inherited the lock file's descriptor (as
+/// `portpool run` passes it to the command's process tree) keeps the hold.
+inline std::optional<Holder> current_record(int fd) { return read_record(fd); }
 
 inline std::string describe_holder(const std::optional<Holder>& record, pid_t self) {
   if (!record) {
-    return "held by another process";  // not recorded yet, or from another pid namespace
+    return "held by another process";  // between its lock and its record
   }
   auto what = record->service.empty() ? fmt::format("instance {}", record->instance)
                                       : fmt::format("{}, instance {}", record->service, record->instance);
   if (record->pid == self) {
     return fmt::format("held by this process ({})", what);
+  }
+  if (!process_alive(record->pid)) {
+    return fmt::format(
+        "held by another process: the recorded holder, pid {} ({}), is not running here, so a process it started, or "
+        "one in another pid namespace, keeps the lock",
+        record->pid, what);
   }
   return fmt::format("held by pid {} ({})", record->pid, what);
 }
@@ -316,8 +317,9 @@ inline LockAttempt try_lock(const std::shared_ptr<const LockDirectory>& director
                                (directory->path / lock_name).string())};
 }
 
-/// The live holder recorded in the lock file `lock_name`, or nullopt when nobody holds it (or
-/// its holder cannot be named). Never disturbs any lock, the calling process's own included.
+/// The holder recorded in the lock file `lock_name` while it is locked, or nullopt when nobody
+/// holds it (or its holder has not recorded itself yet). Never disturbs any lock, the calling
+/// process's own included.
 inline std::optional<Holder> recorded_holder(const LockDirectory& directory, const std::string& lock_name) {
   UniqueFd file(::openat(directory.fd.get(), lock_name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
   if (!file || !is_locked(file.get())) {

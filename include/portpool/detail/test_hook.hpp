@@ -5,8 +5,9 @@
 // there. No real program sets the hook; an unset hook costs one load and one compare per step.
 //
 // Steps, in order: "lock-file-opened" (created/opened, not locked), "locked" (locked, identity
-// checked, not probed), "probed" (usable, not recorded), "recorded" (record written into the lock
-// file), then on release "releasing" (record retired, file about to be closed).
+// checked, not recorded), "recorded" (record written into the lock file, not probed), "probed"
+// (usable, about to be handed out), then on release "releasing" (record retired, file about to be
+// closed).
 
 #include <string_view>
 
