@@ -2,6 +2,7 @@
 // See docs/cli.md.
 
 #include "exit_codes.hpp"
+#include "fleet_options.hpp"
 #include "run_command.hpp"
 #include "status_command.hpp"
 #include "table_command.hpp"
@@ -37,9 +38,11 @@ struct Commands {
   TableArguments table;
   StatusArguments status;
   RunArguments run;
+  PublishArguments publish;
   CLI::App* table_command = nullptr;
   CLI::App* status_command = nullptr;
   CLI::App* run_command = nullptr;
+  CLI::App* publish_command = nullptr;
 };
 
 void describe(CLI::App& app, Commands& commands) {
@@ -49,9 +52,11 @@ void describe(CLI::App& app, Commands& commands) {
   commands.table_command = add_table_command(app, commands.table);
   commands.status_command = add_status_command(app, commands.status);
   commands.run_command = add_run_command(app, commands.run);
+  commands.publish_command = add_publish_command(app, commands.publish);
   app.footer(
-      "Exit codes: 0 success, 64 usage error, 71 system failure, 75 pool exhausted, 77 unsafe lock directory, "
-      "78 bad config file, 126/127 CMD cannot be run / not found; 'run' otherwise exits with CMD's status "
+      "Exit codes: 0 success, 64 usage error, 69 etcd unreachable, 71 system failure, 75 pool exhausted, 76 etcd "
+      "refused the request, 77 unsafe lock directory, 78 bad config file, 126/127 CMD cannot be run / not found; 'run' "
+      "otherwise exits with CMD's status "
       "(128+signal if killed). See docs/cli.md.");
 }
 
@@ -61,7 +66,8 @@ std::optional<std::string> unknown_command(const Commands& commands, int argc, c
     return std::nullopt;
   }
   const std::string name = argv[1];
-  for (const auto* command : {commands.table_command, commands.status_command, commands.run_command}) {
+  for (const auto* command :
+       {commands.table_command, commands.status_command, commands.run_command, commands.publish_command}) {
     if (command->get_name() == name) {
       return std::nullopt;
     }
@@ -75,6 +81,9 @@ int dispatch(const Commands& commands) {
   }
   if (commands.status_command->parsed()) {
     return run_status_command(commands.status);
+  }
+  if (commands.publish_command->parsed()) {
+    return run_publish_command(commands.publish);
   }
   return run_run_command(commands.run);
 }
@@ -104,7 +113,7 @@ int run_portpool(int argc, char** argv) {
   Commands commands;
   describe(app, commands);
   if (auto name = unknown_command(commands, argc, argv)) {
-    return usage_error(fmt::format("unknown command '{}': the commands are table, status and run", *name));
+    return usage_error(fmt::format("unknown command '{}': the commands are table, status, run and publish", *name));
   }
   try {
     app.parse(argc, argv);
