@@ -41,15 +41,21 @@ KeyValue from_wire(const mvccpb::KeyValue& wire) {
   return KeyValue{wire.key(), wire.value(), wire.create_revision(), wire.mod_revision(), wire.lease()};
 }
 
-// One endpoint's channel and stubs. The auth token is per endpoint: etcd tokens may be
-// member-local (simple tokens are).
-struct Connection {
-  Endpoint endpoint;
+// The channel and stubs of one endpoint. A channel that failed is replaced rather than reused: a
+// gRPC channel that saw its endpoint refuse connections keeps failing calls fast for a while after
+// the endpoint is back (an etcd restart must be noticed within a second).
+struct Stubs {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<etcdserverpb::KV::Stub> kv;
   std::unique_ptr<etcdserverpb::Lease::Stub> lease;
   std::unique_ptr<etcdserverpb::Watch::Stub> watch;
   std::unique_ptr<etcdserverpb::Auth::Stub> auth;
+};
+
+// One endpoint. The auth token is per endpoint: etcd tokens may be member-local (simple tokens are).
+struct Connection {
+  Endpoint endpoint;
+  std::shared_ptr<Stubs> stubs;
   std::string token;
 };
 
@@ -158,24 +164,21 @@ class EtcdClient::Impl {
       endpoints.push_back(detail::parse_endpoint(url));
       any_tls = any_tls || endpoints.back().tls;
     }
-    auto credentials = any_tls ? tls_credentials() : grpc::InsecureChannelCredentials();
-    grpc::ChannelArguments arguments;
+    credentials_ = any_tls ? tls_credentials() : grpc::InsecureChannelCredentials();
+    auto& arguments = arguments_;
     arguments.SetMaxReceiveMessageSize(64 * 1024 * 1024);
+    // Each channel its own subchannels: a replaced channel must not inherit the failed one's.
+    arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     // gRPC waits up to two minutes before reconnecting to an endpoint that failed; an etcd that
     // restarts must be found again within a second.
     arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    arguments.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
     arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
     arguments.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
     arguments.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
     arguments.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
     for (auto& endpoint : endpoints) {
       Connection connection;
-      connection.channel = grpc::CreateCustomChannel(endpoint.target, credentials, arguments);
-      connection.kv = etcdserverpb::KV::NewStub(connection.channel);
-      connection.lease = etcdserverpb::Lease::NewStub(connection.channel);
-      connection.watch = etcdserverpb::Watch::NewStub(connection.channel);
-      connection.auth = etcdserverpb::Auth::NewStub(connection.channel);
+      connection.stubs = connect(endpoint);
       connection.endpoint = std::move(endpoint);
       connections_.push_back(std::move(connection));
     }
@@ -192,13 +195,15 @@ class EtcdClient::Impl {
       for (int attempt = 0; attempt < 2; ++attempt) {
         grpc::ClientContext context;
         prepare(context, connection);
+        auto stubs = stubs_of(connection);
         Response response;
-        auto status = invoke(connection, context, response);
+        auto status = invoke(*stubs, context, response);
         if (status.ok()) {
           return response;
         }
         if (unreachable(status)) {
           last_failure = fmt::format("{}: {}", connection.endpoint.url, status.error_message());
+          reconnect(connection, stubs);
           break;
         }
         if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED && !options_.user.empty() && attempt == 0) {
@@ -223,13 +228,15 @@ class EtcdClient::Impl {
       auto& connection = connections_[index];
       auto watch = std::make_unique<GrpcWatch>();
       prepare_stream(watch->context(), connection);
-      if (watch->start(*connection.watch, prefix, start_revision, connection.endpoint.url)) {
+      auto stubs = stubs_of(connection);
+      if (watch->start(*stubs->watch, prefix, start_revision, connection.endpoint.url)) {
         return watch;
       }
       if (!watch->unreachable_endpoint()) {
         throw EtcdError(watch->error());
       }
       last_failure = watch->error();
+      reconnect(connection, stubs);
       move_past(index);
     }
     throw EtcdUnavailable(fmt::format("cannot reach etcd to watch {} ({}); check that etcd runs at {}", prefix,
@@ -249,6 +256,30 @@ class EtcdClient::Impl {
       ssl.pem_private_key = read_pem(options_.key_file, "client key");
     }
     return grpc::SslCredentials(ssl);
+  }
+
+  std::shared_ptr<Stubs> connect(const Endpoint& endpoint) const {
+    auto stubs = std::make_shared<Stubs>();
+    stubs->channel = grpc::CreateCustomChannel(endpoint.target, credentials_, arguments_);
+    stubs->kv = etcdserverpb::KV::NewStub(stubs->channel);
+    stubs->lease = etcdserverpb::Lease::NewStub(stubs->channel);
+    stubs->watch = etcdserverpb::Watch::NewStub(stubs->channel);
+    stubs->auth = etcdserverpb::Auth::NewStub(stubs->channel);
+    return stubs;
+  }
+
+  std::shared_ptr<Stubs> stubs_of(const Connection& connection) const {
+    std::lock_guard guard(mutex_);
+    return connection.stubs;
+  }
+
+  // Replaces the channel that just failed (unless another thread already did).
+  void reconnect(Connection& connection, const std::shared_ptr<Stubs>& failed) {
+    auto fresh = connect(connection.endpoint);
+    std::lock_guard guard(mutex_);
+    if (connection.stubs == failed) {
+      connection.stubs = std::move(fresh);
+    }
   }
 
   std::size_t current() const {
@@ -293,7 +324,7 @@ class EtcdClient::Impl {
     request.set_name(options_.user);
     request.set_password(options_.password);
     etcdserverpb::AuthenticateResponse response;
-    auto status = connection.auth->Authenticate(&context, request, &response);
+    auto status = stubs_of(connection)->auth->Authenticate(&context, request, &response);
     if (unreachable(status)) {
       return {};  // the call itself will fail as unreachable and move on
     }
@@ -305,6 +336,8 @@ class EtcdClient::Impl {
   }
 
   EtcdOptions options_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
+  grpc::ChannelArguments arguments_;
   std::vector<Connection> connections_;
   mutable std::mutex mutex_;
   std::size_t current_ = 0;
@@ -321,8 +354,8 @@ RangeResult EtcdClient::range_prefix(const std::string& prefix) {
   request.set_key(prefix);
   request.set_range_end(prefix_range_end(prefix));
   auto response = impl_->call<etcdserverpb::RangeResponse>(
-      "read", [&](Connection& connection, grpc::ClientContext& context, etcdserverpb::RangeResponse& out) {
-        return connection.kv->Range(&context, request, &out);
+      "read", [&](Stubs& stubs, grpc::ClientContext& context, etcdserverpb::RangeResponse& out) {
+        return stubs.kv->Range(&context, request, &out);
       });
   RangeResult result;
   result.revision = response.header().revision();
@@ -339,8 +372,8 @@ std::int64_t EtcdClient::put(const std::string& key, const std::string& value, s
   request.set_value(value);
   request.set_lease(lease);
   auto response = impl_->call<etcdserverpb::PutResponse>(
-      "write", [&](Connection& connection, grpc::ClientContext& context, etcdserverpb::PutResponse& out) {
-        return connection.kv->Put(&context, request, &out);
+      "write", [&](Stubs& stubs, grpc::ClientContext& context, etcdserverpb::PutResponse& out) {
+        return stubs.kv->Put(&context, request, &out);
       });
   return response.header().revision();
 }
@@ -357,8 +390,8 @@ std::optional<std::int64_t> EtcdClient::create(const std::string& key, const std
   put->set_value(value);
   put->set_lease(lease);
   auto response = impl_->call<etcdserverpb::TxnResponse>(
-      "create a key", [&](Connection& connection, grpc::ClientContext& context, etcdserverpb::TxnResponse& out) {
-        return connection.kv->Txn(&context, request, &out);
+      "create a key", [&](Stubs& stubs, grpc::ClientContext& context, etcdserverpb::TxnResponse& out) {
+        return stubs.kv->Txn(&context, request, &out);
       });
   if (!response.succeeded()) {
     return std::nullopt;
@@ -375,8 +408,8 @@ bool EtcdClient::delete_if_unchanged(const std::string& key, std::int64_t mod_re
   compare->set_mod_revision(mod_revision);
   request.add_success()->mutable_request_delete_range()->set_key(key);
   auto response = impl_->call<etcdserverpb::TxnResponse>(
-      "delete a key", [&](Connection& connection, grpc::ClientContext& context, etcdserverpb::TxnResponse& out) {
-        return connection.kv->Txn(&context, request, &out);
+      "delete a key", [&](Stubs& stubs, grpc::ClientContext& context, etcdserverpb::TxnResponse& out) {
+        return stubs.kv->Txn(&context, request, &out);
       });
   return response.succeeded();
 }
@@ -385,9 +418,8 @@ bool EtcdClient::delete_key(const std::string& key) {
   etcdserverpb::DeleteRangeRequest request;
   request.set_key(key);
   auto response = impl_->call<etcdserverpb::DeleteRangeResponse>(
-      "delete a key",
-      [&](Connection& connection, grpc::ClientContext& context, etcdserverpb::DeleteRangeResponse& out) {
-        return connection.kv->DeleteRange(&context, request, &out);
+      "delete a key", [&](Stubs& stubs, grpc::ClientContext& context, etcdserverpb::DeleteRangeResponse& out) {
+        return stubs.kv->DeleteRange(&context, request, &out);
       });
   return response.deleted() > 0;
 }
@@ -396,9 +428,8 @@ LeaseGrant EtcdClient::grant_lease(std::chrono::seconds ttl) {
   etcdserverpb::LeaseGrantRequest request;
   request.set_ttl(ttl.count());
   auto response = impl_->call<etcdserverpb::LeaseGrantResponse>(
-      "grant a lease",
-      [&](Connection& connection, grpc::ClientContext& context, etcdserverpb::LeaseGrantResponse& out) {
-        return connection.lease->LeaseGrant(&context, request, &out);
+      "grant a lease", [&](Stubs& stubs, grpc::ClientContext& context, etcdserverpb::LeaseGrantResponse& out) {
+        return stubs.lease->LeaseGrant(&context, request, &out);
       });
   if (!response.error().empty()) {
     throw EtcdError(fmt::format("etcd refused to grant a lease: {}", response.error()));
@@ -412,9 +443,8 @@ std::chrono::seconds EtcdClient::keep_alive(std::int64_t lease) {
   etcdserverpb::LeaseKeepAliveRequest request;
   request.set_id(lease);
   auto response = impl_->call<etcdserverpb::LeaseKeepAliveResponse>(
-      "renew a lease",
-      [&](Connection& connection, grpc::ClientContext& context, etcdserverpb::LeaseKeepAliveResponse& out) {
-        auto stream = connection.lease->LeaseKeepAlive(&context);
+      "renew a lease", [&](Stubs& stubs, grpc::ClientContext& context, etcdserverpb::LeaseKeepAliveResponse& out) {
+        auto stream = stubs.lease->LeaseKeepAlive(&context);
         if (stream->Write(request) && stream->Read(&out)) {
           context.TryCancel();
           stream->Finish();
@@ -429,9 +459,8 @@ void EtcdClient::revoke_lease(std::int64_t lease) {
   etcdserverpb::LeaseRevokeRequest request;
   request.set_id(lease);
   impl_->call<etcdserverpb::LeaseRevokeResponse>(
-      "revoke a lease",
-      [&](Connection& connection, grpc::ClientContext& context, etcdserverpb::LeaseRevokeResponse& out) {
-        auto status = connection.lease->LeaseRevoke(&context, request, &out);
+      "revoke a lease", [&](Stubs& stubs, grpc::ClientContext& context, etcdserverpb::LeaseRevokeResponse& out) {
+        auto status = stubs.lease->LeaseRevoke(&context, request, &out);
         return status.error_code() == grpc::StatusCode::NOT_FOUND ? grpc::Status::OK : status;
       });
 }

@@ -82,8 +82,9 @@ class Publisher {
   Publisher(Publisher&&) = delete;
   Publisher& operator=(Publisher&&) = delete;
 
-  /// Publishes until stop(), then revokes the lease (the host's keys vanish at once).
-  /// @throws EtcdError when etcd refuses the agent's requests for good (permission denied).
+  /// Publishes until stop(), then revokes the lease (the host's keys vanish at once). etcd being
+  /// unreachable or refusing a request (permission denied) is reported through `on_log` and
+  /// retried with backoff: the agent outlives etcd outages and fixed permissions.
   void run();
 
   /// Makes run() return. Async-signal-safe and thread-safe.
