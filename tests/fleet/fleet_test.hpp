@@ -50,6 +50,7 @@ inline std::string text_of(const std::filesystem::path& path) {
   return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
 }
 
+#ifdef PORTPOOL_CLI
 /// `portpool ARGUMENTS...` with standard error in `log`.
 inline ChildProcess spawn_cli(const std::vector<std::string>& arguments, const std::filesystem::path& log) {
   std::vector<std::string> argv{"/bin/sh", "-c",         R"(log=$1; shift; exec "$@" 2>>"$log")",
@@ -66,6 +67,7 @@ inline ChildProcess spawn_agent(const std::string& endpoint, const std::string& 
                     lock_dir.string(), "--ttl", ttl, "--address", "127.0.0.1"},
                    log);
 }
+#endif
 
 /// "host:port" of every holder in etcd under `prefix`, sorted.
 inline std::vector<std::string> published(fleet::EtcdClient& etcd, const std::string& prefix) {

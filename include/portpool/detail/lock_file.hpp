@@ -28,6 +28,7 @@
 
 #include <fmt/format.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -71,7 +72,7 @@ class HeldLock {
   int descriptor() const noexcept { return file_.get(); }
 
   /// Removes the record, then drops the lock: in that order, so that the record of the next
-  /// holder can never be removed by this one.
+  /// holder can never be removed by this one. Then runs the after-release action, if any.
   void release() noexcept {
     if (!file_) {
       return;
@@ -80,16 +81,26 @@ class HeldLock {
       file_.reset();  // a forked child's copy: closing it does not touch the parent's lock
       return;
     }
-    auto& table = ProcessTable::instance();
-    std::lock_guard guard(table.mutex());
-    if (published_) {
-      remove_record(*directory_, record_name_);
+    {
+      auto& table = ProcessTable::instance();
+      std::lock_guard guard(table.mutex());
+      if (published_) {
+        remove_record(*directory_, record_name_);
+      }
+      reached_step("record-removed");
+      file_.reset();
+      table.erase(key_);
+      reached_step("unlocked");
     }
-    reached_step("record-removed");
-    file_.reset();
-    table.erase(key_);
-    reached_step("unlocked");
+    if (auto action = std::exchange(after_release_, nullptr)) {
+      action();
+    }
   }
+
+  /// Runs `action` once, right after the lock is dropped (outside the process table's mutex), in
+  /// the process that took the lock. A lock policy that holds more than the lock file (a
+  /// fleet-wide claim in etcd) gives it back there. `action` must not throw.
+  void call_after_release(std::function<void()> action) { after_release_ = std::move(action); }
 
   /// False in a forked child: the lock belongs to the process that took it.
   bool held() const noexcept { return file_ && holder_.pid == ::getpid(); }
@@ -108,6 +119,7 @@ class HeldLock {
   ino_t inode_;
   Holder holder_;
   bool published_ = false;
+  std::function<void()> after_release_;
 };
 
 /// The outcome of one attempt: a held lock, or why not (the reason is empty unless asked for).
