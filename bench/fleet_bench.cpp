@@ -1,7 +1,7 @@
 // The fleet registry at scale: 100 simulated hosts x 100 holders against one local etcd.
 //
 //   fleet_bench [--etcd URL] [--cli PATH] [--hosts N] [--holders N] [--changes N] [--rate PER_S]
-//               [--idle-seconds S]
+//               [--idle-seconds S] [--linger S]
 //
 // Without --etcd it starts its own etcd (Debian's etcd-server) on free loopback ports. Each host
 // is a lock directory with its holders (held by this process, no probe) and a Publisher thread
@@ -14,6 +14,7 @@
 //   - etcd writes per second during that churn (revisions per second), and the most the agents
 //     sustain when changes come as fast as they can;
 //   - the idle CPU of a real `portpool publish` process mirroring one host (with --cli).
+// --linger S keeps the fleet in etcd S seconds after the initial sync, to profile readers.
 
 #include "etcd_server.hpp"
 #include "temp_dir.hpp"
@@ -60,6 +61,7 @@ struct Settings {
   int changes = 1000;
   double rate = 50;
   int idle_seconds = 10;
+  int linger_seconds = 0;
 };
 
 Settings parse(int argc, char** argv) {
@@ -79,6 +81,8 @@ Settings parse(int argc, char** argv) {
       settings.changes = std::stoi(value);
     } else if (name == "--rate") {
       settings.rate = std::stod(value);
+    } else if (name == "--linger") {
+      settings.linger_seconds = std::stoi(value);
     } else if (name == "--idle-seconds") {
       settings.idle_seconds = std::stoi(value);
     } else {
@@ -165,22 +169,31 @@ class Observer {
   std::thread thread_;
 };
 
-double run_cli_status(const Settings& settings) {
+struct ProcessTimes {
+  double wall_ms = 0;
+  double cpu_ms = 0;  // user + system
+};
+
+ProcessTimes run_cli_status(const Settings& settings, bool json) {
   auto start = Clock::now();
   pid_t child = ::fork();
   if (child == 0) {
     int null = ::open("/dev/null", O_WRONLY);
     ::dup2(null, 1);
-    ::execl(settings.cli.c_str(), settings.cli.c_str(), "status", "--fleet", "--json", "--etcd", settings.etcd.c_str(),
-            "--prefix", prefix.c_str(), static_cast<char*>(nullptr));
+    ::execl(settings.cli.c_str(), settings.cli.c_str(), "status", "--fleet", json ? "--json" : "--fleet", "--etcd",
+            settings.etcd.c_str(), "--prefix", prefix.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
   int status = 0;
-  ::waitpid(child, &status, 0);
+  rusage usage{};
+  ::wait4(child, &status, 0, &usage);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     throw std::runtime_error("portpool status --fleet failed");
   }
-  return milliseconds(Clock::now() - start);
+  auto cpu = [](const timeval& time) {
+    return static_cast<double>(time.tv_sec) * 1e3 + static_cast<double>(time.tv_usec) / 1e3;
+  };
+  return {milliseconds(Clock::now() - start), cpu(usage.ru_utime) + cpu(usage.ru_stime)};
 }
 
 double process_cpu_seconds(pid_t pid) {
@@ -276,6 +289,19 @@ int main(int argc, char** argv) {
                    std::chrono::seconds(300));
   std::cout << fmt::format("initial sync of {} holders: {:.0f} ms\n", total, milliseconds(Clock::now() - sync_start));
 
+  if (settings.linger_seconds > 0) {
+    std::cout << fmt::format("lingering {} s: portpool status --fleet --etcd {} --prefix {}", settings.linger_seconds,
+                             settings.etcd, prefix)
+              << std::endl;
+    std::this_thread::sleep_for(std::chrono::seconds(settings.linger_seconds));
+  }
+  std::vector<double> ranges;
+  for (int run = 0; run < 10; ++run) {
+    auto start = Clock::now();
+    auto range = etcd.range_prefix(fleet::hosts_prefix(prefix));
+    ranges.push_back(milliseconds(Clock::now() - start));
+  }
+  std::cout << fmt::format("etcd range of {} keys alone: p50 {:.1f} ms\n", total, percentile(ranges, 0.5));
   std::vector<double> listing;
   for (int run = 0; run < 10; ++run) {
     auto start = Clock::now();
@@ -288,12 +314,18 @@ int main(int argc, char** argv) {
   std::cout << fmt::format("read_fleet over {} holders: p50 {:.1f} ms, max {:.1f} ms\n", total,
                            percentile(listing, 0.5), percentile(listing, 1.0));
   if (!settings.cli.empty()) {
-    std::vector<double> runs;
-    for (int run = 0; run < 5; ++run) {
-      runs.push_back(run_cli_status(settings));
+    for (bool json : {false, true}) {
+      std::vector<double> wall;
+      std::vector<double> cpu;
+      for (int run = 0; run < 5; ++run) {
+        auto times = run_cli_status(settings, json);
+        wall.push_back(times.wall_ms);
+        cpu.push_back(times.cpu_ms);
+      }
+      std::cout << fmt::format(
+          "portpool status --fleet{} over {} holders (process): wall p50 {:.0f} ms (max {:.0f}), CPU p50 {:.0f} ms\n",
+          json ? " --json" : "", total, percentile(wall, 0.5), percentile(wall, 1.0), percentile(cpu, 0.5));
     }
-    std::cout << fmt::format("portpool status --fleet --json over {} holders (process): p50 {:.0f} ms, max {:.0f} ms\n",
-                             total, percentile(runs, 0.5), percentile(runs, 1.0));
   }
 
   // Steady churn: each change releases a random holder, or takes its port back.
@@ -338,7 +370,8 @@ int main(int argc, char** argv) {
                              end_revision - start_revision, elapsed);
   }
 
-  // As fast as the agents go: every host releases and retakes ports in a loop for a few seconds.
+  // As fast as the agents go: four threads, each owning every fourth host, take and give back
+  // ports without pause; the agents coalesce what they find changed since their last look.
   {
     auto before = etcd.range_prefix("/portpool-bench-revision").revision;
     auto burst_start = Clock::now();
@@ -347,31 +380,52 @@ int main(int argc, char** argv) {
     std::vector<std::thread> churners;
     for (int worker = 0; worker < 4; ++worker) {
       churners.emplace_back([&, worker] {
+        std::mt19937 random(static_cast<unsigned>(worker));
+        std::uniform_int_distribution<int> pick_port(0, settings.holders - 1);
         for (int index = worker; Clock::now() < until; index = (index + 4) % settings.hosts) {
           auto& host = hosts[static_cast<std::size_t>(index)];
-          auto port = static_cast<std::uint16_t>(first_port + (local_changes.load() % settings.holders));
-          Manager single("bench-service", {port}, host.manager->options());
-          if (auto lease = single.try_acquire()) {
-            local_changes += 2;
+          auto port = static_cast<std::uint16_t>(first_port + pick_port(random));
+          if (auto held = host.leases.find(port); held != host.leases.end()) {
+            host.leases.erase(held);
+          } else {
+            host.leases.emplace(port, Manager("bench-service", {port}, host.manager->options()).acquire());
           }
+          ++local_changes;
         }
       });
     }
     for (auto& churner : churners) {
       churner.join();
     }
-    std::this_thread::sleep_for(std::chrono::seconds(2));  // let the agents catch up
-    auto elapsed = std::chrono::duration<double>(Clock::now() - burst_start).count();
-    auto after = etcd.range_prefix("/portpool-bench-revision").revision;
+    auto burst = std::chrono::duration<double>(Clock::now() - burst_start).count();
+    auto during = etcd.range_prefix("/portpool-bench-revision").revision - before;
+    long expected = 0;
+    for (const auto& host : hosts) {
+      expected += static_cast<long>(host.leases.size());
+    }
+    auto caught_up = Clock::now();
+    test::wait_until([&] { return static_cast<long>(fleet::read_fleet(etcd, prefix).holders.size()) == expected; },
+                     std::chrono::seconds(120));
     std::cout << fmt::format(
-        "saturated churn: {} local changes in 5 s, {} etcd writes ({:.0f} per second over {:.1f} s)\n",
-        local_changes.load(), after - before, static_cast<double>(after - before) / elapsed, elapsed);
+        "saturated churn: {} local changes in {:.1f} s ({:.0f}/s); {} etcd writes meanwhile ({:.0f}/s; the agents "
+        "coalesce changes made between two looks); etcd exact again {:.0f} ms after the burst\n",
+        local_changes.load(), burst, static_cast<double>(local_changes.load()) / burst, during,
+        static_cast<double>(during) / burst, milliseconds(Clock::now() - caught_up));
   }
 
   if (!settings.cli.empty()) {
-    auto cpu = idle_agent_cpu(settings, hosts[0].directory->lock_dir(), etcd, static_cast<int>(hosts[0].leases.size()));
+    // A host of its own, untouched by the churn, mirrored by a real agent process.
+    test::TempDir idle_host;
+    Options options;
+    options.lock_dir = idle_host.lock_dir();
+    Manager manager("bench-service", pool, options);
+    std::vector<PortLease> leases;
+    for (int holder = 0; holder < settings.holders; ++holder) {
+      leases.push_back(manager.acquire());
+    }
+    auto cpu = idle_agent_cpu(settings, idle_host.lock_dir(), etcd, settings.holders);
     std::cout << fmt::format("idle `portpool publish` with {} holders: {:.3f}% of one core over {} s\n",
-                             hosts[0].leases.size(), cpu, settings.idle_seconds);
+                             settings.holders, cpu, settings.idle_seconds);
   }
 
   for (auto& host : hosts) {

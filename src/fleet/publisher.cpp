@@ -17,6 +17,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <random>
@@ -53,9 +54,17 @@ struct SessionLost {
 class Publisher::Impl {
  public:
   explicit Impl(PublisherOptions options)
-      : options_(std::move(options)),
-        wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
-        notify_(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK)) {
+      : options_(std::move(options)), wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+    if (!wake_) {
+      throw ResourceError(fmt::format("cannot create the agent's event descriptor: {}", std::strerror(errno)));
+    }
+    notify_.reset(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+    if (!notify_) {
+      throw ResourceError(
+          fmt::format("cannot watch the lock directory: {}; each agent needs an inotify instance "
+                      "(the limit per user is fs.inotify.max_user_instances)",
+                      std::strerror(errno)));
+    }
     if (options_.host_id.empty()) {
       options_.host_id = machine_host_id();
     }
@@ -72,9 +81,6 @@ class Publisher::Impl {
     auto directory =
         portpool::detail::open_lock_dir(options_.registry.lock_dir, options_.registry.shared_lock_dir, true);
     options_.registry.lock_dir = directory->path;
-    if (!wake_ || !notify_) {
-      throw Error(fmt::format("cannot create the agent's event descriptors: {}", std::strerror(errno)));
-    }
     if (::inotify_add_watch(notify_.get(), directory->path.c_str(), lock_dir_events) < 0) {
       throw Error(
           fmt::format("cannot watch the lock directory {}: {}", directory->path.string(), std::strerror(errno)));

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -32,9 +33,25 @@ struct EtcdServer {
   std::uint16_t client_port = 0;
   std::uint16_t peer_port = 0;
   std::filesystem::path directory;
+  bool tls = false;  // serve clients over TLS with DIR/cert.pem and require client certificates
 
-  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(client_port); }
+  std::string endpoint() const { return (tls ? "https" : "http") + std::string("://127.0.0.1:") + std::to_string(client_port); }
+  std::filesystem::path certificate() const { return directory / "cert.pem"; }
+  std::filesystem::path key() const { return directory / "key.pem"; }
 };
+
+/// A self-signed certificate for 127.0.0.1 (DIR/cert.pem, DIR/key.pem), made by openssl: etcd's
+/// server certificate, the CA that clients trust, and the client certificate etcd accepts.
+inline void make_self_signed_certificate(const std::filesystem::path& directory) {
+  std::filesystem::create_directories(directory);
+  auto command = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+                 "-addext subjectAltName=IP:127.0.0.1 -addext basicConstraints=critical,CA:TRUE "
+                 "-keyout '" + (directory / "key.pem").string() + "' -out '" + (directory / "cert.pem").string() +
+                 "' >/dev/null 2>&1";
+  if (std::system(command.c_str()) != 0) {  // NOLINT(cert-env33-c, concurrency-mt-unsafe): a test's fixed command
+    throw std::runtime_error("openssl could not make a test certificate");
+  }
+}
 
 inline std::uint16_t free_port() {
   auto socket = reserve(0);
@@ -71,7 +88,7 @@ inline void stop_etcd(pid_t pid) {
 }
 
 inline pid_t spawn_etcd(const EtcdServer& server) {
-  auto client = "http://127.0.0.1:" + std::to_string(server.client_port);
+  auto client = server.endpoint();
   auto peer = "http://127.0.0.1:" + std::to_string(server.peer_port);
   std::vector<std::string> argv{"/usr/bin/etcd", "--name=portpool-test",
                                 "--data-dir=" + (server.directory / "data").string(), "--listen-client-urls=" + client,
@@ -110,6 +127,10 @@ inline bool etcd_answers(const EtcdServer& server) {
   fleet::EtcdOptions options;
   options.endpoints = {server.endpoint()};
   options.request_timeout = std::chrono::milliseconds(500);
+  if (server.tls) {
+    options.ca_file = options.cert_file = server.certificate().string();
+    options.key_file = server.key().string();
+  }
   try {
     fleet::EtcdClient client(options);
     client.range_prefix("/health-check");
@@ -118,6 +139,24 @@ inline bool etcd_answers(const EtcdServer& server) {
     return false;
   }
 }
+
+/// Stops the etcd of `server` (whatever its pid is by then) when the test ends, passed or not.
+class EtcdStopper {
+ public:
+  explicit EtcdStopper(const EtcdServer& server) : server_(server) {}
+  EtcdStopper(const EtcdStopper&) = delete;
+  EtcdStopper& operator=(const EtcdStopper&) = delete;
+  EtcdStopper(EtcdStopper&&) = delete;
+  EtcdStopper& operator=(EtcdStopper&&) = delete;
+  ~EtcdStopper() {
+    if (server_.pid > 0 && !process_gone(server_.pid)) {
+      stop_etcd(server_.pid);
+    }
+  }
+
+ private:
+  const EtcdServer& server_;
+};
 
 /// Starts etcd (again, with the same ports and data, when `server.pid` is -1 and its ports are
 /// set) and waits until it answers.
@@ -139,11 +178,15 @@ inline void run_etcd(EtcdServer& server) {
 
 /// A new etcd in `directory` on free ports (tried a few times: a port found free may be taken
 /// before etcd binds it).
-inline EtcdServer start_etcd(const std::filesystem::path& directory) {
+inline EtcdServer start_etcd(const std::filesystem::path& directory, bool tls = false) {
   std::filesystem::create_directories(directory);
+  if (tls) {
+    make_self_signed_certificate(directory);
+  }
   for (int attempt = 0;; ++attempt) {
     EtcdServer server;
     server.directory = directory;
+    server.tls = tls;
     server.client_port = free_port();
     server.peer_port = free_port();
     std::filesystem::remove_all(directory / "data");

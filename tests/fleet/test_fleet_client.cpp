@@ -151,3 +151,32 @@ TEST_CASE("wrong options are configuration errors, before any connection") {
   options.cert_file = "/some/cert.pem";
   CHECK_THROWS_WITH(EtcdClient(options), Catch::Contains("--key"));
 }
+
+TEST_CASE("TLS: a client with the CA and a client certificate talks to an etcd that requires them") {
+  TempDir directory;
+  auto server = start_etcd(directory.path(), true);
+  EtcdStopper stopper(server);
+  auto options = etcd_options(server.endpoint());
+  options.ca_file = server.certificate().string();
+  options.cert_file = server.certificate().string();
+  options.key_file = server.key().string();
+  {
+    EtcdClient etcd(options);
+    auto prefix = unique_prefix();
+    etcd.put(prefix + "/secure", "v");
+    CHECK(etcd.range_prefix(prefix + "/").values.size() == 1);
+  }
+  SECTION("without a client certificate, etcd refuses the connection") {
+    auto anonymous = etcd_options(server.endpoint());
+    anonymous.ca_file = server.certificate().string();
+    anonymous.request_timeout = std::chrono::seconds(2);
+    EtcdClient etcd(anonymous);
+    CHECK_THROWS_AS(etcd.range_prefix("/x"), EtcdUnavailable);
+  }
+  SECTION("plain text to a TLS endpoint fails") {
+    auto plain = etcd_options("http://127.0.0.1:" + std::to_string(server.client_port));
+    plain.request_timeout = std::chrono::seconds(2);
+    EtcdClient etcd(plain);
+    CHECK_THROWS_AS(etcd.range_prefix("/x"), Error);
+  }
+}

@@ -191,6 +191,7 @@ TEST_CASE("etcd down at start: the agent says so, retries, and publishes once et
   server.directory = etcd_dir.path();
   server.client_port = free_port();
   server.peer_port = free_port();
+  EtcdStopper stopper(server);
   auto prefix = unique_prefix();
   TempDir host;
   auto ports = ReservedPorts::any(1);
@@ -205,12 +206,12 @@ TEST_CASE("etcd down at start: the agent says so, retries, and publishes once et
   CHECK(wait_for_view(etcd, prefix, {located("host-a", ports[0])}, std::chrono::seconds(10)));
   agent.signal(SIGTERM);
   agent.wait();
-  stop_etcd(server.pid);
 }
 
 TEST_CASE("after an etcd restart the view is resynchronised and exact") {
   TempDir etcd_dir;
   auto server = start_etcd(etcd_dir.path());
+  EtcdStopper stopper(server);
   auto prefix = unique_prefix();
   fleet::EtcdClient etcd(etcd_options(server.endpoint()));
   TempDir host;
@@ -238,5 +239,4 @@ TEST_CASE("after an etcd restart the view is resynchronised and exact") {
   CHECK(published(etcd, prefix) == expected);
   agent.signal(SIGTERM);
   agent.wait();
-  stop_etcd(server.pid);
 }
