@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -35,7 +35,9 @@ struct EtcdServer {
   std::filesystem::path directory;
   bool tls = false;  // serve clients over TLS with DIR/cert.pem and require client certificates
 
-  std::string endpoint() const { return (tls ? "https" : "http") + std::string("://127.0.0.1:") + std::to_string(client_port); }
+  std::string endpoint() const {
+    return (tls ? "https" : "http") + std::string("://127.0.0.1:") + std::to_string(client_port);
+  }
   std::filesystem::path certificate() const { return directory / "cert.pem"; }
   std::filesystem::path key() const { return directory / "key.pem"; }
 };
@@ -44,10 +46,11 @@ struct EtcdServer {
 /// server certificate, the CA that clients trust, and the client certificate etcd accepts.
 inline void make_self_signed_certificate(const std::filesystem::path& directory) {
   std::filesystem::create_directories(directory);
-  auto command = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
-                 "-addext subjectAltName=IP:127.0.0.1 -addext basicConstraints=critical,CA:TRUE "
-                 "-keyout '" + (directory / "key.pem").string() + "' -out '" + (directory / "cert.pem").string() +
-                 "' >/dev/null 2>&1";
+  auto command =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 "
+      "-addext subjectAltName=IP:127.0.0.1 -addext basicConstraints=critical,CA:TRUE "
+      "-keyout '" +
+      (directory / "key.pem").string() + "' -out '" + (directory / "cert.pem").string() + "' >/dev/null 2>&1";
   if (std::system(command.c_str()) != 0) {  // NOLINT(cert-env33-c, concurrency-mt-unsafe): a test's fixed command
     throw std::runtime_error("openssl could not make a test certificate");
   }
@@ -97,6 +100,13 @@ inline pid_t spawn_etcd(const EtcdServer& server) {
                                 // A one-member cluster elects itself at once with short timeouts,
                                 // and leases can be as short as one second.
                                 "--heartbeat-interval=100", "--election-timeout=500", "--log-level=warn"};
+  if (server.tls) {
+    for (std::string flag : {"--cert-file=", "--trusted-ca-file="}) {
+      argv.push_back(flag + server.certificate().string());
+    }
+    argv.push_back("--key-file=" + server.key().string());
+    argv.emplace_back("--client-cert-auth");
+  }
   auto log = (server.directory / "etcd.log").string();
   std::vector<char*> pointers;
   for (auto& argument : argv) {
@@ -165,7 +175,9 @@ inline void run_etcd(EtcdServer& server) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
     if (process_gone(server.pid)) {
-      throw std::runtime_error("etcd exited at start; see " + (server.directory / "etcd.log").string());
+      std::ifstream log(server.directory / "etcd.log");
+      std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+      throw std::runtime_error("etcd exited at start: " + text.substr(text.size() > 600 ? text.size() - 600 : 0));
     }
     if (etcd_answers(server)) {
       return;
