@@ -428,6 +428,17 @@ int main(int argc, char** argv) {
                              settings.holders, cpu, settings.idle_seconds);
   }
 
+  fleet::PublisherStats totals;
+  for (const auto& host : hosts) {
+    auto stats = host.publisher->stats();
+    totals.sessions += stats.sessions;
+    totals.resyncs += stats.resyncs;
+    totals.puts += stats.puts;
+    totals.deletes += stats.deletes;
+    totals.failures += stats.failures;
+  }
+  std::cout << fmt::format("agents in all: {} sessions, {} resyncs, {} puts, {} CAS deletes, {} failures\n",
+                           totals.sessions, totals.resyncs, totals.puts, totals.deletes, totals.failures);
   for (auto& host : hosts) {
     host.publisher->stop();
   }

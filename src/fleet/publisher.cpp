@@ -78,13 +78,7 @@ class Publisher::Impl {
     }
     boot_id_ = boot_id();
     etcd_ = std::make_unique<EtcdClient>(options_.etcd);
-    auto directory =
-        portpool::detail::open_lock_dir(options_.registry.lock_dir, options_.registry.shared_lock_dir, true);
-    options_.registry.lock_dir = directory->path;
-    if (::inotify_add_watch(notify_.get(), directory->path.c_str(), lock_dir_events) < 0) {
-      throw Error(
-          fmt::format("cannot watch the lock directory {}: {}", directory->path.string(), std::strerror(errno)));
-    }
+    watch_lock_dir();
   }
 
   void run() {
@@ -235,9 +229,34 @@ class Publisher::Impl {
     return ::poll(&watched, 1, 0) > 0;
   }
 
+  // Creates the lock directory if needed (as the library does) and watches it.
+  void watch_lock_dir() {
+    auto directory =
+        portpool::detail::open_lock_dir(options_.registry.lock_dir, options_.registry.shared_lock_dir, true);
+    options_.registry.lock_dir = directory->path;
+    if (::inotify_add_watch(notify_.get(), directory->path.c_str(), lock_dir_events) < 0) {
+      throw Error(
+          fmt::format("cannot watch the lock directory {}: {}", directory->path.string(), std::strerror(errno)));
+    }
+  }
+
+  // Reads the pending events; a lock directory that was removed or moved away is created and
+  // watched again (its holders are gone with it; new ones will use the new directory).
   void drain_notifications() {
     alignas(inotify_event) std::array<char, 16384> buffer{};
-    while (::read(notify_.get(), buffer.data(), buffer.size()) > 0) {
+    bool directory_gone = false;
+    ssize_t length = 0;
+    while ((length = ::read(notify_.get(), buffer.data(), buffer.size())) > 0) {
+      for (ssize_t offset = 0; offset < length;) {
+        const auto* event = reinterpret_cast<const inotify_event*>(buffer.data() + offset);  // NOLINT
+        directory_gone = directory_gone || (event->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) != 0;
+        offset += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+      }
+    }
+    if (directory_gone) {
+      log(fmt::format("the lock directory {} was removed or moved; watching it anew",
+                      options_.registry.lock_dir.string()));
+      watch_lock_dir();
     }
   }
 

@@ -240,3 +240,17 @@ TEST_CASE("after an etcd restart the view is resynchronised and exact") {
   agent.signal(SIGTERM);
   agent.wait();
 }
+
+TEST_CASE("a lock directory removed under the agent is watched anew") {
+  auto endpoint = shared_etcd();
+  auto prefix = unique_prefix();
+  fleet::EtcdClient etcd(etcd_options(endpoint));
+  TempDir host;
+  auto ports = ReservedPorts::any(1);
+  auto agent = spawn_agent(endpoint, prefix, "host-a", host.lock_dir(), host.path() / "agent.log");
+  REQUIRE(wait_until([&] { return log_contains(host, "publishing host"); }));
+  std::filesystem::remove_all(host.lock_dir());
+  REQUIRE(wait_until([&] { return log_contains(host, "watching it anew"); }));
+  auto lease = hold(host, "api-server", ports[0]);
+  CHECK(wait_for_view(etcd, prefix, {located("host-a", ports[0])}, std::chrono::seconds(2)));
+}
