@@ -51,7 +51,7 @@ using namespace portpool;
 using Clock = std::chrono::steady_clock;
 using Manager = BasicPortPoolManager<FileLockPolicy, NoProbe>;
 constexpr std::uint16_t first_port = 20000;
-const std::string prefix = "/portpool-bench";
+constexpr const char* prefix = "/portpool-bench";
 
 struct Settings {
   std::string etcd;
@@ -181,7 +181,7 @@ ProcessTimes run_cli_status(const Settings& settings, bool json) {
     int null = ::open("/dev/null", O_WRONLY);
     ::dup2(null, 1);
     ::execl(settings.cli.c_str(), settings.cli.c_str(), "status", "--fleet", json ? "--json" : "--fleet", "--etcd",
-            settings.etcd.c_str(), "--prefix", prefix.c_str(), static_cast<char*>(nullptr));
+            settings.etcd.c_str(), "--prefix", prefix, static_cast<char*>(nullptr));
     ::_exit(127);
   }
   int status = 0;
@@ -218,8 +218,8 @@ double idle_agent_cpu(const Settings& settings, const std::filesystem::path& loc
   if (agent == 0) {
     int null = ::open("/dev/null", O_WRONLY);
     ::dup2(null, 2);
-    ::execl(settings.cli.c_str(), settings.cli.c_str(), "publish", "--etcd", settings.etcd.c_str(), "--prefix",
-            prefix.c_str(), "--host-id", "idle-host", "--lock-dir", lock_dir.c_str(), static_cast<char*>(nullptr));
+    ::execl(settings.cli.c_str(), settings.cli.c_str(), "publish", "--etcd", settings.etcd.c_str(), "--prefix", prefix,
+            "--host-id", "idle-host", "--lock-dir", lock_dir.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
   auto host_prefix = fleet::host_ports_prefix(prefix, "idle-host");
@@ -238,7 +238,9 @@ double idle_agent_cpu(const Settings& settings, const std::filesystem::path& loc
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int run_benchmark(int argc, char** argv) {
   auto settings = parse(argc, argv);
   raise_descriptor_limit();
   test::TempDir scratch;
@@ -256,6 +258,7 @@ int main(int argc, char** argv) {
                            settings.holders, total, settings.etcd);
 
   std::vector<std::uint16_t> pool;
+  pool.reserve(static_cast<std::size_t>(settings.holders));
   for (int index = 0; index < settings.holders; ++index) {
     pool.push_back(static_cast<std::uint16_t>(first_port + index));
   }
@@ -378,6 +381,7 @@ int main(int argc, char** argv) {
     auto until = burst_start + std::chrono::seconds(5);
     std::atomic<long> local_changes{0};
     std::vector<std::thread> churners;
+    churners.reserve(4);
     for (int worker = 0; worker < 4; ++worker) {
       churners.emplace_back([&, worker] {
         std::mt19937 random(static_cast<unsigned>(worker));
@@ -420,6 +424,7 @@ int main(int argc, char** argv) {
     options.lock_dir = idle_host.lock_dir();
     Manager manager("bench-service", pool, options);
     std::vector<PortLease> leases;
+    leases.reserve(static_cast<std::size_t>(settings.holders));
     for (int holder = 0; holder < settings.holders; ++holder) {
       leases.push_back(manager.acquire());
     }
@@ -449,4 +454,15 @@ int main(int argc, char** argv) {
     test::stop_etcd(own_etcd->pid);
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run_benchmark(argc, argv);
+  } catch (const std::exception& error) {
+    std::cerr << "fleet_bench: " << error.what() << '\n';
+    return 1;
+  }
 }

@@ -481,7 +481,8 @@ std::string prefix_range_end(const std::string& prefix) {
     }
     end.pop_back();
   }
-  return std::string(1, '\0');  // every key
+  std::string every_key(1, '\0');  // "\0" as range_end: every key from `key` on
+  return every_key;
 }
 
 }  // namespace portpool::fleet

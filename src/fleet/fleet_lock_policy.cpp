@@ -169,7 +169,7 @@ class FleetClaims::Impl {
     }
   }
 
-  void notify_lost() noexcept {
+  void notify_lost() const noexcept {
     if (options_.on_lost) {
       try {
         options_.on_lost("etcd lost the lease of this process's fleet claims: other hosts may now take their ports");

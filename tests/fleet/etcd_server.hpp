@@ -109,6 +109,7 @@ inline pid_t spawn_etcd(const EtcdServer& server) {
   }
   auto log = (server.directory / "etcd.log").string();
   std::vector<char*> pointers;
+  pointers.reserve(argv.size() + 1);
   for (auto& argument : argv) {
     pointers.push_back(argument.data());
   }

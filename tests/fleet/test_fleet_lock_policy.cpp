@@ -35,7 +35,7 @@ FleetPoolManager fleet_manager(const TempDir& host, const std::vector<std::uint1
                                std::shared_ptr<fleet::FleetClaims> claims) {
   Options options;
   options.lock_dir = host.lock_dir();
-  return FleetPoolManager("scheduler", pool, options, fleet::FleetLockPolicy(options, std::move(claims)));
+  return {"scheduler", pool, options, fleet::FleetLockPolicy(options, std::move(claims))};
 }
 
 }  // namespace

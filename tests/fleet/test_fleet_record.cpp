@@ -15,8 +15,8 @@ using namespace portpool::fleet;
 
 namespace {
 
-const std::string prefix = "/portpool/v1";
-const std::string key = "/portpool/v1/hosts/web-1/ports/9000";
+constexpr const char* prefix = "/portpool/v1";
+constexpr const char* key = "/portpool/v1/hosts/web-1/ports/9000";
 
 FleetHolder sample() {
   Holder local;

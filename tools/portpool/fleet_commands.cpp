@@ -46,7 +46,7 @@ std::chrono::seconds parse_ttl(const std::string& text) {
     ++digits;
   }
   auto unit = text.substr(digits);
-  if (digits == 0 || digits > 6 || (unit != "" && unit != "s" && unit != "ms" && unit != "m")) {
+  if (digits == 0 || digits > 6 || (!unit.empty() && unit != "s" && unit != "ms" && unit != "m")) {
     throw UsageError(fmt::format("--ttl '{}' is not a duration: write e.g. 10s, 1500ms or 2m", text));
   }
   auto number = std::stol(text.substr(0, digits));

@@ -90,8 +90,8 @@ class EtcdClient {
   ~EtcdClient();
   EtcdClient(const EtcdClient&) = delete;
   EtcdClient& operator=(const EtcdClient&) = delete;
-  EtcdClient(EtcdClient&&) noexcept;
-  EtcdClient& operator=(EtcdClient&&) noexcept;
+  EtcdClient(EtcdClient&& other) noexcept;
+  EtcdClient& operator=(EtcdClient&& other) noexcept;
 
   /// Every key that starts with `prefix`, sorted by key, at the latest revision.
   RangeResult range_prefix(const std::string& prefix);
