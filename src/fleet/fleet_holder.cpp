@@ -67,6 +67,12 @@ std::optional<std::chrono::system_clock::time_point> parse_iso8601(const std::st
   fields.tm_year -= 1900;
   fields.tm_mon -= 1;
   auto seconds = ::timegm(&fields);
+  // system_clock counts nanoseconds here: past about 2262 the conversion would overflow.
+  constexpr auto latest =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::duration::max()).count() - 1;
+  if (seconds < 0 || seconds > latest) {
+    return std::nullopt;
+  }
   auto time = std::chrono::system_clock::from_time_t(seconds) + std::chrono::milliseconds(milliseconds);
   if (iso8601_utc(time) != text) {  // rejects out-of-range fields that timegm normalised
     return std::nullopt;

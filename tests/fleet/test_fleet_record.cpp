@@ -86,6 +86,7 @@ TEST_CASE("values outside the schema are rejected with the reason") {
   rejects(with("boot_id", "ZZZ"), "boot id");
   rejects(with("since", "2024-13-01T10:00:00.123Z"), "'since'");
   rejects(with("since", "2024-05-01 10:00:00"), "'since'");
+  rejects(with("since", "7874-05-01T10:00:00.123Z"), "'since'");  // beyond system_clock (found by fuzzing)
   rejects(with("readiness", "busy"), "'readiness'");
   rejects(with("address", std::string(3000, 'a')), "bytes, more than");
   CHECK_THROWS_AS(decode_holder(prefix, "/portpool/v1/hosts/web-1/ports/x", encode_holder(sample())),
