@@ -59,13 +59,15 @@ inline ChildProcess spawn_cli(const std::vector<std::string>& arguments, const s
   return ChildProcess::spawn(argv);
 }
 
-/// A `portpool publish` agent for `host`, mirroring `lock_dir`.
+/// A `portpool publish` agent for `host`, mirroring `lock_dir`, with `extra` arguments.
 inline ChildProcess spawn_agent(const std::string& endpoint, const std::string& prefix, const std::string& host,
                                 const std::filesystem::path& lock_dir, const std::filesystem::path& log,
-                                const std::string& ttl = "10s") {
-  return spawn_cli({"publish", "--etcd", endpoint, "--prefix", prefix, "--host-id", host, "--lock-dir",
-                    lock_dir.string(), "--ttl", ttl, "--address", "127.0.0.1"},
-                   log);
+                                const std::string& ttl = "10s", const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> arguments{"publish",   "--etcd",    endpoint,     "--prefix",        prefix,
+                                     "--host-id", host,        "--lock-dir", lock_dir.string(), "--ttl",
+                                     ttl,         "--address", "127.0.0.1"};
+  arguments.insert(arguments.end(), extra.begin(), extra.end());
+  return spawn_cli(arguments, log);
 }
 #endif
 

@@ -14,6 +14,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <optional>
 #include <thread>
 
@@ -256,4 +257,61 @@ TEST_CASE("a lock directory removed under the agent is watched anew") {
   REQUIRE(wait_until([&] { return log_contains(host, "watching it anew"); }));
   auto lease = hold(host, "api-server", ports[0]);
   CHECK(wait_for_view(etcd, prefix, {located("host-a", ports[0])}, std::chrono::seconds(2)));
+}
+
+namespace {
+
+// etcdctl against `endpoint`, as `user` (NAME:PASSWORD) when given; true when it succeeded.
+bool etcdctl(const std::string& endpoint, const std::string& arguments, const std::string& user = {}) {
+  auto command = "ETCDCTL_API=3 etcdctl --endpoints=" + endpoint + (user.empty() ? "" : " --user=" + user) + " " +
+                 arguments + " >/dev/null 2>&1";
+  return std::system(command.c_str()) == 0;  // NOLINT(cert-env33-c, concurrency-mt-unsafe): a test's own command
+}
+
+}  // namespace
+
+TEST_CASE("etcd users: an agent with the documented role publishes its host and nothing else") {
+  TempDir etcd_dir;
+  auto server = start_etcd(etcd_dir.path());
+  EtcdStopper stopper(server);
+  auto endpoint = server.endpoint();
+  auto prefix = unique_prefix();
+  // The role of docs/fleet.md: read everything under the prefix, write only the host's own keys.
+  REQUIRE(etcdctl(endpoint, "user add root:root-secret"));
+  REQUIRE(etcdctl(endpoint, "role add portpool-host-a"));
+  REQUIRE(
+      etcdctl(endpoint, "role grant-permission portpool-host-a --prefix=true readwrite " + prefix + "/hosts/host-a/"));
+  REQUIRE(etcdctl(endpoint, "role grant-permission portpool-host-a --prefix=true read " + prefix + "/"));
+  REQUIRE(etcdctl(endpoint, "user add agent-a:agent-secret"));
+  REQUIRE(etcdctl(endpoint, "user grant-role agent-a portpool-host-a"));
+  REQUIRE(etcdctl(endpoint, "auth enable"));
+
+  TempDir host;
+  auto ports = ReservedPorts::any(1);
+  auto lease = hold(host, "api-server", ports[0]);
+  auto agent = spawn_agent(endpoint, prefix, "host-a", host.lock_dir(), host.path() / "agent.log", "10s",
+                           {"--user", "agent-a", "--password", "agent-secret"});
+  auto root_options = etcd_options(endpoint);
+  root_options.user = "root";
+  root_options.password = "root-secret";
+  fleet::EtcdClient root(root_options);
+  CHECK(wait_for_view(root, prefix, {located("host-a", ports[0])}));
+
+  auto agent_options = etcd_options(endpoint);
+  agent_options.user = "agent-a";
+  agent_options.password = "agent-secret";
+  fleet::EtcdClient as_agent(agent_options);
+  CHECK(as_agent.range_prefix(prefix + "/").values.size() == 1);  // reads the whole fleet
+  CHECK_THROWS_WITH(as_agent.put(fleet::port_key(prefix, "host-b", 9000), "{}"),
+                    Catch::Contains("permission denied"));  // but cannot write another host's keys
+
+  TempDir scratch;
+  auto wrong = spawn_cli(
+      {"status", "--fleet", "--etcd", endpoint, "--prefix", prefix, "--user", "agent-a", "--password", "wrong"},
+      scratch.path() / "status.log");
+  CHECK(wrong.exit_code() == 76);
+  CHECK(text_of(scratch.path() / "status.log").find("agent-a") != std::string::npos);
+  agent.signal(SIGTERM);
+  CHECK(agent.exit_code() == 0);
+  CHECK(wait_for_view(root, prefix, {}, std::chrono::seconds(2)));
 }
