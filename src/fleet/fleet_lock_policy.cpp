@@ -228,4 +228,18 @@ portpool::detail::LockAttempt FleetLockPolicy::try_lock(const Holder& holder, bo
   return attempt;
 }
 
+FleetPoolManager make_fleet_pool_manager(const ServicePortTable& table, const std::string& service, Options options,
+                                         std::shared_ptr<FleetClaims> claims) {
+  table.validate();
+  if (table.scope(service) != PoolScope::fleet) {
+    throw ConfigError(
+        fmt::format("service '{}' is not declared fleet-wide: give it scope = \"fleet\" in the config "
+                    "file, or use a PortPoolManager for a pool exclusive on this host only",
+                    service));
+  }
+  auto pool = table.search_order(service, options.instance);
+  FleetLockPolicy locks(options, std::move(claims));
+  return {service, std::move(pool), std::move(options), std::move(locks)};
+}
+
 }  // namespace portpool::fleet

@@ -116,3 +116,31 @@ TEST_CASE("etcd unreachable: a fleet pool fails with EtcdUnavailable, a host poo
   CHECK(lease.port() == ports[1]);
   CHECK(Registry::holders(options).size() == 1);  // the failed fleet acquisition left nothing behind
 }
+
+TEST_CASE("a table declares which services are fleet-wide; only those get a fleet manager") {
+  auto endpoint = shared_etcd();
+  auto prefix = unique_prefix();
+  auto ports = ReservedPorts::any(2);
+  ServicePortTable table;
+  table.add_shared_pool("scheduler", {ports[0]}).add_shared_pool("worker", {ports[1]});
+  table.set_scope("scheduler", PoolScope::fleet);
+  CHECK(table.scope("scheduler") == PoolScope::fleet);
+  CHECK(table.scope("worker") == PoolScope::host);
+  CHECK_THROWS_AS(table.set_scope("nobody", PoolScope::fleet), ConfigError);
+
+  TempDir host_a;
+  TempDir host_b;
+  Options options_a;
+  options_a.lock_dir = host_a.lock_dir();
+  Options options_b;
+  options_b.lock_dir = host_b.lock_dir();
+  auto manager_a =
+      fleet::make_fleet_pool_manager(table, "scheduler", options_a, claims_for(endpoint, prefix, "host-a"));
+  auto manager_b =
+      fleet::make_fleet_pool_manager(table, "scheduler", options_b, claims_for(endpoint, prefix, "host-b"));
+  auto lease = manager_a.acquire();
+  CHECK(lease.port() == ports[0]);
+  CHECK_FALSE(manager_b.try_acquire());
+  CHECK_THROWS_WITH(fleet::make_fleet_pool_manager(table, "worker", options_a, claims_for(endpoint, prefix, "host-a")),
+                    Catch::Contains("not declared fleet-wide"));
+}

@@ -10,6 +10,9 @@
 #include <portpool/holder.hpp>
 #include <portpool/lock_policy.hpp>
 #include <portpool/options.hpp>
+#include <portpool/port_pool_manager.hpp>
+#include <portpool/probe.hpp>
+#include <portpool/service_port_table.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -92,5 +95,21 @@ class FleetLockPolicy {
   FileLockPolicy local_;
   std::shared_ptr<FleetClaims> claims_;
 };
+
+/// The manager of fleet-exclusive pools: the fleet claim, the local lock, then the bind probe.
+using FleetPoolManager = BasicPortPoolManager<FleetLockPolicy, BindProbe>;
+
+/// A manager for `service`'s pool in `table`, for `options.instance`, which the table declares
+/// fleet-wide (`scope = "fleet"` in TOML, `set_scope(service, PoolScope::fleet)` in C++).
+///
+/// @code
+/// auto table = portpool::ServicePortTable::from_file("fleet.toml");  // [services.scheduler] scope = "fleet"
+/// auto manager = portpool::fleet::make_fleet_pool_manager(table, "scheduler", options, claims);
+/// auto lease = manager.acquire();
+/// @endcode
+/// @throws ConfigError when `service` is unknown or not declared fleet-wide, and as
+/// BasicPortPoolManager; LockDirError as FileLockPolicy.
+FleetPoolManager make_fleet_pool_manager(const ServicePortTable& table, const std::string& service, Options options,
+                                         std::shared_ptr<FleetClaims> claims);
 
 }  // namespace portpool::fleet
