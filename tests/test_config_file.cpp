@@ -191,7 +191,7 @@ TEST_CASE("mangled config files give ConfigError, never another exception") {
   }
 }
 
-TEST_CASE("scope declares a service fleet-wide; anything but host or fleet is an error at the value") {
+TEST_CASE("scope declares a service fleet-wide, and anything but host or fleet is an error at the value") {
   auto table = load_table(
       "[services.scheduler]\nports = [7100, 7101]\nscope = \"fleet\"\n"
       "[services.web]\noffset = 0\nsize = 2\nscope = \"host\"\n"

@@ -117,7 +117,7 @@ TEST_CASE("etcd unreachable: a fleet pool fails with EtcdUnavailable, a host poo
   CHECK(Registry::holders(options).size() == 1);  // the failed fleet acquisition left nothing behind
 }
 
-TEST_CASE("a table declares which services are fleet-wide; only those get a fleet manager") {
+TEST_CASE("a table declares which services are fleet-wide, and only those get a fleet manager") {
   auto endpoint = shared_etcd();
   auto prefix = unique_prefix();
   auto ports = ReservedPorts::any(2);
