@@ -8,6 +8,7 @@
 #include "etcd/rpc.grpc.pb.h"
 
 #include <fmt/format.h>
+#include <grpc/support/log.h>
 #include <grpcpp/grpcpp.h>
 
 #include <fstream>
@@ -470,6 +471,10 @@ std::unique_ptr<EtcdWatch> EtcdClient::watch_prefix(const std::string& prefix, s
 }
 
 std::string EtcdClient::current_endpoint() const { return impl_->current_endpoint(); }
+
+void quiet_transport_log() {
+  gpr_set_log_function([](gpr_log_func_args* /*message*/) {});
+}
 
 std::string prefix_range_end(const std::string& prefix) {
   std::string end = prefix;

@@ -24,6 +24,7 @@ namespace portpool::cli {
 namespace {
 
 fleet::EtcdOptions etcd_options(const EtcdArguments& arguments) {
+  fleet::quiet_transport_log();  // our messages say what failed, with the endpoint
   if (arguments.endpoints.empty()) {
     throw UsageError("no etcd endpoint: give --etcd URL[,URL...] (e.g. --etcd http://127.0.0.1:2379)");
   }

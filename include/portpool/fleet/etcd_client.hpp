@@ -131,6 +131,11 @@ class EtcdClient {
   std::unique_ptr<Impl> impl_;
 };
 
+/// Drops the diagnostics that the gRPC library prints to standard error by itself (a TLS handshake
+/// that failed, a connection refused): for command-line programs, whose errors already say what
+/// failed. Affects every use of gRPC in the process.
+void quiet_transport_log();
+
 /// The end of the range of keys that start with `prefix` (etcd's range_end for a prefix).
 std::string prefix_range_end(const std::string& prefix);
 
