@@ -12,6 +12,13 @@ if(TARGET portpool_config)
   install(EXPORT portpool-config-component-targets NAMESPACE portpool:: DESTINATION "${portpool_cmake_dir}")
 endif()
 
+if(TARGET portpool_fleet)
+  # The fleet component and the etcd API code it links; loaded only where gRPC is found.
+  install(TARGETS portpool_fleet portpool_etcd_api EXPORT portpool-fleet-component-targets
+          ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}")
+  install(EXPORT portpool-fleet-component-targets NAMESPACE portpool:: DESTINATION "${portpool_cmake_dir}")
+endif()
+
 configure_package_config_file(cmake/portpool-config.cmake.in
   "${CMAKE_CURRENT_BINARY_DIR}/portpool-config.cmake"
   INSTALL_DESTINATION "${portpool_cmake_dir}")

@@ -9,6 +9,10 @@ packages=(
   catch2 libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libbenchmark-dev
   clang clang-format clang-tidy libclang-rt-14-dev curl procps
   python3 python3-pytest python3-pytest-xdist
+  # The optional fleet layer: an etcd v3 client over gRPC (libgrpc++-dev, libprotobuf-dev, and the
+  # protoc plugin of protobuf-compiler-grpc for the generated code), and etcd itself for its tests
+  # and benchmark (etcd-server; etcdctl from etcd-client sets up users and roles in the tests).
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc etcd-server etcd-client
 )
 # Node.js and npm run the official MCP SDK client of tests/mcp (the SDK itself comes from npm, by
 # ctest). A machine that already has them, from Debian or elsewhere, keeps its own.

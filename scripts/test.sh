@@ -28,7 +28,7 @@ fuzz() {
     -DPORTPOOL_BUILD_BENCHMARKS=OFF >/dev/null
   cmake --build build/fuzz -j"$jobs"
   ctest --test-dir build/fuzz --output-on-failure
-  for target in fuzz_record fuzz_config_file; do
+  for target in fuzz_record fuzz_config_file fuzz_fleet_holder; do
     mkdir -p "build/fuzz/found/$target"
     # A crash leaves build/fuzz/crash-*: add it to fuzz/corpus/$target as a regression input.
     "build/fuzz/fuzz/$target" -max_total_time="${PORTPOOL_FUZZ_SECONDS:-60}" -timeout=10 -print_final_stats=1 \

@@ -16,6 +16,7 @@ using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 using portpool::ConfigError;
 using portpool::load_table;
+using portpool::PoolScope;
 using portpool::ServicePortTable;
 using portpool::test::TempDir;
 using Ports = std::vector<std::uint16_t>;
@@ -199,4 +200,18 @@ TEST_CASE("mangled config files give ConfigError, never another exception") {
       CHECK_THAT(std::string(error.what()), StartsWith("mangled.toml"));
     }
   }
+}
+
+TEST_CASE("scope declares a service fleet-wide, and anything but host or fleet is an error at the value") {
+  auto table = load_table(
+      "[services.scheduler]\nports = [7100, 7101]\nscope = \"fleet\"\n"
+      "[services.web]\noffset = 0\nsize = 2\nscope = \"host\"\n"
+      "[services.worker]\nrange = [7200, 7201]\n",
+      "ports.toml");
+  CHECK(table.scope("scheduler") == PoolScope::fleet);
+  CHECK(table.scope("web") == PoolScope::host);
+  CHECK(table.scope("worker") == PoolScope::host);
+  CHECK_THAT(error_of("[services.web]\nports = [80]\nscope = \"global\"\n"),
+             StartsWith("ports.toml:3:9: [services.web] scope must be \"host\""));
+  CHECK_THAT(error_of("[services.web]\nports = [80]\nscope = 1\n"), Contains("scope must be"));
 }

@@ -65,6 +65,15 @@ class BasicPortPoolManager {
         options_(std::move(options)),
         locks_((check_arguments(service_, pool_, options_), options_)) {}
 
+  /// A manager for `pool` whose ports are made exclusive by `locks`, a lock policy configured
+  /// beforehand (one that needs more than `Options`, like `fleet::FleetLockPolicy`).
+  /// @throws ConfigError as above.
+  BasicPortPoolManager(std::string service, std::vector<std::uint16_t> pool, Options options, LockPolicy locks)
+      : service_(std::move(service)),
+        pool_(std::move(pool)),
+        options_(std::move(options)),
+        locks_((check_arguments(service_, pool_, options_), std::move(locks))) {}
+
   /// A manager for `service`'s pool in `table`, for `options.instance`. The table is validated.
   /// @throws ConfigError on an invalid table, an unknown service or an instance out of range;
   /// LockDirError as above.

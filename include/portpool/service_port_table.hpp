@@ -43,6 +43,10 @@ struct InstanceLayout {
 /// table.validate();
 /// table.pool_for("worker", 2);  // {20010, 20011, 20012}
 /// @endcode
+/// Where a service's ports are exclusive: on each host (the default), or across every host of a
+/// fleet (each port held by at most one holder of all hosts; see `fleet::FleetLockPolicy`).
+enum class PoolScope { host, fleet };
+
 class ServicePortTable {
  public:
   /// An empty table with the given instance layout.
@@ -209,6 +213,18 @@ class ServicePortTable {
   /// @throws ConfigError on an unknown service.
   bool is_shared(std::string_view service) const { return find(service).shared; }
 
+  /// Declares where `service`'s ports are exclusive (TOML: `scope = "fleet"`). The table only
+  /// records it: a fleet-wide service is acquired with a fleet lock policy (`fleet::FleetLockPolicy`).
+  /// @throws ConfigError on an unknown service.
+  ServicePortTable& set_scope(std::string_view service, PoolScope scope) {
+    find_mutable(service).scope = scope;
+    return *this;
+  }
+
+  /// Where `service`'s ports are exclusive (PoolScope::host unless declared otherwise).
+  /// @throws ConfigError on an unknown service.
+  PoolScope scope(std::string_view service) const { return find(service).scope; }
+
   const InstanceLayout& layout() const noexcept { return layout_; }
 
  private:
@@ -221,6 +237,7 @@ class ServicePortTable {
     unsigned size = 0;
     std::vector<unsigned> ports;
     bool allow_fetch_blocked_ports = false;
+    PoolScope scope = PoolScope::host;
   };
 
   struct Claim {
@@ -253,6 +270,10 @@ class ServicePortTable {
       known += known.empty() ? service.name : ", " + service.name;
     }
     throw ConfigError(fmt::format("unknown service '{}': the table has {}", name, known.empty() ? "none" : known));
+  }
+
+  Service& find_mutable(std::string_view name) {
+    return const_cast<Service&>(std::as_const(*this).find(name));  // NOLINT(cppcoreguidelines-pro-type-const-cast)
   }
 
   void check_instance(unsigned instance) const {

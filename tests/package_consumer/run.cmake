@@ -13,9 +13,12 @@ endfunction()
 
 run(${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${prefix}")
 run(${CMAKE_COMMAND} -S "${SOURCE_DIR}/tests/package_consumer" -B "${WORK_DIR}/build"
-    "-DCMAKE_PREFIX_PATH=${prefix}")
+    "-DCMAKE_PREFIX_PATH=${prefix}" "-DPORTPOOL_EXPECT_FLEET=${EXPECT_FLEET}")
 run(${CMAKE_COMMAND} --build "${WORK_DIR}/build")
 run("${WORK_DIR}/build/consumer")
+if(EXISTS "${WORK_DIR}/build/fleet_consumer")
+  run("${WORK_DIR}/build/fleet_consumer")
+endif()
 
 find_program(PKG_CONFIG pkg-config)
 if(PKG_CONFIG)

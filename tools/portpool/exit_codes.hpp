@@ -11,8 +11,10 @@ namespace portpool::cli {
 namespace exit_code {
 inline constexpr int success = 0;
 inline constexpr int usage = 64;
+inline constexpr int etcd_unavailable = 69;
 inline constexpr int system_failure = 71;
 inline constexpr int pool_exhausted = 75;
+inline constexpr int etcd_refused = 76;
 inline constexpr int unsafe_lock_dir = 77;
 inline constexpr int not_permitted = 77;  // `reserve --apply` without root
 inline constexpr int bad_config = 78;

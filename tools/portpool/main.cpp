@@ -6,6 +6,7 @@
 #include "resource_limits.hpp"
 #include "lease_command.hpp"
 #include "reserve_command.hpp"
+#include "fleet_options.hpp"
 #include "run_command.hpp"
 #include "status_command.hpp"
 #include "table_command.hpp"
@@ -53,11 +54,13 @@ struct Commands {
   RunArguments run;
   LeaseArguments lease;
   ReserveArguments reserve;
+  PublishArguments publish;
   CLI::App* table_command = nullptr;
   CLI::App* status_command = nullptr;
   CLI::App* run_command = nullptr;
   CLI::App* lease_command = nullptr;
   CLI::App* reserve_command = nullptr;
+  CLI::App* publish_command = nullptr;
 };
 
 void describe(CLI::App& app, Commands& commands) {
@@ -69,10 +72,11 @@ void describe(CLI::App& app, Commands& commands) {
   commands.run_command = add_run_command(app, commands.run);
   commands.lease_command = add_lease_command(app, commands.lease);
   commands.reserve_command = add_reserve_command(app, commands.reserve);
+  commands.publish_command = add_publish_command(app, commands.publish);
   app.footer(
-      "Exit codes: 0 success, 64 usage error, 71 system failure, 75 pool exhausted, 77 unsafe lock directory "
-      "(reserve: not permitted), 78 bad config file, 126/127 CMD cannot be run / not found; 'run' otherwise exits "
-      "with CMD's status (128+signal if killed). See docs/cli.md.");
+      "Exit codes: 0 success, 64 usage error, 69 etcd unreachable, 71 system failure, 75 pool exhausted, 76 etcd "
+      "refused the request, 77 unsafe lock directory (reserve: not permitted), 78 bad config file, 126/127 CMD "
+      "cannot be run / not found; 'run' otherwise exits with CMD's status (128+signal if killed). See docs/cli.md.");
 }
 
 // CLI11 would only say that a subcommand is required.
@@ -82,7 +86,7 @@ std::optional<std::string> unknown_command(const Commands& commands, int argc, c
   }
   const std::string name = argv[1];
   for (const auto* command : {commands.table_command, commands.status_command, commands.run_command,
-                              commands.lease_command, commands.reserve_command}) {
+                              commands.lease_command, commands.reserve_command, commands.publish_command}) {
     if (command->get_name() == name) {
       return std::nullopt;
     }
@@ -102,6 +106,9 @@ int dispatch(const Commands& commands) {
   }
   if (commands.reserve_command->parsed()) {
     return run_reserve_command(commands.reserve);
+  }
+  if (commands.publish_command->parsed()) {
+    return run_publish_command(commands.publish);
   }
   return run_run_command(commands.run);
 }
@@ -137,8 +144,8 @@ int run_portpool(int argc, char** argv) {
   Commands commands;
   describe(app, commands);
   if (auto name = unknown_command(commands, argc, argv)) {
-    return usage_error(
-        fmt::format("unknown command '{}': the commands are table, status, run, lease and reserve", *name));
+    return usage_error(fmt::format(
+        "unknown command '{}': the commands are table, status, run, lease, reserve and publish", *name));
   }
   try {
     app.parse(argc, argv);

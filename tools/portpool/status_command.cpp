@@ -55,10 +55,14 @@ std::string holders_as_text(const std::vector<Holder>& holders, const std::files
 CLI::App* add_status_command(CLI::App& app, StatusArguments& arguments) {
   auto* command = app.add_subcommand("status", "Show who holds which port now");
   add_common_options(*command, arguments.common);
+  add_fleet_status_options(*command, arguments.fleet);
   return command;
 }
 
 int run_status_command(const StatusArguments& arguments) {
+  if (arguments.fleet.fleet || arguments.fleet.watch) {
+    return run_fleet_status(arguments.fleet, arguments.common.json);
+  }
   require_free_descriptors(descriptors_needed);
   if (!arguments.common.config_file.empty()) {
     load_port_table(arguments.common);  // a wrong --config is reported even though every holder is shown

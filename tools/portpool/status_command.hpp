@@ -3,6 +3,7 @@
 // `portpool status`: who holds which port now.
 
 #include "common_options.hpp"
+#include "fleet_options.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -10,6 +11,7 @@ namespace portpool::cli {
 
 struct StatusArguments {
   CommonOptions common;
+  FleetStatusArguments fleet;
 };
 
 CLI::App* add_status_command(CLI::App& app, StatusArguments& arguments);

@@ -136,7 +136,7 @@ class ConfigReader {
     constexpr std::string_view expected =
         "expected offset and size (a pool per instance), or ports or range (a pool shared by all instances)";
     const auto& service = require_table(node, heading, expected);
-    reject_unknown_keys(service, {"offset", "size", "ports", "range", "allow_fetch_blocked_ports"},
+    reject_unknown_keys(service, {"offset", "size", "ports", "range", "allow_fetch_blocked_ports", "scope"},
                         fmt::format("in {}", heading), expected);
     const bool per_instance = service.contains("offset") || service.contains("size");
     const int kinds = int{per_instance} + int{service.contains("ports")} + int{service.contains("range")};
@@ -155,6 +155,9 @@ class ConfigReader {
       auto bounds = read_ports(*service.get("range"), heading + " range", 2);
       add(name, [&] { table.add_shared_range(service_name, bounds.front(), bounds.back()); });
     }
+    if (const auto* scope = service.get("scope")) {
+      table.set_scope(service_name, read_scope(*scope, heading));
+    }
     if (const auto* allow = service.get("allow_fetch_blocked_ports")) {
       table.allow_fetch_blocked_ports(service_name, boolean(*allow, heading + " allow_fetch_blocked_ports"));
     }
@@ -166,6 +169,19 @@ class ConfigReader {
       fail(node.source(), fmt::format("{} must be true or false, not {}", what, fmt::streamed(node.type())));
     }
     return value->get();
+  }
+
+  PoolScope read_scope(const toml::node& node, const std::string& heading) const {
+    const auto* text = node.as_string();
+    if (text != nullptr && text->get() == "host") {
+      return PoolScope::host;
+    }
+    if (text != nullptr && text->get() == "fleet") {
+      return PoolScope::fleet;
+    }
+    fail(node.source(), fmt::format("{} scope must be \"host\" (exclusive on each host, the default) or \"fleet\" "
+                                    "(exclusive across every host)",
+                                    heading));
   }
 
   // The table's own checks (name, repeated port, reversed range) are reported at the service.

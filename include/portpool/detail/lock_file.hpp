@@ -39,6 +39,7 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -80,10 +81,10 @@ class HeldLock {
 
   /// Retires the record, then closes the lock file, which drops the lock. The record is spoilt
   /// (its first byte overwritten) so that, until the next holder writes its own, nobody reads the
-  /// old one as the new holder's; a holder that dies without releasing leaves a record whose pid
-  /// is dead, which readers ignore. In a forked child the descriptor is a copy of the parent's
-  /// open file: closing it leaves the parent's lock and record alone. Returns whether the hold
-  /// was this process's.
+  /// old one as the new holder's; a holder that dies without releasing leaves its record in an
+  /// unlocked file, which readers ignore. In a forked child the descriptor is a copy of the parent's
+  /// open file: closing it leaves the parent's lock and record alone. Then runs the after-release action, if any. Returns whether
+  /// the hold was this process's.
   bool release() noexcept {
     if (!file_) {
       return false;
@@ -94,10 +95,19 @@ class HeldLock {
     }
     reached_step("releasing");
     file_.reset();
+    if (mine) {
+      if (auto action = std::exchange(after_release_, nullptr)) {
+        action();
+      }
+    }
     return mine;
   }
 
-  bool open() const noexcept { return static_cast<bool>(file_); }
+  /// Runs `action` once, right after the lock is dropped, in the process that took the lock. A lock
+  /// policy that holds more than the lock file (a fleet-wide claim in etcd) gives it back there.
+  /// `action` must not throw.
+  void call_after_release(std::function<void()> action) { after_release_ = std::move(action); }
+
   /// False in a forked child: the lock belongs to the process that took it.
   bool held() const noexcept { return file_ && holder_.pid == ::getpid(); }
   const Holder& holder() const noexcept { return holder_; }
@@ -116,6 +126,7 @@ class HeldLock {
   ino_t inode_;
   Holder holder_;
   bool published_ = false;
+  std::function<void()> after_release_;
 };
 
 /// The outcome of one attempt: a held lock, or why not (the reason is empty unless asked for).

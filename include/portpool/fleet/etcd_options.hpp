@@ -1,0 +1,41 @@
+#pragma once
+
+/// @file
+/// EtcdOptions: where the fleet's etcd is and how to authenticate to it.
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace portpool::fleet {
+
+/// How to reach etcd. A default-constructed EtcdOptions names no endpoint: set at least one.
+///
+/// @code
+/// portpool::fleet::EtcdOptions etcd;
+/// etcd.endpoints = {"https://10.0.0.5:2379", "https://10.0.0.6:2379"};
+/// etcd.ca_file = "/etc/portpool/etcd-ca.pem";
+/// @endcode
+struct EtcdOptions {
+  /// Client URLs of the cluster's members, `http://HOST:PORT` or `https://HOST:PORT` (HOST:PORT
+  /// alone means http). Calls go to one member and move to the next when it cannot be reached.
+  std::vector<std::string> endpoints;
+
+  /// PEM file of the certificate authority that signed etcd's certificate. Setting it (or using
+  /// an https URL) makes every connection TLS; empty with https: the system's trusted roots.
+  std::string ca_file;
+
+  /// PEM files of this client's certificate and key, for etcd's client-certificate authentication
+  /// (`--client-cert-auth`). Both or neither.
+  std::string cert_file;
+  std::string key_file;
+
+  /// etcd user and password (etcd's own authentication, `etcdctl auth enable`). Empty: none.
+  std::string user;
+  std::string password;
+
+  /// How long one request may take before its endpoint counts as unreachable.
+  std::chrono::milliseconds request_timeout{std::chrono::seconds(3)};
+};
+
+}  // namespace portpool::fleet

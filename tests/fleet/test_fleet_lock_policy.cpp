@@ -1,0 +1,146 @@
+// Fleet-exclusive pools (FleetLockPolicy) against a real etcd: two simulated hosts (two host ids,
+// two lock directories, so their local locks never meet) racing for one pool never hold the same
+// port at once; an unreachable etcd fails acquisition clearly and leaves host pools alone.
+
+#include "fleet_test.hpp"
+
+#include <portpool/fleet/fleet_error.hpp>
+#include <portpool/fleet/fleet_lock_policy.hpp>
+#include <portpool/port_pool_manager.hpp>
+#include <portpool/registry.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+
+using namespace portpool;
+using namespace portpool::test;
+using FleetPoolManager = BasicPortPoolManager<fleet::FleetLockPolicy, NoProbe>;
+
+namespace {
+
+std::shared_ptr<fleet::FleetClaims> claims_for(const std::string& endpoint, const std::string& prefix,
+                                               const std::string& host) {
+  fleet::FleetClaimsOptions options;
+  options.etcd = etcd_options(endpoint);
+  options.host_id = host;
+  options.prefix = prefix;
+  return std::make_shared<fleet::FleetClaims>(options);
+}
+
+FleetPoolManager fleet_manager(const TempDir& host, const std::vector<std::uint16_t>& pool,
+                               std::shared_ptr<fleet::FleetClaims> claims) {
+  Options options;
+  options.lock_dir = host.lock_dir();
+  return {"scheduler", pool, options, fleet::FleetLockPolicy(options, std::move(claims))};
+}
+
+}  // namespace
+
+TEST_CASE("a fleet-exclusive port held on one host is refused on another, and free again after release") {
+  auto endpoint = shared_etcd();
+  auto prefix = unique_prefix();
+  TempDir host_a;
+  TempDir host_b;
+  auto ports = ReservedPorts::any(1);
+  auto manager_a = fleet_manager(host_a, {ports[0]}, claims_for(endpoint, prefix, "host-a"));
+  auto manager_b = fleet_manager(host_b, {ports[0]}, claims_for(endpoint, prefix, "host-b"));
+
+  std::optional<PortLease> lease(manager_a.acquire());
+  CHECK(lease->port() == ports[0]);
+  CHECK_THROWS_WITH(manager_b.acquire(), Catch::Contains("claimed in the fleet by host host-a"));
+  lease.reset();  // local lock first, then the claim
+  auto taken = manager_b.acquire();
+  CHECK(taken.port() == ports[0]);
+}
+
+TEST_CASE("two hosts racing for a fleet-exclusive pool never both hold one port") {
+  auto endpoint = shared_etcd();
+  auto prefix = unique_prefix();
+  auto ports = ReservedPorts::any(2);
+  std::mutex mutex;
+  std::map<std::uint16_t, std::string> holders;
+  std::atomic<int> overlaps{0};
+  std::atomic<int> acquisitions{0};
+
+  auto race = [&](const std::string& host) {
+    TempDir directory;
+    auto manager = fleet_manager(directory, ports.ports(), claims_for(endpoint, prefix, host));
+    for (int round = 0; round < 150; ++round) {
+      auto lease = manager.try_acquire();
+      if (!lease) {
+        continue;
+      }
+      ++acquisitions;
+      {
+        std::lock_guard guard(mutex);
+        auto [where, inserted] = holders.emplace(lease->port(), host);
+        if (!inserted) {
+          ++overlaps;
+        }
+      }
+      std::this_thread::yield();
+      {
+        std::lock_guard guard(mutex);
+        holders.erase(lease->port());
+      }
+      lease->release();
+    }
+  };
+  // Two threads of one manager per host, so hosts also race with themselves.
+  std::vector<std::thread> racers;
+  for (const char* host : {"host-a", "host-b", "host-a", "host-b"}) {
+    racers.emplace_back(race, host);
+  }
+  for (auto& racer : racers) {
+    racer.join();
+  }
+  CHECK(overlaps == 0);
+  CHECK(acquisitions > 100);
+}
+
+TEST_CASE("etcd unreachable: a fleet pool fails with EtcdUnavailable, a host pool still works") {
+  auto closed = ReservedPorts::any(1);
+  auto dead = "http://127.0.0.1:" + std::to_string(closed[0]);
+  TempDir host;
+  auto ports = ReservedPorts::any(2);
+  auto manager = fleet_manager(host, {ports[0]}, claims_for(dead, "/portpool/v1", "host-a"));
+  CHECK_THROWS_AS(manager.acquire(), fleet::EtcdUnavailable);
+  CHECK_THROWS_WITH(manager.acquire(), Catch::Contains(dead));
+  Options options;
+  options.lock_dir = host.lock_dir();
+  auto lease = PortPoolManager("api-server", {ports[1]}, options).acquire();
+  CHECK(lease.port() == ports[1]);
+  CHECK(Registry::holders(options).size() == 1);  // the failed fleet acquisition left nothing behind
+}
+
+TEST_CASE("a table declares which services are fleet-wide, and only those get a fleet manager") {
+  auto endpoint = shared_etcd();
+  auto prefix = unique_prefix();
+  auto ports = ReservedPorts::any(2);
+  ServicePortTable table;
+  table.add_shared_pool("scheduler", {ports[0]}).add_shared_pool("worker", {ports[1]});
+  table.set_scope("scheduler", PoolScope::fleet);
+  CHECK(table.scope("scheduler") == PoolScope::fleet);
+  CHECK(table.scope("worker") == PoolScope::host);
+  CHECK_THROWS_AS(table.set_scope("nobody", PoolScope::fleet), ConfigError);
+
+  TempDir host_a;
+  TempDir host_b;
+  Options options_a;
+  options_a.lock_dir = host_a.lock_dir();
+  Options options_b;
+  options_b.lock_dir = host_b.lock_dir();
+  auto manager_a =
+      fleet::make_fleet_pool_manager(table, "scheduler", options_a, claims_for(endpoint, prefix, "host-a"));
+  auto manager_b =
+      fleet::make_fleet_pool_manager(table, "scheduler", options_b, claims_for(endpoint, prefix, "host-b"));
+  auto lease = manager_a.acquire();
+  CHECK(lease.port() == ports[0]);
+  CHECK_FALSE(manager_b.try_acquire());
+  CHECK_THROWS_WITH(fleet::make_fleet_pool_manager(table, "worker", options_a, claims_for(endpoint, prefix, "host-a")),
+                    Catch::Contains("not declared fleet-wide"));
+}

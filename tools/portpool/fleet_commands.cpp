@@ -1,0 +1,219 @@
+// `portpool publish` and `portpool status --fleet`: the fleet commands, over portpool::fleet.
+
+#include "columns.hpp"
+#include "exit_codes.hpp"
+#include "fleet_options.hpp"
+
+#include <portpool/fleet/etcd_client.hpp>
+#include <portpool/fleet/fleet_error.hpp>
+#include <portpool/fleet/fleet_view.hpp>
+#include <portpool/fleet/publisher.hpp>
+
+#include <signal.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <cctype>
+#include <chrono>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace portpool::cli {
+namespace {
+
+fleet::EtcdOptions etcd_options(const EtcdArguments& arguments) {
+  fleet::quiet_transport_log();  // our messages say what failed, with the endpoint
+  if (arguments.endpoints.empty()) {
+    throw UsageError("no etcd endpoint: give --etcd URL[,URL...] (e.g. --etcd http://127.0.0.1:2379)");
+  }
+  fleet::require_valid_prefix(arguments.prefix);
+  fleet::EtcdOptions options;
+  options.endpoints = arguments.endpoints;
+  options.ca_file = arguments.ca_file;
+  options.cert_file = arguments.cert_file;
+  options.key_file = arguments.key_file;
+  options.user = arguments.user;
+  options.password = arguments.password;
+  return options;
+}
+
+// "10s", "1500ms", "2m" or a number of seconds; etcd counts lease TTLs in whole seconds, so a
+// fraction is rounded up.
+std::chrono::seconds parse_ttl(const std::string& text) {
+  std::size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits])) != 0) {
+    ++digits;
+  }
+  auto unit = text.substr(digits);
+  if (digits == 0 || digits > 6 || (!unit.empty() && unit != "s" && unit != "ms" && unit != "m")) {
+    throw UsageError(fmt::format("--ttl '{}' is not a duration: write e.g. 10s, 1500ms or 2m", text));
+  }
+  auto number = std::stol(text.substr(0, digits));
+  std::chrono::seconds ttl(unit == "m" ? number * 60 : number);
+  if (unit == "ms") {
+    ttl = std::chrono::seconds((number + 999) / 1000);
+  }
+  if (ttl.count() < 1) {
+    throw UsageError(fmt::format("--ttl '{}' is too short: etcd leases last at least 1 s", text));
+  }
+  return ttl;
+}
+
+// Maps the fleet layer's errors to the command's exit codes.
+template <class Action>
+int mapping_etcd_errors(Action action) {
+  try {
+    return action();
+  } catch (const fleet::EtcdUnavailable& error) {
+    throw CommandError(error.what(), exit_code::etcd_unavailable);
+  } catch (const fleet::EtcdError& error) {
+    throw CommandError(error.what(), exit_code::etcd_refused);
+  }
+}
+
+nlohmann::ordered_json holder_json(const fleet::FleetHolder& holder) {
+  return {{"host", holder.host},
+          {"port", holder.port},
+          {"service", holder.service},
+          {"pid", holder.pid},
+          {"instance", holder.instance},
+          {"instance_id", holder.instance_id},
+          {"address", holder.address},
+          {"since", fleet::iso8601_utc(holder.since)},
+          {"readiness", to_string(holder.readiness)},
+          {"boot_id", holder.boot_id}};
+}
+
+nlohmann::ordered_json snapshot_json(const fleet::FleetSnapshot& snapshot) {
+  auto list = nlohmann::ordered_json::array();
+  for (const auto& holder : snapshot.holders) {
+    list.push_back(holder_json(holder));
+  }
+  return {{"revision", snapshot.revision}, {"holders", list}};
+}
+
+std::string snapshot_text(const fleet::FleetSnapshot& snapshot, const EtcdArguments& etcd) {
+  if (snapshot.holders.empty()) {
+    return fmt::format("no port is held in the fleet (etcd {}, prefix {})\n", fmt::join(etcd.endpoints, ","),
+                       etcd.prefix);
+  }
+  std::vector<std::vector<std::string>> rows{{"HOST", "PORT", "SERVICE", "PID", "INSTANCE", "ADDRESS", "SINCE"}};
+  for (const auto& holder : snapshot.holders) {
+    rows.push_back({holder.host, std::to_string(holder.port), holder.service, std::to_string(holder.pid),
+                    std::to_string(holder.instance), holder.address, local_time_text(holder.since)});
+  }
+  return format_columns(rows);
+}
+
+void print_change(const fleet::FleetChange& change, bool json) {
+  if (json) {
+    nlohmann::ordered_json line{{"event", change.holder ? "put" : "delete"},
+                                {"revision", change.revision},
+                                {"host", change.host},
+                                {"port", change.port}};
+    if (change.holder) {
+      line["holder"] = holder_json(*change.holder);
+    }
+    std::cout << line.dump() << std::endl;  // one line per change, flushed for whoever follows it
+    return;
+  }
+  if (change.holder) {
+    std::cout << fmt::format("+ {} {} {} pid {} instance {} at {}", change.host, change.port, change.holder->service,
+                             change.holder->pid, change.holder->instance, change.holder->address)
+              << std::endl;
+  } else {
+    std::cout << fmt::format("- {} {}", change.host, change.port) << std::endl;
+  }
+}
+
+int follow_fleet(fleet::EtcdClient& etcd, const FleetStatusArguments& arguments, bool json) {
+  fleet::FleetFollower::Callbacks callbacks;
+  callbacks.on_snapshot = [&](const fleet::FleetSnapshot& snapshot) {
+    if (json) {
+      auto line = snapshot_json(snapshot);
+      line["event"] = "snapshot";
+      std::cout << line.dump() << std::endl;
+    } else {
+      std::cout << snapshot_text(snapshot, arguments.etcd) << std::flush;
+    }
+  };
+  callbacks.on_change = [json](const fleet::FleetChange& change) { print_change(change, json); };
+  callbacks.on_problem = [](const std::string& problem) { std::cerr << "portpool: " << problem << std::endl; };
+  fleet::FleetFollower follower(etcd, arguments.etcd.prefix, callbacks);
+  follower.run();
+  return exit_code::success;
+}
+
+fleet::Publisher* running_publisher = nullptr;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
+
+extern "C" void stop_publisher(int /*signal*/) {
+  if (running_publisher != nullptr) {
+    running_publisher->stop();  // async-signal-safe: one write(2)
+  }
+}
+
+void install_stop_handlers() {
+  struct sigaction action {};
+  action.sa_handler = stop_publisher;
+  sigemptyset(&action.sa_mask);
+  for (int signal : {SIGINT, SIGTERM, SIGHUP}) {
+    ::sigaction(signal, &action, nullptr);
+  }
+}
+
+}  // namespace
+
+CLI::App* add_publish_command(CLI::App& app, PublishArguments& arguments) {
+  auto* command = app.add_subcommand("publish", "Mirror this host's holders into etcd (the fleet registry)");
+  add_etcd_options(*command, arguments.etcd);
+  command->add_option("--host-id", arguments.host_id, "this host's id in etcd (default: /etc/machine-id)")
+      ->type_name("ID");
+  command->add_option("--ttl", arguments.ttl, "lease TTL: keys vanish this long after the agent dies (default 10s)")
+      ->type_name("DURATION");
+  command->add_option("--address", arguments.address, "host name or address to publish (default: the host name)")
+      ->type_name("HOST");
+  command
+      ->add_option("--lock-dir", arguments.common.lock_dir,
+                   "lock directory (default: $PORTPOOL_LOCK_DIR, else a private one)")
+      ->type_name("DIR");
+  return command;
+}
+
+int run_publish_command(const PublishArguments& arguments) {
+  fleet::PublisherOptions options;
+  options.etcd = etcd_options(arguments.etcd);
+  options.host_id = arguments.host_id;
+  options.prefix = arguments.etcd.prefix;
+  options.ttl = parse_ttl(arguments.ttl);
+  options.registry = library_options(arguments.common);
+  options.address_host = arguments.address;
+  options.on_log = [](const std::string& line) { std::cerr << "portpool publish: " << line << std::endl; };
+  fleet::Publisher publisher(options);
+  running_publisher = &publisher;
+  install_stop_handlers();
+  publisher.run();
+  running_publisher = nullptr;
+  return exit_code::success;
+}
+
+int run_fleet_status(const FleetStatusArguments& arguments, bool json) {
+  if (arguments.watch && !arguments.fleet) {
+    throw UsageError("--watch needs --fleet: 'portpool status --fleet --etcd URL --watch'");
+  }
+  fleet::EtcdClient etcd(etcd_options(arguments.etcd));
+  return mapping_etcd_errors([&] {
+    if (arguments.watch) {
+      return follow_fleet(etcd, arguments, json);
+    }
+    auto snapshot = fleet::read_fleet(etcd, arguments.etcd.prefix);
+    for (const auto& rejected : snapshot.rejected) {
+      std::cerr << "portpool: ignored: " << rejected << '\n';
+    }
+    std::cout << (json ? snapshot_json(snapshot).dump(2) + '\n' : snapshot_text(snapshot, arguments.etcd));
+    return exit_code::success;
+  });
+}
+
+}  // namespace portpool::cli
