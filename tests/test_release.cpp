@@ -44,7 +44,7 @@ TEST_CASE("a lease releases on destruction, and release() is idempotent") {
   CHECK(free_for_another_process(directory, ports[0]));
 }
 
-TEST_CASE("moving a lease moves the hold; assigning over a lease releases the old port") {
+TEST_CASE("moving a lease moves the hold, and assigning over a lease releases the old port") {
   TempDir directory;
   auto ports = ReservedPorts::any(2);
   PortPoolManager manager("api", ports.ports(), options_in(directory));
@@ -75,7 +75,7 @@ TEST_CASE("a lease is released when an exception unwinds past it") {
   CHECK(free_for_another_process(directory, ports[0]));
 }
 
-TEST_CASE("releasing retires the holder record; the lock file stays for the next holder") {
+TEST_CASE("releasing retires the holder record, and the lock file stays for the next holder") {
   TempDir directory;
   auto ports = ReservedPorts::any(1);
   PortPoolManager manager("api", ports.ports(), options_in(directory));

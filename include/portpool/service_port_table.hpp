@@ -79,7 +79,7 @@ class ServicePortTable {
     if (size == 0) {
       throw ConfigError(fmt::format("service '{}' has a pool of size 0: give it at least one port", service));
     }
-    add(Service{std::move(service), false, offset, size, {}, false});
+    add(Service{std::move(service), false, offset, size, {}, false, PoolScope::host});
     return *this;
   }
 
@@ -94,7 +94,7 @@ class ServicePortTable {
     if (auto repeated = std::adjacent_find(sorted.begin(), sorted.end()); repeated != sorted.end()) {
       throw ConfigError(fmt::format("service '{}' lists port {} twice", service, *repeated));
     }
-    add(Service{std::move(service), true, 0, 0, std::move(ports), false});
+    add(Service{std::move(service), true, 0, 0, std::move(ports), false, PoolScope::host});
     return *this;
   }
 
@@ -270,10 +270,6 @@ class ServicePortTable {
       known += known.empty() ? service.name : ", " + service.name;
     }
     throw ConfigError(fmt::format("unknown service '{}': the table has {}", name, known.empty() ? "none" : known));
-  }
-
-  Service& find_mutable(std::string_view name) {
-    return const_cast<Service&>(std::as_const(*this).find(name));  // NOLINT(cppcoreguidelines-pro-type-const-cast)
   }
 
   void check_instance(unsigned instance) const {

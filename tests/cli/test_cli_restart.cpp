@@ -91,7 +91,7 @@ TEST_CASE("run --socket --restart always: every run gets the same socket, and a 
   CHECK(holders(fixture.dir.lock_dir()).empty());
 }
 
-TEST_CASE("run --restart on-failure restarts a failing CMD until it exits 0; --max-restarts bounds it") {
+TEST_CASE("run --restart on-failure restarts a failing CMD until it exits 0, and --max-restarts bounds it") {
   RunFixture fixture;
   auto counter = fixture.dir.path() / "runs";
   auto script = "n=$(cat " + counter.string() + " 2>/dev/null || echo 0); n=$((n+1)); echo $n > " + counter.string() +

@@ -330,7 +330,7 @@ TEST_CASE("run without --socket --on-lost term stops CMD when its lock file is d
   CHECK_THAT(result.err, Contains("deleted") && Contains("stopping the command (SIGTERM)"));
 }
 
-TEST_CASE("run --instance auto skips an instance whose pool is full; --instance N takes N's lock when free") {
+TEST_CASE("run --instance auto skips an instance whose pool is full, and --instance N takes N's lock when free") {
   TempDir dir;
   auto ports = ReservedPorts::consecutive(6);
   auto config = write_config(dir, "[instances]\nbase = " + std::to_string(ports[0]) +
