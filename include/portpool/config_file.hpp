@@ -23,18 +23,13 @@
 /// service has either `offset` and `size`, or `ports`, or `range`. Unknown keys are errors.
 
 #include <portpool/detail/config_reader.hpp>
-#include <portpool/detail/system_error.hpp>
+#include <portpool/detail/config_text.hpp>
 #include <portpool/error.hpp>
 #include <portpool/service_port_table.hpp>
 
-#include <fmt/format.h>
-
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <string_view>
-#include <system_error>
 
 namespace portpool {
 
@@ -53,19 +48,10 @@ inline ServicePortTable load_table(std::string_view toml, const std::string& sou
   return detail::ConfigReader(source_name).read(toml);
 }
 
-/// @throws ConfigError when the file cannot be read, and as load_table().
+/// @throws ConfigError when the file is not a regular file of at most 1 MiB or cannot be read, and
+/// as load_table(); ResourceError when descriptors or memory run out.
 inline ServicePortTable ServicePortTable::from_file(const std::filesystem::path& path) {
-  std::error_code error;
-  if (std::filesystem::is_directory(path, error)) {
-    throw ConfigError(fmt::format("the config file {} is a directory: give the path of a TOML file", path.string()));
-  }
-  std::ifstream file(path, std::ios::binary);
-  std::string text(std::istreambuf_iterator<char>(file), {});
-  if (!file.is_open() || file.bad()) {
-    throw ConfigError(fmt::format("cannot read the config file {}: {}; check the path and its permissions",
-                                  path.string(), detail::last_error_text()));
-  }
-  return load_table(text, path.string());
+  return load_table(detail::read_config_text(path.string()), path.string());
 }
 
 }  // namespace portpool

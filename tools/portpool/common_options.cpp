@@ -1,6 +1,5 @@
 #include "common_options.hpp"
 
-#include "config_input.hpp"
 #include "exit_codes.hpp"
 
 #include <portpool/config_file.hpp>
@@ -31,7 +30,7 @@ void add_common_options(CLI::App& command, CommonOptions& options) {
 
 ServicePortTable load_port_table(const CommonOptions& options) {
   if (!options.config_file.empty()) {
-    return load_table(read_config_file(options.config_file), options.config_file);
+    return ServicePortTable::from_file(options.config_file);  // a regular file of at most 1 MiB
   }
   auto table = ServicePortTable::defaults();
   table.validate();

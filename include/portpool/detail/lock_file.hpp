@@ -181,10 +181,6 @@ inline std::string user_text(uid_t uid) { return fmt::format("uid {}", uid); }
                                   what, errno_text(error)));
 }
 
-inline bool is_resource_error(int error) {
-  return error == EMFILE || error == ENFILE || error == ENOMEM || error == ENOBUFS || error == ENOLCK;
-}
-
 /// Why an existing entry at `name` cannot be opened as a lock file, for a refusal of its port.
 inline std::string unopenable_entry(const LockDirectory& directory, const std::string& name, int error) {
   auto path = (directory.path / name).string();

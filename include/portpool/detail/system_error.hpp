@@ -10,4 +10,10 @@ inline std::string errno_text(int error) { return std::system_category().message
 
 inline std::string last_error_text() { return errno_text(errno); }
 
+/// Whether `error` means the system ran out of something (descriptors, memory, lock records)
+/// rather than that the request itself was wrong.
+inline bool is_resource_error(int error) {
+  return error == EMFILE || error == ENFILE || error == ENOMEM || error == ENOBUFS || error == ENOLCK;
+}
+
 }  // namespace portpool::detail
