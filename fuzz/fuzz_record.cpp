@@ -13,7 +13,8 @@ namespace {
 
 bool same_holder(const portpool::Holder& left, const portpool::Holder& right) {
   return left.port == right.port && left.service == right.service && left.pid == right.pid &&
-         left.instance == right.instance && left.instance_id == right.instance_id && left.since == right.since;
+         left.instance == right.instance && left.instance_id == right.instance_id && left.since == right.since &&
+         left.readiness == right.readiness && left.description == right.description;
 }
 
 }  // namespace

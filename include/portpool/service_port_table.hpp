@@ -7,6 +7,7 @@
 #include <portpool/detail/port_list.hpp>
 #include <portpool/error.hpp>
 #include <portpool/fetch_blocked_ports.hpp>
+#include <portpool/service_description.hpp>
 
 #include <fmt/format.h>
 
@@ -117,6 +118,20 @@ class ServicePortTable {
     return *this;
   }
 
+  /// Describes what `service` serves: the defaults of `Options::description` for its managers
+  /// built from this table.
+  /// @throws ConfigError on an unknown service or an invalid description.
+  ServicePortTable& describe(std::string_view service, ServiceDescription description) {
+    auto& entry = find_mutable(service);
+    validate_description(description);
+    entry.description = std::move(description);
+    return *this;
+  }
+
+  /// What `service` serves, as described with describe() (empty when it was not).
+  /// @throws ConfigError on an unknown service.
+  const ServiceDescription& description(std::string_view service) const { return find(service).description; }
+
   /// Whether `service`'s pool may hand out ports that browsers and `fetch()` refuse.
   /// @throws ConfigError on an unknown service.
   bool allows_fetch_blocked_ports(std::string_view service) const { return find(service).allow_fetch_blocked_ports; }
@@ -221,6 +236,7 @@ class ServicePortTable {
     unsigned size = 0;
     std::vector<unsigned> ports;
     bool allow_fetch_blocked_ports = false;
+    ServiceDescription description{};
   };
 
   struct Claim {
