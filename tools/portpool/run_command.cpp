@@ -98,6 +98,7 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
   command->add_option("--on-lost", arguments.on_lost, "when the port is lost: term (SIGTERM to CMD) or warn")
       ->check(CLI::IsMember({"term", "warn"}));
   add_common_options(*command, arguments.common);
+  add_description_options(*command, arguments.description);
   command->add_option("SERVICE", arguments.service, "the service whose pool the port comes from")->required();
   command->add_option("CMD", arguments.command, "the command to run and its arguments, after '--'")->required();
   return command;
@@ -111,6 +112,7 @@ int run_run_command(const RunArguments& arguments) {
   auto program = resolve_program(arguments.command.front());
 
   auto options = library_options(arguments.common);
+  options.description = description_from(arguments.description);
   std::optional<InstanceLease> instance_lease;
   if (instance) {
     options.instance = *instance;

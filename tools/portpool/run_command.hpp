@@ -4,6 +4,7 @@
 // takes a port of SERVICE's pool, runs CMD with it, holds it until CMD ends.
 
 #include "common_options.hpp"
+#include "description_options.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -17,6 +18,7 @@ struct RunArguments {
   std::string instance = "1";
   bool socket = false;
   std::string on_lost = "term";
+  DescriptionArguments description;
   std::string service;
   std::vector<std::string> command;
 };

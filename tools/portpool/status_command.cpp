@@ -1,6 +1,7 @@
 #include "status_command.hpp"
 
 #include "columns.hpp"
+#include "description_options.hpp"
 
 #include <portpool/lock_dir.hpp>
 #include <portpool/registry.hpp>
@@ -10,6 +11,7 @@
 
 #include <iostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace portpool::cli {
@@ -18,12 +20,15 @@ namespace {
 std::string holders_as_json(const std::vector<Holder>& holders) {
   auto list = nlohmann::ordered_json::array();
   for (const auto& holder : holders) {
-    list.push_back({{"port", holder.port},
-                    {"service", holder.service},
-                    {"pid", holder.pid},
-                    {"instance", holder.instance},
-                    {"instance_id", holder.instance_id},
-                    {"since", iso8601_utc(holder.since)}});
+    nlohmann::ordered_json entry{{"port", holder.port},
+                                 {"service", holder.service},
+                                 {"pid", holder.pid},
+                                 {"instance", holder.instance},
+                                 {"instance_id", holder.instance_id},
+                                 {"since", iso8601_utc(holder.since)},
+                                 {"readiness", to_string(holder.readiness)}};
+    entry.update(description_json(holder.description));
+    list.push_back(std::move(entry));
   }
   return nlohmann::ordered_json{{"holders", list}}.dump(2);
 }
@@ -32,10 +37,11 @@ std::string holders_as_text(const std::vector<Holder>& holders, const std::files
   if (holders.empty()) {
     return fmt::format("no port is held (lock directory {})\n", lock_dir.string());
   }
-  std::vector<std::vector<std::string>> rows{{"PORT", "SERVICE", "PID", "INSTANCE", "SINCE"}};
+  std::vector<std::vector<std::string>> rows{{"PORT", "SERVICE", "PID", "INSTANCE", "SINCE", "SERVES"}};
   for (const auto& holder : holders) {
     rows.push_back({std::to_string(holder.port), holder.service, std::to_string(holder.pid),
-                    std::to_string(holder.instance), local_time_text(holder.since)});
+                    std::to_string(holder.instance), local_time_text(holder.since),
+                    description_summary(holder.description)});
   }
   return format_columns(rows);
 }
