@@ -64,15 +64,4 @@ std::string description_summary(const ServiceDescription& description) {
   return summary.empty() ? "-" : summary;
 }
 
-nlohmann::ordered_json description_json(const ServiceDescription& description) {
-  auto text_or_null = [](const std::string& text) {
-    return text.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(text);
-  };
-  return {{"protocol", text_or_null(description.protocol)},
-          {"health", text_or_null(description.health_path)},
-          {"version", text_or_null(description.version)},
-          {"tags", description.tags},
-          {"meta", description.metadata}};
-}
-
 }  // namespace portpool::cli

@@ -6,7 +6,6 @@
 #include <portpool/service_description.hpp>
 
 #include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include <string>
 #include <vector>
@@ -31,9 +30,5 @@ ServiceDescription description_from(const DescriptionArguments& arguments);
 /// A one-cell summary of `description` for status tables, such as "http /health 1.2 [a,b]";
 /// "-" when empty.
 std::string description_summary(const ServiceDescription& description);
-
-/// The holder's description as the JSON fields of `status --json`: protocol, health, version
-/// (null when not given), tags (a list) and meta (an object).
-nlohmann::ordered_json description_json(const ServiceDescription& description);
 
 }  // namespace portpool::cli

@@ -3,6 +3,7 @@
 #include "columns.hpp"
 #include "description_options.hpp"
 
+#include <portpool/holder_json.hpp>
 #include <portpool/lock_dir.hpp>
 #include <portpool/registry.hpp>
 
@@ -11,7 +12,6 @@
 
 #include <iostream>
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace portpool::cli {
@@ -20,15 +20,7 @@ namespace {
 std::string holders_as_json(const std::vector<Holder>& holders) {
   auto list = nlohmann::ordered_json::array();
   for (const auto& holder : holders) {
-    nlohmann::ordered_json entry{{"port", holder.port},
-                                 {"service", holder.service},
-                                 {"pid", holder.pid},
-                                 {"instance", holder.instance},
-                                 {"instance_id", holder.instance_id},
-                                 {"since", iso8601_utc(holder.since)},
-                                 {"readiness", to_string(holder.readiness)}};
-    entry.update(description_json(holder.description));
-    list.push_back(std::move(entry));
+    list.push_back(holder_json(holder));
   }
   return nlohmann::ordered_json{{"holders", list}}.dump(2);
 }
