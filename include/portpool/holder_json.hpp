@@ -1,10 +1,12 @@
 #pragma once
 
 /// @file
-/// A holder as JSON, the one shape shared by `portpool status --json`, the gateway's
-/// `/api/services` and its event stream (needs nlohmann/json).
+/// Holders and registry changes as JSON: the one shape shared by `portpool status --json` and
+/// `status --watch --json`, and the gateway's `/api/services` and `/api/events` (needs
+/// nlohmann/json).
 
 #include <portpool/holder.hpp>
+#include <portpool/registry_watcher.hpp>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -13,6 +15,7 @@
 #include <chrono>
 #include <ctime>
 #include <string>
+#include <vector>
 
 namespace portpool {
 
@@ -44,6 +47,28 @@ inline nlohmann::ordered_json holder_json(const Holder& holder) {
           {"version", text_or_null(holder.description.version)},
           {"tags", holder.description.tags},
           {"meta", holder.description.metadata}};
+}
+
+/// `{"type": "snapshot", "time", "holders": [holder_json...]}`: the first message of a watch.
+inline nlohmann::ordered_json snapshot_json(const std::vector<Holder>& holders) {
+  auto list = nlohmann::ordered_json::array();
+  for (const auto& holder : holders) {
+    list.push_back(holder_json(holder));
+  }
+  return {{"type", "snapshot"}, {"time", iso8601_utc(std::chrono::system_clock::now())}, {"holders", list}};
+}
+
+/// `{"type": "acquired" | "released" | "lost" | "changed", "time", "port", "holder", "reason"}`;
+/// `reason` only for "lost".
+inline nlohmann::ordered_json change_json(const RegistryChange& change) {
+  nlohmann::ordered_json message{{"type", to_string(change.kind)},
+                                 {"time", iso8601_utc(std::chrono::system_clock::now())},
+                                 {"port", change.holder.port},
+                                 {"holder", holder_json(change.holder)}};
+  if (change.kind == RegistryChange::Kind::lost) {
+    message["reason"] = change.reason;
+  }
+  return message;
 }
 
 }  // namespace portpool

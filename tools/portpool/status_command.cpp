@@ -2,6 +2,7 @@
 
 #include "columns.hpp"
 #include "description_options.hpp"
+#include "watch_command.hpp"
 
 #include <portpool/holder_json.hpp>
 #include <portpool/lock_dir.hpp>
@@ -43,6 +44,9 @@ std::string holders_as_text(const std::vector<Holder>& holders, const std::files
 CLI::App* add_status_command(CLI::App& app, StatusArguments& arguments) {
   auto* command = app.add_subcommand("status", "Show who holds which port now");
   add_common_options(*command, arguments.common);
+  command->add_flag("--watch", arguments.watch,
+                    "then print every change (acquired, released, lost, changed) as it happens, one line each, "
+                    "until interrupted");
   return command;
 }
 
@@ -51,6 +55,9 @@ int run_status_command(const StatusArguments& arguments) {
     load_port_table(arguments.common);  // a wrong --config is reported even though every holder is shown
   }
   auto options = library_options(arguments.common);
+  if (arguments.watch) {
+    watch_registry(options, arguments.common.json);
+  }
   auto holders = Registry::holders(options);
   std::cout << (arguments.common.json ? holders_as_json(holders) + '\n'
                                       : holders_as_text(holders, resolve_lock_dir(options.lock_dir)));

@@ -10,6 +10,7 @@ namespace portpool::cli {
 
 struct StatusArguments {
   CommonOptions common;
+  bool watch = false;
 };
 
 CLI::App* add_status_command(CLI::App& app, StatusArguments& arguments);
