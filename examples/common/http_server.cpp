@@ -56,6 +56,7 @@ void HttpServer::shutdown(std::chrono::milliseconds grace) {
   beast::error_code ignored;
   acceptor_.close(ignored);
   accept_retry_.cancel();
+  handler_.shutdown();
   for (const auto& session : open_sessions()) {
     session->stop();
   }

@@ -68,6 +68,9 @@ void HttpSession::on_read(beast::error_code error) {
   }
   busy_ = true;
   auto request = parser_->release();
+  if (!stopping_ && handler_.take_over(request, stream_)) {
+    return;
+  }
   request_version_ = request.version();
   request_keep_alive_ = request.keep_alive();
   handler_.handle(request, [self = shared_from_this()](Response response) { self->answer(std::move(response)); });

@@ -4,6 +4,8 @@
 
 #include "http_message.hpp"
 
+#include <boost/beast/core/tcp_stream.hpp>
+
 #include <string>
 
 namespace portpool_example {
@@ -22,6 +24,13 @@ class RequestHandler {
 
   /// The answer to a request that could not be read (malformed, or over a size limit).
   virtual Response reject_unreadable(const std::string& reason) = 0;
+
+  /// Takes the connection of `request` for a long-lived stream (a WebSocket, server-sent events)
+  /// instead of answering it: true when it moved `stream` out, and the session then ends.
+  virtual bool take_over(const Request& /*request*/, boost::beast::tcp_stream& /*stream*/) { return false; }
+
+  /// The server is shutting down: end the connections take_over() took.
+  virtual void shutdown() {}
 };
 
 }  // namespace portpool_example

@@ -31,6 +31,9 @@ struct ServiceSettings {
   std::string service;
   /// The HTTP Server header of every response.
   std::string server_name;
+  /// What the service serves, published in its holder record (the table's description fills the
+  /// fields left empty).
+  portpool::ServiceDescription description;
 };
 
 /// A service that has its port, as its request handler sees it.
