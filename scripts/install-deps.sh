@@ -8,6 +8,8 @@ packages=(
   libboost-dev libfmt-dev
   catch2 libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libbenchmark-dev
   clang clang-format clang-tidy libclang-rt-14-dev curl procps
+  # The gateway's dashboard is tested in headless Chromium, driven through chromedriver.
+  chromium chromium-driver
 )
 # Node.js and npm run the official MCP SDK client of tests/mcp (the SDK itself comes from npm, by
 # ctest). A machine that already has them, from Debian or elsewhere, keeps its own.
