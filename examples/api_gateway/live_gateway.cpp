@@ -2,6 +2,7 @@
 
 #include "dashboard_page.hpp"
 
+#include <portpool/fetch_blocked_ports.hpp>
 #include <portpool/holder_json.hpp>
 #include <portpool/probe.hpp>
 #include <portpool/registry.hpp>
@@ -78,8 +79,8 @@ bool LiveGateway::take_over(const Request& request, boost::beast::tcp_stream& st
 
 void LiveGateway::shutdown() { events_->stop(); }
 
-// Every port of every pool of the table, for this gateway's instance: held (and by whom), in use
-// by a program outside portpool (and why), or free.
+// Every port of every pool of the table, for this gateway's instance: held (and by whom), skipped
+// because browsers refuse it, in use by a program outside portpool (and why), or free.
 Response LiveGateway::pools() const {
   std::map<std::uint16_t, portpool::Holder> holders;
   for (auto& holder : portpool::Registry::holders(registry_options_)) {
@@ -94,6 +95,9 @@ Response LiveGateway::pools() const {
       if (auto held = holders.find(port); held != holders.end()) {
         entry["state"] = "held";
         entry["holder"] = portpool::holder_json(held->second);
+      } else if (portpool::is_fetch_blocked_port(port) && !table_.allows_fetch_blocked_ports(service)) {
+        entry["state"] = "blocked";
+        entry["detail"] = "browsers and fetch() refuse this port, so the pool skips it";
       } else if (auto problem = probe.check(registry_options_.probe_address, port)) {
         entry["state"] = "in_use";
         entry["detail"] = *problem;

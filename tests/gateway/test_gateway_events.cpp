@@ -237,6 +237,18 @@ TEST_CASE("/api/pools shows every pool port as held, used by another program, or
   CHECK(entry_for_port(pools.at("pools")[0].at("ports"), gateway.port()).at("state") == "held");
 }
 
+TEST_CASE("/api/pools shows a port that browsers refuse as blocked, unless the table allows it") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  auto path = directory.path() / "ports.toml";
+  std::ofstream(path) << "[services.api-server]\nports = [" << ports[0] << "]\n[services.x11]\nports = [6000]\n"
+                      << "[services.x11-allowed]\nports = [6001]\nallow_fetch_blocked_ports = true\n";
+  auto gateway = Gateway::start(path, directory.lock_dir());
+  auto pools = http_get(gateway.port(), "/api/pools").json().at("pools");
+  CHECK(pools[1].at("ports")[0].at("state") == "blocked");
+  CHECK(pools[2].at("ports")[0].at("state") != "blocked");
+}
+
 TEST_CASE("GET / serves the self-contained dashboard") {
   TempDir directory;
   auto ports = ReservedPorts::any(1);
