@@ -40,8 +40,8 @@ int run_gateway(const GatewaySettings& settings) {
     auto events = std::make_shared<EventHub>(running.executor, running.options, health, settings.health_interval);
     events->start();
     return std::make_unique<LiveGateway>(std::make_unique<Router>(std::move(identity), running.options, health),
-                                         std::move(events), running.table, running.instance, running.options,
-                                         settings.service.server_name);
+                                         std::move(events), running.table, running.instance, running.port,
+                                         running.options, settings.service.server_name);
   });
 }
 

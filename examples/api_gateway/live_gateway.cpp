@@ -7,6 +7,7 @@
 #include <portpool/probe.hpp>
 #include <portpool/registry.hpp>
 
+#include <fmt/format.h>
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include <map>
@@ -43,31 +44,60 @@ Response dashboard() {
 }  // namespace
 
 LiveGateway::LiveGateway(std::unique_ptr<Router> api, std::shared_ptr<EventHub> events,
-                         portpool::ServicePortTable table, unsigned instance, portpool::Options registry_options,
-                         std::string server_name)
+                         portpool::ServicePortTable table, unsigned instance, std::uint16_t port,
+                         portpool::Options registry_options, std::string server_name)
     : api_(std::move(api)),
       events_(std::move(events)),
       table_(std::move(table)),
       instance_(instance),
+      port_(port),
       registry_options_(std::move(registry_options)),
       server_name_(std::move(server_name)) {}
 
+bool LiveGateway::from_this_machine(const Request& request) const {
+  auto field = [&request](http::field name) {
+    auto value = request[name];
+    return std::string_view(value.data(), value.size());
+  };
+  auto host = field(http::field::host);
+  auto origin = field(http::field::origin);
+  for (std::string_view name : {"127.0.0.1", "localhost", "[::1]"}) {
+    auto with_port = fmt::format("{}:{}", name, port_);
+    if (host == name || host == with_port) {
+      return origin.empty() || origin == "http://" + with_port;
+    }
+  }
+  return false;
+}
+
 void LiveGateway::handle(const Request& request, Respond respond) {
   auto path = path_of(request);
-  if (request.method() == http::verb::get && path == "/") {
+  const bool live = path == "/" || path == "/api/pools" || path == events_path;
+  if (request.method() != http::verb::get || !live) {
+    return api_->handle(request, std::move(respond));
+  }
+  if (!from_this_machine(request)) {
+    return respond(portpool_example::json_error(
+        http::status::forbidden,
+        fmt::format("{} answers only pages of this gateway: open it as http://127.0.0.1:{}/ or "
+                    "http://localhost:{}/",
+                    path, port_, port_)));
+  }
+  if (path == "/") {
     return respond(dashboard());
   }
-  if (request.method() == http::verb::get && path == "/api/pools") {
+  if (path == "/api/pools") {
     return respond(pools());
   }
-  api_->handle(request, std::move(respond));
+  // A request for the events from this machine is taken over, unless the server is stopping.
+  respond(portpool_example::json_error(http::status::service_unavailable, "the gateway is shutting down"));
 }
 
 Response LiveGateway::reject_unreadable(const std::string& reason) { return api_->reject_unreadable(reason); }
 
 bool LiveGateway::take_over(const Request& request, boost::beast::tcp_stream& stream) {
-  if (request.method() != http::verb::get || path_of(request) != events_path) {
-    return false;
+  if (request.method() != http::verb::get || path_of(request) != events_path || !from_this_machine(request)) {
+    return false;  // handle() answers why
   }
   if (boost::beast::websocket::is_upgrade(request)) {
     events_->add_websocket(std::move(stream), request);

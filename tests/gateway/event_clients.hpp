@@ -31,9 +31,19 @@ inline void set_receive_timeout(int socket, std::chrono::seconds timeout) {
 
 class WebSocketEvents {
  public:
-  explicit WebSocketEvents(std::uint16_t port, std::chrono::seconds timeout = std::chrono::seconds(10)) : socket_(io_) {
+  /// Opens the WebSocket, sending `origin` as a browser would (none when empty).
+  /// @throws boost::system::system_error when the gateway refuses the handshake.
+  explicit WebSocketEvents(std::uint16_t port, std::chrono::seconds timeout = std::chrono::seconds(10),
+                           const std::string& origin = {})
+      : socket_(io_) {
     socket_.next_layer().connect({boost::asio::ip::address_v4::loopback(), port});
     set_receive_timeout(socket_.next_layer().native_handle(), timeout);
+    if (!origin.empty()) {
+      socket_.set_option(
+          boost::beast::websocket::stream_base::decorator([origin](boost::beast::websocket::request_type& request) {
+            request.set(boost::beast::http::field::origin, origin);
+          }));
+    }
     socket_.handshake("127.0.0.1:" + std::to_string(port), "/api/events");
   }
 

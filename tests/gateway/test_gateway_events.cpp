@@ -262,3 +262,26 @@ TEST_CASE("GET / serves the self-contained dashboard") {
   CHECK(page.body.find("http://") == std::string::npos);  // nothing from elsewhere
   CHECK(page.body.find("https://") == std::string::npos);
 }
+
+TEST_CASE("the dashboard, /api/pools and /api/events refuse other sites and rebound host names") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  auto gateway = Gateway::start(write_table(directory, ports.ports()), directory.lock_dir());
+  auto port = std::to_string(gateway.port());
+  auto request = [&](const std::string& target, const std::string& host, const std::string& origin) {
+    auto text = "GET " + target + " HTTP/1.1\r\nHost: " + host + "\r\n" +
+                (origin.empty() ? std::string() : "Origin: " + origin + "\r\n") + "Connection: close\r\n\r\n";
+    return raw_exchange(gateway.port(), text);
+  };
+  for (const std::string target : {"/", "/api/pools", "/api/events"}) {
+    CAPTURE(target);
+    CHECK_THAT(request(target, "attacker.example:" + port, ""), Contains("HTTP/1.1 403"));
+    CHECK_THAT(request(target, "127.0.0.1:" + port, "http://attacker.example"), Contains("HTTP/1.1 403"));
+    CHECK_THAT(request(target, "127.0.0.1:" + port, "http://attacker.example"),
+               Contains("open it as http://127.0.0.1:"));
+  }
+  CHECK_THAT(request("/", "localhost:" + port, "http://localhost:" + port), Contains("HTTP/1.1 200"));
+  CHECK_THROWS(WebSocketEvents(gateway.port(), std::chrono::seconds(10), "http://attacker.example"));
+  WebSocketEvents same_site(gateway.port(), std::chrono::seconds(10), "http://127.0.0.1:" + port);
+  CHECK(same_site.next().at("type") == "snapshot");
+}

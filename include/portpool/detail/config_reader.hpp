@@ -139,8 +139,7 @@ class ConfigReader {
     reject_unknown_keys(service,
                         {"offset", "size", "ports", "range", "allow_fetch_blocked_ports", "protocol", "health",
                          "version", "tags", "meta"},
-                        fmt::format("in {}", heading),
-                        std::string(expected) + "; and optionally protocol, health, version, tags, meta");
+                        fmt::format("in {}", heading), expected);
     const bool per_instance = service.contains("offset") || service.contains("size");
     const int kinds = int{per_instance} + int{service.contains("ports")} + int{service.contains("range")};
     if (kinds != 1) {
