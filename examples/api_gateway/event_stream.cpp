@@ -10,10 +10,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <array>
 #include <deque>
 #include <functional>
 #include <utility>
-#include <vector>
 
 namespace api_gateway {
 
