@@ -11,7 +11,6 @@
 #include <string>
 
 using Catch::Matchers::Contains;
-using Catch::Matchers::EndsWith;
 using namespace portpool::test;
 
 namespace {

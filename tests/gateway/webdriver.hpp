@@ -102,7 +102,7 @@ class WebDriverSession {
  private:
   std::string path(const std::string& tail) const { return "/session/" + session_ + tail; }
 
-  nlohmann::json call(http::verb method, const std::string& target, const nlohmann::json& body) {
+  nlohmann::json call(http::verb method, const std::string& target, const nlohmann::json& body) const {
     HttpClient client(driver_port_, std::chrono::seconds(60));
     auto reply = client.request(method, target, body.is_null() ? std::string() : body.dump());
     auto parsed = nlohmann::json::parse(reply.body, nullptr, false);

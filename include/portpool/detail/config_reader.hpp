@@ -182,7 +182,7 @@ class ConfigReader {
     if (const auto* tags = service.get("tags")) {
       const auto* list = tags->as_array();
       if (list == nullptr) {
-        fail(tags->source(), fmt::format("{} tags must be a list of strings such as [\"mcp\", \"local\"], not {}",
+        fail(tags->source(), fmt::format(R"({} tags must be a list of strings such as ["mcp", "local"], not {})",
                                          heading, fmt::streamed(tags->type())));
       }
       for (const auto& tag : *list) {
@@ -191,7 +191,7 @@ class ConfigReader {
     }
     if (const auto* meta = service.get("meta")) {
       const auto& entries =
-          require_table(*meta, heading + " meta", "expected a table of strings such as { type = \"mcp\" }");
+          require_table(*meta, heading + " meta", R"(expected a table of strings such as { type = "mcp" })");
       for (const auto& [key, value] : entries) {
         description.metadata[std::string(key.str())] = text(value, fmt::format("{} meta.{}", heading, key.str()));
       }
