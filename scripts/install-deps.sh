@@ -13,6 +13,8 @@ packages=(
   # protoc plugin of protobuf-compiler-grpc for the generated code), and etcd itself for its tests
   # and benchmark (etcd-server; etcdctl from etcd-client sets up users and roles in the tests).
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc etcd-server etcd-client
+  # The gateway's dashboard is tested in headless Chromium, driven through chromedriver.
+  chromium chromium-driver
 )
 # Node.js and npm run the official MCP SDK client of tests/mcp (the SDK itself comes from npm, by
 # ctest). A machine that already has them, from Debian or elsewhere, keeps its own.

@@ -102,3 +102,41 @@ TEST_CASE("values are strict: digits only, in range, names as for services") {
   CHECK_FALSE(parse_record(with_header(body + "no equals sign\n")).has_value());
   CHECK_FALSE(parse_record(with_header(body + "bad key=1\n")).has_value());
 }
+
+TEST_CASE("a description survives formatting and parsing, and older readers' keys stay as they were") {
+  auto holder = sample();
+  holder.description.protocol = "grpc";
+  holder.description.health_path = "/healthz";
+  holder.description.version = "1.2.3";
+  holder.description.tags = {"b", "a"};
+  holder.description.metadata = {{"type", "mcp"}, {"note", "a=b, c"}};
+  auto body = format_record_body(holder);
+  CHECK(body.find("protocol=grpc\nhealth=/healthz\nversion=1.2.3\ntags=b,a\nmeta.note=a=b, c\nmeta.type=mcp\n") !=
+        std::string::npos);
+  auto parsed = parse_record(format_record(holder));
+  REQUIRE(parsed.has_value());
+  CHECK(parsed->description == holder.description);
+  CHECK(format_record_body(sample()).find("protocol") == std::string::npos);
+}
+
+TEST_CASE("malformed descriptions in a record are rejected") {
+  auto body = sample_body();
+  auto line = GENERATE(as<std::string>{}, "protocol=\n", "protocol=HTTP\n", "health=x\n", "health=/a b\n", "version=\n",
+                       "tags=\n", "tags=a,\n", "tags=a,a\n", "tags=,a\n", "tags=a b\n", "meta.=x\n", "meta.a b=x\n",
+                       "meta.k=\x01\n", "meta.k=\xc3\xa9\n", "meta.k=1\nmeta.k=2\n");
+  CAPTURE(line);
+  CHECK_FALSE(parse_record(with_header(body + line)).has_value());
+}
+
+TEST_CASE("a record with more tags or metadata than allowed is rejected") {
+  std::string tags = "tags=t0";
+  for (int tag = 1; tag < 17; ++tag) {
+    tags += fmt::format(",t{}", tag);
+  }
+  CHECK_FALSE(parse_record(with_header(sample_body() + tags + "\n")).has_value());
+  std::string metadata;
+  for (int entry = 0; entry < 17; ++entry) {
+    metadata += fmt::format("meta.k{}=v\n", entry);
+  }
+  CHECK_FALSE(parse_record(with_header(sample_body() + metadata)).has_value());
+}

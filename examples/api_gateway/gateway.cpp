@@ -1,6 +1,8 @@
 #include "gateway.hpp"
 
+#include "event_stream.hpp"
 #include "health_aggregator.hpp"
+#include "live_gateway.hpp"
 #include "routes.hpp"
 
 #include <memory>
@@ -24,6 +26,9 @@ portpool_example::ServiceSettings GatewaySettings::default_service_settings() {
   portpool_example::ServiceSettings settings;
   settings.service = "api-server";
   settings.http.server_name = "portpool-api-gateway";
+  settings.description.protocol = "http";
+  settings.description.health_path = "/api/health";
+  settings.description.tags = {"gateway"};
   return settings;
 }
 
@@ -32,7 +37,11 @@ int run_gateway(const GatewaySettings& settings) {
     GatewayIdentity identity{running.service, running.port, running.instance, running.pool};
     HealthAggregator health(running.executor, running.options, health_check_settings(settings, running.options),
                             running.port);
-    return std::make_unique<Router>(std::move(identity), running.options, std::move(health));
+    auto events = std::make_shared<EventHub>(running.executor, running.options, health, settings.health_interval);
+    events->start();
+    return std::make_unique<LiveGateway>(std::make_unique<Router>(std::move(identity), running.options, health),
+                                         std::move(events), running.table, running.instance, running.port,
+                                         running.options, settings.service.http.server_name);
   });
 }
 

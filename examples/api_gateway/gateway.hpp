@@ -5,6 +5,7 @@
 
 #include "service_runner.hpp"
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,8 @@ struct GatewaySettings {
   portpool_example::ServiceSettings service = default_service_settings();
   /// Other services whose holders serve GET /api/health, for /api/health/aggregated.
   std::vector<std::string> health_services;
+  /// How often /api/events subscribers get the holders' health checked (health messages).
+  std::chrono::milliseconds health_interval{2000};
 
   /// The api-server service (9000-9002 in the built-in table).
   static portpool_example::ServiceSettings default_service_settings();

@@ -2,6 +2,7 @@
 
 #include <boost/beast/http.hpp>
 
+#include <portpool/holder_json.hpp>
 #include <portpool/registry.hpp>
 
 #include <unistd.h>
@@ -35,9 +36,10 @@ class HealthProbe : public std::enable_shared_from_this<HealthProbe> {
  public:
   using Done = std::function<void(ProbeOutcome)>;
 
-  HealthProbe(const boost::asio::any_io_executor& executor, tcp::endpoint target, std::chrono::milliseconds timeout,
-              Done done)
+  HealthProbe(const boost::asio::any_io_executor& executor, tcp::endpoint target, const std::string& path,
+              std::chrono::milliseconds timeout, Done done)
       : stream_(executor), target_(std::move(target)), timeout_(timeout), done_(std::move(done)) {
+    request_.target(path);
     request_.set(http::field::host, fmt::format("{}:{}", target_.address().to_string(), target_.port()));
     request_.set(http::field::connection, "close");
     parser_.body_limit(std::uint64_t{64} * 1024);
@@ -93,7 +95,7 @@ class HealthProbe : public std::enable_shared_from_this<HealthProbe> {
   beast::tcp_stream stream_;
   tcp::endpoint target_;
   std::chrono::milliseconds timeout_;
-  http::request<http::empty_body> request_{http::verb::get, "/api/health", 11};
+  http::request<http::empty_body> request_{http::verb::get, "/", 11};
   beast::flat_buffer buffer_;
   http::response_parser<http::string_body> parser_;
   std::chrono::steady_clock::time_point started_;
@@ -140,23 +142,40 @@ HealthAggregator::HealthAggregator(boost::asio::any_io_executor executor, portpo
       own_port_(own_port) {}
 
 nlohmann::ordered_json HealthAggregator::describe(const portpool::Holder& holder) const {
-  nlohmann::ordered_json entry = {
-      {"service", holder.service}, {"port", holder.port}, {"pid", holder.pid}, {"instance", holder.instance}};
+  auto entry = portpool::holder_json(holder);
   if (holder.port == own_port_ && holder.pid == ::getpid()) {
     entry["self"] = true;
   }
   return entry;
 }
 
+// A holder that declares an HTTP health path is probed there; one that declares none, on
+// /api/health when its service is known to serve it. A health path beside another protocol (grpc,
+// ws...) is not an HTTP endpoint this probe can ask.
+std::optional<std::string> HealthAggregator::health_path(const portpool::Holder& holder) const {
+  const auto& description = holder.description;
+  if (!description.health_path.empty()) {
+    if (description.protocol.empty() || description.protocol == "http") {
+      return description.health_path;
+    }
+    return std::nullopt;
+  }
+  if (settings_.services.count(holder.service) != 0) {
+    return std::string(default_health_path);
+  }
+  return std::nullopt;
+}
+
 void HealthAggregator::aggregate(Done done) const {
   auto aggregation = std::make_shared<Aggregation>();
   aggregation->timeout = settings_.timeout;
   aggregation->done = std::move(done);
-  std::vector<portpool::Holder> probed;
+  std::vector<std::pair<portpool::Holder, std::string>> probed;  // with the health path
   for (auto& holder : portpool::Registry::holders(registry_options_)) {
-    if (settings_.services.count(holder.service) != 0) {
+    if (auto path = health_path(holder)) {
       aggregation->services.push_back(describe(holder));
-      probed.push_back(std::move(holder));
+      aggregation->services.back()["probed_path"] = *path;
+      probed.emplace_back(std::move(holder), std::move(*path));
     } else {
       aggregation->not_probed.push_back(describe(holder));
     }
@@ -166,9 +185,9 @@ void HealthAggregator::aggregate(Done done) const {
     return aggregation->report();
   }
   for (std::size_t index = 0; index < probed.size(); ++index) {
-    tcp::endpoint target(settings_.address, probed[index].port);
+    tcp::endpoint target(settings_.address, probed[index].first.port);
     std::make_shared<HealthProbe>(
-        executor_, target, settings_.timeout,
+        executor_, target, probed[index].second, settings_.timeout,
         [aggregation, index](const ProbeOutcome& outcome) { aggregation->complete(index, outcome); })
         ->start();
   }

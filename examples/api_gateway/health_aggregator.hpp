@@ -3,10 +3,11 @@
 // Aggregated health: probes, concurrently and with a short timeout, every registered service that
 // has a health endpoint, and reports each one as up or down with its latency.
 //
-// Registry entries do not say whether a holder speaks HTTP. The gateway probes the holders of the
-// services it knows to serve `GET /api/health`: its own service (every gateway instance does) and
-// those named with `--health-service`. The other holders are listed as not probed, rather than
-// reported down for not answering a protocol they never spoke.
+// A holder that declares an HTTP health path in its description (protocol http or none) is probed
+// on that path. A holder that declares none is probed on `GET /api/health` when its service is
+// known to serve it: the gateway's own service (every gateway instance does) and those named with
+// `--health-service`. The other holders are listed as not probed, rather than reported down for
+// not answering a protocol they never spoke.
 
 #include <portpool/holder.hpp>
 #include <portpool/options.hpp>
@@ -18,13 +19,19 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 
 namespace api_gateway {
 
+/// Where holders of the services in HealthCheckSettings::services answer.
+inline constexpr std::string_view default_health_path = "/api/health";
+
 struct HealthCheckSettings {
-  /// Services whose holders answer `GET /api/health` with 2xx when they are up.
+  /// Services whose holders answer `GET /api/health` with 2xx when they are up (holders that
+  /// declare their own health path are probed there, whatever their service).
   std::set<std::string> services;
   /// How long a probe may take, connection included, before the service counts as down.
   std::chrono::milliseconds timeout{500};
@@ -48,6 +55,7 @@ class HealthAggregator {
 
  private:
   nlohmann::ordered_json describe(const portpool::Holder& holder) const;
+  std::optional<std::string> health_path(const portpool::Holder& holder) const;
 
   boost::asio::any_io_executor executor_;
   portpool::Options registry_options_;

@@ -1,6 +1,7 @@
 #include "routes.hpp"
 
 #include <portpool/error.hpp>
+#include <portpool/holder_json.hpp>
 #include <portpool/lock_dir.hpp>
 #include <portpool/registry.hpp>
 
@@ -18,7 +19,6 @@ namespace api_gateway {
 
 using portpool_example::json_error;
 using portpool_example::json_response;
-using portpool_example::utc_timestamp;
 
 namespace {
 
@@ -103,12 +103,7 @@ void Router::health(const Request& /*request*/, const Respond& respond) const {
 void Router::services(const Request& /*request*/, const Respond& respond) const {
   auto holders = nlohmann::ordered_json::array();
   for (const auto& holder : portpool::Registry::holders(registry_options_)) {
-    holders.push_back({{"service", holder.service},
-                       {"port", holder.port},
-                       {"pid", holder.pid},
-                       {"instance", holder.instance},
-                       {"instance_id", holder.instance_id},
-                       {"since", utc_timestamp(holder.since)}});
+    holders.push_back(portpool::holder_json(holder));
   }
   respond(
       json_response(http::status::ok, {{"lock_dir", portpool::resolve_lock_dir(registry_options_.lock_dir).string()},

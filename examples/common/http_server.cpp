@@ -98,6 +98,7 @@ void HttpServer::shutdown(std::chrono::milliseconds grace) {
   beast::error_code ignored;
   acceptor_.close(ignored);
   accept_retry_.cancel();
+  context_.handler.shutdown();
   log_.flush();
   for (const auto& session : open_sessions()) {
     session->stop();

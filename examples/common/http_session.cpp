@@ -136,6 +136,9 @@ void HttpSession::on_read(beast::error_code error) {
   }
   state_ = State::answering;
   auto request = parser_->release();
+  if (!stopping_ && context_.handler.take_over(request, stream_)) {
+    return;  // the stream belongs to the handler now (a WebSocket, server-sent events)
+  }
   request_keep_alive_ = request.keep_alive();
   if (request_is_head_) {
     request.method(http::verb::get);  // HEAD is GET without the body (write() leaves it out)

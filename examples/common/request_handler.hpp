@@ -4,6 +4,8 @@
 
 #include "http_message.hpp"
 
+#include <boost/beast/core/tcp_stream.hpp>
+
 #include <string>
 
 namespace portpool_example {
@@ -25,6 +27,13 @@ class RequestHandler {
   /// host or sent from an origin the server does not admit (403, see OriginPolicy). `reason`
   /// says what is wrong and what to do.
   virtual Response refuse(http::status status, const std::string& reason) = 0;
+
+  /// Takes the connection of `request` for a long-lived stream (a WebSocket, server-sent events)
+  /// instead of answering it: true when it moved `stream` out, and the session then ends.
+  virtual bool take_over(const Request& /*request*/, boost::beast::tcp_stream& /*stream*/) { return false; }
+
+  /// The server is shutting down: end the connections take_over() took.
+  virtual void shutdown() {}
 };
 
 }  // namespace portpool_example

@@ -85,6 +85,7 @@ int run_service(const ServiceSettings& settings, const HandlerFactory& make_hand
   auto table = load_table(settings);
   portpool::Options options;
   options.lock_dir = settings.lock_dir;
+  options.description = settings.description;
   auto instance = take_instance(settings, table, options);
   options.on_event = log_skipped_port;
 

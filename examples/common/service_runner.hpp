@@ -32,6 +32,9 @@ struct ServiceSettings {
   std::string service;
   /// The server name, limits, connection cap and admitted origins of the HTTP server.
   HttpServerSettings http;
+  /// What the service serves, published in its holder record (the table's description fills the
+  /// fields left empty).
+  portpool::ServiceDescription description;
 };
 
 /// A service that has its port, as its request handler sees it.

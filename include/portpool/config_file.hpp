@@ -20,7 +20,9 @@
 /// @endcode
 ///
 /// `[instances]` and each of its keys are optional (defaults: base 6000, stride 100, max 10). A
-/// service has either `offset` and `size`, or `ports`, or `range`. Unknown keys are errors.
+/// service has either `offset` and `size`, or `ports`, or `range`; and optionally a description
+/// of what its holders serve (`ServicePortTable::describe()`): `protocol`, `health`, `version`
+/// (strings), `tags` (a list of strings), `meta` (a table of strings). Unknown keys are errors.
 
 #include <portpool/detail/config_reader.hpp>
 #include <portpool/detail/config_text.hpp>

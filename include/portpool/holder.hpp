@@ -3,6 +3,8 @@
 /// @file
 /// Holder: who holds a port, as recorded next to its lock.
 
+#include <portpool/service_description.hpp>
+
 #include <sys/types.h>
 
 #include <chrono>
@@ -43,6 +45,8 @@ struct Holder {
   std::string instance_id;
   std::chrono::system_clock::time_point since;
   Readiness readiness = Readiness::unknown;
+  /// What the holder serves, as it described it (empty when it did not).
+  ServiceDescription description{};
 };
 
 }  // namespace portpool

@@ -3,6 +3,8 @@
 /// @file
 /// Options shared by the managers, and the structured events they report.
 
+#include <portpool/service_description.hpp>
+
 #include <boost/asio/ip/address.hpp>
 
 #include <cstdint>
@@ -62,6 +64,12 @@ struct Options {
   /// `is_fetch_blocked_port()`, e.g. 6000). Off by default: such ports are skipped with the
   /// reason. A manager built from a table also allows them when the table says so for the service.
   bool allow_fetch_blocked_ports = false;
+
+  /// What the service serves on the ports it takes (protocol, health path, version, tags,
+  /// metadata), published in each holder record for `Registry` readers. A manager built from a
+  /// table fills the fields left empty from the table's description of the service. Checked when
+  /// the manager is built (ConfigError).
+  ServiceDescription description;
 
   /// Called for every acquisition, skipped port, release and exhaustion, on the thread that
   /// caused it. Must not throw; an exception it throws is ignored.

@@ -16,6 +16,7 @@
 #include <portpool/options.hpp>
 #include <portpool/port_lease.hpp>
 #include <portpool/probe.hpp>
+#include <portpool/service_description.hpp>
 #include <portpool/service_port_table.hpp>
 
 #include <unistd.h>
@@ -146,6 +147,7 @@ class BasicPortPoolManager {
 
   static Options with_table_permissions(const ServicePortTable& table, const std::string& service, Options options) {
     options.allow_fetch_blocked_ports = options.allow_fetch_blocked_ports || table.allows_fetch_blocked_ports(service);
+    options.description = with_defaults(std::move(options.description), table.description(service));
     return options;
   }
 
@@ -169,6 +171,7 @@ class BasicPortPoolManager {
       options.instance_id = detail::generate_instance_id();
     }
     detail::require_valid_name("instance id", options.instance_id);
+    validate_description(options.description);
     return true;
   }
 
@@ -204,8 +207,9 @@ class BasicPortPoolManager {
     const auto since = std::chrono::system_clock::now();
     for (auto port : pool_) {
       std::optional<ClaimResult<Claim>> claimed;
-      auto taken = take(Holder{port, service_, self, options_.instance, options_.instance_id, since, {}},
-                        refusals != nullptr, claim, claimed);
+      auto taken =
+          take(Holder{port, service_, self, options_.instance, options_.instance_id, since, {}, options_.description},
+               refusals != nullptr, claim, claimed);
       if (taken.lock) {
         detail::reached_step("probed");
         detail::notify(options_.on_event, Event{EventKind::acquired, service_, port,

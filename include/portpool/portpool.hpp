@@ -16,6 +16,8 @@
 #include <portpool/port_shield.hpp>
 #include <portpool/probe.hpp>
 #include <portpool/registry.hpp>
+#include <portpool/registry_watcher.hpp>
+#include <portpool/service_description.hpp>
 #include <portpool/service_port_table.hpp>
 #include <portpool/shield_options.hpp>
 #include <portpool/test_runner.hpp>

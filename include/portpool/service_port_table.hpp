@@ -7,6 +7,7 @@
 #include <portpool/detail/port_list.hpp>
 #include <portpool/error.hpp>
 #include <portpool/fetch_blocked_ports.hpp>
+#include <portpool/service_description.hpp>
 
 #include <fmt/format.h>
 
@@ -79,7 +80,7 @@ class ServicePortTable {
     if (size == 0) {
       throw ConfigError(fmt::format("service '{}' has a pool of size 0: give it at least one port", service));
     }
-    add(Service{std::move(service), false, offset, size, {}, false, PoolScope::host});
+    add(Service{std::move(service), false, offset, size, {}, false, PoolScope::host, {}});
     return *this;
   }
 
@@ -94,7 +95,7 @@ class ServicePortTable {
     if (auto repeated = std::adjacent_find(sorted.begin(), sorted.end()); repeated != sorted.end()) {
       throw ConfigError(fmt::format("service '{}' lists port {} twice", service, *repeated));
     }
-    add(Service{std::move(service), true, 0, 0, std::move(ports), false, PoolScope::host});
+    add(Service{std::move(service), true, 0, 0, std::move(ports), false, PoolScope::host, {}});
     return *this;
   }
 
@@ -120,6 +121,20 @@ class ServicePortTable {
     find_mutable(service).allow_fetch_blocked_ports = allow;
     return *this;
   }
+
+  /// Describes what `service` serves: the defaults of `Options::description` for its managers
+  /// built from this table.
+  /// @throws ConfigError on an unknown service or an invalid description.
+  ServicePortTable& describe(std::string_view service, ServiceDescription description) {
+    auto& entry = find_mutable(service);
+    validate_description(description);
+    entry.description = std::move(description);
+    return *this;
+  }
+
+  /// What `service` serves, as described with describe() (empty when it was not).
+  /// @throws ConfigError on an unknown service.
+  const ServiceDescription& description(std::string_view service) const { return find(service).description; }
 
   /// Whether `service`'s pool may hand out ports that browsers and `fetch()` refuse.
   /// @throws ConfigError on an unknown service.
@@ -238,6 +253,7 @@ class ServicePortTable {
     std::vector<unsigned> ports;
     bool allow_fetch_blocked_ports = false;
     PoolScope scope = PoolScope::host;
+    ServiceDescription description{};
   };
 
   struct Claim {

@@ -199,9 +199,6 @@ int run_publish_command(const PublishArguments& arguments) {
 }
 
 int run_fleet_status(const FleetStatusArguments& arguments, bool json) {
-  if (arguments.watch && !arguments.fleet) {
-    throw UsageError("--watch needs --fleet: 'portpool status --fleet --etcd URL --watch'");
-  }
   fleet::EtcdClient etcd(etcd_options(arguments.etcd));
   return mapping_etcd_errors([&] {
     if (arguments.watch) {

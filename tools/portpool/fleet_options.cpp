@@ -25,7 +25,9 @@ void add_etcd_options(CLI::App& command, EtcdArguments& arguments) {
 
 void add_fleet_status_options(CLI::App& command, FleetStatusArguments& arguments) {
   command.add_flag("--fleet", arguments.fleet, "show every host's holders, from etcd (needs --etcd)");
-  command.add_flag("--watch", arguments.watch, "with --fleet: keep running and print each change");
+  command.add_flag("--watch", arguments.watch,
+                   "then print every change (acquired, released, lost, changed) as it happens, one line each, until "
+                   "interrupted; with --fleet, of every host");
   add_etcd_options(command, arguments.etcd);
 }
 

@@ -34,6 +34,7 @@ struct HeldLease {
 
 Options lease_options(const LeaseArguments& arguments, const ServicePortTable& table, HeldLease& held) {
   auto options = library_options(arguments.common);
+  options.description = description_from(arguments.description);
   if (auto number = chosen_instance(arguments.instance, table)) {
     options.instance = *number;
   } else {
@@ -80,6 +81,7 @@ CLI::App* add_lease_command(CLI::App& app, LeaseArguments& arguments) {
       ->type_name("PID")
       ->check(CLI::PositiveNumber);
   add_common_options(*command, arguments.common);
+  add_description_options(*command, arguments.description);
   command->add_option("SERVICE", arguments.service, "the service whose pool the port comes from")->required();
   return command;
 }

@@ -5,6 +5,7 @@
 // dies or SIGTERM arrives. The building block of the Node.js and Python packages.
 
 #include "common_options.hpp"
+#include "description_options.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -14,6 +15,7 @@ namespace portpool::cli {
 
 struct LeaseArguments {
   CommonOptions common;
+  DescriptionArguments description;
   std::string instance = "1";
   std::string socket_path;
   int parent_pid = 0;

@@ -179,6 +179,7 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
                    "how long a reloaded copy may take to be ready (default 30s)")
       ->type_name("DURATION");
   add_common_options(*command, arguments.common);
+  add_description_options(*command, arguments.description);
   command->add_option("SERVICE", arguments.service, "the service whose pool the port comes from")->required();
   command->add_option("CMD", arguments.command, "the command to run and its arguments, after '--'")->required();
   return command;
@@ -206,6 +207,7 @@ int run_run_command(const RunArguments& arguments) {
   auto program = resolve_program(arguments.command.front());
 
   auto options = library_options(arguments.common);
+  options.description = description_from(arguments.description);
   auto holding = instance ? take_instance_port(arguments, table, options, *instance, supervisor.context())
                           : take_any_instance_port(arguments, table, options, supervisor.context());
   ServiceCopies copies(supervisor, holding.port(), launch_request(arguments, program, holding, kill_grace),

@@ -6,6 +6,7 @@
 // takes a port of SERVICE's pool, runs CMD's process tree with it, holds it until the tree is gone.
 
 #include "common_options.hpp"
+#include "description_options.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -25,6 +26,7 @@ struct RunArguments {
   int max_restarts = -1;  ///< -1: no limit
   std::string ready;      ///< "notify", "accept", or empty
   std::string ready_timeout = "30s";
+  DescriptionArguments description;
   std::string service;
   std::vector<std::string> command;
 };

@@ -3,7 +3,10 @@
 #include "columns.hpp"
 #include "ephemeral_ports.hpp"
 #include "resource_limits.hpp"
+#include "description_options.hpp"
+#include "watch_command.hpp"
 
+#include <portpool/holder_json.hpp>
 #include <portpool/lock_dir.hpp>
 #include <portpool/registry.hpp>
 
@@ -23,14 +26,9 @@ std::string holders_as_json(const std::vector<Holder>& holders) {
   auto list = nlohmann::ordered_json::array();
   for (const auto& holder : holders) {
     auto safe = pool_reserved({holder.port}, range, reserved);
-    list.push_back({{"port", holder.port},
-                    {"service", holder.service},
-                    {"pid", holder.pid},
-                    {"instance", holder.instance},
-                    {"instance_id", holder.instance_id},
-                    {"since", iso8601_utc(holder.since)},
-                    {"reserved", safe ? nlohmann::ordered_json(*safe) : nullptr},
-                    {"readiness", to_string(holder.readiness)}});
+    auto entry = holder_json(holder);
+    entry["reserved"] = safe ? nlohmann::ordered_json(*safe) : nullptr;
+    list.push_back(std::move(entry));
   }
   return nlohmann::ordered_json{{"holders", list}}.dump(2);
 }
@@ -41,11 +39,12 @@ std::string holders_as_text(const std::vector<Holder>& holders, const std::files
   }
   auto range = ephemeral_range();
   auto reserved = reserved_ports();
-  std::vector<std::vector<std::string>> rows{{"PORT", "SERVICE", "PID", "INSTANCE", "SINCE", "READINESS", "RESERVED"}};
+  std::vector<std::vector<std::string>> rows{
+      {"PORT", "SERVICE", "PID", "INSTANCE", "SINCE", "READINESS", "SERVES", "RESERVED"}};
   for (const auto& holder : holders) {
     rows.push_back({std::to_string(holder.port), holder.service, std::to_string(holder.pid),
                     std::to_string(holder.instance), local_time_text(holder.since), to_string(holder.readiness),
-                    reservation_text({holder.port}, range, reserved)});
+                    description_summary(holder.description), reservation_text({holder.port}, range, reserved)});
   }
   return format_columns(rows);
 }
@@ -60,7 +59,7 @@ CLI::App* add_status_command(CLI::App& app, StatusArguments& arguments) {
 }
 
 int run_status_command(const StatusArguments& arguments) {
-  if (arguments.fleet.fleet || arguments.fleet.watch) {
+  if (arguments.fleet.fleet) {
     return run_fleet_status(arguments.fleet, arguments.common.json);
   }
   require_free_descriptors(descriptors_needed);
@@ -68,6 +67,9 @@ int run_status_command(const StatusArguments& arguments) {
     load_port_table(arguments.common);  // a wrong --config is reported even though every holder is shown
   }
   auto options = library_options(arguments.common);
+  if (arguments.fleet.watch) {
+    watch_registry(options, arguments.common.json);
+  }
   auto holders = Registry::holders(options);
   std::cout << (arguments.common.json ? holders_as_json(holders) + '\n'
                                       : holders_as_text(holders, resolve_lock_dir(options.lock_dir)));

@@ -136,7 +136,9 @@ class ConfigReader {
     constexpr std::string_view expected =
         "expected offset and size (a pool per instance), or ports or range (a pool shared by all instances)";
     const auto& service = require_table(node, heading, expected);
-    reject_unknown_keys(service, {"offset", "size", "ports", "range", "allow_fetch_blocked_ports", "scope"},
+    reject_unknown_keys(service,
+                        {"offset", "size", "ports", "range", "allow_fetch_blocked_ports", "scope", "protocol",
+                         "health", "version", "tags", "meta"},
                         fmt::format("in {}", heading), expected);
     const bool per_instance = service.contains("offset") || service.contains("size");
     const int kinds = int{per_instance} + int{service.contains("ports")} + int{service.contains("range")};
@@ -161,6 +163,51 @@ class ConfigReader {
     if (const auto* allow = service.get("allow_fetch_blocked_ports")) {
       table.allow_fetch_blocked_ports(service_name, boolean(*allow, heading + " allow_fetch_blocked_ports"));
     }
+    auto description = read_description(service, heading);
+    if (!description.empty()) {
+      add(name, [&] { table.describe(service_name, std::move(description)); });
+    }
+  }
+
+  // The service's description: protocol, health, version (strings), tags (a list of strings) and
+  // meta (a table of strings). Their limits are checked by ServicePortTable::describe().
+  ServiceDescription read_description(const toml::table& service, const std::string& heading) const {
+    ServiceDescription description;
+    if (const auto* protocol = service.get("protocol")) {
+      description.protocol = text(*protocol, heading + " protocol");
+    }
+    if (const auto* health = service.get("health")) {
+      description.health_path = text(*health, heading + " health");
+    }
+    if (const auto* version = service.get("version")) {
+      description.version = text(*version, heading + " version");
+    }
+    if (const auto* tags = service.get("tags")) {
+      const auto* list = tags->as_array();
+      if (list == nullptr) {
+        fail(tags->source(), fmt::format(R"({} tags must be a list of strings such as ["mcp", "local"], not {})",
+                                         heading, fmt::streamed(tags->type())));
+      }
+      for (const auto& tag : *list) {
+        description.tags.push_back(text(tag, fmt::format("a tag in {} tags", heading)));
+      }
+    }
+    if (const auto* meta = service.get("meta")) {
+      const auto& entries =
+          require_table(*meta, heading + " meta", R"(expected a table of strings such as { type = "mcp" })");
+      for (const auto& [key, value] : entries) {
+        description.metadata[std::string(key.str())] = text(value, fmt::format("{} meta.{}", heading, key.str()));
+      }
+    }
+    return description;
+  }
+
+  std::string text(const toml::node& node, std::string_view what) const {
+    const auto* value = node.as_string();
+    if (value == nullptr) {
+      fail(node.source(), fmt::format("{} must be a string, not {}", what, fmt::streamed(node.type())));
+    }
+    return value->get();
   }
 
   bool boolean(const toml::node& node, std::string_view what) const {

@@ -20,10 +20,12 @@
 #include <portpool/detail/system_error.hpp>
 #include <portpool/error.hpp>
 #include <portpool/holder.hpp>
+#include <portpool/service_description.hpp>
 
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <array>
@@ -39,6 +41,7 @@ namespace portpool::detail {
 
 inline constexpr std::string_view record_magic = "portpool-record 2 ";
 inline constexpr std::size_t max_record_size = 4096;
+inline constexpr std::string_view metadata_key_prefix = "meta.";
 
 inline std::uint64_t record_checksum(std::string_view body) {
   std::uint64_t hash = 14695981039346656037ULL;  // FNV-1a, 64 bits
@@ -48,6 +51,23 @@ inline std::uint64_t record_checksum(std::string_view body) {
   return hash;
 }
 
+// The description's lines: "protocol=", "health=", "version=", "tags=a,b" and one "meta.KEY=" per
+// entry, each only when set. Readers before descriptions ignore them as a newer writer's keys.
+inline void append_description(std::string& body, const ServiceDescription& description) {
+  auto append = [&body](std::string_view key, std::string_view value) {
+    if (!value.empty()) {
+      body += fmt::format("{}={}\n", key, value);
+    }
+  };
+  append("protocol", description.protocol);
+  append("health", description.health_path);
+  append("version", description.version);
+  append("tags", fmt::format("{}", fmt::join(description.tags, ",")));
+  for (const auto& [key, value] : description.metadata) {
+    body += fmt::format("{}{}={}\n", metadata_key_prefix, key, value);
+  }
+}
+
 inline std::string format_record_body(const Holder& holder) {
   auto since = std::chrono::duration_cast<std::chrono::milliseconds>(holder.since.time_since_epoch()).count();
   auto body = fmt::format("port={}\nservice={}\npid={}\ninstance={}\ninstance_id={}\nsince_ms={}\n", holder.port,
@@ -55,6 +75,7 @@ inline std::string format_record_body(const Holder& holder) {
   if (holder.readiness != Readiness::unknown) {
     body += fmt::format("readiness={}\n", to_string(holder.readiness));
   }
+  append_description(body, holder.description);
   return body;
 }
 
@@ -95,7 +116,55 @@ bool parse_field_number(std::string_view value, Integer& into) {
   return parsed.has_value();
 }
 
+inline bool parse_tags(std::string_view value, ServiceDescription& description) {
+  while (true) {
+    auto comma = value.find(',');
+    auto tag = value.substr(0, comma);
+    if (!is_valid_name(tag) || description.tags.size() == max_tags ||
+        std::find(description.tags.begin(), description.tags.end(), tag) != description.tags.end()) {
+      return false;
+    }
+    description.tags.emplace_back(tag);
+    if (comma == std::string_view::npos) {
+      return true;
+    }
+    value.remove_prefix(comma + 1);
+  }
+}
+
+inline bool parse_metadata(std::string_view key, std::string_view value, ServiceDescription& description) {
+  return is_valid_name(key) && is_valid_metadata_value(value) && description.metadata.size() < max_metadata_entries &&
+         description.metadata.emplace(key, value).second;
+}
+
+// A key of the description; nullopt when `key` is not one.
+inline std::optional<bool> parse_description_field(std::string_view key, std::string_view value,
+                                                   ServiceDescription& description) {
+  if (key == "protocol") {
+    description.protocol = value;
+    return is_valid_protocol(value);
+  }
+  if (key == "health") {
+    description.health_path = value;
+    return is_valid_health_path(value);
+  }
+  if (key == "version") {
+    description.version = value;
+    return is_valid_version(value);
+  }
+  if (key == "tags") {
+    return parse_tags(value, description);
+  }
+  if (key.substr(0, metadata_key_prefix.size()) == metadata_key_prefix) {
+    return parse_metadata(key.substr(metadata_key_prefix.size()), value, description);
+  }
+  return std::nullopt;
+}
+
 inline bool parse_record_field(std::string_view key, std::string_view value, Holder& holder) {
+  if (auto parsed = parse_description_field(key, value, holder.description)) {
+    return *parsed;
+  }
   if (key == "port") {
     return parse_field_number(value, holder.port);
   }

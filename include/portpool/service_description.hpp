@@ -1,0 +1,184 @@
+#pragma once
+
+/// @file
+/// ServiceDescription: what a holder serves on its port, published in the registry beside it.
+
+#include <portpool/detail/names.hpp>
+#include <portpool/error.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace portpool {
+
+/// What a service serves on its port: protocol, health endpoint, version, tags and metadata.
+/// Every field is optional. Holders publish it in their record, so `Registry::holders()`,
+/// `portpool status` and the gateway's `/api/services` show it, and the gateway probes a holder
+/// that declares an HTTP health path.
+///
+/// The registry is read by other processes, so a description is bounded (see the limits below and
+/// `validate_description()`): the holder's record must stay within its 4096 bytes.
+///
+/// @code
+/// portpool::Options options;
+/// options.description.protocol = "http";
+/// options.description.health_path = "/api/health";
+/// options.description.tags = {"gateway", "public"};
+/// options.description.metadata["type"] = "api";
+/// @endcode
+struct ServiceDescription {
+  /// The protocol spoken on the port ("http", "ws", "grpc", "tcp", ...): 1 to 16 lowercase
+  /// letters, digits, '+', '-' or '.'.
+  std::string protocol;
+  /// Path of the HTTP health endpoint, such as "/health": starts with '/', printable ASCII without
+  /// spaces, at most 256 bytes.
+  std::string health_path;
+  /// The service's version: printable ASCII without spaces, at most 64 bytes.
+  std::string version;
+  /// Tags, each a name (1 to 64 letters, digits, '-', '_' or '.'); at most 16, none twice.
+  std::vector<std::string> tags;
+  /// Key/value metadata: keys are names as for tags, values are printable ASCII of at most 256
+  /// bytes; at most 16 entries.
+  std::map<std::string, std::string> metadata;
+
+  bool empty() const noexcept {
+    return protocol.empty() && health_path.empty() && version.empty() && tags.empty() && metadata.empty();
+  }
+};
+
+inline bool operator==(const ServiceDescription& left, const ServiceDescription& right) {
+  return left.protocol == right.protocol && left.health_path == right.health_path && left.version == right.version &&
+         left.tags == right.tags && left.metadata == right.metadata;
+}
+
+inline bool operator!=(const ServiceDescription& left, const ServiceDescription& right) { return !(left == right); }
+
+namespace detail {
+
+inline constexpr std::size_t max_protocol_length = 16;
+inline constexpr std::size_t max_health_path_length = 256;
+inline constexpr std::size_t max_version_length = 64;
+inline constexpr std::size_t max_tags = 16;
+inline constexpr std::size_t max_metadata_entries = 16;
+inline constexpr std::size_t max_metadata_value_length = 256;
+// Every field at its limit fits, with the record's own fields, in a 4096-byte record.
+inline constexpr std::size_t max_description_size = 3072;
+
+inline bool is_printable_ascii(char c) { return c >= ' ' && c <= '~'; }
+
+inline bool is_valid_protocol(std::string_view protocol) {
+  auto allowed = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.';
+  };
+  return !protocol.empty() && protocol.size() <= max_protocol_length &&
+         std::all_of(protocol.begin(), protocol.end(), allowed);
+}
+
+inline bool is_valid_health_path(std::string_view path) {
+  return !path.empty() && path.size() <= max_health_path_length && path.front() == '/' &&
+         std::all_of(path.begin(), path.end(), [](char c) { return is_printable_ascii(c) && c != ' '; });
+}
+
+inline bool is_valid_version(std::string_view version) {
+  return !version.empty() && version.size() <= max_version_length &&
+         std::all_of(version.begin(), version.end(), [](char c) { return is_printable_ascii(c) && c != ' '; });
+}
+
+inline bool is_valid_metadata_value(std::string_view value) {
+  return value.size() <= max_metadata_value_length && std::all_of(value.begin(), value.end(), is_printable_ascii);
+}
+
+/// Why `description` cannot be published, or an empty string when it can.
+inline std::string description_problem(const ServiceDescription& description) {
+  if (!description.protocol.empty() && !is_valid_protocol(description.protocol)) {
+    return fmt::format("the protocol '{}' is invalid: use 1 to {} lowercase letters, digits, '+', '-' or '.'",
+                       description.protocol, max_protocol_length);
+  }
+  if (!description.health_path.empty() && !is_valid_health_path(description.health_path)) {
+    return fmt::format(
+        "the health path '{}' is invalid: it must start with '/' and have at most {} printable "
+        "ASCII characters, without spaces",
+        description.health_path, max_health_path_length);
+  }
+  if (!description.version.empty() && !is_valid_version(description.version)) {
+    return fmt::format("the version '{}' is invalid: use at most {} printable ASCII characters, without spaces",
+                       description.version, max_version_length);
+  }
+  if (description.tags.size() > max_tags) {
+    return fmt::format("{} tags are too many: give at most {}", description.tags.size(), max_tags);
+  }
+  for (auto tag = description.tags.begin(); tag != description.tags.end(); ++tag) {
+    if (!is_valid_name(*tag)) {
+      return fmt::format(
+          "the tag '{}' is invalid: use 1 to {} letters, digits, '-', '_' or '.' (not starting with '.')", *tag,
+          max_name_length);
+    }
+    if (std::find(description.tags.begin(), tag, *tag) != tag) {
+      return fmt::format("the tag '{}' is given twice: give each tag once", *tag);
+    }
+  }
+  if (description.metadata.size() > max_metadata_entries) {
+    return fmt::format("{} metadata entries are too many: give at most {}", description.metadata.size(),
+                       max_metadata_entries);
+  }
+  std::size_t size = description.protocol.size() + description.health_path.size() + description.version.size();
+  for (const auto& tag : description.tags) {
+    size += tag.size() + 1;
+  }
+  for (const auto& [key, value] : description.metadata) {
+    if (!is_valid_name(key)) {
+      return fmt::format(
+          "the metadata key '{}' is invalid: use 1 to {} letters, digits, '-', '_' or '.' (not "
+          "starting with '.')",
+          key, max_name_length);
+    }
+    if (!is_valid_metadata_value(value)) {
+      return fmt::format("the metadata value of '{}' is invalid: use at most {} printable ASCII characters", key,
+                         max_metadata_value_length);
+    }
+    size += key.size() + value.size() + 7;  // "meta." '=' '\n'
+  }
+  if (size > max_description_size) {
+    return fmt::format(
+        "the description takes {} bytes, more than the {} a holder record has room for: shorten "
+        "its metadata or tags",
+        size, max_description_size);
+  }
+  return {};
+}
+
+}  // namespace detail
+
+/// Checks `description` against the limits of ServiceDescription.
+/// @throws ConfigError saying which field is wrong and what is allowed.
+inline void validate_description(const ServiceDescription& description) {
+  auto problem = detail::description_problem(description);
+  if (!problem.empty()) {
+    throw ConfigError("invalid service description: " + problem);
+  }
+}
+
+/// `description` with every field it leaves empty taken from `defaults` (metadata: entry by entry).
+inline ServiceDescription with_defaults(ServiceDescription description, const ServiceDescription& defaults) {
+  auto fill = [](std::string& field, const std::string& fallback) {
+    if (field.empty()) {
+      field = fallback;
+    }
+  };
+  fill(description.protocol, defaults.protocol);
+  fill(description.health_path, defaults.health_path);
+  fill(description.version, defaults.version);
+  if (description.tags.empty()) {
+    description.tags = defaults.tags;
+  }
+  description.metadata.insert(defaults.metadata.begin(), defaults.metadata.end());
+  return description;
+}
+
+}  // namespace portpool

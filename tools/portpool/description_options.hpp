@@ -1,0 +1,34 @@
+#pragma once
+
+// The flags that describe what a held port serves (--protocol, --health, --service-version, --tag,
+// --meta KEY=VALUE), shared by the commands that take ports.
+
+#include <portpool/service_description.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+namespace portpool::cli {
+
+struct DescriptionArguments {
+  std::string protocol;
+  std::string health_path;
+  std::string version;
+  std::vector<std::string> tags;
+  std::vector<std::string> metadata;  // "KEY=VALUE" as given
+};
+
+void add_description_options(CLI::App& command, DescriptionArguments& arguments);
+
+/// The description the flags give; fields they leave empty are filled from the table's
+/// description of the service when the manager is built.
+/// @throws UsageError when a flag's value is malformed or over its limit.
+ServiceDescription description_from(const DescriptionArguments& arguments);
+
+/// A one-cell summary of `description` for status tables, such as "http /health 1.2 [a,b]";
+/// "-" when empty.
+std::string description_summary(const ServiceDescription& description);
+
+}  // namespace portpool::cli
