@@ -1,9 +1,10 @@
 #include "status_command.hpp"
 
 #include "columns.hpp"
-#include "ephemeral_ports.hpp"
-#include "resource_limits.hpp"
 #include "description_options.hpp"
+#include "ephemeral_ports.hpp"
+#include "exit_codes.hpp"
+#include "resource_limits.hpp"
 #include "watch_command.hpp"
 
 #include <portpool/holder_json.hpp>
@@ -61,6 +62,9 @@ CLI::App* add_status_command(CLI::App& app, StatusArguments& arguments) {
 int run_status_command(const StatusArguments& arguments) {
   if (arguments.fleet.fleet) {
     return run_fleet_status(arguments.fleet, arguments.common.json);
+  }
+  if (!arguments.fleet.etcd.endpoints.empty()) {
+    throw UsageError("--etcd is for the fleet view: add --fleet ('portpool status --fleet --etcd URL')");
   }
   require_free_descriptors(descriptors_needed);
   if (!arguments.common.config_file.empty()) {
