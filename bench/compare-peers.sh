@@ -4,7 +4,8 @@
 #   bench/compare-peers.sh [BUILD_DIR]          (default build/perf, configured Release if new)
 #
 # Peers, installed when missing: get-port and portfinder (npm, pinned, into BUILD_DIR/peers),
-# portpicker and ephemeral-port-reserve (Debian packages); matplotlib (Debian) draws the plots.
+# portpicker and ephemeral-port-reserve (Debian packages); matplotlib (Debian) draws the plots and
+# strace (Debian) counts the system calls of one acquisition.
 # Raw results go to BUILD_DIR/results; plots to docs/img; the tables to BUILD_DIR/results/summary.md.
 # Environment: ROUNDS (portpool's race rounds per K, default 10), PEER_ROUNDS (the peers' race
 # rounds per K, default 5: starting 128 interpreters per round is slow), PEER_ITERATIONS (default 300),
@@ -23,7 +24,7 @@ portfinder_version=1.0.38
 
 install_missing_peers() {
   local missing=()
-  for package in python3-portpicker python3-ephemeral-port-reserve python3-matplotlib; do
+  for package in python3-portpicker python3-ephemeral-port-reserve python3-matplotlib strace; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
   done
   if ((${#missing[@]})); then
@@ -40,7 +41,7 @@ build_benchmarks() {
   if [[ ! -f $build/CMakeCache.txt ]]; then
     cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DPORTPOOL_BUILD_EXAMPLES=OFF -DPORTPOOL_BUILD_TOOLS=OFF
   fi
-  cmake --build "$build" --target acquire_bench contention_race shield_idle -j2
+  cmake --build "$build" --target acquire_bench cycle_syscalls contention_race shield_idle -j2
 }
 
 describe_machine() {
@@ -59,10 +60,21 @@ describe_machine() {
   } >"$results/machine.txt"
 }
 
+# The calls of one repetition are those of a run with 1000 repetitions less those of a run with none.
+count_syscalls() {
+  local bin=$build/bench
+  for mode in floor acquire-release exhausted; do
+    for count in 0 1000; do
+      strace -f -c -o "$results/syscalls-$mode-$count.txt" "$bin/cycle_syscalls" "$mode" "$count"
+    done
+  done
+}
+
 run_portpool() {
   local bin=$build/bench
   TMPDIR=/tmp "$bin/acquire_bench" --benchmark_out="$results/acquire-tmp.json" --benchmark_out_format=json
   TMPDIR=/dev/shm "$bin/acquire_bench" --benchmark_out="$results/acquire-shm.json" --benchmark_out_format=json
+  count_syscalls
   "$bin/contention_race" --rounds "$rounds" --csv "$results/race.csv" | tee "$results/race-portpool.txt"
   if [[ ${SKIP_SHIELD:-0} != 1 ]]; then
     "$bin/shield_idle" --benchmark_out="$results/shield.json" --benchmark_out_format=json
