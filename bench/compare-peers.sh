@@ -3,7 +3,8 @@
 #
 #   bench/compare-peers.sh [BUILD_DIR]          (default build/perf, configured Release if new)
 #
-# Peers, installed when missing: get-port and portfinder (npm, pinned, into BUILD_DIR/peers),
+# Peers, installed when missing: get-port and portfinder (npm, pinned by bench/peers/package-lock.json,
+# into BUILD_DIR/peers),
 # portpicker and ephemeral-port-reserve (Debian packages); matplotlib (Debian) draws the plots and
 # strace (Debian) counts the system calls of one acquisition.
 # Raw results go to BUILD_DIR/results; plots to docs/img; the tables to BUILD_DIR/results/summary.md.
@@ -19,8 +20,6 @@ rounds=${ROUNDS:-10}
 peer_rounds=${PEER_ROUNDS:-5}
 peer_iterations=${PEER_ITERATIONS:-300}
 python=/usr/bin/python3  # the distribution's, where the Debian peers are installed
-get_port_version=7.2.0
-portfinder_version=1.0.38
 
 install_missing_peers() {
   local missing=()
@@ -30,11 +29,15 @@ install_missing_peers() {
   if ((${#missing[@]})); then
     apt-get install -y -q "${missing[@]}"
   fi
-  if [[ ! -f $build/peers/node_modules/get-port/package.json || ! -f $build/peers/node_modules/portfinder/package.json ]]; then
+  if [[ ! -d $build/peers/node_modules ]] || ! cmp -s "$root/bench/peers/package-lock.json" "$build/peers/package-lock.json"; then
     mkdir -p "$build/peers"
-    npm install --prefix "$build/peers" --no-audit --no-fund \
-      "get-port@$get_port_version" "portfinder@$portfinder_version"
+    cp "$root/bench/peers/package.json" "$root/bench/peers/package-lock.json" "$build/peers/"
+    npm ci --prefix "$build/peers" --no-audit --no-fund
   fi
+}
+
+npm_version() {
+  node -p "require('$build/peers/node_modules/$1/package.json').version"
 }
 
 build_benchmarks() {
@@ -53,7 +56,7 @@ describe_machine() {
     echo "lock directory file systems: /tmp $(df --output=fstype /tmp | tail -1), /dev/shm $(df --output=fstype /dev/shm | tail -1)"
     echo "compiler: $(c++ --version | head -1)"
     echo "node: $(node --version), python: $($python --version 2>&1)"
-    echo "get-port $get_port_version, portfinder $portfinder_version," \
+    echo "get-port $(npm_version get-port), portfinder $(npm_version portfinder)," \
       "portpicker $(dpkg-query -W -f '${Version}' python3-portpicker)," \
       "ephemeral-port-reserve $(dpkg-query -W -f '${Version}' python3-ephemeral-port-reserve)"
     echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
