@@ -42,7 +42,7 @@ using portpool_bench::TempLockDir;
 
 void FloorLockFile(benchmark::State& state) {
   LockDirDescriptor directory;
-  for (auto _ : state) {
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): the benchmark loop
     if (!portpool_bench::lock_and_unlock(directory.get(), "port-1.lock")) {
       state.SkipWithError("cannot lock the floor's lock file");
       break;
@@ -53,7 +53,7 @@ BENCHMARK(FloorLockFile)->Name("Floor/LockFile");
 
 void FloorListenSocket(benchmark::State& state) {
   auto port = free_port_range(1).front();
-  for (auto _ : state) {
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): the benchmark loop
     if (!portpool_bench::listen_and_close(port)) {
       state.SkipWithError("cannot listen on the floor's port");
       break;
@@ -65,7 +65,7 @@ BENCHMARK(FloorListenSocket)->Name("Floor/ListenSocket");
 void FloorLockAndListen(benchmark::State& state) {
   LockDirDescriptor directory;
   auto port = free_port_range(1).front();
-  for (auto _ : state) {
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): the benchmark loop
     if (!portpool_bench::lock_and_unlock(directory.get(), "port-1.lock") || !portpool_bench::listen_and_close(port)) {
       state.SkipWithError("cannot lock or listen");
       break;
@@ -80,7 +80,7 @@ void AcquireRelease(benchmark::State& state) {
   portpool::Options options;
   options.lock_dir = directory.locks();
   portpool::BasicPortPoolManager<portpool::FileLockPolicy, ProbePolicy> manager("bench", free_port_range(3), options);
-  for (auto _ : state) {
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): the benchmark loop
     auto lease = manager.acquire();
     benchmark::DoNotOptimize(lease.port());
   }
@@ -94,7 +94,7 @@ void AcquireListening(benchmark::State& state) {
   options.lock_dir = directory.locks();
   portpool::PortPoolManager manager("bench", free_port_range(3), options);
   boost::asio::io_context io;
-  for (auto _ : state) {
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): the benchmark loop
     auto listening = manager.acquire_listening(io.get_executor());
     benchmark::DoNotOptimize(listening.port());
   }
@@ -110,7 +110,7 @@ void TryAcquireExhausted(benchmark::State& state) {
   portpool::Options options;
   options.lock_dir = directory.locks();
   portpool::PortPoolManager manager("bench", pool, options);
-  for (auto _ : state) {
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): the benchmark loop
     if (manager.try_acquire()) {
       state.SkipWithError("a port of the exhausted pool was handed out");
       break;
@@ -143,7 +143,7 @@ void FloorExhausted(benchmark::State& state, bool keep_open) {
   struct flock request {};
   request.l_type = F_WRLCK;
   request.l_whence = SEEK_SET;
-  for (auto _ : state) {
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): the benchmark loop
     for (std::size_t index = 0; index < size; ++index) {
       int file = keep_open ? kept[index] : ::openat(lock_dir, names[index].c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
       benchmark::DoNotOptimize(::fcntl(file, F_OFD_SETLK, &request));
@@ -167,7 +167,7 @@ void RegistryHolders(benchmark::State& state) {
   auto size = static_cast<std::size_t>(state.range(0));
   TempLockDir directory;
   PoolHolderProcess holder(port_range(static_cast<std::uint16_t>(65535 - size), size), directory.locks());
-  for (auto _ : state) {
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): the benchmark loop
     auto holders = portpool::Registry::holders(directory.locks());
     if (holders.size() != size) {
       state.SkipWithError("the registry did not list every holder");

@@ -39,10 +39,13 @@ def percentile(values, fraction):
 
 
 def load_benchmarks(path):
+    """{name: entry}: the median of the repetitions when the benchmark was repeated, else its one run."""
     if not path.exists():
         return {}
-    data = json.loads(path.read_text())
-    return {entry["name"]: entry for entry in data["benchmarks"] if entry.get("run_type", "iteration") == "iteration"}
+    entries = json.loads(path.read_text())["benchmarks"]
+    medians = {entry["run_name"]: entry for entry in entries if entry.get("aggregate_name") == "median"}
+    runs = {entry["name"]: entry for entry in entries if entry.get("run_type", "iteration") == "iteration"}
+    return {**runs, **medians}
 
 
 def nanoseconds(entry, clock="real_time"):
@@ -137,9 +140,10 @@ def syscall_table(results):
         repetitions = int(runs[-1].stem.rsplit("-", 1)[1]) * units
         baseline, measured = strace_calls(runs[0]), strace_calls(runs[-1])
         each = {name: (count - baseline.get(name, 0)) / repetitions for name, count in measured.items()}
-        each = {name: value for name, value in each.items() if value >= 0.05}
-        which = ", ".join(f"{name} {value:g}" for name, value in sorted(each.items(), key=lambda item: -item[1]))
-        lines.append(f"| {description} | {sum(each.values()):g} | {which} |")
+        # A few calls of the set-up may differ between the two runs: a tenth of a call is the resolution.
+        each = {name: round(value, 1) for name, value in each.items() if round(value, 1) > 0}
+        which = ", ".join(f"{name} {value:g}" for name, value in sorted(each.items(), key=lambda item: (-item[1], item[0])))
+        lines.append(f"| {description} | {round(sum(each.values()), 1):g} | {which} |")
     return "\n".join(lines)
 
 
