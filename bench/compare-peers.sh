@@ -8,8 +8,7 @@
 # portpicker and ephemeral-port-reserve (Debian packages); matplotlib (Debian) draws the plots and
 # strace (Debian) counts the system calls of one acquisition.
 # Raw results go to BUILD_DIR/results; plots to docs/img; the tables to BUILD_DIR/results/summary.md.
-# Environment: REPETITIONS (of each acquire_bench benchmark, whose median is reported; default 5),
-# ROUNDS (portpool's race rounds per K, default 10), PEER_ROUNDS (the peers' race rounds per K,
+# Environment: ROUNDS (portpool's race rounds per K, default 10), PEER_ROUNDS (the peers' race rounds per K,
 # default 5: starting 128 interpreters per round is slow), PEER_ITERATIONS (default 300),
 # SKIP_SHIELD=1 to leave out the shield benchmarks (about 2 minutes).
 set -euo pipefail
@@ -20,7 +19,6 @@ results=$build/results
 rounds=${ROUNDS:-10}
 peer_rounds=${PEER_ROUNDS:-5}
 peer_iterations=${PEER_ITERATIONS:-300}
-repetitions=${REPETITIONS:-5}
 python=/usr/bin/python3  # the distribution's, where the Debian peers are installed
 
 install_missing_peers() {
@@ -75,13 +73,12 @@ count_syscalls() {
   done
 }
 
-# Each benchmark is repeated and its median reported: a burst of load during one repetition moves
-# the median much less than it would move a single run (the floor and portpool run at different moments).
+# The repeated benchmarks (the floors, one acquisition) are reported by their medians.
 run_portpool() {
   local bin=$build/bench
-  local repeated=(--benchmark_repetitions="$repetitions" --benchmark_report_aggregates_only=true --benchmark_out_format=json)
-  TMPDIR=/tmp "$bin/acquire_bench" "${repeated[@]}" --benchmark_out="$results/acquire-tmp.json"
-  TMPDIR=/dev/shm "$bin/acquire_bench" "${repeated[@]}" --benchmark_out="$results/acquire-shm.json"
+  local json=(--benchmark_report_aggregates_only=true --benchmark_out_format=json)
+  TMPDIR=/tmp "$bin/acquire_bench" "${json[@]}" --benchmark_out="$results/acquire-tmp.json"
+  TMPDIR=/dev/shm "$bin/acquire_bench" "${json[@]}" --benchmark_out="$results/acquire-shm.json"
   count_syscalls
   "$bin/contention_race" --rounds "$rounds" --csv "$results/race.csv" | tee "$results/race-portpool.txt"
   if [[ ${SKIP_SHIELD:-0} != 1 ]]; then
@@ -108,6 +105,7 @@ run_peers() {
 
 install_missing_peers
 build_benchmarks
+rm -rf "$results"  # nothing of an earlier run may end up in this one's report
 mkdir -p "$results" "$root/docs/img"
 describe_machine
 run_portpool

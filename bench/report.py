@@ -9,6 +9,7 @@ shield.json; writes IMAGE_DIR/bench-pool-size.png and IMAGE_DIR/bench-contention
 
 import csv
 import json
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -43,9 +44,14 @@ def load_benchmarks(path):
     if not path.exists():
         return {}
     entries = json.loads(path.read_text())["benchmarks"]
-    medians = {entry["run_name"]: entry for entry in entries if entry.get("aggregate_name") == "median"}
+    medians = {unrepeated(entry["run_name"]): entry for entry in entries if entry.get("aggregate_name") == "median"}
     runs = {entry["name"]: entry for entry in entries if entry.get("run_type", "iteration") == "iteration"}
     return {**runs, **medians}
+
+
+def unrepeated(name):
+    """The benchmark's name without the "/repeats:N" that Google Benchmark appends to repeated ones."""
+    return re.sub(r"/repeats:\d+$", "", name)
 
 
 def nanoseconds(entry, clock="real_time"):
