@@ -41,9 +41,10 @@ using portpool_bench::PoolHolderProcess;
 using portpool_bench::port_range;
 using portpool_bench::TempLockDir;
 
-// The per-acquisition benchmarks and their floors are repeated, and compare-peers.sh reports the
-// median (--benchmark_report_aggregates_only): the floor and portpool run at different moments, and
-// a burst of load during one repetition moves the median much less than a single run.
+// The per-acquisition benchmarks and their floors are repeated, and compare-peers.sh interleaves
+// the repetitions (--benchmark_enable_random_interleaving) and reports the medians: on a shared
+// machine the floor and portpool then meet the same bursts of load, and one burst moves a median
+// much less than a single run.
 constexpr int repetitions = 5;
 
 void FloorLockFile(benchmark::State& state) {

@@ -73,10 +73,13 @@ count_syscalls() {
   done
 }
 
-# The repeated benchmarks (the floors, one acquisition) are reported by their medians.
+# The repeated benchmarks (the floors, one acquisition) are reported by their medians, and their
+# repetitions are interleaved in random order, so that the floor and portpool meet the same bursts of
+# load (the machine may be shared) instead of running at two different moments.
 run_portpool() {
   local bin=$build/bench
-  local json=(--benchmark_report_aggregates_only=true --benchmark_out_format=json)
+  local json=(--benchmark_enable_random_interleaving=true --benchmark_report_aggregates_only=true
+    --benchmark_out_format=json)
   TMPDIR=/tmp "$bin/acquire_bench" "${json[@]}" --benchmark_out="$results/acquire-tmp.json"
   TMPDIR=/dev/shm "$bin/acquire_bench" "${json[@]}" --benchmark_out="$results/acquire-shm.json"
   count_syscalls
