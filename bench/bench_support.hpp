@@ -5,6 +5,7 @@
 
 #include <portpool/portpool.hpp>
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -45,6 +46,29 @@ class TempLockDir {
   std::filesystem::path path_;
 };
 
+/// A private lock directory opened as a descriptor, for the floors' bare *at() calls.
+class LockDirDescriptor {
+ public:
+  LockDirDescriptor() {
+    std::filesystem::create_directories(directory_.locks());
+    descriptor_ = ::open(directory_.locks().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (descriptor_ < 0) {
+      throw std::runtime_error("cannot open the lock directory " + directory_.locks().string());
+    }
+  }
+  LockDirDescriptor(const LockDirDescriptor&) = delete;
+  LockDirDescriptor& operator=(const LockDirDescriptor&) = delete;
+  LockDirDescriptor(LockDirDescriptor&&) = delete;
+  LockDirDescriptor& operator=(LockDirDescriptor&&) = delete;
+  ~LockDirDescriptor() { ::close(descriptor_); }
+  int get() const { return descriptor_; }
+  std::filesystem::path path() const { return directory_.locks(); }
+
+ private:
+  TempLockDir directory_;
+  int descriptor_ = -1;
+};
+
 inline void raise_descriptor_limit() {
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
@@ -67,8 +91,6 @@ inline portpool::detail::UniqueFd bind_on_loopback(std::uint16_t port) {
   return portpool::detail::bind_socket(boost::asio::ip::address_v4::loopback(), port, refusal);
 }
 
-inline bool bindable_on_loopback(std::uint16_t port) { return static_cast<bool>(bind_on_loopback(port)); }
-
 /// A socket listening on 127.0.0.1:port, or an empty one (errno says why).
 inline portpool::detail::UniqueFd listen_on_loopback(std::uint16_t port) {
   auto socket = bind_on_loopback(port);
@@ -78,14 +100,15 @@ inline portpool::detail::UniqueFd listen_on_loopback(std::uint16_t port) {
   return socket;
 }
 
-/// `count` consecutive ports, all bindable on 127.0.0.1 right now, below the usual ephemeral range
-/// (32768 and up) so that outgoing connections do not take them during a run.
+/// `count` consecutive ports on which nothing listens right now, on any local address (the
+/// library's probe), below the usual ephemeral range (32768 and up) so that outgoing connections do
+/// not take them during a run.
 inline std::vector<std::uint16_t> free_port_range(std::size_t count, std::uint16_t lowest = 20000) {
   constexpr std::size_t highest = 32767;
   for (std::size_t first = lowest; first + count <= highest + 1; first += count) {
     bool all_free = true;
     for (std::size_t port = first; port < first + count && all_free; ++port) {
-      all_free = bindable_on_loopback(static_cast<std::uint16_t>(port));
+      all_free = portpool::detail::bind_every_address(static_cast<std::uint16_t>(port)) == 0;
     }
     if (all_free) {
       return port_range(static_cast<std::uint16_t>(first), count);

@@ -2,13 +2,14 @@
 
     python3 report.py RESULTS_DIR IMAGE_DIR
 
-Reads acquire-tmp.json and acquire-shm.json (Google Benchmark), race.csv (contention_race and
-peers/race.py), peers-time.jsonl and, when present, shield.json; writes IMAGE_DIR/bench-pool-size.png
-and IMAGE_DIR/bench-contention.png.
+Reads acquire-tmp.json and acquire-shm.json (Google Benchmark), syscalls-MODE-COUNT.txt (strace -c
+of cycle_syscalls), race.csv (contention_race and peers/race.py), peers-time.jsonl and, when present,
+shield.json; writes IMAGE_DIR/bench-pool-size.png and IMAGE_DIR/bench-contention.png.
 """
 
 import csv
 import json
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -20,6 +21,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 RANGE_TOOLS = {"portpool", "get-port", "portfinder"}
 TO_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+FLOOR = "Floor/LockAndListen"
+ACQUIRE_RELEASE = "AcquireRelease/BindProbe"
+FLOOR_RATIO_TARGET = 1.5
+EXHAUSTED_TARGET_MS = 20.0
+HOLDERS_TARGET_MS = 5.0
+# What each mode of cycle_syscalls repeats, and how many units (cycles, refused ports) one repetition is.
+SYSCALL_MODES = (("floor", "the floor: lock and unlock a file, listen on [::]:P", 1),
+                 ("acquire-release", "`acquire()` + `release()` with the bind probe", 1),
+                 ("exhausted", "`try_acquire()` on an exhausted pool, per refused port", 100))
 
 
 def percentile(values, fraction):
@@ -30,10 +40,18 @@ def percentile(values, fraction):
 
 
 def load_benchmarks(path):
+    """{name: entry}: the median of the repetitions when the benchmark was repeated, else its one run."""
     if not path.exists():
         return {}
-    data = json.loads(path.read_text())
-    return {entry["name"]: entry for entry in data["benchmarks"] if entry.get("run_type", "iteration") == "iteration"}
+    entries = json.loads(path.read_text())["benchmarks"]
+    medians = {unrepeated(entry["run_name"]): entry for entry in entries if entry.get("aggregate_name") == "median"}
+    runs = {entry["name"]: entry for entry in entries if entry.get("run_type", "iteration") == "iteration"}
+    return {**runs, **medians}
+
+
+def unrepeated(name):
+    """The benchmark's name without the "/repeats:N" that Google Benchmark appends to repeated ones."""
+    return re.sub(r"/repeats:\d+$", "", name)
 
 
 def nanoseconds(entry, clock="real_time"):
@@ -52,12 +70,10 @@ def acquisition_table(benchmarks_by_fs):
     pairs = [
         ("Floor/LockFile", None),
         ("Floor/ListenSocket", None),
-        ("Floor/LockAndListen", None),
-        ("Floor/LockAndRecord", None),
+        (FLOOR, None),
+        (ACQUIRE_RELEASE, FLOOR),
         ("AcquireRelease/NoProbe", "Floor/LockFile"),
-        ("AcquireRelease/NoProbe", "Floor/LockAndRecord"),
-        ("AcquireRelease/BindProbe", "Floor/LockAndListen"),
-        ("AcquireListening", "Floor/LockAndListen"),
+        ("AcquireListening", FLOOR),
     ]
     lines = ["| benchmark | " + " | ".join(f"lock dir on {fs}" for fs in benchmarks_by_fs) + " |",
              "|---|" + "---|" * len(benchmarks_by_fs)]
@@ -71,9 +87,69 @@ def acquisition_table(benchmarks_by_fs):
             if floor in benchmarks:
                 wall_ratio = nanoseconds(benchmarks[name]) / nanoseconds(benchmarks[floor])
                 cpu_ratio = cpu_nanoseconds(benchmarks[name]) / cpu_nanoseconds(benchmarks[floor])
-                cell += f": {wall_ratio:.1f}x (cpu {cpu_ratio:.1f}x) `{floor}`"
+                cell += f": {wall_ratio:.2f}x (cpu {cpu_ratio:.2f}x) `{floor}`"
             cells.append(cell)
-        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+        label = f"`{name}` (the floor)" if name == FLOOR else f"`{name}`"
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def verdict(met):
+    return "**yes**" if met else "**no**"
+
+
+def targets_table(benchmarks_by_fs, peers):
+    """One line per target of the issue, per file system: the figure, and whether it is met (wall time)."""
+    lines = ["| target | file system | measured (wall; cpu) | met? |", "|---|---|---|---|"]
+    for fs, benchmarks in benchmarks_by_fs.items():
+        if ACQUIRE_RELEASE in benchmarks and FLOOR in benchmarks:
+            wall = nanoseconds(benchmarks[ACQUIRE_RELEASE]) / nanoseconds(benchmarks[FLOOR])
+            cpu = cpu_nanoseconds(benchmarks[ACQUIRE_RELEASE]) / cpu_nanoseconds(benchmarks[FLOOR])
+            lines.append(f"| acquire+release / floor <= {FLOOR_RATIO_TARGET} | {fs} | {wall:.2f}x; {cpu:.2f}x | "
+                         f"{verdict(wall <= FLOOR_RATIO_TARGET)} |")
+        for peer in peers:
+            if peer["tool"] in ("portpicker", "ephemeral-port-reserve") and ACQUIRE_RELEASE in benchmarks:
+                mine = nanoseconds(benchmarks[ACQUIRE_RELEASE]) / 1e3
+                lines.append(f"| faster per acquisition than {peer['tool']} | {fs} | {mine:,.1f} µs against "
+                             f"{peer['mean_us']:,.1f} µs ({peer['mean_us'] / mine:.1f}x) | "
+                             f"{verdict(mine < peer['mean_us'])} |")
+        exhausted = benchmarks.get("TryAcquireExhausted/10000")
+        if exhausted:
+            wall, cpu = nanoseconds(exhausted) / 1e6, cpu_nanoseconds(exhausted) / 1e6
+            lines.append(f"| exhausted pool of 10,000 ports < {EXHAUSTED_TARGET_MS:.0f} ms | {fs} | "
+                         f"{wall:.1f} ms; {cpu:.1f} ms | {verdict(wall < EXHAUSTED_TARGET_MS)} |")
+        holders = benchmarks.get("RegistryHolders/1000")
+        if holders:
+            wall, cpu = nanoseconds(holders) / 1e6, cpu_nanoseconds(holders) / 1e6
+            lines.append(f"| `Registry::holders()`, 1,000 live holders < {HOLDERS_TARGET_MS:.0f} ms | {fs} | "
+                         f"{wall:.2f} ms; {cpu:.2f} ms | {verdict(wall < HOLDERS_TARGET_MS)} |")
+    return "\n".join(lines)
+
+
+def strace_calls(path):
+    """System call counts from the summary of `strace -c`: {name: calls}."""
+    calls = {}
+    for line in path.read_text().splitlines():
+        fields = line.split()
+        # % time, seconds, usecs/call, calls, [errors], syscall
+        if len(fields) >= 5 and fields[0][0].isdigit() and fields[-1] != "total":
+            calls[fields[-1]] = int(fields[3])
+    return calls
+
+
+def syscall_table(results):
+    lines = ["| what is repeated | system calls each time | which |", "|---|---|---|"]
+    for mode, description, units in SYSCALL_MODES:
+        runs = sorted(results.glob(f"syscalls-{mode}-*.txt"), key=lambda path: int(path.stem.rsplit("-", 1)[1]))
+        if len(runs) < 2:
+            continue
+        repetitions = int(runs[-1].stem.rsplit("-", 1)[1]) * units
+        baseline, measured = strace_calls(runs[0]), strace_calls(runs[-1])
+        each = {name: (count - baseline.get(name, 0)) / repetitions for name, count in measured.items()}
+        # A few calls of the set-up may differ between the two runs: a tenth of a call is the resolution.
+        each = {name: round(value, 1) for name, value in each.items() if round(value, 1) > 0}
+        which = ", ".join(f"{name} {value:g}" for name, value in sorted(each.items(), key=lambda item: (-item[1], item[0])))
+        lines.append(f"| {description} | {round(sum(each.values()), 1):g} | {which} |")
     return "\n".join(lines)
 
 
@@ -119,8 +195,7 @@ def registry_table(benchmarks_by_fs):
 
 
 def peers_table(peers, benchmarks_by_fs):
-    reference = {fs: nanoseconds(b["AcquireRelease/BindProbe"]) / 1e3
-                 for fs, b in benchmarks_by_fs.items() if "AcquireRelease/BindProbe" in b}
+    reference = {fs: nanoseconds(b[ACQUIRE_RELEASE]) / 1e3 for fs, b in benchmarks_by_fs.items() if ACQUIRE_RELEASE in b}
     lines = ["| tool | range | mean | p50 | p99 | answers outside the range | mean / portpool's (" +
              ", ".join(reference) + ") |", "|---|---|---|---|---|---|---|"]
     for fs, value in reference.items():
@@ -242,7 +317,9 @@ def main():
     peers = [json.loads(line) for line in (results / "peers-time.jsonl").read_text().splitlines() if line.strip()]
     statistics = race_statistics(load_race(results / "race.csv"))
     print("## Machine\n\n```\n" + (results / "machine.txt").read_text() + "```\n")
+    print("## Targets\n\n" + targets_table(benchmarks_by_fs, peers) + "\n")
     print("## Acquisition against the floor\n\n" + acquisition_table(benchmarks_by_fs) + "\n")
+    print("## System calls (strace -c)\n\n" + syscall_table(results) + "\n")
     print("## Exhausted pool\n\n" + exhausted_table(benchmarks_by_fs) + "\n")
     print("## Registry::holders()\n\n" + registry_table(benchmarks_by_fs) + "\n")
     print("## Peers, one acquisition in a long-lived process\n\n" + peers_table(peers, benchmarks_by_fs) + "\n")

@@ -3,7 +3,7 @@
 //   node peer.mjs time TOOL FIRST LAST ITERATIONS   one JSON line: time per acquisition in this process
 //   node peer.mjs race TOOL FIRST LAST              the race protocol of race.py
 //
-// PEER_MODULES names the folder whose node_modules holds the tools (npm install --prefix).
+// PEER_MODULES names the folder whose node_modules holds the tools (npm ci --prefix, from package-lock.json).
 
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';

@@ -112,7 +112,7 @@ class PortLease {
 
   /// Gives the port back. Idempotent; never throws.
   void release() noexcept {
-    if (lock_ && lock_->release()) {
+    if (lock_ && lock_->release() && on_event_) {
       detail::notify(on_event_, Event{EventKind::released, service_, port_, fmt::format("released port {}", port_)});
     }
   }

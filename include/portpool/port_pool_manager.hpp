@@ -203,27 +203,37 @@ class BasicPortPoolManager {
 
   template <class Claim>
   std::optional<std::pair<PortLease, ClaimResult<Claim>>> attempt(std::vector<std::string>* refusals, Claim claim) {
-    const pid_t self = ::getpid();
-    const auto since = std::chrono::system_clock::now();
+    // One holder for the whole walk: a refused port costs no copy of the names.
+    Holder holder{0,
+                  service_,
+                  ::getpid(),
+                  options_.instance,
+                  options_.instance_id,
+                  std::chrono::system_clock::now(),
+                  {},
+                  options_.description};
     for (auto port : pool_) {
       std::optional<ClaimResult<Claim>> claimed;
-      auto taken =
-          take(Holder{port, service_, self, options_.instance, options_.instance_id, since, {}, options_.description},
-               refusals != nullptr, claim, claimed);
+      holder.port = port;
+      auto taken = take(holder, refusals != nullptr, claim, claimed);
       if (taken.lock) {
         detail::reached_step("probed");
-        detail::notify(options_.on_event, Event{EventKind::acquired, service_, port,
-                                                fmt::format("acquired port {} for '{}'", port, service_)});
+        if (options_.on_event) {  // the message is only formatted for someone who listens
+          detail::notify(options_.on_event, Event{EventKind::acquired, service_, port,
+                                                  fmt::format("acquired port {} for '{}'", port, service_)});
+        }
         return std::pair<PortLease, ClaimResult<Claim>>(PortLease(std::move(taken.lock), options_.on_event),
                                                         std::move(*claimed));
       }
       if (refusals != nullptr) {
-        detail::notify(options_.on_event, Event{EventKind::skipped, service_, port,
-                                                fmt::format("skipped port {}: {}", port, taken.refusal)});
+        if (options_.on_event) {
+          detail::notify(options_.on_event, Event{EventKind::skipped, service_, port,
+                                                  fmt::format("skipped port {}: {}", port, taken.refusal)});
+        }
         refusals->push_back(fmt::format("{}: {}", port, taken.refusal));
       }
     }
-    if (refusals != nullptr) {
+    if (refusals != nullptr && options_.on_event) {
       detail::notify(options_.on_event, Event{EventKind::exhausted, service_, 0, exhaustion_message(*refusals)});
     }
     return std::nullopt;

@@ -102,7 +102,7 @@ class Registry {
     }
     auto digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
     auto port = detail::parse_integer<std::uint16_t>(digits);
-    if (!port || *port == 0 || detail::port_lock_name(*port) != name) {
+    if (!port || *port == 0 || digits.front() == '0') {
       return std::nullopt;  // "port-070.lock" is not port 70's lock file
     }
     return port;

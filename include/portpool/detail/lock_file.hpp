@@ -34,6 +34,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -66,7 +67,7 @@ class HeldLock {
   /// Writes the holder record into the lock file, making the hold visible to Registry.
   /// @throws LockDirError when the file cannot take it.
   void publish() {
-    write_record(file_.get(), holder_, path());
+    write_holder_record();
     published_ = true;
     reached_step("recorded");
   }
@@ -75,7 +76,7 @@ class HeldLock {
   void set_readiness(Readiness readiness) {
     holder_.readiness = readiness;
     if (published_) {
-      write_record(file_.get(), holder_, path());
+      write_holder_record();
     }
   }
 
@@ -119,6 +120,15 @@ class HeldLock {
   ino_t inode() const noexcept { return inode_; }
 
  private:
+  void write_holder_record() {
+    if (int error = write_record(file_.get(), holder_); error != 0) {
+      throw LockDirError(
+          fmt::format("cannot write the holder record into {}: {}; make room on its filesystem or "
+                      "choose another lock directory with PORTPOOL_LOCK_DIR",
+                      path(), errno_text(error)));
+    }
+  }
+
   std::shared_ptr<const LockDirectory> directory_;
   std::string lock_name_;
   UniqueFd file_;
@@ -228,22 +238,43 @@ inline UniqueFd create_lock_file(const LockDirectory& directory, const std::stri
 }
 
 /// Why a locked file cannot guard its port, or nullopt when it can.
+/// (Called after every successful lock: the path is only spelled out for a refusal.)
 inline std::optional<std::string> unusable_lock_file(const LockDirectory& directory, const std::string& name,
                                                      const struct stat& status) {
-  auto path = (directory.path / name).string();
+  auto path = [&] { return (directory.path / name).string(); };
   if (!S_ISREG(status.st_mode)) {
-    return fmt::format("its lock file {} is not a regular file; remove it", path);
+    return fmt::format("its lock file {} is not a regular file; remove it", path());
   }
   if (status.st_nlink != 1) {
     return fmt::format(
         "its lock file {} has {} names (hard links), so another name could guard the same port; remove the other "
         "names (find them with 'find {} -samefile {}')",
-        path, status.st_nlink, directory.path.string(), path);
+        path(), status.st_nlink, directory.path.string(), path());
   }
   if (!directory.shared && status.st_uid != ::geteuid()) {
-    return fmt::format("its lock file {} belongs to {}, not to you; remove it", path, user_text(status.st_uid));
+    return fmt::format("its lock file {} belongs to {}, not to you; remove it", path(), user_text(status.st_uid));
   }
   return std::nullopt;
+}
+
+/// The status of `name` in `directory` (of the open file `directory` itself when `name` is empty
+/// and `flags` has AT_EMPTY_PATH) that a lock needs: type and permissions, links, owner, device
+/// and inode, and nothing else. Not asking for the times matters: on file systems with
+/// fine-grained timestamps (ext4 and tmpfs since Linux 6.13) a time that has been read makes the
+/// next write stamp a new one, and the record written after every lock would then dirty the
+/// inode each time (a journal transaction on ext4).
+inline bool lock_file_status(int directory, const char* name, int flags, struct stat& status) {
+  struct statx extended {};
+  if (::statx(directory, name, flags, STATX_TYPE | STATX_MODE | STATX_NLINK | STATX_UID | STATX_INO, &extended) != 0) {
+    return false;
+  }
+  status = {};
+  status.st_dev = makedev(extended.stx_dev_major, extended.stx_dev_minor);
+  status.st_ino = extended.stx_ino;
+  status.st_mode = extended.stx_mode;
+  status.st_nlink = extended.stx_nlink;
+  status.st_uid = extended.stx_uid;
+  return true;
 }
 
 /// Opens the lock file `name` for locking, creating it when missing. An empty descriptor with
@@ -307,14 +338,14 @@ inline LockAttempt try_lock(const std::shared_ptr<const LockDirectory>& director
                               (directory->path / lock_name).string(), errno_text(error)));
     }
     struct stat locked {};
-    if (::fstat(file.get(), &locked) != 0) {
+    if (!lock_file_status(file.get(), "", AT_EMPTY_PATH, locked)) {
       throw Error(fmt::format("cannot inspect {}: {}", (directory->path / lock_name).string(), last_error_text()));
     }
     if (auto problem = unusable_lock_file(*directory, lock_name, locked)) {
       return {nullptr, std::move(*problem)};  // closing the file drops the lock just taken
     }
     struct stat current {};
-    if (::fstatat(directory->fd.get(), lock_name.c_str(), &current, AT_SYMLINK_NOFOLLOW) == 0 &&
+    if (lock_file_status(directory->fd.get(), lock_name.c_str(), AT_SYMLINK_NOFOLLOW, current) &&
         current.st_dev == locked.st_dev && current.st_ino == locked.st_ino) {
       reached_step("locked");
       return {std::make_unique<HeldLock>(directory, lock_name, std::move(file), locked, holder), {}};

@@ -17,8 +17,6 @@
 
 #include <portpool/detail/names.hpp>
 #include <portpool/detail/parse_number.hpp>
-#include <portpool/detail/system_error.hpp>
-#include <portpool/error.hpp>
 #include <portpool/holder.hpp>
 #include <portpool/service_description.hpp>
 
@@ -53,36 +51,55 @@ inline std::uint64_t record_checksum(std::string_view body) {
 
 // The description's lines: "protocol=", "health=", "version=", "tags=a,b" and one "meta.KEY=" per
 // entry, each only when set. Readers before descriptions ignore them as a newer writer's keys.
-inline void append_description(std::string& body, const ServiceDescription& description) {
+inline void append_description(fmt::memory_buffer& body, const ServiceDescription& description) {
   auto append = [&body](std::string_view key, std::string_view value) {
     if (!value.empty()) {
-      body += fmt::format("{}={}\n", key, value);
+      fmt::format_to(fmt::appender(body), "{}={}\n", key, value);
     }
   };
   append("protocol", description.protocol);
   append("health", description.health_path);
   append("version", description.version);
-  append("tags", fmt::format("{}", fmt::join(description.tags, ",")));
+  if (!description.tags.empty()) {
+    fmt::format_to(fmt::appender(body), "tags={}\n", fmt::join(description.tags, ","));
+  }
   for (const auto& [key, value] : description.metadata) {
-    body += fmt::format("{}{}={}\n", metadata_key_prefix, key, value);
+    fmt::format_to(fmt::appender(body), "{}{}={}\n", metadata_key_prefix, key, value);
   }
 }
 
-inline std::string format_record_body(const Holder& holder) {
+// A record is formatted into a buffer on the stack (fmt::memory_buffer keeps 500 bytes inline, more
+// than the longest record of valid names), so publishing one allocates nothing.
+inline void format_record_body_to(fmt::memory_buffer& body, const Holder& holder) {
   auto since = std::chrono::duration_cast<std::chrono::milliseconds>(holder.since.time_since_epoch()).count();
-  auto body = fmt::format("port={}\nservice={}\npid={}\ninstance={}\ninstance_id={}\nsince_ms={}\n", holder.port,
-                          holder.service, holder.pid, holder.instance, holder.instance_id, since);
+  fmt::format_to(fmt::appender(body), "port={}\nservice={}\npid={}\ninstance={}\ninstance_id={}\nsince_ms={}\n",
+                 holder.port, holder.service, holder.pid, holder.instance, holder.instance_id, since);
   if (holder.readiness != Readiness::unknown) {
-    body += fmt::format("readiness={}\n", to_string(holder.readiness));
+    fmt::format_to(fmt::appender(body), "readiness={}\n", to_string(holder.readiness));
   }
   append_description(body, holder.description);
-  return body;
+}
+
+/// The whole record into `record`: header (length and checksum of the body), then the body.
+inline void format_record_to(fmt::memory_buffer& record, const Holder& holder) {
+  fmt::memory_buffer body;
+  format_record_body_to(body, holder);
+  std::string_view text(body.data(), body.size());
+  fmt::format_to(fmt::appender(record), "{}{} {:016x}\n", record_magic, text.size(), record_checksum(text));
+  record.append(text.data(), text.data() + text.size());
+}
+
+inline std::string format_record_body(const Holder& holder) {
+  fmt::memory_buffer body;
+  format_record_body_to(body, holder);
+  return fmt::to_string(body);
 }
 
 /// The whole record: header (length and checksum of the body), then the body.
 inline std::string format_record(const Holder& holder) {
-  auto body = format_record_body(holder);
-  return fmt::format("{}{} {:016x}\n{}", record_magic, body.size(), record_checksum(body), body);
+  fmt::memory_buffer record;
+  format_record_to(record, holder);
+  return fmt::to_string(record);
 }
 
 inline bool parse_since(std::string_view value, Holder& holder) {
@@ -199,6 +216,7 @@ inline constexpr std::array<std::string_view, 6> required_record_keys = {"port",
 inline std::optional<Holder> parse_record_body(std::string_view body) {
   Holder holder;
   std::vector<std::string_view> seen;
+  seen.reserve(required_record_keys.size() + 1);  // one allocation for a record of today's writers
   while (!body.empty()) {
     auto end = body.find('\n');
     if (end == std::string_view::npos) {
@@ -250,10 +268,11 @@ inline std::optional<Holder> parse_record(std::string_view text) {
   return parse_record_body(body);
 }
 
-/// Writes `holder`'s record at the start of the lock file `fd`, in one pwrite.
-/// @throws LockDirError when the file cannot take it (full or read-only filesystem, I/O error).
-inline void write_record(int fd, const Holder& holder, const std::string& lock_file_path) {
-  auto text = format_record(holder);
+/// Writes `holder`'s record at the start of the lock file `fd`, in one pwrite. 0, or the errno of
+/// the failure (ENOSPC when the file takes no more bytes): the caller names the file in its error.
+inline int write_record(int fd, const Holder& holder) {
+  fmt::memory_buffer text;
+  format_record_to(text, holder);
   std::size_t written = 0;
   while (written < text.size()) {
     auto count = ::pwrite(fd, text.data() + written, text.size() - written, static_cast<off_t>(written));
@@ -261,14 +280,11 @@ inline void write_record(int fd, const Holder& holder, const std::string& lock_f
       continue;
     }
     if (count <= 0) {
-      auto error = count < 0 ? errno : ENOSPC;
-      throw LockDirError(
-          fmt::format("cannot write the holder record into {}: {}; make room on its filesystem or "
-                      "choose another lock directory with PORTPOOL_LOCK_DIR",
-                      lock_file_path, errno_text(error)));
+      return count < 0 ? errno : ENOSPC;
     }
     written += static_cast<std::size_t>(count);
   }
+  return 0;
 }
 
 /// Spoils the record at the start of the file `fd` so that it is no longer read as one.
@@ -282,7 +298,7 @@ inline void retire_record(int fd) noexcept {
 /// caught in the middle of a rewrite.
 inline std::optional<Holder> read_record(int fd) {
   constexpr int reads = 4;
-  std::array<char, max_record_size + 128> buffer{};
+  std::array<char, max_record_size + 128> buffer;  // only the bytes pread returns are read
   for (int attempt = 0; attempt < reads; ++attempt) {
     auto count = ::pread(fd, buffer.data(), buffer.size(), 0);
     if (count < 0 && errno == EINTR) {
