@@ -12,8 +12,16 @@ function(run)
 endfunction()
 
 run(${CMAKE_COMMAND} --install "${BUILD_DIR}" --prefix "${prefix}")
+# The consumer is built as the project was (same compiler, same sanitizers): the fleet component is
+# a compiled library, and a sanitized one links only into a program with the same runtime.
+set(consumer_flags)
+if(CONSUMER_SANITIZE)
+  set(consumer_flags "-DCMAKE_CXX_FLAGS=-fsanitize=${CONSUMER_SANITIZE}"
+                     "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=${CONSUMER_SANITIZE}")
+endif()
 run(${CMAKE_COMMAND} -S "${SOURCE_DIR}/tests/package_consumer" -B "${WORK_DIR}/build"
-    "-DCMAKE_PREFIX_PATH=${prefix}" "-DPORTPOOL_EXPECT_FLEET=${EXPECT_FLEET}")
+    "-DCMAKE_PREFIX_PATH=${prefix}" "-DPORTPOOL_EXPECT_FLEET=${EXPECT_FLEET}"
+    "-DCMAKE_CXX_COMPILER=${CONSUMER_COMPILER}" ${consumer_flags})
 run(${CMAKE_COMMAND} --build "${WORK_DIR}/build")
 run("${WORK_DIR}/build/consumer")
 if(EXISTS "${WORK_DIR}/build/fleet_consumer")
