@@ -2,11 +2,11 @@
 // See docs/cli.md.
 
 #include "exit_codes.hpp"
+#include "fleet_options.hpp"
 #include "keeper.hpp"
-#include "resource_limits.hpp"
 #include "lease_command.hpp"
 #include "reserve_command.hpp"
-#include "fleet_options.hpp"
+#include "resource_limits.hpp"
 #include "run_command.hpp"
 #include "status_command.hpp"
 #include "table_command.hpp"
@@ -144,8 +144,8 @@ int run_portpool(int argc, char** argv) {
   Commands commands;
   describe(app, commands);
   if (auto name = unknown_command(commands, argc, argv)) {
-    return usage_error(fmt::format(
-        "unknown command '{}': the commands are table, status, run, lease, reserve and publish", *name));
+    return usage_error(
+        fmt::format("unknown command '{}': the commands are table, status, run, lease, reserve and publish", *name));
   }
   try {
     app.parse(argc, argv);

@@ -137,8 +137,8 @@ class ConfigReader {
         "expected offset and size (a pool per instance), or ports or range (a pool shared by all instances)";
     const auto& service = require_table(node, heading, expected);
     reject_unknown_keys(service,
-                        {"offset", "size", "ports", "range", "allow_fetch_blocked_ports", "scope", "protocol",
-                         "health", "version", "tags", "meta"},
+                        {"offset", "size", "ports", "range", "allow_fetch_blocked_ports", "scope", "protocol", "health",
+                         "version", "tags", "meta"},
                         fmt::format("in {}", heading), expected);
     const bool per_instance = service.contains("offset") || service.contains("size");
     const int kinds = int{per_instance} + int{service.contains("ports")} + int{service.contains("range")};

@@ -43,12 +43,13 @@ inline const char* file_kind(mode_t mode) {
 
 [[noreturn]] inline void throw_unreadable_config(const std::string& path, int error) {
   if (is_resource_error(error)) {
-    throw ResourceError(fmt::format("cannot read the config file {}: {}; release some descriptors or memory, or raise "
-                                    "the limit ('ulimit -n'), then try again",
-                                    path, errno_text(error)));
+    throw ResourceError(
+        fmt::format("cannot read the config file {}: {}; release some descriptors or memory, or raise "
+                    "the limit ('ulimit -n'), then try again",
+                    path, errno_text(error)));
   }
-  throw ConfigError(fmt::format("cannot read the config file {}: {}; check the path and its permissions", path,
-                                errno_text(error)));
+  throw ConfigError(
+      fmt::format("cannot read the config file {}: {}; check the path and its permissions", path, errno_text(error)));
 }
 
 inline ConfigError config_too_large(const std::string& path) {

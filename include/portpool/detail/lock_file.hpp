@@ -84,8 +84,8 @@ class HeldLock {
   /// (its first byte overwritten) so that, until the next holder writes its own, nobody reads the
   /// old one as the new holder's; a holder that dies without releasing leaves its record in an
   /// unlocked file, which readers ignore. In a forked child the descriptor is a copy of the parent's
-  /// open file: closing it leaves the parent's lock and record alone. Then runs the after-release action, if any. Returns whether
-  /// the hold was this process's.
+  /// open file: closing it leaves the parent's lock and record alone. Then runs the after-release action, if any.
+  /// Returns whether the hold was this process's.
   bool release() noexcept {
     if (!file_) {
       return false;
