@@ -21,7 +21,8 @@
 
 namespace {
 
-boost::asio::io_context io;  // made first, destroyed last: what the shields run on
+// Made first, destroyed last: what the shields run on. Static on purpose (what is tested).
+boost::asio::io_context io;  // NOLINT(cert-err58-cpp)
 std::optional<portpool::PortLease> lease_of_a;
 std::string lock_dir;
 std::uint16_t port_a = 0;
@@ -72,9 +73,7 @@ void make(char object) {
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int take_everything(int argc, char** argv) {
   if (argc != 5) {
     std::cerr << "usage: portpool_test_static_storage LOCK_DIR PORT_A PORT_B ORDER\n";
     return 64;
@@ -88,4 +87,15 @@ int main(int argc, char** argv) {
   io.poll();  // let the shields start watching
   std::cout << "HELD" << std::endl;
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return take_everything(argc, argv);
+  } catch (const std::exception& error) {
+    std::cerr << "portpool_test_static_storage: " << error.what() << '\n';
+    return 70;
+  }
 }

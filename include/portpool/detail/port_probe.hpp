@@ -100,7 +100,10 @@ inline std::string in_use_refusal(std::uint16_t port, int error) {
 /// @throws ResourceError when no socket can be created.
 inline std::optional<std::string> probe_every_address(const boost::asio::ip::address& address, std::uint16_t port) {
   if (int error = bind_every_address(port); error != 0) {
-    return error == EADDRINUSE ? in_use_refusal(port, error) : bind_failure(address, port, error);
+    if (error == EADDRINUSE) {
+      return in_use_refusal(port, error);
+    }
+    return fmt::format("cannot be tested: binding it on every local address failed: {}", errno_text(error));
   }
   if (!address.is_loopback() && !address.is_unspecified()) {
     std::string refusal;
