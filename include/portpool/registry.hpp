@@ -85,27 +85,12 @@ class Registry {
     }
     static_cast<void>(listing.release());              // now owned by the stream
     while (const dirent* entry = ::readdir(stream)) {  // NOLINT(concurrency-mt-unsafe): private stream
-      if (auto port = port_of_lock_file(entry->d_name)) {
+      if (auto port = detail::port_of_lock_name(entry->d_name)) {
         ports.push_back(*port);
       }
     }
     ::closedir(stream);
     return ports;
-  }
-
-  static std::optional<std::uint16_t> port_of_lock_file(std::string_view name) {
-    constexpr std::string_view prefix = "port-";
-    constexpr std::string_view suffix = ".lock";
-    if (name.size() <= prefix.size() + suffix.size() || name.substr(0, prefix.size()) != prefix ||
-        name.substr(name.size() - suffix.size()) != suffix) {
-      return std::nullopt;
-    }
-    auto digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
-    auto port = detail::parse_integer<std::uint16_t>(digits);
-    if (!port || *port == 0 || digits.front() == '0') {
-      return std::nullopt;  // "port-070.lock" is not port 70's lock file
-    }
-    return port;
   }
 };
 

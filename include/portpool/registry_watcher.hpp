@@ -132,7 +132,7 @@ class RegistryWatcher {
         std::string_view name(buffer.data() + offset + sizeof event, event.len);
         name = name.substr(0, name.find('\0'));
         overflow = overflow || (event.mask & IN_Q_OVERFLOW) != 0;
-        if (auto port = port_of_lock_file(name);
+        if (auto port = detail::port_of_lock_name(name);
             port && std::find(touched.begin(), touched.end(), *port) == touched.end()) {
           touched.push_back(*port);
         }
@@ -181,21 +181,6 @@ class RegistryWatcher {
     options.lock_dir = directory_->path;
     options.shared_lock_dir = directory_->shared;
     return options;
-  }
-
-  static std::optional<std::uint16_t> port_of_lock_file(std::string_view name) {
-    constexpr std::string_view prefix = "port-";
-    constexpr std::string_view suffix = ".lock";
-    if (name.size() <= prefix.size() + suffix.size() || name.substr(0, prefix.size()) != prefix ||
-        name.substr(name.size() - suffix.size()) != suffix) {
-      return std::nullopt;
-    }
-    auto port =
-        detail::parse_integer<std::uint16_t>(name.substr(prefix.size(), name.size() - prefix.size() - suffix.size()));
-    if (!port || *port == 0 || detail::port_lock_name(*port) != name) {
-      return std::nullopt;
-    }
-    return port;
   }
 
   std::optional<Identity> identity_of(std::uint16_t port) const {

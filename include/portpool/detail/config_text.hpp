@@ -52,8 +52,8 @@ inline const char* file_kind(mode_t mode) {
       fmt::format("cannot read the config file {}: {}; check the path and its permissions", path, errno_text(error)));
 }
 
-inline ConfigError config_too_large(const std::string& path) {
-  return ConfigError(fmt::format(
+[[noreturn]] inline void throw_config_too_large(const std::string& path) {
+  throw ConfigError(fmt::format(
       "the config file {} is larger than {} bytes (1 MiB), the most a port table may take: give the path of a TOML "
       "port table",
       path, max_config_size));
@@ -74,7 +74,7 @@ inline std::string read_config_text(const std::string& path) {
                                   file_kind(status.st_mode)));
   }
   if (static_cast<std::size_t>(status.st_size) > max_config_size) {
-    throw config_too_large(path);
+    throw_config_too_large(path);
   }
   std::string text(max_config_size + 1, '\0');
   std::size_t length = 0;
@@ -92,7 +92,7 @@ inline std::string read_config_text(const std::string& path) {
     length += static_cast<std::size_t>(count);
   }
   if (length > max_config_size) {
-    throw config_too_large(path);  // it grew while being read
+    throw_config_too_large(path);  // it grew while being read
   }
   text.resize(length);
   return text;

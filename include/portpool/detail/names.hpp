@@ -3,6 +3,7 @@
 // Service names and instance ids end up in file names' neighbours and in line-based records read
 // by other processes, so they are restricted to a character set that needs no quoting or escaping.
 
+#include <portpool/detail/parse_number.hpp>
 #include <portpool/error.hpp>
 
 #include <fmt/format.h>
@@ -11,6 +12,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -38,6 +40,23 @@ inline void require_valid_name(std::string_view what, std::string_view name) {
 
 /// The lock file of `port` in the lock directory.
 inline std::string port_lock_name(std::uint16_t port) { return fmt::format("port-{}.lock", port); }
+
+/// The port whose lock file is named `name`, or nullopt for any other name ("port-070.lock" is
+/// not port 70's: a lock file's name is exactly the one port_lock_name() gives).
+inline std::optional<std::uint16_t> port_of_lock_name(std::string_view name) {
+  constexpr std::string_view prefix = "port-";
+  constexpr std::string_view suffix = ".lock";
+  if (name.size() <= prefix.size() + suffix.size() || name.substr(0, prefix.size()) != prefix ||
+      name.substr(name.size() - suffix.size()) != suffix) {
+    return std::nullopt;
+  }
+  auto digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+  auto port = parse_integer<std::uint16_t>(digits);
+  if (!port || *port == 0 || digits.front() == '0') {
+    return std::nullopt;
+  }
+  return port;
+}
 
 /// The lock file of instance number `number` in the lock directory.
 inline std::string instance_lock_name(unsigned number) { return fmt::format("instance-{}.lock", number); }
