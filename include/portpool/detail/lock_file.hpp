@@ -161,11 +161,6 @@ inline bool is_locked(int fd) {
   return ::fcntl(fd, F_OFD_GETLK, &probe) == 0 && probe.l_type != F_UNLCK;
 }
 
-/// The record of the current holder of the locked file `fd`, when it is whole. Its process may
-/// have exited while the lock lives on: a child that inherited the lock file's descriptor (as
-/// `portpool run` passes it to the command's process tree) keeps the hold.
-inline std::optional<Holder> current_record(int fd) { return read_record(fd); }
-
 inline std::string describe_holder(const std::optional<Holder>& record, pid_t self) {
   if (!record) {
     return "held by another process";  // between its lock and its record
@@ -325,7 +320,7 @@ inline LockAttempt try_lock(const std::shared_ptr<const LockDirectory>& director
     if (::fcntl(file.get(), F_OFD_SETLK, &request) != 0) {
       auto error = errno;
       if (error == EAGAIN || error == EACCES) {
-        return {nullptr, explain ? describe_holder(current_record(file.get()), holder.pid) : std::string{}};
+        return {nullptr, explain ? describe_holder(read_record(file.get()), holder.pid) : std::string{}};
       }
       if (is_resource_error(error)) {
         throw_resource_error(fmt::format("cannot lock {}", (directory->path / lock_name).string()), error);
@@ -363,7 +358,9 @@ inline std::optional<Holder> recorded_holder(const LockDirectory& directory, con
   if (!file || !is_locked(file.get())) {
     return std::nullopt;
   }
-  return current_record(file.get());
+  // The recorded process may have exited while the lock lives on: a child that inherited the lock
+  // file's descriptor (as `portpool run` passes it to the command's process tree) keeps the hold.
+  return read_record(file.get());
 }
 
 }  // namespace portpool::detail
