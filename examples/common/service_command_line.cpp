@@ -3,6 +3,7 @@
 #include "exit_codes.hpp"
 
 #include <portpool/error.hpp>
+#include <portpool/parse_integer.hpp>
 
 #include <fmt/format.h>
 
@@ -17,8 +18,8 @@ std::string check_instance(const std::string& value) {
   if (value == "auto") {
     return {};
   }
-  auto digits = value.find_first_not_of("0123456789") == std::string::npos && !value.empty() && value.size() < 10;
-  if (!digits || std::stoul(value) == 0) {
+  auto number = portpool::parse_integer<unsigned>(value);
+  if (!number || *number == 0) {
     return "must be a number from 1 (instances count from 1), or auto for the lowest free one";
   }
   return {};
@@ -73,7 +74,7 @@ std::optional<int> ServiceCommandLine::parse(int argc, char** argv) {
   settings_.http.limits.idle_timeout = std::chrono::seconds(idle_timeout_seconds_);
   settings_.http.limits.header_timeout = std::chrono::seconds(header_timeout_seconds_);
   if (instance_ != "auto") {
-    settings_.instance = static_cast<unsigned>(std::stoul(instance_));
+    settings_.instance = portpool::parse_integer<unsigned>(instance_);
   }
   return std::nullopt;
 }

@@ -11,6 +11,7 @@
 #include <portpool/lock_dir.hpp>
 #include <portpool/lock_policy.hpp>
 #include <portpool/options.hpp>
+#include <portpool/parse_integer.hpp>
 #include <portpool/port_lease.hpp>
 #include <portpool/port_pool_manager.hpp>
 #include <portpool/port_shield.hpp>

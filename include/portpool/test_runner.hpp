@@ -4,12 +4,12 @@
 /// instance_from_environment(): the instance number of a test-runner worker, so that the workers
 /// of one parallel test run get disjoint, stable pools.
 
+#include <portpool/detail/parse_number.hpp>
 #include <portpool/error.hpp>
 
 #include <fmt/format.h>
 
 #include <array>
-#include <charconv>
 #include <cstdlib>
 #include <limits>
 #include <optional>
@@ -57,13 +57,11 @@ inline std::optional<unsigned> parse_worker(const WorkerVariable& variable, std:
     return std::nullopt;
   }
   value.remove_prefix(variable.prefix.size());
-  unsigned number = 0;
-  auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
-  if (value.empty() || error != std::errc{} || end != value.data() + value.size() ||
-      number == std::numeric_limits<unsigned>::max()) {
+  auto number = parse_integer<unsigned>(value);
+  if (!number || *number == std::numeric_limits<unsigned>::max()) {
     return std::nullopt;
   }
-  auto instance = number + (1 - variable.first_worker);
+  auto instance = *number + (1 - variable.first_worker);
   return instance == 0 ? std::nullopt : std::optional<unsigned>(instance);
 }
 

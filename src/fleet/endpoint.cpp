@@ -1,11 +1,13 @@
 #include "endpoint.hpp"
 
 #include <portpool/error.hpp>
+#include <portpool/parse_integer.hpp>
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <string_view>
 
 namespace portpool::fleet::detail {
@@ -19,12 +21,8 @@ namespace {
 }
 
 bool valid_port(std::string_view digits) {
-  if (digits.empty() || digits.size() > 5 ||
-      !std::all_of(digits.begin(), digits.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
-    return false;
-  }
-  auto value = std::stoul(std::string(digits));
-  return value >= 1 && value <= 65535;
+  auto port = parse_integer<std::uint16_t>(digits);
+  return port && *port >= 1;
 }
 
 bool valid_host(std::string_view host) {

@@ -2,10 +2,12 @@
 
 #include "exit_codes.hpp"
 
+#include <portpool/parse_integer.hpp>
+
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
-#include <charconv>
 #include <string_view>
 #include <utility>
 
@@ -20,12 +22,12 @@ constexpr std::array<std::pair<std::string_view, long long>, 5> units{
 }  // namespace
 
 std::chrono::milliseconds parse_duration(const std::string& text, const std::string& option) {
-  long long amount = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), amount);
-  std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+  auto digits = std::min(text.find_first_not_of("0123456789"), text.size());
+  auto amount = parse_integer<long long>(std::string_view(text).substr(0, digits));
+  auto unit = std::string_view(text).substr(digits);
   for (const auto& [name, milliseconds] : units) {
-    if (error == std::errc{} && amount >= 0 && unit == name && amount <= longest.count() / milliseconds) {
-      return std::chrono::milliseconds(amount * milliseconds);
+    if (amount && unit == name && *amount <= longest.count() / milliseconds) {
+      return std::chrono::milliseconds(*amount * milliseconds);
     }
   }
   throw UsageError(

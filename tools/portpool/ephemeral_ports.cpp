@@ -1,11 +1,11 @@
 #include "ephemeral_ports.hpp"
 
 #include <portpool/detail/port_list.hpp>
+#include <portpool/parse_integer.hpp>
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 #include <cstdint>
 #include <fstream>
 #include <iterator>
@@ -22,15 +22,6 @@ std::optional<std::string> read_proc_file(const char* path) {
     return std::nullopt;
   }
   return std::string(std::istreambuf_iterator<char>(file), {});
-}
-
-std::optional<unsigned> parse_port(const std::string& text) {
-  unsigned port = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), port);
-  if (error != std::errc{} || end != text.data() + text.size()) {
-    return std::nullopt;
-  }
-  return port;
 }
 
 }  // namespace
@@ -52,8 +43,8 @@ std::set<unsigned> reserved_ports() {
   for (std::string item; std::getline(items, item, ',');) {
     item.erase(std::remove_if(item.begin(), item.end(), [](char c) { return c == ' ' || c == '\n'; }), item.end());
     auto dash = item.find('-');
-    auto first = parse_port(item.substr(0, dash));
-    auto last = dash == std::string::npos ? first : parse_port(item.substr(dash + 1));
+    auto first = parse_integer<unsigned>(item.substr(0, dash));
+    auto last = dash == std::string::npos ? first : parse_integer<unsigned>(item.substr(dash + 1));
     if (!first || !last) {
       continue;
     }

@@ -1,6 +1,7 @@
 // `portpool publish` and `portpool status --fleet`: the fleet commands, over portpool::fleet.
 
 #include "columns.hpp"
+#include "duration.hpp"
 #include "exit_codes.hpp"
 #include "fleet_options.hpp"
 
@@ -14,7 +15,6 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <cctype>
 #include <chrono>
 #include <iostream>
 #include <string>
@@ -39,24 +39,11 @@ fleet::EtcdOptions etcd_options(const EtcdArguments& arguments) {
   return options;
 }
 
-// "10s", "1500ms", "2m" or a number of seconds; etcd counts lease TTLs in whole seconds, so a
-// fraction is rounded up.
+// etcd counts lease TTLs in whole seconds, so a fraction is rounded up.
 std::chrono::seconds parse_ttl(const std::string& text) {
-  std::size_t digits = 0;
-  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits])) != 0) {
-    ++digits;
-  }
-  auto unit = text.substr(digits);
-  if (digits == 0 || digits > 6 || (!unit.empty() && unit != "s" && unit != "ms" && unit != "m")) {
-    throw UsageError(fmt::format("--ttl '{}' is not a duration: write e.g. 10s, 1500ms or 2m", text));
-  }
-  auto number = std::stol(text.substr(0, digits));
-  std::chrono::seconds ttl(unit == "m" ? number * 60 : number);
-  if (unit == "ms") {
-    ttl = std::chrono::seconds((number + 999) / 1000);
-  }
+  auto ttl = std::chrono::ceil<std::chrono::seconds>(parse_duration(text, "--ttl"));
   if (ttl.count() < 1) {
-    throw UsageError(fmt::format("--ttl '{}' is too short: etcd leases last at least 1 s", text));
+    throw UsageError(fmt::format("--ttl {} is too short: etcd leases last at least 1 s", text));
   }
   return ttl;
 }

@@ -4,11 +4,11 @@
 #include "exit_codes.hpp"
 
 #include <portpool/error.hpp>
+#include <portpool/parse_integer.hpp>
 #include <portpool/test_runner.hpp>
 
 #include <fmt/format.h>
 
-#include <charconv>
 #include <string_view>
 
 namespace portpool::cli {
@@ -36,15 +36,14 @@ bool names_environment(const std::string& text) {
 }
 
 unsigned instance_number(const std::string& text, const ServicePortTable& table) {
-  unsigned number = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
-  if (text.empty() || error != std::errc{} || end != text.data() + text.size()) {
+  auto number = parse_integer<unsigned>(text);
+  if (!number) {
     throw UsageError(
         fmt::format("--instance {} is not an instance: give a number from 1 to {}, auto, from-env or "
                     "from-env=VARIABLE",
                     text, table.layout().max));
   }
-  return number;
+  return *number;
 }
 
 }  // namespace

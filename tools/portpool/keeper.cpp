@@ -5,6 +5,7 @@
 
 #include <portpool/detail/system_error.hpp>
 #include <portpool/detail/unique_fd.hpp>
+#include <portpool/parse_integer.hpp>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace portpool::cli {
 namespace {
@@ -37,14 +39,11 @@ struct KeeperArguments {
   char** command = nullptr;
 };
 
-std::optional<long> number(const char* text) {
-  char* end = nullptr;
-  errno = 0;
-  long value = std::strtol(text, &end, 10);
-  if (errno != 0 || end == text || *end != '\0') {
-    return std::nullopt;
-  }
-  return value;
+std::optional<long> number(const char* text) { return parse_integer<long>(text); }
+
+// The terminal descriptor is -1 when CMD has no controlling terminal among descriptors 0 to 2.
+std::optional<long> terminal_number(const char* text) {
+  return std::string_view(text) == "-1" ? std::optional<long>(-1) : number(text);
 }
 
 std::optional<KeeperArguments> parse(int argc, char** argv) {
@@ -53,7 +52,7 @@ std::optional<KeeperArguments> parse(int argc, char** argv) {
   }
   auto parent = number(argv[2]);
   auto report = number(argv[3]);
-  auto terminal = number(argv[4]);
+  auto terminal = terminal_number(argv[4]);
   auto grace = number(argv[5]);
   if (!parent || !report || !terminal || !grace) {
     return std::nullopt;

@@ -10,6 +10,7 @@
 #include "supervisor.hpp"
 
 #include <portpool/instance_manager.hpp>
+#include <portpool/parse_integer.hpp>
 #include <portpool/port_pool_manager.hpp>
 #include <portpool/port_shield.hpp>
 
@@ -17,7 +18,6 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
 #include <functional>
 #include <iostream>
 #include <optional>
@@ -33,13 +33,12 @@ std::optional<unsigned> requested_instance(const std::string& text, const Servic
   if (text == automatic_instance) {
     return std::nullopt;
   }
-  unsigned number = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
-  if (error != std::errc{} || end != text.data() + text.size()) {
+  auto number = parse_integer<unsigned>(text);
+  if (!number) {
     throw UsageError(
         fmt::format("--instance {} is neither a number nor 'auto': give 1 to {}, or auto", text, table.layout().max));
   }
-  require_instance(table, number);
+  require_instance(table, *number);
   return number;
 }
 

@@ -6,11 +6,12 @@
 // the service's own. A walk reads the stat file of every process of the machine, so it is only
 // taken when a listener is not already known to be ours.
 
+#include <portpool/detail/parse_number.hpp>
+
 #include <dirent.h>
 #include <sys/types.h>
 
 #include <algorithm>
-#include <charconv>
 #include <fstream>
 #include <iterator>
 #include <optional>
@@ -31,19 +32,14 @@ inline pid_t parent_pid_of_stat(std::string_view stat) {
     return -1;
   }
   auto fields = stat.substr(name_end + 4);
-  pid_t parent = -1;
-  auto [end, error] = std::from_chars(fields.data(), fields.data() + fields.size(), parent);
-  return error == std::errc{} && (end == fields.data() + fields.size() || *end == ' ') ? parent : -1;
+  auto parent = parse_integer<pid_t>(fields.substr(0, fields.find(' ')));
+  return parent ? *parent : -1;
 }
 
 /// A pid from a /proc entry name, or nullopt for the entries that are not processes.
 inline std::optional<pid_t> pid_of_name(std::string_view name) {
-  pid_t pid = 0;
-  auto [end, error] = std::from_chars(name.data(), name.data() + name.size(), pid);
-  if (error != std::errc{} || end != name.data() + name.size() || pid <= 0) {
-    return std::nullopt;
-  }
-  return pid;
+  auto pid = parse_integer<pid_t>(name);
+  return pid && *pid > 0 ? pid : std::nullopt;
 }
 
 /// The children of every process, by parent pid, from one walk of /proc; `torn` tells whether a

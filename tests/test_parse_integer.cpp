@@ -1,11 +1,11 @@
-#include <portpool/detail/parse_number.hpp>
+#include <portpool/parse_integer.hpp>
 
 #include <catch2/catch.hpp>
 
 #include <sys/types.h>
 #include <cstdint>
 
-using portpool::detail::parse_integer;
+using portpool::parse_integer;
 
 TEST_CASE("integers are digits only, and fit their type") {
   CHECK(parse_integer<std::uint16_t>("65535") == 65535);
