@@ -86,13 +86,13 @@ inline std::vector<std::uint16_t> port_range(std::uint16_t first, std::size_t co
 }
 
 /// A socket bound to 127.0.0.1:port the way portpool binds (SO_REUSEADDR), or an empty one.
-inline portpool::detail::UniqueFd bind_on_loopback(std::uint16_t port) {
+inline portpool::UniqueFd bind_on_loopback(std::uint16_t port) {
   std::string refusal;
   return portpool::detail::bind_socket(boost::asio::ip::address_v4::loopback(), port, refusal);
 }
 
 /// A socket listening on 127.0.0.1:port, or an empty one (errno says why).
-inline portpool::detail::UniqueFd listen_on_loopback(std::uint16_t port) {
+inline portpool::UniqueFd listen_on_loopback(std::uint16_t port) {
   auto socket = bind_on_loopback(port);
   if (socket && ::listen(socket.get(), SOMAXCONN) != 0) {
     socket.reset();

@@ -92,7 +92,7 @@ void wait_for_end_of_file(int descriptor) {
   Report report;
   report.woke_at_ns = now_ns();
   auto lease = manager.try_acquire();
-  portpool::detail::UniqueFd listener;
+  portpool::UniqueFd listener;
   if (lease) {
     report.port = lease->port();
     listener = portpool_bench::listen_on_loopback(report.port);

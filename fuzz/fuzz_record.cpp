@@ -2,7 +2,7 @@
 // directory, so every byte sequence must be rejected or parsed, never crash, and what is parsed
 // must survive being written and read again unchanged.
 
-#include <portpool/detail/record.hpp>
+#include <portpool/impl/record.hpp>
 
 #include <cstddef>
 #include <cstdint>

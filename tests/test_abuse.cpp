@@ -2,7 +2,7 @@
 // read-only or full, descriptors run out, fork() while holding. portpool refuses or ignores what it
 // cannot trust, says why, never follows a symbolic link, and never holds a port wrongly.
 
-#include <portpool/detail/record.hpp>
+#include <portpool/impl/record.hpp>
 #include <portpool/port_pool_manager.hpp>
 #include <portpool/registry.hpp>
 
@@ -63,7 +63,7 @@ bool free_for_another_process(const TempDir& directory, std::uint16_t port) {
 
 /// Whether any process holds an fcntl lock on `path` (asked without taking it).
 bool someone_locks(const fs::path& path) {
-  detail::UniqueFd file(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  portpool::UniqueFd file(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   struct flock request {};
   request.l_type = F_WRLCK;
   request.l_whence = SEEK_SET;
@@ -252,7 +252,7 @@ TEST_CASE("a full lock directory (tmpfs out of space or inodes) gives a clear er
   }
   SECTION("no inode for the lock file") {
     for (int file = 0;; ++file) {
-      detail::UniqueFd created(
+      portpool::UniqueFd created(
           ::open((directory.lock_dir() / std::to_string(file)).c_str(), O_CREAT | O_CLOEXEC, 0600));
       if (!created) {
         break;
@@ -374,7 +374,7 @@ TEST_CASE("a directory, a socket or an unopenable file at a lock file's name ski
   auto ports = ReservedPorts::any(3);
   make_private_lock_dir(directory);
   fs::create_directory(lock_file(directory, ports[0]));
-  detail::UniqueFd socket(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  portpool::UniqueFd socket(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   auto socket_path = lock_file(directory, ports[1]).string();

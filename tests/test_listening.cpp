@@ -1,6 +1,6 @@
 // acquire_listening(): a lease handed over together with a socket already listening on its port.
 
-#include <portpool/detail/socket_table.hpp>
+#include <portpool/impl/socket_table.hpp>
 #include <portpool/port_pool_manager.hpp>
 
 #include "fixtures.hpp"
@@ -56,12 +56,12 @@ std::vector<std::string> messages(const std::vector<Event>& events) {
 
 /// A port reserved on [::1], as ports.hpp does on 127.0.0.1; nullopt when ::1 is not configured.
 struct ReservedV6 {
-  detail::UniqueFd socket;
+  portpool::UniqueFd socket;
   std::uint16_t port = 0;
 };
 
 std::optional<ReservedV6> reserve_v6_loopback() {
-  detail::UniqueFd socket(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  portpool::UniqueFd socket(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_in6 address{};
   address.sin6_family = AF_INET6;
   address.sin6_addr = in6addr_loopback;

@@ -2,7 +2,7 @@
 // lifetime guarantees, and a stress test on a multi-threaded io_context.
 
 #include <portpool/detail/process_tree.hpp>
-#include <portpool/detail/socket_table.hpp>
+#include <portpool/impl/socket_table.hpp>
 #include <portpool/port_pool_manager.hpp>
 #include <portpool/port_shield.hpp>
 
@@ -153,7 +153,7 @@ class ForeignListener {
     ::close(ready[1]);
     ::close(hold[0]);
     hold_.reset(hold[1]);
-    detail::UniqueFd ready_read(ready[0]);
+    portpool::UniqueFd ready_read(ready[0]);
     pollfd waiting{ready_read.get(), POLLIN, 0};
     char status = 'E';
     if (::poll(&waiting, 1, 20000) != 1 || ::read(ready_read.get(), &status, 1) != 1 || status != 'L') {
@@ -183,12 +183,12 @@ class ForeignListener {
 
  private:
   pid_t pid_ = -1;
-  detail::UniqueFd hold_;
+  portpool::UniqueFd hold_;
 };
 
 /// Whether 127.0.0.2 can be bound (every Linux loopback can, but a container may differ).
 bool second_loopback_available() {
-  detail::UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  portpool::UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_in endpoint{};
   endpoint.sin_family = AF_INET;
   ::inet_pton(AF_INET, "127.0.0.2", &endpoint.sin_addr);

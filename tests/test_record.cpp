@@ -1,4 +1,4 @@
-#include <portpool/detail/record.hpp>
+#include <portpool/impl/record.hpp>
 
 #include <catch2/catch.hpp>
 

@@ -2,7 +2,7 @@
 // back by Registry, and taken from a TOML service entry as defaults.
 
 #include <portpool/config_file.hpp>
-#include <portpool/detail/record.hpp>
+#include <portpool/impl/record.hpp>
 #include <portpool/port_pool_manager.hpp>
 #include <portpool/registry.hpp>
 

@@ -22,8 +22,8 @@ struct GatewaySettings {
   static portpool_example::ServiceSettings default_service_settings();
 };
 
-/// Serves until SIGINT or SIGTERM, then stops cleanly and returns exit_code::stopped; returns
-/// exit_code::port_lost if the port is lost while serving.
+/// Serves until SIGINT or SIGTERM, then stops cleanly and returns portpool::exit_code::stopped; returns
+/// portpool::exit_code::port_lost if the port is lost while serving.
 /// @throws portpool::Error (PoolExhausted, ConfigError, LockDirError) when the gateway cannot start.
 int run_gateway(const GatewaySettings& settings);
 

@@ -1,6 +1,6 @@
 #include "service_command_line.hpp"
 
-#include "exit_codes.hpp"
+#include <portpool/exit_codes.hpp>
 
 #include <portpool/error.hpp>
 #include <portpool/parse_integer.hpp>
@@ -69,7 +69,7 @@ std::optional<int> ServiceCommandLine::parse(int argc, char** argv) {
   try {
     app_.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
-    return app_.exit(error) == 0 ? 0 : exit_code::usage;
+    return app_.exit(error) == 0 ? 0 : portpool::exit_code::usage;
   }
   settings_.http.limits.idle_timeout = std::chrono::seconds(idle_timeout_seconds_);
   settings_.http.limits.header_timeout = std::chrono::seconds(header_timeout_seconds_);
@@ -82,14 +82,8 @@ std::optional<int> ServiceCommandLine::parse(int argc, char** argv) {
 int exit_code_of(std::string_view program, const std::function<int()>& body) {
   try {
     return body();
-  } catch (const portpool::PoolExhausted& error) {
-    return fail(program, exit_code::pool_exhausted, error.what());
-  } catch (const portpool::ConfigError& error) {
-    return fail(program, exit_code::bad_config, error.what());
-  } catch (const portpool::LockDirError& error) {
-    return fail(program, exit_code::unsafe_lock_dir, error.what());
   } catch (const std::exception& error) {
-    return fail(program, exit_code::system_failure, error.what());
+    return fail(program, portpool::exit_code_for(error), error.what());
   }
 }
 

@@ -1,7 +1,7 @@
 #include "service_runner.hpp"
 
+#include <portpool/exit_codes.hpp>
 #include "descriptor_limit.hpp"
-#include "exit_codes.hpp"
 #include "http_server.hpp"
 #include "structured_log.hpp"
 
@@ -102,7 +102,7 @@ int run_service(const ServiceSettings& settings, const HandlerFactory& make_hand
   http_settings.max_connections = connection_cap(http_settings.max_connections, descriptor_limit);
   auto server = std::make_shared<HttpServer>(listening.acceptor, *handler, http_settings);
 
-  int exit_status = exit_code::stopped;
+  int exit_status = portpool::exit_code::stopped;
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   std::optional<portpool::PortShield> shield;
   auto stop = [&, stopping = false](int status) mutable {
@@ -119,7 +119,7 @@ int run_service(const ServiceSettings& settings, const HandlerFactory& make_hand
   signals.async_wait([&](boost::system::error_code error, int signal_number) {
     if (!error) {
       log_event("shutdown", {{"signal", signal_name(signal_number)}, {"port", running.port}});
-      stop(exit_code::stopped);
+      stop(portpool::exit_code::stopped);
     }
   });
   shield.emplace(
@@ -129,7 +129,7 @@ int run_service(const ServiceSettings& settings, const HandlerFactory& make_hand
                                   {"port", loss.port},
                                   {"reason", portpool::to_string(loss.reason)},
                                   {"message", loss.message}});
-        stop(exit_code::port_lost);
+        stop(portpool::exit_code::port_lost);
       },
       shield_options());
 

@@ -52,7 +52,7 @@ struct RunningService {
 using HandlerFactory = std::function<std::unique_ptr<RequestHandler>(const RunningService&)>;
 
 /// Serves the handler `make_handler` builds until SIGINT or SIGTERM, then stops cleanly and returns
-/// exit_code::stopped; returns exit_code::port_lost if the port is lost while serving.
+/// portpool::exit_code::stopped; returns portpool::exit_code::port_lost if the port is lost while serving.
 /// @throws portpool::Error (PoolExhausted, ConfigError, LockDirError) when the service cannot start.
 int run_service(const ServiceSettings& settings, const HandlerFactory& make_handler);
 

@@ -24,9 +24,9 @@
 /// of what its holders serve (`ServicePortTable::describe()`): `protocol`, `health`, `version`
 /// (strings), `tags` (a list of strings), `meta` (a table of strings). Unknown keys are errors.
 
-#include <portpool/detail/config_reader.hpp>
-#include <portpool/detail/config_text.hpp>
 #include <portpool/error.hpp>
+#include <portpool/impl/config_reader.hpp>
+#include <portpool/impl/config_text.hpp>
 #include <portpool/service_port_table.hpp>
 
 #include <filesystem>

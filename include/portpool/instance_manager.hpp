@@ -3,11 +3,12 @@
 /// @file
 /// InstanceManager: gives each running copy of an application its own instance number.
 
-#include <portpool/detail/lock_directory.hpp>
-#include <portpool/detail/lock_file.hpp>
 #include <portpool/detail/names.hpp>
 #include <portpool/error.hpp>
 #include <portpool/holder.hpp>
+#include <portpool/impl/lock_directory.hpp>
+#include <portpool/impl/lock_file.hpp>
+#include <portpool/impl/valid_name.hpp>
 #include <portpool/options.hpp>
 
 #include <unistd.h>

@@ -1,19 +1,69 @@
 #pragma once
 
 /// @file
-/// Lock policies: how a manager makes a port exclusive across processes.
+/// Lock policies: how a manager makes a port exclusive across processes. The LockPolicy concept,
+/// what a policy hands to the manager (LockAttempt, PortLock), and the default policy.
+///
+/// The LockPolicy concept (the first parameter of BasicPortPoolManager): a policy `P` provides
+///
+/// - `LockAttempt P::try_lock(const Holder& holder, bool explain) const`: locks `holder.port`
+///   for `holder` once, without waiting, exclusively across processes; the lock lasts while the
+///   PortLock (then the PortLease made from it) lives. When the port cannot be locked, `refusal`
+///   says why if `explain` is set. May throw the library's errors; a throw holds nothing.
+/// - `const std::filesystem::path& P::lock_dir() const noexcept`: where the lock files are.
+/// - Move construction (the manager owns its policy).
+///
+/// Models: FileLockPolicy (below), and `portpool::fleet::FleetLockPolicy` (<portpool/fleet/
+/// fleet_lock_policy.hpp>, the fleet component), which claims the port in etcd, then locks it
+/// with a FileLockPolicy and gives the claim back after the lock is dropped.
 
-#include <portpool/detail/lock_directory.hpp>
-#include <portpool/detail/lock_file.hpp>
 #include <portpool/detail/names.hpp>
 #include <portpool/holder.hpp>
+#include <portpool/impl/lock_directory.hpp>
+#include <portpool/impl/lock_file.hpp>
 #include <portpool/options.hpp>
 
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 
 namespace portpool {
+
+/// A port locked by a lock policy and not yet handed out: the manager records the holder into it,
+/// probes the port, then turns it into a PortLease, or drops it, which unlocks the port.
+/// Move-only. Only FileLockPolicy makes one (the lock file stays the authority on a host); other
+/// policies wrap FileLockPolicy and tie what they hold besides to the lock (call_after_release).
+class PortLock {
+ public:
+  /// The holder this lock was taken for (its port, service, instance...).
+  const Holder& holder() const noexcept { return lock_->holder(); }
+
+  /// Writes the holder record into the lock file, which makes the hold visible to Registry.
+  /// @throws LockDirError when the file cannot take it (full or failing filesystem).
+  void publish() { lock_->publish(); }
+
+  /// Runs `action` once, right after the port is unlocked, in the process that locked it (a fleet
+  /// claim is given back there). `action` must not throw.
+  void call_after_release(std::function<void()> action) { lock_->call_after_release(std::move(action)); }
+
+ private:
+  friend class FileLockPolicy;
+  friend class PortLease;
+
+  explicit PortLock(std::unique_ptr<detail::HeldLock> lock) : lock_(std::move(lock)) {}
+
+  std::unique_ptr<detail::HeldLock> lock_;
+};
+
+/// What LockPolicy::try_lock answers: the lock, or why the port could not be locked.
+struct LockAttempt {
+  std::optional<PortLock> lock;
+  std::string refusal;  ///< who holds the port; empty unless the caller asked for an explanation
+};
 
 /// The default lock policy: one lock file per port (`port-<N>.lock`) in the lock directory, held
 /// with a Linux open-file-description lock (`F_OFD_SETLK`), with the holder record written into
@@ -27,8 +77,12 @@ class FileLockPolicy {
 
   /// Tries once, without waiting, to lock `holder.port`. When `explain` is set, a refusal says
   /// why (who holds the port).
-  detail::LockAttempt try_lock(const Holder& holder, bool explain) const {
-    return detail::try_lock(directory_, lock_name(holder.port), holder, explain);
+  LockAttempt try_lock(const Holder& holder, bool explain) const {
+    auto attempt = detail::try_lock(directory_, lock_name(holder.port), holder, explain);
+    if (!attempt.lock) {
+      return {std::nullopt, std::move(attempt.refusal)};
+    }
+    return {PortLock(std::move(attempt.lock)), {}};
   }
 
   const std::filesystem::path& lock_dir() const noexcept { return directory_->path; }

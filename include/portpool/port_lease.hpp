@@ -3,9 +3,10 @@
 /// @file
 /// PortLease: the RAII guard of one port taken from a pool.
 
-#include <portpool/detail/lock_file.hpp>
 #include <portpool/detail/notify.hpp>
 #include <portpool/holder.hpp>
+#include <portpool/impl/lock_file.hpp>
+#include <portpool/lock_policy.hpp>
 #include <portpool/options.hpp>
 
 #include <sys/types.h>
@@ -122,8 +123,8 @@ class PortLease {
   friend class BasicPortPoolManager;
   friend const detail::HeldLock* detail::held_lock_of(const PortLease& lease) noexcept;
 
-  PortLease(std::unique_ptr<detail::HeldLock> lock, std::function<void(const Event&)> on_event)
-      : lock_(std::move(lock)),
+  PortLease(PortLock lock, std::function<void(const Event&)> on_event)
+      : lock_(std::move(lock.lock_)),
         port_(lock_->holder().port),
         service_(lock_->holder().service),
         instance_(lock_->holder().instance),

@@ -3,7 +3,6 @@
 /// @file
 /// PortPoolManager: takes ports from one service's pool, exclusively across processes.
 
-#include <portpool/detail/listening_acceptor.hpp>
 #include <portpool/detail/names.hpp>
 #include <portpool/detail/notify.hpp>
 #include <portpool/detail/port_list.hpp>
@@ -11,6 +10,8 @@
 #include <portpool/error.hpp>
 #include <portpool/fetch_blocked_ports.hpp>
 #include <portpool/holder.hpp>
+#include <portpool/impl/listening_acceptor.hpp>
+#include <portpool/impl/valid_name.hpp>
 #include <portpool/listening_lease.hpp>
 #include <portpool/lock_policy.hpp>
 #include <portpool/options.hpp>
@@ -45,8 +46,9 @@ namespace portpool {
 /// refuse are skipped unless `Options::allow_fetch_blocked_ports`. The first port that passes is returned;
 /// no port outside the pool is ever returned. A manager is safe to use from several threads.
 ///
-/// `LockPolicy` makes a port exclusive (default `FileLockPolicy`), `ProbePolicy` checks that it is
-/// usable (default `BindProbe`; `NoProbe` skips the check).
+/// `LockPolicy` makes a port exclusive (default `FileLockPolicy`; the concept is described in
+/// <portpool/lock_policy.hpp>), `ProbePolicy` checks that it is usable (default `BindProbe`;
+/// `NoProbe` skips the check; the concept is described in <portpool/probe.hpp>).
 ///
 /// @code
 /// portpool::Options options;
@@ -222,7 +224,7 @@ class BasicPortPoolManager {
           detail::notify(options_.on_event, Event{EventKind::acquired, service_, port,
                                                   fmt::format("acquired port {} for '{}'", port, service_)});
         }
-        return std::pair<PortLease, ClaimResult<Claim>>(PortLease(std::move(taken.lock), options_.on_event),
+        return std::pair<PortLease, ClaimResult<Claim>>(PortLease(std::move(*taken.lock), options_.on_event),
                                                         std::move(*claimed));
       }
       if (refusals != nullptr) {
@@ -240,12 +242,12 @@ class BasicPortPoolManager {
   }
 
   template <class Claim>
-  detail::LockAttempt take(const Holder& holder, bool explain, Claim& claim,
-                           std::optional<ClaimResult<Claim>>& claimed) {
+  LockAttempt take(const Holder& holder, bool explain, Claim& claim, std::optional<ClaimResult<Claim>>& claimed) {
     if (!options_.allow_fetch_blocked_ports && is_fetch_blocked_port(holder.port)) {
-      return {nullptr, fmt::format("browsers and fetch() refuse to connect to port {} (a \"bad port\" of the Fetch "
-                                   "standard); allow_fetch_blocked_ports lets the pool use it",
-                                   holder.port)};
+      return {std::nullopt,
+              fmt::format("browsers and fetch() refuse to connect to port {} (a \"bad port\" of the Fetch "
+                          "standard); allow_fetch_blocked_ports lets the pool use it",
+                          holder.port)};
     }
     auto attempt = locks_.try_lock(holder, explain);
     if (attempt.lock) {

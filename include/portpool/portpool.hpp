@@ -2,8 +2,14 @@
 
 /// @file
 /// The umbrella header: everything in portpool's core (no toml++ needed).
+///
+/// portpool runs on Linux 4.11 or later (open-file-description locks, statx, sock_diag, inotify,
+/// /proc); on any other system this header stops with an #error that says so.
+
+#include <portpool/detail/platform.hpp>
 
 #include <portpool/error.hpp>
+#include <portpool/exit_codes.hpp>
 #include <portpool/fetch_blocked_ports.hpp>
 #include <portpool/holder.hpp>
 #include <portpool/instance_manager.hpp>
@@ -22,4 +28,5 @@
 #include <portpool/service_port_table.hpp>
 #include <portpool/shield_options.hpp>
 #include <portpool/test_runner.hpp>
+#include <portpool/unique_fd.hpp>
 #include <portpool/version.hpp>

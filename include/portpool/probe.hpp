@@ -2,8 +2,20 @@
 
 /// @file
 /// Probe policies: how a manager checks that a locked port is really free.
+///
+/// The ProbePolicy concept (the second parameter of BasicPortPoolManager): a policy `P` provides
+///
+/// - `std::optional<std::string> P::check(const boost::asio::ip::address& address,
+///   std::uint16_t port) const`: called with the port already locked; nullopt when the port can be
+///   handed out, else why not (the text goes into the skip event and the PoolExhausted message).
+///   May throw the library's errors (ResourceError when out of descriptors); the port is then
+///   unlocked and nothing is held.
+/// - Move construction (the manager owns its policy).
+///
+/// Models: BindProbe (the default) and NoProbe, below. `acquire_listening` does not call the
+/// probe: binding the listening socket is its own check.
 
-#include <portpool/detail/port_probe.hpp>
+#include <portpool/impl/port_probe.hpp>
 
 #include <boost/asio/ip/address.hpp>
 

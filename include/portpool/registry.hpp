@@ -3,13 +3,13 @@
 /// @file
 /// Registry: who holds which port, read from the lock directory.
 
-#include <portpool/detail/lock_directory.hpp>
-#include <portpool/detail/lock_file.hpp>
 #include <portpool/detail/names.hpp>
 #include <portpool/detail/parse_number.hpp>
-#include <portpool/detail/unique_fd.hpp>
 #include <portpool/holder.hpp>
+#include <portpool/impl/lock_directory.hpp>
+#include <portpool/impl/lock_file.hpp>
 #include <portpool/options.hpp>
+#include <portpool/unique_fd.hpp>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -78,7 +78,7 @@ class Registry {
 
   static std::vector<std::uint16_t> locked_ports(const detail::LockDirectory& directory) {
     std::vector<std::uint16_t> ports;
-    detail::UniqueFd listing(::openat(directory.fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    UniqueFd listing(::openat(directory.fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     DIR* stream = listing ? ::fdopendir(listing.get()) : nullptr;
     if (stream == nullptr) {
       return ports;

@@ -3,16 +3,16 @@
 /// @file
 /// RegistryWatcher: the changes of the local service registry, as they happen (inotify).
 
-#include <portpool/detail/lock_directory.hpp>
-#include <portpool/detail/lock_file.hpp>
 #include <portpool/detail/names.hpp>
 #include <portpool/detail/parse_number.hpp>
 #include <portpool/detail/system_error.hpp>
-#include <portpool/detail/unique_fd.hpp>
 #include <portpool/error.hpp>
 #include <portpool/holder.hpp>
+#include <portpool/impl/lock_directory.hpp>
+#include <portpool/impl/lock_file.hpp>
 #include <portpool/options.hpp>
 #include <portpool/registry.hpp>
+#include <portpool/unique_fd.hpp>
 
 #include <fcntl.h>
 #include <sys/inotify.h>
@@ -205,8 +205,8 @@ class RegistryWatcher {
       return {RegistryChange::Kind::lost, holder,
               fmt::format("its lock file {} was deleted or replaced", detail::port_lock_name(port))};
     }
-    detail::UniqueFd lock_file(::openat(directory_->fd.get(), detail::port_lock_name(port).c_str(),
-                                        O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+    UniqueFd lock_file(::openat(directory_->fd.get(), detail::port_lock_name(port).c_str(),
+                                O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
     std::array<char, detail::record_magic.size()> start{};
     if (lock_file && ::pread(lock_file.get(), start.data(), start.size(), 0) == static_cast<ssize_t>(start.size()) &&
         start[0] == 'x' && std::string_view(start.data() + 1, start.size() - 1) == detail::record_magic.substr(1)) {
@@ -247,7 +247,7 @@ class RegistryWatcher {
   }
 
   std::shared_ptr<const detail::LockDirectory> directory_;
-  detail::UniqueFd inotify_;
+  UniqueFd inotify_;
   std::map<std::uint16_t, Known> known_;
 };
 

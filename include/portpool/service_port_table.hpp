@@ -7,6 +7,7 @@
 #include <portpool/detail/port_list.hpp>
 #include <portpool/error.hpp>
 #include <portpool/fetch_blocked_ports.hpp>
+#include <portpool/impl/valid_name.hpp>
 #include <portpool/service_description.hpp>
 
 #include <fmt/format.h>
@@ -21,6 +22,17 @@
 #include <vector>
 
 namespace portpool {
+
+/// `ports` (sorted) as people read them in messages and tables: runs of consecutive ports as
+/// ranges.
+///
+/// @code
+/// portpool::describe_ports(std::vector<unsigned>{6000, 6001, 6002, 6100});  // "6000-6002, 6100"
+/// @endcode
+template <class Port>
+std::string describe_ports(const std::vector<Port>& ports) {
+  return detail::describe_ports(ports);
+}
 
 /// Where the instance-relative pools of instance N start: `base + (N - 1) * stride`, for
 /// N = 1 .. max.

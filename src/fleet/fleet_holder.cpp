@@ -3,6 +3,7 @@
 #include <portpool/detail/names.hpp>
 #include <portpool/error.hpp>
 #include <portpool/fleet/fleet_error.hpp>
+#include <portpool/impl/valid_name.hpp>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>

@@ -206,13 +206,13 @@ FleetLockPolicy::FleetLockPolicy(const Options& options, std::shared_ptr<FleetCl
   }
 }
 
-portpool::detail::LockAttempt FleetLockPolicy::try_lock(const Holder& holder, bool explain) const {
+LockAttempt FleetLockPolicy::try_lock(const Holder& holder, bool explain) const {
   std::string refusal;
   auto revision = claims_->claim(holder, refusal);
   if (!revision) {
-    return {nullptr, explain ? refusal : std::string{}};
+    return {std::nullopt, explain ? refusal : std::string{}};
   }
-  portpool::detail::LockAttempt attempt;
+  LockAttempt attempt;
   try {
     attempt = local_.try_lock(holder, explain);
   } catch (...) {

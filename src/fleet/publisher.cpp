@@ -1,12 +1,12 @@
 #include <portpool/fleet/publisher.hpp>
 
-#include <portpool/detail/lock_directory.hpp>
-#include <portpool/detail/unique_fd.hpp>
 #include <portpool/error.hpp>
 #include <portpool/fleet/etcd_client.hpp>
 #include <portpool/fleet/fleet_error.hpp>
 #include <portpool/fleet/host_identity.hpp>
+#include <portpool/impl/lock_directory.hpp>
 #include <portpool/registry.hpp>
+#include <portpool/unique_fd.hpp>
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -294,8 +294,8 @@ class Publisher::Impl {
   }
 
   PublisherOptions options_;
-  portpool::detail::UniqueFd wake_;
-  portpool::detail::UniqueFd notify_;
+  portpool::UniqueFd wake_;
+  portpool::UniqueFd notify_;
   std::string boot_id_;
   std::unique_ptr<EtcdClient> etcd_;
   LeaseGrant lease_;

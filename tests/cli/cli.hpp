@@ -142,7 +142,7 @@ struct RunFixture {
 
 /// What a server on 127.0.0.1:port answers to a connection, or "connect failed".
 inline std::string answer_of(std::uint16_t port) {
-  detail::UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  portpool::UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   auto address = loopback(port);
   if (::connect(client.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
     return "connect failed";
@@ -157,7 +157,7 @@ inline std::string answer_of(std::uint16_t port) {
 
 /// Whether anything listens on 127.0.0.1:port (a connection is accepted by the kernel).
 inline bool accepts_connections(std::uint16_t port) {
-  detail::UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  portpool::UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   auto address = loopback(port);
   return ::connect(client.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
 }

@@ -64,8 +64,8 @@ nlohmann::json lease_line(ChildProcess& lease) {
 bool running(pid_t pid) { return ::kill(pid, 0) == 0; }
 
 /// Receives the descriptor that `lease --socket-path` hands out, and the port it names.
-std::pair<portpool::detail::UniqueFd, std::string> receive_socket(const std::filesystem::path& path) {
-  portpool::detail::UniqueFd client(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+std::pair<portpool::UniqueFd, std::string> receive_socket(const std::filesystem::path& path) {
+  portpool::UniqueFd client(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   std::strncpy(static_cast<char*>(address.sun_path), path.c_str(), sizeof address.sun_path - 1);
@@ -85,7 +85,7 @@ std::pair<portpool::detail::UniqueFd, std::string> receive_socket(const std::fil
   REQUIRE(header->cmsg_type == SCM_RIGHTS);
   int descriptor = -1;
   std::memcpy(&descriptor, CMSG_DATA(header), sizeof descriptor);
-  return {portpool::detail::UniqueFd(descriptor), std::string(text.data(), static_cast<std::size_t>(count))};
+  return {portpool::UniqueFd(descriptor), std::string(text.data(), static_cast<std::size_t>(count))};
 }
 
 }  // namespace

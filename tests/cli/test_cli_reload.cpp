@@ -71,7 +71,7 @@ class Client {
  private:
   void run() {
     while (running_.load()) {
-      portpool::detail::UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      portpool::UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
       auto address = portpool::test::loopback(port_);
       if (::connect(client.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
         refused_.fetch_add(1);

@@ -29,7 +29,7 @@ constexpr const char* child = PORTPOOL_CLI_CHILD;
 // What a server started the moment the port looked free would do: bind and listen, with
 // SO_REUSEADDR as servers set it.
 bool take_port(std::uint16_t port) {
-  portpool::detail::UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  portpool::UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   int reuse = 1;
   ::setsockopt(socket.get(), SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
   return portpool::test::bind_loopback(socket.get(), port) && ::listen(socket.get(), 1) == 0;

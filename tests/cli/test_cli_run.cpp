@@ -41,8 +41,8 @@ using portpool::test::answer_of;
 
 /// A listener of this test process (neither portpool nor CMD) on 127.0.0.2:port, beside CMD's on
 /// 127.0.0.1; an invalid descriptor where 127.0.0.2 cannot be bound (a container may not allow it).
-portpool::detail::UniqueFd listen_on_second_loopback(std::uint16_t port) {
-  portpool::detail::UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+portpool::UniqueFd listen_on_second_loopback(std::uint16_t port) {
+  portpool::UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   auto address = portpool::test::loopback(port);
   ::inet_pton(AF_INET, "127.0.0.2", &address.sin_addr);
   if (::bind(socket.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 ||

@@ -77,7 +77,7 @@ class Terminal {
   }
 
  private:
-  portpool::detail::UniqueFd master_;
+  portpool::UniqueFd master_;
   std::string screen_;
 };
 

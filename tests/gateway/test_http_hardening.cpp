@@ -55,8 +55,8 @@ rlim_t raise_own_descriptor_limit() {
 }
 
 /// A connected TCP socket to 127.0.0.1:port that sends nothing.
-portpool::detail::UniqueFd idle_connection(std::uint16_t port) {
-  portpool::detail::UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+portpool::UniqueFd idle_connection(std::uint16_t port) {
+  portpool::UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   auto address = loopback(port);
   if (!socket || ::connect(socket.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
     throw std::runtime_error("cannot open an idle connection");
@@ -70,7 +70,7 @@ bool closed_by_server(int socket) {
   return ::poll(&ready, 1, 0) == 1 && (ready.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLIN)) != 0;
 }
 
-std::size_t count_closed(const std::vector<portpool::detail::UniqueFd>& sockets) {
+std::size_t count_closed(const std::vector<portpool::UniqueFd>& sockets) {
   return static_cast<std::size_t>(
       std::count_if(sockets.begin(), sockets.end(), [](const auto& socket) { return closed_by_server(socket.get()); }));
 }
@@ -216,7 +216,7 @@ TEST_CASE("2,000 idle connections: the longest-idle ones beyond the cap are clos
   CHECK(started.at("descriptor_limit").get<std::size_t>() > cap);
   REQUIRE(cap < idle_count);
 
-  std::vector<portpool::detail::UniqueFd> idle;
+  std::vector<portpool::UniqueFd> idle;
   for (std::size_t index = 0; index < idle_count; ++index) {
     idle.push_back(idle_connection(gateway.port()));
   }

@@ -37,7 +37,7 @@ struct ForeignListener {
     }
     port = bound_port(socket.get());
   }
-  portpool::detail::UniqueFd socket;
+  portpool::UniqueFd socket;
   std::uint16_t port = 0;
 };
 

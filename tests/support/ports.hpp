@@ -7,7 +7,7 @@
 // bind probe and a real listener (both with SO_REUSEADDR) can still use P while it is reserved.
 // A listening socket conflicts with everything, which is how tests simulate a foreign program.
 
-#include <portpool/detail/unique_fd.hpp>
+#include <portpool/unique_fd.hpp>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -41,8 +41,8 @@ inline std::uint16_t bound_port(int socket) {
 }
 
 /// Reserves a port; -1 socket when `port` is taken. Port 0 lets the kernel choose.
-inline detail::UniqueFd reserve(std::uint16_t port) {
-  detail::UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+inline portpool::UniqueFd reserve(std::uint16_t port) {
+  portpool::UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   int reuse = 1;
   if (!socket || !bind_loopback(socket.get(), port) ||
       ::setsockopt(socket.get(), SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse) != 0) {
@@ -95,12 +95,12 @@ class ReservedPorts {
 
  private:
   std::vector<std::uint16_t> ports_;
-  std::vector<detail::UniqueFd> sockets_;
+  std::vector<portpool::UniqueFd> sockets_;
 };
 
 /// A program outside portpool listening on 127.0.0.1:port (with SO_REUSEADDR, as servers do).
-inline detail::UniqueFd listen_on(std::uint16_t port) {
-  detail::UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+inline portpool::UniqueFd listen_on(std::uint16_t port) {
+  portpool::UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   int reuse = 1;
   ::setsockopt(socket.get(), SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
   if (!bind_loopback(socket.get(), port) || ::listen(socket.get(), 16) != 0) {
@@ -112,7 +112,7 @@ inline detail::UniqueFd listen_on(std::uint16_t port) {
 /// A program outside portpool listening on `address`:port (a numeric IPv4 or IPv6 address, with
 /// SO_REUSEADDR; IPv6 sockets v6-only), or an empty descriptor when that address cannot be had
 /// here (no IPv6, or 127.0.0.2 not routed to loopback).
-inline detail::UniqueFd listen_on_address(const char* address, std::uint16_t port) {
+inline portpool::UniqueFd listen_on_address(const char* address, std::uint16_t port) {
   sockaddr_storage storage{};
   socklen_t size = 0;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
@@ -128,7 +128,7 @@ inline detail::UniqueFd listen_on_address(const char* address, std::uint16_t por
   } else {
     throw std::runtime_error("not a numeric address");
   }
-  detail::UniqueFd socket(::socket(storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  portpool::UniqueFd socket(::socket(storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   int on = 1;
   if (!socket || ::setsockopt(socket.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
       (storage.ss_family == AF_INET6 && ::setsockopt(socket.get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) != 0) ||

@@ -2,7 +2,7 @@
 
 // Real child processes for tests: fork + exec, with pipes on stdin, stdout and stderr.
 
-#include <portpool/detail/unique_fd.hpp>
+#include <portpool/unique_fd.hpp>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -169,9 +169,9 @@ class ChildProcess {
 
   pid_t pid_ = -1;
   std::optional<int> status_;
-  detail::UniqueFd stdin_;
-  detail::UniqueFd stdout_;
-  detail::UniqueFd stderr_;
+  portpool::UniqueFd stdin_;
+  portpool::UniqueFd stdout_;
+  portpool::UniqueFd stderr_;
   std::string buffer_;
 };
 

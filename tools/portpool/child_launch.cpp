@@ -1,10 +1,10 @@
 #include "child_launch.hpp"
+#include "resource_limits.hpp"
 
 #include "exit_codes.hpp"
 #include "keeper.hpp"
 
-#include <portpool/detail/system_error.hpp>
-#include <portpool/detail/unique_fd.hpp>
+#include <portpool/unique_fd.hpp>
 
 #include <fcntl.h>
 #include <sys/prctl.h>
@@ -83,9 +83,9 @@ std::vector<std::string> keeper_arguments(const LaunchRequest& request, int repo
 }
 
 // The report pipe must not land on descriptor 3, which the child overwrites.
-detail::UniqueFd above_listen_fds(int descriptor) {
-  detail::UniqueFd original(descriptor);
-  detail::UniqueFd moved(::fcntl(descriptor, F_DUPFD_CLOEXEC, listen_fds_start + 1));
+UniqueFd above_listen_fds(int descriptor) {
+  UniqueFd original(descriptor);
+  UniqueFd moved(::fcntl(descriptor, F_DUPFD_CLOEXEC, listen_fds_start + 1));
   if (!moved) {
     throw_system_error("fcntl");
   }
@@ -106,10 +106,10 @@ KeeperReport read_report(int descriptor) {
 CommandError launch_failure(const LaunchRequest& request, const KeeperReport& report) {
   if (report.kind == KeeperReport::exec_failed) {
     auto code = report.value == ENOENT ? exit_code::command_not_found : exit_code::command_not_executable;
-    return {fmt::format("cannot run {}: {}", request.program, detail::errno_text(report.value)), code};
+    return {fmt::format("cannot run {}: {}", request.program, errno_text(report.value)), code};
   }
   return {fmt::format("cannot start the keeper of CMD's process tree ({} re-executed): {}", this_program,
-                      detail::errno_text(report.value)),
+                      errno_text(report.value)),
           exit_code::system_failure};
 }
 
@@ -120,7 +120,7 @@ LaunchedCommand launch(const LaunchRequest& request) {
   if (::pipe2(report, O_CLOEXEC) != 0) {
     throw_system_error("pipe2");
   }
-  detail::UniqueFd report_read(report[0]);
+  UniqueFd report_read(report[0]);
   auto report_write = above_listen_fds(report[1]);
   auto arguments = keeper_arguments(request, report_write.get());
   auto environment = request.environment;

@@ -68,7 +68,7 @@ DescriptorServer::~DescriptorServer() {
 }
 
 void DescriptorServer::serve_one(int shared, unsigned port) const {
-  detail::UniqueFd client(::accept4(server_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  UniqueFd client(::accept4(server_.get(), nullptr, nullptr, SOCK_CLOEXEC));
   if (!client) {
     return;  // the client gave up before being accepted
   }

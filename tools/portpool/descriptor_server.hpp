@@ -4,7 +4,7 @@
 // Unix socket PATH, as an SCM_RIGHTS descriptor, so that a program in another language can accept
 // on the very socket that was checked, with no moment in which another program could take the port.
 
-#include <portpool/detail/unique_fd.hpp>
+#include <portpool/unique_fd.hpp>
 
 #include <filesystem>
 
@@ -31,7 +31,7 @@ class DescriptorServer {
 
  private:
   std::filesystem::path path_;
-  detail::UniqueFd server_;
+  UniqueFd server_;
 };
 
 }  // namespace portpool::cli

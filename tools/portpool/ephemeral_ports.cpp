@@ -1,7 +1,7 @@
 #include "ephemeral_ports.hpp"
 
-#include <portpool/detail/port_list.hpp>
 #include <portpool/parse_integer.hpp>
+#include <portpool/service_port_table.hpp>
 
 #include <fmt/format.h>
 
@@ -56,7 +56,7 @@ std::set<unsigned> reserved_ports() {
 }
 
 std::string port_list_setting(const std::set<unsigned>& ports) {
-  auto list = detail::describe_ports(std::vector<unsigned>(ports.begin(), ports.end()));
+  auto list = describe_ports(std::vector<unsigned>(ports.begin(), ports.end()));
   list.erase(std::remove(list.begin(), list.end(), ' '), list.end());
   return list;
 }
@@ -101,7 +101,7 @@ std::vector<std::string> ephemeral_range_warnings(const ServicePortTable& table,
       warnings.push_back(fmt::format(
           "portpool: warning: the pool of '{}' has ports {} inside the kernel's ephemeral port range {}-{}, where "
           "outgoing connections can take them",
-          service, detail::describe_ports(exposed), range->first, range->last));
+          service, describe_ports(exposed), range->first, range->last));
       reserved.insert(exposed.begin(), exposed.end());
     }
   }

@@ -1,11 +1,11 @@
 #include "keeper.hpp"
+#include "resource_limits.hpp"
 
 #include "exit_codes.hpp"
 #include "tree_shutdown.hpp"
 
-#include <portpool/detail/system_error.hpp>
-#include <portpool/detail/unique_fd.hpp>
 #include <portpool/parse_integer.hpp>
+#include <portpool/unique_fd.hpp>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -72,8 +72,7 @@ void send_report(int descriptor, KeeperReport report) {
 
 int fail(const KeeperArguments& arguments, const char* what) {
   int error = errno;
-  std::fprintf(stderr, "portpool: the keeper of CMD's process tree failed: %s: %s\n", what,
-               detail::errno_text(error).c_str());
+  std::fprintf(stderr, "portpool: the keeper of CMD's process tree failed: %s: %s\n", what, errno_text(error).c_str());
   send_report(arguments.report, {KeeperReport::keeper_failed, error});
   return exit_code::system_failure;
 }
@@ -140,7 +139,7 @@ class Keeper {
       }
       if (count != static_cast<ssize_t>(sizeof signal)) {
         std::fprintf(stderr, "portpool: the keeper of CMD's process tree cannot read its signals: %s\n",
-                     detail::last_error_text().c_str());
+                     errno_text(errno).c_str());
         finish();
         return exit_code::system_failure;
       }
@@ -236,8 +235,8 @@ std::optional<pid_t> start_command(const KeeperArguments& arguments) {
     fail(arguments, "pipe2");
     return std::nullopt;
   }
-  detail::UniqueFd report_read(exec_report[0]);
-  detail::UniqueFd report_write(exec_report[1]);
+  UniqueFd report_read(exec_report[0]);
+  UniqueFd report_write(exec_report[1]);
   const pid_t keeper = ::getpid();
   const pid_t command = ::fork();
   if (command < 0) {
@@ -276,7 +275,7 @@ int run_keeper(int argc, char** argv) {
   auto watched = watched_signals();
   ::sigprocmask(SIG_SETMASK, &blocked, nullptr);
   ::signal(SIGCHLD, SIG_DFL);  // an inherited SIG_IGN would make the kernel reap CMD unseen
-  detail::UniqueFd signals(::signalfd(-1, &watched, SFD_CLOEXEC));
+  UniqueFd signals(::signalfd(-1, &watched, SFD_CLOEXEC));
   if (!signals) {
     return fail(*arguments, "signalfd");
   }

@@ -3,7 +3,7 @@
 // What ends a `portpool lease`: end of file on standard input, the death of the parent process
 // (even by SIGKILL), or SIGTERM (also SIGINT and SIGHUP, as from a terminal).
 
-#include <portpool/detail/unique_fd.hpp>
+#include <portpool/unique_fd.hpp>
 
 #include <sys/types.h>
 
@@ -27,7 +27,7 @@ class LeaseEnd {
   void wait(int client_descriptor = -1, const std::function<void()>& on_client = {}) const;
 
  private:
-  detail::UniqueFd signals_;
+  UniqueFd signals_;
   bool parent_gone_ = false;
 };
 

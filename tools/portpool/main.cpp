@@ -28,6 +28,7 @@
 namespace {
 
 using namespace portpool::cli;
+namespace exit_code = portpool::exit_code;
 
 constexpr const char* help_hint = "see 'portpool --help'";
 
@@ -122,20 +123,14 @@ int run_mapping_errors(const Commands& commands) {
     return usage_error(error.what());
   } catch (const CommandError& error) {
     return report(error.what(), error.exit_code());
-  } catch (const portpool::ResourceError& error) {
-    return report(error.what(), exit_code::system_failure);
   } catch (const std::bad_alloc&) {
     return report("out of memory", exit_code::system_failure);
   } catch (const std::system_error& error) {
     return report(system_error_text(error), exit_code::system_failure);
   } catch (const portpool::PoolExhausted& error) {
     return report(std::string(error.what()) + "\n'portpool status' shows who holds what.", exit_code::pool_exhausted);
-  } catch (const portpool::LockDirError& error) {
-    return report(error.what(), exit_code::unsafe_lock_dir);
-  } catch (const portpool::ConfigError& error) {
-    return report(error.what(), exit_code::bad_config);
   } catch (const std::exception& error) {
-    return report(error.what(), exit_code::system_failure);
+    return report(error.what(), portpool::exit_code_for(error));
   }
 }
 

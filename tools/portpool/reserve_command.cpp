@@ -4,7 +4,7 @@
 #include "ephemeral_ports.hpp"
 #include "exit_codes.hpp"
 
-#include <portpool/detail/port_list.hpp>
+#include <portpool/service_port_table.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -120,7 +120,7 @@ void print_text(const PortRange& range, const std::vector<ExposedPool>& pools, c
   std::cout << fmt::format("pool ports inside the ephemeral port range {}-{}:\n", range.first, range.last);
   std::vector<std::vector<std::string>> rows{{"SERVICE", "PORTS", "RESERVED"}};
   for (const auto& pool : pools) {
-    rows.push_back({pool.service, detail::describe_ports(pool.ports), reserved_text(pool.reserved)});
+    rows.push_back({pool.service, describe_ports(pool.ports), reserved_text(pool.reserved)});
   }
   std::cout << format_columns(rows);
   const bool all_reserved = std::all_of(pools.begin(), pools.end(), [](const auto& pool) { return pool.reserved; });

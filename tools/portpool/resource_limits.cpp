@@ -1,6 +1,5 @@
 #include "resource_limits.hpp"
 
-#include <portpool/detail/system_error.hpp>
 #include <portpool/error.hpp>
 
 #include <sys/resource.h>
@@ -18,7 +17,7 @@ bool is_resource_error(int error) noexcept {
 }
 
 std::string resource_error_text(int error) {
-  auto text = detail::errno_text(error);
+  auto text = errno_text(error);
   if (error == EMFILE) {
     rlimit limit{};
     if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) {

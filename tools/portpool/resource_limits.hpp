@@ -4,8 +4,12 @@
 // limit, so that a script can tell it from an exhausted pool (75) and the user knows what to raise.
 
 #include <string>
+#include <system_error>
 
 namespace portpool::cli {
+
+/// The system's description of `error` (an errno value).
+inline std::string errno_text(int error) { return std::system_category().message(error); }
 
 /// EMFILE, ENFILE, ENOMEM or ENOBUFS.
 bool is_resource_error(int error) noexcept;

@@ -1,9 +1,8 @@
 #include "supervisor.hpp"
+#include "resource_limits.hpp"
 
 #include "exit_codes.hpp"
 #include "tree_shutdown.hpp"
-
-#include <portpool/detail/system_error.hpp>
 
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -202,7 +201,7 @@ void Supervisor::reap() {
       if (errno == ECHILD) {
         fail("the keeper of CMD's process tree is gone and its exit status with it");
       } else {
-        fail(fmt::format("cannot wait for CMD: {}", detail::last_error_text()));
+        fail(fmt::format("cannot wait for CMD: {}", errno_text(errno)));
       }
       return;
     }

@@ -3,7 +3,7 @@
 #include "columns.hpp"
 #include "ephemeral_ports.hpp"
 
-#include <portpool/detail/port_list.hpp>
+#include <portpool/service_port_table.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -26,7 +26,7 @@ std::string fetch_blocked_text(const ServicePortTable& table, const std::string&
   if (blocked.empty()) {
     return "-";
   }
-  return fmt::format("{} ({})", detail::describe_ports(blocked),
+  return fmt::format("{} ({})", describe_ports(blocked),
                      table.allows_fetch_blocked_ports(service) ? "allowed" : "skipped");
 }
 
@@ -52,7 +52,7 @@ std::string table_as_text(const ServicePortTable& table, unsigned instance) {
   std::vector<std::vector<std::string>> rows{{"SERVICE", "PORTS", "POOL", "RESERVED", "FETCH-BLOCKED"}};
   for (const auto& service : table.services()) {
     auto shared = table.is_shared(service);
-    rows.push_back({service, detail::describe_ports(table.pool_for(service, instance)),
+    rows.push_back({service, describe_ports(table.pool_for(service, instance)),
                     shared ? std::string("shared") : fmt::format("instance {}", instance),
                     reservation_text(pool_ports(table, service, instance), range, reserved),
                     fetch_blocked_text(table, service, instance)});

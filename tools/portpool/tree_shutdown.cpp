@@ -1,6 +1,6 @@
 #include "tree_shutdown.hpp"
 
-#include <portpool/detail/process_tree.hpp>
+#include <portpool/process_tree.hpp>
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -40,7 +40,7 @@ bool wait_for_tree(std::chrono::steady_clock::duration limit) {
   auto deadline = std::chrono::steady_clock::now() + limit;
   while (true) {
     reap_children();
-    if (detail::descendants_of(::getpid()).empty()) {
+    if (descendants_of(::getpid()).empty()) {
       return true;
     }
     if (std::chrono::steady_clock::now() >= deadline) {
@@ -54,7 +54,7 @@ bool wait_for_tree(std::chrono::steady_clock::duration limit) {
 
 void end_process_tree(pid_t group, std::chrono::milliseconds grace) {
   reap_children();
-  auto descendants = detail::descendants_of(::getpid());
+  auto descendants = descendants_of(::getpid());
   if (descendants.empty() && (group <= 0 || ::kill(-group, 0) != 0)) {
     return;
   }
@@ -62,7 +62,7 @@ void end_process_tree(pid_t group, std::chrono::milliseconds grace) {
   if (wait_for_tree(grace)) {
     return;
   }
-  signal_all(group, detail::descendants_of(::getpid()), SIGKILL);
+  signal_all(group, descendants_of(::getpid()), SIGKILL);
   wait_for_tree(kill_bound);
 }
 

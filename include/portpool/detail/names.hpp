@@ -4,7 +4,6 @@
 // by other processes, so they are restricted to a character set that needs no quoting or escaping.
 
 #include <portpool/detail/parse_number.hpp>
-#include <portpool/error.hpp>
 
 #include <fmt/format.h>
 
@@ -28,14 +27,6 @@ inline bool is_valid_name(std::string_view name) {
   };
   return !name.empty() && name.size() <= max_name_length && name.front() != '.' &&
          std::all_of(name.begin(), name.end(), allowed);
-}
-
-inline void require_valid_name(std::string_view what, std::string_view name) {
-  if (!is_valid_name(name)) {
-    throw ConfigError(
-        fmt::format("{} '{}' is invalid: use 1 to {} letters, digits, '-', '_' or '.' (not starting with '.')", what,
-                    name, max_name_length));
-  }
 }
 
 /// The lock file of `port` in the lock directory.

@@ -3,14 +3,13 @@
 // The library prints nothing; it reports through the user's callback. A throwing callback must not
 // turn a release (called from destructors) into std::terminate, so exceptions stop here.
 
-#include <portpool/options.hpp>
-
 #include <functional>
 #include <utility>
 
 namespace portpool::detail {
 
-inline void notify(const std::function<void(const Event&)>& on_event, const Event& event) noexcept {
+template <class Event>
+void notify(const std::function<void(const Event&)>& on_event, const Event& event) noexcept {
   if (!on_event) {
     return;
   }

@@ -23,12 +23,12 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <portpool/detail/inotify_hub.hpp>
-#include <portpool/detail/lock_directory.hpp>
-#include <portpool/detail/lock_file.hpp>
 #include <portpool/detail/process_tree.hpp>
-#include <portpool/detail/socket_table.hpp>
 #include <portpool/error.hpp>
+#include <portpool/impl/inotify_hub.hpp>
+#include <portpool/impl/lock_directory.hpp>
+#include <portpool/impl/lock_file.hpp>
+#include <portpool/impl/socket_table.hpp>
 #include <portpool/listening_lease.hpp>
 #include <portpool/port_lease.hpp>
 #include <portpool/shield_options.hpp>

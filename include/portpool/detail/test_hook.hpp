@@ -2,7 +2,8 @@
 
 // Test-only: named steps of acquiring and releasing a port, where the fault-injection tests
 // (tests/test_fault_injection.cpp, through portpool_test_holder) stop a holder process to kill it
-// there. No real program sets the hook; an unset hook costs one load and one compare per step.
+// there. Compiled in only where a test program asks for it (PORTPOOL_TEST_HOOKS, defined for
+// portpool_test_holder alone); everywhere else a step is an empty inline function.
 //
 // Steps, in order: "lock-file-opened" (created/opened, not locked), "locked" (locked, identity
 // checked, not recorded), "recorded" (record written into the lock file, not probed), "probed"
@@ -13,6 +14,7 @@
 
 namespace portpool::detail {
 
+#ifdef PORTPOOL_TEST_HOOKS
 inline void (*step_hook)(std::string_view step) = nullptr;
 
 inline void reached_step(std::string_view step) {
@@ -20,5 +22,8 @@ inline void reached_step(std::string_view step) {
     step_hook(step);
   }
 }
+#else
+inline void reached_step(std::string_view /*step*/) noexcept {}
+#endif
 
 }  // namespace portpool::detail

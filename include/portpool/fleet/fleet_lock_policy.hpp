@@ -4,7 +4,6 @@
 /// Fleet-exclusive pools: a lock policy that makes each port of a pool held by at most one holder
 /// across every host that shares an etcd.
 
-#include <portpool/detail/lock_file.hpp>
 #include <portpool/fleet/etcd_options.hpp>
 #include <portpool/fleet/fleet_holder.hpp>
 #include <portpool/holder.hpp>
@@ -87,7 +86,7 @@ class FleetLockPolicy {
 
   /// Claims, then locks; a refusal from either says why.
   /// @throws EtcdUnavailable, EtcdError from the claim.
-  portpool::detail::LockAttempt try_lock(const Holder& holder, bool explain) const;
+  LockAttempt try_lock(const Holder& holder, bool explain) const;
 
   const std::filesystem::path& lock_dir() const noexcept { return local_.lock_dir(); }
 

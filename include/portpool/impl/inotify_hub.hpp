@@ -21,7 +21,7 @@
 // hubs that once existed at the same time, never reused by a forked child) and reused, after
 // draining, by the next hub.
 
-#include <portpool/detail/unique_fd.hpp>
+#include <portpool/unique_fd.hpp>
 
 #include <sys/inotify.h>
 #include <sys/types.h>

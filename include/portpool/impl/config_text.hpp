@@ -5,8 +5,8 @@
 // instead of hanging or filling the memory, and every failure names its cause.
 
 #include <portpool/detail/system_error.hpp>
-#include <portpool/detail/unique_fd.hpp>
 #include <portpool/error.hpp>
+#include <portpool/unique_fd.hpp>
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -11,7 +11,7 @@
 // boost::interprocess::file_lock on a lock file excludes portpool and is excluded by it.
 //
 // What an OFD lock does not tell is who holds it (F_OFD_GETLK reports pid -1), so the holder
-// writes a record into the locked file (detail/record.hpp) and readers trust a record only while
+// writes a record into the locked file (impl/record.hpp) and readers trust a record only while
 // the file is locked; the lock, never the pid, says whether the port is held.
 //
 // Lock files are opened with O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK relative to the lock directory's
@@ -23,13 +23,13 @@
 // path must still name the locked inode; otherwise two processes could each hold "the" lock on
 // two different files of the same name, and the attempt starts over on the new file.
 
-#include <portpool/detail/lock_directory.hpp>
-#include <portpool/detail/record.hpp>
 #include <portpool/detail/system_error.hpp>
 #include <portpool/detail/test_hook.hpp>
-#include <portpool/detail/unique_fd.hpp>
 #include <portpool/error.hpp>
 #include <portpool/holder.hpp>
+#include <portpool/impl/lock_directory.hpp>
+#include <portpool/impl/record.hpp>
+#include <portpool/unique_fd.hpp>
 
 #include <fcntl.h>
 #include <signal.h>

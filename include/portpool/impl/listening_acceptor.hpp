@@ -4,9 +4,9 @@
 // acquire()'s probe checks it, so both hand out the same ports), then bound on the requested
 // address and listened on for real.
 
-#include <portpool/detail/bound_socket.hpp>
-#include <portpool/detail/port_probe.hpp>
 #include <portpool/error.hpp>
+#include <portpool/impl/bound_socket.hpp>
+#include <portpool/impl/port_probe.hpp>
 
 #include <sys/socket.h>
 

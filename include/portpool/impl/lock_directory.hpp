@@ -6,9 +6,9 @@
 // the check and the use.
 
 #include <portpool/detail/system_error.hpp>
-#include <portpool/detail/unique_fd.hpp>
 #include <portpool/error.hpp>
 #include <portpool/lock_dir.hpp>
+#include <portpool/unique_fd.hpp>
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -19,7 +19,7 @@
 // shielded port is not already known to be ours.
 
 #include <portpool/detail/parse_number.hpp>
-#include <portpool/detail/unique_fd.hpp>
+#include <portpool/unique_fd.hpp>
 
 #include <dirent.h>
 #include <fcntl.h>

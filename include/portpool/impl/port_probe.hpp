@@ -15,10 +15,10 @@
 // Only when the bind fails is the listener table read, to name who listens; an acquisition that
 // meets several used ports reads it once (the snapshot is kept per thread for a moment).
 
-#include <portpool/detail/bound_socket.hpp>
-#include <portpool/detail/socket_table.hpp>
 #include <portpool/detail/system_error.hpp>
-#include <portpool/detail/unique_fd.hpp>
+#include <portpool/impl/bound_socket.hpp>
+#include <portpool/impl/socket_table.hpp>
+#include <portpool/unique_fd.hpp>
 
 #include <netinet/in.h>
 #include <sys/socket.h>

@@ -5,8 +5,8 @@
 // is explained in the same words whichever way it was acquired.
 
 #include <portpool/detail/system_error.hpp>
-#include <portpool/detail/unique_fd.hpp>
 #include <portpool/error.hpp>
+#include <portpool/unique_fd.hpp>
 
 #include <sys/socket.h>
 

@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Checks the layers of include/portpool (docs/design.md, "The map").
+
+1. detail/ headers include only detail/ headers (and standard or third-party ones).
+2. No public declaration names a detail:: entity: declarations at namespace scope and in the
+   public or protected part of a class (signatures, data members, aliases, base classes) of a
+   public header (include/portpool/*.hpp, include/portpool/fleet/*.hpp). Function bodies,
+   member initialisers, private members and friend declarations may use detail::.
+3. The include graph has no cycle.
+
+Usage: check_layers.py INCLUDE_DIR [--graph]   (--graph prints each header's level)
+"""
+
+import re
+import sys
+from pathlib import Path
+
+INCLUDE = re.compile(r'^\s*#\s*include\s*<(portpool/[^>]+)>', re.M)
+TOKEN = re.compile(r'[A-Za-z_]\w*(?:::\w+)*|::|\S')
+
+
+def includes(path):
+    return INCLUDE.findall(path.read_text())
+
+
+def layer(name):
+    parts = name.split('/')
+    return parts[1] if len(parts) > 2 and parts[1] in ('detail', 'impl') else 'public'
+
+
+def strip(text):
+    text = re.sub(r'//[^\n]*|/\*.*?\*/', ' ', text, flags=re.S)
+    text = re.sub(r'R"(\w*)\(.*?\)\1"', '""', text, flags=re.S)
+    text = re.sub(r'"(\\.|[^"\\\n])*"|\'(\\.|[^\'\\\n])*\'', '""', text)
+    return re.sub(r'^\s*#[^\n]*(\\\n[^\n]*)*', ' ', text, flags=re.M)
+
+
+def skip_balanced(tokens, index, opening, closing):
+    """Index just past the token that closes tokens[index] (== opening)."""
+    depth = 0
+    while index < len(tokens):
+        if tokens[index] == opening:
+            depth += 1
+        elif tokens[index] == closing:
+            depth -= 1
+            if depth == 0:
+                return index + 1
+        index += 1
+    return index
+
+
+def signature_of(declaration):
+    """The tokens of a declaration that belong to its signature: a constructor's member
+    initialisers (after the ':' that follows its parameter list) are not part of it."""
+    depth = 0
+    for index, token in enumerate(declaration):
+        if token in '(<[':
+            depth += 1
+        elif token in ')>]':
+            depth -= 1
+        elif token == ':' and depth == 0 and index > 0 and declaration[index - 1] in (')', 'noexcept', 'const'):
+            return declaration[:index]
+    return declaration
+
+
+def public_detail_names(text):
+    """(declaration, name) for each detail:: name in a public declaration."""
+    tokens = TOKEN.findall(strip(text))
+    findings = []
+    # A scope is (kind, access): kind 'namespace', 'class' or 'hidden' (a detail namespace).
+    scopes = [('namespace', 'public')]
+    declaration = []
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        kind, access = scopes[-1]
+        if token == '}':
+            scopes.pop()
+            declaration = []
+            index += 1
+            continue
+        if kind == 'class' and token in ('public', 'private', 'protected') and tokens[index + 1:index + 2] == [':']:
+            scopes[-1] = (kind, token)
+            declaration = []
+            index += 2
+            continue
+        if token in ('(', '[') and declaration:
+            end = skip_balanced(tokens, index, token, ')' if token == '(' else ']')
+            declaration.extend(tokens[index:end])
+            index = end
+            continue
+        if token == ';':
+            report(findings, declaration, kind, access)
+            declaration = []
+            index += 1
+            continue
+        if token == '{':
+            words = [word for word in declaration if re.match(r'\w', word)]
+            if 'namespace' in words:
+                hidden = kind == 'hidden' or 'detail' in ''.join(declaration)
+                scopes.append(('hidden' if hidden else 'namespace', 'public'))
+            elif ('class' in words or 'struct' in words or 'union' in words) and '(' not in declaration:
+                report(findings, declaration, kind, access)
+                default = 'private' if 'class' in words else 'public'
+                scopes.append(('hidden' if kind == 'hidden' else 'class', default))
+            elif 'enum' in words or (declaration and declaration[-1] in ('=', ',')):
+                index = skip_balanced(tokens, index, '{', '}')
+                report(findings, declaration, kind, access)
+                declaration = []
+                continue
+            else:  # a function body: only the signature is public
+                report(findings, signature_of(declaration), kind, access)
+                index = skip_balanced(tokens, index, '{', '}')
+                if tokens[index:index + 1] == [';']:
+                    index += 1
+                declaration = []
+                continue
+            declaration = []
+            index += 1
+            continue
+        declaration.append(token)
+        index += 1
+    return findings
+
+
+def report(findings, declaration, kind, access):
+    if kind == 'hidden' or access == 'private' or 'friend' in declaration:
+        return
+    for token in declaration:
+        if token.startswith('detail::') or '::detail::' in token:
+            findings.append((' '.join(declaration), token))
+
+
+def levels(graph):
+    level = {}
+
+    def visit(name, trail):
+        if name in trail:
+            raise ValueError('include cycle: ' + ' -> '.join(trail + [name]))
+        if name not in level:
+            level[name] = 1 + max((visit(child, trail + [name]) for child in graph.get(name, [])), default=-1)
+        return level[name]
+
+    for name in graph:
+        visit(name, [])
+    return level
+
+
+def main():
+    root = Path(sys.argv[1])
+    headers = {str(path.relative_to(root)): path for path in sorted(root.glob('portpool/**/*.hpp'))}
+    graph = {name: [child for child in includes(path) if child in headers] for name, path in headers.items()}
+    problems = []
+    for name, children in graph.items():
+        if layer(name) == 'detail':
+            problems += [f'{name} includes {child}: detail/ may include only detail/'
+                         for child in children if layer(child) != 'detail']
+        if layer(name) == 'public':
+            problems += [f'{name}: public declaration names {found}: {declaration[:160]}'
+                         for declaration, found in public_detail_names(headers[name].read_text())]
+    try:
+        level = levels(graph)
+    except ValueError as cycle:
+        problems.append(str(cycle))
+        level = {}
+    if '--graph' in sys.argv:
+        for name in sorted(level, key=lambda header: (level[header], header)):
+            print(f'{level[name]:2} {layer(name):7} {name}')
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
