@@ -2,10 +2,13 @@
 
 // The shared state behind a PortShield: it outlives the PortShield object while handlers are
 // queued, so that a shield destroyed with a check pending never calls back nor touches freed memory.
+//
+// Only the I/O lives here: the strand, the timer, the inotify subscription, the reads of the lock
+// file's name, of the socket tables and of /proc. What the facts mean is decided by
+// shield_verdict.hpp; what the report says, by the public PortShield (impl/port_shield.hpp).
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <algorithm>
@@ -24,88 +27,55 @@
 #include <mutex>
 #include <optional>
 #include <portpool/detail/inotify_hub.hpp>
-#include <portpool/detail/lock_directory.hpp>
-#include <portpool/detail/lock_file.hpp>
 #include <portpool/detail/process_tree.hpp>
+#include <portpool/detail/shield_verdict.hpp>
 #include <portpool/detail/socket_table.hpp>
-#include <portpool/error.hpp>
-#include <portpool/listening_lease.hpp>
-#include <portpool/port_lease.hpp>
-#include <portpool/shield_options.hpp>
+#include <portpool/detail/unique_fd.hpp>
 #include <string>
-#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
 
 namespace portpool::detail {
 
-/// What a shield watches, copied from the lease when the shield starts.
+/// What a shield watches and how, copied from the lease and the options when the shield starts.
 struct ShieldTarget {
   std::uint16_t port = 0;
   std::string service;
-  std::filesystem::path lock_file;  ///< for messages; checks go through `directory`
-  std::shared_ptr<const LockDirectory> directory;
+  std::filesystem::path lock_file;            ///< for messages; checks go through `directory`
+  std::shared_ptr<const UniqueFd> directory;  ///< the lock directory as it was locked (kept open)
   std::string lock_name;
-  LockFileIdentity identity;
-  std::uint64_t acceptor_inode = 0;  ///< 0 for a plain lease
+  FileIdentity locked;
+  ServiceSockets sockets;
+  std::chrono::milliseconds interval{0};
+  std::chrono::milliseconds grace{0};
+  bool expect_listener = false;
 };
 
-inline ShieldTarget shield_target(const PortLease& lease) {
-  if (!lease.held()) {
-    throw ConfigError(
-        "PortShield was given a lease that holds no port (released or moved from): shield a lease while it "
-        "holds its port");
-  }
-  const auto* lock = held_lock_of(lease);
-  return ShieldTarget{lease.port(),
-                      lease.service(),
-                      lease.lock_file(),
-                      lock->directory(),
-                      lock->lock_name(),
-                      lease.lock_file_identity(),
-                      0};
-}
-
-inline ShieldTarget shield_target(const ListeningLease& listening) {
-  auto target = shield_target(listening.lease);
-  if (!listening.acceptor.is_open()) {
-    throw ConfigError(fmt::format(
-        "PortShield was given a ListeningLease of port {} whose acceptor is closed: shield it while it listens, or "
-        "shield the plain lease",
-        target.port));
-  }
-  auto handle = const_cast<boost::asio::ip::tcp::acceptor&>(listening.acceptor)  // NOLINT: reads the handle only
-                    .native_handle();
-  target.acceptor_inode = socket_inode_of_fd(handle);
-  if (target.acceptor_inode == 0) {
-    throw ConfigError(fmt::format("the acceptor of port {} is not a socket", target.port));
-  }
-  return target;
-}
+/// A loss as ShieldState reports it: the verdict, and the facts a message about it needs that
+/// only I/O or the clock can tell.
+struct ShieldReport {
+  Verdict verdict;
+  std::string foreign_owner;            ///< with foreign_listener: "pid N (command)", or empty when not visible
+  std::chrono::milliseconds waited{0};  ///< since the shield started
+};
 
 /// The shared state of a shield: everything the strand's handlers touch. Handlers hold it by
 /// shared_ptr, so it outlives the PortShield object when one is still pending; the `stopped_`
 /// flag makes such late handlers do nothing.
 class ShieldState : public std::enable_shared_from_this<ShieldState> {
  public:
-  using Callback = std::function<void(const ShieldEvent&)>;
+  /// Called once, on the strand, with the target and what was found.
+  using Callback = std::function<void(const ShieldTarget&, const ShieldReport&)>;
 
-  ShieldState(boost::asio::any_io_executor executor, ShieldTarget target, Callback on_lost, ShieldOptions options)
+  /// `target` must be valid (a positive interval, a grace not negative): the public side checks it.
+  ShieldState(boost::asio::any_io_executor executor, ShieldTarget target, Callback on_lost)
       : executor_(std::move(executor)),
         strand_(boost::asio::make_strand(executor_)),
         timer_(strand_),
         target_(std::move(target)),
         on_lost_(std::move(on_lost)),
-        options_(std::move(options)),
-        started_(std::chrono::steady_clock::now()) {
-    if (options_.interval.count() <= 0) {
-      throw ConfigError(fmt::format("the shield interval must be positive (got {} ms)", options_.interval.count()));
-    }
-    if (options_.grace.count() < 0) {
-      throw ConfigError(fmt::format("the shield grace must not be negative (got {} ms)", options_.grace.count()));
-    }
-  }
+        started_(std::chrono::steady_clock::now()) {}
 
   ShieldState(const ShieldState&) = delete;
   ShieldState& operator=(const ShieldState&) = delete;
@@ -117,8 +87,7 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
   void start() {
     std::weak_ptr<ShieldState> weak = shared_from_this();
     // Through the directory's descriptor, so that a later chdir() or a renamed parent changes nothing.
-    auto watched =
-        std::filesystem::path(fmt::format("/proc/self/fd/{}", target_.directory->fd.get())) / target_.lock_name;
+    auto watched = std::filesystem::path(fmt::format("/proc/self/fd/{}", target_.directory->get())) / target_.lock_name;
     auto subscription = InotifyHub::subscribe(executor_, watched, [weak] {
       if (auto self = weak.lock()) {
         boost::asio::post(self->strand_, [self] { self->check_lock_file(); });
@@ -176,12 +145,9 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
     if (stopped_.load()) {
       return;
     }
-    if (auto loss = lock_file_loss()) {
-      report(*loss);
-      return;
-    }
-    if (auto loss = listener_loss()) {
-      report(*loss);
+    auto verdict = judge();
+    if (verdict.loss) {
+      report(verdict);
       return;
     }
     schedule();
@@ -190,7 +156,7 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
   // On the strand: the next tick, on the next multiple of the interval of the steady clock, so
   // that every shield with this interval wakes at the same moment and shares one table read.
   void schedule() {
-    auto period = std::chrono::duration_cast<std::chrono::steady_clock::duration>(options_.interval);
+    auto period = std::chrono::duration_cast<std::chrono::steady_clock::duration>(target_.interval);
     auto since_epoch = std::chrono::steady_clock::now().time_since_epoch();
     auto next = std::chrono::steady_clock::time_point((since_epoch / period + 1) * period);
     timer_.expires_at(next);
@@ -207,159 +173,102 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
     if (stopped_.load()) {
       return;
     }
-    if (auto loss = lock_file_loss()) {
-      report(*loss);
+    auto verdict = lock_file_verdict(target_.locked, lock_file_status());
+    if (verdict.loss) {
+      report(verdict);
     }
   }
-
-  ShieldEvent event(LostReason reason, std::string message) const {
-    return ShieldEvent{reason, target_.port, target_.service, std::move(message)};
-  }
-
-  std::string who() const { return fmt::format("port {} ('{}')", target_.port, target_.service); }
 
   // fstatat relative to the lock directory's descriptor: the name is looked up where it was locked,
   // whatever the working directory is now.
-  std::optional<ShieldEvent> lock_file_loss() const {
+  LockFileStatus lock_file_status() const {
     struct stat status {};
-    if (::fstatat(target_.directory->fd.get(), target_.lock_name.c_str(), &status, AT_SYMLINK_NOFOLLOW) != 0) {
-      if (errno != ENOENT && errno != ENOTDIR) {
-        return std::nullopt;  // cannot tell (permissions changed?): the next check tries again
-      }
-      return event(LostReason::lock_file_removed,
-                   fmt::format("the lock file {} of {} was deleted by another program: another process can now lock "
-                               "a new file of that name and take the port. Stop using port {} and acquire a new "
-                               "lease; do not let anything delete files in the lock directory",
-                               target_.lock_file.string(), who(), target_.port));
+    if (::fstatat(target_.directory->get(), target_.lock_name.c_str(), &status, AT_SYMLINK_NOFOLLOW) != 0) {
+      bool missing = errno == ENOENT || errno == ENOTDIR;
+      return LockFileStatus{missing ? LockFileStatus::Found::nothing : LockFileStatus::Found::unreadable, {}};
     }
-    if (status.st_dev != target_.identity.device || status.st_ino != target_.identity.inode) {
-      return event(LostReason::lock_file_replaced,
-                   fmt::format("the lock file {} of {} was replaced by another file (inode {} instead of the locked "
-                               "inode {}): the lock this process holds no longer guards the port, and another "
-                               "process can take it. Stop using port {} and acquire a new lease; do not let "
-                               "anything rename or write files in the lock directory",
-                               target_.lock_file.string(), who(), status.st_ino, target_.identity.inode, target_.port));
-    }
-    return std::nullopt;
+    return LockFileStatus{LockFileStatus::Found::file, FileIdentity{status.st_dev, status.st_ino}};
   }
 
-  struct Verdict {
-    std::vector<Listener> foreign;
-    bool ours_listening = false;
-  };
-
-  // Which listeners on the port are foreign, and whether ours listens, according to `snapshot`.
-  Verdict judge(const ListenerSnapshot& snapshot) const {
-    Verdict verdict;
-    for (const auto& listener : snapshot.on_port(target_.port)) {
-      if (target_.acceptor_inode != 0 && listener.inode == target_.acceptor_inode) {
-        verdict.ours_listening = true;
-      } else if (service_socket(snapshot, listener.inode)) {
-        verdict.ours_listening = verdict.ours_listening || target_.acceptor_inode == 0;
-      } else {
-        verdict.foreign.push_back(listener);
+  // The listeners on the port in `snapshot`, with their holders looked up only as far as needed to
+  // tell every listener's owner, cheapest first: this process's descriptors, then those of the
+  // listener processes and tree roots, then (one walk of /proc) the roots' descendants. An idle
+  // port, or one where only the acceptor listens, costs no scan at all.
+  PortListeners observe(const ListenerSnapshot& snapshot) const {
+    PortListeners seen{snapshot.complete(), snapshot.on_port(target_.port), {}};
+    auto unexplained = [&] { return judge_listeners(seen, target_.sockets).foreign; };
+    auto look_into = [&](pid_t process, const std::vector<Listener>& listeners) {
+      for (const auto& listener : listeners) {
+        if (snapshot.open_in_process(process, listener.inode)) {
+          seen.holders.by_process[process].insert(listener.inode);
+        }
       }
+    };
+    auto pending = unexplained();
+    if (pending.empty()) {
+      return seen;
+    }
+    for (const auto& listener : pending) {
+      if (snapshot.own_inodes().count(listener.inode) != 0) {
+        seen.holders.this_process.insert(listener.inode);
+      }
+    }
+    pending = unexplained();
+    if (pending.empty()) {
+      return seen;
+    }
+    const auto& sockets = target_.sockets;
+    for (auto process : sockets.listener_processes) {
+      look_into(process, pending);
+    }
+    for (auto root : sockets.listener_process_trees) {
+      look_into(root, pending);
+    }
+    pending = unexplained();
+    for (auto root : sockets.listener_process_trees) {
+      if (pending.empty()) {
+        break;
+      }
+      auto& descendants = seen.holders.descendants[root] = descendants_of(root);
+      for (auto descendant : descendants) {
+        look_into(descendant, pending);
+      }
+      pending = unexplained();
+    }
+    return seen;
+  }
+
+  // The verdict on the facts as they are now. The first read of the tables is the snapshot shared
+  // by the process's shields, which answers the idle case; a loss it suggests is confirmed on a
+  // fresh read, taken after the scans of descriptors that the first judgement used.
+  Verdict judge() const {
+    auto max_age = std::min<std::chrono::nanoseconds>(target_.interval / 4, std::chrono::milliseconds(50));
+    ShieldFacts facts{target_.locked,
+                      lock_file_status(),
+                      target_.sockets,
+                      target_.expect_listener,
+                      target_.grace,
+                      std::chrono::steady_clock::now() - started_,
+                      observe(*ListenerSnapshot::shared(max_age)),
+                      std::nullopt};
+    auto verdict = shield_verdict(facts);
+    if (verdict.needs_confirmation) {
+      facts.confirmation = observe(*ListenerSnapshot::read());
+      verdict = shield_verdict(facts);
     }
     return verdict;
   }
 
-  // Open in this process or in one of the listener processes.
-  bool service_socket(const ListenerSnapshot& snapshot, std::uint64_t inode) const {
-    if (snapshot.own_inodes().count(inode) != 0) {
-      return true;
-    }
-    auto open_in = [&](pid_t process) { return snapshot.open_in_process(process, inode); };
-    if (std::any_of(options_.listener_processes.begin(), options_.listener_processes.end(), open_in) ||
-        std::any_of(options_.listener_process_trees.begin(), options_.listener_process_trees.end(), open_in)) {
-      return true;
-    }
-    for (auto root : options_.listener_process_trees) {
-      auto descendants = descendants_of(root);
-      if (std::any_of(descendants.begin(), descendants.end(), open_in)) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  // "this process", naming the listener processes too when there are any.
-  std::string service_processes(const char* conjunction) const {
-    std::string described = "this process";
-    if (!options_.listener_processes.empty()) {
-      described +=
-          fmt::format(" {} of its listener process{} (pid {})", conjunction,
-                      options_.listener_processes.size() > 1 ? "es" : "", fmt::join(options_.listener_processes, ", "));
-    }
-    if (!options_.listener_process_trees.empty()) {
-      described += fmt::format(" {} of the process tree{} of pid {}", conjunction,
-                               options_.listener_process_trees.size() > 1 ? "s" : "",
-                               fmt::join(options_.listener_process_trees, ", "));
-    }
-    return described;
-  }
-
-  bool listener_expected_now() const {
-    return options_.expect_listener && std::chrono::steady_clock::now() - started_ >= options_.grace;
-  }
-
-  // The shared snapshot answers the idle case. A loss it suggests is confirmed on a fresh read
-  // of the tables, taken after the scan of this process's descriptors that the first verdict
-  // used: a listener seen in both reads and in neither scan was alive and not ours all along.
-  std::optional<ShieldEvent> listener_loss() const {
-    auto max_age = std::min<std::chrono::nanoseconds>(options_.interval / 4, std::chrono::milliseconds(50));
-    auto snapshot = ListenerSnapshot::shared(max_age);
-    if (!snapshot->complete()) {
-      return std::nullopt;  // no /proc/net here: nothing to compare with
-    }
-    auto first = judge(*snapshot);
-    bool gone = listener_expected_now() && !first.ours_listening;
-    if (first.foreign.empty() && !gone) {
-      return std::nullopt;
-    }
-    auto fresh = ListenerSnapshot::read();
-    auto second = judge(*fresh);
-    for (const auto& listener : second.foreign) {
-      auto seen_before = std::any_of(first.foreign.begin(), first.foreign.end(),
-                                     [&](const Listener& earlier) { return earlier.inode == listener.inode; });
-      if (seen_before) {
-        return foreign_event(listener);
-      }
-    }
-    if (gone && !second.ours_listening) {
-      return listener_gone_event();
-    }
-    return std::nullopt;
-  }
-
-  ShieldEvent foreign_event(const Listener& listener) const {
-    auto owner = describe_socket_owner(listener.inode);
-    return event(LostReason::foreign_listener,
-                 fmt::format("another program listens on {}: {}{} is not a socket of {}{}. "
-                             "Whatever connects to port {} may reach it instead of this service; stop that program "
-                             "or move this service to another port",
-                             who(), describe_listener(listener), owner.empty() ? std::string{} : " of " + owner,
-                             service_processes("nor"), target_.acceptor_inode != 0 ? " nor the lease's acceptor" : "",
-                             target_.port));
-  }
-
-  ShieldEvent listener_gone_event() const {
-    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
-    if (target_.acceptor_inode != 0) {
-      return event(LostReason::listener_gone,
-                   fmt::format("the service's listener on {} is gone: the lease's acceptor (socket inode {}) no "
-                               "longer listens, {} ms after the shield started. Clients cannot connect; restart "
-                               "the service's listener or release the port",
-                               who(), target_.acceptor_inode, waited.count()));
-    }
-    return event(LostReason::listener_gone,
-                 fmt::format("no socket of {} listens on {}, {} ms after the shield started (grace {} ms). "
-                             "Clients cannot connect; start the service's listener or release the port",
-                             service_processes("or"), who(), waited.count(), options_.grace.count()));
-  }
-
   // On the strand. The callback runs under callback_mutex_, so that stop() from another thread
   // waits for it; stop() from inside it sees its own thread id and does not wait.
-  void report(const ShieldEvent& lost) {
+  void report(const Verdict& verdict) {
+    ShieldReport lost{
+        verdict,
+        {},
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_)};
+    if (verdict.loss == Loss::foreign_listener) {
+      lost.foreign_owner = describe_socket_owner(verdict.foreign.inode);
+    }
     {
       std::lock_guard guard(callback_mutex_);
       if (stopped_.exchange(true)) {
@@ -368,7 +277,7 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
       callback_thread_.store(std::this_thread::get_id());
       try {
         if (on_lost_) {
-          on_lost_(lost);
+          on_lost_(target_, lost);
         }
       } catch (...) {  // NOLINT(bugprone-empty-catch): documented on PortShield
       }
@@ -383,7 +292,6 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
   boost::asio::steady_timer timer_;
   const ShieldTarget target_;
   Callback on_lost_;
-  const ShieldOptions options_;
   const std::chrono::steady_clock::time_point started_;
 
   std::atomic<bool> stopped_{false};
