@@ -192,50 +192,49 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
 
   // The listeners on the port in `snapshot`, with their holders looked up only as far as needed to
   // tell every listener's owner, cheapest first: this process's descriptors, then those of the
-  // listener processes and tree roots, then (one walk of /proc) the roots' descendants. An idle
-  // port, or one where only the acceptor listens, costs no scan at all.
+  // listener processes and tree roots, then (one walk of /proc per root) the roots' descendants.
+  // An idle port, or one where only the acceptor listens, costs no scan at all.
   PortListeners observe(const ListenerSnapshot& snapshot) const {
     PortListeners seen{snapshot.complete(), snapshot.on_port(target_.port), {}};
-    auto unexplained = [&] { return judge_listeners(seen, target_.sockets).foreign; };
-    auto look_into = [&](pid_t process, const std::vector<Listener>& listeners) {
-      for (const auto& listener : listeners) {
-        if (snapshot.open_in_process(process, listener.inode)) {
-          seen.holders.by_process[process].insert(listener.inode);
-        }
-      }
-    };
-    auto pending = unexplained();
-    if (pending.empty()) {
+    const auto& sockets = target_.sockets;
+    auto explained = [&] { return judge_listeners(seen, sockets).foreign.empty(); };
+    if (explained()) {
       return seen;
     }
-    for (const auto& listener : pending) {
+    for (const auto& listener : seen.listeners) {
       if (snapshot.own_inodes().count(listener.inode) != 0) {
         seen.holders.this_process.insert(listener.inode);
       }
     }
-    pending = unexplained();
-    if (pending.empty()) {
+    if (explained()) {
       return seen;
     }
-    const auto& sockets = target_.sockets;
     for (auto process : sockets.listener_processes) {
-      look_into(process, pending);
+      note_sockets_of(process, snapshot, seen);
     }
     for (auto root : sockets.listener_process_trees) {
-      look_into(root, pending);
+      note_sockets_of(root, snapshot, seen);
     }
-    pending = unexplained();
     for (auto root : sockets.listener_process_trees) {
-      if (pending.empty()) {
+      if (explained()) {
         break;
       }
-      auto& descendants = seen.holders.descendants[root] = descendants_of(root);
+      auto descendants = descendants_of(root);
       for (auto descendant : descendants) {
-        look_into(descendant, pending);
+        note_sockets_of(descendant, snapshot, seen);
       }
-      pending = unexplained();
+      seen.holders.descendants[root] = std::move(descendants);
     }
     return seen;
+  }
+
+  // Which of the listeners' sockets `process` has open (its descriptors are scanned once per snapshot).
+  static void note_sockets_of(pid_t process, const ListenerSnapshot& snapshot, PortListeners& seen) {
+    for (const auto& listener : seen.listeners) {
+      if (snapshot.open_in_process(process, listener.inode)) {
+        seen.holders.by_process[process].insert(listener.inode);
+      }
+    }
   }
 
   // The verdict on the facts as they are now. The first read of the tables is the snapshot shared

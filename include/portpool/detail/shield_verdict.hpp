@@ -108,17 +108,14 @@ inline bool service_socket(const SocketHolders& holders, const ServiceSockets& s
     return true;
   }
   auto holds = [&](pid_t process) { return held_by(holders, process, inode); };
-  if (std::any_of(service.listener_processes.begin(), service.listener_processes.end(), holds) ||
-      std::any_of(service.listener_process_trees.begin(), service.listener_process_trees.end(), holds)) {
-    return true;
-  }
-  for (auto root : service.listener_process_trees) {
+  auto holds_in_tree = [&](pid_t root) {
     auto tree = holders.descendants.find(root);
-    if (tree != holders.descendants.end() && std::any_of(tree->second.begin(), tree->second.end(), holds)) {
-      return true;
-    }
-  }
-  return false;
+    return tree != holders.descendants.end() && std::any_of(tree->second.begin(), tree->second.end(), holds);
+  };
+  const auto& processes = service.listener_processes;
+  const auto& roots = service.listener_process_trees;
+  return std::any_of(processes.begin(), processes.end(), holds) || std::any_of(roots.begin(), roots.end(), holds) ||
+         std::any_of(roots.begin(), roots.end(), holds_in_tree);
 }
 
 /// Sorts the listeners of one read. The acceptor of a ListeningLease is known exactly, by inode: another
