@@ -5,6 +5,10 @@
 // and ShieldState's report (a detail::Verdict with the facts a message needs) into the public
 // ShieldEvent, worded for people.
 
+// Included on its own it includes the declarations first (port_shield.hpp includes this file at its
+// end; #pragma once ends the cycle either way).
+#include <portpool/port_shield.hpp>
+
 #include <portpool/detail/shield_state.hpp>
 #include <portpool/detail/shield_verdict.hpp>
 #include <portpool/detail/socket_table.hpp>
