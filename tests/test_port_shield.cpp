@@ -212,6 +212,76 @@ ShieldOptions fast(std::chrono::milliseconds interval = 20ms) {
   return options;
 }
 
+/// Fast checks that expect the service to listen once `grace` has passed.
+ShieldOptions expecting_listener(std::chrono::milliseconds grace) {
+  auto options = fast();
+  options.expect_listener = true;
+  options.grace = grace;
+  return options;
+}
+
+/// The port of a one-port pool, held (as a plain or a listening lease) in the test's own lock
+/// directory and watched by a shield on an io_context of its own, with the losses it reports:
+/// "start a shield, provoke a loss, wait for it, check the reason" in every end-to-end test.
+/// Members are destroyed in reverse order: the shield, then the lease, then the io_context.
+class WatchedLease {
+ public:
+  enum class Hold { plain, listening };
+
+  explicit WatchedLease(const std::string& service, Hold hold = Hold::plain, unsigned io_threads = 2)
+      : manager_(service, ports_.ports(), options_in(directory_)), io_(io_threads) {
+    if (hold == Hold::listening) {
+      listening_.emplace(manager_.acquire_listening(io_.executor()));
+    } else {
+      plain_.emplace(manager_.acquire());
+    }
+  }
+
+  std::uint16_t port() const { return ports_[0]; }
+  const TempDir& directory() const { return directory_; }
+  PortLease& lease() { return listening_ ? listening_->lease : *plain_; }
+  ListeningLease& listening() { return *listening_; }
+
+  /// Starts a shield on the lease, in place of the one before, if any.
+  void watch(const ShieldOptions& options = fast()) {
+    shield_.reset();
+    if (listening_) {
+      shield_.emplace(io_.executor(), *listening_, recorder_.callback(), options);
+    } else {
+      shield_.emplace(io_.executor(), *plain_, recorder_.callback(), options);
+    }
+  }
+
+  /// Starts a shield, and says whether it stays quiet for `period`. Nothing to await but time,
+  /// since nothing must happen: the shield checks many times meanwhile.
+  bool watch_quietly(const ShieldOptions& options, std::chrono::milliseconds period) {
+    watch(options);
+    return quiet_for(period);
+  }
+
+  bool quiet_for(std::chrono::milliseconds period) { return !recorder_.wait(period).has_value(); }
+
+  /// The first loss reported, waiting for it generously; fails the test when none comes.
+  ShieldEvent wait_for_loss() {
+    auto event = recorder_.wait();
+    REQUIRE(event);
+    return *event;
+  }
+
+  std::size_t loss_count() { return recorder_.count(); }
+  std::chrono::steady_clock::time_point reported_at() { return recorder_.reported_at(); }
+
+ private:
+  TempDir directory_;
+  ReservedPorts ports_ = ReservedPorts::any(1);
+  PortPoolManager manager_;
+  IoThreads io_;
+  std::optional<PortLease> plain_;
+  std::optional<ListeningLease> listening_;
+  Recorder recorder_;
+  std::optional<PortShield> shield_;
+};
+
 /// How many inotify instances this process has open.
 std::size_t inotify_instances() {
   std::size_t count = 0;
@@ -225,89 +295,80 @@ std::size_t inotify_instances() {
   return count;
 }
 
+/// What a shield reports when, after a quiet spell with only the service listening, another
+/// process listens beside it on 127.0.0.2; and that process's pid.
+struct Intrusion {
+  ShieldEvent event;
+  pid_t intruder;
+};
+
+Intrusion intrude_on_second_loopback(WatchedLease& watched) {
+  CHECK(watched.quiet_for(200ms));
+  ForeignListener intruder("127.0.0.2", watched.port());
+  auto event = watched.wait_for_loss();
+  CHECK(event.reason == LostReason::foreign_listener);
+  CHECK_THAT(event.message, Contains("127.0.0.2:" + std::to_string(watched.port())));
+  return Intrusion{event, intruder.pid()};
+}
+
 }  // namespace
 
 TEST_CASE("deleting the lock file is reported as lock_file_removed at once, without waiting for a poll") {
-  HeldPort held("api-server");
-  auto& [directory, ports, manager, lease] = held;
-  IoThreads io(2);
-  Recorder recorder;
-  PortShield shield(io.executor(), lease, recorder.callback(), fast(60s));  // polling alone would take a minute
+  WatchedLease watched("api-server");
+  watched.watch(fast(60s));  // polling alone would take a minute
 
   auto removed_at = std::chrono::steady_clock::now();
-  REQUIRE(::unlink(lease.lock_file().c_str()) == 0);
-  auto event = recorder.wait();
-  REQUIRE(event);
-  auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(recorder.reported_at() - removed_at);
+  REQUIRE(::unlink(watched.lease().lock_file().c_str()) == 0);
+  auto event = watched.wait_for_loss();
+  auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(watched.reported_at() - removed_at);
   INFO("reported " << latency.count() << " ms after the deletion (target: under 50 ms)");
   CHECK(latency < 5s);
-  CHECK(event->reason == LostReason::lock_file_removed);
-  CHECK(event->port == ports[0]);
-  CHECK(event->service == "api-server");
-  CHECK_THAT(event->message, Contains(lease.lock_file().string()) && Contains("deleted"));
-  CHECK(std::string(to_string(event->reason)) == "lock_file_removed");
+  CHECK(event.reason == LostReason::lock_file_removed);
+  CHECK(event.port == watched.port());
+  CHECK(event.service == "api-server");
+  CHECK_THAT(event.message, Contains(watched.lease().lock_file().string()) && Contains("deleted"));
+  CHECK(std::string(to_string(event.reason)) == "lock_file_removed");
 }
 
 TEST_CASE("renaming another file over the lock file is reported as lock_file_replaced") {
-  HeldPort held("sandra-ia");
-  auto& [directory, ports, manager, lease] = held;
-  IoThreads io(2);
-  Recorder recorder;
-  PortShield shield(io.executor(), lease, recorder.callback(), fast(60s));
+  WatchedLease watched("sandra-ia");
+  watched.watch(fast(60s));
 
-  auto impostor = lease.lock_file().parent_path() / "impostor";
+  auto lock_file = watched.lease().lock_file();
+  auto impostor = lock_file.parent_path() / "impostor";
   std::ofstream(impostor).put('x');
-  REQUIRE(::rename(impostor.c_str(), lease.lock_file().c_str()) == 0);
-  auto event = recorder.wait();
-  REQUIRE(event);
-  CHECK(event->reason == LostReason::lock_file_replaced);
-  CHECK(event->port == ports[0]);
-  CHECK(event->service == "sandra-ia");
-  CHECK_THAT(event->message, Contains("replaced") && Contains(lease.lock_file().string()));
+  REQUIRE(::rename(impostor.c_str(), lock_file.c_str()) == 0);
+  auto event = watched.wait_for_loss();
+  CHECK(event.reason == LostReason::lock_file_replaced);
+  CHECK(event.port == watched.port());
+  CHECK(event.service == "sandra-ia");
+  CHECK_THAT(event.message, Contains("replaced") && Contains(lock_file.string()));
 }
 
 TEST_CASE("without inotify, polling alone reports a deleted lock file within an interval or so") {
-  HeldPort held("web");
-  auto& [directory, ports, manager, lease] = held;
-  IoThreads io(2);
-  Recorder recorder;
+  WatchedLease watched("web");
   auto before = inotify_instances();
   detail::InotifyHub::enabled() = false;
-  PortShield shield(io.executor(), lease, recorder.callback(), fast(100ms));
+  watched.watch(fast(100ms));
   detail::InotifyHub::enabled() = true;
   CHECK(inotify_instances() == before);
 
-  ::unlink(lease.lock_file().c_str());
-  auto event = recorder.wait();
-  REQUIRE(event);
-  CHECK(event->reason == LostReason::lock_file_removed);
+  ::unlink(watched.lease().lock_file().c_str());
+  CHECK(watched.wait_for_loss().reason == LostReason::lock_file_removed);
 }
 
 TEST_CASE("removing the whole lock directory is reported as lock_file_removed") {
-  HeldPort held("web");
-  auto& [directory, ports, manager, lease] = held;
-  IoThreads io(1);
-  Recorder recorder;
-  PortShield shield(io.executor(), lease, recorder.callback(), fast(60s));
+  WatchedLease watched("web", WatchedLease::Hold::plain, 1);
+  watched.watch(fast(60s));
 
-  std::filesystem::remove_all(directory.lock_dir());
-  auto event = recorder.wait();
-  REQUIRE(event);
-  CHECK(event->reason == LostReason::lock_file_removed);
+  std::filesystem::remove_all(watched.directory().lock_dir());
+  CHECK(watched.wait_for_loss().reason == LostReason::lock_file_removed);
 }
 
 TEST_CASE("a healthy lease is not reported") {
-  HeldPort held("web");
-  auto& [directory, ports, manager, lease] = held;
-  auto own = listen_on(ports[0]);  // this process's own listener is not foreign
-  IoThreads io(2);
-  Recorder recorder;
-  auto options = fast();
-  options.expect_listener = true;
-  options.grace = 0ms;
-  PortShield shield(io.executor(), lease, recorder.callback(), options);
-  // Some twenty checks: nothing to await but time, since nothing must happen.
-  CHECK_FALSE(recorder.wait(400ms));
+  WatchedLease watched("web");
+  auto own = listen_on(watched.port());  // this process's own listener is not foreign
+  CHECK(watched.watch_quietly(expecting_listener(0ms), 400ms));
 }
 
 TEST_CASE("a shield started after a change of working directory checks the lock file where it was locked") {
@@ -330,20 +391,16 @@ TEST_CASE("a shield started after a change of working directory checks the lock 
 }
 
 TEST_CASE("another process listening on the port of a plain lease is reported as foreign_listener") {
-  HeldPort held("groq-api");
-  auto& [directory, ports, manager, lease] = held;
-  IoThreads io(2);
-  Recorder recorder;
-  PortShield shield(io.executor(), lease, recorder.callback(), fast(50ms));
+  WatchedLease watched("groq-api");
+  watched.watch(fast(50ms));
 
-  ForeignListener foreign("127.0.0.1", ports[0]);
-  auto event = recorder.wait();
-  REQUIRE(event);
-  CHECK(event->reason == LostReason::foreign_listener);
-  CHECK(event->port == ports[0]);
-  CHECK(event->service == "groq-api");
-  CHECK_THAT(event->message,
-             Contains("127.0.0.1:" + std::to_string(ports[0])) && Contains("pid " + std::to_string(foreign.pid())));
+  ForeignListener foreign("127.0.0.1", watched.port());
+  auto event = watched.wait_for_loss();
+  CHECK(event.reason == LostReason::foreign_listener);
+  CHECK(event.port == watched.port());
+  CHECK(event.service == "groq-api");
+  CHECK_THAT(event.message, Contains("127.0.0.1:" + std::to_string(watched.port())) &&
+                                Contains("pid " + std::to_string(foreign.pid())));
 }
 
 TEST_CASE("a foreign listener beside this process's own listener is told apart from it") {
@@ -351,55 +408,31 @@ TEST_CASE("a foreign listener beside this process's own listener is told apart f
     WARN("127.0.0.2 cannot be bound here; skipped");
     return;
   }
-  TempDir directory;
-  auto ports = ReservedPorts::any(1);
-  PortPoolManager manager("web", ports.ports(), options_in(directory));
-  IoThreads io(2);
-  Recorder recorder;
-
   SECTION("with a listening lease, whose acceptor is known exactly") {
-    auto listening = manager.acquire_listening(io.executor());
-    PortShield shield(io.executor(), listening, recorder.callback(), fast());
-    CHECK_FALSE(recorder.wait(200ms));
-    ForeignListener foreign("127.0.0.2", ports[0]);
-    auto event = recorder.wait();
-    REQUIRE(event);
-    CHECK(event->reason == LostReason::foreign_listener);
-    CHECK_THAT(event->message, Contains("127.0.0.2:" + std::to_string(ports[0])) && Contains("acceptor"));
+    WatchedLease watched("web", WatchedLease::Hold::listening);
+    watched.watch();
+    CHECK_THAT(intrude_on_second_loopback(watched).event.message, Contains("acceptor"));
   }
   SECTION("with a plain lease and a listener of this process") {
-    auto lease = manager.acquire();
-    auto own = listen_on(ports[0]);
-    PortShield shield(io.executor(), lease, recorder.callback(), fast());
-    CHECK_FALSE(recorder.wait(200ms));
-    ForeignListener foreign("127.0.0.2", ports[0]);
-    auto event = recorder.wait();
-    REQUIRE(event);
-    CHECK(event->reason == LostReason::foreign_listener);
-    CHECK_THAT(event->message, Contains("127.0.0.2:" + std::to_string(ports[0])));
+    WatchedLease watched("web");
+    auto own = listen_on(watched.port());
+    watched.watch();
+    intrude_on_second_loopback(watched);
   }
 }
 
 TEST_CASE("a plain lease's listener in a process of listener_processes is the service's own") {
-  HeldPort held("web");
-  auto& [directory, ports, manager, lease] = held;
-  IoThreads io(2);
-  Recorder recorder;
-  ForeignListener server("127.0.0.1", ports[0]);  // a child the service launched, listening itself
-  auto options = fast();
-  options.expect_listener = true;
-  options.grace = 0ms;
+  WatchedLease watched("web");
+  ForeignListener server("127.0.0.1", watched.port());  // a child the service launched, listening itself
+  auto options = expecting_listener(0ms);
   options.listener_processes = {server.pid()};
-  PortShield shield(io.executor(), lease, recorder.callback(), options);
-  // Some twenty checks: nothing to await but time, since nothing must happen.
-  CHECK_FALSE(recorder.wait(400ms));
+  CHECK(watched.watch_quietly(options, 400ms));
 
   server.stop();  // an exited listener process has no listeners
-  auto event = recorder.wait();
-  REQUIRE(event);
-  CHECK(event->reason == LostReason::listener_gone);
-  CHECK_THAT(event->message, Contains("no socket of this process or of its listener process (pid " +
-                                      std::to_string(options.listener_processes.front()) + ")"));
+  auto event = watched.wait_for_loss();
+  CHECK(event.reason == LostReason::listener_gone);
+  CHECK_THAT(event.message, Contains("no socket of this process or of its listener process (pid " +
+                                     std::to_string(options.listener_processes.front()) + ")"));
 }
 
 TEST_CASE("the parent pid is read after the last ')' of /proc/<pid>/stat, whatever the command name") {
@@ -412,26 +445,18 @@ TEST_CASE("the parent pid is read after the last ')' of /proc/<pid>/stat, whatev
 }
 
 TEST_CASE("a listener of a descendant of a listener_process_trees root is the service's own, others are not") {
-  HeldPort held("web");
-  auto& [directory, ports, manager, lease] = held;
-  IoThreads io(2);
-  Recorder recorder;
-  ForeignListener server("127.0.0.1", ports[0]);  // a child of this process: in its tree
-  auto options = fast();
-  options.expect_listener = true;
-  options.grace = 0ms;
+  WatchedLease watched("web");
+  ForeignListener server("127.0.0.1", watched.port());  // a child of this process: in its tree
+  auto options = expecting_listener(0ms);
   options.listener_process_trees = {::getpid()};
-  PortShield shield(io.executor(), lease, recorder.callback(), options);
-  CHECK_FALSE(recorder.wait(400ms));
-  shield.stop();
+  CHECK(watched.watch_quietly(options, 400ms));
 
   auto unrelated = ChildProcess::spawn({"/bin/sleep", "30"});  // a root the listener does not descend from
   options.listener_process_trees = {unrelated.pid()};
-  PortShield other(io.executor(), lease, recorder.callback(), options);
-  auto event = recorder.wait();
-  REQUIRE(event);
-  CHECK(event->reason == LostReason::foreign_listener);
-  CHECK_THAT(event->message, Contains("nor of the process tree of pid " + std::to_string(unrelated.pid())));
+  watched.watch(options);
+  auto event = watched.wait_for_loss();
+  CHECK(event.reason == LostReason::foreign_listener);
+  CHECK_THAT(event.message, Contains("nor of the process tree of pid " + std::to_string(unrelated.pid())));
 }
 
 TEST_CASE("a third process listening beside a listener process is reported as foreign_listener") {
@@ -439,93 +464,58 @@ TEST_CASE("a third process listening beside a listener process is reported as fo
     WARN("127.0.0.2 cannot be bound here; skipped");
     return;
   }
-  HeldPort held("web");
-  auto& [directory, ports, manager, lease] = held;
-  IoThreads io(2);
-  Recorder recorder;
-  ForeignListener server("127.0.0.1", ports[0]);
+  WatchedLease watched("web");
+  ForeignListener server("127.0.0.1", watched.port());
   auto options = fast();
   options.listener_processes = {server.pid()};
-  PortShield shield(io.executor(), lease, recorder.callback(), options);
-  CHECK_FALSE(recorder.wait(200ms));
+  watched.watch(options);
 
-  ForeignListener third("127.0.0.2", ports[0]);
-  auto event = recorder.wait();
-  REQUIRE(event);
-  CHECK(event->reason == LostReason::foreign_listener);
-  CHECK_THAT(event->message, Contains("127.0.0.2:" + std::to_string(ports[0])) &&
-                                 Contains("pid " + std::to_string(third.pid())) &&
-                                 Contains("nor of its listener process (pid " + std::to_string(server.pid()) + ")"));
+  auto intrusion = intrude_on_second_loopback(watched);
+  CHECK_THAT(intrusion.event.message,
+             Contains("pid " + std::to_string(intrusion.intruder)) &&
+                 Contains("nor of its listener process (pid " + std::to_string(server.pid()) + ")"));
 }
 
 TEST_CASE("closing the listening lease's acceptor is reported as listener_gone when a listener is expected") {
-  TempDir directory;
-  auto ports = ReservedPorts::any(1);
-  PortPoolManager manager("conversational", ports.ports(), options_in(directory));
-  IoThreads io(2);
-  auto listening = manager.acquire_listening(io.executor());
-  Recorder recorder;
-  auto options = fast();
-  options.expect_listener = true;
-  options.grace = 0ms;
-  PortShield shield(io.executor(), listening, recorder.callback(), options);
-  CHECK_FALSE(recorder.wait(200ms));  // listening: fine
+  WatchedLease watched("conversational", WatchedLease::Hold::listening);
+  CHECK(watched.watch_quietly(expecting_listener(0ms), 200ms));  // listening: fine
 
-  listening.acceptor.close();
-  auto event = recorder.wait();
-  REQUIRE(event);
-  CHECK(event->reason == LostReason::listener_gone);
-  CHECK(event->port == ports[0]);
-  CHECK(event->service == "conversational");
-  CHECK_THAT(event->message, Contains("acceptor") && Contains("no longer listens"));
+  watched.listening().acceptor.close();
+  auto event = watched.wait_for_loss();
+  CHECK(event.reason == LostReason::listener_gone);
+  CHECK(event.port == watched.port());
+  CHECK(event.service == "conversational");
+  CHECK_THAT(event.message, Contains("acceptor") && Contains("no longer listens"));
 }
 
 TEST_CASE("a plain lease whose service never listens is reported as listener_gone after the grace period") {
-  HeldPort held("ollama-mcp");
-  auto& [directory, ports, manager, lease] = held;
-  IoThreads io(2);
-  Recorder recorder;
-  auto options = fast();
-  options.expect_listener = true;
-  options.grace = 300ms;
+  WatchedLease watched("ollama-mcp");
   auto started = std::chrono::steady_clock::now();
-  PortShield shield(io.executor(), lease, recorder.callback(), options);
-  auto event = recorder.wait();
-  REQUIRE(event);
-  CHECK(event->reason == LostReason::listener_gone);
-  CHECK(recorder.reported_at() - started >= options.grace);
-  CHECK_THAT(event->message, Contains("no socket of this process listens"));
+  watched.watch(expecting_listener(300ms));
+  auto event = watched.wait_for_loss();
+  CHECK(event.reason == LostReason::listener_gone);
+  CHECK(watched.reported_at() - started >= 300ms);
+  CHECK_THAT(event.message, Contains("no socket of this process listens"));
 }
 
 TEST_CASE("a plain lease's own listener that appears within the grace period and later closes") {
-  HeldPort held("mcp-universal");
-  auto& [directory, ports, manager, lease] = held;
-  IoThreads io(2);
-  Recorder recorder;
-  auto options = fast();
-  options.expect_listener = true;
-  options.grace = 300ms;
-  PortShield shield(io.executor(), lease, recorder.callback(), options);
-  auto own = listen_on(ports[0]);
-  CHECK_FALSE(recorder.wait(600ms));  // past the grace period, and listening
+  WatchedLease watched("mcp-universal");
+  watched.watch(expecting_listener(300ms));
+  auto own = listen_on(watched.port());
+  CHECK(watched.quiet_for(600ms));  // past the grace period, and listening
 
   own.reset();
-  auto event = recorder.wait();
-  REQUIRE(event);
-  CHECK(event->reason == LostReason::listener_gone);
+  CHECK(watched.wait_for_loss().reason == LostReason::listener_gone);
 }
 
 TEST_CASE("the callback runs once, even when several losses happen") {
-  HeldPort held("web");
-  auto& [directory, ports, manager, lease] = held;
-  IoThreads io(4);
-  Recorder recorder;
-  PortShield shield(io.executor(), lease, recorder.callback(), fast(10ms));
-  ForeignListener foreign("127.0.0.1", ports[0]);
-  ::unlink(lease.lock_file().c_str());
-  REQUIRE(recorder.wait());
-  CHECK_FALSE(wait_until([&] { return recorder.count() > 1; }, 300ms));
-  CHECK(recorder.count() == 1);
+  WatchedLease watched("web", WatchedLease::Hold::plain, 4);
+  watched.watch(fast(10ms));
+  ForeignListener foreign("127.0.0.1", watched.port());
+  ::unlink(watched.lease().lock_file().c_str());
+  watched.wait_for_loss();
+  CHECK_FALSE(wait_until([&] { return watched.loss_count() > 1; }, 300ms));
+  CHECK(watched.loss_count() == 1);
 }
 
 TEST_CASE("stop() and destruction with a check pending never call back, and the io_context runs out of work") {

@@ -3,7 +3,6 @@
 /// @file
 /// PortShield: watches a held port and says when the hold has been lost or undermined.
 
-#include <portpool/detail/shield_state.hpp>
 #include <portpool/error.hpp>
 #include <portpool/listening_lease.hpp>
 #include <portpool/port_lease.hpp>
@@ -13,9 +12,12 @@
 
 #include <functional>
 #include <memory>
-#include <utility>
 
 namespace portpool {
+
+namespace detail {
+class ShieldState;
+}  // namespace detail
 
 /// Watches a held port and calls back, once, when the hold is lost or undermined.
 ///
@@ -65,50 +67,33 @@ class PortShield {
   /// @throws ConfigError when the lease holds no port or the options are invalid (interval not
   /// positive, negative grace).
   PortShield(const boost::asio::any_io_executor& executor, const PortLease& lease,
-             std::function<void(const ShieldEvent&)> on_lost, ShieldOptions options = {})
-      : PortShield(executor, detail::shield_target(lease), std::move(on_lost), std::move(options)) {}
+             std::function<void(const ShieldEvent&)> on_lost, ShieldOptions options = {});
 
   /// Starts watching a `ListeningLease`: its acceptor is known exactly (by socket inode), and
   /// with `expect_listener`, `listener_gone` means that this acceptor was closed or no longer
   /// listens (even if another socket of this process took its place).
   /// @throws ConfigError as above, or when the acceptor is closed.
   PortShield(const boost::asio::any_io_executor& executor, const ListeningLease& lease,
-             std::function<void(const ShieldEvent&)> on_lost, ShieldOptions options = {})
-      : PortShield(executor, detail::shield_target(lease), std::move(on_lost), std::move(options)) {}
+             std::function<void(const ShieldEvent&)> on_lost, ShieldOptions options = {});
 
   PortShield(const PortShield&) = delete;
   PortShield& operator=(const PortShield&) = delete;
   PortShield(PortShield&&) noexcept = default;
-  // NOLINTNEXTLINE(bugprone-exception-escape): stop() cannot throw (see ShieldState::stop)
-  PortShield& operator=(PortShield&& other) noexcept {
-    if (this != &other) {
-      stop();
-      state_ = std::move(other.state_);
-    }
-    return *this;
-  }
+  /// Stops this shield (see stop()), then takes over `other`'s watch.
+  PortShield& operator=(PortShield&& other) noexcept;  // NOLINT(bugprone-exception-escape): as stop()
 
   /// Stops watching (see stop()).
-  ~PortShield() { stop(); }  // NOLINT(bugprone-exception-escape): as stop()
+  ~PortShield();  // NOLINT(bugprone-exception-escape): as stop()
 
   /// Stops watching. When it returns, the callback is not running and will never run, except
   /// when called from inside the callback, which it then lets finish. Idempotent; callable from
   /// any thread; never throws.
-  void stop() noexcept {  // NOLINT(bugprone-exception-escape): ShieldState::stop cannot throw
-    if (state_) {
-      state_->stop();
-    }
-  }
+  void stop() noexcept;  // NOLINT(bugprone-exception-escape): ShieldState::stop cannot throw
 
  private:
-  PortShield(const boost::asio::any_io_executor& executor, detail::ShieldTarget target,
-             std::function<void(const ShieldEvent&)> on_lost, ShieldOptions options)
-      : state_(std::make_shared<detail::ShieldState>(executor, std::move(target), std::move(on_lost),
-                                                     std::move(options))) {
-    state_->start();
-  }
-
   std::shared_ptr<detail::ShieldState> state_;
 };
 
 }  // namespace portpool
+
+#include <portpool/impl/port_shield.hpp>

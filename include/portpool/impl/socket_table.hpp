@@ -18,6 +18,7 @@
 // process a shield names, is computed at most once per snapshot, and only when a listener on a
 // shielded port is not already known to be ours.
 
+#include <portpool/detail/listener.hpp>
 #include <portpool/detail/parse_number.hpp>
 #include <portpool/unique_fd.hpp>
 
@@ -52,23 +53,6 @@
 #include <vector>
 
 namespace portpool::detail {
-
-/// One socket in LISTEN state.
-struct Listener {
-  std::uint64_t inode = 0;  ///< the socket's inode (what fstat on its descriptor reports as st_ino)
-  boost::asio::ip::address address;
-  std::uint16_t port = 0;
-
-  std::string endpoint_text() const {
-    return address.is_v6() ? fmt::format("[{}]:{}", address.to_string(), port)
-                           : fmt::format("{}:{}", address.to_string(), port);
-  }
-};
-
-/// A listener as reports name it: "[::1]:6001 (socket inode 1234)".
-inline std::string describe_listener(const Listener& listener) {
-  return fmt::format("{} (socket inode {})", listener.endpoint_text(), listener.inode);
-}
 
 /// The whole contents of a small /proc file (these files report a size of 0, so read to the end).
 inline std::optional<std::string> read_proc_file(const char* path) {

@@ -1,0 +1,195 @@
+#pragma once
+
+// The rules by which a shield decides that its port is lost, over plain facts: what the lock file's
+// name names now, which sockets listen on the port and who has them open, how long the shield has
+// run. No I/O, no clock, no Asio: ShieldState gathers the facts (shield_state.hpp) and the public
+// PortShield words the verdict (impl/port_shield.hpp), so that every rule can be tested with
+// made-up facts (tests/test_detail_shield_verdict.cpp).
+
+#include <portpool/detail/listener.hpp>
+
+#include <sys/types.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace portpool::detail {
+
+/// Why a port is lost; PortShield maps it to the public LostReason of the same name.
+enum class Loss {
+  lock_file_removed,
+  lock_file_replaced,
+  foreign_listener,
+  listener_gone,
+};
+
+/// Device and inode of a file.
+struct FileIdentity {
+  dev_t device = 0;
+  ino_t inode = 0;
+};
+
+/// What the lock file's name names now.
+struct LockFileStatus {
+  enum class Found {
+    file,        ///< a file, whose identity is `identity`
+    nothing,     ///< no such name, or no such directory
+    unreadable,  ///< the name could not be looked up (permissions changed?): nothing can be said
+  };
+  Found found = Found::file;
+  FileIdentity identity;
+};
+
+/// The service's own sockets and processes, as the shield was told when it started.
+struct ServiceSockets {
+  std::uint64_t acceptor_inode = 0;  ///< the ListeningLease's acceptor; 0 for a plain lease
+  std::vector<pid_t> listener_processes;
+  std::vector<pid_t> listener_process_trees;
+};
+
+/// Who had the sockets of the port's listeners open, as far as the shield looked: it looks no
+/// further than it needs to tell every listener's owner (see ShieldState::observe).
+struct SocketHolders {
+  std::unordered_set<std::uint64_t> this_process;                           ///< inodes open in this process
+  std::unordered_map<pid_t, std::unordered_set<std::uint64_t>> by_process;  ///< inodes open in other processes
+  std::unordered_map<pid_t, std::vector<pid_t>> descendants;                ///< of each tree root that was walked
+};
+
+/// One read of the kernel's tables, for one port.
+struct PortListeners {
+  bool tables_read = true;          ///< false when no table could be read at all (no /proc/net)
+  std::vector<Listener> listeners;  ///< on the port, any address, IPv4 and IPv6
+  SocketHolders holders;
+};
+
+/// Everything a verdict needs.
+struct ShieldFacts {
+  FileIdentity locked;  ///< the lock file as it was locked
+  LockFileStatus lock_file;
+  ServiceSockets service;
+  bool expect_listener = false;
+  std::chrono::milliseconds grace{0};
+  std::chrono::nanoseconds since_start{0};
+  PortListeners first;  ///< the read shared by the shields of the process
+  /// A read taken after the first (and after the scans of descriptors the first one needed),
+  /// when the first one suggests a loss: a loss is only reported when both show it.
+  std::optional<PortListeners> confirmation;
+};
+
+/// What a shield concludes.
+struct Verdict {
+  std::optional<Loss> loss;         ///< none: the port is not lost (or not yet known to be)
+  bool needs_confirmation = false;  ///< judge again with a fresh read in `ShieldFacts::confirmation`
+  Listener foreign;                 ///< with foreign_listener: the foreign socket
+  FileIdentity found;               ///< with lock_file_replaced: what the name names now
+};
+
+/// The listeners of one read, sorted.
+struct ListenerJudgement {
+  std::vector<Listener> foreign;   ///< not known to be the service's own
+  bool service_listening = false;  ///< the acceptor listens; for a plain lease, any socket of the service
+};
+
+/// Whether `inode` is open in the process `process`, according to `holders`.
+inline bool held_by(const SocketHolders& holders, pid_t process, std::uint64_t inode) {
+  auto found = holders.by_process.find(process);
+  return found != holders.by_process.end() && found->second.count(inode) != 0;
+}
+
+/// Whether the socket `inode` is the service's: open in this process, in one of its listener
+/// processes, in the root of one of its process trees or in a descendant of that root.
+inline bool service_socket(const SocketHolders& holders, const ServiceSockets& service, std::uint64_t inode) {
+  if (holders.this_process.count(inode) != 0) {
+    return true;
+  }
+  auto holds = [&](pid_t process) { return held_by(holders, process, inode); };
+  auto holds_in_tree = [&](pid_t root) {
+    auto tree = holders.descendants.find(root);
+    return tree != holders.descendants.end() && std::any_of(tree->second.begin(), tree->second.end(), holds);
+  };
+  const auto& processes = service.listener_processes;
+  const auto& roots = service.listener_process_trees;
+  return std::any_of(processes.begin(), processes.end(), holds) || std::any_of(roots.begin(), roots.end(), holds) ||
+         std::any_of(roots.begin(), roots.end(), holds_in_tree);
+}
+
+/// Sorts the listeners of one read. The acceptor of a ListeningLease is known exactly, by inode: another
+/// socket of the service does not stand in for it. For a plain lease, any socket of the service does.
+inline ListenerJudgement judge_listeners(const PortListeners& read, const ServiceSockets& service) {
+  ListenerJudgement judgement;
+  for (const auto& listener : read.listeners) {
+    if (service.acceptor_inode != 0 && listener.inode == service.acceptor_inode) {
+      judgement.service_listening = true;
+    } else if (service_socket(read.holders, service, listener.inode)) {
+      judgement.service_listening = judgement.service_listening || service.acceptor_inode == 0;
+    } else {
+      judgement.foreign.push_back(listener);
+    }
+  }
+  return judgement;
+}
+
+/// The verdict on the lock file alone: its name must still name the file that was locked.
+inline Verdict lock_file_verdict(const FileIdentity& locked, const LockFileStatus& status) {
+  Verdict verdict;
+  switch (status.found) {
+    case LockFileStatus::Found::nothing:
+      verdict.loss = Loss::lock_file_removed;
+      break;
+    case LockFileStatus::Found::unreadable:
+      break;  // the next check tries again
+    case LockFileStatus::Found::file:
+      if (status.identity.device != locked.device || status.identity.inode != locked.inode) {
+        verdict.loss = Loss::lock_file_replaced;
+        verdict.found = status.identity;
+      }
+      break;
+  }
+  return verdict;
+}
+
+/// The verdict on `facts`: the lock file first, then the listeners. A listener loss the first read
+/// suggests is only reported when the confirmation shows it too. The confirmation is read after
+/// the scans of descriptors the first judgement used, so a listener foreign in both reads (the
+/// same socket) was alive and not the service's all along: a socket of the service that closed
+/// between the first read and the scans is not mistaken for a foreign one.
+inline Verdict shield_verdict(const ShieldFacts& facts) {
+  auto verdict = lock_file_verdict(facts.locked, facts.lock_file);
+  if (verdict.loss) {
+    return verdict;
+  }
+  if (!facts.first.tables_read) {
+    return verdict;  // nothing to compare with
+  }
+  auto first = judge_listeners(facts.first, facts.service);
+  bool expected = facts.expect_listener && facts.since_start >= facts.grace;
+  bool gone = expected && !first.service_listening;
+  if (first.foreign.empty() && !gone) {
+    return verdict;
+  }
+  if (!facts.confirmation) {
+    verdict.needs_confirmation = true;
+    return verdict;
+  }
+  auto second = judge_listeners(*facts.confirmation, facts.service);
+  for (const auto& listener : second.foreign) {
+    auto seen_before = std::any_of(first.foreign.begin(), first.foreign.end(),
+                                   [&](const Listener& earlier) { return earlier.inode == listener.inode; });
+    if (seen_before) {
+      verdict.loss = Loss::foreign_listener;
+      verdict.foreign = listener;
+      return verdict;
+    }
+  }
+  if (gone && !second.service_listening) {
+    verdict.loss = Loss::listener_gone;
+  }
+  return verdict;
+}
+
+}  // namespace portpool::detail

@@ -1,0 +1,304 @@
+#pragma once
+
+// The shared state behind a PortShield: it outlives the PortShield object while handlers are
+// queued, so that a shield destroyed with a check pending never calls back nor touches freed memory.
+//
+// Only the I/O lives here: the strand, the timer, the inotify subscription, the reads of the lock
+// file's name, of the socket tables and of /proc. What the facts mean is decided by
+// shield_verdict.hpp; what the report says, by the public PortShield (impl/port_shield.hpp).
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <portpool/detail/process_tree.hpp>
+#include <portpool/detail/shield_verdict.hpp>
+#include <portpool/impl/inotify_hub.hpp>
+#include <portpool/impl/socket_table.hpp>
+#include <portpool/unique_fd.hpp>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace portpool::detail {
+
+/// What a shield watches and how, copied from the lease and the options when the shield starts.
+struct ShieldTarget {
+  std::uint16_t port = 0;
+  std::string service;
+  std::filesystem::path lock_file;            ///< for messages; checks go through `directory`
+  std::shared_ptr<const UniqueFd> directory;  ///< the lock directory as it was locked (kept open)
+  std::string lock_name;
+  FileIdentity locked;
+  ServiceSockets sockets;
+  std::chrono::milliseconds interval{0};
+  std::chrono::milliseconds grace{0};
+  bool expect_listener = false;
+};
+
+/// A loss as ShieldState reports it: the verdict, and the facts a message about it needs that
+/// only I/O or the clock can tell.
+struct ShieldReport {
+  Verdict verdict;
+  std::string foreign_owner;            ///< with foreign_listener: "pid N (command)", or empty when not visible
+  std::chrono::milliseconds waited{0};  ///< since the shield started
+};
+
+/// The shared state of a shield: everything the strand's handlers touch. Handlers hold it by
+/// shared_ptr, so it outlives the PortShield object when one is still pending; the `stopped_`
+/// flag makes such late handlers do nothing.
+class ShieldState : public std::enable_shared_from_this<ShieldState> {
+ public:
+  /// Called once, on the strand, with the target and what was found.
+  using Callback = std::function<void(const ShieldTarget&, const ShieldReport&)>;
+
+  /// `target` must be valid (a positive interval, a grace not negative): the public side checks it.
+  ShieldState(boost::asio::any_io_executor executor, ShieldTarget target, Callback on_lost)
+      : executor_(std::move(executor)),
+        strand_(boost::asio::make_strand(executor_)),
+        timer_(strand_),
+        target_(std::move(target)),
+        on_lost_(std::move(on_lost)),
+        started_(std::chrono::steady_clock::now()) {}
+
+  ShieldState(const ShieldState&) = delete;
+  ShieldState& operator=(const ShieldState&) = delete;
+  ShieldState(ShieldState&&) = delete;
+  ShieldState& operator=(ShieldState&&) = delete;
+  ~ShieldState() = default;
+
+  /// Subscribes to the lock directory's events, then checks everything once on the strand.
+  void start() {
+    std::weak_ptr<ShieldState> weak = shared_from_this();
+    // Through the directory's descriptor, so that a later chdir() or a renamed parent changes nothing.
+    auto watched = std::filesystem::path(fmt::format("/proc/self/fd/{}", target_.directory->get())) / target_.lock_name;
+    auto subscription = InotifyHub::subscribe(executor_, watched, [weak] {
+      if (auto self = weak.lock()) {
+        boost::asio::post(self->strand_, [self] { self->check_lock_file(); });
+      }
+    });
+    {
+      std::lock_guard guard(subscription_mutex_);
+      subscription_ = std::move(subscription);
+    }
+    boost::asio::post(strand_, [self = shared_from_this()] { self->tick(); });
+  }
+
+  /// Stops watching. Once it returns, the callback is not running (unless stop() was called from
+  /// it) and will never run. Idempotent, from any thread.
+  // NOLINTNEXTLINE(bugprone-exception-escape): shared_from_this and locking a mutex cannot fail here
+  void stop() noexcept {
+    auto keep_alive = shared_from_this();  // dropping the callback below may destroy the PortShield
+    stopped_.store(true);
+    unsubscribe();
+    if (callback_thread_.load() != std::this_thread::get_id()) {
+      Callback dropped;
+      {
+        std::lock_guard wait_for_callback(callback_mutex_);
+        dropped = std::move(on_lost_);
+        on_lost_ = nullptr;
+      }
+      // Never called again: what it holds goes now, outside the lock (it may own this shield).
+    }
+    finish();
+  }
+
+ private:
+  void unsubscribe() noexcept {
+    std::unique_ptr<InotifyHub::Subscription> subscription;
+    {
+      std::lock_guard guard(subscription_mutex_);
+      subscription = std::move(subscription_);
+    }
+    // Destroyed outside the lock: after this the hub never wakes this shield again.
+  }
+
+  // Cancels the pending poll, on the strand (the timer is only ever touched there).
+  void finish() noexcept {
+    if (finish_posted_.exchange(true)) {
+      return;
+    }
+    try {
+      boost::asio::post(strand_, [self = shared_from_this()] { self->timer_.cancel(); });
+    } catch (...) {  // NOLINT(bugprone-empty-catch): out of memory; the poll ends at its next tick
+    }
+  }
+
+  // On the strand.
+  void tick() {
+    if (stopped_.load()) {
+      return;
+    }
+    auto verdict = judge();
+    if (verdict.loss) {
+      report(verdict);
+      return;
+    }
+    schedule();
+  }
+
+  // On the strand: the next tick, on the next multiple of the interval of the steady clock, so
+  // that every shield with this interval wakes at the same moment and shares one table read.
+  void schedule() {
+    auto period = std::chrono::duration_cast<std::chrono::steady_clock::duration>(target_.interval);
+    auto since_epoch = std::chrono::steady_clock::now().time_since_epoch();
+    auto next = std::chrono::steady_clock::time_point((since_epoch / period + 1) * period);
+    timer_.expires_at(next);
+    timer_.async_wait(
+        boost::asio::bind_executor(strand_, [self = shared_from_this()](const boost::system::error_code& error) {
+          if (!error) {
+            self->tick();
+          }
+        }));
+  }
+
+  // On the strand: after an inotify event.
+  void check_lock_file() {
+    if (stopped_.load()) {
+      return;
+    }
+    auto verdict = lock_file_verdict(target_.locked, lock_file_status());
+    if (verdict.loss) {
+      report(verdict);
+    }
+  }
+
+  // fstatat relative to the lock directory's descriptor: the name is looked up where it was locked,
+  // whatever the working directory is now.
+  LockFileStatus lock_file_status() const {
+    struct stat status {};
+    if (::fstatat(target_.directory->get(), target_.lock_name.c_str(), &status, AT_SYMLINK_NOFOLLOW) != 0) {
+      bool missing = errno == ENOENT || errno == ENOTDIR;
+      return LockFileStatus{missing ? LockFileStatus::Found::nothing : LockFileStatus::Found::unreadable, {}};
+    }
+    return LockFileStatus{LockFileStatus::Found::file, FileIdentity{status.st_dev, status.st_ino}};
+  }
+
+  // The listeners on the port in `snapshot`, with their holders looked up only as far as needed to
+  // tell every listener's owner, cheapest first: this process's descriptors, then those of the
+  // listener processes and tree roots, then (one walk of /proc per root) the roots' descendants.
+  // An idle port, or one where only the acceptor listens, costs no scan at all.
+  PortListeners observe(const ListenerSnapshot& snapshot) const {
+    PortListeners seen{snapshot.complete(), snapshot.on_port(target_.port), {}};
+    const auto& sockets = target_.sockets;
+    auto explained = [&] { return judge_listeners(seen, sockets).foreign.empty(); };
+    if (explained()) {
+      return seen;
+    }
+    for (const auto& listener : seen.listeners) {
+      if (snapshot.own_inodes().count(listener.inode) != 0) {
+        seen.holders.this_process.insert(listener.inode);
+      }
+    }
+    if (explained()) {
+      return seen;
+    }
+    for (auto process : sockets.listener_processes) {
+      note_sockets_of(process, snapshot, seen);
+    }
+    for (auto root : sockets.listener_process_trees) {
+      note_sockets_of(root, snapshot, seen);
+    }
+    for (auto root : sockets.listener_process_trees) {
+      if (explained()) {
+        break;
+      }
+      auto descendants = descendants_of(root);
+      for (auto descendant : descendants) {
+        note_sockets_of(descendant, snapshot, seen);
+      }
+      seen.holders.descendants[root] = std::move(descendants);
+    }
+    return seen;
+  }
+
+  // Which of the listeners' sockets `process` has open (its descriptors are scanned once per snapshot).
+  static void note_sockets_of(pid_t process, const ListenerSnapshot& snapshot, PortListeners& seen) {
+    for (const auto& listener : seen.listeners) {
+      if (snapshot.open_in_process(process, listener.inode)) {
+        seen.holders.by_process[process].insert(listener.inode);
+      }
+    }
+  }
+
+  // The verdict on the facts as they are now. The first read of the tables is the snapshot shared
+  // by the process's shields, which answers the idle case; a loss it suggests is confirmed on a
+  // fresh read, taken after the scans of descriptors that the first judgement used.
+  Verdict judge() const {
+    auto max_age = std::min<std::chrono::nanoseconds>(target_.interval / 4, std::chrono::milliseconds(50));
+    ShieldFacts facts{target_.locked,
+                      lock_file_status(),
+                      target_.sockets,
+                      target_.expect_listener,
+                      target_.grace,
+                      std::chrono::steady_clock::now() - started_,
+                      observe(*ListenerSnapshot::shared(max_age)),
+                      std::nullopt};
+    auto verdict = shield_verdict(facts);
+    if (verdict.needs_confirmation) {
+      facts.confirmation = observe(*ListenerSnapshot::read());
+      verdict = shield_verdict(facts);
+    }
+    return verdict;
+  }
+
+  // On the strand. The callback runs under callback_mutex_, so that stop() from another thread
+  // waits for it; stop() from inside it sees its own thread id and does not wait.
+  void report(const Verdict& verdict) {
+    ShieldReport lost{
+        verdict,
+        {},
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_)};
+    if (verdict.loss == Loss::foreign_listener) {
+      lost.foreign_owner = describe_socket_owner(verdict.foreign.inode);
+    }
+    {
+      std::lock_guard guard(callback_mutex_);
+      if (stopped_.exchange(true)) {
+        return;  // stopped meanwhile, or already reported
+      }
+      callback_thread_.store(std::this_thread::get_id());
+      try {
+        if (on_lost_) {
+          on_lost_(target_, lost);
+        }
+      } catch (...) {  // NOLINT(bugprone-empty-catch): documented on PortShield
+      }
+      callback_thread_.store(std::thread::id());
+    }
+    unsubscribe();  // reported once: the shield stops watching
+    finish();
+  }
+
+  boost::asio::any_io_executor executor_;
+  boost::asio::strand<boost::asio::any_io_executor> strand_;
+  boost::asio::steady_timer timer_;
+  const ShieldTarget target_;
+  Callback on_lost_;
+  const std::chrono::steady_clock::time_point started_;
+
+  std::atomic<bool> stopped_{false};
+  std::atomic<bool> finish_posted_{false};
+  std::mutex callback_mutex_;
+  std::atomic<std::thread::id> callback_thread_{};
+  std::mutex subscription_mutex_;
+  std::unique_ptr<InotifyHub::Subscription> subscription_;
+};
+
+}  // namespace portpool::detail
