@@ -1,3 +1,5 @@
+// Holder records (detail/record.hpp): formatted and parsed strictly, whatever another process wrote.
+
 #include <portpool/detail/record.hpp>
 
 #include <catch2/catch.hpp>
