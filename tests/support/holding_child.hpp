@@ -22,6 +22,7 @@
 
 namespace portpool::test {
 
+/// A forked child holding what its body took, from the report to release() (or destruction).
 class HoldingChild {
  public:
   /// What the child's body is given: it takes what it should, then calls hold().
