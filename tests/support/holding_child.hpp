@@ -8,11 +8,14 @@
 #include <portpool/detail/unique_fd.hpp>
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <iostream>
@@ -47,11 +50,12 @@ class HoldingChild {
 
   /// Forks a child that runs `body(Hold&)` and waits for its report. A body that ends without
   /// calling hold() (or throws: the message goes to stderr) reports an empty string.
+  /// @throws std::runtime_error when the child cannot be started or does not report in time.
   template <class Body>
   explicit HoldingChild(Body body) {
-    int report[2];
-    int release[2];
-    if (::pipe2(report, O_CLOEXEC) != 0 || ::pipe2(release, O_CLOEXEC) != 0) {
+    int report_pipe[2];
+    int release_pipe[2];
+    if (::pipe2(report_pipe, O_CLOEXEC) != 0 || ::pipe2(release_pipe, O_CLOEXEC) != 0) {
       throw std::runtime_error("pipe2 failed");
     }
     pid_ = ::fork();
@@ -59,15 +63,19 @@ class HoldingChild {
       throw std::runtime_error("fork failed");
     }
     if (pid_ == 0) {
-      ::close(report[0]);
-      ::close(release[1]);
-      run_child(body, Hold(report[1], release[0]));
+      ::close(report_pipe[0]);
+      ::close(release_pipe[1]);
+      run_child(body, Hold(report_pipe[1], release_pipe[0]));
     }
-    ::close(report[1]);
-    ::close(release[0]);
-    release_.reset(release[1]);
-    detail::UniqueFd report_end(report[0]);
-    report_ = read_to_end(report_end.get());
+    ::close(report_pipe[1]);
+    ::close(release_pipe[0]);
+    release_.reset(release_pipe[1]);
+    detail::UniqueFd report_end(report_pipe[0]);
+    if (!read_to_end(report_end.get(), report_)) {
+      ::kill(pid_, SIGKILL);
+      release();
+      throw std::runtime_error("the holding child did not report within 2 minutes");
+    }
   }
   HoldingChild(const HoldingChild&) = delete;
   HoldingChild& operator=(const HoldingChild&) = delete;
@@ -102,15 +110,26 @@ class HoldingChild {
     std::_Exit(0);  // the parent's objects, copied by fork(), are not the child's to destroy
   }
 
-  static std::string read_to_end(int descriptor) {
-    std::string text;
+  // Reads until the child closes its end (it reported, or ended); false when that takes longer
+  // than any take should, even on a loaded machine.
+  static bool read_to_end(int descriptor, std::string& text) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
     char chunk[256];
     while (true) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      pollfd readable{descriptor, POLLIN, 0};
+      int ready = left.count() > 0 ? ::poll(&readable, 1, static_cast<int>(left.count())) : 0;
+      if (ready < 0 && errno == EINTR) {
+        continue;
+      }
+      if (ready == 0) {
+        return false;
+      }
       auto count = ::read(descriptor, chunk, sizeof chunk);
       if (count > 0) {
         text.append(chunk, static_cast<std::size_t>(count));
       } else if (count == 0 || errno != EINTR) {
-        return text;
+        return true;
       }
     }
   }
