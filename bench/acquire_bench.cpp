@@ -18,7 +18,9 @@
 // lock directory under $TMPDIR (compare-peers.sh runs it on ext4 /tmp and on tmpfs /dev/shm).
 
 #include "bench_support.hpp"
+#include "fixtures.hpp"
 #include "floor.hpp"
+#include "temp_dir.hpp"
 
 #include <portpool/portpool.hpp>
 
@@ -35,11 +37,11 @@
 
 namespace {
 
+using portpool::test::TempDir;
 using portpool_bench::free_port_range;
 using portpool_bench::LockDirDescriptor;
 using portpool_bench::PoolHolderProcess;
 using portpool_bench::port_range;
-using portpool_bench::TempLockDir;
 
 // The per-acquisition benchmarks and their floors are repeated, and compare-peers.sh interleaves
 // the repetitions (--benchmark_enable_random_interleaving) and reports the medians: on a shared
@@ -83,9 +85,8 @@ BENCHMARK(FloorLockAndListen)->Name("Floor/LockAndListen")->Repetitions(repetiti
 
 template <class ProbePolicy>
 void AcquireRelease(benchmark::State& state) {
-  TempLockDir directory;
-  portpool::Options options;
-  options.lock_dir = directory.locks();
+  TempDir directory;
+  auto options = portpool::test::options_in(directory);
   portpool::BasicPortPoolManager<portpool::FileLockPolicy, ProbePolicy> manager("bench", free_port_range(3), options);
   for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): the benchmark loop
     auto lease = manager.acquire();
@@ -96,9 +97,8 @@ BENCHMARK_TEMPLATE(AcquireRelease, portpool::NoProbe)->Name("AcquireRelease/NoPr
 BENCHMARK_TEMPLATE(AcquireRelease, portpool::BindProbe)->Name("AcquireRelease/BindProbe")->Repetitions(repetitions);
 
 void AcquireListening(benchmark::State& state) {
-  TempLockDir directory;
-  portpool::Options options;
-  options.lock_dir = directory.locks();
+  TempDir directory;
+  auto options = portpool::test::options_in(directory);
   portpool::PortPoolManager manager("bench", free_port_range(3), options);
   boost::asio::io_context io;
   for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): the benchmark loop
@@ -111,11 +111,10 @@ BENCHMARK(AcquireListening)->Repetitions(repetitions);
 void TryAcquireExhausted(benchmark::State& state) {
   portpool_bench::raise_descriptor_limit();
   auto size = static_cast<std::size_t>(state.range(0));
-  TempLockDir directory;
+  TempDir directory;
   auto pool = port_range(static_cast<std::uint16_t>(65535 - size), size);  // locks are refused before any bind
-  PoolHolderProcess holder(pool, directory.locks());
-  portpool::Options options;
-  options.lock_dir = directory.locks();
+  PoolHolderProcess holder(pool, directory.lock_dir());
+  auto options = portpool::test::options_in(directory);
   portpool::PortPoolManager manager("bench", pool, options);
   for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): the benchmark loop
     if (manager.try_acquire()) {
@@ -135,10 +134,10 @@ BENCHMARK(TryAcquireExhausted)->Arg(3)->Arg(100)->Arg(1000)->Arg(10000)->Unit(be
 void FloorExhausted(benchmark::State& state, bool keep_open) {
   portpool_bench::raise_descriptor_limit();
   constexpr std::size_t size = 10000;
-  TempLockDir directory;
+  TempDir directory;
   auto pool = port_range(static_cast<std::uint16_t>(65535 - size), size);
-  PoolHolderProcess holder(pool, directory.locks());
-  int lock_dir = ::open(directory.locks().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  PoolHolderProcess holder(pool, directory.lock_dir());
+  int lock_dir = ::open(directory.lock_dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   std::vector<std::string> names;
   std::vector<int> kept;
   for (auto port : pool) {
@@ -172,10 +171,10 @@ BENCHMARK_CAPTURE(FloorExhausted, kept_open, true)
 void RegistryHolders(benchmark::State& state) {
   portpool_bench::raise_descriptor_limit();
   auto size = static_cast<std::size_t>(state.range(0));
-  TempLockDir directory;
-  PoolHolderProcess holder(port_range(static_cast<std::uint16_t>(65535 - size), size), directory.locks());
+  TempDir directory;
+  PoolHolderProcess holder(port_range(static_cast<std::uint16_t>(65535 - size), size), directory.lock_dir());
   for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): the benchmark loop
-    auto holders = portpool::Registry::holders(directory.locks());
+    auto holders = portpool::Registry::holders(directory.lock_dir());
     if (holders.size() != size) {
       state.SkipWithError("the registry did not list every holder");
       break;

@@ -15,6 +15,8 @@
 // twice, fell outside the pool, or could not be listened on.
 
 #include "bench_support.hpp"
+#include "ports.hpp"
+#include "temp_dir.hpp"
 
 #include <portpool/portpool.hpp>
 
@@ -95,7 +97,7 @@ void wait_for_end_of_file(int descriptor) {
   portpool::UniqueFd listener;
   if (lease) {
     report.port = lease->port();
-    listener = portpool_bench::listen_on_loopback(report.port);
+    listener = portpool::test::try_listen_on(report.port);
     report.listen_error = listener ? 0 : errno;
   }
   report.done_at_ns = now_ns();
@@ -129,7 +131,7 @@ struct RoundResult {
 };
 
 RoundResult run_round(std::size_t processes, const std::vector<std::uint16_t>& pool) {
-  portpool_bench::TempLockDir directory;
+  portpool::test::TempDir directory;
   auto start = open_pipe();
   auto ready = open_pipe();
   auto reports = open_pipe();
@@ -138,7 +140,7 @@ RoundResult run_round(std::size_t processes, const std::vector<std::uint16_t>& p
   for (std::size_t index = 0; index < processes; ++index) {
     pid_t child = ::fork();
     if (child == 0) {
-      race(pool, directory.locks(), start, ready, reports, hold);
+      race(pool, directory.lock_dir(), start, ready, reports, hold);
     }
     if (child < 0) {
       throw std::runtime_error("fork failed");

@@ -12,7 +12,9 @@
 // Exits 1 when a repetition fails.
 
 #include "bench_support.hpp"
+#include "fixtures.hpp"
 #include "floor.hpp"
+#include "temp_dir.hpp"
 
 #include <portpool/portpool.hpp>
 
@@ -22,8 +24,8 @@
 
 namespace {
 
+using portpool::test::TempDir;
 using portpool_bench::free_port_range;
-using portpool_bench::TempLockDir;
 
 bool repeat_floor(long count) {
   portpool_bench::LockDirDescriptor directory;
@@ -37,9 +39,8 @@ bool repeat_floor(long count) {
 }
 
 bool repeat_acquire_release(long count) {
-  TempLockDir directory;
-  portpool::Options options;
-  options.lock_dir = directory.locks();
+  TempDir directory;
+  auto options = portpool::test::options_in(directory);
   portpool::PortPoolManager manager("bench", free_port_range(3), options);
   for (long index = 0; index < count; ++index) {
     auto lease = manager.acquire();
@@ -49,11 +50,10 @@ bool repeat_acquire_release(long count) {
 
 bool repeat_exhausted(long count) {
   constexpr std::size_t size = 100;
-  TempLockDir directory;
+  TempDir directory;
   auto pool = portpool_bench::port_range(static_cast<std::uint16_t>(65535 - size), size);
-  portpool_bench::PoolHolderProcess holder(pool, directory.locks());
-  portpool::Options options;
-  options.lock_dir = directory.locks();
+  portpool_bench::PoolHolderProcess holder(pool, directory.lock_dir());
+  auto options = portpool::test::options_in(directory);
   portpool::PortPoolManager manager("bench", pool, options);
   for (long index = 0; index < count; ++index) {
     if (manager.try_acquire()) {

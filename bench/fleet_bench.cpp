@@ -16,6 +16,7 @@
 //   - the idle CPU of a real `portpool publish` process mirroring one host (with --cli).
 // --linger S keeps the fleet in etcd S seconds after the initial sync, to profile readers.
 
+#include "bench_support.hpp"
 #include "etcd_server.hpp"
 #include "temp_dir.hpp"
 
@@ -24,7 +25,6 @@
 #include <portpool/fleet/publisher.hpp>
 #include <portpool/port_pool_manager.hpp>
 
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -95,12 +95,8 @@ Settings parse(int argc, char** argv) {
 double milliseconds(Clock::duration duration) { return std::chrono::duration<double, std::milli>(duration).count(); }
 
 double percentile(std::vector<double> values, double fraction) {
-  if (values.empty()) {
-    return 0;
-  }
   std::sort(values.begin(), values.end());
-  auto index = static_cast<std::size_t>(fraction * static_cast<double>(values.size() - 1));
-  return values[index];
+  return portpool_bench::percentile(values, fraction);
 }
 
 std::string host_name(int index) { return fmt::format("host-{:03}", index); }
@@ -112,13 +108,6 @@ struct Host {
   std::unique_ptr<fleet::Publisher> publisher;
   std::thread agent;
 };
-
-void raise_descriptor_limit() {
-  rlimit limit{};
-  ::getrlimit(RLIMIT_NOFILE, &limit);
-  limit.rlim_cur = limit.rlim_max;
-  ::setrlimit(RLIMIT_NOFILE, &limit);
-}
 
 // Watches the fleet and records when each key was last seen changing.
 class Observer {
@@ -242,7 +231,7 @@ namespace {
 
 int run_benchmark(int argc, char** argv) {
   auto settings = parse(argc, argv);
-  raise_descriptor_limit();
+  portpool_bench::raise_descriptor_limit();
   test::TempDir scratch;
   std::optional<test::EtcdServer> own_etcd;
   if (settings.etcd.empty()) {

@@ -20,6 +20,11 @@
 // interval.
 
 #include "bench_support.hpp"
+#include "fixtures.hpp"
+#include "holding_child.hpp"
+#include "io_threads.hpp"
+#include "ports.hpp"
+#include "temp_dir.hpp"
 
 #include <portpool/portpool.hpp>
 
@@ -30,8 +35,6 @@
 #include <unistd.h>
 
 #include <benchmark/benchmark.h>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -51,29 +54,33 @@
 namespace {
 
 using namespace std::chrono_literals;
+using portpool::test::IoThreads;
+using portpool::test::options_in;
+using portpool::test::TempDir;
 using portpool_bench::port_range;
 using portpool_bench::raise_descriptor_limit;
-using portpool_bench::TempLockDir;
 
-class IoThread {
- public:
-  IoThread() : guard_(context_.get_executor()), thread_([this] { context_.run(); }) {}
-  IoThread(const IoThread&) = delete;
-  IoThread& operator=(const IoThread&) = delete;
-  IoThread(IoThread&&) = delete;
-  IoThread& operator=(IoThread&&) = delete;
-  ~IoThread() {
-    guard_.reset();
-    context_.stop();
-    thread_.join();
+/// `count` leases from `manager`.
+template <class Manager>
+std::vector<portpool::PortLease> acquire_each(Manager& manager, std::size_t count) {
+  std::vector<portpool::PortLease> leases;
+  for (std::size_t index = 0; index < count; ++index) {
+    leases.push_back(manager.acquire());
   }
-  boost::asio::any_io_executor executor() { return context_.get_executor(); }
+  return leases;
+}
 
- private:
-  boost::asio::io_context context_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
-  std::thread thread_;
-};
+/// A shield on `io` for each of `leases`, each calling `on_loss`.
+template <class Lease, class OnLoss>
+std::vector<std::unique_ptr<portpool::PortShield>> shield_each(IoThreads& io, const std::vector<Lease>& leases,
+                                                               OnLoss on_loss, const portpool::ShieldOptions& options) {
+  std::vector<std::unique_ptr<portpool::PortShield>> shields;
+  shields.reserve(leases.size());
+  for (const auto& lease : leases) {
+    shields.push_back(std::make_unique<portpool::PortShield>(io.executor(), lease, on_loss, options));
+  }
+  return shields;
+}
 
 std::chrono::duration<double> cpu_time() {
   rusage usage{};
@@ -108,23 +115,14 @@ void measure_idle(benchmark::State& state, const std::atomic<std::size_t>& repor
 void IdleShields(benchmark::State& state) {
   raise_descriptor_limit();
   auto count = static_cast<std::size_t>(state.range(0));
-  TempLockDir directory;
-  portpool::Options options;
-  options.lock_dir = directory.locks();
+  TempDir directory;
   portpool::BasicPortPoolManager<portpool::FileLockPolicy, portpool::NoProbe> manager("bench", port_range(40000, count),
-                                                                                      options);
-  std::vector<portpool::PortLease> leases;
-  for (std::size_t index = 0; index < count; ++index) {
-    leases.push_back(manager.acquire());
-  }
-  IoThread io;
+                                                                                      options_in(directory));
+  auto leases = acquire_each(manager, count);
+  IoThreads io;
   std::atomic<std::size_t> reports{0};
-  std::vector<std::unique_ptr<portpool::PortShield>> shields;
-  shields.reserve(leases.size());
-  for (const auto& lease : leases) {
-    shields.push_back(std::make_unique<portpool::PortShield>(io.executor(), lease,
-                                                             [&reports](const portpool::ShieldEvent&) { ++reports; }));
-  }
+  auto shields = shield_each(
+      io, leases, [&reports](const portpool::ShieldEvent&) { ++reports; }, portpool::ShieldOptions{});
   measure_idle(state, reports);
   shields.clear();
 }
@@ -133,11 +131,9 @@ BENCHMARK(IdleShields)->Arg(100)->Arg(1000)->Iterations(1)->UseManualTime()->Uni
 void IdleListeningShields(benchmark::State& state) {
   raise_descriptor_limit();
   auto count = static_cast<std::size_t>(state.range(0));
-  TempLockDir directory;
-  portpool::Options options;
-  options.lock_dir = directory.locks();
-  IoThread io;
-  portpool::PortPoolManager manager("bench", port_range(42000, 3 * count), options);
+  TempDir directory;
+  IoThreads io;
+  portpool::PortPoolManager manager("bench", port_range(42000, 3 * count), options_in(directory));
   std::vector<portpool::ListeningLease> leases;
   for (std::size_t index = 0; index < count; ++index) {
     leases.push_back(manager.acquire_listening(io.executor()));
@@ -145,12 +141,8 @@ void IdleListeningShields(benchmark::State& state) {
   std::atomic<std::size_t> reports{0};
   portpool::ShieldOptions shield_options;
   shield_options.expect_listener = true;
-  std::vector<std::unique_ptr<portpool::PortShield>> shields;
-  shields.reserve(leases.size());
-  for (const auto& lease : leases) {
-    shields.push_back(std::make_unique<portpool::PortShield>(
-        io.executor(), lease, [&reports](const portpool::ShieldEvent&) { ++reports; }, shield_options));
-  }
+  auto shields = shield_each(
+      io, leases, [&reports](const portpool::ShieldEvent&) { ++reports; }, shield_options);
   measure_idle(state, reports);
   shields.clear();
 }
@@ -187,24 +179,16 @@ class Reported {
 
 void LockFileRemovalLatency(benchmark::State& state) {
   raise_descriptor_limit();
-  TempLockDir directory;
-  portpool::Options options;
-  options.lock_dir = directory.locks();
+  TempDir directory;
+  auto options = options_in(directory);
   portpool::BasicPortPoolManager<portpool::FileLockPolicy, portpool::NoProbe> bystanders_manager(
       "bystander", port_range(40000, 1000), options);
-  std::vector<portpool::PortLease> bystanders;
-  for (std::int64_t index = 0; index < state.range(0); ++index) {
-    bystanders.push_back(bystanders_manager.acquire());
-  }
-  IoThread io;
+  auto bystanders = acquire_each(bystanders_manager, static_cast<std::size_t>(state.range(0)));
+  IoThreads io;
   portpool::ShieldOptions slow;
   slow.interval = 60s;
-  std::vector<std::unique_ptr<portpool::PortShield>> idle;
-  idle.reserve(bystanders.size());
-  for (const auto& lease : bystanders) {
-    idle.push_back(std::make_unique<portpool::PortShield>(
-        io.executor(), lease, [](const portpool::ShieldEvent&) {}, slow));
-  }
+  auto idle = shield_each(
+      io, bystanders, [](const portpool::ShieldEvent&) {}, slow);
   portpool::BasicPortPoolManager<portpool::FileLockPolicy, portpool::NoProbe> manager("bench", {41500}, options);
   std::vector<double> latencies_ms;
   for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): the benchmark loop
@@ -230,63 +214,23 @@ BENCHMARK(LockFileRemovalLatency)->Arg(0)->Arg(1000)->UseManualTime()->Unit(benc
 // A process that listens on `port` (as a foreign program would) from construction to destruction.
 class ForeignListener {
  public:
-  explicit ForeignListener(std::uint16_t port) {
-    int ready[2];
-    int release[2];
-    if (::pipe(ready) != 0 || ::pipe(release) != 0) {
-      throw std::runtime_error("pipe failed");
-    }
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::close(ready[0]);
-      ::close(release[1]);
-      listen_until_released(port, ready[1], release[0]);
-    }
-    ::close(ready[1]);
-    ::close(release[0]);
-    release_ = release[1];
-    std::int64_t listening_at_ns = 0;
-    bool listening = ::read(ready[0], &listening_at_ns, sizeof listening_at_ns) == sizeof listening_at_ns;
-    ::close(ready[0]);
-    if (!listening) {
-      stop();
+  explicit ForeignListener(std::uint16_t port)
+      : child_([port](portpool::test::HoldingChild::Hold& hold) {
+          auto listener = portpool::test::try_listen_on(port);
+          if (listener) {
+            hold.hold(std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+          }
+        }) {
+    if (child_.report().empty()) {
       throw std::runtime_error("the foreign listener could not listen");
     }
-    listening_at_ = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(listening_at_ns));
+    listening_at_ =
+        std::chrono::steady_clock::time_point(std::chrono::steady_clock::duration(std::stoll(child_.report())));
   }
-  ForeignListener(const ForeignListener&) = delete;
-  ForeignListener& operator=(const ForeignListener&) = delete;
-  ForeignListener(ForeignListener&&) = delete;
-  ForeignListener& operator=(ForeignListener&&) = delete;
-  ~ForeignListener() { stop(); }
   std::chrono::steady_clock::time_point listening_at() const { return listening_at_; }
 
  private:
-  [[noreturn]] static void listen_until_released(std::uint16_t port, int ready, int release) {
-    auto listener = portpool_bench::listen_on_loopback(port);
-    if (listener) {
-      auto at = std::chrono::steady_clock::now().time_since_epoch();
-      std::int64_t at_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(at).count();
-      static_cast<void>(::write(ready, &at_ns, sizeof at_ns));
-      char ignored = 0;
-      static_cast<void>(::read(release, &ignored, 1));
-    }
-    std::_Exit(0);
-  }
-
-  void stop() {
-    if (release_ >= 0) {
-      ::close(release_);
-      release_ = -1;
-    }
-    if (pid_ > 0) {
-      ::waitpid(pid_, nullptr, 0);
-      pid_ = -1;
-    }
-  }
-
-  pid_t pid_ = -1;
-  int release_ = -1;
+  portpool::test::HoldingChild child_;
   std::chrono::steady_clock::time_point listening_at_{};
 };
 
@@ -301,11 +245,9 @@ std::chrono::milliseconds spread_over(std::chrono::milliseconds interval, std::s
 }
 
 void ForeignListenerLatency(benchmark::State& state) {
-  TempLockDir directory;
-  portpool::Options options;
-  options.lock_dir = directory.locks();
-  portpool::PortPoolManager manager("bench", portpool_bench::free_port_range(1, 24000), options);
-  IoThread io;
+  TempDir directory;
+  portpool::PortPoolManager manager("bench", portpool_bench::free_port_range(1, 24000), options_in(directory));
+  IoThreads io;
   portpool::ShieldOptions shield_options;
   shield_options.interval = std::chrono::milliseconds(state.range(0));
   std::vector<double> latencies_ms;

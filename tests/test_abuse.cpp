@@ -1,6 +1,6 @@
 // Abuse of the lock directory and of the process: hostile files, a directory deleted, made
-// read-only or full, descriptors run out, fork() while holding. portpool refuses or ignores what it
-// cannot trust, says why, never follows a symbolic link, and never holds a port wrongly.
+// read-only or full, descriptors or file size run out. portpool refuses or ignores what it cannot
+// trust, says why, never follows a symbolic link, and never holds a port wrongly.
 
 #include <portpool/impl/record.hpp>
 #include <portpool/port_pool_manager.hpp>
@@ -42,23 +42,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path lock_file(const TempDir& directory, std::uint16_t port) {
-  return directory.lock_dir() / ("port-" + std::to_string(port) + ".lock");
-}
-
-void make_private_lock_dir(const TempDir& directory) {
-  fs::create_directory(directory.lock_dir());
-  fs::permissions(directory.lock_dir(), fs::perms::owner_all, fs::perm_options::replace);
-}
-
 std::string read_whole(const fs::path& path) {
   std::ifstream file(path);
   return {std::istreambuf_iterator<char>(file), {}};
-}
-
-bool free_for_another_process(const TempDir& directory, std::uint16_t port) {
-  auto probe = spawn_port_holder(directory.lock_dir(), "probe", {port});
-  return acquired_by(probe) == port;
 }
 
 /// Whether any process holds an fcntl lock on `path` (asked without taking it).
@@ -140,31 +126,6 @@ void meet_classes_before_running_out(PortPoolManager& manager) {
 
 }  // namespace
 
-TEST_CASE("a forked child neither holds, nor believes it holds, nor can take its parent's ports") {
-  TempDir directory;
-  auto ports = ReservedPorts::any(1);
-  PortPoolManager manager("api", ports.ports(), options_in(directory));
-  auto lease = manager.acquire();
-  auto code = in_child([&] {
-    if (lease.held()) {
-      std::cerr << "the child's copy of the lease says it is held\n";
-      return 1;
-    }
-    if (manager.try_acquire()) {
-      std::cerr << "the child took its parent's port\n";
-      return 2;
-    }
-    auto copy = std::move(lease);  // destroyed here, as at the child's exit
-    return 0;
-  });
-  CHECK(code == 0);
-  CHECK(lease.held());
-  CHECK_FALSE(free_for_another_process(directory, ports[0]));
-  auto holder = Registry::holder_of(ports[0], options_in(directory));
-  REQUIRE(holder.has_value());
-  CHECK(holder->pid == ::getpid());
-}
-
 TEST_CASE("a lock directory deleted while a port is held: release copes, a new manager starts afresh") {
   TempDir directory;
   auto ports = ReservedPorts::any(1);
@@ -191,7 +152,7 @@ TEST_CASE("a lock directory swapped for a symbolic link after opening is not fol
   fs::create_directory_symlink(attacker, directory.lock_dir());
   auto lease = manager.acquire();
   CHECK(fs::is_empty(attacker));
-  CHECK(fs::exists(directory.path() / "moved" / lock_file(directory, ports[0]).filename()));
+  CHECK(fs::exists(directory.path() / "moved" / directory.lock_file(ports[0]).filename()));
 }
 
 TEST_CASE(
@@ -233,7 +194,7 @@ TEST_CASE(
       },
       true);
   CHECK(code == 0);
-  CHECK_FALSE(someone_locks(lock_file(directory, ports[0])));
+  CHECK_FALSE(someone_locks(directory.lock_file(ports[0])));
 }
 
 TEST_CASE("a full lock directory (tmpfs out of space or inodes) gives a clear error and holds nothing") {
@@ -337,7 +298,7 @@ TEST_CASE("running out of descriptors fails acquisition with a clear error and l
 TEST_CASE("records forged by another process are not believed, and hostile files at lock file names are skipped") {
   TempDir directory;
   auto ports = ReservedPorts::any(4);
-  make_private_lock_dir(directory);
+  directory.create_private_lock_dir();
   auto precious = directory.path() / "precious";
   std::ofstream(precious) << "keep me";
   Holder forged;
@@ -345,11 +306,11 @@ TEST_CASE("records forged by another process are not believed, and hostile files
   forged.service = "forged";
   forged.pid = ::getpid();  // alive, but it holds no lock
   forged.instance = 1;
-  std::ofstream(lock_file(directory, ports[0])) << detail::format_record(forged);
-  fs::create_symlink(precious, lock_file(directory, ports[1]));
-  REQUIRE(::mkfifo(lock_file(directory, ports[2]).c_str(), 0600) == 0);
-  { std::ofstream touch(lock_file(directory, ports[3])); }
-  fs::resize_file(lock_file(directory, ports[3]), std::uintmax_t{1} << 30U);
+  std::ofstream(directory.lock_file(ports[0])) << detail::format_record(forged);
+  fs::create_symlink(precious, directory.lock_file(ports[1]));
+  REQUIRE(::mkfifo(directory.lock_file(ports[2]).c_str(), 0600) == 0);
+  { std::ofstream touch(directory.lock_file(ports[3])); }
+  fs::resize_file(directory.lock_file(ports[3]), std::uintmax_t{1} << 30U);
 
   CHECK(Registry::holders(directory.lock_dir()).empty());
   std::vector<Event> events;
@@ -372,12 +333,12 @@ TEST_CASE("records forged by another process are not believed, and hostile files
 TEST_CASE("a directory, a socket or an unopenable file at a lock file's name skips that port with the reason") {
   TempDir directory;
   auto ports = ReservedPorts::any(3);
-  make_private_lock_dir(directory);
-  fs::create_directory(lock_file(directory, ports[0]));
+  directory.create_private_lock_dir();
+  fs::create_directory(directory.lock_file(ports[0]));
   portpool::UniqueFd socket(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
-  auto socket_path = lock_file(directory, ports[1]).string();
+  auto socket_path = directory.lock_file(ports[1]).string();
   REQUIRE(socket_path.size() < sizeof address.sun_path);
   std::copy(socket_path.begin(), socket_path.end(), address.sun_path);
   REQUIRE(::bind(socket.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
@@ -395,7 +356,7 @@ TEST_CASE("a hard link to a held lock file makes no second holder, in this proce
   auto ports = ReservedPorts::any(2);
   PortPoolManager manager("api", {ports[0]}, options_in(directory));
   auto lease = manager.acquire();
-  REQUIRE(::link(lock_file(directory, ports[0]).c_str(), lock_file(directory, ports[1]).c_str()) == 0);
+  REQUIRE(::link(directory.lock_file(ports[0]).c_str(), directory.lock_file(ports[1]).c_str()) == 0);
 
   SECTION("the second name is refused with the reason, and trying it drops nothing") {
     std::vector<Event> events;
@@ -418,7 +379,7 @@ TEST_CASE("a hard link to a held lock file makes no second holder, in this proce
     CHECK_FALSE(again.try_acquire().has_value());
     REQUIRE_FALSE(events.empty());
     CHECK_THAT(events[0].message, Contains("has 2 names (hard links)"));
-    fs::remove(lock_file(directory, ports[1]));
+    fs::remove(directory.lock_file(ports[1]));
     CHECK(again.try_acquire().has_value());
   }
 }
@@ -430,9 +391,9 @@ TEST_CASE("a lock file that belongs to another user is refused with the reason")
   }
   TempDir directory;
   auto ports = ReservedPorts::any(2);
-  make_private_lock_dir(directory);
-  std::ofstream(lock_file(directory, ports[0])).flush();
-  REQUIRE(::chown(lock_file(directory, ports[0]).c_str(), nobody(), nobody()) == 0);
+  directory.create_private_lock_dir();
+  std::ofstream(directory.lock_file(ports[0])).flush();
+  REQUIRE(::chown(directory.lock_file(ports[0]).c_str(), nobody(), nobody()) == 0);
   std::vector<Event> events;
   PortPoolManager manager("api", ports.ports(), recording_options(directory, events));
   CHECK(manager.acquire().port() == ports[1]);

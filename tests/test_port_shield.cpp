@@ -7,6 +7,7 @@
 #include <portpool/port_shield.hpp>
 
 #include "fixtures.hpp"
+#include "io_threads.hpp"
 #include "ports.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
@@ -45,35 +46,6 @@ using namespace std::chrono_literals;
 using Catch::Matchers::Contains;
 
 namespace {
-
-/// An io_context run by `threads` threads until destroyed. Declare it before the shields, so
-/// that they are destroyed first.
-class IoThreads {
- public:
-  explicit IoThreads(unsigned threads) : guard_(context_.get_executor()) {
-    for (unsigned index = 0; index < threads; ++index) {
-      threads_.emplace_back([this] { context_.run(); });
-    }
-  }
-  IoThreads(const IoThreads&) = delete;
-  IoThreads& operator=(const IoThreads&) = delete;
-  IoThreads(IoThreads&&) = delete;
-  IoThreads& operator=(IoThreads&&) = delete;
-  ~IoThreads() {
-    guard_.reset();
-    context_.stop();
-    for (auto& thread : threads_) {
-      thread.join();
-    }
-  }
-
-  boost::asio::any_io_executor executor() { return context_.get_executor(); }
-
- private:
-  boost::asio::io_context context_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
-  std::vector<std::thread> threads_;
-};
 
 /// Collects a shield's events, from whatever thread reports them.
 class Recorder {
@@ -348,9 +320,9 @@ TEST_CASE("renaming another file over the lock file is reported as lock_file_rep
 TEST_CASE("without inotify, polling alone reports a deleted lock file within an interval or so") {
   WatchedLease watched("web");
   auto before = inotify_instances();
-  detail::InotifyHub::enabled() = false;
+  detail::inotify_switch = false;
   watched.watch(fast(100ms));
-  detail::InotifyHub::enabled() = true;
+  detail::inotify_switch = true;
   CHECK(inotify_instances() == before);
 
   ::unlink(watched.lease().lock_file().c_str());

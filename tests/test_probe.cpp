@@ -10,6 +10,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -17,14 +18,27 @@ using namespace portpool;
 using namespace portpool::test;
 using Catch::Matchers::Contains;
 
+namespace {
+
+/// A program outside portpool listening on `address`:`port`, or an empty descriptor, with a
+/// warning that the test has nothing to check, where this machine cannot have that address.
+portpool::UniqueFd foreign_listener_or_warning(const char* address, std::uint16_t port) {
+  auto listener = listen_on_address(address, port);
+  if (!listener) {
+    WARN("cannot listen on " << address << " on this machine (no IPv6, or not routed to loopback); nothing to test");
+  }
+  return listener;
+}
+
+}  // namespace
+
 TEST_CASE("a port with a listener on any local address of either family is skipped and the next one handed out") {
   const auto* address = GENERATE("::1", "127.0.0.2", "::", "0.0.0.0", "127.0.0.1");
   CAPTURE(address);
   TempDir directory;
   auto ports = ReservedPorts::any(2);
-  auto listener = listen_on_address(address, ports[0]);
+  auto listener = foreign_listener_or_warning(address, ports[0]);
   if (!listener) {
-    WARN("cannot listen on " << address << " on this machine; nothing to test");
     return;
   }
   std::vector<Event> events;
@@ -42,9 +56,8 @@ TEST_CASE("acquire_listening skips the same ports as acquire") {
   CAPTURE(address);
   TempDir directory;
   auto ports = ReservedPorts::any(2);
-  auto listener = listen_on_address(address, ports[0]);
+  auto listener = foreign_listener_or_warning(address, ports[0]);
   if (!listener) {
-    WARN("cannot listen on " << address << " on this machine; nothing to test");
     return;
   }
   boost::asio::io_context io;
@@ -56,9 +69,8 @@ TEST_CASE("acquire_listening skips the same ports as acquire") {
 TEST_CASE("the probe and the shield agree: a port handed out is not one the shield calls taken") {
   TempDir directory;
   auto ports = ReservedPorts::any(2);
-  auto listener = listen_on_address("::1", ports[0]);
+  auto listener = foreign_listener_or_warning("::1", ports[0]);
   if (!listener) {
-    WARN("no IPv6 loopback on this machine; nothing to test");
     return;
   }
   boost::asio::io_context io;
@@ -76,9 +88,8 @@ TEST_CASE("the probe and the shield agree: a port handed out is not one the shie
 
 TEST_CASE("a port bound on [::1] by another program is refused by BindProbe itself") {
   auto ports = ReservedPorts::any(1);
-  auto listener = listen_on_address("::1", ports[0]);
+  auto listener = foreign_listener_or_warning("::1", ports[0]);
   if (!listener) {
-    WARN("no IPv6 loopback on this machine; nothing to test");
     return;
   }
   auto refusal = BindProbe{}.check(boost::asio::ip::address_v4::loopback(), ports[0]);

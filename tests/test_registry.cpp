@@ -58,7 +58,7 @@ TEST_CASE("records whose lock is no longer held are ignored") {
   REQUIRE(acquired_by(child) == ports[0]);
   child.signal(SIGKILL);
   child.wait();
-  CHECK(std::filesystem::file_size(directory.lock_dir() / ("port-" + std::to_string(ports[0]) + ".lock")) > 0);
+  CHECK(std::filesystem::file_size(directory.lock_file(ports[0])) > 0);
   CHECK(Registry::holders(directory.lock_dir()).empty());
   CHECK_FALSE(Registry::holder_of(ports[0], options_in(directory)).has_value());
 }
@@ -78,8 +78,8 @@ TEST_CASE("hostile files in the lock directory are ignored") {
   std::ofstream(lock_dir / "port-notanumber.lock") << "garbage";
   std::ofstream(lock_dir / "port-0.lock") << "portpool-record 2 0 0\n";
   std::ofstream(lock_dir / "port-070.lock") << "garbage";
-  std::ofstream(lock_dir / ("port-" + std::to_string(ports[1]) + ".lock")) << std::string(100000, 'x');
-  std::filesystem::create_symlink(lock_dir / ("port-" + std::to_string(ports[0]) + ".lock"), lock_dir / "port-1.lock");
+  std::ofstream(directory.lock_file(ports[1])) << std::string(100000, 'x');
+  std::filesystem::create_symlink(directory.lock_file(ports[0]), lock_dir / "port-1.lock");
   std::filesystem::create_directory(lock_dir / "port-2.lock");
 
   auto holders = Registry::holders(lock_dir);

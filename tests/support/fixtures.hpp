@@ -22,11 +22,15 @@ inline Options options_in(const TempDir& directory) {
   return options;
 }
 
-/// Options that also collect every event.
-inline Options recording_options(const TempDir& directory, std::vector<Event>& events) {
-  auto options = options_in(directory);
+/// `options` that also collect every event.
+inline Options with_recording(Options options, std::vector<Event>& events) {
   options.on_event = [&events](const Event& event) { events.push_back(event); };
   return options;
+}
+
+/// Options using the test's own lock directory that also collect every event.
+inline Options recording_options(const TempDir& directory, std::vector<Event>& events) {
+  return with_recording(options_in(directory), events);
 }
 
 /// How many descriptors this process has open.

@@ -3,6 +3,7 @@
 // Starting portpool_test_holder processes (see holder_main.cpp).
 
 #include "process.hpp"
+#include "temp_dir.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -36,6 +37,12 @@ inline int acquired_by(ChildProcess& holder) {
     return -1;
   }
   return std::stoi(line->substr(9));
+}
+
+/// Whether another process could take `port` in the test's lock directory right now.
+inline bool free_for_another_process(const TempDir& directory, std::uint16_t port) {
+  auto probe = spawn_port_holder(directory.lock_dir(), "probe", {port});
+  return acquired_by(probe) == port;
 }
 
 }  // namespace portpool::test

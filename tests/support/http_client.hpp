@@ -27,6 +27,50 @@ namespace http = boost::beast::http;
 /// Header fields to send: name and value, in order (a name may repeat).
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
+/// A TCP connection to 127.0.0.1:port on its own io_context: each operation runs to its end before
+/// the call returns, and fails once the time armed last (the timeout, from arm()) has passed.
+class TimedStream {
+ public:
+  /// Connects within `timeout`. `who` names the user in error messages.
+  TimedStream(std::uint16_t port, std::chrono::seconds timeout, const char* who)
+      : stream_(io_), timeout_(timeout), who_(who) {
+    arm();
+    run([&](auto done) { stream_.async_connect({boost::asio::ip::address_v4::loopback(), port}, done); });
+  }
+
+  /// Starts the timeout again: the next operations must end within `limit` (the timeout by default).
+  void arm() { stream_.expires_after(timeout_); }
+  void arm(std::chrono::seconds limit) { stream_.expires_after(limit); }
+
+  /// Starts one asynchronous operation with `start(handler)` and runs it to its end.
+  /// @throws std::runtime_error naming the user when the operation failed.
+  template <class Start>
+  void run(Start start) {
+    boost::beast::error_code failure = run_to_end(start);
+    if (failure) {
+      throw std::runtime_error(std::string(who_) + ": " + failure.message());
+    }
+  }
+
+  /// The same, returning the failure instead of throwing it.
+  template <class Start>
+  boost::beast::error_code run_to_end(Start start) {
+    boost::beast::error_code failure;
+    start([&failure](boost::beast::error_code error, auto&&...) { failure = error; });
+    io_.restart();
+    io_.run();
+    return failure;
+  }
+
+  boost::beast::tcp_stream& stream() { return stream_; }
+
+ private:
+  boost::asio::io_context io_;
+  boost::beast::tcp_stream stream_;
+  std::chrono::seconds timeout_;
+  const char* who_;
+};
+
 struct HttpReply {
   unsigned status = 0;
   std::string body;
@@ -38,11 +82,7 @@ struct HttpReply {
 class HttpClient {
  public:
   explicit HttpClient(std::uint16_t port, std::chrono::seconds timeout = std::chrono::seconds(20))
-      : stream_(io_), timeout_(timeout) {
-    boost::asio::ip::tcp::endpoint server(boost::asio::ip::address_v4::loopback(), port);
-    stream_.expires_after(timeout_);
-    run([&](auto done) { stream_.async_connect(server, done); });
-  }
+      : connection_(port, timeout, "HTTP client") {}
 
   /// Sends one request on the connection and reads the response. `Host: 127.0.0.1` unless
   /// `headers` sets another Host.
@@ -56,10 +96,10 @@ class HttpClient {
     }
     request.body() = body;
     request.prepare_payload();
-    stream_.expires_after(timeout_);
-    run([&](auto done) { http::async_write(stream_, request, done); });
+    connection_.arm();
+    connection_.run([&](auto done) { http::async_write(connection_.stream(), request, done); });
     http::response_parser<http::string_body> parser;
-    run([&](auto done) { http::async_read(stream_, buffer_, parser, done); });
+    connection_.run([&](auto done) { http::async_read(connection_.stream(), buffer_, parser, done); });
     auto& response = parser.get();
     HttpReply reply;
     reply.status = response.result_int();
@@ -71,21 +111,8 @@ class HttpClient {
   HttpReply get(const std::string& target) { return request(http::verb::get, target); }
 
  private:
-  template <class Start>
-  void run(Start start) {
-    boost::beast::error_code failure;
-    start([&failure](boost::beast::error_code error, auto&&...) { failure = error; });
-    io_.restart();
-    io_.run();
-    if (failure) {
-      throw std::runtime_error("HTTP client: " + failure.message());
-    }
-  }
-
-  boost::asio::io_context io_;
-  boost::beast::tcp_stream stream_;
+  TimedStream connection_;
   boost::beast::flat_buffer buffer_;
-  std::chrono::seconds timeout_;
 };
 
 /// A connection driven byte by byte: send part of a request, wait for what the server answers,
@@ -93,35 +120,30 @@ class HttpClient {
 class RawConnection {
  public:
   explicit RawConnection(std::uint16_t port, std::chrono::seconds timeout = std::chrono::seconds(20))
-      : stream_(io_), timeout_(timeout) {
-    stream_.expires_after(timeout_);
-    run([&](auto done) { stream_.async_connect({boost::asio::ip::address_v4::loopback(), port}, done); });
-  }
+      : connection_(port, timeout, "raw connection") {}
 
   void send(const std::string& bytes) {
-    stream_.expires_after(timeout_);
-    run([&](auto done) { boost::asio::async_write(stream_, boost::asio::buffer(bytes), done); });
+    connection_.arm();
+    connection_.run(
+        [&](auto done) { boost::asio::async_write(connection_.stream(), boost::asio::buffer(bytes), done); });
   }
 
   /// Reads until what was received contains `text`, and returns everything received so far.
   /// @throws std::runtime_error when the connection closes or the timeout passes first.
   std::string read_until(const std::string& text) {
-    stream_.expires_after(timeout_);
+    connection_.arm();
     auto buffer = boost::asio::dynamic_buffer(received_);
-    run([&](auto done) { boost::asio::async_read_until(stream_, buffer, text, done); });
+    connection_.run([&](auto done) { boost::asio::async_read_until(connection_.stream(), buffer, text, done); });
     return received_;
   }
 
   /// Waits until the server closes the connection, for at most `limit`, and returns everything
   /// received; throws when it stays open that long.
   std::string read_until_closed(std::chrono::seconds limit) {
-    stream_.expires_after(limit);
+    connection_.arm(limit);
     auto buffer = boost::asio::dynamic_buffer(received_);
-    boost::beast::error_code failure;
-    boost::asio::async_read(stream_, buffer,
-                            [&failure](boost::beast::error_code error, std::size_t) { failure = error; });
-    io_.restart();
-    io_.run();
+    auto failure =
+        connection_.run_to_end([&](auto done) { boost::asio::async_read(connection_.stream(), buffer, done); });
     if (failure == boost::beast::error::timeout) {
       throw std::runtime_error("the server did not close the connection");
     }
@@ -129,20 +151,7 @@ class RawConnection {
   }
 
  private:
-  template <class Start>
-  void run(Start start) {
-    boost::beast::error_code failure;
-    start([&failure](boost::beast::error_code error, auto&&...) { failure = error; });
-    io_.restart();
-    io_.run();
-    if (failure) {
-      throw std::runtime_error("raw connection: " + failure.message());
-    }
-  }
-
-  boost::asio::io_context io_;
-  boost::beast::tcp_stream stream_;
-  std::chrono::seconds timeout_;
+  TimedStream connection_;
   std::string received_;
 };
 

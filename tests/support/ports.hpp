@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <random>
 #include <stdexcept>
@@ -98,12 +99,24 @@ class ReservedPorts {
   std::vector<portpool::UniqueFd> sockets_;
 };
 
-/// A program outside portpool listening on 127.0.0.1:port (with SO_REUSEADDR, as servers do).
-inline portpool::UniqueFd listen_on(std::uint16_t port) {
+/// A program outside portpool listening on 127.0.0.1:port (with SO_REUSEADDR, as servers do), or
+/// an empty descriptor when the port cannot be listened on (errno says why).
+inline portpool::UniqueFd try_listen_on(std::uint16_t port) {
   portpool::UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   int reuse = 1;
-  ::setsockopt(socket.get(), SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
-  if (!bind_loopback(socket.get(), port) || ::listen(socket.get(), 16) != 0) {
+  if (!socket || ::setsockopt(socket.get(), SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse) != 0 ||
+      !bind_loopback(socket.get(), port) || ::listen(socket.get(), 16) != 0) {
+    int reason = errno;
+    socket.reset();
+    errno = reason;
+  }
+  return socket;
+}
+
+/// The same, for a port the test reserved: not being able to listen on it is an error.
+inline portpool::UniqueFd listen_on(std::uint16_t port) {
+  auto socket = try_listen_on(port);
+  if (!socket) {
     throw std::runtime_error("cannot listen on a reserved test port");
   }
   return socket;

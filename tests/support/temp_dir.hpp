@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
@@ -36,6 +37,17 @@ class TempDir {
 
   /// A lock directory inside this one (created by portpool on first use).
   std::filesystem::path lock_dir() const { return path_ / "locks"; }
+
+  /// The lock file of `port` in lock_dir(), by the name portpool gives it.
+  std::filesystem::path lock_file(std::uint16_t port) const {
+    return lock_dir() / ("port-" + std::to_string(port) + ".lock");
+  }
+
+  /// Creates lock_dir() as portpool would (private to its owner), for a test to put files in first.
+  void create_private_lock_dir() const {
+    std::filesystem::create_directory(lock_dir());
+    std::filesystem::permissions(lock_dir(), std::filesystem::perms::owner_all, std::filesystem::perm_options::replace);
+  }
 
  private:
   std::filesystem::path path_;

@@ -21,6 +21,7 @@
 // hubs that once existed at the same time, never reused by a forked child) and reused, after
 // draining, by the next hub.
 
+#include <portpool/detail/test_hook.hpp>
 #include <portpool/unique_fd.hpp>
 
 #include <sys/inotify.h>
@@ -81,7 +82,7 @@ class InotifyHub : public std::enable_shared_from_this<InotifyHub> {
   /// then relies on polling alone.
   static std::unique_ptr<Subscription> subscribe(const boost::asio::any_io_executor& executor,
                                                  const std::filesystem::path& file, std::function<void()> wake) {
-    if (!enabled().load()) {
+    if (!inotify_enabled()) {
       return nullptr;
     }
     auto& registry = hubs();
@@ -104,12 +105,6 @@ class InotifyHub : public std::enable_shared_from_this<InotifyHub> {
       hub->start();
     }
     return hub->add(registry, file, std::move(wake));
-  }
-
-  /// Whether new subscriptions use inotify (tests turn it off to exercise polling alone).
-  static std::atomic<bool>& enabled() {
-    static std::atomic<bool> flag{true};
-    return flag;
   }
 
   InotifyHub(const boost::asio::any_io_executor& executor, UniqueFd fd, const void* key)

@@ -1,3 +1,5 @@
+// Holder records (impl/record.hpp): formatted and parsed strictly, whatever another process wrote.
+
 #include <portpool/impl/record.hpp>
 
 #include <catch2/catch.hpp>

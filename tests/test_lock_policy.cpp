@@ -1,5 +1,5 @@
-// portpool's locks against the lock the design card names, boost::interprocess::file_lock (a
-// classic POSIX fcntl lock): each excludes the other, in one process and across processes.
+// FileLockPolicy's locks against the lock the design card names, boost::interprocess::file_lock
+// (a classic POSIX fcntl lock): each excludes the other, in one process and across processes.
 
 #include <portpool/port_pool_manager.hpp>
 
@@ -22,15 +22,9 @@ using namespace portpool::test;
 
 namespace {
 
-std::string lock_path(const TempDir& directory, std::uint16_t port) {
-  return (directory.lock_dir() / ("port-" + std::to_string(port) + ".lock")).string();
-}
-
 void create_lock_file(const TempDir& directory, std::uint16_t port) {
-  std::filesystem::create_directory(directory.lock_dir());
-  std::filesystem::permissions(directory.lock_dir(), std::filesystem::perms::owner_all,
-                               std::filesystem::perm_options::replace);
-  std::ofstream(lock_path(directory, port)).flush();
+  directory.create_private_lock_dir();
+  std::ofstream(directory.lock_file(port)).flush();
 }
 
 }  // namespace
@@ -39,7 +33,7 @@ TEST_CASE("a boost::interprocess::file_lock held on a lock file excludes portpoo
   TempDir directory;
   auto ports = ReservedPorts::any(2);
   create_lock_file(directory, ports[0]);
-  boost::interprocess::file_lock boost_lock(lock_path(directory, ports[0]).c_str());
+  boost::interprocess::file_lock boost_lock(directory.lock_file(ports[0]).c_str());
   REQUIRE(boost_lock.try_lock());
   PortPoolManager manager("api", ports.ports(), options_in(directory));
 
@@ -59,19 +53,19 @@ TEST_CASE("portpool's hold on a port excludes a boost::interprocess::file_lock o
   auto lease = manager.acquire();
 
   SECTION("in the same process") {
-    boost::interprocess::file_lock boost_lock(lock_path(directory, ports[0]).c_str());
+    boost::interprocess::file_lock boost_lock(directory.lock_file(ports[0]).c_str());
     CHECK_FALSE(boost_lock.try_lock());
   }
   // Closing Boost's descriptor (which drops this process's classic locks) leaves portpool's hold.
   CHECK(in_child([&] { return manager.try_acquire() ? 1 : 0; }) == 0);
   SECTION("in another process") {
     auto code = in_child([&] {
-      boost::interprocess::file_lock boost_lock(lock_path(directory, ports[0]).c_str());
+      boost::interprocess::file_lock boost_lock(directory.lock_file(ports[0]).c_str());
       return boost_lock.try_lock() ? 1 : 0;
     });
     CHECK(code == 0);
   }
   lease.release();
-  boost::interprocess::file_lock boost_lock(lock_path(directory, ports[0]).c_str());
+  boost::interprocess::file_lock boost_lock(directory.lock_file(ports[0]).c_str());
   CHECK(boost_lock.try_lock());
 }

@@ -1,4 +1,5 @@
-// acquire_listening(): a lease handed over together with a socket already listening on its port.
+// ListeningLease and acquire_listening(): a lease handed over together with a socket already
+// listening on its port.
 
 #include <portpool/impl/socket_table.hpp>
 #include <portpool/port_pool_manager.hpp>

@@ -1,14 +1,22 @@
+// PortLease: released on destruction, on release() (once), when moved over or unwound past by an
+// exception; its record retired with it; a forked copy holds nothing; a moved-from lease is safe.
+
 #include <portpool/port_pool_manager.hpp>
 #include <portpool/registry.hpp>
 
 #include "fixtures.hpp"
 #include "holder.hpp"
+#include "in_child.hpp"
 #include "ports.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <cstdint>
 #include <filesystem>
+#include <iostream>
 #include <optional>
 #include <stdexcept>
 #include <utility>
@@ -18,9 +26,14 @@ using namespace portpool::test;
 
 namespace {
 
-bool free_for_another_process(const TempDir& directory, std::uint16_t port) {
-  auto probe = spawn_port_holder(directory.lock_dir(), "probe", {port});
-  return acquired_by(probe) == port;
+/// Checks that this process still holds `port` through `lease`: the lease says so, another process
+/// cannot take the port, and the registry names this process.
+void check_held_here(const TempDir& directory, const PortLease& lease, std::uint16_t port) {
+  CHECK(lease.held());
+  CHECK_FALSE(free_for_another_process(directory, port));
+  auto holder = Registry::holder_of(port, options_in(directory));
+  REQUIRE(holder.has_value());
+  CHECK(holder->pid == ::getpid());
 }
 
 }  // namespace
@@ -80,7 +93,7 @@ TEST_CASE("releasing retires the holder record, and the lock file stays for the 
   auto ports = ReservedPorts::any(1);
   PortPoolManager manager("api", ports.ports(), options_in(directory));
   auto lease = manager.acquire();
-  CHECK(lease.lock_file() == directory.lock_dir() / ("port-" + std::to_string(ports[0]) + ".lock"));
+  CHECK(lease.lock_file() == directory.lock_file(ports[0]));
   CHECK(Registry::holders(directory.lock_dir()).size() == 1);
   lease.release();
   CHECK(std::filesystem::exists(lease.lock_file()));
@@ -107,23 +120,35 @@ TEST_CASE("a forked child neither holds nor believes it holds its parent's ports
   auto options = options_in(directory);
   PortPoolManager manager("api", ports.ports(), options);
   auto lease = manager.acquire();
-  pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
+  auto code = in_child([&] {
     // The child's copy of the lease must not release the parent's lock nor remove its record.
     bool believes_it_holds = Registry::holder_of(ports[0], options).value_or(Holder{}).pid == ::getpid();
     lease.release();
-    ::_exit(believes_it_holds ? 1 : 0);
-  }
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  CHECK(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
-  CHECK(lease.held());
-  CHECK_FALSE(free_for_another_process(directory, ports[0]));
-  auto holder = Registry::holder_of(ports[0], options);
-  REQUIRE(holder.has_value());
-  CHECK(holder->pid == ::getpid());
+    return believes_it_holds ? 1 : 0;
+  });
+  CHECK(code == 0);
+  check_held_here(directory, lease, ports[0]);
+}
+
+TEST_CASE("a forked child neither holds, nor believes it holds, nor can take its parent's ports") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("api", ports.ports(), options_in(directory));
+  auto lease = manager.acquire();
+  auto code = in_child([&] {
+    if (lease.held()) {
+      std::cerr << "the child's copy of the lease says it is held\n";
+      return 1;
+    }
+    if (manager.try_acquire()) {
+      std::cerr << "the child took its parent's port\n";
+      return 2;
+    }
+    auto copy = std::move(lease);  // destroyed here, as at the child's exit
+    return 0;
+  });
+  CHECK(code == 0);
+  check_held_here(directory, lease, ports[0]);
 }
 
 TEST_CASE("a moved-from lease answers its accessors safely") {
