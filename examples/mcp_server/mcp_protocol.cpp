@@ -126,7 +126,7 @@ json McpProtocol::call_tool(const json& params) const {
   }
   try {
     return tool_result(tools_.call(name.get<std::string>(), params.value("arguments", json::object())), false);
-  } catch (const ToolArgumentError& error) {
+  } catch (const ToolError& error) {
     return tool_result(json(error.what()), true);
   }
 }

@@ -7,6 +7,7 @@
 
 #include "common_options.hpp"
 #include "description_options.hpp"
+#include "run_ports.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -27,6 +28,7 @@ struct RunArguments {
   std::string ready;      ///< "notify", "accept", or empty
   std::string ready_timeout = "30s";
   DescriptionArguments description;
+  FleetRunArguments fleet;
   std::string service;
   std::vector<std::string> command;
 };
