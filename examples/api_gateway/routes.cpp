@@ -149,7 +149,7 @@ Response Router::host_services() const {
 // What `portpool status --fleet --json` prints, read on the fleet source's thread: this one never
 // waits for etcd.
 void Router::fleet_services(const Respond& respond) const {
-  fleet_->read_listing(executor_, [respond](nlohmann::ordered_json listing, const std::exception_ptr& error) {
+  fleet_->read_listing(executor_, [respond](const nlohmann::ordered_json& listing, const std::exception_ptr& error) {
     if (!error) {
       return respond(json_response(http::status::ok, listing));
     }

@@ -7,6 +7,7 @@ namespace portpool::fleet_command_line {
 void add_etcd_options(CLI::App& command, EtcdArguments& arguments) {
   command.add_option("--etcd", arguments.endpoints, "etcd client URLs, comma-separated (http://HOST:PORT)")
       ->delimiter(',')
+      ->allow_extra_args(false)  // one argument: the next one may be a command's SERVICE
       ->type_name("URL[,URL...]");
   command.add_option("--prefix", arguments.prefix, "etcd key prefix (default /portpool/v1)")->type_name("PREFIX");
   command.add_option("--cacert", arguments.ca_file, "PEM file of the CA that signed etcd's certificate (TLS)")

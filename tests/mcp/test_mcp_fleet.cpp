@@ -5,7 +5,6 @@
 
 #include "fleet_test.hpp"
 #include "http_client.hpp"
-#include "mcp_server_process.hpp"
 
 #include <portpool/fleet/etcd_client.hpp>
 #include <portpool/fleet/fleet_holder.hpp>
@@ -19,19 +18,33 @@ using namespace portpool::test;
 
 namespace {
 
+// An mcp_server process with `arguments`, started (its start event read) before the test goes on.
 struct RunningServer {
-  explicit RunningServer(const std::vector<std::string>& arguments)
-      : server(McpServerProcess::start(write_table(), directory.lock_dir(), 1, arguments)) {}
+  explicit RunningServer(const std::vector<std::string>& arguments) : process(spawn(arguments)) {
+    while (auto line = process.read_line()) {
+      auto event = nlohmann::json::parse(*line, nullptr, false);
+      if (event.is_object() && event.value("event", "") == "start") {
+        port = event.at("port").get<std::uint16_t>();
+        return;
+      }
+    }
+    throw std::runtime_error("mcp_server did not start");
+  }
 
-  std::filesystem::path write_table() const {
+  ChildProcess spawn(const std::vector<std::string>& arguments) const {
     auto config = directory.path() / "ports.toml";
     std::ofstream(config) << "[instances]\nmax = 1\n\n[services.mcp-universal]\nports = [" << ports[0] << "]\n";
-    return config;
+    std::vector<std::string> command{
+        "/bin/sh",       "-c",         R"(exec "$0" "$@" 2>&1)",     MCP_SERVER, "--config",
+        config.string(), "--lock-dir", directory.lock_dir().string()};
+    command.insert(command.end(), arguments.begin(), arguments.end());
+    return ChildProcess::spawn(command);
   }
 
   TempDir directory;
   ReservedPorts ports = ReservedPorts::any(1);
-  McpServerProcess server;
+  ChildProcess process;
+  std::uint16_t port = 0;
 };
 
 nlohmann::json call(std::uint16_t port, const std::string& method, const nlohmann::json& params) {
@@ -75,7 +88,7 @@ TEST_CASE("list_holders with scope fleet lists every host's holders, sorted by h
   publish(etcd, prefix, "alpha", 9001);
   publish(etcd, prefix, "alpha", 7000);
   RunningServer running({"--etcd", endpoint, "--prefix", prefix});
-  auto port = running.server.port();
+  auto port = running.port;
 
   auto result = list_holders(port, {{"scope", "fleet"}});
   CHECK(result.at("isError") == false);
@@ -116,12 +129,12 @@ TEST_CASE("list_holders with scope fleet lists every host's holders, sorted by h
 
 TEST_CASE("list_holders with scope fleet and no --etcd is a tool error naming --etcd") {
   RunningServer running({});
-  CHECK(contains(error_text(list_holders(running.server.port(), {{"scope", "fleet"}})), "--etcd"));
+  CHECK(contains(error_text(list_holders(running.port, {{"scope", "fleet"}})), "--etcd"));
 }
 
 TEST_CASE("list_holders with scope fleet and etcd unreachable is a tool error naming the endpoint") {
   auto closed = ReservedPorts::any(1);
   auto dead = "http://127.0.0.1:" + std::to_string(closed[0]);
   RunningServer running({"--etcd", dead});
-  CHECK(contains(error_text(list_holders(running.server.port(), {{"scope", "fleet"}})), dead));
+  CHECK(contains(error_text(list_holders(running.port, {{"scope", "fleet"}})), dead));
 }

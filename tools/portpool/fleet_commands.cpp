@@ -169,7 +169,7 @@ int run_fleet_status(const FleetStatusArguments& arguments, bool json) {
     for (const auto& rejected : snapshot.rejected) {
       std::cerr << "portpool: ignored: " << rejected << '\n';
     }
-    std::cout << (json ? fleet_command_line::fleet_snapshot_json(snapshot).dump(2) + '\n'
+    std::cout << (json ? fleet_command_line::fleet_snapshot_json_text(snapshot)
                        : snapshot_text(snapshot, arguments.etcd));
     return exit_code::success;
   });
