@@ -194,7 +194,7 @@ json PortTools::list_pools(const json& arguments) const {
 json PortTools::list_holders(const json& arguments) const {
   auto scope = arguments.value("scope", json("host"));
   if (!scope.is_string()) {
-    throw ToolArgumentError(fmt::format("'scope' must be \"host\" or \"fleet\", not {}", scope.dump()));
+    throw ToolArgumentError(fmt::format(R"('scope' must be "host" or "fleet", not {})", scope.dump()));
   }
   try {
     if (portpool_example::parse_holder_scope(scope.get<std::string>()) == portpool_example::HolderScope::fleet) {

@@ -101,7 +101,8 @@ std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_v
       minute < 0 || minute > 59 || second < 0 || second > 59 || milliseconds < 0) {
     return std::nullopt;
   }
-  auto seconds = days_since_epoch(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+  auto seconds =
+      days_since_epoch(year, month, day) * 86400 + std::int64_t{hour} * 3600 + std::int64_t{minute} * 60 + second;
   // system_clock counts nanoseconds here: past about 2262 the conversion would overflow.
   constexpr auto latest =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::duration::max()).count() - 1;

@@ -72,7 +72,10 @@ TEST_CASE("GET /api/services?scope=fleet lists every host's holders as status --
     printed += *line + '\n';
   }
   REQUIRE(status.exit_code() == 0);
-  CHECK(nlohmann::json::parse(printed) == listing);
+  auto status_listing = nlohmann::json::parse(printed);
+  CHECK(status_listing.at("holders") == listing.at("holders"));
+  // the revision is etcd's, which the other tests' writes move on meanwhile
+  CHECK(status_listing.at("revision") >= listing.at("revision"));
 #endif
 
   SECTION("scope=host, like no scope, is this host's lock directory") {
