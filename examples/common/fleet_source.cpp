@@ -81,24 +81,22 @@ FleetSource::~FleetSource() = default;
 
 namespace {
 
-ScopeError without_etcd() {
-  return ScopeError(
-      "scope fleet needs the fleet registry's etcd: start this service with --etcd URL[,URL...] "
-      "(e.g. --etcd http://127.0.0.1:2379)");
-}
+constexpr const char* without_etcd =
+    "scope fleet needs the fleet registry's etcd: start this service with --etcd URL[,URL...] "
+    "(e.g. --etcd http://127.0.0.1:2379)";
 
 }  // namespace
 
 nlohmann::ordered_json FleetSource::listing() {
   if (!connection_) {
-    throw without_etcd();
+    throw ScopeError(without_etcd);
   }
   return connection_->listing();
 }
 
 void FleetSource::read_listing(const boost::asio::any_io_executor& executor, ListingHandler done) {
   if (!connection_) {
-    return done({}, std::make_exception_ptr(without_etcd()));
+    return done({}, std::make_exception_ptr(ScopeError(without_etcd)));
   }
   connection_->read_listing(executor, std::move(done));
 }

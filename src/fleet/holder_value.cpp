@@ -9,7 +9,7 @@ namespace portpool::fleet::detail {
 bool HolderValue::read(const std::string& value) { return nlohmann::json::sax_parse(value, this) && object_; }
 
 HolderValueField& HolderValue::field(std::string_view name) {
-  auto found = std::find(field_names.begin(), field_names.end(), name);
+  const auto* found = std::find(field_names.begin(), field_names.end(), name);
   return fields_.at(static_cast<std::size_t>(std::distance(field_names.begin(), found)));
 }
 
@@ -73,7 +73,7 @@ bool HolderValue::key(nlohmann::json::string_t& name) {
   if (depth_ != 1) {
     return true;
   }
-  auto found = std::find(field_names.begin(), field_names.end(), name);
+  const auto* found = std::find(field_names.begin(), field_names.end(), name);
   if (found == field_names.end()) {
     unknown_field_ = true;
     current_ = -1;
