@@ -33,15 +33,17 @@ portpool_example::ServiceSettings GatewaySettings::default_service_settings() {
 }
 
 int run_gateway(const GatewaySettings& settings) {
+  auto fleet = std::make_shared<portpool_example::FleetSource>(settings.service.etcd);
   return portpool_example::run_service(settings.service, [&](const portpool_example::RunningService& running) {
     GatewayIdentity identity{running.service, running.port, running.instance, running.pool};
     HealthAggregator health(running.executor, running.options, health_check_settings(settings, running.options),
                             running.port);
     auto events = std::make_shared<EventHub>(running.executor, running.options, health, settings.health_interval);
     events->start();
-    return std::make_unique<LiveGateway>(std::make_unique<Router>(std::move(identity), running.options, health),
-                                         std::move(events), running.table, running.instance, running.port,
-                                         running.options, settings.service.http.server_name);
+    return std::make_unique<LiveGateway>(
+        std::make_unique<Router>(std::move(identity), running.options, health, fleet, running.executor),
+        std::move(events), running.table, running.instance, running.port, running.options,
+        settings.service.http.server_name);
   });
 }
 

@@ -11,8 +11,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <exception>
+#include <optional>
 #include <utility>
 
 namespace api_gateway {
@@ -27,6 +29,24 @@ constexpr std::string_view refused_route = "(refused request)";
 
 std::string_view standard(boost::beast::string_view text) { return {text.data(), text.size()}; }
 
+// The value of parameter `name` in the query of `target` (its first occurrence), as sent.
+std::optional<std::string_view> query_parameter(std::string_view target, std::string_view name) {
+  auto query_start = target.find('?');
+  if (query_start == std::string_view::npos) {
+    return std::nullopt;
+  }
+  auto query = target.substr(query_start + 1);
+  while (!query.empty()) {
+    auto field = query.substr(0, query.find('&'));
+    query.remove_prefix(std::min(query.size(), field.size() + 1));
+    auto equals = field.find('=');
+    if (field.substr(0, equals) == name) {
+      return equals == std::string_view::npos ? std::string_view{} : field.substr(equals + 1);
+    }
+  }
+  return std::nullopt;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
   auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return std::round(seconds * 1000) / 1000;
@@ -34,10 +54,13 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-Router::Router(GatewayIdentity identity, portpool::Options registry_options, HealthAggregator health)
+Router::Router(GatewayIdentity identity, portpool::Options registry_options, HealthAggregator health,
+               std::shared_ptr<portpool_example::FleetSource> fleet, boost::asio::any_io_executor executor)
     : identity_(std::move(identity)),
       registry_options_(std::move(registry_options)),
       health_(std::move(health)),
+      fleet_(std::move(fleet)),
+      executor_(std::move(executor)),
       routes_{{"/api/health", &Router::health},
               {"/api/services", &Router::services},
               {"/api/health/aggregated", &Router::aggregated_health},
@@ -100,15 +123,48 @@ void Router::health(const Request& /*request*/, const Respond& respond) const {
                                            {"uptime_seconds", seconds_since(identity_.started)}}));
 }
 
-void Router::services(const Request& /*request*/, const Respond& respond) const {
+void Router::services(const Request& request, const Respond& respond) const {
+  auto scope = portpool_example::HolderScope::host;
+  try {
+    scope = portpool_example::parse_holder_scope(query_parameter(standard(request.target()), "scope").value_or("host"));
+  } catch (const portpool_example::ScopeError& error) {
+    return respond(json_error(http::status::bad_request, error.what()));
+  }
+  if (scope == portpool_example::HolderScope::fleet) {
+    return fleet_services(respond);
+  }
+  respond(host_services());
+}
+
+Response Router::host_services() const {
   auto holders = nlohmann::ordered_json::array();
   for (const auto& holder : portpool::Registry::holders(registry_options_)) {
     holders.push_back(portpool::holder_json(holder));
   }
-  respond(
-      json_response(http::status::ok, {{"lock_dir", portpool::resolve_lock_dir(registry_options_.lock_dir).string()},
-                                       {"count", holders.size()},
-                                       {"services", holders}}));
+  return json_response(http::status::ok, {{"lock_dir", portpool::resolve_lock_dir(registry_options_.lock_dir).string()},
+                                          {"count", holders.size()},
+                                          {"services", holders}});
+}
+
+// What `portpool status --fleet --json` prints, read on the fleet source's thread: this one never
+// waits for etcd.
+void Router::fleet_services(const Respond& respond) const {
+  fleet_->read_listing(executor_, [respond](const nlohmann::ordered_json& listing, const std::exception_ptr& error) {
+    if (!error) {
+      return respond(json_response(http::status::ok, listing));
+    }
+    try {
+      std::rethrow_exception(error);
+    } catch (const portpool_example::ScopeError& refusal) {
+      respond(json_error(http::status::bad_request, refusal.what()));
+    } catch (const portpool_example::FleetUnreachable& unreachable) {
+      respond(json_error(http::status::service_unavailable, unreachable.what()));
+    } catch (const portpool_example::FleetRefused& refused) {
+      respond(json_error(http::status::bad_gateway, refused.what()));
+    } catch (const std::exception& failure) {
+      respond(json_error(http::status::internal_server_error, failure.what()));
+    }
+  });
 }
 
 void Router::aggregated_health(const Request& /*request*/, const Respond& respond) const {

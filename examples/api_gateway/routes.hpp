@@ -3,12 +3,14 @@
 // The gateway's routes: what each endpoint answers, and the tracing of every request.
 //
 //   GET /api/health             this gateway: status, service, port, instance, uptime
-//   GET /api/services           every live holder in the lock directory (the local registry)
+//   GET /api/services           every live holder in the lock directory (the local registry);
+//                               ?scope=fleet: every host's, from the fleet's etcd (--etcd)
 //   GET /api/health/aggregated  every registered service with a health endpoint, probed now
 //   GET /api/tracing/stats      requests, errors and latency percentiles per route
 //
 // HEAD is served wherever GET is (the shared session sends the headers without the body).
 
+#include "fleet_source.hpp"
 #include "health_aggregator.hpp"
 #include "http_message.hpp"
 #include "request_handler.hpp"
@@ -16,8 +18,11 @@
 
 #include <portpool/options.hpp>
 
+#include <boost/asio/any_io_executor.hpp>
+
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,7 +45,9 @@ struct GatewayIdentity {
 
 class Router : public portpool_example::RequestHandler {
  public:
-  Router(GatewayIdentity identity, portpool::Options registry_options, HealthAggregator health);
+  /// The fleet listing is read off `executor`'s thread and answered on it.
+  Router(GatewayIdentity identity, portpool::Options registry_options, HealthAggregator health,
+         std::shared_ptr<portpool_example::FleetSource> fleet, boost::asio::any_io_executor executor);
 
   /// Answers `request` through `respond`, at once or (aggregated health) once the probes are in,
   /// and records it in the tracing stats.
@@ -64,12 +71,16 @@ class Router : public portpool_example::RequestHandler {
 
   void health(const Request& request, const Respond& respond) const;
   void services(const Request& request, const Respond& respond) const;
+  Response host_services() const;
+  void fleet_services(const Respond& respond) const;
   void aggregated_health(const Request& request, const Respond& respond) const;
   void tracing_stats(const Request& request, const Respond& respond) const;
 
   GatewayIdentity identity_;
   portpool::Options registry_options_;
   HealthAggregator health_;
+  std::shared_ptr<portpool_example::FleetSource> fleet_;
+  boost::asio::any_io_executor executor_;
   TracingStats stats_;
   std::vector<Route> routes_;
 };

@@ -1,8 +1,9 @@
 #include "service_command_line.hpp"
 
-#include <portpool/exit_codes.hpp>
+#include "fleet_source.hpp"
 
 #include <portpool/error.hpp>
+#include <portpool/exit_codes.hpp>
 #include <portpool/parse_integer.hpp>
 
 #include <fmt/format.h>
@@ -45,6 +46,7 @@ ServiceCommandLine::ServiceCommandLine(CLI::App& app, ServiceSettings settings)
                   "Lock directory (default: $PORTPOOL_LOCK_DIR, $XDG_RUNTIME_DIR/portpool or /tmp/portpool-<uid>)");
   app_.add_option("--service", settings_.service, "The service whose pool to take a port from")->capture_default_str();
   add_http_options();
+  FleetSource::add_options(app_, settings_.etcd);
 }
 
 void ServiceCommandLine::add_http_options() {

@@ -5,6 +5,8 @@
 //   SERVICE [--config FILE] [--instance N|auto] [--lock-dir DIR] [--service NAME]
 //           [--allow-origin ORIGIN]... [--max-connections N] [--idle-timeout SECONDS]
 //           [--header-timeout SECONDS]
+//           [--etcd URL[,URL...] [--prefix PREFIX] [--cacert FILE] [--cert FILE] [--key FILE]
+//            [--user NAME] [--password PASSWORD]]   (with the fleet component)
 //
 // and the mapping of its failures to exit codes.
 

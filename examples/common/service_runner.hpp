@@ -7,6 +7,8 @@
 #include "http_server.hpp"
 #include "request_handler.hpp"
 
+#include <etcd_arguments.hpp>
+
 #include <portpool/options.hpp>
 #include <portpool/service_port_table.hpp>
 
@@ -35,6 +37,8 @@ struct ServiceSettings {
   /// What the service serves, published in its holder record (the table's description fills the
   /// fields left empty).
   portpool::ServiceDescription description;
+  /// The fleet registry's etcd, for listings of every host's holders (no endpoint: none).
+  portpool::fleet_command_line::EtcdArguments etcd;
 };
 
 /// A service that has its port, as its request handler sees it.

@@ -3,7 +3,7 @@
 // Its tools tell an AI assistant about the machine's ports (list_pools, list_holders, check_port);
 // it serves the Streamable HTTP transport on POST /mcp.
 //
-//   mcp_server [--config FILE] [--instance N|auto] [--lock-dir DIR] [--service NAME]
+//   mcp_server [--config FILE] [--instance N|auto] [--lock-dir DIR] [--service NAME] [--etcd URL[,URL...]]
 //
 // See docs/mcp_server.md.
 
@@ -11,6 +11,7 @@
 #include "mcp_protocol.hpp"
 #include "port_tools.hpp"
 
+#include "fleet_source.hpp"
 #include "service_command_line.hpp"
 #include "service_runner.hpp"
 
@@ -27,9 +28,11 @@ portpool_example::ServiceSettings default_settings() {
   return settings;
 }
 
-std::unique_ptr<portpool_example::RequestHandler> make_endpoint(const portpool_example::RunningService& running) {
-  return std::make_unique<mcp_server::McpEndpoint>(
-      mcp_server::McpProtocol(mcp_server::PortTools(running.table, running.options)));
+portpool_example::HandlerFactory endpoint_factory(std::shared_ptr<portpool_example::FleetSource> fleet) {
+  return [fleet = std::move(fleet)](const portpool_example::RunningService& running) {
+    return std::make_unique<mcp_server::McpEndpoint>(
+        mcp_server::McpProtocol(mcp_server::PortTools(running.table, running.options, fleet)));
+  };
 }
 
 }  // namespace
@@ -41,6 +44,7 @@ int main(int argc, char** argv) {
     if (auto exit_now = command_line.parse(argc, argv)) {
       return *exit_now;
     }
-    return portpool_example::run_service(command_line.settings(), make_endpoint);
+    auto fleet = std::make_shared<portpool_example::FleetSource>(command_line.settings().etcd);
+    return portpool_example::run_service(command_line.settings(), endpoint_factory(std::move(fleet)));
   });
 }

@@ -114,7 +114,8 @@ json McpProtocol::initialize(const json& params) {
           {"serverInfo", {{"name", "portpool-mcp-server"}, {"title", "portpool"}, {"version", server_version()}}},
           {"instructions",
            "Tools about this machine's TCP ports as portpool manages them: the port table's pools (list_pools), "
-           "the ports held now and by whom (list_holders), and whether a port is free (check_port)."}};
+           "the ports held now and by whom (list_holders; with scope fleet, on every host of the fleet), and whether a "
+           "port is free (check_port)."}};
 }
 
 json McpProtocol::call_tool(const json& params) const {
@@ -126,7 +127,7 @@ json McpProtocol::call_tool(const json& params) const {
   }
   try {
     return tool_result(tools_.call(name.get<std::string>(), params.value("arguments", json::object())), false);
-  } catch (const ToolArgumentError& error) {
+  } catch (const ToolError& error) {
     return tool_result(json(error.what()), true);
   }
 }

@@ -63,10 +63,29 @@ json list_pools_output_schema() {
                        {"instance", "max_instance", "services"});
 }
 
+// Host scope: lock_dir and this host's holders; fleet scope: the revision of etcd and every
+// host's holders, which also say their host, address, readiness and boot id.
 json list_holders_output_schema() {
-  return result_schema(
-      {{"lock_dir", {{"type", "string"}}}, {"holders", {{"type", "array"}, {"items", holder_schema()}}}},
-      {"lock_dir", "holders"});
+  auto holder = holder_schema();
+  holder["properties"].update({{"host", {{"type", "string"}, {"description", "fleet scope: the holder's host id"}}},
+                               {"address", {{"type", "string"}, {"description", "fleet scope: HOST:PORT"}}},
+                               {"readiness", {{"type", "string"}}},
+                               {"boot_id", {{"type", "string"}}}});
+  return result_schema({{"lock_dir", {{"type", "string"}, {"description", "host scope: the lock directory read"}}},
+                        {"revision", {{"type", "integer"}, {"description", "fleet scope: the etcd revision read"}}},
+                        {"holders", {{"type", "array"}, {"items", std::move(holder)}}}},
+                       {"holders"});
+}
+
+json list_holders_input_schema() {
+  return object_schema(
+      {{"scope",
+        {{"type", "string"},
+         {"enum", {"host", "fleet"}},
+         {"default", "host"},
+         {"description",
+          "host: this machine's holders (the default); fleet: every host's, from the fleet registry in etcd "
+          "(when the server was started with --etcd), sorted by host and port"}}}});
 }
 
 json check_port_output_schema() {
@@ -105,8 +124,9 @@ void require_object(const json& arguments) {
 
 }  // namespace
 
-PortTools::PortTools(const portpool::ServicePortTable& table, portpool::Options options)
-    : table_(table), options_(std::move(options)) {}
+PortTools::PortTools(const portpool::ServicePortTable& table, portpool::Options options,
+                     std::shared_ptr<portpool_example::FleetSource> fleet)
+    : table_(table), options_(std::move(options)), fleet_(std::move(fleet)) {}
 
 json PortTools::definitions() {
   return json::array(
@@ -121,8 +141,10 @@ json PortTools::definitions() {
         {"outputSchema", list_pools_output_schema()}},
        {{"name", "list_holders"},
         {"title", "Port holders"},
-        {"description", "Who holds which port now through portpool: port, service, pid, instance, since when."},
-        {"inputSchema", object_schema(json::object())},
+        {"description",
+         "Who holds which port now through portpool: port, service, pid, instance, since when; on this host, "
+         "or with scope fleet on every host of the fleet (with each holder's host and address)."},
+        {"inputSchema", list_holders_input_schema()},
         {"outputSchema", list_holders_output_schema()}},
        {{"name", "check_port"},
         {"title", "Check a port"},
@@ -169,12 +191,39 @@ json PortTools::list_pools(const json& arguments) const {
   return {{"instance", instance}, {"max_instance", table_.layout().max}, {"services", std::move(services)}};
 }
 
-json PortTools::list_holders(const json& /*arguments*/) const {
+json PortTools::list_holders(const json& arguments) const {
+  auto scope = arguments.value("scope", json("host"));
+  if (!scope.is_string()) {
+    throw ToolArgumentError(fmt::format(R"('scope' must be "host" or "fleet", not {})", scope.dump()));
+  }
+  try {
+    if (portpool_example::parse_holder_scope(scope.get<std::string>()) == portpool_example::HolderScope::fleet) {
+      return fleet_holders();
+    }
+  } catch (const portpool_example::ScopeError& error) {
+    throw ToolArgumentError(error.what());
+  }
+  return host_holders();
+}
+
+json PortTools::host_holders() const {
   json holders = json::array();
   for (const auto& holder : portpool::Registry::holders(options_)) {
     holders.push_back(holder_json(holder));
   }
   return {{"lock_dir", portpool::resolve_lock_dir(options_.lock_dir).string()}, {"holders", std::move(holders)}};
+}
+
+// What `portpool status --fleet --json` prints. The etcd read blocks the server's thread, at most
+// for the client's request timeout.
+json PortTools::fleet_holders() const {
+  try {
+    return fleet_->listing();
+  } catch (const portpool_example::FleetUnreachable& error) {
+    throw ToolError(error.what());
+  } catch (const portpool_example::FleetRefused& error) {
+    throw ToolError(error.what());
+  }
 }
 
 json PortTools::check_port(const json& arguments) const {

@@ -5,15 +5,17 @@
 #include <portpool/fleet/fleet_error.hpp>
 #include <portpool/impl/valid_name.hpp>
 
+#include "holder_value.hpp"
+
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <array>
-#include <cstdio>
 #include <ctime>
 #include <string_view>
+#include <utility>
 
 namespace portpool::fleet {
 namespace {
@@ -52,33 +54,64 @@ std::optional<std::uint16_t> parse_port(std::string_view digits) {
   return static_cast<std::uint16_t>(value);
 }
 
-std::optional<std::chrono::system_clock::time_point> parse_iso8601(const std::string& text) {
-  constexpr std::size_t length = 24;  // 2024-05-01T10:00:00.123Z
-  if (text.size() != length) {
+// The number written with `count` decimal digits at `at`, or -1 if one is not a digit.
+int digits_at(std::string_view text, std::size_t at, std::size_t count) {
+  int value = 0;
+  for (auto index = at; index < at + count; ++index) {
+    if (text[index] < '0' || text[index] > '9') {
+      return -1;
+    }
+    value = value * 10 + (text[index] - '0');
+  }
+  return value;
+}
+
+bool is_leap_year(int year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
+
+int days_in_month(int year, int month) {
+  constexpr std::array<int, 12> days{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return month == 2 && is_leap_year(year) ? 29 : days.at(static_cast<std::size_t>(month - 1));
+}
+
+// Days from 1970-01-01 to a valid date of the Gregorian calendar, from 1970 on.
+std::int64_t days_since_epoch(int year, int month, int day) {
+  auto leap_years_before = [](int until) { return (until - 1) / 4 - (until - 1) / 100 + (until - 1) / 400; };
+  constexpr std::array<int, 12> days_before_month{0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+  return 365LL * (year - 1970) + (leap_years_before(year) - leap_years_before(1970)) +
+         days_before_month.at(static_cast<std::size_t>(month - 1)) + (month > 2 && is_leap_year(year) ? 1 : 0) +
+         (day - 1);
+}
+
+// Exactly the form iso8601_utc() writes (2024-05-01T10:00:00.123Z), every field in its range: a
+// listing decodes thousands of these, so the fields are checked in place rather than by a
+// round trip through the C library.
+std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_view text) {
+  constexpr std::size_t length = 24;
+  if (text.size() != length || text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' ||
+      text[16] != ':' || text[19] != '.' || text[23] != 'Z') {
     return std::nullopt;
   }
-  std::tm fields{};
-  int milliseconds = 0;
-  char zone = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &fields.tm_year, &fields.tm_mon,  // NOLINT
-                  &fields.tm_mday, &fields.tm_hour, &fields.tm_min, &fields.tm_sec, &milliseconds, &zone) != 8 ||
-      zone != 'Z' || fields.tm_year < 1970 || fields.tm_year > 9999) {
+  const int year = digits_at(text, 0, 4);
+  const int month = digits_at(text, 5, 2);
+  const int day = digits_at(text, 8, 2);
+  const int hour = digits_at(text, 11, 2);
+  const int minute = digits_at(text, 14, 2);
+  const int second = digits_at(text, 17, 2);
+  const int milliseconds = digits_at(text, 20, 3);
+  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour < 0 || hour > 23 ||
+      minute < 0 || minute > 59 || second < 0 || second > 59 || milliseconds < 0) {
     return std::nullopt;
   }
-  fields.tm_year -= 1900;
-  fields.tm_mon -= 1;
-  auto seconds = ::timegm(&fields);
+  auto seconds =
+      days_since_epoch(year, month, day) * 86400 + std::int64_t{hour} * 3600 + std::int64_t{minute} * 60 + second;
   // system_clock counts nanoseconds here: past about 2262 the conversion would overflow.
   constexpr auto latest =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::duration::max()).count() - 1;
-  if (seconds < 0 || seconds > latest) {
+  if (seconds > latest) {
     return std::nullopt;
   }
-  auto time = std::chrono::system_clock::from_time_t(seconds) + std::chrono::milliseconds(milliseconds);
-  if (iso8601_utc(time) != text) {  // rejects out-of-range fields that timegm normalised
-    return std::nullopt;
-  }
-  return time;
+  return std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+      std::chrono::seconds(seconds) + std::chrono::milliseconds(milliseconds)));
 }
 
 std::optional<Readiness> parse_readiness(const std::string& text) {
@@ -90,31 +123,35 @@ std::optional<Readiness> parse_readiness(const std::string& text) {
   return std::nullopt;
 }
 
-const nlohmann::json& field(const nlohmann::json& object, const std::string& key, const char* name) {
-  auto found = object.find(name);
-  if (found == object.end()) {
+detail::HolderValueField& field(detail::HolderValue& value, const std::string& key, const char* name) {
+  auto& found = value.field(name);
+  if (found.type == detail::HolderValueField::Type::absent) {
     invalid(key, fmt::format("it has no '{}'", name));
   }
-  return *found;
+  return found;
 }
 
-std::string string_field(const nlohmann::json& object, const std::string& key, const char* name) {
-  const auto& value = field(object, key, name);
-  if (!value.is_string()) {
+std::string string_field(detail::HolderValue& value, const std::string& key, const char* name) {
+  auto& found = field(value, key, name);
+  if (found.type != detail::HolderValueField::Type::string) {
     invalid(key, fmt::format("'{}' is not a string", name));
   }
-  return value.get<std::string>();
+  return std::move(found.text);  // each field is read once
 }
 
-std::int64_t integer_field(const nlohmann::json& object, const std::string& key, const char* name, std::int64_t low,
+std::int64_t integer_field(detail::HolderValue& value, const std::string& key, const char* name, std::int64_t low,
                            std::int64_t high) {
-  const auto& value = field(object, key, name);
-  if (!value.is_number_integer()) {
+  const auto& found = field(value, key, name);
+  std::int64_t number = 0;
+  if (found.type == detail::HolderValueField::Type::integer) {
+    number = found.integer;
+  } else if (found.type == detail::HolderValueField::Type::unsigned_integer) {
+    number = found.unsigned_integer > static_cast<std::uint64_t>(high)
+                 ? high + 1
+                 : static_cast<std::int64_t>(found.unsigned_integer);
+  } else {
     invalid(key, fmt::format("'{}' is not an integer", name));
   }
-  auto number = value.is_number_unsigned() && value.get<std::uint64_t>() > static_cast<std::uint64_t>(high)
-                    ? high + 1
-                    : value.get<std::int64_t>();
   if (number < low || number > high) {
     invalid(key, fmt::format("'{}' is outside {}..{}", name, low, high));
   }
@@ -191,16 +228,12 @@ FleetHolder decode_holder(const std::string& prefix, const std::string& key, con
   if (value.size() > max_value_size) {
     invalid(key, fmt::format("the value has {} bytes, more than {}", value.size(), max_value_size));
   }
-  auto object = nlohmann::json::parse(value, nullptr, false);
-  if (object.is_discarded() || !object.is_object()) {
+  detail::HolderValue object;
+  if (!object.read(value)) {
     invalid(key, "the value is not a JSON object");
   }
-  constexpr std::array<const char*, 8> names{"service", "instance", "instance_id", "pid",
-                                             "since",   "address",  "boot_id",     "readiness"};
-  for (const auto& item : object.items()) {
-    if (std::find_if(names.begin(), names.end(), [&](const char* name) { return item.key() == name; }) == names.end()) {
-      invalid(key, "the value has an unknown field");
-    }
+  if (object.has_unknown_field()) {
+    invalid(key, "the value has an unknown field");
   }
   FleetHolder holder;
   holder.host = location->first;

@@ -53,6 +53,24 @@ TEST_CASE("a published holder reads back identically, host and port from the key
   CHECK(iso8601_utc(decoded.since) == "2024-05-01T10:00:00.123Z");
 }
 
+TEST_CASE("every time from 1970 to 2262 reads back as written, leap days included") {
+  auto holder = sample();
+  const auto last = std::chrono::hours(24 * 365) * 292;  // system_clock in nanoseconds ends in 2262
+  const auto step =
+      std::chrono::seconds(97 * 86400 + 3671);  // about 3 months: days of every month, in leap and other years
+  for (auto since = std::chrono::milliseconds(0); since < last; since += step + std::chrono::milliseconds(7)) {
+    holder.since = std::chrono::system_clock::time_point(since);
+    auto text = iso8601_utc(holder.since);
+    INFO(text);
+    REQUIRE(decode_holder(prefix, key, encode_holder(holder)).since == holder.since);
+  }
+  for (const char* since : {"1970-01-01T00:00:00.000Z", "2000-02-29T23:59:59.999Z", "2024-02-29T12:00:00.000Z",
+                            "2100-03-01T00:00:00.000Z", "2262-04-11T23:47:15.999Z"}) {
+    INFO(since);
+    CHECK(iso8601_utc(decode_holder(prefix, key, with("since", since)).since) == since);
+  }
+}
+
 TEST_CASE("port keys are parsed strictly") {
   CHECK(parse_port_key(prefix, key) == std::pair<std::string, std::uint16_t>("web-1", 9000));
   for (const char* wrong :
@@ -87,6 +105,14 @@ TEST_CASE("values outside the schema are rejected with the reason") {
   rejects(with("since", "2024-13-01T10:00:00.123Z"), "'since'");
   rejects(with("since", "2024-05-01 10:00:00"), "'since'");
   rejects(with("since", "7874-05-01T10:00:00.123Z"), "'since'");  // beyond system_clock (found by fuzzing)
+  for (const char* since :
+       {"2023-02-29T10:00:00.123Z", "2024-04-31T10:00:00.123Z", "2100-02-29T10:00:00.123Z", "2024-00-01T10:00:00.123Z",
+        "2024-05-00T10:00:00.123Z", "2024-05-01T24:00:00.123Z", "2024-05-01T10:60:00.123Z", "2024-05-01T10:00:60.123Z",
+        "1969-12-31T23:59:59.999Z", "+024-05-01T10:00:00.123Z", " 2024-5-01T10:00:00.123Z", "2024-05-01T10:00:00.12Z",
+        "2024-05-01T10:00:00.1234", "2024-05-01T10:00:00.-12Z", "2024-05-01t10:00:00.123Z"}) {
+    INFO(since);
+    rejects(with("since", since), "'since'");
+  }
   rejects(with("readiness", "busy"), "'readiness'");
   rejects(with("address", std::string(3000, 'a')), "bytes, more than");
   CHECK_THROWS_AS(decode_holder(prefix, "/portpool/v1/hosts/web-1/ports/x", encode_holder(sample())),

@@ -5,6 +5,8 @@
 #include "exit_codes.hpp"
 #include "fleet_options.hpp"
 
+#include <fleet_listing_json.hpp>
+
 #include <portpool/fleet/etcd_client.hpp>
 #include <portpool/fleet/fleet_error.hpp>
 #include <portpool/fleet/fleet_view.hpp>
@@ -29,14 +31,7 @@ fleet::EtcdOptions etcd_options(const EtcdArguments& arguments) {
     throw UsageError("no etcd endpoint: give --etcd URL[,URL...] (e.g. --etcd http://127.0.0.1:2379)");
   }
   fleet::require_valid_prefix(arguments.prefix);
-  fleet::EtcdOptions options;
-  options.endpoints = arguments.endpoints;
-  options.ca_file = arguments.ca_file;
-  options.cert_file = arguments.cert_file;
-  options.key_file = arguments.key_file;
-  options.user = arguments.user;
-  options.password = arguments.password;
-  return options;
+  return fleet_command_line::etcd_options_of(arguments);
 }
 
 // etcd counts lease TTLs in whole seconds, so a fraction is rounded up.
@@ -60,27 +55,6 @@ int mapping_etcd_errors(Action action) {
   }
 }
 
-nlohmann::ordered_json holder_json(const fleet::FleetHolder& holder) {
-  return {{"host", holder.host},
-          {"port", holder.port},
-          {"service", holder.service},
-          {"pid", holder.pid},
-          {"instance", holder.instance},
-          {"instance_id", holder.instance_id},
-          {"address", holder.address},
-          {"since", fleet::iso8601_utc(holder.since)},
-          {"readiness", to_string(holder.readiness)},
-          {"boot_id", holder.boot_id}};
-}
-
-nlohmann::ordered_json snapshot_json(const fleet::FleetSnapshot& snapshot) {
-  auto list = nlohmann::ordered_json::array();
-  for (const auto& holder : snapshot.holders) {
-    list.push_back(holder_json(holder));
-  }
-  return {{"revision", snapshot.revision}, {"holders", list}};
-}
-
 std::string snapshot_text(const fleet::FleetSnapshot& snapshot, const EtcdArguments& etcd) {
   if (snapshot.holders.empty()) {
     return fmt::format("no port is held in the fleet (etcd {}, prefix {})\n", fmt::join(etcd.endpoints, ","),
@@ -101,7 +75,7 @@ void print_change(const fleet::FleetChange& change, bool json) {
                                 {"host", change.host},
                                 {"port", change.port}};
     if (change.holder) {
-      line["holder"] = holder_json(*change.holder);
+      line["holder"] = fleet_command_line::fleet_holder_json(*change.holder);
     }
     std::cout << line.dump() << std::endl;  // one line per change, flushed for whoever follows it
     return;
@@ -119,7 +93,7 @@ int follow_fleet(fleet::EtcdClient& etcd, const FleetStatusArguments& arguments,
   fleet::FleetFollower::Callbacks callbacks;
   callbacks.on_snapshot = [&](const fleet::FleetSnapshot& snapshot) {
     if (json) {
-      auto line = snapshot_json(snapshot);
+      auto line = fleet_command_line::fleet_snapshot_json(snapshot);
       line["event"] = "snapshot";
       std::cout << line.dump() << std::endl;
     } else {
@@ -154,7 +128,7 @@ void install_stop_handlers() {
 
 CLI::App* add_publish_command(CLI::App& app, PublishArguments& arguments) {
   auto* command = app.add_subcommand("publish", "Mirror this host's holders into etcd (the fleet registry)");
-  add_etcd_options(*command, arguments.etcd);
+  fleet_command_line::add_etcd_options(*command, arguments.etcd);
   command->add_option("--host-id", arguments.host_id, "this host's id in etcd (default: /etc/machine-id)")
       ->type_name("ID");
   command->add_option("--ttl", arguments.ttl, "lease TTL: keys vanish this long after the agent dies (default 10s)")
@@ -195,7 +169,8 @@ int run_fleet_status(const FleetStatusArguments& arguments, bool json) {
     for (const auto& rejected : snapshot.rejected) {
       std::cerr << "portpool: ignored: " << rejected << '\n';
     }
-    std::cout << (json ? snapshot_json(snapshot).dump(2) + '\n' : snapshot_text(snapshot, arguments.etcd));
+    std::cout << (json ? fleet_command_line::fleet_snapshot_json_text(snapshot)
+                       : snapshot_text(snapshot, arguments.etcd));
     return exit_code::success;
   });
 }

@@ -1,34 +1,13 @@
 #include "fleet_options.hpp"
 
-#include <cstdlib>
-
 namespace portpool::cli {
-
-void add_etcd_options(CLI::App& command, EtcdArguments& arguments) {
-  command.add_option("--etcd", arguments.endpoints, "etcd client URLs, comma-separated (http://HOST:PORT)")
-      ->delimiter(',')
-      ->type_name("URL[,URL...]");
-  command.add_option("--prefix", arguments.prefix, "etcd key prefix (default /portpool/v1)")->type_name("PREFIX");
-  command.add_option("--cacert", arguments.ca_file, "PEM file of the CA that signed etcd's certificate (TLS)")
-      ->type_name("FILE");
-  command.add_option("--cert", arguments.cert_file, "PEM client certificate for etcd (TLS)")->type_name("FILE");
-  command.add_option("--key", arguments.key_file, "PEM key of the client certificate (TLS)")->type_name("FILE");
-  command.add_option("--user", arguments.user, "etcd user name")->type_name("NAME");
-  command
-      .add_option("--password", arguments.password,
-                  "etcd password (default: $PORTPOOL_ETCD_PASSWORD, which other users cannot read in ps)")
-      ->type_name("PASSWORD");
-  if (const char* password = std::getenv("PORTPOOL_ETCD_PASSWORD")) {  // NOLINT(concurrency-mt-unsafe)
-    arguments.password = password;
-  }
-}
 
 void add_fleet_status_options(CLI::App& command, FleetStatusArguments& arguments) {
   command.add_flag("--fleet", arguments.fleet, "show every host's holders, from etcd (needs --etcd)");
   command.add_flag("--watch", arguments.watch,
                    "then print every change (acquired, released, lost, changed) as it happens, one line each, until "
                    "interrupted; with --fleet, of every host");
-  add_etcd_options(command, arguments.etcd);
+  fleet_command_line::add_etcd_options(command, arguments.etcd);
 }
 
 }  // namespace portpool::cli

@@ -6,6 +6,8 @@
 
 #include "common_options.hpp"
 
+#include <etcd_arguments.hpp>
+
 #include <CLI/CLI.hpp>
 
 #include <string>
@@ -13,15 +15,7 @@
 
 namespace portpool::cli {
 
-struct EtcdArguments {
-  std::vector<std::string> endpoints;
-  std::string prefix = "/portpool/v1";
-  std::string ca_file;
-  std::string cert_file;
-  std::string key_file;
-  std::string user;
-  std::string password;
-};
+using fleet_command_line::EtcdArguments;
 
 struct FleetStatusArguments {
   bool fleet = false;
@@ -36,9 +30,6 @@ struct PublishArguments {
   std::string ttl = "10s";
   std::string address;
 };
-
-/// --etcd, --prefix, --cacert, --cert, --key, --user, --password.
-void add_etcd_options(CLI::App& command, EtcdArguments& arguments);
 
 /// `status`'s --fleet, --watch and the etcd options.
 void add_fleet_status_options(CLI::App& command, FleetStatusArguments& arguments);

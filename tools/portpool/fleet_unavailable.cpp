@@ -18,7 +18,7 @@ namespace {
 
 CLI::App* add_publish_command(CLI::App& app, PublishArguments& arguments) {
   auto* command = app.add_subcommand("publish", "Mirror this host's holders into etcd (not built in)");
-  add_etcd_options(*command, arguments.etcd);
+  fleet_command_line::add_etcd_options(*command, arguments.etcd);
   command->add_option("--host-id", arguments.host_id);
   command->add_option("--ttl", arguments.ttl);
   command->add_option("--address", arguments.address);

@@ -11,7 +11,6 @@
 
 #include <portpool/instance_manager.hpp>
 #include <portpool/parse_integer.hpp>
-#include <portpool/port_pool_manager.hpp>
 #include <portpool/port_shield.hpp>
 
 #include <unistd.h>
@@ -53,26 +52,25 @@ struct Holding {
   int listening_socket() { return listening ? static_cast<int>(listening->acceptor.native_handle()) : -1; }
 };
 
-Holding take_port(const RunArguments& arguments, const ServicePortTable& table, Options options,
+Holding take_port(const RunArguments& arguments, const RunPorts& ports, Options options,
                   std::optional<InstanceLease> instance, boost::asio::io_context& context) {
   if (instance) {
     options.instance = instance->number();
     options.instance_id = instance->id();
   }
-  PortPoolManager manager(table, arguments.service, options);
   Holding holding;
   holding.instance = std::move(instance);
   if (arguments.socket) {
-    holding.listening.emplace(manager.acquire_listening(context.get_executor()));
+    holding.listening.emplace(ports.acquire_listening(options, context.get_executor()));
   } else {
-    holding.lease.emplace(manager.acquire());
+    holding.lease.emplace(ports.acquire(options));
   }
   return holding;
 }
 
 // Explicit --instance N: its lock too when it is free (a copy started with --instance auto then
 // skips N); when another copy holds it, the port alone, as asked.
-Holding take_instance_port(const RunArguments& arguments, const ServicePortTable& table, const Options& options,
+Holding take_instance_port(const RunArguments& arguments, const RunPorts& ports, const Options& options,
                            unsigned number, boost::asio::io_context& context) {
   std::optional<InstanceLease> instance;
   try {
@@ -80,19 +78,19 @@ Holding take_instance_port(const RunArguments& arguments, const ServicePortTable
   } catch (const PoolExhausted&) {
     auto numbered = options;
     numbered.instance = number;
-    return take_port(arguments, table, numbered, std::nullopt, context);
+    return take_port(arguments, ports, numbered, std::nullopt, context);
   }
-  return take_port(arguments, table, options, std::move(instance), context);
+  return take_port(arguments, ports, options, std::move(instance), context);
 }
 
 // --instance auto: the lowest instance whose lock is free and whose pool has a free port.
-Holding take_any_instance_port(const RunArguments& arguments, const ServicePortTable& table, const Options& options,
-                               boost::asio::io_context& context) {
+Holding take_any_instance_port(const RunArguments& arguments, const ServicePortTable& table, const RunPorts& ports,
+                               const Options& options, boost::asio::io_context& context) {
   std::string refusals;
   for (unsigned number = 1; number <= table.layout().max; ++number) {
     try {
       auto instance = InstanceManager::acquire_number(options, number);
-      return take_port(arguments, table, options, std::move(instance), context);
+      return take_port(arguments, ports, options, std::move(instance), context);
     } catch (const PoolExhausted& refusal) {
       std::string text = refusal.what();
       refusals += fmt::format("\n  instance {}: {}", number, text.substr(0, text.find('\n')));
@@ -179,6 +177,7 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
       ->type_name("DURATION");
   add_common_options(*command, arguments.common);
   add_description_options(*command, arguments.description);
+  add_fleet_run_options(*command, arguments.fleet);
   command->add_option("SERVICE", arguments.service, "the service whose pool the port comes from")->required();
   command->add_option("CMD", arguments.command, "the command to run and its arguments, after '--'")->required();
   return command;
@@ -207,8 +206,9 @@ int run_run_command(const RunArguments& arguments) {
 
   auto options = library_options(arguments.common);
   options.description = description_from(arguments.description);
-  auto holding = instance ? take_instance_port(arguments, table, options, *instance, supervisor.context())
-                          : take_any_instance_port(arguments, table, options, supervisor.context());
+  RunPorts ports(table, arguments.service, arguments.fleet);
+  auto holding = instance ? take_instance_port(arguments, ports, options, *instance, supervisor.context())
+                          : take_any_instance_port(arguments, table, ports, options, supervisor.context());
   ServiceCopies copies(supervisor, holding.port(), launch_request(arguments, program, holding, kill_grace),
                        copy_settings);
   bool port_lost = false;

@@ -2,11 +2,13 @@
 
 // `portpool run [--instance N|auto] [--socket] [--on-lost term|warn] [--kill-grace D]
 //               [--restart no|on-failure|always] [--restart-delay D] [--max-restarts N]
-//               [--ready notify|accept] [--ready-timeout D] SERVICE -- CMD...`:
+//               [--ready notify|accept] [--ready-timeout D] [--etcd URL[,URL...] ...] SERVICE -- CMD...`:
 // takes a port of SERVICE's pool, runs CMD's process tree with it, holds it until the tree is gone.
+// A fleet-wide service's port is claimed in etcd too (run_ports.hpp).
 
 #include "common_options.hpp"
 #include "description_options.hpp"
+#include "run_ports.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -27,6 +29,7 @@ struct RunArguments {
   std::string ready;      ///< "notify", "accept", or empty
   std::string ready_timeout = "30s";
   DescriptionArguments description;
+  FleetRunArguments fleet;
   std::string service;
   std::vector<std::string> command;
 };

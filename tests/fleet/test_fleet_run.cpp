@@ -1,0 +1,126 @@
+// `portpool run` of a fleet-wide service (scope = "fleet"): the port is claimed in etcd before it is
+// locked on the host, so two hosts (two lock directories, two host ids) take turns on a one-port
+// pool; an unreachable etcd, or no --etcd, is a clear error; host services never need etcd.
+
+#include "fleet_test.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <fmt/format.h>
+
+#include <signal.h>
+
+#include <fstream>
+
+using namespace portpool::test;
+
+namespace {
+
+struct Finished {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+Finished run_cli(const std::vector<std::string>& arguments) {
+  TempDir scratch;
+  auto process = spawn_cli(arguments, scratch.path() / "err.log");
+  Finished result;
+  while (auto line = process.read_line()) {
+    result.out += *line + '\n';
+  }
+  result.exit_code = process.exit_code();
+  result.err = text_of(scratch.path() / "err.log");
+  return result;
+}
+
+// A table with the fleet-wide service `scheduler` and the host service `local`, one port each.
+std::string write_table(const TempDir& directory, std::uint16_t fleet_port, std::uint16_t host_port) {
+  auto path = (directory.path() / "table.toml").string();
+  std::ofstream(path) << fmt::format(
+      "[services.scheduler]\nports = [{}]\nscope = \"fleet\"\n\n[services.local]\nports = [{}]\n", fleet_port,
+      host_port);
+  return path;
+}
+
+std::vector<std::string> run_arguments(const std::string& table, const TempDir& host, const std::string& host_id,
+                                       const std::vector<std::string>& etcd, const std::string& service,
+                                       const std::vector<std::string>& command) {
+  std::vector<std::string> arguments{"run",       "--config", table, "--lock-dir", host.lock_dir().string(),
+                                     "--host-id", host_id};
+  arguments.insert(arguments.end(), etcd.begin(), etcd.end());
+  arguments.push_back(service);
+  arguments.emplace_back("--");
+  arguments.insert(arguments.end(), command.begin(), command.end());
+  return arguments;
+}
+
+std::string unreachable_endpoint() {
+  auto closed = ReservedPorts::any(1);
+  return "http://127.0.0.1:" + std::to_string(closed[0]);
+}
+
+}  // namespace
+
+TEST_CASE("run of a fleet service: a second host gets no port while the first runs, then gets it") {
+  auto endpoint = shared_etcd();
+  std::vector<std::string> etcd{"--etcd", endpoint, "--prefix", unique_prefix()};
+  TempDir scratch;
+  TempDir host_a;
+  TempDir host_b;
+  auto ports = ReservedPorts::any(2);
+  auto table = write_table(scratch, ports[0], ports[1]);
+
+  auto first = spawn_cli(run_arguments(table, host_a, "host-a", etcd, "scheduler",
+                                       {"/bin/sh", "-c", "echo holding {port}; exec sleep 600"}),
+                         scratch.path() / "first.log");
+  auto holding = first.read_line();
+  REQUIRE(holding);
+  CHECK(*holding == "holding " + std::to_string(ports[0]));
+
+  auto refused = run_cli(run_arguments(table, host_b, "host-b", etcd, "scheduler", {"/bin/true"}));
+  CHECK(refused.exit_code == 75);
+  CHECK_THAT(refused.err, Catch::Contains("claimed in the fleet by host host-a"));
+  CHECK(refused.out.empty());
+
+  first.signal(SIGTERM);
+  first.wait();
+  auto second =
+      run_cli(run_arguments(table, host_b, "host-b", etcd, "scheduler", {"/bin/sh", "-c", "echo got {port}"}));
+  CHECK(second.exit_code == 0);
+  CHECK(second.out == "got " + std::to_string(ports[0]) + '\n');
+}
+
+TEST_CASE("run of a fleet service with etcd unreachable exits 69 naming the endpoint, holding nothing") {
+  TempDir scratch;
+  TempDir host;
+  auto ports = ReservedPorts::any(2);
+  auto table = write_table(scratch, ports[0], ports[1]);
+  auto dead = unreachable_endpoint();
+  auto result = run_cli(run_arguments(table, host, "host-a", {"--etcd", dead}, "scheduler", {"/bin/echo", "ran"}));
+  CHECK(result.exit_code == 69);
+  CHECK_THAT(result.err, Catch::Contains(dead));
+  CHECK(result.out.empty());
+}
+
+TEST_CASE("run of a fleet service without --etcd says to pass --etcd") {
+  TempDir scratch;
+  TempDir host;
+  auto ports = ReservedPorts::any(2);
+  auto table = write_table(scratch, ports[0], ports[1]);
+  auto result = run_cli(run_arguments(table, host, "host-a", {}, "scheduler", {"/bin/echo", "ran"}));
+  CHECK(result.exit_code == 64);
+  CHECK_THAT(result.err, Catch::Contains("fleet-wide") && Catch::Contains("--etcd"));
+  CHECK(result.out.empty());
+}
+
+TEST_CASE("run of a host service never talks to etcd, even when given one that is down") {
+  TempDir scratch;
+  TempDir host;
+  auto ports = ReservedPorts::any(2);
+  auto table = write_table(scratch, ports[0], ports[1]);
+  auto result = run_cli(run_arguments(table, host, "host-a", {"--etcd", unreachable_endpoint()}, "local",
+                                      {"/bin/sh", "-c", "echo {port}"}));
+  CHECK(result.exit_code == 0);
+  CHECK(result.out == std::to_string(ports[1]) + '\n');
+}

@@ -1,0 +1,52 @@
+#include "run_ports.hpp"
+
+#include "exit_codes.hpp"
+
+#include <portpool/port_pool_manager.hpp>
+
+#include <fmt/format.h>
+
+#include <utility>
+
+namespace portpool::cli {
+
+void add_fleet_run_options(CLI::App& command, FleetRunArguments& arguments) {
+  fleet_command_line::add_etcd_options(command, arguments.etcd);
+  command.get_option("--etcd")->description(
+      "etcd client URLs, comma-separated: needed for a fleet-wide service (scope = \"fleet\"), whose port is "
+      "claimed in etcd too");
+  command.add_option("--host-id", arguments.host_id, "this host's id in the fleet's claims (default: /etc/machine-id)")
+      ->type_name("ID");
+}
+
+RunPorts::RunPorts(const ServicePortTable& table, std::string service, const FleetRunArguments& fleet)
+    : table_(table), service_(std::move(service)) {
+  if (table_.scope(service_) != PoolScope::fleet) {
+    return;
+  }
+  if (fleet.etcd.endpoints.empty()) {
+    throw UsageError(fmt::format(
+        "service '{}' is fleet-wide (scope = \"fleet\"): its port is claimed in the fleet's etcd before it is "
+        "locked here; pass --etcd URL[,URL...] (e.g. --etcd http://127.0.0.1:2379)",
+        service_));
+  }
+  claims_ = open_claims(fleet);
+}
+
+PortLease RunPorts::acquire(const Options& options) const {
+  if (claims_) {
+    return acquire_fleet(options);
+  }
+  PortPoolManager manager(table_, service_, options);
+  return manager.acquire();
+}
+
+ListeningLease RunPorts::acquire_listening(const Options& options, const boost::asio::any_io_executor& executor) const {
+  if (claims_) {
+    return acquire_fleet_listening(options, executor);
+  }
+  PortPoolManager manager(table_, service_, options);
+  return manager.acquire_listening(executor);
+}
+
+}  // namespace portpool::cli

@@ -1,0 +1,59 @@
+#pragma once
+
+// Where `portpool run` takes SERVICE's port: a host service's through its lock directory alone
+// (PortPoolManager), a fleet-wide service's (`scope = "fleet"`) through an etcd claim taken before
+// the local lock and given back after it (fleet::make_fleet_pool_manager), which needs --etcd.
+
+#include <etcd_arguments.hpp>
+
+#include <portpool/listening_lease.hpp>
+#include <portpool/options.hpp>
+#include <portpool/port_lease.hpp>
+#include <portpool/service_port_table.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+
+namespace portpool::fleet {
+class FleetClaims;
+}  // namespace portpool::fleet
+
+namespace portpool::cli {
+
+/// `run`'s options for fleet-wide services.
+struct FleetRunArguments {
+  fleet_command_line::EtcdArguments etcd;
+  std::string host_id;  ///< empty: /etc/machine-id
+};
+
+/// --etcd and the other etcd options, and --host-id.
+void add_fleet_run_options(CLI::App& command, FleetRunArguments& arguments);
+
+class RunPorts {
+ public:
+  /// For `service` of `table` (a known service).
+  /// @throws UsageError for a fleet-wide service without --etcd; CommandError (etcd unavailable)
+  /// when this portpool has no fleet component.
+  RunPorts(const ServicePortTable& table, std::string service, const FleetRunArguments& fleet);
+
+  /// A port of the service's pool for `options.instance`.
+  /// @throws PoolExhausted as the manager; CommandError with exit code 69 when the fleet's etcd
+  /// cannot be reached (naming the endpoints), 76 when it refuses.
+  PortLease acquire(const Options& options) const;
+  ListeningLease acquire_listening(const Options& options, const boost::asio::any_io_executor& executor) const;
+
+ private:
+  static std::shared_ptr<fleet::FleetClaims> open_claims(const FleetRunArguments& fleet);
+  PortLease acquire_fleet(const Options& options) const;
+  ListeningLease acquire_fleet_listening(const Options& options, const boost::asio::any_io_executor& executor) const;
+
+  const ServicePortTable& table_;
+  std::string service_;
+  std::shared_ptr<fleet::FleetClaims> claims_;  ///< null for a host service
+};
+
+}  // namespace portpool::cli
