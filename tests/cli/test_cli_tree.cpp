@@ -150,6 +150,21 @@ TEST_CASE("portpool killed by SIGKILL: the keeper ends CMD's whole tree, daemons
   }
 }
 
+// The keeper is a subreaper: a process of the tree whose parent dies becomes its child. It may
+// exit only once it has no child left; processes forked while the tree is being ended, after the
+// keeper looked for the tree's processes, must be found and ended too.
+TEST_CASE("a tree that keeps forking while it is ended: no process of it outlives portpool") {
+  RunFixture fixture;
+  auto run = fixture.spawn({"--kill-grace", "100ms"}, {child, "daemonize", child, "fork-storm"});
+  REQUIRE(ready_port(run));
+  run.close_stdin();  // the launcher exits; the storm ignores SIGTERM and forks on
+  CHECK(run.exit_code() == 0);
+  auto ended = std::chrono::steady_clock::now();
+  CHECK_FALSE(run.read_line(30s));
+  CHECK(std::chrono::steady_clock::now() - ended < 15s);  // the end of output, not a timeout: nothing holds it
+  CHECK(holders(fixture.dir.lock_dir()).empty());
+}
+
 // Needs a lock that belongs to the open file (F_OFD_SETLK), inherited by the keeper: with a
 // classic fcntl lock, which dies with the process that took it, the port is free at once.
 // [!mayfail]: once in three CI runs under heavy load, the keeper did not end the tree after
