@@ -41,19 +41,12 @@ bool has_children() {
   }
 }
 
-// One walk of /proc, not retried when torn: a process it misses is found by the next round, by
-// then reparented to this subreaper.
-std::vector<pid_t> descendants_now() {
-  bool torn = false;
-  return detail::descendants_in(detail::read_children_by_parent(torn), ::getpid());
-}
-
 // SIGTERM once: to the group, then to each descendant outside it (a daemon's own session).
 void terminate_tree(pid_t group) {
   if (group > 0) {
     ::kill(-group, SIGTERM);
   }
-  for (auto process : descendants_now()) {
+  for (auto process : detail::descendants_of(::getpid())) {
     if (group <= 0 || ::getpgid(process) != group) {
       ::kill(process, SIGTERM);
     }
@@ -72,7 +65,8 @@ bool wait_for_tree(Clock::time_point deadline) {
 }
 
 // SIGKILL to every process of the tree, round after round, until no child is left: a process
-// forked after one round looked for the tree's processes is found by the next.
+// forked after one round looked for the tree's processes (or missed by a walk of /proc that it
+// tore) is found by the next.
 void kill_tree(pid_t group) {
   if (group > 0) {
     ::kill(-group, SIGKILL);
@@ -80,7 +74,7 @@ void kill_tree(pid_t group) {
   auto notice = Clock::now() + kill_notice;
   bool noticed = false;
   while (has_children()) {
-    auto left = descendants_now();
+    auto left = detail::descendants_of(::getpid());
     for (auto process : left) {
       ::kill(process, SIGKILL);
     }

@@ -65,8 +65,8 @@ inline std::unordered_map<pid_t, std::vector<pid_t>> read_children_by_parent(boo
   std::unordered_map<pid_t, std::vector<pid_t>> children;
   std::unordered_set<pid_t> seen;
   DIR* processes = ::opendir("/proc");
-  torn = false;
   if (processes == nullptr) {
+    torn = false;
     return children;
   }
   while (const dirent* entry = ::readdir(processes)) {  // NOLINT(concurrency-mt-unsafe): private DIR*
@@ -102,9 +102,11 @@ inline std::unordered_map<pid_t, std::vector<pid_t>> children_by_parent() {
   return children;
 }
 
-/// Every descendant of `root` (not `root` itself) in `children` (by parent pid, as read by
-/// read_children_by_parent), parents before their children.
-inline std::vector<pid_t> descendants_in(const std::unordered_map<pid_t, std::vector<pid_t>>& children, pid_t root) {
+/// Every living descendant of `root` (not `root` itself), parents before their children. A
+/// process that has already been reparented away from the tree (its parent died and no
+/// subreaper of the tree took it) is no longer found.
+inline std::vector<pid_t> descendants_of(pid_t root) {
+  auto children = children_by_parent();
   std::vector<pid_t> found;
   std::vector<pid_t> pending{root};
   std::unordered_set<pid_t> seen;
@@ -125,10 +127,5 @@ inline std::vector<pid_t> descendants_in(const std::unordered_map<pid_t, std::ve
   }
   return found;
 }
-
-/// Every living descendant of `root` (not `root` itself), parents before their children. A
-/// process that has already been reparented away from the tree (its parent died and no
-/// subreaper of the tree took it) is no longer found.
-inline std::vector<pid_t> descendants_of(pid_t root) { return descendants_in(children_by_parent(), root); }
 
 }  // namespace portpool::detail
