@@ -52,12 +52,32 @@ class Registry {
     if (!directory) {
       return found;
     }
-    for (auto port : locked_ports(*directory)) {
+    for (auto port : lock_file_numbers(*directory, detail::port_of_lock_name)) {
       if (auto holder = live_holder(*directory, port)) {
         found.push_back(std::move(*holder));
       }
     }
     std::sort(found.begin(), found.end(), [](const Holder& a, const Holder& b) { return a.port < b.port; });
+    return found;
+  }
+
+  /// Every live holder of an instance number (see InstanceManager) in `options.lock_dir`, sorted
+  /// by instance: who holds it (`pid`, `instance_id`) and since when. Their `port` is 0 and their
+  /// `service` empty. As for ports, a record is believed only while its lock is held.
+  /// @throws LockDirError when the directory is unsafe (see Options::shared_lock_dir).
+  static std::vector<Holder> instance_holders(const Options& options = {}) {
+    std::vector<Holder> found;
+    auto directory = detail::open_lock_dir(options.lock_dir, options.shared_lock_dir, false);
+    if (!directory) {
+      return found;
+    }
+    for (auto number : lock_file_numbers(*directory, detail::instance_of_lock_name)) {
+      auto holder = detail::recorded_holder(*directory, detail::instance_lock_name(number));
+      if (holder && holder->instance == number) {  // else free, not recorded yet, or a forged record
+        found.push_back(std::move(*holder));
+      }
+    }
+    std::sort(found.begin(), found.end(), [](const Holder& a, const Holder& b) { return a.instance < b.instance; });
     return found;
   }
 
@@ -76,21 +96,24 @@ class Registry {
     return holder;
   }
 
-  static std::vector<std::uint16_t> locked_ports(const detail::LockDirectory& directory) {
-    std::vector<std::uint16_t> ports;
+  // The numbers in the names of the lock files that `number_of` recognizes.
+  template <class Number>
+  static std::vector<Number> lock_file_numbers(const detail::LockDirectory& directory,
+                                               std::optional<Number> (*number_of)(std::string_view)) {
+    std::vector<Number> numbers;
     UniqueFd listing(::openat(directory.fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     DIR* stream = listing ? ::fdopendir(listing.get()) : nullptr;
     if (stream == nullptr) {
-      return ports;
+      return numbers;
     }
     static_cast<void>(listing.release());              // now owned by the stream
     while (const dirent* entry = ::readdir(stream)) {  // NOLINT(concurrency-mt-unsafe): private stream
-      if (auto port = detail::port_of_lock_name(entry->d_name)) {
-        ports.push_back(*port);
+      if (auto number = number_of(entry->d_name)) {
+        numbers.push_back(*number);
       }
     }
     ::closedir(stream);
-    return ports;
+    return numbers;
   }
 };
 

@@ -18,6 +18,9 @@
 //                                      "SERVING <pid>", send READY=1 to $NOTIFY_SOCKET, answer every
 //                                      connection "hello from <pid>"; on SIGTERM send STOPPING=1, finish
 //                                      the connection in hand and exit 0
+//   portpool_cli_child fork-storm      print "READY <port>", then fork without pause, SIGTERM ignored:
+//                                      each child lives 10 ms, or, once the forking process is gone,
+//                                      until SIGKILL (60 s at most)
 //   portpool_cli_child hostile CMD...  exec CMD with SIGCHLD ignored, SIGCHLD, SIGTERM, SIGINT, SIGHUP,
 //                                      SIGUSR1 and SIGUSR2 blocked, and SIGUSR2 pending, as some
 //                                      launchers leave them
@@ -262,6 +265,45 @@ int daemonize(std::vector<std::string> command) {
   return 0;
 }
 
+// A child of fork_storm: it ends on its own while its parent lives, and stays once it is orphaned,
+// so that a process forked while the tree was being ended shows if it was missed.
+[[noreturn]] void storm_child(pid_t master) {
+  constexpr int lifetime_ms = 10;
+  for (int waited = 0; waited < lifetime_ms; ++waited) {
+    if (::getppid() != master) {
+      ::alarm(60);
+      while (true) {
+        ::pause();
+      }
+    }
+    ::usleep(1000);
+  }
+  ::_exit(0);
+}
+
+// A master that forks short-lived workers as fast as it can (32 at a time at most), ignoring
+// SIGTERM: whenever its tree is ended, a child is being born.
+int fork_storm() {
+  constexpr int most_children = 32;
+  ::signal(SIGTERM, SIG_IGN);
+  say("READY " + variable("PORT"));
+  const pid_t master = ::getpid();
+  int children = 0;
+  while (true) {
+    if (children >= most_children && ::wait(nullptr) > 0) {
+      --children;
+    }
+    pid_t child = ::fork();
+    if (child == 0) {
+      storm_child(master);
+    }
+    children += child > 0 ? 1 : 0;
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+      --children;
+    }
+  }
+}
+
 int exec_hostile(std::vector<std::string> command) {
   ::signal(SIGCHLD, SIG_IGN);
   sigset_t blocked;
@@ -310,6 +352,9 @@ int main(int argc, char** argv) {
   }
   if (mode == "daemonize" && !arguments.empty()) {
     return daemonize(arguments);
+  }
+  if (mode == "fork-storm") {
+    return fork_storm();
   }
   if (mode == "hostile" && !arguments.empty()) {
     return exec_hostile(arguments);

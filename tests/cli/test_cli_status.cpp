@@ -2,6 +2,8 @@
 
 #include "cli.hpp"
 
+#include <portpool/impl/record.hpp>
+
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
@@ -10,6 +12,7 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <regex>
 #include <string>
 
@@ -31,7 +34,7 @@ TEST_CASE("status of an empty lock directory") {
   CHECK(text.out == "no port is held (lock directory " + dir.lock_dir().string() + ")\n");
   auto json = run_portpool({"status", "--lock-dir", dir.lock_dir().string(), "--json"});
   CHECK(json.exit_code == 0);
-  CHECK(json.json() == nlohmann::json::parse(R"({"holders": []})"));
+  CHECK(json.json() == nlohmann::json::parse(R"({"holders": [], "instances": []})"));
 }
 
 TEST_CASE("status shows who holds what: port, service, pid, instance, since") {
@@ -72,6 +75,61 @@ TEST_CASE("status shows who holds what: port, service, pid, instance, since") {
   holder.close_stdin();
   CHECK(finish(holder).exit_code == 0);
   CHECK(holders(dir.lock_dir()).empty());
+}
+
+TEST_CASE("status shows the instance numbers that run holds, --instance N and auto, only while held") {
+  TempDir dir;
+  auto ports = ReservedPorts::any(2);
+  auto config = shared_pool_config(dir, "web", ports.ports());
+  auto lock_dir = dir.lock_dir().string();
+  auto run = [&](const std::string& instance) {
+    return spawn_portpool({"run", "--config", config.string(), "--lock-dir", lock_dir, "--instance", instance, "web",
+                           "--", PORTPOOL_CLI_CHILD, "hold"});
+  };
+  auto explicit_two = run("2");
+  REQUIRE(ready_port(explicit_two));
+  auto automatic = run("auto");
+  REQUIRE(ready_port(automatic));
+  // Not locked, so nobody's, whatever it says.
+  std::ofstream(dir.lock_dir() / "instance-3.lock")
+      << portpool::detail::format_record({0, {}, ::getpid(), 3, "forged", std::chrono::system_clock::now()});
+
+  auto json = run_portpool({"status", "--json", "--lock-dir", lock_dir});
+  REQUIRE(json.exit_code == 0);
+  auto instances = json.json().at("instances");
+  REQUIRE(instances.size() == 2);
+  CHECK(instances[0].at("instance") == 1);
+  CHECK(instances[0].at("pid") == automatic.pid());
+  CHECK(instances[1].at("instance") == 2);
+  CHECK(instances[1].at("pid") == explicit_two.pid());
+  for (const auto& instance : instances) {
+    CHECK_FALSE(instance.at("instance_id").get<std::string>().empty());
+    CHECK(std::regex_match(instance.at("since").get<std::string>(),
+                           std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")));
+  }
+  auto holders_of_ports = json.json().at("holders");
+  REQUIRE(holders_of_ports.size() == 2);
+  CHECK(holders_of_ports[0].at("instance_id") != holders_of_ports[1].at("instance_id"));
+
+  auto text = run_portpool({"status", "--lock-dir", lock_dir});
+  REQUIRE(text.exit_code == 0);
+  auto section = text.out.find("\nINSTANCE  PID");
+  REQUIRE(section != std::string::npos);
+  auto rows = text.out.substr(text.out.find('\n', section + 1) + 1);
+  CHECK_THAT(rows, StartsWith("1         " + std::to_string(automatic.pid())));
+  CHECK_THAT(rows, Contains("\n2         " + std::to_string(explicit_two.pid())));
+  CHECK_THAT(rows, !Contains("forged"));
+
+  explicit_two.close_stdin();
+  CHECK(finish(explicit_two).exit_code == 0);
+  instances = run_portpool({"status", "--json", "--lock-dir", lock_dir}).json().at("instances");
+  REQUIRE(instances.size() == 1);
+  CHECK(instances[0].at("instance") == 1);
+  automatic.close_stdin();
+  CHECK(finish(automatic).exit_code == 0);
+  CHECK(run_portpool({"status", "--json", "--lock-dir", lock_dir}).json().at("instances").empty());
+  text = run_portpool({"status", "--lock-dir", lock_dir});
+  CHECK(text.out == "no port is held (lock directory " + lock_dir + ")\n");
 }
 
 TEST_CASE("PORTPOOL_LOCK_DIR is honoured when --lock-dir is not given") {

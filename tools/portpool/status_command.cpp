@@ -21,7 +21,15 @@
 namespace portpool::cli {
 namespace {
 
-std::string holders_as_json(const std::vector<Holder>& holders) {
+// An instance lock's record: who holds the number, without the port fields that are not its own.
+nlohmann::ordered_json instance_json(const Holder& holder) {
+  return {{"instance", holder.instance},
+          {"pid", holder.pid},
+          {"instance_id", holder.instance_id},
+          {"since", iso8601_utc(holder.since)}};
+}
+
+std::string holders_as_json(const std::vector<Holder>& holders, const std::vector<Holder>& instances) {
   auto range = ephemeral_range();
   auto reserved = reserved_ports();
   auto list = nlohmann::ordered_json::array();
@@ -31,10 +39,14 @@ std::string holders_as_json(const std::vector<Holder>& holders) {
     entry["reserved"] = safe ? nlohmann::ordered_json(*safe) : nullptr;
     list.push_back(std::move(entry));
   }
-  return nlohmann::ordered_json{{"holders", list}}.dump(2);
+  auto instance_list = nlohmann::ordered_json::array();
+  for (const auto& instance : instances) {
+    instance_list.push_back(instance_json(instance));
+  }
+  return nlohmann::ordered_json{{"holders", list}, {"instances", instance_list}}.dump(2);
 }
 
-std::string holders_as_text(const std::vector<Holder>& holders, const std::filesystem::path& lock_dir) {
+std::string ports_as_text(const std::vector<Holder>& holders, const std::filesystem::path& lock_dir) {
   if (holders.empty()) {
     return fmt::format("no port is held (lock directory {})\n", lock_dir.string());
   }
@@ -48,6 +60,19 @@ std::string holders_as_text(const std::vector<Holder>& holders, const std::files
                     description_summary(holder.description), reservation_text({holder.port}, range, reserved)});
   }
   return format_columns(rows);
+}
+
+// Only when some instance number is held: most users never take one.
+std::string instances_as_text(const std::vector<Holder>& instances) {
+  if (instances.empty()) {
+    return {};
+  }
+  std::vector<std::vector<std::string>> rows{{"INSTANCE", "PID", "SINCE", "ID"}};
+  for (const auto& instance : instances) {
+    rows.push_back({std::to_string(instance.instance), std::to_string(instance.pid), local_time_text(instance.since),
+                    instance.instance_id});
+  }
+  return "\n" + format_columns(rows);
 }
 
 }  // namespace
@@ -75,8 +100,10 @@ int run_status_command(const StatusArguments& arguments) {
     watch_registry(options, arguments.common.json);
   }
   auto holders = Registry::holders(options);
-  std::cout << (arguments.common.json ? holders_as_json(holders) + '\n'
-                                      : holders_as_text(holders, resolve_lock_dir(options.lock_dir)));
+  auto instances = Registry::instance_holders(options);
+  std::cout << (arguments.common.json
+                    ? holders_as_json(holders, instances) + '\n'
+                    : ports_as_text(holders, resolve_lock_dir(options.lock_dir)) + instances_as_text(instances));
   return 0;
 }
 

@@ -6,45 +6,85 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <cerrno>
+#include <cstdio>
 #include <thread>
 #include <vector>
 
 namespace portpool::cli {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 constexpr std::chrono::milliseconds poll_interval{20};
-// After SIGKILL only the kernel is left to act; this bound only guards against a process stuck
-// in uninterruptible sleep (a hung NFS mount), which no signal can end.
-constexpr std::chrono::seconds kill_bound{10};
+// After SIGKILL only the kernel is left to act: a process still there this long after it is in
+// uninterruptible sleep (a hung network filesystem), which is said once while waiting on.
+constexpr std::chrono::seconds kill_notice{10};
 
-// Reaps every ended child; a descendant that is not our child is its own parent's to reap.
-void reap_children() {
-  int status = 0;
-  pid_t reaped = 0;
-  while ((reaped = ::waitpid(-1, &status, WNOHANG)) > 0 || (reaped < 0 && errno == EINTR)) {
-  }
-}
-
-void signal_all(pid_t group, const std::vector<pid_t>& processes, int number) {
-  if (group > 0) {
-    ::kill(-group, number);
-  }
-  for (auto process : processes) {
-    ::kill(process, number);
-  }
-}
-
-// Waits until no descendant is left, reaping orphans; false when `limit` passed first.
-bool wait_for_tree(std::chrono::steady_clock::duration limit) {
-  auto deadline = std::chrono::steady_clock::now() + limit;
+// Reaps every ended child; true while this process still has one. This process is a subreaper, so
+// a process of the tree whose parent died became its child: no child left means no descendant
+// left. Unlike a walk of /proc, which a process forked or reparented meanwhile escapes, the
+// kernel's answer is exact.
+bool has_children() {
   while (true) {
-    reap_children();
-    if (descendants_of(::getpid()).empty()) {
-      return true;
+    int status = 0;
+    pid_t reaped = ::waitpid(-1, &status, WNOHANG);
+    if (reaped < 0 && errno == EINTR) {
+      continue;
     }
-    if (std::chrono::steady_clock::now() >= deadline) {
+    if (reaped <= 0) {
+      return reaped == 0;  // -1 with ECHILD: none left
+    }
+  }
+}
+
+// SIGTERM once: to the group, then to each descendant outside it (a daemon's own session).
+void terminate_tree(pid_t group) {
+  if (group > 0) {
+    ::kill(-group, SIGTERM);
+  }
+  for (auto process : descendants_of(::getpid())) {
+    if (group <= 0 || ::getpgid(process) != group) {
+      ::kill(process, SIGTERM);
+    }
+  }
+}
+
+// Waits until no child is left; false when `deadline` passed first.
+bool wait_for_tree(Clock::time_point deadline) {
+  while (has_children()) {
+    if (Clock::now() >= deadline) {
       return false;
+    }
+    std::this_thread::sleep_for(poll_interval);
+  }
+  return true;
+}
+
+// SIGKILL to every process of the tree, round after round, until no child is left: a process
+// forked after one round looked for the tree's processes (or missed by a walk of /proc that it
+// tore) is found by the next.
+void kill_tree(pid_t group) {
+  if (group > 0) {
+    ::kill(-group, SIGKILL);
+  }
+  auto notice = Clock::now() + kill_notice;
+  bool noticed = false;
+  while (has_children()) {
+    auto left = descendants_of(::getpid());
+    for (auto process : left) {
+      ::kill(process, SIGKILL);
+    }
+    if (!noticed && Clock::now() >= notice) {
+      noticed = true;
+      std::fputs(fmt::format("portpool: processes of CMD's tree are still there {} s after SIGKILL (pids {}), "
+                             "probably in uninterruptible sleep; waiting for them, the port stays held\n",
+                             kill_notice.count(), fmt::join(left, ", "))
+                     .c_str(),
+                 stderr);
     }
     std::this_thread::sleep_for(poll_interval);
   }
@@ -53,17 +93,13 @@ bool wait_for_tree(std::chrono::steady_clock::duration limit) {
 }  // namespace
 
 void end_process_tree(pid_t group, std::chrono::milliseconds grace) {
-  reap_children();
-  auto descendants = descendants_of(::getpid());
-  if (descendants.empty() && (group <= 0 || ::kill(-group, 0) != 0)) {
+  if (!has_children()) {
     return;
   }
-  signal_all(group, descendants, SIGTERM);
-  if (wait_for_tree(grace)) {
-    return;
+  terminate_tree(group);
+  if (!wait_for_tree(Clock::now() + grace)) {
+    kill_tree(group);
   }
-  signal_all(group, descendants_of(::getpid()), SIGKILL);
-  wait_for_tree(kill_bound);
 }
 
 }  // namespace portpool::cli

@@ -32,25 +32,36 @@ inline bool is_valid_name(std::string_view name) {
 /// The lock file of `port` in the lock directory.
 inline std::string port_lock_name(std::uint16_t port) { return fmt::format("port-{}.lock", port); }
 
-/// The port whose lock file is named `name`, or nullopt for any other name ("port-070.lock" is
-/// not port 70's: a lock file's name is exactly the one port_lock_name() gives).
-inline std::optional<std::uint16_t> port_of_lock_name(std::string_view name) {
-  constexpr std::string_view prefix = "port-";
+/// The number in the lock file name `name` that starts with `prefix` ("port-", "instance-"), or
+/// nullopt for any other name: a lock file's name is exactly the one port_lock_name() or
+/// instance_lock_name() gives ("port-070.lock" is not port 70's, "port-0.lock" nobody's).
+template <class Number>
+std::optional<Number> number_of_lock_name(std::string_view name, std::string_view prefix) {
   constexpr std::string_view suffix = ".lock";
   if (name.size() <= prefix.size() + suffix.size() || name.substr(0, prefix.size()) != prefix ||
       name.substr(name.size() - suffix.size()) != suffix) {
     return std::nullopt;
   }
   auto digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
-  auto port = parse_integer<std::uint16_t>(digits);
-  if (!port || *port == 0 || digits.front() == '0') {
+  auto number = parse_integer<Number>(digits);
+  if (!number || *number == 0 || digits.front() == '0') {
     return std::nullopt;
   }
-  return port;
+  return number;
+}
+
+/// The port whose lock file is named `name`, or nullopt for any other name.
+inline std::optional<std::uint16_t> port_of_lock_name(std::string_view name) {
+  return number_of_lock_name<std::uint16_t>(name, "port-");
 }
 
 /// The lock file of instance number `number` in the lock directory.
 inline std::string instance_lock_name(unsigned number) { return fmt::format("instance-{}.lock", number); }
+
+/// The instance number whose lock file is named `name`, or nullopt for any other name.
+inline std::optional<unsigned> instance_of_lock_name(std::string_view name) {
+  return number_of_lock_name<unsigned>(name, "instance-");
+}
 
 /// An identity for a running copy that is unique on the machine for practical purposes.
 inline std::string generate_instance_id() {
