@@ -3,7 +3,6 @@
 /// @file
 /// PortLease: the RAII guard of one port taken from a pool.
 
-#include <portpool/detail/notify.hpp>
 #include <portpool/holder.hpp>
 #include <portpool/impl/lock_file.hpp>
 #include <portpool/lock_policy.hpp>
@@ -54,19 +53,10 @@ class PortLease {
   PortLease(const PortLease&) = delete;
   PortLease& operator=(const PortLease&) = delete;
   PortLease(PortLease&&) noexcept = default;
-  PortLease& operator=(PortLease&& other) noexcept {
-    if (this != &other) {
-      release();
-      lock_ = std::move(other.lock_);
-      port_ = other.port_;
-      service_ = std::move(other.service_);
-      instance_ = other.instance_;
-      instance_id_ = std::move(other.instance_id_);
-      on_event_ = std::move(other.on_event_);
-    }
-    return *this;
-  }
-  ~PortLease() { release(); }
+  /// Releases this lease's port (see release()), then takes over `other`'s.
+  PortLease& operator=(PortLease&& other) noexcept;
+  /// Releases the port (see release()).
+  ~PortLease();
 
   /// The port held (still answered after release(), and by a moved-from lease).
   std::uint16_t port() const noexcept { return port_; }
@@ -85,12 +75,10 @@ class PortLease {
   bool held() const noexcept { return lock_ && lock_->held(); }
 
   /// Path of the lock file that guards the port (empty on a moved-from lease).
-  std::filesystem::path lock_file() const { return lock_ ? lock_->directory()->path / lock_->lock_name() : ""; }
+  std::filesystem::path lock_file() const;
 
   /// Device and inode of the lock file as it was locked ({0, 0} on a moved-from lease).
-  LockFileIdentity lock_file_identity() const noexcept {
-    return lock_ ? LockFileIdentity{lock_->device(), lock_->inode()} : LockFileIdentity{};
-  }
+  LockFileIdentity lock_file_identity() const noexcept;
 
   /// Says how the service on the port is doing, for `Registry` readers (`portpool status`, the
   /// gateway's `/api/services`): rewrites this lease's holder record. Does nothing on a lease that
@@ -100,11 +88,7 @@ class PortLease {
   /// @code
   /// lease.set_readiness(portpool::Readiness::ready);
   /// @endcode
-  void set_readiness(Readiness readiness) {
-    if (held()) {
-      lock_->set_readiness(readiness);
-    }
-  }
+  void set_readiness(Readiness readiness);
 
   /// The open descriptor of the lock file (close-on-exec), or -1 when the lease holds nothing.
   /// For launchers: a duplicate passed to a child process (without close-on-exec) keeps the port
@@ -112,24 +96,14 @@ class PortLease {
   int lock_descriptor() const noexcept { return held() ? lock_->descriptor() : -1; }
 
   /// Gives the port back. Idempotent; never throws.
-  void release() noexcept {
-    if (lock_ && lock_->release() && on_event_) {
-      detail::notify(on_event_, Event{EventKind::released, service_, port_, fmt::format("released port {}", port_)});
-    }
-  }
+  void release() noexcept;
 
  private:
   template <class, class>
   friend class BasicPortPoolManager;
   friend const detail::HeldLock* detail::held_lock_of(const PortLease& lease) noexcept;
 
-  PortLease(PortLock lock, std::function<void(const Event&)> on_event)
-      : lock_(std::move(lock.lock_)),
-        port_(lock_->holder().port),
-        service_(lock_->holder().service),
-        instance_(lock_->holder().instance),
-        instance_id_(lock_->holder().instance_id),
-        on_event_(std::move(on_event)) {}
+  PortLease(PortLock lock, std::function<void(const Event&)> on_event);
 
   std::unique_ptr<detail::HeldLock> lock_;
   std::uint16_t port_ = 0;
@@ -139,11 +113,6 @@ class PortLease {
   std::function<void(const Event&)> on_event_;
 };
 
-namespace detail {
-
-/// The lock behind a lease, for the shield (null on a moved-from lease).
-inline const HeldLock* held_lock_of(const PortLease& lease) noexcept { return lease.lock_.get(); }
-
-}  // namespace detail
-
 }  // namespace portpool
+
+#include <portpool/impl/port_lease.hpp>
