@@ -59,6 +59,26 @@ inline ChildProcess spawn_cli(const std::vector<std::string>& arguments, const s
   return ChildProcess::spawn(argv);
 }
 
+/// What a finished `portpool` run printed, and how it exited.
+struct Finished {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+/// Runs `portpool ARGUMENTS` to its end.
+inline Finished run_cli(const std::vector<std::string>& arguments) {
+  TempDir scratch;
+  auto process = spawn_cli(arguments, scratch.path() / "err.log");
+  Finished result;
+  while (auto line = process.read_line()) {
+    result.out += *line + '\n';
+  }
+  result.exit_code = process.exit_code();
+  result.err = text_of(scratch.path() / "err.log");
+  return result;
+}
+
 /// A `portpool publish` agent for `host`, mirroring `lock_dir`, with `extra` arguments.
 inline ChildProcess spawn_agent(const std::string& endpoint, const std::string& prefix, const std::string& host,
                                 const std::filesystem::path& lock_dir, const std::filesystem::path& log,

@@ -16,24 +16,6 @@ using namespace portpool::test;
 
 namespace {
 
-struct Finished {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-Finished run_cli(const std::vector<std::string>& arguments) {
-  TempDir scratch;
-  auto process = spawn_cli(arguments, scratch.path() / "err.log");
-  Finished result;
-  while (auto line = process.read_line()) {
-    result.out += *line + '\n';
-  }
-  result.exit_code = process.exit_code();
-  result.err = text_of(scratch.path() / "err.log");
-  return result;
-}
-
 // A table with the fleet-wide service `scheduler` and the host service `local`, one port each.
 std::string write_table(const TempDir& directory, std::uint16_t fleet_port, std::uint16_t host_port) {
   auto path = (directory.path() / "table.toml").string();

@@ -16,24 +16,6 @@ using namespace portpool::test;
 
 namespace {
 
-struct Finished {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-Finished run_cli(const std::vector<std::string>& arguments) {
-  TempDir scratch;
-  auto process = spawn_cli(arguments, scratch.path() / "err.log");
-  Finished result;
-  while (auto line = process.read_line()) {
-    result.out += *line + '\n';
-  }
-  result.exit_code = process.exit_code();
-  result.err = text_of(scratch.path() / "err.log");
-  return result;
-}
-
 std::string value_of(const std::string& service, std::int64_t pid) {
   fleet::FleetHolder holder;
   holder.service = service;
