@@ -117,7 +117,8 @@ TEST_CASE("list_holders with scope fleet lists every host's holders, sorted by h
     CHECK(contains(error_text(list_holders(port, {{"scope", 1}})), "\"host\" or \"fleet\""));
   }
   SECTION("the tool's input schema offers the two scopes") {
-    for (const auto& tool : call(port, "tools/list", nlohmann::json::object()).at("tools")) {
+    auto listing = call(port, "tools/list", nlohmann::json::object());
+    for (const auto& tool : listing.at("tools")) {
       if (tool.at("name") == "list_holders") {
         CHECK(tool.at("inputSchema").at("properties").at("scope").at("enum") ==
               nlohmann::json::array({"host", "fleet"}));

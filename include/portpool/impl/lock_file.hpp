@@ -40,10 +40,12 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 
 namespace portpool::detail {
@@ -159,6 +161,21 @@ inline bool process_alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 ||
 inline bool is_locked(int fd) {
   auto probe = whole_file_lock(F_WRLCK);
   return ::fcntl(fd, F_OFD_GETLK, &probe) == 0 && probe.l_type != F_UNLCK;
+}
+
+/// The record of the holder of the locked file `fd`. A holder writes its record right after
+/// locking, so a locked file without one is given a moment (at most 200 ms, only when a refusal is
+/// explained) for the record to appear, so that the explanation can name the holder.
+inline std::optional<Holder> record_of_locked(int fd) {
+  constexpr int attempts = 40;
+  constexpr auto pause = std::chrono::milliseconds(5);
+  for (int attempt = 1;; ++attempt) {
+    auto record = read_record(fd);
+    if (record || attempt == attempts || !is_locked(fd)) {
+      return record;
+    }
+    std::this_thread::sleep_for(pause);
+  }
 }
 
 inline std::string describe_holder(const std::optional<Holder>& record, pid_t self) {
@@ -320,7 +337,7 @@ inline LockAttempt try_lock(const std::shared_ptr<const LockDirectory>& director
     if (::fcntl(file.get(), F_OFD_SETLK, &request) != 0) {
       auto error = errno;
       if (error == EAGAIN || error == EACCES) {
-        return {nullptr, explain ? describe_holder(read_record(file.get()), holder.pid) : std::string{}};
+        return {nullptr, explain ? describe_holder(record_of_locked(file.get()), holder.pid) : std::string{}};
       }
       if (is_resource_error(error)) {
         throw_resource_error(fmt::format("cannot lock {}", (directory->path / lock_name).string()), error);
