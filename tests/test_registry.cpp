@@ -1,8 +1,8 @@
 #include <portpool/impl/record.hpp>
-#include <portpool/unique_fd.hpp>
 #include <portpool/instance_manager.hpp>
 #include <portpool/port_pool_manager.hpp>
 #include <portpool/registry.hpp>
+#include <portpool/unique_fd.hpp>
 
 #include "fixtures.hpp"
 #include "holder.hpp"
@@ -97,8 +97,8 @@ namespace {
 
 // A lock file `name` in `lock_dir` carrying `holder`'s record, locked (as long as the returned
 // descriptor is open) when `locked`: what a program that forges records can leave behind.
-portpool::UniqueFd forged_lock_file(const std::filesystem::path& lock_dir, const std::string& name, const Holder& holder,
-                                  bool locked) {
+portpool::UniqueFd forged_lock_file(const std::filesystem::path& lock_dir, const std::string& name,
+                                    const Holder& holder, bool locked) {
   std::filesystem::create_directories(lock_dir);
   portpool::UniqueFd file(::open((lock_dir / name).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   REQUIRE(file);
