@@ -1,59 +1,149 @@
 #!/usr/bin/env bash
-# Installs the dependencies and runs the whole test suite three times:
-#   1. gcc, warnings as errors (the main build);
-#   2. clang with AddressSanitizer + UndefinedBehaviorSanitizer, warnings as errors;
-#   3. gcc with ThreadSanitizer;
-# then fuzzes (clang libFuzzer: seed corpora replayed, then each target PORTPOOL_FUZZ_SECONDS, 60 by
-# default) and lints (clang-format, clang-tidy). The soak test (label soak) is left out: run it
-# with `ctest --test-dir build/gcc -L soak`.
+# Installs the dependencies and runs every check of CI (.ci/run), in about 15 minutes on 2 cores:
+#   clang             the whole tree, warnings as errors: every test (but the soak);
+#   clang-asan-ubsan  the library, the command and the fleet layer, with their tests, under
+#                     AddressSanitizer and UndefinedBehaviorSanitizer; the fuzzers replay their
+#                     corpora, then fuzz for PORTPOOL_FUZZ_SECONDS (60) each;
+#   clang-tsan        the same under ThreadSanitizer;
+#   gcc               the library as gcc users compile it: each public header alone, two units of
+#                     one program, the shipped headers' test;
+#   lint              clang-format, the NOLINT audit, clang-tidy over one part of the sources
+#                     (scripts/tidy.sh).
+# While the tests of one build run, which mostly wait for processes and sockets, the next build
+# compiles at idle priority (SCHED_IDLE), as do the fuzzers and clang-tidy: the tests keep the
+# processors they ask for. It ends with the number of tests run, passed and skipped in each build.
+# docs/ci.md says where the time goes and what each stage catches.
+#
+#   bash scripts/test.sh           everything, as CI
+#   bash scripts/test.sh --quick   before a commit: the clang build and its tests, clang-format, the
+#                                  NOLINT audit and clang-tidy on the files changed since HEAD
+#
+# The soak test (label soak) is left out: ctest --test-dir build/clang -L soak.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+mode=${1:-}
 bash scripts/install-deps.sh
 jobs=$(nproc)
+mkdir -p build
+started=$SECONDS
+trap 'background=$(jobs -p); [[ -z $background ]] || kill $background 2>/dev/null' EXIT
 
-build_and_test() {
+stage() { printf '\n== %s (%d s)\n' "$1" $((SECONDS - started)); }
+
+# configure NAME OPTION...: a Ninja tree in build/NAME with warnings as errors.
+configure() {
   local name=$1
   shift
-  echo "== $name"
-  cmake -S . -B "build/$name" -DCMAKE_BUILD_TYPE=Debug -DPORTPOOL_WARNINGS_AS_ERRORS=ON "$@" >/dev/null
-  cmake --build "build/$name" -j"$jobs"
-  ctest --test-dir "build/$name" -j"$jobs" --output-on-failure --timeout 300 -LE soak
+  cmake -S . -B "build/$name" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DPORTPOOL_WARNINGS_AS_ERRORS=ON \
+    -DPORTPOOL_MCP_SDK_DIR="$PWD/build/mcp-sdk" "$@" >"build/$name.configure.log" ||
+    { cat "build/$name.configure.log"; return 1; }
 }
 
+# run_tests NAME CTEST_ARGUMENT...: the tests of build/NAME, their results in build/NAME/junit.xml.
+run_tests() {
+  local name=$1
+  shift
+  stage "test $name"
+  ctest --test-dir "build/$name" -j$((2 * jobs)) --timeout 300 --output-on-failure \
+    --output-junit junit.xml "$@"
+}
+
+# in_background NAME COMMAND...: COMMAND (a program or a function) at idle priority, its output in
+# build/NAME.log.
+in_background() {
+  local name=$1
+  shift
+  (chrt --idle --pid 0 "$BASHPID" && "$@") >"build/$name.log" 2>&1 &
+  eval "pid_${name//-/_}=$!"
+}
+
+# finish NAME: waits for a background command and shows its output; fails as it did.
+finish() {
+  local name=$1 pid_name="pid_${1//-/_}" status=0
+  wait "${!pid_name}" || status=$?
+  stage "$name (ran at idle priority)"
+  cat "build/$name.log"
+  return "$status"
+}
+
+lint_format() {
+  stage "lint: clang-format, NOLINT audit"
+  git ls-files '*.hpp' '*.cpp' | xargs clang-format --dry-run --Werror
+  python3 scripts/check_nolint.py
+}
+
+# clang, the whole tree, with the linker that links the large test programs in a second.
+linker=(-DCMAKE_EXE_LINKER_FLAGS=-fuse-ld=lld -DCMAKE_SHARED_LINKER_FLAGS=-fuse-ld=lld
+  -DCMAKE_MODULE_LINKER_FLAGS=-fuse-ld=lld)
+clang=(-DCMAKE_CXX_COMPILER=clang++ "${linker[@]}")
+configure clang "${clang[@]}"
+
+if [[ $mode == --quick ]]; then
+  stage "build clang"
+  cmake --build build/clang
+  run_tests clang -LE soak
+  lint_format
+  bash scripts/tidy.sh --changed HEAD
+  python3 scripts/test_summary.py clang=build/clang/junit.xml
+  exit
+fi
+
+# The sanitizer builds leave out what they add nothing to: the example servers, the benchmarks and
+# the packaging tests (docs/ci.md).
+sanitized=("${clang[@]}" -DPORTPOOL_BUILD_EXAMPLES=OFF -DPORTPOOL_BUILD_BENCHMARKS=OFF
+  -DPORTPOOL_BUILD_PACKAGE_TESTS=OFF)
+configure clang-asan-ubsan "${sanitized[@]}" -DPORTPOOL_SANITIZE=address,undefined -DPORTPOOL_BUILD_FUZZERS=ON
+configure clang-tsan "${sanitized[@]}" -DPORTPOOL_SANITIZE=thread
+configure gcc -DCMAKE_CXX_COMPILER=g++ "${linker[@]}" -DPORTPOOL_BUILD_TOOLS=OFF -DPORTPOOL_BUILD_EXAMPLES=OFF \
+  -DPORTPOOL_BUILD_BENCHMARKS=OFF -DPORTPOOL_BUILD_FLEET=OFF
+gcc_targets=(portpool_header_self_containment test_odr test_shipped_headers)
+gcc_tests='^(odr|shipped_headers):|^platform_not_linux$'
+
+stage "build clang"
+cmake --build build/clang
+in_background build-clang-asan-ubsan cmake --build build/clang-asan-ubsan
+run_tests clang -LE soak
+
+finish build-clang-asan-ubsan
+in_background build-clang-tsan cmake --build build/clang-tsan
+run_tests clang-asan-ubsan -LE soak
+
 fuzz() {
-  echo "== fuzz"
-  cmake -S . -B build/fuzz -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ -DPORTPOOL_WARNINGS_AS_ERRORS=ON \
-    -DPORTPOOL_BUILD_FUZZERS=ON -DPORTPOOL_BUILD_TESTS=OFF -DPORTPOOL_BUILD_EXAMPLES=OFF -DPORTPOOL_BUILD_TOOLS=OFF \
-    -DPORTPOOL_BUILD_BENCHMARKS=OFF >/dev/null
-  cmake --build build/fuzz -j"$jobs"
-  ctest --test-dir build/fuzz --output-on-failure
+  local target pids=()
   for target in fuzz_record fuzz_config_file fuzz_fleet_holder; do
     mkdir -p "build/fuzz/found/$target"
     # A crash leaves build/fuzz/crash-*: add it to fuzz/corpus/$target as a regression input.
-    "build/fuzz/fuzz/$target" -max_total_time="${PORTPOOL_FUZZ_SECONDS:-60}" -timeout=10 -print_final_stats=1 \
-      -artifact_prefix=build/fuzz/ "build/fuzz/found/$target" "fuzz/corpus/$target" 2>&1 | tail -n 12
+    "build/clang-asan-ubsan/fuzz/$target" -max_total_time="${PORTPOOL_FUZZ_SECONDS:-60}" -timeout=10 \
+      -print_final_stats=1 -artifact_prefix=build/fuzz/ "build/fuzz/found/$target" "fuzz/corpus/$target" \
+      >"build/fuzz/$target.log" 2>&1 &
+    pids+=($!)
   done
+  local status=0 pid
+  for pid in "${pids[@]}"; do
+    wait "$pid" || status=1
+  done
+  for target in fuzz_record fuzz_config_file fuzz_fleet_holder; do
+    echo "-- $target"
+    tail -n 12 "build/fuzz/$target.log"
+  done
+  return "$status"
 }
 
-lint() {
-  echo "== lint"
-  local sources
-  mapfile -t sources < <(find include src tests examples tools bench fuzz -name '*.hpp' -o -name '*.cpp')
-  clang-format --dry-run --Werror "${sources[@]}"
-  # clang-tidy 14 needs a clang compile database (it cannot parse gcc's flags). All 60 sources take
-  # about 13 minutes on 2 cores, so CI checks a representative subset (about 5 minutes): the core
-  # tests, which include every public and detail header (HeaderFilterRegex), the test programs, the
-  # fuzz targets and one file each of the tool, the examples and the benchmarks.
-  # Everything: run-clang-tidy -p build/tidy -j 2 -quiet "$PWD/(tests|examples|tools|bench|fuzz)/"
-  cmake -S . -B build/tidy -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_EXPORT_COMPILE_COMMANDS=ON \
-    -DPORTPOOL_BUILD_FUZZERS=ON >/dev/null
-  run-clang-tidy -p build/tidy -j "$jobs" -quiet \
-    "$PWD/(tests/test_[a-z_]+|tests/support/[a-z_]+|fuzz/[a-z_]+|tools/portpool/main|examples/pool_tour|bench/shield_idle)\.cpp"
-}
+finish build-clang-tsan
+mkdir -p build/fuzz
+in_background fuzz fuzz
+in_background build-gcc cmake --build build/gcc --target "${gcc_targets[@]}"
+in_background tidy env PORTPOOL_TIDY_JOBS="$jobs" bash scripts/tidy.sh --shard \
+  "$(($(git rev-list --count HEAD) % 8))/8"
+run_tests clang-tsan -LE soak
 
-build_and_test gcc
-build_and_test clang-asan-ubsan -DCMAKE_CXX_COMPILER=clang++ -DPORTPOOL_SANITIZE=address,undefined
-build_and_test gcc-tsan -DPORTPOOL_SANITIZE=thread
-fuzz
-lint
+finish build-gcc
+run_tests gcc -R "$gcc_tests"
+lint_format
+finish fuzz
+finish tidy
+
+stage "summary"
+python3 scripts/test_summary.py clang=build/clang/junit.xml clang-asan-ubsan=build/clang-asan-ubsan/junit.xml \
+  clang-tsan=build/clang-tsan/junit.xml gcc=build/gcc/junit.xml

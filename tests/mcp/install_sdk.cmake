@@ -6,10 +6,20 @@ if(EXISTS "${installed_lock}" AND "${installed_lock}" IS_NEWER_THAN "${SDK_DIR}/
   return()
 endif()
 execute_process(
-  COMMAND "${NPM}" ci --no-audit --no-fund --loglevel=error
+  COMMAND "${NPM}" ci --no-audit --no-fund --loglevel=error --fetch-retries=1 --fetch-timeout=30000
   WORKING_DIRECTORY "${SDK_DIR}"
   TIMEOUT 300
-  RESULT_VARIABLE npm_result)
-if(NOT npm_result EQUAL 0)
-  message(FATAL_ERROR "npm ci failed (${npm_result}): the MCP SDK could not be installed from the npm registry")
+  RESULT_VARIABLE npm_result
+  OUTPUT_VARIABLE npm_output
+  ERROR_VARIABLE npm_output)
+if(npm_result EQUAL 0)
+  return()
 endif()
+# Without the registry, the case that needs the SDK says it is skipped (tests/mcp/mcp_server_process.hpp);
+# any other failure (a lock file that does not match, a broken package) fails here.
+if(npm_output MATCHES "ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH|network")
+  message("SKIPPED: the MCP SDK could not be fetched from the npm registry (npm ci: ${npm_result}); "
+          "the case that runs the official SDK client is skipped\n${npm_output}")
+  return()
+endif()
+message(FATAL_ERROR "npm ci failed (${npm_result}) in ${SDK_DIR}:\n${npm_output}")

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# clang-tidy (.clang-tidy) over the project's sources, with a clang compile database in build/tidy.
+# Headers are checked through the sources that include them; a changed public header through the
+# unit that includes it alone.
+#
+#   bash scripts/tidy.sh --changed [REV]   the files changed since REV (default: HEAD, i.e. the
+#                                          uncommitted changes): what to run before a commit
+#   bash scripts/tidy.sh --shard I/N       the I-th of N equal parts of every source file (CI takes
+#                                          one part per run, docs/ci.md)
+#   bash scripts/tidy.sh --all             every source file (about an hour on 2 cores)
+#
+# The number of parallel jobs is PORTPOOL_TIDY_JOBS (default: the number of cores).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build=build/tidy
+mode=${1:---changed}
+
+configure() {
+  cmake -S . -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_EXPORT_COMPILE_COMMANDS=ON \
+    -DPORTPOOL_PRECOMPILED_HEADERS=OFF -DPORTPOOL_BUILD_FUZZERS=ON >/dev/null
+  # The fleet layer's sources include the code generated from the etcd protocol.
+  mapfile -t generated < <(ninja -C "$build" -t targets all | sed -n 's#^\(src/fleet/generated/[^:]*\.h\):.*#\1#p')
+  if ((${#generated[@]})); then
+    ninja -C "$build" "${generated[@]}" >/dev/null
+  fi
+}
+
+all_sources() {
+  git ls-files 'src/*.cpp' 'tools/*.cpp' 'examples/*.cpp' 'tests/*.cpp' 'bench/*.cpp' 'fuzz/*.cpp' | sort
+}
+
+changed_sources() {
+  local since=$1 file unit
+  {
+    git diff --name-only "$since" -- src tools examples tests bench fuzz include
+    git ls-files --others --exclude-standard -- src tools examples tests bench fuzz include
+  } | sort -u | while read -r file; do
+    [[ -f $file ]] || continue
+    case $file in
+      *.cpp) echo "$file" ;;
+      include/portpool/*.hpp)
+        unit=$(basename "$file" .hpp)
+        if [[ $file == include/portpool/"$unit".hpp ]]; then
+          echo "$build/tests/header_units/portpool_${unit}_hpp.cpp"
+        else
+          echo "$build/tests/header_units/portpool_portpool_hpp.cpp"
+        fi
+        ;;
+    esac
+  done | sort -u
+}
+
+case $mode in
+  --all) mapfile -t files < <(all_sources) ;;
+  --changed) mapfile -t files < <(changed_sources "${2:-HEAD}") ;;
+  --shard)
+    index=${2%/*}
+    count=${2#*/}
+    mapfile -t files < <(all_sources | awk -v index_="$index" -v count="$count" '(NR - 1) % count == index_')
+    ;;
+  *)
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac
+
+if ((${#files[@]} == 0)); then
+  echo "clang-tidy: no source file to check"
+  exit 0
+fi
+configure
+echo "clang-tidy: ${#files[@]} file(s): ${files[*]}"
+status=0
+run-clang-tidy -p "$build" -j "${PORTPOOL_TIDY_JOBS:-$(nproc)}" -quiet "${files[@]/#/$PWD/}" >"$build/tidy.log" 2>&1 ||
+  status=$?
+# The findings, without the commands run and the counts of warnings suppressed in other people's headers.
+grep -v '^\(clang-tidy\|[0-9]* warnings\? generated\|Suppressed\|Use -header-filter\)' "$build/tidy.log" || true
+echo "clang-tidy: $((status == 0 ? 0 : 1)) (0: no finding)"
+exit "$status"
