@@ -43,11 +43,13 @@ function(portpool_precompiled_header name)
   if(PORTPOOL_SANITIZE)
     list(APPEND code_flags -fsanitize=${PORTPOOL_SANITIZE} -fno-omit-frame-pointer)
   endif()
-  # One section per function: the headers' code includes inline functions that no program calls
-  # and that name symbols the C++ library does not export; the linker drops them (--gc-sections).
+  # One section per function and per object: the headers' code includes inline functions that no
+  # program calls and that name symbols defined nowhere (internals of the C++ library, type
+  # information of classes that no unit of the program uses, which UndefinedBehaviorSanitizer's
+  # descriptors name); the linker drops them (--gc-sections).
   add_custom_command(
     OUTPUT "${code_object}"
-    COMMAND ${CMAKE_CXX_COMPILER} ${code_flags} -ffunction-sections -c "${header_file}" -o "${code_object}"
+    COMMAND ${CMAKE_CXX_COMPILER} ${code_flags} -ffunction-sections -fdata-sections -c "${header_file}" -o "${code_object}"
     DEPENDS "${header_file}" ${name}
     COMMENT "Compiling the code of the precompiled header ${name}"
     VERBATIM)
