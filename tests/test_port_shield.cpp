@@ -10,6 +10,7 @@
 #include "io_threads.hpp"
 #include "ports.hpp"
 #include "process.hpp"
+#include "skip.hpp"
 #include "temp_dir.hpp"
 
 #include <arpa/inet.h>
@@ -377,8 +378,7 @@ TEST_CASE("another process listening on the port of a plain lease is reported as
 
 TEST_CASE("a foreign listener beside this process's own listener is told apart from it") {
   if (!second_loopback_available()) {
-    WARN("127.0.0.2 cannot be bound here; skipped");
-    return;
+    PORTPOOL_SKIP("127.0.0.2 cannot be bound here (not routed to the loopback interface)");
   }
   SECTION("with a listening lease, whose acceptor is known exactly") {
     WatchedLease watched("web", WatchedLease::Hold::listening);
@@ -433,8 +433,7 @@ TEST_CASE("a listener of a descendant of a listener_process_trees root is the se
 
 TEST_CASE("a third process listening beside a listener process is reported as foreign_listener") {
   if (!second_loopback_available()) {
-    WARN("127.0.0.2 cannot be bound here; skipped");
-    return;
+    PORTPOOL_SKIP("127.0.0.2 cannot be bound here (not routed to the loopback interface)");
   }
   WatchedLease watched("web");
   ForeignListener server("127.0.0.1", watched.port());
@@ -710,6 +709,39 @@ TEST_CASE("stress: shields created and destroyed on a 4-thread io_context while 
   CHECK(repeated_calls.load() == 0);
 }
 
+namespace {
+
+/// The listener of `inode` among `listeners`, if any.
+std::optional<detail::Listener> listener_of(const std::vector<detail::Listener>& listeners, std::uint64_t inode) {
+  for (const auto& listener : listeners) {
+    if (listener.inode == inode) {
+      return listener;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+TEST_CASE("/proc/net/tcp lists a listener of this process with its port, address and inode") {
+  auto ports = ReservedPorts::any(1);
+  auto own = listen_on(ports[0]);
+  auto inode = detail::socket_inode_of_fd(own.get());
+
+  std::vector<detail::Listener> from_proc;
+  auto table = detail::read_proc_file("/proc/net/tcp");
+  REQUIRE(table);
+  detail::parse_listeners(*table, from_proc);
+  auto in_proc = listener_of(from_proc, inode);
+  REQUIRE(in_proc);
+  CHECK(in_proc->port == ports[0]);
+  CHECK(in_proc->endpoint_text() == "127.0.0.1:" + std::to_string(ports[0]));
+
+  auto snapshot = detail::ListenerSnapshot::read();  // from sock_diag, or from /proc where it is missing
+  CHECK(snapshot->listening(ports[0], inode));
+  CHECK(snapshot->own_inodes().count(inode) == 1);
+}
+
 TEST_CASE("sock_diag and /proc/net/tcp report the same listeners") {
   auto ports = ReservedPorts::any(1);
   auto own = listen_on(ports[0]);
@@ -717,35 +749,23 @@ TEST_CASE("sock_diag and /proc/net/tcp report the same listeners") {
 
   std::vector<detail::Listener> from_netlink;
   if (!detail::netlink_listeners(AF_INET, from_netlink)) {
-    WARN("NETLINK_SOCK_DIAG is not available here: only /proc/net/tcp is used");
+    PORTPOOL_SKIP(
+        "NETLINK_SOCK_DIAG is not available here (the shield uses /proc/net/tcp alone; see the "
+        "/proc/net/tcp test)");
   }
   std::vector<detail::Listener> from_proc;
   auto table = detail::read_proc_file("/proc/net/tcp");
   REQUIRE(table);
   detail::parse_listeners(*table, from_proc);
 
-  auto find = [&](const std::vector<detail::Listener>& listeners) -> std::optional<detail::Listener> {
-    for (const auto& listener : listeners) {
-      if (listener.inode == inode) {
-        return listener;
-      }
-    }
-    return std::nullopt;
-  };
-  auto in_proc = find(from_proc);
+  auto in_proc = listener_of(from_proc, inode);
+  auto in_netlink = listener_of(from_netlink, inode);
   REQUIRE(in_proc);
-  CHECK(in_proc->port == ports[0]);
-  CHECK(in_proc->endpoint_text() == "127.0.0.1:" + std::to_string(ports[0]));
-  if (!from_netlink.empty()) {
-    auto in_netlink = find(from_netlink);
-    REQUIRE(in_netlink);
-    CHECK(in_netlink->port == in_proc->port);
-    CHECK(in_netlink->address == in_proc->address);
-    CHECK(detail::ListenerSnapshot::read()->source() == std::string("sock_diag"));
-  }
-  auto snapshot = detail::ListenerSnapshot::read();
-  CHECK(snapshot->listening(ports[0], inode));
-  CHECK(snapshot->own_inodes().count(inode) == 1);
+  REQUIRE(in_netlink);
+  CHECK(in_netlink->port == ports[0]);
+  CHECK(in_netlink->port == in_proc->port);
+  CHECK(in_netlink->address == in_proc->address);
+  CHECK(detail::ListenerSnapshot::read()->source() == std::string("sock_diag"));
 }
 
 TEST_CASE("IPv6 addresses of /proc/net/tcp6 are decoded") {
