@@ -2,6 +2,7 @@
 // too few file descriptors. Each is one clear error with its exit code, and nothing stays held.
 
 #include "cli.hpp"
+#include "skip.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -80,6 +81,7 @@ TEST_CASE("a config file of exactly 1 MiB is still read") {
 
 TEST_CASE("with 4 to 16 file descriptors, run either works or exits 71 naming the limit, and holds nothing") {
   RunFixture fixture;
+  int answered_by_portpool = 0;  // limits at which portpool's own answer was checked
   for (int limit = 4; limit <= 16; ++limit) {
     // Descriptors this test inherited are closed first, so that the limit is portpool's alone.
     std::vector<std::string> argv{"/bin/sh", "-c",
@@ -94,15 +96,23 @@ TEST_CASE("with 4 to 16 file descriptors, run either works or exits 71 naming th
     INFO("ulimit -n " << limit << ": " << result.err);
     if (PORTPOOL_TEST_SANITIZED && result.err.find("Sanitizer") != std::string::npos) {
       // The sanitizer runtime checks memory through a pipe of its own, which it cannot open here.
-      WARN("ulimit -n " << limit << ": the sanitizer runtime itself ran out of descriptors");
+      WARN("ulimit -n " << limit
+                        << ": the sanitizer runtime itself ran out of descriptors, so portpool's answer at this "
+                           "limit is not checked, only that nothing is held");
       CHECK(holders(fixture.dir.lock_dir()).empty());
       continue;
     }
+    ++answered_by_portpool;
     CHECK((result.exit_code == 0 || result.exit_code == 71));
     if (result.exit_code == 71) {
       CHECK_THAT(result.err, Contains("ulimit -n"));
     }
     CHECK(holders(fixture.dir.lock_dir()).empty());
+  }
+  if (answered_by_portpool == 0) {
+    PORTPOOL_SKIP(
+        "under the sanitizer, its runtime ran out of descriptors at every limit from 4 to 16 before "
+        "portpool could answer");
   }
 }
 
