@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <optional>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -84,6 +85,18 @@ std::optional<std::chrono::milliseconds> time_until_seen(fleet::EtcdClient& etcd
   stop_watchdog();
   watch->cancel();
   return seen;
+}
+
+/// The lease (etcd's id) that the agent logging to `dir`/agent.log said last that it publishes on,
+/// or 0 before it said any.
+std::int64_t current_lease_in_log(const TempDir& dir) {
+  static const std::regex lease_id(R"(lease ([0-9a-f]+)[ ,)])");
+  auto log = text_of(dir.path() / "agent.log");
+  std::int64_t lease = 0;
+  for (auto match = std::sregex_iterator(log.begin(), log.end(), lease_id); match != std::sregex_iterator(); ++match) {
+    lease = std::stoll((*match)[1].str(), nullptr, 16);
+  }
+  return lease;
 }
 
 }  // namespace
@@ -279,8 +292,16 @@ TEST_CASE("after an etcd restart the view is resynchronised and exact") {
                                    [&](const fleet::FleetHolder& holder) { return holder.port == ports[2]; });
   REQUIRE(added_holder != view.holders.end());
   CHECK(added_holder->service == "mcp-universal");
-  // Still exact a lease TTL later: the keys are on a live lease, not on one that lapsed.
-  std::this_thread::sleep_for(std::chrono::seconds(3));
+  // The keys are on the lease the agent renews, the one its log names last (kept across the
+  // restart, or taken anew), not on one left to lapse: then they stay, with no need to watch them
+  // for a TTL.
+  auto host_keys = fleet::host_ports_prefix(prefix, "host-a");
+  CHECK(wait_until([&] {
+    auto lease = current_lease_in_log(host);
+    auto keys = etcd.range_prefix(host_keys).values;
+    return lease != 0 && keys.size() == 2 &&
+           std::all_of(keys.begin(), keys.end(), [&](const fleet::KeyValue& kv) { return kv.lease == lease; });
+  }));
   std::vector<std::string> expected{located("host-a", ports[0]), located("host-a", ports[2])};
   std::sort(expected.begin(), expected.end());
   CHECK(published(etcd, prefix) == expected);
