@@ -19,6 +19,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,6 +34,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -530,21 +532,93 @@ TEST_CASE("stop() and destruction with a check pending never call back, and the 
   CHECK(calls.load() == 0);
 }
 
+namespace {
+
+/// A gate that a callback waits at until the test opens it. Idempotent.
+class Gate {
+ public:
+  void open() {
+    {
+      std::lock_guard guard(mutex_);
+      open_ = true;
+    }
+    opened_.notify_all();
+  }
+  void wait() {
+    std::unique_lock lock(mutex_);
+    opened_.wait(lock, [this] { return open_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable opened_;
+  bool open_ = false;
+};
+
+/// Opens `gate` when it goes out of scope: a test that stops early must not leave a callback
+/// waiting, or stopping its shield would wait for ever.
+struct OpenAtExit {
+  Gate& gate;
+  OpenAtExit(const OpenAtExit&) = delete;
+  OpenAtExit& operator=(const OpenAtExit&) = delete;
+  OpenAtExit(OpenAtExit&&) = delete;
+  OpenAtExit& operator=(OpenAtExit&&) = delete;
+  ~OpenAtExit() { gate.open(); }
+};
+
+/// The scheduling state of thread `tid` of this process, from /proc ('R' running, 'S' asleep,
+/// waiting for something), or '?' when it cannot be read (the thread ended).
+char thread_state(pid_t tid) {
+  std::ifstream file("/proc/self/task/" + std::to_string(tid) + "/stat");
+  std::string stat;
+  std::getline(file, stat);
+  auto name_end = stat.rfind(')');
+  return name_end == std::string::npos || name_end + 2 >= stat.size() ? '?' : stat[name_end + 2];
+}
+
+}  // namespace
+
 TEST_CASE("stop() from another thread waits for a running callback") {
   HeldPort held("web");
   auto& [directory, ports, manager, lease] = held;
   IoThreads io(2);
-  std::atomic<bool> entered{false};
+  std::promise<void> entered;
+  auto callback_entered = entered.get_future();
+  Gate gate;  // the callback runs until the test opens it
   std::atomic<bool> finished{false};
   PortShield shield(io.executor(), lease, [&](const ShieldEvent&) {
-    entered = true;
-    std::this_thread::sleep_for(200ms);  // a slow callback (this is the behaviour under test)
+    entered.set_value();
+    gate.wait();
     finished = true;
   });
+  OpenAtExit open_at_exit{gate};  // destroyed before the shield
   ::unlink(lease.lock_file().c_str());
-  REQUIRE(wait_until([&] { return entered.load(); }));
-  shield.stop();
-  CHECK(finished.load());
+  REQUIRE(callback_entered.wait_for(20s) == std::future_status::ready);
+
+  // stop() from another thread, while the callback waits at the gate.
+  std::atomic<pid_t> stopper_tid{0};
+  std::atomic<bool> stop_returned{false};
+  std::atomic<bool> finished_when_stop_returned{false};
+  std::thread stopper([&] {
+    stopper_tid = static_cast<pid_t>(::syscall(SYS_gettid));
+    shield.stop();
+    finished_when_stop_returned = finished.load();
+    stop_returned = true;
+  });
+  // The gate opens only once the stopper sleeps inside stop() (on the lock the callback holds), or
+  // once stop() has wrongly returned: never merely because stop() was slow to start.
+  bool stop_waits_or_returned = wait_until([&] {
+    auto tid = stopper_tid.load();
+    return stop_returned.load() || (tid != 0 && thread_state(tid) == 'S');
+  });
+  bool returned_before_the_gate_opened = stop_returned.load();
+  gate.open();
+  stopper.join();
+
+  CHECK(stop_waits_or_returned);
+  CHECK_FALSE(returned_before_the_gate_opened);
+  CHECK(stop_returned.load());
+  CHECK(finished_when_stop_returned.load());  // the callback had finished when stop() returned
 }
 
 TEST_CASE("stop() and destruction from inside the callback do not deadlock") {
