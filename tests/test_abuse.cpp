@@ -10,6 +10,7 @@
 #include "holder.hpp"
 #include "in_child.hpp"
 #include "ports.hpp"
+#include "skip.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -27,6 +28,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -67,6 +69,7 @@ class SmallFilesystem {
   SmallFilesystem(fs::path path, const std::string& options) : path_(std::move(path)) {
     fs::create_directory(path_);
     mounted_ = ::mount("tmpfs", path_.c_str(), "tmpfs", 0, options.c_str()) == 0;
+    error_ = mounted_ ? 0 : errno;
   }
   SmallFilesystem(const SmallFilesystem&) = delete;
   SmallFilesystem& operator=(const SmallFilesystem&) = delete;
@@ -78,10 +81,13 @@ class SmallFilesystem {
     }
   }
   bool mounted() const { return mounted_; }
+  /// Why the mount failed (an errno value).
+  int error() const { return error_; }
 
  private:
   fs::path path_;
   bool mounted_ = false;
+  int error_ = 0;
 };
 
 /// Fills the filesystem of `directory` with one file until it reports that it is full.
@@ -202,8 +208,9 @@ TEST_CASE("a full lock directory (tmpfs out of space or inodes) gives a clear er
   auto ports = ReservedPorts::any(1);
   SmallFilesystem small(directory.lock_dir(), "size=64k,nr_inodes=16,mode=0700");
   if (!small.mounted()) {
-    WARN("skipped: cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN); see the RLIMIT_FSIZE test");
-    return;
+    PORTPOOL_SKIP("cannot mount a tmpfs here (" << std::strerror(small.error())
+                                                << "; needs root and CAP_SYS_ADMIN); the RLIMIT_FSIZE test "
+                                                   "checks a record that cannot be written");
   }
   PortPoolManager manager("api", ports.ports(), options_in(directory));
 
@@ -386,8 +393,7 @@ TEST_CASE("a hard link to a held lock file makes no second holder, in this proce
 
 TEST_CASE("a lock file that belongs to another user is refused with the reason") {
   if (::geteuid() != 0) {
-    WARN("skipped: needs root to give a file to another user");
-    return;
+    PORTPOOL_SKIP("needs root to give a file to another user");
   }
   TempDir directory;
   auto ports = ReservedPorts::any(2);

@@ -11,6 +11,7 @@
 #include "holding_child.hpp"
 #include "in_child.hpp"
 #include "ports.hpp"
+#include "skip.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -41,14 +42,6 @@ Options shared_options(const TempDir& directory) {
   auto options = options_in(directory);
   options.shared_lock_dir = true;
   return options;
-}
-
-bool is_root() {
-  if (::geteuid() != 0) {
-    WARN("skipped: needs root to run a second user (nobody) in a child process");
-    return false;
-  }
-  return true;
 }
 
 /// In a child running as nobody: a manager of `ports` acquires, which must give the second port;
@@ -120,8 +113,7 @@ TEST_CASE("a lock directory writable by group or others is refused unless shared
 
 TEST_CASE("another user's lock directory is refused") {
   if (::geteuid() != 0) {
-    WARN("skipped: needs root to give a directory to another user");
-    return;
+    PORTPOOL_SKIP("needs root to give a directory to another user");
   }
   TempDir directory;
   directory.create_private_lock_dir();
@@ -181,8 +173,8 @@ TEST_CASE("a lock file that is a symbolic link or a FIFO is never followed nor u
 }
 
 TEST_CASE("two users on a shared lock directory exclude each other and see each other's holders") {
-  if (!is_root()) {
-    return;
+  if (::geteuid() != 0) {
+    PORTPOOL_SKIP("needs root to run a second user (nobody) in a child process");
   }
   TempDir directory;
   auto options = shared_options(directory);
@@ -214,8 +206,8 @@ TEST_CASE("two users on a shared lock directory exclude each other and see each 
 }
 
 TEST_CASE("a lock file another user cannot open refuses that port, naming its owner, and the next port is taken") {
-  if (!is_root()) {
-    return;
+  if (::geteuid() != 0) {
+    PORTPOOL_SKIP("needs root to run a second user (nobody) in a child process");
   }
   TempDir directory;
   auto options = shared_options(directory);

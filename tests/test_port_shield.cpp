@@ -10,6 +10,7 @@
 #include "io_threads.hpp"
 #include "ports.hpp"
 #include "process.hpp"
+#include "skip.hpp"
 #include "temp_dir.hpp"
 
 #include <arpa/inet.h>
@@ -18,6 +19,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,6 +34,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -294,7 +297,7 @@ TEST_CASE("deleting the lock file is reported as lock_file_removed at once, with
   auto event = watched.wait_for_loss();
   auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(watched.reported_at() - removed_at);
   INFO("reported " << latency.count() << " ms after the deletion (target: under 50 ms)");
-  CHECK(latency < 5s);
+  CHECK(latency < 20s);  // not a measurement: the poll alone would take 60 s
   CHECK(event.reason == LostReason::lock_file_removed);
   CHECK(event.port == watched.port());
   CHECK(event.service == "api-server");
@@ -377,8 +380,7 @@ TEST_CASE("another process listening on the port of a plain lease is reported as
 
 TEST_CASE("a foreign listener beside this process's own listener is told apart from it") {
   if (!second_loopback_available()) {
-    WARN("127.0.0.2 cannot be bound here; skipped");
-    return;
+    PORTPOOL_SKIP("127.0.0.2 cannot be bound here (not routed to the loopback interface)");
   }
   SECTION("with a listening lease, whose acceptor is known exactly") {
     WatchedLease watched("web", WatchedLease::Hold::listening);
@@ -433,8 +435,7 @@ TEST_CASE("a listener of a descendant of a listener_process_trees root is the se
 
 TEST_CASE("a third process listening beside a listener process is reported as foreign_listener") {
   if (!second_loopback_available()) {
-    WARN("127.0.0.2 cannot be bound here; skipped");
-    return;
+    PORTPOOL_SKIP("127.0.0.2 cannot be bound here (not routed to the loopback interface)");
   }
   WatchedLease watched("web");
   ForeignListener server("127.0.0.1", watched.port());
@@ -531,21 +532,93 @@ TEST_CASE("stop() and destruction with a check pending never call back, and the 
   CHECK(calls.load() == 0);
 }
 
+namespace {
+
+/// A gate that a callback waits at until the test opens it. Idempotent.
+class Gate {
+ public:
+  void open() {
+    {
+      std::lock_guard guard(mutex_);
+      open_ = true;
+    }
+    opened_.notify_all();
+  }
+  void wait() {
+    std::unique_lock lock(mutex_);
+    opened_.wait(lock, [this] { return open_; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable opened_;
+  bool open_ = false;
+};
+
+/// Opens `gate` when it goes out of scope: a test that stops early must not leave a callback
+/// waiting, or stopping its shield would wait for ever.
+struct OpenAtExit {
+  Gate& gate;
+  OpenAtExit(const OpenAtExit&) = delete;
+  OpenAtExit& operator=(const OpenAtExit&) = delete;
+  OpenAtExit(OpenAtExit&&) = delete;
+  OpenAtExit& operator=(OpenAtExit&&) = delete;
+  ~OpenAtExit() { gate.open(); }
+};
+
+/// The scheduling state of thread `tid` of this process, from /proc ('R' running, 'S' asleep,
+/// waiting for something), or '?' when it cannot be read (the thread ended).
+char thread_state(pid_t tid) {
+  std::ifstream file("/proc/self/task/" + std::to_string(tid) + "/stat");
+  std::string stat;
+  std::getline(file, stat);
+  auto name_end = stat.rfind(')');
+  return name_end == std::string::npos || name_end + 2 >= stat.size() ? '?' : stat[name_end + 2];
+}
+
+}  // namespace
+
 TEST_CASE("stop() from another thread waits for a running callback") {
   HeldPort held("web");
   auto& [directory, ports, manager, lease] = held;
   IoThreads io(2);
-  std::atomic<bool> entered{false};
+  std::promise<void> entered;
+  auto callback_entered = entered.get_future();
+  Gate gate;  // the callback runs until the test opens it
   std::atomic<bool> finished{false};
   PortShield shield(io.executor(), lease, [&](const ShieldEvent&) {
-    entered = true;
-    std::this_thread::sleep_for(200ms);  // a slow callback (this is the behaviour under test)
+    entered.set_value();
+    gate.wait();
     finished = true;
   });
+  OpenAtExit open_at_exit{gate};  // destroyed before the shield
   ::unlink(lease.lock_file().c_str());
-  REQUIRE(wait_until([&] { return entered.load(); }));
-  shield.stop();
-  CHECK(finished.load());
+  REQUIRE(callback_entered.wait_for(20s) == std::future_status::ready);
+
+  // stop() from another thread, while the callback waits at the gate.
+  std::atomic<pid_t> stopper_tid{0};
+  std::atomic<bool> stop_returned{false};
+  std::atomic<bool> finished_when_stop_returned{false};
+  std::thread stopper([&] {
+    stopper_tid = static_cast<pid_t>(::syscall(SYS_gettid));
+    shield.stop();
+    finished_when_stop_returned = finished.load();
+    stop_returned = true;
+  });
+  // The gate opens only once the stopper sleeps inside stop() (on the lock the callback holds), or
+  // once stop() has wrongly returned: never merely because stop() was slow to start.
+  bool stop_waits_or_returned = wait_until([&] {
+    auto tid = stopper_tid.load();
+    return stop_returned.load() || (tid != 0 && thread_state(tid) == 'S');
+  });
+  bool returned_before_the_gate_opened = stop_returned.load();
+  gate.open();
+  stopper.join();
+
+  CHECK(stop_waits_or_returned);
+  CHECK_FALSE(returned_before_the_gate_opened);
+  CHECK(stop_returned.load());
+  CHECK(finished_when_stop_returned.load());  // the callback had finished when stop() returned
 }
 
 TEST_CASE("stop() and destruction from inside the callback do not deadlock") {
@@ -710,6 +783,39 @@ TEST_CASE("stress: shields created and destroyed on a 4-thread io_context while 
   CHECK(repeated_calls.load() == 0);
 }
 
+namespace {
+
+/// The listener of `inode` among `listeners`, if any.
+std::optional<detail::Listener> listener_of(const std::vector<detail::Listener>& listeners, std::uint64_t inode) {
+  for (const auto& listener : listeners) {
+    if (listener.inode == inode) {
+      return listener;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+TEST_CASE("/proc/net/tcp lists a listener of this process with its port, address and inode") {
+  auto ports = ReservedPorts::any(1);
+  auto own = listen_on(ports[0]);
+  auto inode = detail::socket_inode_of_fd(own.get());
+
+  std::vector<detail::Listener> from_proc;
+  auto table = detail::read_proc_file("/proc/net/tcp");
+  REQUIRE(table);
+  detail::parse_listeners(*table, from_proc);
+  auto in_proc = listener_of(from_proc, inode);
+  REQUIRE(in_proc);
+  CHECK(in_proc->port == ports[0]);
+  CHECK(in_proc->endpoint_text() == "127.0.0.1:" + std::to_string(ports[0]));
+
+  auto snapshot = detail::ListenerSnapshot::read();  // from sock_diag, or from /proc where it is missing
+  CHECK(snapshot->listening(ports[0], inode));
+  CHECK(snapshot->own_inodes().count(inode) == 1);
+}
+
 TEST_CASE("sock_diag and /proc/net/tcp report the same listeners") {
   auto ports = ReservedPorts::any(1);
   auto own = listen_on(ports[0]);
@@ -717,35 +823,23 @@ TEST_CASE("sock_diag and /proc/net/tcp report the same listeners") {
 
   std::vector<detail::Listener> from_netlink;
   if (!detail::netlink_listeners(AF_INET, from_netlink)) {
-    WARN("NETLINK_SOCK_DIAG is not available here: only /proc/net/tcp is used");
+    PORTPOOL_SKIP(
+        "NETLINK_SOCK_DIAG is not available here (the shield uses /proc/net/tcp alone; see the "
+        "/proc/net/tcp test)");
   }
   std::vector<detail::Listener> from_proc;
   auto table = detail::read_proc_file("/proc/net/tcp");
   REQUIRE(table);
   detail::parse_listeners(*table, from_proc);
 
-  auto find = [&](const std::vector<detail::Listener>& listeners) -> std::optional<detail::Listener> {
-    for (const auto& listener : listeners) {
-      if (listener.inode == inode) {
-        return listener;
-      }
-    }
-    return std::nullopt;
-  };
-  auto in_proc = find(from_proc);
+  auto in_proc = listener_of(from_proc, inode);
+  auto in_netlink = listener_of(from_netlink, inode);
   REQUIRE(in_proc);
-  CHECK(in_proc->port == ports[0]);
-  CHECK(in_proc->endpoint_text() == "127.0.0.1:" + std::to_string(ports[0]));
-  if (!from_netlink.empty()) {
-    auto in_netlink = find(from_netlink);
-    REQUIRE(in_netlink);
-    CHECK(in_netlink->port == in_proc->port);
-    CHECK(in_netlink->address == in_proc->address);
-    CHECK(detail::ListenerSnapshot::read()->source() == std::string("sock_diag"));
-  }
-  auto snapshot = detail::ListenerSnapshot::read();
-  CHECK(snapshot->listening(ports[0], inode));
-  CHECK(snapshot->own_inodes().count(inode) == 1);
+  REQUIRE(in_netlink);
+  CHECK(in_netlink->port == ports[0]);
+  CHECK(in_netlink->port == in_proc->port);
+  CHECK(in_netlink->address == in_proc->address);
+  CHECK(detail::ListenerSnapshot::read()->source() == std::string("sock_diag"));
 }
 
 TEST_CASE("IPv6 addresses of /proc/net/tcp6 are decoded") {

@@ -4,6 +4,7 @@
 
 #include "fixtures.hpp"
 #include "ports.hpp"
+#include "skip.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -20,27 +21,31 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-/// A program outside portpool listening on `address`:`port`, or an empty descriptor, with a
-/// warning that the test has nothing to check, where this machine cannot have that address.
-portpool::UniqueFd foreign_listener_or_warning(const char* address, std::uint16_t port) {
-  auto listener = listen_on_address(address, port);
-  if (!listener) {
-    WARN("cannot listen on " << address << " on this machine (no IPv6, or not routed to loopback); nothing to test");
+/// The first of `addresses` that this machine cannot listen on (no IPv6, or 127.0.0.2 not routed to
+/// the loopback interface), or nullptr when it can listen on every one.
+template <class Addresses>
+const char* first_unavailable(const Addresses& addresses) {
+  for (const char* address : addresses) {
+    if (!can_listen_on_address(address)) {
+      return address;
+    }
   }
-  return listener;
+  return nullptr;
 }
 
 }  // namespace
 
 TEST_CASE("a port with a listener on any local address of either family is skipped and the next one handed out") {
-  const auto* address = GENERATE("::1", "127.0.0.2", "::", "0.0.0.0", "127.0.0.1");
+  const std::vector<const char*> addresses{"::1", "127.0.0.2", "::", "0.0.0.0", "127.0.0.1"};
+  if (const auto* missing = first_unavailable(addresses)) {
+    PORTPOOL_SKIP("cannot listen on " << missing << " on this machine (no IPv6, or not routed to loopback)");
+  }
+  const auto* address = GENERATE_COPY(from_range(addresses));
   CAPTURE(address);
   TempDir directory;
   auto ports = ReservedPorts::any(2);
-  auto listener = foreign_listener_or_warning(address, ports[0]);
-  if (!listener) {
-    return;
-  }
+  auto listener = listen_on_address(address, ports[0]);
+  REQUIRE(listener);
   std::vector<Event> events;
   PortPoolManager manager("web", ports.ports(), recording_options(directory, events));
   auto lease = manager.acquire();
@@ -52,14 +57,16 @@ TEST_CASE("a port with a listener on any local address of either family is skipp
 }
 
 TEST_CASE("acquire_listening skips the same ports as acquire") {
-  const auto* address = GENERATE("::1", "127.0.0.2");
+  const std::vector<const char*> addresses{"::1", "127.0.0.2"};
+  if (const auto* missing = first_unavailable(addresses)) {
+    PORTPOOL_SKIP("cannot listen on " << missing << " on this machine (no IPv6, or not routed to loopback)");
+  }
+  const auto* address = GENERATE_COPY(from_range(addresses));
   CAPTURE(address);
   TempDir directory;
   auto ports = ReservedPorts::any(2);
-  auto listener = foreign_listener_or_warning(address, ports[0]);
-  if (!listener) {
-    return;
-  }
+  auto listener = listen_on_address(address, ports[0]);
+  REQUIRE(listener);
   boost::asio::io_context io;
   PortPoolManager manager("web", ports.ports(), options_in(directory));
   auto listening = manager.acquire_listening(io.get_executor());
@@ -67,12 +74,13 @@ TEST_CASE("acquire_listening skips the same ports as acquire") {
 }
 
 TEST_CASE("the probe and the shield agree: a port handed out is not one the shield calls taken") {
+  if (!can_listen_on_address("::1")) {
+    PORTPOOL_SKIP("::1 is not configured on this machine (no IPv6 loopback)");
+  }
   TempDir directory;
   auto ports = ReservedPorts::any(2);
-  auto listener = foreign_listener_or_warning("::1", ports[0]);
-  if (!listener) {
-    return;
-  }
+  auto listener = listen_on_address("::1", ports[0]);
+  REQUIRE(listener);
   boost::asio::io_context io;
   PortPoolManager manager("web", ports.ports(), options_in(directory));
   auto lease = manager.acquire();
@@ -87,11 +95,12 @@ TEST_CASE("the probe and the shield agree: a port handed out is not one the shie
 }
 
 TEST_CASE("a port bound on [::1] by another program is refused by BindProbe itself") {
-  auto ports = ReservedPorts::any(1);
-  auto listener = foreign_listener_or_warning("::1", ports[0]);
-  if (!listener) {
-    return;
+  if (!can_listen_on_address("::1")) {
+    PORTPOOL_SKIP("::1 is not configured on this machine (no IPv6 loopback)");
   }
+  auto ports = ReservedPorts::any(1);
+  auto listener = listen_on_address("::1", ports[0]);
+  REQUIRE(listener);
   auto refusal = BindProbe{}.check(boost::asio::ip::address_v4::loopback(), ports[0]);
   REQUIRE(refusal);
   CHECK_THAT(*refusal, Contains("[::1]:" + std::to_string(ports[0])));

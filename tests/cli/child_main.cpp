@@ -11,7 +11,10 @@
 //                                      every connection "hello from <port>"; on SIGTERM print
 //                                      "SIGNAL 15" and exit 42
 //   portpool_cli_child kill-self SIG   die by signal SIG
-//   portpool_cli_child listen-stubborn like listen, but SIGTERM is ignored: only SIGKILL ends it
+//   portpool_cli_child listen-stubborn [until-eof]
+//                                      like listen, but SIGTERM only makes it print "SIGTERM IGNORED":
+//                                      only SIGKILL ends it, or, with until-eof, the end of its stdin
+//                                      (then it exits 0)
 //   portpool_cli_child daemonize CMD... start CMD as a daemon (fork, setsid, fork: CMD's parent
 //                                      exits at once), then wait for stdin to close, exit 0
 //   portpool_cli_child notify-serve    serve on descriptor 3 (LISTEN_FDS, LISTEN_PID checked): print
@@ -227,15 +230,36 @@ int notify_and_serve() {
   }
 }
 
-int listen_ignoring_sigterm() {
-  ::signal(SIGTERM, SIG_IGN);
+// SIGTERM is caught and reported, never obeyed; it stays blocked except inside ppoll.
+int listen_ignoring_sigterm(bool until_eof) {
+  struct sigaction action {};
+  action.sa_handler = [](int number) { last_signal = number; };
+  ::sigaction(SIGTERM, &action, nullptr);
+  sigset_t blocked;
+  sigset_t waiting;
+  sigemptyset(&blocked);
+  sigaddset(&blocked, SIGTERM);
+  ::sigprocmask(SIG_BLOCK, &blocked, &waiting);
   int listening = listen_on_port();
   if (listening < 0) {
     return 5;
   }
   say("READY " + variable("PORT"));
+  pollfd watched[2] = {{listening, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+  const nfds_t count = until_eof ? 2 : 1;
   while (true) {
-    answer_one_connection(listening);
+    if (::ppoll(watched, count, nullptr, &waiting) > 0) {
+      if (watched[0].revents != 0) {
+        answer_one_connection(listening);
+      }
+      char buffer[256];
+      if (until_eof && watched[1].revents != 0 && ::read(STDIN_FILENO, buffer, sizeof buffer) <= 0) {
+        return 0;
+      }
+    } else if (last_signal == SIGTERM) {
+      last_signal = 0;
+      say("SIGTERM IGNORED");
+    }
   }
 }
 
@@ -348,7 +372,7 @@ int main(int argc, char** argv) {
     return notify_and_serve();
   }
   if (mode == "listen-stubborn") {
-    return listen_ignoring_sigterm();
+    return listen_ignoring_sigterm(!arguments.empty() && arguments.front() == "until-eof");
   }
   if (mode == "daemonize" && !arguments.empty()) {
     return daemonize(arguments);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # `portpool reserve`, run for real in a private network namespace: net.ipv4.ip_local_port_range and
 # ip_local_reserved_ports belong to the namespace, so the machine's own settings are never touched.
-# Needs root (unshare -n); exits 77, which ctest reports as skipped, where that is not permitted.
+# Needs root (unshare -n); where that is not permitted it prints "SKIPPED: <reason>" and exits 77,
+# which ctest reports as skipped (SKIP_RETURN_CODE, and the "SKIPPED: " line every skip prints).
 #
 # usage: reserve_test.sh PORTPOOL [--in-namespace WORK_DIR]
 set -eu
@@ -10,7 +11,7 @@ portpool=$1
 
 if [ "${2:-}" != --in-namespace ]; then
   if ! unshare -n true 2>/dev/null; then
-    echo "skipped: creating a network namespace (unshare -n) is not permitted here; run as root"
+    echo "SKIPPED: creating a network namespace (unshare -n) is not permitted here; run as root"
     exit 77
   fi
   work=$(mktemp -d)

@@ -2,6 +2,7 @@
 // too few file descriptors. Each is one clear error with its exit code, and nothing stays held.
 
 #include "cli.hpp"
+#include "skip.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -50,9 +51,11 @@ TEST_CASE("a config file that is a FIFO, a device, a directory or a file over 1 
                                                       {"/dev/zero", "is a character device"},
                                                       {fixture.dir.path().string(), "is a directory"},
                                                       {huge.string(), "is larger than 1048576 bytes (1 MiB)"}}) {
-    auto started = std::chrono::steady_clock::now();
-    auto result = run_portpool(run_with_config(fixture, path));
-    CHECK(std::chrono::steady_clock::now() - started < 5s);
+    auto run = portpool::test::spawn_portpool(run_with_config(fixture, path));
+    run.close_stdin();
+    // Refused without reading: a FIFO without a writer, or /dev/zero, would keep a reader for ever.
+    REQUIRE(portpool::test::wait_until([&] { return run.exited(); }));
+    auto result = finish(run);
     CHECK(result.exit_code == 78);
     std::string expected = "the config file ";
     expected.append(path).append(" ").append(reason);
@@ -80,6 +83,7 @@ TEST_CASE("a config file of exactly 1 MiB is still read") {
 
 TEST_CASE("with 4 to 16 file descriptors, run either works or exits 71 naming the limit, and holds nothing") {
   RunFixture fixture;
+  int answered_by_portpool = 0;  // limits at which portpool's own answer was checked
   for (int limit = 4; limit <= 16; ++limit) {
     // Descriptors this test inherited are closed first, so that the limit is portpool's alone.
     std::vector<std::string> argv{"/bin/sh", "-c",
@@ -94,15 +98,23 @@ TEST_CASE("with 4 to 16 file descriptors, run either works or exits 71 naming th
     INFO("ulimit -n " << limit << ": " << result.err);
     if (PORTPOOL_TEST_SANITIZED && result.err.find("Sanitizer") != std::string::npos) {
       // The sanitizer runtime checks memory through a pipe of its own, which it cannot open here.
-      WARN("ulimit -n " << limit << ": the sanitizer runtime itself ran out of descriptors");
+      WARN("ulimit -n " << limit
+                        << ": the sanitizer runtime itself ran out of descriptors, so portpool's answer at this "
+                           "limit is not checked, only that nothing is held");
       CHECK(holders(fixture.dir.lock_dir()).empty());
       continue;
     }
+    ++answered_by_portpool;
     CHECK((result.exit_code == 0 || result.exit_code == 71));
     if (result.exit_code == 71) {
       CHECK_THAT(result.err, Contains("ulimit -n"));
     }
     CHECK(holders(fixture.dir.lock_dir()).empty());
+  }
+  if (answered_by_portpool == 0) {
+    PORTPOOL_SKIP(
+        "under the sanitizer, its runtime ran out of descriptors at every limit from 4 to 16 before "
+        "portpool could answer");
   }
 }
 

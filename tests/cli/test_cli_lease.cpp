@@ -125,13 +125,17 @@ TEST_CASE("lease prints one JSON line and holds the port until its input ends") 
 
 TEST_CASE("lease ignores what it reads and holds until the end of its input") {
   Fixture fixture;
-  // A shell pipeline feeds the lease's input through a pipe that ends when the shell does.
+  // A shell pipeline feeds the lease's input through a pipe that ends when the shell does: a line
+  // at once, more once this test closes the shell's own input, then the end.
   auto piped = ChildProcess::spawn(
-      {"/bin/sh", "-c", R"(lease_cli=$1; shift; { printf 'anything\n'; sleep 1; printf 'more'; } | "$lease_cli" "$@")",
-       "sh", PORTPOOL_CLI, "lease", "--config", fixture.config.string(), "--lock-dir", fixture.dir.lock_dir().string(),
+      {"/bin/sh", "-c",
+       R"(lease_cli=$1; shift; { printf 'anything\n'; cat >/dev/null; printf 'more'; } | "$lease_cli" "$@")", "sh",
+       PORTPOOL_CLI, "lease", "--config", fixture.config.string(), "--lock-dir", fixture.dir.lock_dir().string(),
        "web"});
   auto line = lease_line(piped);
   CHECK(line.at("port") == fixture.ports[0]);
+  CHECK(holders(fixture.dir.lock_dir()).size() == 1);  // what it read ended nothing
+  piped.close_stdin();
   CHECK(finish(piped).exit_code == 0);
   CHECK(holders(fixture.dir.lock_dir()).empty());
 }
@@ -166,9 +170,12 @@ TEST_CASE("lease ends when its parent is killed, even though its input stays ope
 
 TEST_CASE("lease --parent-pid of a parent already gone takes nothing and exits 0") {
   Fixture fixture;
-  // The outer shell exits at once; its subshell, the lease's real parent, outlives it and
-  // reports the lease's exit status.
-  std::string command = R"(outer=$$; ( sleep 0.2; "$@" --parent-pid "$outer"; echo "exit $?" ) <&0 &)";
+  // The outer shell exits at once; its subshell, the lease's real parent, outlives it, waits until
+  // the outer shell is gone (reaped by this test: a zombie still counts for kill -0), and reports
+  // the lease's exit status.
+  std::string command =
+      R"(outer=$$; ( while kill -0 "$outer" 2>/dev/null; do sleep 0.01; done; "$@" --parent-pid "$outer"; )"
+      R"(echo "exit $?" ) <&0 &)";
   auto lease_arguments = fixture.arguments();
   std::vector<std::string> shell{"/bin/sh", "-c", command, "sh", PORTPOOL_CLI};
   shell.insert(shell.end(), lease_arguments.begin(), lease_arguments.end());

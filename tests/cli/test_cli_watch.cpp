@@ -41,12 +41,10 @@ TEST_CASE("status --watch --json prints the snapshot, then acquired, released an
   REQUIRE(snapshot.at("holders").size() == 1);
   CHECK(snapshot.at("holders")[0].at("service") == "early");
 
-  auto started = std::chrono::steady_clock::now();
   auto holder = spawn_portpool({"run", "--config", config.string(), "--lock-dir", dir.lock_dir().string(), "--protocol",
                                 "http", "web", "--", PORTPOOL_CLI_CHILD, "hold"});
   REQUIRE(ready_port(holder) == ports[0]);
   auto acquired = next_message(watcher);
-  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
   CHECK(acquired.at("type") == "acquired");
   CHECK(acquired.at("port") == ports[0]);
   CHECK(acquired.at("holder").at("pid") == holder.pid());

@@ -151,4 +151,8 @@ inline portpool::UniqueFd listen_on_address(const char* address, std::uint16_t p
   return socket;
 }
 
+/// Whether this machine lets a socket listen on `address` (on a port of the kernel's choosing):
+/// false without IPv6, or where 127.0.0.2 is not routed to the loopback interface.
+inline bool can_listen_on_address(const char* address) { return static_cast<bool>(listen_on_address(address, 0)); }
+
 }  // namespace portpool::test

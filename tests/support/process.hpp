@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <optional>
@@ -82,7 +83,8 @@ class ChildProcess {
         stdin_(std::move(other.stdin_)),
         stdout_(std::move(other.stdout_)),
         stderr_(std::move(other.stderr_)),
-        buffer_(std::move(other.buffer_)) {}
+        buffer_(std::move(other.buffer_)),
+        output_ended_(other.output_ended_) {}
   ChildProcess& operator=(ChildProcess&&) = delete;
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
@@ -96,7 +98,7 @@ class ChildProcess {
   pid_t pid() const { return pid_; }
 
   /// The next line of standard output (without the newline), or nullopt at end of output or after
-  /// `timeout`.
+  /// `timeout` (output_ended() tells which).
   std::optional<std::string> read_line(std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (true) {
@@ -106,16 +108,24 @@ class ChildProcess {
         return line;
       }
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0 || !read_some(stdout_.get(), buffer_, static_cast<int>(left.count()))) {
+      if (left.count() <= 0) {
+        return std::nullopt;
+      }
+      auto read = read_some(stdout_.get(), buffer_, static_cast<int>(left.count()));
+      if (read != Read::data) {
+        output_ended_ = output_ended_ || read == Read::end;
         return std::nullopt;
       }
     }
   }
 
+  /// Whether standard output has ended: every process that had it closed it (seen by read_line).
+  bool output_ended() const { return output_ended_; }
+
   /// All of standard error (call after the process ended or closed it).
   std::string read_stderr() {
     std::string text;
-    while (read_some(stderr_.get(), text, 20000)) {
+    while (read_some(stderr_.get(), text, 20000) == Read::data) {
     }
     return text;
   }
@@ -132,6 +142,20 @@ class ChildProcess {
       status_ = status;
     }
     return *status_;
+  }
+
+  /// Whether the process has ended (then reaped, for wait()), without waiting: for wait_until().
+  bool exited() {
+    if (!status_) {
+      int status = 0;
+      pid_t reaped = 0;
+      while ((reaped = ::waitpid(pid_, &status, WNOHANG)) < 0 && errno == EINTR) {
+      }
+      if (reaped == pid_) {
+        status_ = status;
+      }
+    }
+    return status_.has_value();
   }
 
   /// The exit code, or 128 + signal when killed.
@@ -153,18 +177,22 @@ class ChildProcess {
     return result;
   }
 
-  static bool read_some(int fd, std::string& into, int timeout_ms) {
+  enum class Read { data, end, timeout };
+
+  // What is there to read on `fd` within `timeout_ms`, appended to `into`. A read error counts as
+  // the end.
+  static Read read_some(int fd, std::string& into, int timeout_ms) {
     pollfd ready{fd, POLLIN, 0};
     if (::poll(&ready, 1, timeout_ms) <= 0) {
-      return false;
+      return Read::timeout;
     }
     char chunk[4096];
     auto count = ::read(fd, chunk, sizeof chunk);
     if (count <= 0) {
-      return false;
+      return Read::end;
     }
     into.append(chunk, static_cast<std::size_t>(count));
-    return true;
+    return Read::data;
   }
 
   pid_t pid_ = -1;
@@ -173,6 +201,7 @@ class ChildProcess {
   portpool::UniqueFd stdout_;
   portpool::UniqueFd stderr_;
   std::string buffer_;
+  bool output_ended_ = false;
 };
 
 }  // namespace portpool::test
