@@ -93,20 +93,28 @@ fi
 # the packaging tests (docs/ci.md).
 sanitized=("${clang[@]}" -DPORTPOOL_BUILD_EXAMPLES=OFF -DPORTPOOL_BUILD_BENCHMARKS=OFF
   -DPORTPOOL_BUILD_PACKAGE_TESTS=OFF)
-configure clang-asan-ubsan "${sanitized[@]}" -DPORTPOOL_SANITIZE=address,undefined -DPORTPOOL_BUILD_FUZZERS=ON
-configure clang-tsan "${sanitized[@]}" -DPORTPOOL_SANITIZE=thread
-configure gcc -DCMAKE_CXX_COMPILER=g++ "${linker[@]}" -DPORTPOOL_BUILD_TOOLS=OFF -DPORTPOOL_BUILD_EXAMPLES=OFF \
-  -DPORTPOOL_BUILD_BENCHMARKS=OFF -DPORTPOOL_BUILD_FLEET=OFF
-gcc_targets=(portpool_header_self_containment test_odr test_shipped_headers)
+build_asan() {
+  configure clang-asan-ubsan "${sanitized[@]}" -DPORTPOOL_SANITIZE=address,undefined -DPORTPOOL_BUILD_FUZZERS=ON &&
+    cmake --build build/clang-asan-ubsan
+}
+build_tsan() {
+  configure clang-tsan "${sanitized[@]}" -DPORTPOOL_SANITIZE=thread &&
+    cmake --build build/clang-tsan
+}
 gcc_tests='^(odr|shipped_headers):|^platform_not_linux$'
+build_gcc() {
+  configure gcc -DCMAKE_CXX_COMPILER=g++ "${linker[@]}" -DPORTPOOL_BUILD_TOOLS=OFF -DPORTPOOL_BUILD_EXAMPLES=OFF \
+    -DPORTPOOL_BUILD_BENCHMARKS=OFF -DPORTPOOL_BUILD_FLEET=OFF &&
+    cmake --build build/gcc --target portpool_header_self_containment test_odr test_shipped_headers
+}
 
 stage "build clang"
 cmake --build build/clang
-in_background build-clang-asan-ubsan cmake --build build/clang-asan-ubsan
+in_background build-clang-asan-ubsan build_asan
 run_tests clang -LE soak
 
 finish build-clang-asan-ubsan
-in_background build-clang-tsan cmake --build build/clang-tsan
+in_background build-clang-tsan build_tsan
 run_tests clang-asan-ubsan -LE soak
 
 fuzz() {
@@ -133,7 +141,7 @@ fuzz() {
 finish build-clang-tsan
 mkdir -p build/fuzz
 in_background fuzz fuzz
-in_background build-gcc cmake --build build/gcc --target "${gcc_targets[@]}"
+in_background build-gcc build_gcc
 in_background tidy env PORTPOOL_TIDY_JOBS="$jobs" bash scripts/tidy.sh --shard \
   "$(($(git rev-list --count HEAD) % 8))/8"
 run_tests clang-tsan -LE soak

@@ -27,7 +27,7 @@ def summarise(name, path):
             counts["failed"] += 1
         else:
             counts["passed"] += 1
-    print(f"{name:18} {counts['run']:4} run, {counts['passed']:4} passed, {counts['skipped']:3} skipped, "
+    print(f"{name:18} {counts['run']:4} tests: {counts['passed']:4} passed, {counts['skipped']:3} skipped, "
           f"{counts['failed']:3} failed")
     for test, reason in skipped:
         print(f"{'':18} skipped: {test}: {reason}")
