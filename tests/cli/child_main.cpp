@@ -153,12 +153,9 @@ int listen_on_port() {
   return listening;
 }
 
-// SIGTERM stays blocked except inside ppoll, so that it cannot slip in between two waits.
-int listen_until_sigterm() {
-  int listening = listen_on_port();
-  if (listening < 0) {
-    return 5;
-  }
+// Records SIGTERM in last_signal instead of dying of it, and blocks it; returns the mask to wait with
+// (ppoll), in which it is unblocked.
+sigset_t catch_sigterm_blocked() {
   struct sigaction action {};
   action.sa_handler = [](int number) { last_signal = number; };
   ::sigaction(SIGTERM, &action, nullptr);
@@ -167,6 +164,16 @@ int listen_until_sigterm() {
   sigemptyset(&blocked);
   sigaddset(&blocked, SIGTERM);
   ::sigprocmask(SIG_BLOCK, &blocked, &waiting);
+  return waiting;
+}
+
+// SIGTERM stays blocked except inside ppoll, so that it cannot slip in between two waits.
+int listen_until_sigterm() {
+  int listening = listen_on_port();
+  if (listening < 0) {
+    return 5;
+  }
+  sigset_t waiting = catch_sigterm_blocked();
   say("READY " + variable("PORT"));
   pollfd incoming{listening, POLLIN, 0};
   while (true) {
@@ -203,14 +210,7 @@ int notify_and_serve() {
     say("NO-SOCKET");
     return 3;
   }
-  struct sigaction action {};
-  action.sa_handler = [](int number) { last_signal = number; };
-  ::sigaction(SIGTERM, &action, nullptr);
-  sigset_t blocked;
-  sigset_t waiting;
-  sigemptyset(&blocked);
-  sigaddset(&blocked, SIGTERM);
-  ::sigprocmask(SIG_BLOCK, &blocked, &waiting);
+  sigset_t waiting = catch_sigterm_blocked();
   auto pid = std::to_string(::getpid());
   say("SERVING " + pid);
   notify("READY=1\nSTATUS=serving");
@@ -232,14 +232,7 @@ int notify_and_serve() {
 
 // SIGTERM is caught and reported, never obeyed; it stays blocked except inside ppoll.
 int listen_ignoring_sigterm(bool until_eof) {
-  struct sigaction action {};
-  action.sa_handler = [](int number) { last_signal = number; };
-  ::sigaction(SIGTERM, &action, nullptr);
-  sigset_t blocked;
-  sigset_t waiting;
-  sigemptyset(&blocked);
-  sigaddset(&blocked, SIGTERM);
-  ::sigprocmask(SIG_BLOCK, &blocked, &waiting);
+  sigset_t waiting = catch_sigterm_blocked();
   int listening = listen_on_port();
   if (listening < 0) {
     return 5;
