@@ -49,7 +49,7 @@
 namespace {
 
 std::string variable(const char* name) {
-  const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): single-threaded
+  const char* value = std::getenv(name);
   return value == nullptr ? "<unset>" : value;
 }
 
