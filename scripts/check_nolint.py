@@ -107,7 +107,11 @@ def main():
     arguments = parser.parse_args()
     if arguments.self_test:
         return self_test()
-    enabled = enabled_checks(arguments.clang_tidy, arguments.root)
+    try:
+        enabled = enabled_checks(arguments.clang_tidy, arguments.root)
+    except (OSError, subprocess.CalledProcessError) as error:
+        print(f'cannot run {arguments.clang_tidy} --list-checks: {error}', file=sys.stderr)
+        return 2
     if not enabled:
         print(f'{arguments.clang_tidy} --list-checks listed no check', file=sys.stderr)
         return 2
