@@ -92,7 +92,7 @@ std::chrono::duration<double> cpu_time() {
 }
 
 std::chrono::seconds window() {
-  const char* configured = std::getenv("PORTPOOL_BENCH_SECONDS");  // NOLINT(concurrency-mt-unsafe)
+  const char* configured = std::getenv("PORTPOOL_BENCH_SECONDS");
   return std::chrono::seconds(configured != nullptr ? std::max(1L, std::strtol(configured, nullptr, 10)) : 10L);
 }
 

@@ -47,7 +47,7 @@ class Holders {
     holders_.descendants[root] = std::move(descendants);
     return *this;
   }
-  operator SocketHolders() const { return holders_; }  // NOLINT(google-explicit-constructor): rows read better
+  operator SocketHolders() const { return holders_; }  // implicit: rows read better
 
  private:
   SocketHolders holders_;
@@ -100,7 +100,7 @@ class Facts {
     facts_.first.tables_read = false;
     return *this;
   }
-  operator ShieldFacts() const { return facts_; }  // NOLINT(google-explicit-constructor): rows read better
+  operator ShieldFacts() const { return facts_; }  // implicit: rows read better
 
  private:
   ShieldFacts facts_;

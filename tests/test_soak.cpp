@@ -51,7 +51,7 @@ struct Shared {
 };
 
 std::chrono::seconds soak_duration() {
-  const char* configured = std::getenv("PORTPOOL_SOAK_SECONDS");  // NOLINT(concurrency-mt-unsafe): single thread
+  const char* configured = std::getenv("PORTPOOL_SOAK_SECONDS");
   return std::chrono::seconds(configured != nullptr ? std::atol(configured) : 60);
 }
 

@@ -19,7 +19,7 @@ namespace portpool {
 /// @endcode
 inline std::filesystem::path default_lock_dir() {
   auto from_env = [](const char* name) -> std::string {
-    const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): read-only use
+    const char* value = std::getenv(name);
     return value == nullptr ? std::string{} : std::string{value};
   };
   if (auto configured = from_env("PORTPOOL_LOCK_DIR"); !configured.empty()) {

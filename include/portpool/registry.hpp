@@ -106,8 +106,8 @@ class Registry {
     if (stream == nullptr) {
       return numbers;
     }
-    static_cast<void>(listing.release());              // now owned by the stream
-    while (const dirent* entry = ::readdir(stream)) {  // NOLINT(concurrency-mt-unsafe): private stream
+    static_cast<void>(listing.release());  // now owned by the stream
+    while (const dirent* entry = ::readdir(stream)) {
       if (auto number = number_of(entry->d_name)) {
         numbers.push_back(*number);
       }

@@ -46,7 +46,6 @@ inline const WorkerVariable* known_worker_variable(std::string_view name) {
 }
 
 inline std::optional<std::string> environment_value(std::string_view name) {
-  // NOLINTNEXTLINE(concurrency-mt-unsafe): reading the environment; nothing here writes it
   const char* value = std::getenv(std::string(name).c_str());
   return value == nullptr ? std::nullopt : std::optional<std::string>(value);
 }

@@ -71,7 +71,7 @@ class FleetClaims::Impl {
     if (lease_ != 0) {
       try {
         etcd_->revoke_lease(lease_);
-      } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): the claims expire with the lease
+      } catch (const std::exception&) {  // ignored: the claims expire with the lease
       }
     }
   }
@@ -106,7 +106,7 @@ class FleetClaims::Impl {
   void release(std::uint16_t port, std::int64_t revision) noexcept {
     try {
       etcd_->delete_if_unchanged(claim_key(options_.prefix, port), revision);
-    } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): the claim expires with the lease
+    } catch (const std::exception&) {  // ignored: the claim expires with the lease
     }
   }
 
@@ -173,7 +173,7 @@ class FleetClaims::Impl {
     if (options_.on_lost) {
       try {
         options_.on_lost("etcd lost the lease of this process's fleet claims: other hosts may now take their ports");
-      } catch (...) {  // NOLINT(bugprone-empty-catch): a callback must not end the renewals
+      } catch (...) {  // ignored: a callback must not end the renewals
       }
     }
   }

@@ -249,7 +249,7 @@ class Publisher::Impl {
     ssize_t length = 0;
     while ((length = ::read(notify_.get(), buffer.data(), buffer.size())) > 0) {
       for (ssize_t offset = 0; offset < length;) {
-        const auto* event = reinterpret_cast<const inotify_event*>(buffer.data() + offset);  // NOLINT
+        const auto* event = reinterpret_cast<const inotify_event*>(buffer.data() + offset);
         directory_gone = directory_gone || (event->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF)) != 0;
         offset += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
       }
@@ -283,7 +283,7 @@ class Publisher::Impl {
     if (options_.on_log) {
       try {
         options_.on_log(line);
-      } catch (...) {  // NOLINT(bugprone-empty-catch): a logger must not stop the agent
+      } catch (...) {  // ignored: a logger must not stop the agent
       }
     }
   }

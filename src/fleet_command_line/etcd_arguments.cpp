@@ -19,7 +19,7 @@ void add_etcd_options(CLI::App& command, EtcdArguments& arguments) {
       .add_option("--password", arguments.password,
                   "etcd password (default: $PORTPOOL_ETCD_PASSWORD, which other users cannot read in ps)")
       ->type_name("PASSWORD");
-  if (const char* password = std::getenv("PORTPOOL_ETCD_PASSWORD")) {  // NOLINT(concurrency-mt-unsafe)
+  if (const char* password = std::getenv("PORTPOOL_ETCD_PASSWORD")) {
     arguments.password = password;
   }
 }

@@ -52,7 +52,7 @@
 namespace {
 
 std::string variable(const char* name) {
-  const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): single-threaded
+  const char* value = std::getenv(name);
   return value == nullptr ? "<unset>" : value;
 }
 

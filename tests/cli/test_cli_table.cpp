@@ -43,7 +43,7 @@ TEST_CASE("table prints the built-in table for instance 1 as aligned columns") {
   CHECK(lines[1].find("6000-6002") == ports_column);
   CHECK(lines[1].find("instance 1") == pool_column);
   CHECK(lines[1].find("6000 (skipped)") == lines[0].find("FETCH-BLOCKED"));
-  CHECK(lines[6].find("-", lines[0].find("FETCH-BLOCKED")) == lines[0].find("FETCH-BLOCKED"));
+  CHECK(lines[6].find('-', lines[0].find("FETCH-BLOCKED")) == lines[0].find("FETCH-BLOCKED"));
   CHECK_THAT(lines[6], StartsWith("api-server"));
   CHECK(lines[6].find("9000-9002") == ports_column);
   CHECK(lines[6].find("shared") == pool_column);

@@ -3,15 +3,19 @@
 #include <portpool/portpool.hpp>
 
 #include <cstdint>
+#include <exception>
 #include <iostream>
 #include <span>
 
 static_assert(__cplusplus >= 202002L, "built as C++20");
 
-int main() {
+int main() try {
   auto pool = portpool::ServicePortTable::defaults().pool_for("mcp-universal", 1);
   std::span<const std::uint16_t> ports(pool);
   std::cout << "C++20 consumer: mcp-universal instance 1 has " << ports.size() << " ports from " << ports.front()
             << '\n';
   return ports.size() == 3 && ports.front() == 6000 ? 0 : 1;
+} catch (const std::exception& error) {
+  std::cerr << "C++20 consumer: " << error.what() << '\n';
+  return 1;
 }

@@ -28,7 +28,7 @@ namespace {
 const char* requested_stop_step = nullptr;
 
 void stop_at_requested_step() {
-  requested_stop_step = std::getenv("PORTPOOL_TEST_STOP_AT");  // NOLINT(concurrency-mt-unsafe): before any thread
+  requested_stop_step = std::getenv("PORTPOOL_TEST_STOP_AT");  // read before any thread starts
   if (requested_stop_step != nullptr) {
     portpool::detail::step_hook = [](std::string_view step) {
       if (step == requested_stop_step) {

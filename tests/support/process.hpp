@@ -171,7 +171,7 @@ class ChildProcess {
     std::vector<char*> result;
     result.reserve(strings.size() + 1);
     for (const auto& text : strings) {
-      result.push_back(const_cast<char*>(text.c_str()));  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+      result.push_back(const_cast<char*>(text.c_str()));  // execve does not write them
     }
     result.push_back(nullptr);
     return result;

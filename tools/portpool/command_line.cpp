@@ -30,7 +30,7 @@ Executable check_executable(const std::string& path) {
 }
 
 std::string search_path() {
-  const char* path = std::getenv("PATH");  // NOLINT(concurrency-mt-unsafe): read before any thread starts
+  const char* path = std::getenv("PATH");  // read before any thread starts
   return path == nullptr ? std::string("/usr/local/bin:/usr/bin:/bin") : std::string(path);
 }
 

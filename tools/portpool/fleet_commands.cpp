@@ -107,7 +107,7 @@ int follow_fleet(fleet::EtcdClient& etcd, const FleetStatusArguments& arguments,
   return exit_code::success;
 }
 
-fleet::Publisher* running_publisher = nullptr;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
+fleet::Publisher* running_publisher = nullptr;
 
 extern "C" void stop_publisher(int /*signal*/) {
   if (running_publisher != nullptr) {

@@ -108,8 +108,8 @@ sigset_t watched_signals() {
   if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || ::getppid() != keeper) {
     ::_exit(exit_code::system_failure);
   }
-  if (std::getenv("LISTEN_FDS") != nullptr) {                       // NOLINT(concurrency-mt-unsafe): single-threaded
-    ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);  // NOLINT(concurrency-mt-unsafe)
+  if (std::getenv("LISTEN_FDS") != nullptr) {  // single-threaded here
+    ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
   }
   sigset_t none;
   sigemptyset(&none);

@@ -33,7 +33,7 @@ std::shared_ptr<fleet::FleetClaims> RunPorts::open_claims(const FleetRunArgument
   options.prefix = fleet.etcd.prefix;
   options.host_id = fleet.host_id;
   options.on_lost = [](const std::string& problem) {
-    std::cerr << "portpool: " << problem << std::endl;  // NOLINT(performance-avoid-endl): the claims' thread
+    std::cerr << "portpool: " << problem << std::endl;  // flushed: written from the claims' thread
   };
   return std::make_shared<fleet::FleetClaims>(std::move(options));
 }

@@ -15,7 +15,7 @@ void notify(const std::function<void(const Event&)>& on_event, const Event& even
   }
   try {
     on_event(event);
-  } catch (...) {  // NOLINT(bugprone-empty-catch): documented on Options::on_event
+  } catch (...) {  // ignored: documented on Options::on_event
   }
 }
 

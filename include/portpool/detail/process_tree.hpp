@@ -69,7 +69,7 @@ inline std::unordered_map<pid_t, std::vector<pid_t>> read_children_by_parent(boo
     torn = false;
     return children;
   }
-  while (const dirent* entry = ::readdir(processes)) {  // NOLINT(concurrency-mt-unsafe): private DIR*
+  while (const dirent* entry = ::readdir(processes)) {
     auto pid = pid_of_name(entry->d_name);
     if (!pid) {
       continue;

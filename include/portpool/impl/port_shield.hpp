@@ -55,7 +55,7 @@ inline ShieldTarget shield_target(const ListeningLease& listening, ShieldOptions
         "shield the plain lease",
         target.port));
   }
-  auto handle = const_cast<boost::asio::ip::tcp::acceptor&>(listening.acceptor)  // NOLINT: reads the handle only
+  auto handle = const_cast<boost::asio::ip::tcp::acceptor&>(listening.acceptor)  // const_cast: reads the handle only
                     .native_handle();
   target.sockets.acceptor_inode = socket_inode_of_fd(handle);
   if (target.sockets.acceptor_inode == 0) {

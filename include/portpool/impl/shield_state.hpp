@@ -136,7 +136,7 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
     }
     try {
       boost::asio::post(strand_, [self = shared_from_this()] { self->timer_.cancel(); });
-    } catch (...) {  // NOLINT(bugprone-empty-catch): out of memory; the poll ends at its next tick
+    } catch (...) {  // ignored: out of memory; the poll ends at its next tick
     }
   }
 
@@ -278,7 +278,7 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
         if (on_lost_) {
           on_lost_(target_, lost);
         }
-      } catch (...) {  // NOLINT(bugprone-empty-catch): documented on PortShield
+      } catch (...) {  // ignored: documented on PortShield
       }
       callback_thread_.store(std::thread::id());
     }

@@ -238,7 +238,7 @@ void for_each_socket_inode(const std::string& fd_dir, Visit&& visit) {
     return;
   }
   std::array<char, 64> target{};
-  while (const dirent* entry = ::readdir(directory)) {  // NOLINT(concurrency-mt-unsafe): private DIR*
+  while (const dirent* entry = ::readdir(directory)) {
     if (entry->d_name[0] == '.') {
       continue;
     }
@@ -283,7 +283,7 @@ inline std::string describe_socket_owner(std::uint64_t inode) {
     return {};
   }
   std::string found;
-  while (const dirent* entry = ::readdir(processes)) {  // NOLINT(concurrency-mt-unsafe): private DIR*
+  while (const dirent* entry = ::readdir(processes)) {
     std::string_view name(entry->d_name);
     if (name.empty() || name.find_first_not_of("0123456789") != std::string_view::npos) {
       continue;
