@@ -7,16 +7,16 @@
 #   clang-tsan        the same under ThreadSanitizer;
 #   gcc               the library as gcc users compile it: each public header alone, two units of
 #                     one program, the shipped headers' test;
-#   lint              clang-format, the NOLINT audit, clang-tidy over one part of the sources
-#                     (scripts/tidy.sh).
+#   lint              clang-format, clang-tidy over one part of the sources (scripts/tidy.sh); the
+#                     NOLINT audit is a test (nolint).
 # While the tests of one build run, which mostly wait for processes and sockets, the next build
 # compiles at idle priority (SCHED_IDLE), as do the fuzzers and clang-tidy: the tests keep the
 # processors they ask for. It ends with the number of tests run, passed and skipped in each build.
 # docs/ci.md says where the time goes and what each stage catches.
 #
 #   bash scripts/test.sh           everything, as CI
-#   bash scripts/test.sh --quick   before a commit: the clang build and its tests, clang-format, the
-#                                  NOLINT audit and clang-tidy on the files changed since HEAD
+#   bash scripts/test.sh --quick   before a commit: the clang build and its tests, clang-format and
+#                                  clang-tidy on the files changed since HEAD
 #
 # The soak test (label soak) is left out: ctest --test-dir build/clang -L soak.
 set -euo pipefail
@@ -68,9 +68,8 @@ finish() {
 }
 
 lint_format() {
-  stage "lint: clang-format, NOLINT audit"
+  stage "lint: clang-format"
   git ls-files '*.hpp' '*.cpp' | xargs clang-format --dry-run --Werror
-  python3 scripts/check_nolint.py
 }
 
 # clang, the whole tree, with the linker that links the large test programs in a second.
@@ -142,8 +141,10 @@ finish build-clang-tsan
 mkdir -p build/fuzz
 in_background fuzz fuzz
 in_background build-gcc build_gcc
-in_background tidy env PORTPOOL_TIDY_JOBS="$jobs" bash scripts/tidy.sh --shard \
-  "$(($(git rev-list --count HEAD) % 8))/8"
+# clang-tidy takes about 30 s a file: each run checks one of PORTPOOL_TIDY_SHARDS parts, chosen by
+# the number of commits, so that consecutive commits check every file.
+shards=${PORTPOOL_TIDY_SHARDS:-16}
+in_background tidy bash scripts/tidy.sh --shard "$(($(git rev-list --count HEAD) % shards))/$shards"
 run_tests clang-tsan -LE soak
 
 finish build-gcc
