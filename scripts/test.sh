@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the dependencies and runs every check of CI (.ci/run), in about 15 minutes on 2 cores:
-#   clang             the whole tree, warnings as errors: every test (but the soak);
+#   clang             the whole tree but the header tests, warnings as errors: every test (but the soak);
 #   clang-asan-ubsan  the library, the command and the fleet layer, with their tests, under
 #                     AddressSanitizer and UndefinedBehaviorSanitizer; the fuzzers replay their
 #                     corpora, then fuzz for PORTPOOL_FUZZ_SECONDS (60) each;
@@ -72,11 +72,13 @@ lint_format() {
   git ls-files '*.hpp' '*.cpp' | xargs clang-format --dry-run --Werror
 }
 
-# clang, the whole tree, with the linker that links the large test programs in a second.
+# clang, the whole tree, with the linker that links the large test programs in a second, and with
+# line tables as the only debug information: what sanitizer reports and backtraces need, at a
+# fraction of the cost of full debug information in every object.
 linker=(-DCMAKE_EXE_LINKER_FLAGS=-fuse-ld=lld -DCMAKE_SHARED_LINKER_FLAGS=-fuse-ld=lld
   -DCMAKE_MODULE_LINKER_FLAGS=-fuse-ld=lld)
-clang=(-DCMAKE_CXX_COMPILER=clang++ "${linker[@]}")
-configure clang "${clang[@]}"
+clang=(-DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_FLAGS_DEBUG=-gline-tables-only "${linker[@]}")
+configure clang "${clang[@]}" -DPORTPOOL_BUILD_HEADER_TESTS=OFF
 
 if [[ $mode == --quick ]]; then
   stage "build clang"
@@ -88,10 +90,10 @@ if [[ $mode == --quick ]]; then
   exit
 fi
 
-# The sanitizer builds leave out what they add nothing to: the example servers, the benchmarks and
-# the packaging tests (docs/ci.md).
+# The sanitizer builds leave out what they add nothing to: the example servers, the benchmarks, and
+# the tests of how the library compiles, links and installs (docs/ci.md).
 sanitized=("${clang[@]}" -DPORTPOOL_BUILD_EXAMPLES=OFF -DPORTPOOL_BUILD_BENCHMARKS=OFF
-  -DPORTPOOL_BUILD_PACKAGE_TESTS=OFF)
+  -DPORTPOOL_BUILD_HEADER_TESTS=OFF -DPORTPOOL_BUILD_PACKAGE_TESTS=OFF)
 build_asan() {
   configure clang-asan-ubsan "${sanitized[@]}" -DPORTPOOL_SANITIZE=address,undefined -DPORTPOOL_BUILD_FUZZERS=ON &&
     cmake --build build/clang-asan-ubsan
@@ -143,7 +145,7 @@ in_background fuzz fuzz
 in_background build-gcc build_gcc
 # clang-tidy takes about 30 s a file: each run checks one of PORTPOOL_TIDY_SHARDS parts, chosen by
 # the number of commits, so that consecutive commits check every file.
-shards=${PORTPOOL_TIDY_SHARDS:-16}
+shards=${PORTPOOL_TIDY_SHARDS:-32}
 in_background tidy bash scripts/tidy.sh --shard "$(($(git rev-list --count HEAD) % shards))/$shards"
 run_tests clang-tsan -LE soak
 
