@@ -104,7 +104,8 @@ build_tsan() {
 }
 gcc_tests='^(odr|shipped_headers):|^platform_not_linux$'
 build_gcc() {
-  configure gcc -DCMAKE_CXX_COMPILER=g++ "${linker[@]}" -DPORTPOOL_BUILD_TOOLS=OFF -DPORTPOOL_BUILD_EXAMPLES=OFF \
+  configure gcc -DCMAKE_CXX_COMPILER=g++ -DCMAKE_CXX_FLAGS_DEBUG=-g1 "${linker[@]}" -DPORTPOOL_BUILD_TOOLS=OFF \
+    -DPORTPOOL_BUILD_EXAMPLES=OFF \
     -DPORTPOOL_BUILD_BENCHMARKS=OFF -DPORTPOOL_BUILD_FLEET=OFF &&
     cmake --build build/gcc --target portpool_header_self_containment test_odr test_shipped_headers
 }
