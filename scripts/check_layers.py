@@ -7,15 +7,24 @@
    public header (include/portpool/*.hpp, include/portpool/fleet/*.hpp). Function bodies,
    member initialisers, private members and friend declarations may use detail::.
 3. The include graph has no cycle.
+4. No public header says `using namespace` of a detail namespace outside a detail namespace or a
+   function body (it would make every detail:: entity public).
+5. With --users ROOT: the programs built on the library (ROOT/src, ROOT/tools, ROOT/examples) use
+   only public headers and no detail:: entity. The fleet component (src/fleet) is part of the
+   library, compiled: it may use the core's detail and impl headers.
 
-Usage: check_layers.py INCLUDE_DIR [--graph]   (--graph prints each header's level)
+Includes are found in both spellings, <portpool/...> and "portpool/...".
+
+Usage: check_layers.py INCLUDE_DIR [--users ROOT] [--graph]   (--graph prints each header's level)
 """
 
 import re
 import sys
 from pathlib import Path
 
-INCLUDE = re.compile(r'^\s*#\s*include\s*<(portpool/[^>]+)>', re.M)
+INCLUDE = re.compile(r'^\s*#\s*include\s*[<"](portpool/[^>"]+)[>"]', re.M)
+USER_FOLDERS = ('src', 'tools', 'examples')
+LIBRARY_COMPONENTS = ('src/fleet',)
 TOKEN = re.compile(r'[A-Za-z_]\w*(?:::\w+)*|::|\S')
 
 
@@ -126,9 +135,38 @@ def public_detail_names(text):
 def report(findings, declaration, kind, access):
     if kind == 'hidden' or access == 'private' or 'friend' in declaration:
         return
+    if declaration[:2] == ['using', 'namespace'] and is_detail_namespace(declaration[2:]):
+        findings.append((' '.join(declaration), 'using namespace ' + ''.join(declaration[2:])))
+        return
     for token in declaration:
         if token.startswith('detail::') or '::detail::' in token:
             findings.append((' '.join(declaration), token))
+
+
+def is_detail_namespace(name_tokens):
+    name = ''.join(name_tokens)
+    return name == 'detail' or name.endswith('::detail')
+
+
+def user_problems(root):
+    """Rule 5: detail and impl headers or detail:: names used by a program built on the library."""
+    problems = []
+    for folder in USER_FOLDERS:
+        for path in sorted((root / folder).rglob('*')):
+            relative = path.relative_to(root).as_posix()
+            if path.suffix not in ('.cpp', '.hpp') or relative.startswith(LIBRARY_COMPONENTS):
+                continue
+            text = path.read_text()
+            problems += [f'{relative} includes {name}: use the public headers'
+                         for name in includes(path) if layer(name) != 'public']
+            tokens = TOKEN.findall(strip(text))
+            for index, token in enumerate(tokens):
+                if token.startswith('detail::') or '::detail::' in token:
+                    problems.append(f'{relative} uses {token}: detail:: is not part of the API')
+                elif tokens[index:index + 2] == ['using', 'namespace'] and is_detail_namespace(
+                        tokens[index + 2:tokens.index(';', index)] if ';' in tokens[index:] else []):
+                    problems.append(f'{relative} says using namespace of a detail namespace')
+    return problems
 
 
 def levels(graph):
@@ -163,6 +201,8 @@ def main():
     except ValueError as cycle:
         problems.append(str(cycle))
         level = {}
+    if '--users' in sys.argv:
+        problems += user_problems(Path(sys.argv[sys.argv.index('--users') + 1]))
     if '--graph' in sys.argv:
         for name in sorted(level, key=lambda header: (level[header], header)):
             print(f'{level[name]:2} {layer(name):7} {name}')

@@ -1,0 +1,3 @@
+#pragma once
+// Breaks rule 1 with a quoted include.
+#include "portpool/upper.hpp"
