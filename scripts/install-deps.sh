@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config lld
   libboost-dev libfmt-dev
   catch2 libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libbenchmark-dev
-  clang clang-format clang-tidy libclang-rt-14-dev curl procps
+  clang clang-format clang-tidy libclang-rt-14-dev curl procps doxygen
   python3 python3-pytest python3-pytest-xdist
   # The optional fleet layer: an etcd v3 client over gRPC (libgrpc++-dev, libprotobuf-dev, and the
   # protoc plugin of protobuf-compiler-grpc for the generated code), and etcd itself for its tests

@@ -25,16 +25,17 @@ struct LockDirectory;
 
 /// One change of the registry.
 struct RegistryChange {
+  /// What happened to the port.
   enum class Kind {
     acquired,  ///< a holder took the port
     released,  ///< the holder gave the port back
     lost,      ///< the holder's hold ended without a release: `reason` says how
     changed,   ///< the same holder rewrote its record (readiness)
   };
-  Kind kind;
+  Kind kind;  ///< what happened
   /// The holder concerned (for released and lost: the holder that was).
   Holder holder;
-  std::string reason;
+  std::string reason;  ///< for `lost`: how the hold ended, in words for people; empty otherwise
 };
 
 /// "acquired", "released", "lost" or "changed".
@@ -68,6 +69,7 @@ class RegistryWatcher {
   /// Becomes readable when the lock directory has changed; non-blocking.
   int descriptor() const noexcept { return inotify_.get(); }
 
+  /// The lock directory watched.
   const std::filesystem::path& lock_dir() const noexcept;
 
   /// Reads the pending inotify events and returns the changes they reveal (possibly none).

@@ -47,16 +47,19 @@ struct ServiceDescription {
   /// bytes; at most 16 entries.
   std::map<std::string, std::string> metadata;
 
+  /// Whether nothing is described.
   bool empty() const noexcept {
     return protocol.empty() && health_path.empty() && version.empty() && tags.empty() && metadata.empty();
   }
 };
 
+/// Whether two descriptions are the same in every field.
 inline bool operator==(const ServiceDescription& left, const ServiceDescription& right) {
   return left.protocol == right.protocol && left.health_path == right.health_path && left.version == right.version &&
          left.tags == right.tags && left.metadata == right.metadata;
 }
 
+/// Whether two descriptions differ in a field.
 inline bool operator!=(const ServiceDescription& left, const ServiceDescription& right) { return !(left == right); }
 
 namespace detail {

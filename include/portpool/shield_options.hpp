@@ -37,10 +37,10 @@ inline const char* to_string(LostReason reason) noexcept {
 
 /// What a shield reports, once, when it finds its port lost.
 struct ShieldEvent {
-  LostReason reason = LostReason::lock_file_removed;
-  std::uint16_t port = 0;
-  std::string service;
-  std::string message;  ///< for people: what was found and what to do
+  LostReason reason = LostReason::lock_file_removed;  ///< what was found
+  std::uint16_t port = 0;                             ///< the port lost
+  std::string service;                                ///< the lease's service
+  std::string message;                                ///< for people: what was found and what to do
 };
 
 /// Settings of a shield. A default-constructed ShieldOptions works.
@@ -61,7 +61,7 @@ struct ShieldOptions {
   /// child the service launched and handed the port to: their listeners are not foreign. For a
   /// plain lease with `expect_listener`, a listener in one of them also satisfies the expectation.
   /// A process that has exited, or whose descriptors this process may not read
-  /// (/proc/<pid>/fd), has no listeners. Their descriptors are only looked at when the port has
+  /// (`/proc/PID/fd`), has no listeners. Their descriptors are only looked at when the port has
   /// a listener not known to be ours, so an idle port costs nothing more.
   ///
   /// @code

@@ -23,11 +23,15 @@ namespace portpool {
 /// @endcode
 class UniqueFd {
  public:
+  /// Owns nothing.
   UniqueFd() = default;
+  /// Owns `fd` (which may be -1: nothing).
   explicit UniqueFd(int fd) noexcept : fd_(fd) {}
   UniqueFd(const UniqueFd&) = delete;
   UniqueFd& operator=(const UniqueFd&) = delete;
+  /// Takes `other`'s descriptor; `other` then owns nothing.
   UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  /// Closes the descriptor owned, then takes `other`'s; `other` then owns nothing.
   UniqueFd& operator=(UniqueFd&& other) noexcept {
     if (this != &other) {
       reset(std::exchange(other.fd_, -1));

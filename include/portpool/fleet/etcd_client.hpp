@@ -16,39 +16,40 @@ namespace portpool::fleet {
 
 /// One key of etcd, as stored at some revision.
 struct KeyValue {
-  std::string key;
-  std::string value;
-  std::int64_t create_revision = 0;
-  std::int64_t mod_revision = 0;
-  std::int64_t lease = 0;
+  std::string key;                   ///< the key, bytes as etcd stores them
+  std::string value;                 ///< the value, bytes as etcd stores them
+  std::int64_t create_revision = 0;  ///< the store's revision when the key was created
+  std::int64_t mod_revision = 0;     ///< the store's revision when the key was last written
+  std::int64_t lease = 0;            ///< the lease the key is attached to; 0 for none
 };
 
 /// The keys under a prefix, and the store's revision they were read at.
 struct RangeResult {
-  std::vector<KeyValue> values;
-  std::int64_t revision = 0;
+  std::vector<KeyValue> values;  ///< sorted by key
+  std::int64_t revision = 0;     ///< the store's revision the keys were read at
 };
 
 /// A lease granted by etcd: keys attached to it are deleted when it expires or is revoked.
 struct LeaseGrant {
-  std::int64_t id = 0;
-  std::chrono::seconds ttl{0};
+  std::int64_t id = 0;          ///< the lease's id, for keep-alives, attaching keys and revoking
+  std::chrono::seconds ttl{0};  ///< what etcd granted, which may differ from what was asked
 };
 
 /// One change seen by a watch.
 struct WatchEvent {
+  /// Whether the key was written or deleted.
   enum class Type { put, deleted };
-  Type type = Type::put;
-  KeyValue value;  ///< for `deleted`, only `key` and `mod_revision` are meaningful
+  Type type = Type::put;  ///< what happened to the key
+  KeyValue value;         ///< for `deleted`, only `key` and `mod_revision` are meaningful
 };
 
 /// What one watch response carried.
 struct WatchBatch {
-  std::vector<WatchEvent> events;
+  std::vector<WatchEvent> events;     ///< in the order of their revisions
   std::int64_t revision = 0;          ///< the store's revision when the response was sent
   std::int64_t compact_revision = 0;  ///< non-zero: the watch started before this compacted revision
   bool canceled = false;              ///< etcd ended the watch (see `cancel_reason`)
-  std::string cancel_reason;
+  std::string cancel_reason;          ///< etcd's words for why it ended the watch
 };
 
 /// A running watch of a key prefix. next() blocks; cancel() may be called from another thread.
@@ -90,7 +91,9 @@ class EtcdClient {
   ~EtcdClient();
   EtcdClient(const EtcdClient&) = delete;
   EtcdClient& operator=(const EtcdClient&) = delete;
+  /// Takes over `other`'s connections; `other` can then only be destroyed or assigned to.
   EtcdClient(EtcdClient&& other) noexcept;
+  /// Takes over `other`'s connections, closing this client's own.
   EtcdClient& operator=(EtcdClient&& other) noexcept;
 
   /// Every key that starts with `prefix`, sorted by key, at the latest revision.

@@ -25,13 +25,15 @@ struct EtcdOptions {
   /// an https URL) makes every connection TLS; empty with https: the system's trusted roots.
   std::string ca_file;
 
-  /// PEM files of this client's certificate and key, for etcd's client-certificate authentication
-  /// (`--client-cert-auth`). Both or neither.
+  /// PEM file of this client's certificate, for etcd's client-certificate authentication
+  /// (`--client-cert-auth`). Set with `key_file`, or neither.
   std::string cert_file;
+  /// PEM file of the key of `cert_file`.
   std::string key_file;
 
-  /// etcd user and password (etcd's own authentication, `etcdctl auth enable`). Empty: none.
+  /// etcd user (etcd's own authentication, `etcdctl auth enable`). Empty: none.
   std::string user;
+  /// The password of `user`.
   std::string password;
 
   /// How long one request may take before its endpoint counts as unreachable.

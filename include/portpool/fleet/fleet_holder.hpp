@@ -31,19 +31,21 @@ inline constexpr std::size_t max_value_size = 2048;
 
 /// One holder of one host, as published in etcd.
 struct FleetHolder {
-  std::string host;
-  std::uint16_t port = 0;
-  std::string service;
-  unsigned instance = 0;
-  std::string instance_id;
-  std::int64_t pid = 0;
-  std::chrono::system_clock::time_point since;
-  std::string address;
-  std::string boot_id;
-  Readiness readiness = Readiness::unknown;
+  std::string host;                             ///< the host's id (`--host-id`, or its host name)
+  std::uint16_t port = 0;                       ///< the held port
+  std::string service;                          ///< the service the port was taken for
+  unsigned instance = 0;                        ///< the holder's instance number
+  std::string instance_id;                      ///< the holder's running copy
+  std::int64_t pid = 0;                         ///< the holder's process id, on its host
+  std::chrono::system_clock::time_point since;  ///< when the port was taken
+  std::string address;                          ///< where clients reach the host
+  std::string boot_id;                          ///< the host's boot, to tell a reboot from a restart
+  Readiness readiness = Readiness::unknown;     ///< what the holder says of its service
 };
 
+/// Whether two holders are the same in every field.
 bool operator==(const FleetHolder& a, const FleetHolder& b);
+/// Whether two holders differ in a field.
 inline bool operator!=(const FleetHolder& a, const FleetHolder& b) { return !(a == b); }
 
 /// @throws ConfigError unless `prefix` starts with '/', does not end with '/', and has 1 to 128

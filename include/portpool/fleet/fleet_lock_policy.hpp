@@ -25,10 +25,10 @@ namespace portpool::fleet {
 
 /// Settings of a FleetClaims session.
 struct FleetClaimsOptions {
-  EtcdOptions etcd;
-  std::string host_id;  ///< empty: /etc/machine-id
-  std::string prefix = default_prefix;
-  std::chrono::seconds ttl{10};  ///< claims vanish this long after this process dies or loses etcd
+  EtcdOptions etcd;                     ///< how to reach etcd
+  std::string host_id;                  ///< empty: /etc/machine-id
+  std::string prefix = default_prefix;  ///< the key prefix shared by the fleet's hosts
+  std::chrono::seconds ttl{10};         ///< claims vanish this long after this process dies or loses etcd
 
   /// Called (on the session's own thread) when etcd lost the session's lease: every claim is gone
   /// and other hosts may take the ports. Must not throw.
@@ -58,6 +58,7 @@ class FleetClaims {
   /// removed). Never throws: a claim that cannot be deleted vanishes with the session's lease.
   void release(std::uint16_t port, std::int64_t revision) noexcept;
 
+  /// The host id the claims are made under.
   const std::string& host_id() const noexcept;
 
  private:
@@ -88,6 +89,7 @@ class FleetLockPolicy {
   /// @throws EtcdUnavailable, EtcdError from the claim.
   LockAttempt try_lock(const Holder& holder, bool explain) const;
 
+  /// The local lock directory, where the port is locked once the fleet claim is made.
   const std::filesystem::path& lock_dir() const noexcept { return local_.lock_dir(); }
 
  private:

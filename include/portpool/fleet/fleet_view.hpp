@@ -18,17 +18,17 @@ namespace portpool::fleet {
 
 /// Every host's holders at one revision of etcd.
 struct FleetSnapshot {
-  std::vector<FleetHolder> holders;  ///< sorted by host, then port
-  std::int64_t revision = 0;
+  std::vector<FleetHolder> holders;   ///< sorted by host, then port
+  std::int64_t revision = 0;          ///< the etcd revision the holders were read at
   std::vector<std::string> rejected;  ///< why each invalid record found was ignored
 };
 
 /// One change of the fleet registry.
 struct FleetChange {
-  std::string host;
-  std::uint16_t port = 0;
+  std::string host;                   ///< the host whose holder changed
+  std::uint16_t port = 0;             ///< the port that changed hands
   std::optional<FleetHolder> holder;  ///< the new holder; empty when the port was released
-  std::int64_t revision = 0;
+  std::int64_t revision = 0;          ///< the etcd revision of the change
 };
 
 /// Every holder under `prefix`, sorted by host and port. Invalid records are skipped and listed
@@ -40,12 +40,14 @@ FleetSnapshot read_fleet(EtcdClient& etcd, const std::string& prefix);
 /// again when etcd compacted the history the watch needed or the connection was lost.
 class FleetFollower {
  public:
+  /// What the follower calls, on the thread that runs run(); any of them may be empty.
   struct Callbacks {
     std::function<void(const FleetSnapshot&)> on_snapshot;  ///< a complete listing (first, and after a gap)
     std::function<void(const FleetChange&)> on_change;      ///< each change after a listing
     std::function<void(const std::string&)> on_problem;     ///< an invalid record, a lost watch (then retried)
   };
 
+  /// A follower of the holders under `prefix`, read through `etcd` (which must outlive it).
   FleetFollower(EtcdClient& etcd, std::string prefix, Callbacks callbacks);
 
   /// Runs until stop(). @throws EtcdUnavailable, EtcdError when the first listing fails.

@@ -18,7 +18,7 @@ namespace portpool::fleet {
 
 /// Settings of a Publisher.
 struct PublisherOptions {
-  EtcdOptions etcd;
+  EtcdOptions etcd;  ///< how to reach etcd
 
   /// This host's id in the keys. Empty: /etc/machine-id.
   std::string host_id;
@@ -93,6 +93,7 @@ class Publisher {
   /// The host id in use.
   const std::string& host_id() const noexcept;
 
+  /// What the publisher has done so far (thread-safe).
   PublisherStats stats() const;
 
  private:
