@@ -199,7 +199,15 @@ EventHub::EventHub(const boost::asio::any_io_executor& executor, const portpool:
       health_(std::move(health)),
       health_interval_(health_interval),
       health_timer_(executor) {
-  changes_.assign(::dup(watcher_.descriptor()));  // the watcher keeps its own descriptor
+  changes_.assign(watcher_.descriptor());  // the watcher's own: given back by stop_watching()
+}
+
+EventHub::~EventHub() { stop_watching(); }
+
+void EventHub::stop_watching() noexcept {
+  if (changes_.is_open()) {
+    changes_.release();  // cancels the wait; the watcher closes its descriptor
+  }
 }
 
 void EventHub::start() { wait_for_changes(); }
@@ -326,8 +334,7 @@ void EventHub::report_health(const nlohmann::ordered_json& report) {
 
 void EventHub::stop() {
   stopped_ = true;
-  beast::error_code ignored;
-  changes_.close(ignored);
+  stop_watching();
   health_timer_.cancel();
   auto subscribers = std::exchange(subscribers_, {});
   for (const auto& [id, subscriber] : subscribers) {

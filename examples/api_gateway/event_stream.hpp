@@ -67,8 +67,15 @@ class EventHub : public std::enable_shared_from_this<EventHub> {
   /// Closes every subscriber and stops watching: the hub's work on the executor ends.
   void stop();
 
+  ~EventHub();
+  EventHub(const EventHub&) = delete;
+  EventHub& operator=(const EventHub&) = delete;
+  EventHub(EventHub&&) = delete;
+  EventHub& operator=(EventHub&&) = delete;
+
  private:
   void wait_for_changes();
+  void stop_watching() noexcept;
   void read_changes();
   void subscribe(const std::shared_ptr<EventSubscriber>& subscriber);
   void unsubscribe(std::uint64_t id);

@@ -43,8 +43,8 @@ const char* to_string(RegistryChange::Kind kind) noexcept;
 
 /// Follows the lock directory with inotify and turns what happens in it into registry changes.
 ///
-/// Not a thread and not a loop: wait until `descriptor()` is readable (poll(), or an Asio
-/// `posix::stream_descriptor` on a duplicate of it), then call `read_changes()`. Each change of
+/// Not a thread and not a loop: wait until `descriptor()` is readable (poll(), epoll, or an Asio
+/// `posix::stream_descriptor`), then call `read_changes()`, which never blocks. Each change of
 /// a holder record is reported once, in the order the records changed; a holder record that is
 /// rewritten faster than it is read may fold several changes into one. Only the files named by
 /// the events are read again, so following a large registry costs little.
@@ -56,6 +56,21 @@ const char* to_string(RegistryChange::Kind kind) noexcept;
 /// while (::poll(&ready, 1, -1) > 0)
 ///   for (const auto& change : watcher.read_changes()) show(change);
 /// @endcode
+///
+/// With Asio, wait on the watcher's own descriptor, no duplicate needed; give it back with
+/// `release()` (which also cancels the wait) before the watcher is destroyed, so that only the
+/// watcher closes it:
+///
+/// @code
+/// boost::asio::posix::stream_descriptor changes(io, watcher.descriptor());
+/// changes.async_wait(boost::asio::posix::stream_descriptor::wait_read, [&](auto error) {
+///   if (!error) for (const auto& change : watcher.read_changes()) show(change);  // then wait again
+/// });
+/// // ... when done:
+/// changes.release();
+/// @endcode
+///
+/// Thread safety: one watcher is used by one thread at a time (distinct watchers are independent).
 class RegistryWatcher {
  public:
   /// Watches `options.lock_dir` (created when missing), honouring `options.shared_lock_dir`.
@@ -66,13 +81,17 @@ class RegistryWatcher {
   /// The holders as last read, sorted by port.
   std::vector<Holder> holders() const;
 
-  /// Becomes readable when the lock directory has changed; non-blocking.
+  /// Becomes readable when the lock directory has changed. Non-blocking (`O_NONBLOCK`) and
+  /// owned by the watcher: wait on it, do not read or close it.
   int descriptor() const noexcept { return inotify_.get(); }
 
   /// The lock directory watched.
   const std::filesystem::path& lock_dir() const noexcept;
 
   /// Reads the pending inotify events and returns the changes they reveal (possibly none).
+  /// Never blocks: with nothing pending it returns at once, empty.
+  /// @throws LockDirError when the kernel dropped events (its queue overflowed) and the lock
+  /// directory, read again in full, cannot be read.
   std::vector<RegistryChange> read_changes();
 
  private:
