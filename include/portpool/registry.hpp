@@ -30,6 +30,9 @@ namespace portpool {
 /// Only live holders are reported: a record whose lock is no longer held (its holder died) is
 /// ignored. Reading never disturbs a lock, including the reading process's own.
 ///
+/// Thread safety: every function may be called from any thread at any time; each reads the
+/// directory afresh and shares nothing.
+///
 /// @code
 /// for (const auto& holder : portpool::Registry::holders())
 ///   std::cout << holder.port << ' ' << holder.service << ' ' << holder.pid << '\n';

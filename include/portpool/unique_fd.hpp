@@ -21,6 +21,7 @@ namespace portpool {
 /// if (!socket) { /* errno says why */ }
 /// ::listen(socket.get(), SOMAXCONN);
 /// @endcode
+/// Thread safety: as for an `int`: one object is used by one thread at a time.
 class UniqueFd {
  public:
   /// Owns nothing.

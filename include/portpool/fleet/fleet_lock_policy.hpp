@@ -38,6 +38,8 @@ struct FleetClaimsOptions {
 /// One process's session of fleet-wide claims: `PREFIX/claims/PORT` keys, created only where
 /// absent (a transaction on `create_revision == 0`) and attached to one lease that a background
 /// thread keeps alive. Shared by the FleetLockPolicy of every manager of the process.
+///
+/// Thread safety: every member may be called from any thread.
 class FleetClaims {
  public:
   /// Checks the options; contacts etcd on the first claim.
@@ -80,6 +82,8 @@ class FleetClaims {
 /// FleetPoolManager manager("scheduler", {7100, 7101}, options, portpool::fleet::FleetLockPolicy(options, claims));
 /// auto lease = manager.acquire();  // no other host holds this port now
 /// @endcode
+///
+/// Thread safety: as the manager that owns it: try_lock() may be called from several threads.
 class FleetLockPolicy {
  public:
   /// @throws LockDirError as FileLockPolicy.

@@ -38,6 +38,8 @@ FleetSnapshot read_fleet(EtcdClient& etcd, const std::string& prefix);
 
 /// Follows the fleet registry: lists it at a revision, then watches from the next one, and lists
 /// again when etcd compacted the history the watch needed or the connection was lost.
+///
+/// Thread safety: run() on one thread; stop() from any.
 class FleetFollower {
  public:
   /// What the follower calls, on the thread that runs run(); any of them may be empty.
