@@ -177,7 +177,8 @@ TEST_CASE("an explicitly named config file that does not exist is an error") {
   auto status =
       run_portpool({"status", "--lock-dir", dir.lock_dir().string()}, {"PORTPOOL_CONFIG=" + missing.string()});
   CHECK(status.exit_code == 78);
-  auto option = run_portpool({"table", "--config", missing.string()}, {"PORTPOOL_CONFIG=" + example_config});
+  auto option =
+      run_portpool({"table", "--config", missing.string()}, {std::string("PORTPOOL_CONFIG=") + example_config});
   CHECK(option.exit_code == 78);
   CHECK_THAT(option.err, Contains(missing.string()) && Contains("No such file"));
 }
