@@ -1,8 +1,10 @@
-// pool_tour: one copy of the task sheet's application takes an instance number and one port for
-// each of its services, shows who holds what on this machine, and gives everything back.
+// pool_tour: one copy of an example application (the table of qwen-valencia.toml, compiled in)
+// takes an instance number and one port for each of its services, shows who holds what on this
+// machine, and gives everything back.
 //
 // Run several at once and each gets its own instance number and its own ports.
 
+#include <example_table.hpp>
 #include <portpool/portpool.hpp>
 
 #include <fmt/chrono.h>
@@ -25,7 +27,7 @@ void print_holders(const portpool::Options& options) {
 }  // namespace
 
 int main() try {
-  auto table = portpool::ServicePortTable::defaults();
+  auto table = portpool::example_table::load();
   portpool::Options options;  // the default lock directory; PORTPOOL_LOCK_DIR overrides it
 
   auto instance = portpool::InstanceManager::acquire(options, table.layout().max);

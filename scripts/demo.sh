@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the dependencies, builds portpool, and runs the demo: the task sheet's API gateway,
+# Installs the dependencies, builds portpool, and runs the demo: the example application's API gateway,
 # started several times through portpool on the api-server pool 9000-9002.
 #
 # Idempotent, and it leaves nothing running or held, even when interrupted: every gateway it

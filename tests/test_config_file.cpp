@@ -1,5 +1,6 @@
 #include <portpool/config_file.hpp>
 
+#include "example_application_table.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -16,8 +17,8 @@ using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 using portpool::ConfigError;
 using portpool::load_table;
+using portpool::load_table_file;
 using portpool::PoolScope;
-using portpool::ServicePortTable;
 using portpool::test::TempDir;
 using Ports = std::vector<std::uint16_t>;
 
@@ -41,17 +42,20 @@ std::filesystem::path write_file(const TempDir& dir, const std::string& name, co
 
 }  // namespace
 
-TEST_CASE("the shipped qwen-valencia.toml is the built-in default table") {
-  auto loaded = ServicePortTable::from_file(PORTPOOL_EXAMPLES_DIR "/qwen-valencia.toml");
-  auto defaults = ServicePortTable::defaults();
-  REQUIRE(loaded.services() == defaults.services());
-  CHECK(loaded.layout().base == defaults.layout().base);
-  CHECK(loaded.layout().stride == defaults.layout().stride);
-  CHECK(loaded.layout().max == defaults.layout().max);
-  for (const auto& service : defaults.services()) {
-    CHECK(loaded.is_shared(service) == defaults.is_shared(service));
-    for (unsigned instance = 1; instance <= defaults.layout().max; ++instance) {
-      CHECK(loaded.pool_for(service, instance) == defaults.pool_for(service, instance));
+TEST_CASE("load_table_file reads the example qwen-valencia.toml: the table the tests build in code") {
+  auto loaded = load_table_file(PORTPOOL_EXAMPLES_DIR "/qwen-valencia.toml");
+  auto expected = portpool::test::example_application_table();
+  REQUIRE(loaded.services() == expected.services());
+  CHECK(loaded.layout().base == expected.layout().base);
+  CHECK(loaded.layout().stride == expected.layout().stride);
+  CHECK(loaded.layout().max == expected.layout().max);
+  for (const auto& service : expected.services()) {
+    CHECK(loaded.is_shared(service) == expected.is_shared(service));
+    CHECK(loaded.allows_fetch_blocked_ports(service) == expected.allows_fetch_blocked_ports(service));
+    CHECK(loaded.description(service).empty());
+    CHECK(loaded.scope(service) == PoolScope::host);
+    for (unsigned instance = 1; instance <= expected.layout().max; ++instance) {
+      CHECK(loaded.pool_for(service, instance) == expected.pool_for(service, instance));
     }
   }
 }
@@ -167,16 +171,18 @@ TEST_CASE("an invalid table names the file and the services involved") {
   CHECK_THAT(error_of(""), StartsWith("ports.toml: the port table has no services"));
 }
 
-TEST_CASE("from_file names the file it cannot read") {
+TEST_CASE("load_table_file loads a valid file and names the file it cannot read") {
   TempDir dir;
+  auto valid = write_file(dir, "valid.toml", "[services.web]\nrange = [8080, 8081]\n");
+  CHECK(load_table_file(valid).pool_for("web", 1) == Ports{8080, 8081});
   auto missing = dir.path() / "missing.toml";
-  REQUIRE_THROWS_WITH(ServicePortTable::from_file(missing),
+  REQUIRE_THROWS_WITH(load_table_file(missing),
                       Contains("cannot read the config file " + missing.string()) && Contains("No such file"));
-  REQUIRE_THROWS_WITH(ServicePortTable::from_file(dir.path()), Contains("is a directory"));
+  REQUIRE_THROWS_WITH(load_table_file(dir.path()), Contains("is a directory"));
   auto broken = write_file(dir, "broken.toml", "[services.web]\nports = [8080\n");
-  REQUIRE_THROWS_WITH(ServicePortTable::from_file(broken), StartsWith(broken.string() + ":"));
+  REQUIRE_THROWS_WITH(load_table_file(broken), StartsWith(broken.string() + ":"));
   auto empty = write_file(dir, "empty.toml", "");
-  REQUIRE_THROWS_WITH(ServicePortTable::from_file(empty), Contains("no services"));
+  REQUIRE_THROWS_WITH(load_table_file(empty), Contains("no services"));
 }
 
 TEST_CASE("mangled config files give ConfigError, never another exception") {

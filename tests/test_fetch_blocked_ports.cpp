@@ -2,6 +2,7 @@
 #include <portpool/port_pool_manager.hpp>
 #include <portpool/service_port_table.hpp>
 
+#include "example_application_table.hpp"
 #include "fixtures.hpp"
 #include "ports.hpp"
 #include "temp_dir.hpp"
@@ -58,7 +59,7 @@ TEST_CASE("a pool that opts in gets fetch-blocked ports, by option or by table")
     CHECK(manager.acquire().port() == 6000);
   }
   SECTION("ServicePortTable::allow_fetch_blocked_ports") {
-    auto table = ServicePortTable::defaults().allow_fetch_blocked_ports("mcp-universal");
+    auto table = example_application_table().allow_fetch_blocked_ports("mcp-universal");
     CHECK(table.allows_fetch_blocked_ports("mcp-universal"));
     CHECK_FALSE(table.allows_fetch_blocked_ports("api-server"));
     LockOnlyManager manager(table, "mcp-universal", options_in(directory));
@@ -66,8 +67,8 @@ TEST_CASE("a pool that opts in gets fetch-blocked ports, by option or by table")
   }
 }
 
-TEST_CASE("the default table has one fetch-blocked port for instances 1 to 10: 6000, instance 1's mcp-universal") {
-  auto table = ServicePortTable::defaults();
+TEST_CASE("the example table has one fetch-blocked port for instances 1 to 10: 6000, instance 1's mcp-universal") {
+  auto table = example_application_table();
   CHECK_FALSE(table.allows_fetch_blocked_ports("mcp-universal"));
   std::vector<std::uint16_t> blocked;
   for (const auto& service : table.services()) {

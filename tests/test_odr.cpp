@@ -6,6 +6,7 @@
 // (keep this order)
 #include <portpool/portpool.hpp>
 
+#include "example_application_table.hpp"
 #include "ports.hpp"
 #include "temp_dir.hpp"
 
@@ -15,7 +16,7 @@ std::uint16_t first_api_server_port_from_second_unit();
 
 TEST_CASE("two translation units including portpool link into one program") {
   CHECK(first_api_server_port_from_second_unit() ==
-        portpool::ServicePortTable::defaults().pool_for("api-server", 1)[0]);
+        portpool::test::example_application_table().pool_for("api-server", 1)[0]);
 }
 
 TEST_CASE("with the shield included first, the registry still reads the process's own holds") {

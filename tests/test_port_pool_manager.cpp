@@ -1,5 +1,6 @@
 #include <portpool/port_pool_manager.hpp>
 
+#include "example_application_table.hpp"
 #include "fixtures.hpp"
 #include "ports.hpp"
 #include "temp_dir.hpp"
@@ -147,7 +148,7 @@ TEST_CASE("bad arguments are refused before anything is created") {
   CHECK_THROWS_WITH(PortPoolManager("api", {}, options), Contains("empty"));
   CHECK_THROWS_WITH(PortPoolManager("api", {0, 5000}, options), Contains("port 0"));
   CHECK_THROWS_WITH(PortPoolManager("api", {5000, 5001, 5000}, options), Contains("port 5000 twice"));
-  auto table = ServicePortTable::defaults();
+  auto table = portpool::test::example_application_table();
   CHECK_THROWS_WITH(PortPoolManager(table, "nope", options), Contains("unknown service 'nope'"));
   options.instance = 11;
   CHECK_THROWS_WITH(PortPoolManager(table, "api-server", options), Contains("instance 11 is out of range"));

@@ -1,19 +1,23 @@
 #include <portpool/service_port_table.hpp>
 
+#include "example_application_table.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 using Catch::Matchers::Contains;
 using portpool::ConfigError;
 using portpool::InstanceLayout;
 using portpool::ServicePortTable;
+using portpool::test::example_application_table;
 using Ports = std::vector<std::uint16_t>;
 
-TEST_CASE("the default table is the task sheet's topology") {
-  auto table = ServicePortTable::defaults();
+TEST_CASE("a table of instance-relative and shared pools gives each instance its ports") {
+  auto table = example_application_table();
   REQUIRE_NOTHROW(table.validate());
   CHECK(table.services() == std::vector<std::string>{"mcp-universal", "ollama-mcp", "groq-api", "sandra-ia",
                                                      "conversational", "api-server"});
@@ -28,8 +32,24 @@ TEST_CASE("the default table is the task sheet's topology") {
   CHECK_FALSE(table.is_shared("sandra-ia"));
 }
 
+namespace {
+
+template <class Table, class = void>
+struct has_member_from_file : std::false_type {};
+
+template <class Table>
+struct has_member_from_file<Table, std::void_t<decltype(&Table::from_file)>> : std::true_type {};
+
+}  // namespace
+
+// Loading a file needs toml++ and lives in config_file.hpp (load_table_file): the table's header
+// declares nothing that only that header would define, so a program without it cannot fail to link.
+TEST_CASE("the table's header declares no file loader that it does not define") {
+  STATIC_REQUIRE_FALSE(has_member_from_file<ServicePortTable>::value);
+}
+
 TEST_CASE("shared pools are searched from index (N-1) mod size, instance pools from their start") {
-  auto table = ServicePortTable::defaults();
+  auto table = example_application_table();
   CHECK(table.search_order("api-server", 1) == Ports{9000, 9001, 9002});
   CHECK(table.search_order("api-server", 2) == Ports{9001, 9002, 9000});
   CHECK(table.search_order("api-server", 3) == Ports{9002, 9000, 9001});
@@ -37,7 +57,7 @@ TEST_CASE("shared pools are searched from index (N-1) mod size, instance pools f
   CHECK(table.search_order("sandra-ia", 2) == Ports{6130, 6131, 6132, 6133});
 }
 
-TEST_CASE("instance 11 of the default layout would collide with conversational, and the error says so") {
+TEST_CASE("instance 11 of the example layout would collide with conversational, and the error says so") {
   ServicePortTable table(InstanceLayout{6000, 100, 11});
   table.add_instance_pool("mcp-universal", 0, 3).add_shared_range("conversational", 7000, 7004);
   REQUIRE_THROWS_MATCHES(
@@ -50,7 +70,7 @@ TEST_CASE("instance 11 of the default layout would collide with conversational, 
 }
 
 TEST_CASE("pool_for rejects unknown services and instances out of range") {
-  auto table = ServicePortTable::defaults();
+  auto table = example_application_table();
   CHECK_THROWS_WITH(table.pool_for("nope", 1), Contains("unknown service 'nope'") && Contains("api-server"));
   CHECK_THROWS_WITH(table.pool_for("api-server", 0), Contains("instance 0 is out of range"));
   CHECK_THROWS_WITH(table.pool_for("api-server", 11), Contains("1 to 10"));

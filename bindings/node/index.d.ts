@@ -2,7 +2,7 @@
 
 /** Where the port table and the locks come from; both default to the portpool command's defaults. */
 export interface CommonOptions {
-  /** A TOML file with the port table (default: the built-in table). */
+  /** A TOML file with the port table (default: the file the portpool command finds, else its built-in example table). */
   config?: string;
   /** The lock directory (default: $PORTPOOL_LOCK_DIR, else $XDG_RUNTIME_DIR/portpool, else /tmp/portpool-<uid>). */
   lockDir?: string;
@@ -44,6 +44,8 @@ export interface TableService {
 export interface Table {
   instance: number;
   services: TableService[];
+  /** The config file the table was loaded from, or null for the command's built-in example table. */
+  source: string | null;
 }
 
 /** One port, held until release() or the end of this process (even by SIGKILL). */

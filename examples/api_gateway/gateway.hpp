@@ -18,7 +18,7 @@ struct GatewaySettings {
   /// How often /api/events subscribers get the holders' health checked (health messages).
   std::chrono::milliseconds health_interval{2000};
 
-  /// The api-server service (9000-9002 in the built-in table).
+  /// The api-server service (9000-9002 in the built-in example table).
   static portpool_example::ServiceSettings default_service_settings();
 };
 

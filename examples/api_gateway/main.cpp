@@ -1,4 +1,4 @@
-// api_gateway: the task sheet's API gateway ("TAREA 1", startAPIServer()), started through portpool.
+// api_gateway: the example application's API gateway (its startAPIServer()), started through portpool.
 //
 // It takes an instance number, a port from its service's exclusive pool (never any other port),
 // serves a small HTTP API on it, and gives everything back when it stops.
@@ -16,7 +16,7 @@
 
 int main(int argc, char** argv) {
   return portpool_example::exit_code_of("api_gateway", [&] {
-    CLI::App app{"The task sheet's API gateway, serving on a port from its exclusive portpool pool."};
+    CLI::App app{"The example application's API gateway, serving on a port from its exclusive portpool pool."};
     api_gateway::GatewaySettings settings;
     portpool_example::ServiceCommandLine command_line(app, settings.service);
     app.add_option("--health-service", settings.health_services,

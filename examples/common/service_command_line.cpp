@@ -38,7 +38,8 @@ ServiceCommandLine::ServiceCommandLine(CLI::App& app, ServiceSettings settings)
       settings_(std::move(settings)),
       idle_timeout_seconds_(static_cast<unsigned>(settings_.http.limits.idle_timeout.count())),
       header_timeout_seconds_(static_cast<unsigned>(settings_.http.limits.header_timeout.count())) {
-  app_.add_option("--config", settings_.config_file, "TOML port table (default: built-in, the task sheet's table)");
+  app_.add_option("--config", settings_.config_file,
+                  "TOML port table (default: the built-in example table, examples/qwen-valencia.toml)");
   app_.add_option("--instance", instance_, "Instance number N, or auto: the lowest free one")
       ->check(check_instance, "N|auto")
       ->capture_default_str();

@@ -5,6 +5,7 @@
 #include "http_server.hpp"
 #include "structured_log.hpp"
 
+#include <example_table.hpp>
 #include <portpool/config_file.hpp>
 #include <portpool/portpool.hpp>
 
@@ -27,8 +28,8 @@ namespace {
 constexpr std::chrono::milliseconds shutdown_grace{5000};
 
 portpool::ServicePortTable load_table(const ServiceSettings& settings) {
-  return settings.config_file.empty() ? portpool::ServicePortTable::defaults()
-                                      : portpool::ServicePortTable::from_file(settings.config_file);
+  return settings.config_file.empty() ? portpool::example_table::load()
+                                      : portpool::load_table_file(settings.config_file);
 }
 
 /// Sets `options.instance` (and the copy's identity): the number asked for, or the lowest free one,

@@ -1,6 +1,6 @@
 #pragma once
 
-// Starting a service the way the task sheet's start functions should have: an instance number, a
+// Starting a service the way an application's start functions should: an instance number, a
 // port from the service's own pool with its socket already listening, a shield on the port, and a
 // clean release of everything at shutdown. The service itself is a RequestHandler.
 
@@ -25,7 +25,7 @@
 namespace portpool_example {
 
 struct ServiceSettings {
-  /// A TOML port table; empty: the built-in table (portpool::ServicePortTable::defaults()).
+  /// A TOML port table; empty: the built-in example table (examples/qwen-valencia.toml).
   std::filesystem::path config_file;
   /// The instance number; nullopt: the lowest free one, from InstanceManager.
   std::optional<unsigned> instance;

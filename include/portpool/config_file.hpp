@@ -11,11 +11,11 @@
 /// stride = 100       # distance between instances
 /// max = 10           # highest instance number allowed
 ///
-/// [services.mcp-universal]
+/// [services.worker]
 /// offset = 0         # instance N: base + (N-1)*stride + offset ...
 /// size = 3           # ... and the next size-1 ports
 ///
-/// [services.api-server]
+/// [services.api]
 /// ports = [9000, 9001, 9002]   # shared by all instances; or: range = [9000, 9002] (inclusive)
 /// @endcode
 ///
@@ -50,9 +50,18 @@ inline ServicePortTable load_table(std::string_view toml, const std::string& sou
   return detail::ConfigReader(source_name).read(toml);
 }
 
-/// @throws ConfigError when the file is not a regular file of at most 1 MiB or cannot be read, and
-/// as load_table(); ResourceError when descriptors or memory run out.
-inline ServicePortTable ServicePortTable::from_file(const std::filesystem::path& path) {
+/// Loads and validates the port table of the TOML file `path`, whose name starts every error
+/// message. Reads it on the calling thread; safe to call from several threads at once.
+///
+/// @throws ConfigError when the file is not a regular file of at most 1 MiB or cannot be read
+/// (naming the file and the cause), and as load_table(); ResourceError when descriptors or memory
+/// run out.
+///
+/// @code
+/// auto table = portpool::load_table_file("/etc/myapp/ports.toml");
+/// portpool::PortPoolManager manager(table, "api");
+/// @endcode
+inline ServicePortTable load_table_file(const std::filesystem::path& path) {
   return load_table(detail::read_config_text(path.string()), path.string());
 }
 

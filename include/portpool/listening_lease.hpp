@@ -27,7 +27,7 @@ namespace portpool {
 ///
 /// @code
 /// boost::asio::io_context io;
-/// portpool::PortPoolManager manager("api-server", {9000, 9001, 9002});
+/// portpool::PortPoolManager manager("api", {9000, 9001, 9002});
 /// portpool::ListeningLease listening = manager.acquire_listening(io.get_executor());
 /// listening.acceptor.async_accept([](boost::system::error_code, boost::asio::ip::tcp::socket) {});
 /// @endcode

@@ -44,7 +44,7 @@ struct LockFileIdentity {
 /// its child uses the port, or pass the child `lock_descriptor()`.
 ///
 /// @code
-/// portpool::PortPoolManager manager("api-server", {9000, 9001, 9002});
+/// portpool::PortPoolManager manager("api", {9000, 9001, 9002});
 /// portpool::PortLease lease = manager.acquire();
 /// start_server(lease.port());
 /// @endcode

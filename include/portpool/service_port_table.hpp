@@ -8,7 +8,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <filesystem>
 #include <map>
 #include <string>
 #include <string_view>
@@ -41,8 +40,8 @@ enum class PoolScope { host, fleet };
 /// copy of the application gets its own ports) or shared (one fixed list that all copies draw
 /// from, each copy starting its search at a different index).
 ///
-/// Build one in code, take the built-in `defaults()`, or load one with `from_file()`
-/// (include `<portpool/config_file.hpp>` for that). Call `validate()` before use; the managers do.
+/// Build one in code, or load one from TOML with `load_table_file()` or `load_table()` (include
+/// `<portpool/config_file.hpp>` for those). Call `validate()` before use; the managers do.
 ///
 /// @code
 /// auto table = portpool::ServicePortTable({/*base*/ 20000, /*stride*/ 10, /*max*/ 4})
@@ -55,18 +54,6 @@ class ServicePortTable {
  public:
   /// An empty table with the given instance layout.
   explicit ServicePortTable(InstanceLayout layout = {}) : layout_(layout) {}
-
-  /// The task sheet's table: mcp-universal, ollama-mcp, groq-api and sandra-ia relative to
-  /// base 6000 with stride 100; conversational (7000-7004) and api-server (9000-9002) shared.
-  /// Instances 1 to 10 (instance 11 would reach 7000). Port 6000 (instance 1's first
-  /// mcp-universal port) is one that browsers and fetch() refuse, so it is skipped: instance 1's
-  /// mcp-universal gets 6001 first.
-  static ServicePortTable defaults();
-
-  /// Loads a table from a TOML file and validates it. Defined in `<portpool/config_file.hpp>`,
-  /// which needs toml++; include that header where you call it.
-  /// @throws ConfigError naming the file, line and column of the problem.
-  inline static ServicePortTable from_file(const std::filesystem::path& path);
 
   /// Adds a pool of `size` ports starting at `base + (N - 1) * stride + offset` for instance N.
   /// @throws ConfigError on an invalid or duplicate name or a size of 0.

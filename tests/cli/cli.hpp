@@ -33,19 +33,39 @@ struct CliResult {
   std::size_t error_lines() const { return static_cast<std::size_t>(std::count(err.begin(), err.end(), '\n')); }
 };
 
-/// `portpool ARGUMENTS...`, with `environment` ("NAME=value", or "-u NAME" to unset) applied
-/// through env(1) so that it replaces what the test process has.
-inline ChildProcess spawn_portpool(const std::vector<std::string>& arguments,
-                                   const std::vector<std::string>& environment = {}) {
+/// env(1) and its arguments that run portpool away from the developer's own configuration
+/// (PORTPOOL_CONFIG unset, XDG_CONFIG_HOME a directory without a portpool config) and then apply
+/// `environment` ("NAME=value", or "-u NAME" to unset), which replaces what the test process has.
+inline std::vector<std::string> isolated_environment(const std::vector<std::string>& environment = {}) {
+  auto names = [&environment](const std::string& variable) {
+    return std::any_of(environment.begin(), environment.end(), [&variable](const std::string& setting) {
+      return setting == "-u " + variable || setting.rfind(variable + "=", 0) == 0;
+    });
+  };
   std::vector<std::string> argv{"/usr/bin/env"};
+  std::vector<std::string> settings;
+  if (!names("PORTPOOL_CONFIG")) {
+    argv.insert(argv.end(), {"-u", "PORTPOOL_CONFIG"});
+  }
+  if (!names("XDG_CONFIG_HOME")) {
+    settings.emplace_back("XDG_CONFIG_HOME=" PORTPOOL_TEST_CONFIG_HOME);
+  }
   for (const auto& setting : environment) {
     if (setting.rfind("-u ", 0) == 0) {
       argv.emplace_back("-u");
       argv.push_back(setting.substr(3));
     } else {
-      argv.push_back(setting);
+      settings.push_back(setting);
     }
   }
+  argv.insert(argv.end(), settings.begin(), settings.end());
+  return argv;
+}
+
+/// `portpool ARGUMENTS...`, with `environment` applied as isolated_environment() does.
+inline ChildProcess spawn_portpool(const std::vector<std::string>& arguments,
+                                   const std::vector<std::string>& environment = {}) {
+  auto argv = isolated_environment(environment);
   argv.emplace_back(PORTPOOL_CLI);
   argv.insert(argv.end(), arguments.begin(), arguments.end());
   return ChildProcess::spawn(argv);
@@ -55,8 +75,10 @@ inline ChildProcess spawn_portpool(const std::vector<std::string>& arguments,
 /// read while portpool still runs.
 inline ChildProcess spawn_portpool_logging(const std::vector<std::string>& arguments,
                                            const std::filesystem::path& log) {
-  std::vector<std::string> argv{"/bin/sh", "-c",         R"(log=$1; shift; exec "$@" 2>"$log")",
-                                "sh",      log.string(), PORTPOOL_CLI};
+  std::vector<std::string> argv{"/bin/sh", "-c", R"(log=$1; shift; exec "$@" 2>"$log")", "sh", log.string()};
+  auto environment = isolated_environment();
+  argv.insert(argv.end(), environment.begin(), environment.end());
+  argv.emplace_back(PORTPOOL_CLI);
   argv.insert(argv.end(), arguments.begin(), arguments.end());
   return ChildProcess::spawn(argv);
 }
@@ -80,6 +102,20 @@ inline CliResult finish(ChildProcess& process) {
 inline CliResult run_portpool(const std::vector<std::string>& arguments,
                               const std::vector<std::string>& environment = {}) {
   auto process = spawn_portpool(arguments, environment);
+  process.close_stdin();
+  return finish(process);
+}
+
+/// `portpool ARGUMENTS...` run in the working directory `directory`, with `environment` applied
+/// as isolated_environment() does.
+inline CliResult run_portpool_in(const std::filesystem::path& directory, const std::vector<std::string>& arguments,
+                                 const std::vector<std::string>& environment = {}) {
+  std::vector<std::string> argv{"/bin/sh", "-c", R"(cd "$1" && shift && exec "$@")", "sh", directory.string()};
+  auto environment_argv = isolated_environment(environment);
+  argv.insert(argv.end(), environment_argv.begin(), environment_argv.end());
+  argv.emplace_back(PORTPOOL_CLI);
+  argv.insert(argv.end(), arguments.begin(), arguments.end());
+  auto process = ChildProcess::spawn(argv);
   process.close_stdin();
   return finish(process);
 }

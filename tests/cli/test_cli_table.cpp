@@ -1,10 +1,12 @@
-// `portpool table`, the config file errors and the usage errors, through the built binary.
+// `portpool table`, where the command finds its config file, the config file errors and the usage
+// errors, through the built binary.
 
 #include "cli.hpp"
 #include "skip.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -13,6 +15,7 @@
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 using portpool::test::run_portpool;
+using portpool::test::run_portpool_in;
 using portpool::test::TempDir;
 using portpool::test::write_config;
 
@@ -29,24 +32,155 @@ std::vector<std::string> lines_of(const std::string& text) {
 
 constexpr const char* example_config = PORTPOOL_EXAMPLES_DIR "/qwen-valencia.toml";
 
+// The harness keeps the developer's PORTPOOL_CONFIG and ~/.config away from the command, but not
+// the machine's /etc/portpool/config.toml, which would take the built-in table's place.
+void require_no_system_config() {
+  std::error_code error;
+  if (std::filesystem::exists("/etc/portpool/config.toml", error)) {
+    PORTPOOL_SKIP(
+        "/etc/portpool/config.toml exists on this machine, so portpool uses it instead of the built-in "
+        "example table");
+  }
+}
+
+/// A config of one shared pool named `service` (ports 1000 and up, no port is taken).
+std::filesystem::path config_naming(const std::filesystem::path& path, const std::string& service) {
+  std::filesystem::create_directories(path.parent_path());
+  std::ofstream(path) << "[services." << service << "]\nports = [1000]\n";
+  return path;
+}
+
+/// The one service of the table `portpool table --json` shows, or the error.
+std::string service_shown(const portpool::test::CliResult& result) {
+  if (result.exit_code != 0) {
+    return "exit " + std::to_string(result.exit_code) + ": " + result.err;
+  }
+  return result.json().at("services").at(0).at("name").get<std::string>();
+}
+
 }  // namespace
 
-TEST_CASE("table prints the built-in table for instance 1 as aligned columns") {
+TEST_CASE("table prints the built-in table for instance 1 as aligned columns, after the table it used") {
+  require_no_system_config();
   auto result = run_portpool({"table"});
   REQUIRE(result.exit_code == 0);
   auto lines = lines_of(result.out);
-  REQUIRE(lines.size() == 7);
-  auto ports_column = lines[0].find("PORTS");
-  auto pool_column = lines[0].find("POOL");
+  REQUIRE(lines.size() == 8);
+  CHECK_THAT(lines[0], StartsWith("port table: the built-in example table"));
+  auto ports_column = lines[1].find("PORTS");
+  auto pool_column = lines[1].find("POOL");
   REQUIRE(ports_column != std::string::npos);
-  CHECK_THAT(lines[1], StartsWith("mcp-universal"));
-  CHECK(lines[1].find("6000-6002") == ports_column);
-  CHECK(lines[1].find("instance 1") == pool_column);
-  CHECK(lines[1].find("6000 (skipped)") == lines[0].find("FETCH-BLOCKED"));
-  CHECK(lines[6].find('-', lines[0].find("FETCH-BLOCKED")) == lines[0].find("FETCH-BLOCKED"));
-  CHECK_THAT(lines[6], StartsWith("api-server"));
-  CHECK(lines[6].find("9000-9002") == ports_column);
-  CHECK(lines[6].find("shared") == pool_column);
+  CHECK_THAT(lines[2], StartsWith("mcp-universal"));
+  CHECK(lines[2].find("6000-6002") == ports_column);
+  CHECK(lines[2].find("instance 1") == pool_column);
+  CHECK(lines[2].find("6000 (skipped)") == lines[1].find("FETCH-BLOCKED"));
+  CHECK(lines[7].find('-', lines[1].find("FETCH-BLOCKED")) == lines[1].find("FETCH-BLOCKED"));
+  CHECK_THAT(lines[7], StartsWith("api-server"));
+  CHECK(lines[7].find("9000-9002") == ports_column);
+  CHECK(lines[7].find("shared") == pool_column);
+
+  auto from_file = run_portpool({"table", "--config", example_config});
+  REQUIRE(from_file.exit_code == 0);
+  CHECK(lines_of(from_file.out)[0] == std::string("port table: ") + example_config);
+}
+
+TEST_CASE("the built-in table is examples/qwen-valencia.toml, for every instance") {
+  require_no_system_config();
+  for (const std::string instance : {"1", "2", "5", "10"}) {
+    auto built_in = run_portpool({"table", "--json", "--instance", instance});
+    auto from_file = run_portpool({"table", "--json", "--instance", instance, "--config", example_config});
+    REQUIRE(built_in.exit_code == 0);
+    REQUIRE(from_file.exit_code == 0);
+    auto built_in_json = built_in.json();
+    auto from_file_json = from_file.json();
+    CHECK(built_in_json.at("source").is_null());
+    CHECK(from_file_json.at("source") == example_config);
+    CHECK(built_in_json.at("services") == from_file_json.at("services"));
+  }
+}
+
+TEST_CASE("the config file is --config, else $PORTPOOL_CONFIG, ./portpool.toml, then the user's") {
+  TempDir dir;
+  auto work = dir.path() / "work";
+  auto option = config_naming(dir.path() / "option.toml", "from-option");
+  auto variable = config_naming(dir.path() / "variable.toml", "from-variable");
+  auto local = config_naming(work / "portpool.toml", "from-working-directory");
+  auto xdg_home = dir.path() / "xdg";
+  auto xdg = config_naming(xdg_home / "portpool" / "config.toml", "from-xdg-config-home");
+  auto home = dir.path() / "home";
+  auto dot_config = config_naming(home / ".config" / "portpool" / "config.toml", "from-dot-config");
+  const std::vector<std::string> environment{"PORTPOOL_CONFIG=" + variable.string(),
+                                             "XDG_CONFIG_HOME=" + xdg_home.string(), "HOME=" + home.string()};
+  auto shown = [&](const std::vector<std::string>& settings, const std::vector<std::string>& options = {}) {
+    std::vector<std::string> arguments{"table", "--json"};
+    arguments.insert(arguments.end(), options.begin(), options.end());
+    return service_shown(run_portpool_in(work, arguments, settings));
+  };
+
+  CHECK(shown(environment, {"--config", option.string()}) == "from-option");
+  CHECK(shown(environment) == "from-variable");
+  CHECK(shown({"XDG_CONFIG_HOME=" + xdg_home.string(), "HOME=" + home.string(), "PORTPOOL_CONFIG="}) ==
+        "from-working-directory");
+  std::filesystem::remove(local);
+  CHECK(shown({"XDG_CONFIG_HOME=" + xdg_home.string(), "HOME=" + home.string()}) == "from-xdg-config-home");
+  CHECK(shown({"XDG_CONFIG_HOME=", "HOME=" + home.string()}) == "from-dot-config");
+  CHECK(shown({"-u XDG_CONFIG_HOME", "HOME=" + home.string()}) == "from-dot-config");
+
+  auto used = run_portpool_in(work, {"table", "--json"}, {"XDG_CONFIG_HOME=" + xdg_home.string()});
+  REQUIRE(used.exit_code == 0);
+  CHECK(used.json().at("source") == xdg.string());
+  auto text = run_portpool_in(work, {"table"}, {"XDG_CONFIG_HOME=" + xdg_home.string()});
+  CHECK(lines_of(text.out).at(0) == "port table: " + xdg.string());
+
+  std::filesystem::remove(xdg);
+  std::filesystem::remove(dot_config);
+  require_no_system_config();
+  auto built_in =
+      run_portpool_in(work, {"table", "--json"}, {"XDG_CONFIG_HOME=" + xdg_home.string(), "HOME=" + home.string()});
+  REQUIRE(built_in.exit_code == 0);
+  CHECK(built_in.json().at("source").is_null());
+  CHECK(built_in.json().at("services").at(0).at("name") == "mcp-universal");
+}
+
+TEST_CASE("a config file found but invalid is an error naming it, never a fallback") {
+  TempDir dir;
+  auto work = dir.path() / "work";
+  std::filesystem::create_directories(work);
+  auto local = write_config(dir, "[services.web]\nsise = 3\n", "work/portpool.toml");
+  auto result = run_portpool_in(work, {"table"});
+  CHECK(result.exit_code == 78);
+  CHECK_THAT(result.err, StartsWith("portpool: " + local.string() + ":2:1: unknown key 'sise'"));
+  CHECK(result.out.empty());
+  std::filesystem::remove(local);
+
+  auto xdg_home = dir.path() / "xdg";
+  std::filesystem::create_directories(xdg_home / "portpool");
+  auto user_file = write_config(dir, "[services.web]\nrange = [9, 1]\n", "xdg/portpool/config.toml");
+  auto user = run_portpool_in(work, {"table"}, {"XDG_CONFIG_HOME=" + xdg_home.string()});
+  CHECK(user.exit_code == 78);
+  CHECK_THAT(user.err, StartsWith("portpool: " + user_file.string() + ":") && Contains("whose end is below its start"));
+  auto run =
+      run_portpool_in(work, {"run", "--lock-dir", dir.lock_dir().string(), "web", "--", PORTPOOL_CLI_CHILD, "env"},
+                      {"XDG_CONFIG_HOME=" + xdg_home.string()});
+  CHECK(run.exit_code == 78);
+  CHECK_THAT(run.err, Contains(user_file.string()));
+  CHECK(run.out.empty());
+}
+
+TEST_CASE("an explicitly named config file that does not exist is an error") {
+  TempDir dir;
+  auto missing = dir.path() / "missing.toml";
+  auto variable = run_portpool({"table"}, {"PORTPOOL_CONFIG=" + missing.string()});
+  CHECK(variable.exit_code == 78);
+  CHECK_THAT(variable.err, Contains("PORTPOOL_CONFIG") && Contains(missing.string()) && Contains("does not exist"));
+  CHECK(variable.out.empty());
+  auto status =
+      run_portpool({"status", "--lock-dir", dir.lock_dir().string()}, {"PORTPOOL_CONFIG=" + missing.string()});
+  CHECK(status.exit_code == 78);
+  auto option =
+      run_portpool({"table", "--config", missing.string()}, {std::string("PORTPOOL_CONFIG=") + example_config});
+  CHECK(option.exit_code == 78);
+  CHECK_THAT(option.err, Contains(missing.string()) && Contains("No such file"));
 }
 
 TEST_CASE("table --json gives the instance's pools, in table order") {
@@ -67,6 +201,7 @@ TEST_CASE("table --json gives the instance's pools, in table order") {
 }
 
 TEST_CASE("table --json names instance 1's fetch-blocked port 6000, skipped unless the pool allows it") {
+  require_no_system_config();
   auto result = run_portpool({"table", "--json"});
   REQUIRE(result.exit_code == 0);
   auto services = result.json().at("services");
@@ -100,17 +235,18 @@ TEST_CASE("table warns about pools inside the kernel's ephemeral port range") {
   CHECK_THAT(result.err, Contains("sysctl -w net.ipv4.ip_local_reserved_ports=" + std::to_string(last - 2) + "-" +
                                   std::to_string(last)));
   CHECK_THAT(result.err, !Contains("'outside'"));
-  CHECK(run_portpool({"table"}).err.empty());
+  CHECK(run_portpool({"table", "--config", example_config}).err.empty());
 }
 
 TEST_CASE("table --instance outside the table is a usage error") {
   for (const std::string instance : {"0", "11", "-1", "two"}) {
-    auto result = run_portpool({"table", "--instance", instance});
+    auto result = run_portpool({"table", "--config", example_config, "--instance", instance});
     CHECK(result.exit_code == 64);
     CHECK_THAT(result.err, Contains("see 'portpool --help'"));
     CHECK(result.out.empty());
   }
-  CHECK_THAT(run_portpool({"table", "--instance", "11"}).err, Contains("instances 1 to 10"));
+  CHECK_THAT(run_portpool({"table", "--config", example_config, "--instance", "11"}).err,
+             Contains("instances 1 to 10"));
 }
 
 TEST_CASE("command-line mistakes exit 64 with a short message") {

@@ -100,8 +100,7 @@ TEST_CASE("the dashboard shows a holder acquired and released while it is open, 
   portpool::Options options;
   options.lock_dir = directory.lock_dir();
   options.description.version = "0.9.1";
-  portpool::PortPoolManager manager(portpool::ServicePortTable::from_file(directory.path() / "ports.toml"),
-                                    "ollama-mcp", options);
+  portpool::PortPoolManager manager(portpool::load_table_file(directory.path() / "ports.toml"), "ollama-mcp", options);
   auto lease = manager.acquire();
   REQUIRE(lease.port() == worker_ports[0]);
   CHECK(browser.wait_for(port_state_script(worker_ports[0]), "held") == "held");

@@ -126,7 +126,7 @@ TEST_CASE("two MCP servers of two instances answer the official SDK client about
   TempDir directory;
   auto ports = ReservedPorts::consecutive(13, 10);
   auto config = write_table(directory, ports[0]);
-  auto table = portpool::ServicePortTable::from_file(config);
+  auto table = portpool::load_table_file(config);
   auto first = McpServerProcess::start(config, directory.lock_dir(), 1);
   auto second = McpServerProcess::start(config, directory.lock_dir(), 2);
   CHECK(first.port() == ports[0]);

@@ -10,7 +10,9 @@
 static_assert(__cplusplus >= 202002L, "built as C++20");
 
 int main() try {
-  auto pool = portpool::ServicePortTable::defaults().pool_for("mcp-universal", 1);
+  auto table =
+      portpool::ServicePortTable(portpool::InstanceLayout{6000, 100, 10}).add_instance_pool("mcp-universal", 0, 3);
+  auto pool = table.pool_for("mcp-universal", 1);
   std::span<const std::uint16_t> ports(pool);
   std::cout << "C++20 consumer: mcp-universal instance 1 has " << ports.size() << " ports from " << ports.front()
             << '\n';

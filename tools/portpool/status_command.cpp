@@ -92,8 +92,8 @@ int run_status_command(const StatusArguments& arguments) {
     throw UsageError("--etcd is for the fleet view: add --fleet ('portpool status --fleet --etcd URL')");
   }
   require_free_descriptors(descriptors_needed);
-  if (!arguments.common.config_file.empty()) {
-    load_port_table(arguments.common);  // a wrong --config is reported even though every holder is shown
+  if (names_config_file(arguments.common)) {
+    load_port_table(arguments.common);  // a wrong named config is reported even though every holder is shown
   }
   auto options = library_options(arguments.common);
   if (arguments.fleet.watch) {

@@ -3,12 +3,16 @@
 #include "columns.hpp"
 #include "ephemeral_ports.hpp"
 
+#include <example_table.hpp>
+
 #include <portpool/service_port_table.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,7 +34,17 @@ std::string fetch_blocked_text(const ServicePortTable& table, const std::string&
                      table.allows_fetch_blocked_ports(service) ? "allowed" : "skipped");
 }
 
-std::string table_as_json(const ServicePortTable& table, unsigned instance) {
+// The config file the table was loaded from, or the built-in example table.
+std::string source_text(const std::optional<std::filesystem::path>& config_file) {
+  if (config_file) {
+    return fmt::format("port table: {}\n", config_file->string());
+  }
+  return fmt::format("port table: {} (no config file found; see --config in 'portpool table --help')\n",
+                     example_table::name);
+}
+
+std::string table_as_json(const ServicePortTable& table, unsigned instance,
+                          const std::optional<std::filesystem::path>& config_file) {
   auto range = ephemeral_range();
   auto reserved = reserved_ports();
   auto services = nlohmann::ordered_json::array();
@@ -43,7 +57,10 @@ std::string table_as_json(const ServicePortTable& table, unsigned instance) {
                         {"fetch_blocked_ports", table.fetch_blocked_ports(service, instance)},
                         {"allow_fetch_blocked_ports", table.allows_fetch_blocked_ports(service)}});
   }
-  return nlohmann::ordered_json{{"instance", instance}, {"services", services}}.dump(2);
+  return nlohmann::ordered_json{{"instance", instance},
+                                {"services", services},
+                                {"source", config_file ? nlohmann::ordered_json(config_file->string()) : nullptr}}
+      .dump(2);
 }
 
 std::string table_as_text(const ServicePortTable& table, unsigned instance) {
@@ -70,13 +87,14 @@ CLI::App* add_table_command(CLI::App& app, TableArguments& arguments) {
 }
 
 int run_table_command(const TableArguments& arguments) {
-  auto table = load_port_table(arguments.common);
+  auto config_file = find_config_file(arguments.common);
+  auto table = load_port_table(config_file);
   require_instance(table, arguments.instance);
   for (const auto& warning : ephemeral_range_warnings(table, arguments.instance)) {
     std::cerr << warning << '\n';
   }
-  std::cout << (arguments.common.json ? table_as_json(table, arguments.instance) + '\n'
-                                      : table_as_text(table, arguments.instance));
+  std::cout << (arguments.common.json ? table_as_json(table, arguments.instance, config_file) + '\n'
+                                      : source_text(config_file) + table_as_text(table, arguments.instance));
   return 0;
 }
 

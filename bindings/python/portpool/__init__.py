@@ -180,7 +180,8 @@ def status(*, config: Optional[str] = None, lock_dir: Optional[str] = None) -> L
 
 
 def table(*, instance: Optional[int] = None, config: Optional[str] = None, lock_dir: Optional[str] = None) -> dict:
-    """The services and their pools for one instance: ``{"instance": N, "services": [{"name", "ports", ...}]}``."""
+    """The services and their pools for one instance, and the config file they come from (None: the
+    command's built-in example table): ``{"instance": N, "services": [{"name", "ports", ...}], "source": ...}``."""
     arguments = ["table", "--json"] + (["--instance", str(instance)] if instance is not None else [])
     return _run_json(arguments + _common_arguments(config, lock_dir))
 

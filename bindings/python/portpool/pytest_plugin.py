@@ -19,7 +19,7 @@ import portpool
 def pytest_addoption(parser):
     group = parser.getgroup("portpool", "ports from portpool pools")
     group.addoption("--portpool-service", help="the service whose pool portpool_port takes from (when no marker)")
-    group.addoption("--portpool-config", help="the port table, a TOML file (default: portpool's built-in table)")
+    group.addoption("--portpool-config", help="the port table, a TOML file (default: the one the portpool command finds, else its built-in example table)")
     group.addoption("--portpool-lock-dir", help="portpool's lock directory (default: portpool's)")
     group.addoption(
         "--portpool-instance",

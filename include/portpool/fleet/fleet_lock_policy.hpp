@@ -108,7 +108,7 @@ using FleetPoolManager = BasicPortPoolManager<FleetLockPolicy, BindProbe>;
 /// fleet-wide (`scope = "fleet"` in TOML, `set_scope(service, PoolScope::fleet)` in C++).
 ///
 /// @code
-/// auto table = portpool::ServicePortTable::from_file("fleet.toml");  // [services.scheduler] scope = "fleet"
+/// auto table = portpool::load_table_file("fleet.toml");  // [services.scheduler] scope = "fleet"
 /// auto manager = portpool::fleet::make_fleet_pool_manager(table, "scheduler", options, claims);
 /// auto lease = manager.acquire();
 /// @endcode

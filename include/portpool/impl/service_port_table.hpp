@@ -23,17 +23,6 @@ std::string describe_ports(const std::vector<Port>& ports) {
   return detail::describe_ports(ports);
 }
 
-inline ServicePortTable ServicePortTable::defaults() {
-  ServicePortTable table(InstanceLayout{6000, 100, 10});
-  table.add_instance_pool("mcp-universal", 0, 3)
-      .add_instance_pool("ollama-mcp", 10, 3)
-      .add_instance_pool("groq-api", 20, 3)
-      .add_instance_pool("sandra-ia", 30, 4)
-      .add_shared_range("conversational", 7000, 7004)
-      .add_shared_range("api-server", 9000, 9002);
-  return table;
-}
-
 inline ServicePortTable& ServicePortTable::add_instance_pool(std::string service, unsigned offset, unsigned size) {
   if (size == 0) {
     throw ConfigError(fmt::format("service '{}' has a pool of size 0: give it at least one port", service));
