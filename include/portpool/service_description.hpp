@@ -4,7 +4,7 @@
 /// ServiceDescription: what a holder serves on its port, published in the registry beside it.
 
 #include <portpool/detail/names.hpp>
-#include <portpool/error.hpp>
+#include <portpool/base_errors.hpp>
 
 #include <fmt/format.h>
 
