@@ -19,8 +19,8 @@
 #include <filesystem>
 #include <set>
 #include <system_error>
-#include <type_traits>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 using namespace portpool;

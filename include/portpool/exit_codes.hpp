@@ -16,8 +16,8 @@ namespace portpool {
 
 namespace exit_code {
 inline constexpr int success = 0;
-inline constexpr int stopped = 0;            ///< a server stopped by SIGINT or SIGTERM
-inline constexpr int usage = 64;             ///< EX_USAGE: a wrong command line, an unknown service, an instance outside the table
+inline constexpr int stopped = 0;  ///< a server stopped by SIGINT or SIGTERM
+inline constexpr int usage = 64;  ///< EX_USAGE: a wrong command line, an unknown service, an instance outside the table
 inline constexpr int unavailable = 69;       ///< EX_UNAVAILABLE
 inline constexpr int etcd_unavailable = 69;  ///< etcd cannot be reached (fleet pools, `status --fleet`)
 inline constexpr int port_lost = 69;         ///< a server's shield saw its port lost while serving

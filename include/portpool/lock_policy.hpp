@@ -148,8 +148,7 @@ using lock_dir_result = decltype(std::declval<const Policy&>().lock_dir());
 /// @endcode
 template <class Policy>
 inline constexpr bool is_lock_policy_v =
-    detail::is_detected_exact_v<LockAttempt, detail::try_lock_result, Policy> &&
-    detail::is_detected_convertible_v<const std::filesystem::path&, detail::lock_dir_result, Policy> &&
-    std::is_move_constructible_v<Policy>;
+    detail::is_detected_exact_v<LockAttempt, detail::try_lock_result, Policy>&& detail::is_detected_convertible_v<
+        const std::filesystem::path&, detail::lock_dir_result, Policy>&& std::is_move_constructible_v<Policy>;
 
 }  // namespace portpool

@@ -56,8 +56,8 @@ struct NoProbe {
 namespace detail {
 
 template <class Policy>
-using probe_check_result = decltype(std::declval<const Policy&>().check(
-    std::declval<const boost::asio::ip::address&>(), std::declval<std::uint16_t>()));
+using probe_check_result = decltype(std::declval<const Policy&>().check(std::declval<const boost::asio::ip::address&>(),
+                                                                        std::declval<std::uint16_t>()));
 
 }  // namespace detail
 
@@ -68,7 +68,7 @@ using probe_check_result = decltype(std::declval<const Policy&>().check(
 /// @endcode
 template <class Policy>
 inline constexpr bool is_probe_policy_v =
-    detail::is_detected_convertible_v<std::optional<std::string>, detail::probe_check_result, Policy> &&
-    std::is_move_constructible_v<Policy>;
+    detail::is_detected_convertible_v<std::optional<std::string>, detail::probe_check_result, Policy>&&
+        std::is_move_constructible_v<Policy>;
 
 }  // namespace portpool

@@ -353,7 +353,8 @@ inline LockAttempt try_lock(const std::shared_ptr<const LockDirectory>& director
       }
       struct stat status {};
       if (::fstat(file.get(), &status) == 0 && !S_ISREG(status.st_mode)) {
-        return {nullptr, *unusable_lock_file(*directory, lock_name, status), RefusalReason::lock_unusable, std::nullopt};
+        return {nullptr, *unusable_lock_file(*directory, lock_name, status), RefusalReason::lock_unusable,
+                std::nullopt};
       }
       throw Error(fmt::format("cannot lock {}: {}; portpool needs open-file-description locks (Linux 3.15 or later)",
                               (directory->path / lock_name).string(), errno_text(error)));
@@ -370,13 +371,16 @@ inline LockAttempt try_lock(const std::shared_ptr<const LockDirectory>& director
     if (lock_file_status(directory->fd.get(), lock_name.c_str(), AT_SYMLINK_NOFOLLOW, current) &&
         current.st_dev == locked.st_dev && current.st_ino == locked.st_ino) {
       reached_step("locked");
-      return {std::make_unique<HeldLock>(directory, lock_name, std::move(file), locked, holder), {},
-              RefusalReason::held, std::nullopt};
+      return {std::make_unique<HeldLock>(directory, lock_name, std::move(file), locked, holder),
+              {},
+              RefusalReason::held,
+              std::nullopt};
     }
   }
-  return {nullptr,
-          fmt::format("its lock file {} keeps being replaced by another program", (directory->path / lock_name).string()),
-          RefusalReason::lock_unusable, std::nullopt};
+  return {
+      nullptr,
+      fmt::format("its lock file {} keeps being replaced by another program", (directory->path / lock_name).string()),
+      RefusalReason::lock_unusable, std::nullopt};
 }
 
 /// The holder recorded in the lock file `lock_name` while it is locked, or nullopt when nobody

@@ -201,18 +201,26 @@ auto BasicPortPoolManager<LockPolicy, ProbePolicy>::attempt(std::vector<Refusal>
     if (taken.lock) {
       detail::reached_step("probed");
       if (options_.on_event) {  // the message is only formatted for someone who listens
-        detail::notify(options_.on_event,
-                       Event{EventKind::acquired, service_, port, fmt::format("acquired port {} for '{}'", port, service_),
-                             std::nullopt, std::nullopt, {}});
+        detail::notify(options_.on_event, Event{EventKind::acquired,
+                                                service_,
+                                                port,
+                                                fmt::format("acquired port {} for '{}'", port, service_),
+                                                std::nullopt,
+                                                std::nullopt,
+                                                {}});
       }
       return std::pair<PortLease, ClaimResult<Claim>>(PortLease(std::move(*taken.lock), options_.on_event),
                                                       std::move(*claimed));
     }
     if (refusals != nullptr) {
       if (options_.on_event) {
-        detail::notify(options_.on_event,
-                       Event{EventKind::skipped, service_, port, fmt::format("skipped port {}: {}", port, taken.refusal),
-                             taken.reason, taken.holder, {}});
+        detail::notify(options_.on_event, Event{EventKind::skipped,
+                                                service_,
+                                                port,
+                                                fmt::format("skipped port {}: {}", port, taken.refusal),
+                                                taken.reason,
+                                                taken.holder,
+                                                {}});
       }
       refusals->push_back(Refusal{port, taken.reason, std::move(taken.holder), std::move(taken.refusal)});
     }
