@@ -147,8 +147,9 @@ using lock_dir_result = decltype(std::declval<const Policy&>().lock_dir());
 /// static_assert(portpool::is_lock_policy_v<MaintenancePolicy>);
 /// @endcode
 template <class Policy>
-inline constexpr bool is_lock_policy_v =
-    detail::is_detected_exact_v<LockAttempt, detail::try_lock_result, Policy>&& detail::is_detected_convertible_v<
-        const std::filesystem::path&, detail::lock_dir_result, Policy>&& std::is_move_constructible_v<Policy>;
+inline constexpr bool is_lock_policy_v = std::conjunction_v<
+    std::is_same<LockAttempt, detail::detected_t<detail::try_lock_result, Policy>>,
+    std::is_convertible<detail::detected_t<detail::lock_dir_result, Policy>, const std::filesystem::path&>,
+    std::is_move_constructible<Policy>>;
 
 }  // namespace portpool

@@ -67,8 +67,8 @@ using probe_check_result = decltype(std::declval<const Policy&>().check(std::dec
 /// static_assert(portpool::is_probe_policy_v<portpool::BindProbe>);
 /// @endcode
 template <class Policy>
-inline constexpr bool is_probe_policy_v =
-    detail::is_detected_convertible_v<std::optional<std::string>, detail::probe_check_result, Policy>&&
-        std::is_move_constructible_v<Policy>;
+inline constexpr bool is_probe_policy_v = std::conjunction_v<
+    std::is_convertible<detail::detected_t<detail::probe_check_result, Policy>, std::optional<std::string>>,
+    std::is_move_constructible<Policy>>;
 
 }  // namespace portpool

@@ -28,12 +28,4 @@ struct Detector<Default, std::void_t<Operation<Arguments...>>, Operation, Argume
 template <template <class...> class Operation, class... Arguments>
 using detected_t = typename Detector<Undetected, void, Operation, Arguments...>::type;
 
-/// Whether `Operation<Arguments...>` is well-formed and of type `Expected`.
-template <class Expected, template <class...> class Operation, class... Arguments>
-inline constexpr bool is_detected_exact_v = std::is_same_v<Expected, detected_t<Operation, Arguments...>>;
-
-/// Whether `Operation<Arguments...>` is well-formed and converts to `To`.
-template <class To, template <class...> class Operation, class... Arguments>
-inline constexpr bool is_detected_convertible_v = std::is_convertible_v<detected_t<Operation, Arguments...>, To>;
-
 }  // namespace portpool::detail
