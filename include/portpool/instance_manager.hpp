@@ -61,8 +61,9 @@ class InstanceLease {
 class InstanceManager {
  public:
   /// The lowest free instance number in 1..max_instances (`options.instance` is ignored).
-  /// @throws PoolExhausted when all are taken (naming their holders); ConfigError when
-  /// max_instances is 0 or the instance id is invalid; LockDirError as the port managers do.
+  /// @throws PoolExhausted when all are taken (naming their holders in its message; instance
+  /// numbers are not ports, so its `refusals()` is empty); ConfigError when max_instances is 0 or
+  /// the instance id is invalid; LockDirError as the port managers do.
   static InstanceLease acquire(const Options& options, unsigned max_instances);
 
   /// Like acquire(options, max_instances), but reports a failure through `error` instead of an
@@ -81,7 +82,8 @@ class InstanceManager {
   static InstanceLease acquire(const Options& options, unsigned max_instances, std::error_code& error);
 
   /// Exactly instance `number`.
-  /// @throws PoolExhausted when it is taken (naming the holder); ConfigError when number is 0.
+  /// @throws PoolExhausted when it is taken (naming the holder in its message; `refusals()` is
+  /// empty); ConfigError when number is 0.
   static InstanceLease acquire_number(const Options& options, unsigned number);
 };
 
