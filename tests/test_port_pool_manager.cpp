@@ -222,7 +222,9 @@ TEST_CASE("PoolExhausted gives, for each port of the pool, why it was refused an
     FAIL("acquire() must throw on an exhausted pool");
   } catch (const PoolExhausted& exhausted) {
     static_assert(std::is_nothrow_copy_constructible_v<PoolExhausted>);
-    const PoolExhausted copy = exhausted;
+    static_assert(std::is_nothrow_copy_assignable_v<PoolExhausted>);
+    PoolExhausted copy("replaced by the copy");
+    copy = exhausted;
     CHECK(copy.service() == "api");
     const auto& refusals = copy.refusals();
     REQUIRE(refusals.size() == 4);

@@ -78,7 +78,7 @@ inline InstanceLease InstanceManager::acquire(const Options& options, unsigned m
   } catch (const Error& failure) {
     error = error_code_for(failure);
   }
-  return InstanceLease();
+  return {};
 }
 
 inline InstanceLease InstanceManager::acquire_number(const Options& options, unsigned number) {

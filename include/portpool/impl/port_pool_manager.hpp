@@ -133,7 +133,7 @@ PortLease BasicPortPoolManager<LockPolicy, ProbePolicy>::acquire(std::error_code
   } catch (const Error& failure) {
     error = error_code_for(failure);
   }
-  return PortLease();
+  return {};
 }
 
 template <class LockPolicy, class ProbePolicy>
