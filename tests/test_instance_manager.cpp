@@ -8,6 +8,9 @@
 
 #include <signal.h>
 
+#include <fstream>
+#include <system_error>
+
 using namespace portpool;
 using namespace portpool::test;
 using Catch::Matchers::Contains;
@@ -71,4 +74,34 @@ TEST_CASE("a moved-from instance lease answers its accessors safely") {
   CHECK(lease.id().empty());
   lease.release();
   CHECK(moved.held());
+}
+
+TEST_CASE("InstanceManager::acquire(options, max, std::error_code&) reports each failure by its code") {
+  TempDir directory;
+  auto options = options_in(directory);
+  std::error_code error = make_error_code(errc::system_failure);
+
+  auto first = InstanceManager::acquire(options, 1, error);
+  CHECK_FALSE(error);
+  CHECK(first.number() == 1);
+  CHECK(first.held());
+
+  auto none = InstanceManager::acquire(options, 1, error);
+  CHECK(error == errc::pool_exhausted);
+  CHECK(none.number() == 0);
+  CHECK_FALSE(none.held());
+
+  CHECK(InstanceManager::acquire(options, 0, error).number() == 0);
+  CHECK(error == errc::config_error);
+
+  auto invalid = options;
+  invalid.instance_id = "bad id";
+  InstanceManager::acquire(invalid, 2, error);
+  CHECK(error == errc::config_error);
+
+  std::ofstream(directory.path() / "a-file").flush();
+  auto unusable = options;
+  unusable.lock_dir = directory.path() / "a-file" / "locks";
+  InstanceManager::acquire(unusable, 2, error);
+  CHECK(error == errc::lock_dir_error);
 }

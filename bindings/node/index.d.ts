@@ -76,8 +76,25 @@ export declare class PortpoolError extends Error {
   readonly exitCode: number | null;
 }
 export declare class UsageError extends PortpoolError {}
+/** Why one port of an exhausted pool was not handed out. */
+export interface Refusal {
+  port: number;
+  /**
+   * held: a portpool holder has it (named in `holder`); in_use: another program listens on it;
+   * blocked_port: browsers and fetch() refuse it; lock_unusable: its lock file cannot guard it;
+   * claimed_elsewhere: another host claims it (fleet pools).
+   */
+  reason: 'held' | 'in_use' | 'blocked_port' | 'lock_unusable' | 'claimed_elsewhere';
+  /** The holder, for 'held' (null when its record was not written yet, and for the other reasons). */
+  holder: Holder | null;
+  /** The explanation in words, as in the message. */
+  detail: string;
+}
+
 export declare class PoolExhaustedError extends PortpoolError {
-  /** The live holders of the service's ports when the pool was found exhausted. */
+  /** Why each port of the pool was refused, from the failed call itself. */
+  readonly refusals: Refusal[];
+  /** The holders among the refusals (their `reserved` is null: the failed call does not tell). */
   readonly holders: Holder[];
 }
 export declare class LockDirError extends PortpoolError {}

@@ -26,11 +26,16 @@ class PortpoolError extends Error {
 }
 /** Wrong arguments: an unknown service, an instance out of range, a missing worker variable. */
 class UsageError extends PortpoolError {}
-/** No port of the pool could be taken; `holders` are the live holders of the service's ports. */
+/**
+ * No port of the pool could be taken. `refusals` says, for each port of the pool, why
+ * (`{ port, reason, holder, detail }`, reason one of 'held', 'in_use', 'blocked_port',
+ * 'lock_unusable', 'claimed_elsewhere'); `holders` are the holders among them.
+ */
 class PoolExhaustedError extends PortpoolError {
-  constructor(message, exitCode, holders) {
+  constructor(message, exitCode, refusals) {
     super(message, exitCode);
-    this.holders = holders;
+    this.refusals = refusals;
+    this.holders = refusals.filter((refusal) => refusal.holder).map((refusal) => refusal.holder);
   }
 }
 /** The lock directory is unsafe (a symbolic link, another user's, writable by others) or unusable. */
@@ -86,11 +91,22 @@ function commonArguments(options) {
   return list;
 }
 
-function commandError(stderr, exitCode, holders) {
+function commandError(stderr, exitCode, refusals) {
   const message = stderr.trim().replace(/^portpool: /gm, '').replace(/\nsee 'portpool --help'$/, '') ||
     `portpool exited with status ${exitCode}`;
   const Type = errorTypes.get(exitCode) || SystemFailureError;
-  return Type === PoolExhaustedError ? new Type(message, exitCode, holders) : new Type(message, exitCode);
+  return Type === PoolExhaustedError ? new Type(message, exitCode, refusals) : new Type(message, exitCode);
+}
+
+// A refusal of `lease --json`'s report, its holder shaped as status() gives holders (the report
+// does not say whether the port is reserved).
+function refusalOf(reported) {
+  return {
+    port: reported.port,
+    reason: reported.reason,
+    holder: reported.holder ? { ...reported.holder, reserved: null } : null,
+    detail: reported.detail,
+  };
 }
 
 /** Runs `portpool ARGS --json` and parses its output. */
@@ -155,7 +171,7 @@ class Lease {
 }
 
 function leaseArguments(service, options) {
-  const list = ['lease', '--parent-pid', String(process.pid)];
+  const list = ['lease', '--json', '--parent-pid', String(process.pid)];
   if (options.instance !== undefined) {
     list.push('--instance', String(options.instance));
   }
@@ -175,10 +191,13 @@ function detachFromEventLoop(child) {
   }
 }
 
-function readLeaseLine(child, service, options) {
+// The lease's line, or (exit code 75) the exhaustion report that `lease --json` prints instead:
+// the refusals come from the one failed call, not from a second look at who holds what.
+function readLeaseLine(child) {
   return new Promise((resolve, reject) => {
     let stdout = '';
     let stderr = '';
+    let exhaustion = null;
     let settled = false;
     const settle = (action) => {
       if (!settled) {
@@ -194,8 +213,13 @@ function readLeaseLine(child, service, options) {
     child.stdout.on('data', (text) => {
       stdout += text;
       const end = stdout.indexOf('\n');
-      if (end >= 0) {
-        settle(() => resolve(new Lease(child, JSON.parse(stdout.slice(0, end)))));
+      if (end >= 0 && exhaustion === null && !settled) {
+        const line = JSON.parse(stdout.slice(0, end));
+        if (line.error === 'pool_exhausted') {
+          exhaustion = line;
+        } else {
+          settle(() => resolve(new Lease(child, line)));
+        }
       }
     });
     child.once('error', (error) => settle(() => reject(new SystemFailureError(`cannot run portpool: ${error.message}`, null))));
@@ -204,13 +228,8 @@ function readLeaseLine(child, service, options) {
         return;
       }
       settled = true;
-      if (code !== exitCodes.poolExhausted) {
-        reject(commandError(stderr, code, []));
-        return;
-      }
-      status(options).then(
-        (holders) => reject(commandError(stderr, code, holders.filter((holder) => holder.service === service))),
-        () => reject(commandError(stderr, code, [])));
+      const refusals = code === exitCodes.poolExhausted && exhaustion ? exhaustion.refusals.map(refusalOf) : [];
+      reject(commandError(stderr, code, refusals));
     });
   });
 }
@@ -221,7 +240,7 @@ function readLeaseLine(child, service, options) {
  */
 async function acquire(service, options = {}) {
   const child = spawn(findCommand(), leaseArguments(service, options), { stdio: ['pipe', 'pipe', 'pipe'] });
-  const lease = await readLeaseLine(child, service, options);
+  const lease = await readLeaseLine(child);
   detachFromEventLoop(child);
   return lease;
 }

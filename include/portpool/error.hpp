@@ -3,44 +3,62 @@
 /// @file
 /// The exceptions portpool throws. Every message says what is wrong and what to do about it.
 
-#include <stdexcept>
+#include <portpool/base_errors.hpp>
+#include <portpool/refusal.hpp>
+
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace portpool {
 
-/// Base of every portpool exception.
-class Error : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
 /// No port (or instance number) of a pool could be taken. The message names the service, the
 /// whole pool, and for each port why it was not available: held by which process, or in use by a
-/// program outside portpool.
+/// program outside portpool. The same explanation is carried as data: `service()` and, for each
+/// port tried, a `Refusal` (its reason, the holder's record when a portpool holder has it, and the
+/// sentence of the message). Copying never throws (the data is shared, as the message is).
+///
+/// @code
+/// try {
+///   auto lease = manager.acquire();
+/// } catch (const portpool::PoolExhausted& exhausted) {
+///   for (const auto& refusal : exhausted.refusals())
+///     std::cerr << refusal.port << ' ' << portpool::to_string(refusal.reason) << '\n';
+/// }
+/// @endcode
 class PoolExhausted : public Error {
  public:
+  /// An exhaustion known only by its message (an instance number, or a pool given up on by a
+  /// caller): `service()` is empty and `refusals()` has none.
   using Error::Error;
-};
 
-/// A port table, a pool, a service name or an option is invalid. Nothing was acquired.
-class ConfigError : public Error {
- public:
-  using Error::Error;
-};
+  /// The exhaustion of `service`'s pool, with `refusals` (one per port tried).
+  /// @throws std::bad_alloc when the data cannot be stored.
+  PoolExhausted(const std::string& message, std::string service, std::vector<Refusal> refusals)
+      : Error(message), details_(std::make_shared<const Details>(Details{std::move(service), std::move(refusals)})) {}
 
-/// The lock directory is unsafe (a symbolic link, another user's, writable by others) or unusable
-/// (cannot be created or written). Nothing was acquired.
-class LockDirError : public Error {
- public:
-  using Error::Error;
-};
+  /// The service whose pool is exhausted (empty when only the message is known).
+  const std::string& service() const noexcept { return details_ ? details_->service : empty_details().service; }
 
-/// The system ran out of a resource portpool needs: descriptors (`EMFILE`, `ENFILE`) or memory
-/// (`ENOMEM`, `ENOBUFS`). The message names the limit. Nothing was acquired; retrying after
-/// releasing descriptors or raising the limit (`ulimit -n`) may succeed.
-class ResourceError : public Error {
- public:
-  using Error::Error;
+  /// Why each port of the pool was not handed out, in the order the ports were tried (empty when
+  /// only the message is known).
+  const std::vector<Refusal>& refusals() const noexcept {
+    return details_ ? details_->refusals : empty_details().refusals;
+  }
+
+ private:
+  struct Details {
+    std::string service;
+    std::vector<Refusal> refusals;
+  };
+
+  static const Details& empty_details() noexcept {
+    static const Details empty;
+    return empty;
+  }
+
+  std::shared_ptr<const Details> details_;
 };
 
 }  // namespace portpool

@@ -4,11 +4,13 @@
 /// InstanceManager: gives each running copy of an application its own instance number.
 
 #include <portpool/error.hpp>
+#include <portpool/error_code.hpp>
 #include <portpool/impl/lock_file.hpp>
 #include <portpool/options.hpp>
 
 #include <memory>
 #include <string>
+#include <system_error>
 
 namespace portpool {
 
@@ -16,6 +18,9 @@ namespace portpool {
 /// the operating system if the process dies. May have static storage duration.
 class InstanceLease {
  public:
+  /// An empty lease, which holds nothing: `number()` is 0, `held()` false (what
+  /// `InstanceManager::acquire(options, max, error)` returns on failure).
+  InstanceLease() noexcept = default;
   InstanceLease(const InstanceLease&) = delete;
   InstanceLease& operator=(const InstanceLease&) = delete;
   InstanceLease(InstanceLease&&) noexcept = default;
@@ -56,12 +61,29 @@ class InstanceLease {
 class InstanceManager {
  public:
   /// The lowest free instance number in 1..max_instances (`options.instance` is ignored).
-  /// @throws PoolExhausted when all are taken (naming their holders); ConfigError when
-  /// max_instances is 0 or the instance id is invalid; LockDirError as the port managers do.
+  /// @throws PoolExhausted when all are taken (naming their holders in its message; instance
+  /// numbers are not ports, so its `refusals()` is empty); ConfigError when max_instances is 0 or
+  /// the instance id is invalid; LockDirError as the port managers do.
   static InstanceLease acquire(const Options& options, unsigned max_instances);
 
+  /// Like acquire(options, max_instances), but reports a failure through `error` instead of an
+  /// exception and returns an empty lease (`number() == 0`); on success `error` is cleared. The
+  /// codes: `errc::pool_exhausted` when all numbers are taken, `errc::config_error` for
+  /// max_instances 0 or an invalid instance id, `errc::lock_dir_error` (LockDirError),
+  /// `errc::resource_error` (ResourceError), `errc::system_failure` (any other Error). Who holds
+  /// the numbers is not reported (acquire() names them in its message). Only std::bad_alloc may
+  /// still propagate.
+  ///
+  /// @code
+  /// std::error_code error;
+  /// auto instance = portpool::InstanceManager::acquire({}, 8, error);
+  /// if (error) return portpool::exit_code_for(error);
+  /// @endcode
+  static InstanceLease acquire(const Options& options, unsigned max_instances, std::error_code& error);
+
   /// Exactly instance `number`.
-  /// @throws PoolExhausted when it is taken (naming the holder); ConfigError when number is 0.
+  /// @throws PoolExhausted when it is taken (naming the holder in its message; `refusals()` is
+  /// empty); ConfigError when number is 0.
   static InstanceLease acquire_number(const Options& options, unsigned number);
 };
 

@@ -8,20 +8,54 @@
 ///
 /// - `LockAttempt P::try_lock(const Holder& holder, bool explain) const`: locks `holder.port`
 ///   for `holder` once, without waiting, exclusively across processes; the lock lasts while the
-///   PortLock (then the PortLease made from it) lives. When the port cannot be locked, `refusal`
-///   says why if `explain` is set. May throw the library's errors; a throw holds nothing.
+///   PortLock (then the PortLease made from it) lives. When the port cannot be locked, `reason`
+///   says why (always), and if `explain` is set, `refusal` says it in words and `holder` names
+///   the holder for `RefusalReason::held` when its record is known. May throw the library's
+///   errors; a throw holds nothing.
 /// - `const std::filesystem::path& P::lock_dir() const noexcept`: where the lock files are.
 /// - Move construction (the manager owns its policy).
 ///
-/// Models: FileLockPolicy (below), and `portpool::fleet::FleetLockPolicy` (<portpool/fleet/
-/// fleet_lock_policy.hpp>, the fleet component), which claims the port in etcd, then locks it
-/// with a FileLockPolicy and gives the claim back after the lock is dropped.
+/// `is_lock_policy_v<P>` tells whether `P` provides these; BasicPortPoolManager checks it with a
+/// static_assert that names what is missing.
+///
+/// Only FileLockPolicy makes a PortLock (the lock file stays the authority on a host), so a policy
+/// written outside the library is a decorator over FileLockPolicy: it does its own check or
+/// claim, refuses with its own reason, or forwards to a FileLockPolicy and ties what it holds
+/// besides to the lock with `PortLock::call_after_release`. Models: FileLockPolicy (below), and
+/// `portpool::fleet::FleetLockPolicy` (<portpool/fleet/fleet_lock_policy.hpp>, the fleet
+/// component), which claims the port in etcd (refusing with `RefusalReason::claimed_elsewhere`,
+/// the claiming host named in `refusal`), then locks it with a FileLockPolicy and gives the
+/// claim back after the lock is dropped.
+///
+/// @code
+/// // A policy that keeps the ports a maintenance window has closed off, and locks the others.
+/// class MaintenancePolicy {
+///  public:
+///   explicit MaintenancePolicy(const portpool::Options& options) : files_(options) {}
+///   portpool::LockAttempt try_lock(const portpool::Holder& holder, bool explain) const {
+///     if (in_maintenance(holder.port)) {
+///       return {std::nullopt, explain ? "closed for maintenance" : "", portpool::RefusalReason::lock_unusable, {}};
+///     }
+///     auto attempt = files_.try_lock(holder, explain);
+///     if (attempt.lock) attempt.lock->call_after_release([port = holder.port] { log_release(port); });
+///     return attempt;
+///   }
+///   const std::filesystem::path& lock_dir() const noexcept { return files_.lock_dir(); }
+///
+///  private:
+///   portpool::FileLockPolicy files_;
+/// };
+/// portpool::BasicPortPoolManager<MaintenancePolicy, portpool::BindProbe> manager(
+///     "api", {9000, 9001}, options, MaintenancePolicy(options));
+/// @endcode
 
+#include <portpool/detail/detection.hpp>
 #include <portpool/detail/names.hpp>
 #include <portpool/holder.hpp>
 #include <portpool/impl/lock_directory.hpp>
 #include <portpool/impl/lock_file.hpp>
 #include <portpool/options.hpp>
+#include <portpool/refusal.hpp>
 
 #include <cstdint>
 #include <filesystem>
@@ -29,6 +63,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 namespace portpool {
@@ -62,7 +97,9 @@ class PortLock {
 /// What LockPolicy::try_lock answers: the lock, or why the port could not be locked.
 struct LockAttempt {
   std::optional<PortLock> lock;
-  std::string refusal;  ///< who holds the port; empty unless the caller asked for an explanation
+  std::string refusal;  ///< why, in words (who holds the port); empty unless the caller asked for an explanation
+  RefusalReason reason = RefusalReason::held;  ///< why, when `lock` is empty
+  std::optional<Holder> holder;                ///< for `held`: the holder's record, when explained and known
 };
 
 /// The default lock policy: one lock file per port (`port-<N>.lock`) in the lock directory, held
@@ -80,9 +117,9 @@ class FileLockPolicy {
   LockAttempt try_lock(const Holder& holder, bool explain) const {
     auto attempt = detail::try_lock(directory_, lock_name(holder.port), holder, explain);
     if (!attempt.lock) {
-      return {std::nullopt, std::move(attempt.refusal)};
+      return {std::nullopt, std::move(attempt.refusal), attempt.reason, std::move(attempt.holder)};
     }
-    return {PortLock(std::move(attempt.lock)), {}};
+    return {PortLock(std::move(attempt.lock)), {}, RefusalReason::held, std::nullopt};
   }
 
   const std::filesystem::path& lock_dir() const noexcept { return directory_->path; }
@@ -93,5 +130,26 @@ class FileLockPolicy {
  private:
   std::shared_ptr<const detail::LockDirectory> directory_;
 };
+
+namespace detail {
+
+template <class Policy>
+using try_lock_result = decltype(std::declval<const Policy&>().try_lock(std::declval<const Holder&>(), true));
+
+template <class Policy>
+using lock_dir_result = decltype(std::declval<const Policy&>().lock_dir());
+
+}  // namespace detail
+
+/// Whether `Policy` models the LockPolicy concept described at the top of this header.
+///
+/// @code
+/// static_assert(portpool::is_lock_policy_v<MaintenancePolicy>);
+/// @endcode
+template <class Policy>
+inline constexpr bool is_lock_policy_v = std::conjunction_v<
+    std::is_same<LockAttempt, detail::detected_t<detail::try_lock_result, Policy>>,
+    std::is_convertible<detail::detected_t<detail::lock_dir_result, Policy>, const std::filesystem::path&>,
+    std::is_move_constructible<Policy>>;
 
 }  // namespace portpool

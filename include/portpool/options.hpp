@@ -3,6 +3,8 @@
 /// @file
 /// Options shared by the managers, and the structured events they report.
 
+#include <portpool/holder.hpp>
+#include <portpool/refusal.hpp>
 #include <portpool/service_description.hpp>
 
 #include <boost/asio/ip/address.hpp>
@@ -10,24 +12,40 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace portpool {
 
 /// What happened, for the optional event callback.
 enum class EventKind {
   acquired,   ///< a port was taken
-  skipped,    ///< a pool port was passed over; `message` says why
+  skipped,    ///< a pool port was passed over; `message` says why, `reason` and `holder` too
   released,   ///< a port was given back
-  exhausted,  ///< no port of the pool could be taken; `message` is the full explanation
+  exhausted,  ///< no port of the pool could be taken; `message` is the full explanation, `refusals` the data
 };
 
 /// One structured event. portpool prints nothing itself; route these to your logger.
+///
+/// @code
+/// options.on_event = [](const portpool::Event& event) {
+///   if (event.kind == portpool::EventKind::skipped && event.reason == portpool::RefusalReason::in_use)
+///     std::clog << "port " << event.port << " is taken by another program\n";
+/// };
+/// @endcode
 struct Event {
   EventKind kind;
   std::string service;
   std::uint16_t port = 0;  ///< 0 for `exhausted`
   std::string message;
+  /// Why the port was passed over: set for `skipped`, empty for the other kinds.
+  std::optional<RefusalReason> reason;
+  /// For `skipped` with reason `held`: the holder, as its record names it (empty otherwise).
+  std::optional<Holder> holder;
+  /// For `exhausted`: why each port of the pool was passed over, as PoolExhausted::refusals()
+  /// gives it (empty for the other kinds).
+  std::vector<Refusal> refusals;
 };
 
 /// Settings of a manager. A default-constructed Options works: set the fields you need.

@@ -50,6 +50,9 @@ struct LockFileIdentity {
 /// @endcode
 class PortLease {
  public:
+  /// An empty lease, which holds nothing: `port()` is 0, `held()` false (what the
+  /// `acquire(std::error_code&)` overloads return on failure).
+  PortLease() noexcept = default;
   PortLease(const PortLease&) = delete;
   PortLease& operator=(const PortLease&) = delete;
   PortLease(PortLease&&) noexcept = default;
@@ -73,6 +76,14 @@ class PortLease {
   /// Whether the port is still held (false after release(), on a moved-from lease and in a
   /// forked child).
   bool held() const noexcept { return lock_ && lock_->held(); }
+
+  /// held(): false for an empty lease, after release(), on a moved-from lease and in a forked child.
+  ///
+  /// @code
+  /// std::error_code error;
+  /// if (auto lease = manager.acquire(error)) start_server(lease.port());
+  /// @endcode
+  explicit operator bool() const noexcept { return held(); }
 
   /// Path of the lock file that guards the port (empty on a moved-from lease).
   std::filesystem::path lock_file() const;

@@ -4,12 +4,14 @@
 /// PortPoolManager: takes ports from one service's pool, exclusively across processes.
 
 #include <portpool/error.hpp>
+#include <portpool/error_code.hpp>
 #include <portpool/holder.hpp>
 #include <portpool/listening_lease.hpp>
 #include <portpool/lock_policy.hpp>
 #include <portpool/options.hpp>
 #include <portpool/port_lease.hpp>
 #include <portpool/probe.hpp>
+#include <portpool/refusal.hpp>
 #include <portpool/service_port_table.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -18,6 +20,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -44,6 +47,13 @@ namespace portpool {
 /// @endcode
 template <class LockPolicy, class ProbePolicy>
 class BasicPortPoolManager {
+  static_assert(is_lock_policy_v<LockPolicy>,
+                "LockPolicy must provide LockAttempt try_lock(const Holder&, bool) const, "
+                "const std::filesystem::path& lock_dir() const and a move constructor; see <portpool/lock_policy.hpp>");
+  static_assert(is_probe_policy_v<ProbePolicy>,
+                "ProbePolicy must provide std::optional<std::string> check(const boost::asio::ip::address&, "
+                "std::uint16_t) const and a move constructor; see <portpool/probe.hpp>");
+
  public:
   /// A manager for `pool`, tried in the given order (whatever `options.instance` is).
   /// @throws ConfigError on an invalid service name or instance id, an empty pool, port 0 or a
@@ -61,9 +71,25 @@ class BasicPortPoolManager {
   BasicPortPoolManager(const ServicePortTable& table, std::string service, Options options = {});
 
   /// Takes the first available port of the pool.
-  /// @throws PoolExhausted naming the pool and, for each port, why it was not available;
-  /// LockDirError when the lock directory cannot be written; Error when descriptors run out.
+  /// @throws PoolExhausted naming the pool and, for each port, why it was not available (in its
+  /// message, and as data in `refusals()`); LockDirError when the lock directory cannot be
+  /// written; ResourceError when descriptors run out; Error when a system call fails.
   PortLease acquire();
+
+  /// Like acquire(), but reports a failure through `error` instead of an exception, and returns
+  /// an empty lease (`port() == 0`, false as a bool). On success `error` is cleared. The codes:
+  /// `errc::pool_exhausted` (PoolExhausted), `errc::lock_dir_error` (LockDirError),
+  /// `errc::resource_error` (ResourceError), `errc::system_failure` (any other Error) and, for a
+  /// fleet lock policy, `errc::etcd_unavailable` and `errc::etcd_refused`. The refusals of an
+  /// exhaustion are not returned: the `exhausted` event (`Options::on_event`) carries them, or
+  /// use acquire(). Only std::bad_alloc may still propagate.
+  ///
+  /// @code
+  /// std::error_code error;
+  /// portpool::PortLease lease = manager.acquire(error);
+  /// if (error == portpool::errc::pool_exhausted) return retry_later();
+  /// @endcode
+  PortLease acquire(std::error_code& error);
 
   /// Like acquire(), but an exhausted pool gives an empty optional instead of an exception.
   std::optional<PortLease> try_acquire();
@@ -82,6 +108,12 @@ class BasicPortPoolManager {
   /// @endcode
   /// @throws as acquire(); Error when the socket cannot be registered with the executor.
   ListeningLease acquire_listening(boost::asio::any_io_executor executor);
+
+  /// Like acquire_listening(), but reports a failure through `error` instead of an exception, with
+  /// the codes of acquire(std::error_code&) (`errc::system_failure` too when the socket cannot
+  /// be registered with the executor), and returns an empty lease (its `port()` is 0, its
+  /// acceptor closed). On success `error` is cleared. Only std::bad_alloc may still propagate.
+  ListeningLease acquire_listening(boost::asio::any_io_executor executor, std::error_code& error);
 
   /// Like acquire_listening(), but an exhausted pool gives an empty optional instead of an
   /// exception.
@@ -106,13 +138,12 @@ class BasicPortPoolManager {
   using ClaimResult = typename std::invoke_result_t<Claim&, std::uint16_t, std::string&>::value_type;
 
   template <class Claim>
-  auto attempt(std::vector<std::string>* refusals, Claim claim)
-      -> std::optional<std::pair<PortLease, ClaimResult<Claim>>>;
+  auto attempt(std::vector<Refusal>* refusals, Claim claim) -> std::optional<std::pair<PortLease, ClaimResult<Claim>>>;
 
   template <class Claim>
   LockAttempt take(const Holder& holder, bool explain, Claim& claim, std::optional<ClaimResult<Claim>>& claimed);
 
-  std::string exhaustion_message(const std::vector<std::string>& refusals) const;
+  std::string exhaustion_message(const std::vector<Refusal>& refusals) const;
 
   std::string service_;
   std::vector<std::uint16_t> pool_;

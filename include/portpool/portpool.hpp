@@ -9,6 +9,7 @@
 #include <portpool/detail/platform.hpp>
 
 #include <portpool/error.hpp>
+#include <portpool/error_code.hpp>
 #include <portpool/exit_codes.hpp>
 #include <portpool/fetch_blocked_ports.hpp>
 #include <portpool/holder.hpp>
@@ -22,6 +23,7 @@
 #include <portpool/port_pool_manager.hpp>
 #include <portpool/port_shield.hpp>
 #include <portpool/probe.hpp>
+#include <portpool/refusal.hpp>
 #include <portpool/registry.hpp>
 #include <portpool/registry_watcher.hpp>
 #include <portpool/service_description.hpp>

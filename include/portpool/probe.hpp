@@ -7,14 +7,18 @@
 ///
 /// - `std::optional<std::string> P::check(const boost::asio::ip::address& address,
 ///   std::uint16_t port) const`: called with the port already locked; nullopt when the port can be
-///   handed out, else why not (the text goes into the skip event and the PoolExhausted message).
-///   May throw the library's errors (ResourceError when out of descriptors); the port is then
-///   unlocked and nothing is held.
+///   handed out, else why not (the text goes into the skip event and the PoolExhausted message,
+///   as the detail of a refusal with `RefusalReason::in_use`). May throw the library's errors
+///   (ResourceError when out of descriptors); the port is then unlocked and nothing is held.
 /// - Move construction (the manager owns its policy).
+///
+/// `is_probe_policy_v<P>` tells whether `P` provides these; BasicPortPoolManager checks it with a
+/// static_assert that names what is missing.
 ///
 /// Models: BindProbe (the default) and NoProbe, below. `acquire_listening` does not call the
 /// probe: binding the listening socket is its own check.
 
+#include <portpool/detail/detection.hpp>
 #include <portpool/impl/port_probe.hpp>
 
 #include <boost/asio/ip/address.hpp>
@@ -22,6 +26,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 namespace portpool {
 
@@ -46,5 +52,23 @@ struct NoProbe {
     return std::nullopt;
   }
 };
+
+namespace detail {
+
+template <class Policy>
+using probe_check_result = decltype(std::declval<const Policy&>().check(std::declval<const boost::asio::ip::address&>(),
+                                                                        std::declval<std::uint16_t>()));
+
+}  // namespace detail
+
+/// Whether `Policy` models the ProbePolicy concept described at the top of this header.
+///
+/// @code
+/// static_assert(portpool::is_probe_policy_v<portpool::BindProbe>);
+/// @endcode
+template <class Policy>
+inline constexpr bool is_probe_policy_v = std::conjunction_v<
+    std::is_convertible<detail::detected_t<detail::probe_check_result, Policy>, std::optional<std::string>>,
+    std::is_move_constructible<Policy>>;
 
 }  // namespace portpool

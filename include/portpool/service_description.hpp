@@ -3,8 +3,8 @@
 /// @file
 /// ServiceDescription: what a holder serves on its port, published in the registry beside it.
 
+#include <portpool/base_errors.hpp>
 #include <portpool/detail/names.hpp>
-#include <portpool/error.hpp>
 
 #include <fmt/format.h>
 

@@ -210,7 +210,7 @@ LockAttempt FleetLockPolicy::try_lock(const Holder& holder, bool explain) const 
   std::string refusal;
   auto revision = claims_->claim(holder, refusal);
   if (!revision) {
-    return {std::nullopt, explain ? refusal : std::string{}};
+    return {std::nullopt, explain ? refusal : std::string{}, RefusalReason::claimed_elsewhere, std::nullopt};
   }
   LockAttempt attempt;
   try {

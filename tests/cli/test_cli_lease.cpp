@@ -298,3 +298,42 @@ TEST_CASE("lease exits as run does: 64 usage, 75 exhausted, 77 unsafe lock direc
   CHECK(bad_config.exit_code == 78);
   CHECK(holders(fixture.dir.lock_dir()).empty());
 }
+
+TEST_CASE("lease --json reports an exhausted pool as one JSON line: each port's reason and holder") {
+  Fixture fixture;
+  auto first = fixture.spawn();
+  auto held_port = lease_line(first).at("port").get<std::uint16_t>();
+  auto other_port = held_port == fixture.ports[0] ? fixture.ports[1] : fixture.ports[0];
+  auto foreign = listen_on(other_port);
+
+  auto exhausted = run_portpool(fixture.arguments({"--json"}));
+  CHECK(exhausted.exit_code == 75);
+  CHECK_THAT(exhausted.err, Contains("no free port for 'web'"));
+  REQUIRE(exhausted.error_lines() >= 1);
+  auto report = exhausted.json();
+  CHECK(report.at("error") == "pool_exhausted");
+  CHECK(report.at("service") == "web");
+  CHECK_THAT(report.at("message").get<std::string>(), Contains("no free port for 'web'"));
+  const auto& refusals = report.at("refusals");
+  REQUIRE(refusals.size() == 2);
+  for (const auto& refusal : refusals) {
+    INFO(refusal.dump());
+    if (refusal.at("port") == held_port) {
+      CHECK(refusal.at("reason") == "held");
+      CHECK(refusal.at("holder").at("pid") == first.pid());
+      CHECK(refusal.at("holder").at("service") == "web");
+      auto listed = holders(fixture.dir.lock_dir());
+      REQUIRE(listed.size() == 1);
+      auto expected = listed[0];
+      expected.erase("reserved");  // status's own field: whether the port is kept out of the ephemeral range
+      CHECK(refusal.at("holder") == expected);
+    } else {
+      CHECK(refusal.at("port") == other_port);
+      CHECK(refusal.at("reason") == "in_use");
+      CHECK(refusal.at("holder").is_null());
+      CHECK_THAT(refusal.at("detail").get<std::string>(), Contains("in use by a program outside portpool"));
+    }
+  }
+  first.close_stdin();
+  CHECK(finish(first).exit_code == 0);
+}

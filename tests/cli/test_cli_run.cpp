@@ -359,3 +359,21 @@ TEST_CASE("run --instance auto skips an instance whose pool is full, and --insta
     CHECK(finish(*run).exit_code == 0);
   }
 }
+
+TEST_CASE("run --json reports an exhausted pool as one JSON line on standard output, each port once") {
+  TempDir dir;
+  auto ports = ReservedPorts::any(1);
+  auto foreign = listen_on(ports[0]);
+  auto config = shared_pool_config(dir, "web", ports.ports());
+  auto result = run_portpool({"run", "--json", "--config", config.string(), "--lock-dir", dir.lock_dir().string(),
+                              "web", "--", PORTPOOL_CLI_CHILD, "env"});
+  CHECK(result.exit_code == 75);
+  CHECK_THAT(result.err, Contains(std::to_string(ports[0]) + ": in use by a program outside portpool"));
+  auto report = result.json();
+  CHECK(report.at("error") == "pool_exhausted");
+  CHECK(report.at("service") == "web");
+  REQUIRE(report.at("refusals").size() == 1);
+  CHECK(report.at("refusals")[0].at("port") == ports[0]);
+  CHECK(report.at("refusals")[0].at("reason") == "in_use");
+  CHECK(report.at("refusals")[0].at("holder").is_null());
+}

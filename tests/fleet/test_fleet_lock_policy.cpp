@@ -4,6 +4,8 @@
 
 #include "fleet_test.hpp"
 
+#include <portpool/error_code.hpp>
+#include <portpool/exit_codes.hpp>
 #include <portpool/fleet/fleet_error.hpp>
 #include <portpool/fleet/fleet_lock_policy.hpp>
 #include <portpool/port_pool_manager.hpp>
@@ -14,6 +16,8 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <string>
+#include <system_error>
 #include <thread>
 
 using namespace portpool;
@@ -55,6 +59,45 @@ TEST_CASE("a fleet-exclusive port held on one host is refused on another, and fr
   lease.reset();  // local lock first, then the claim
   auto taken = manager_b.acquire();
   CHECK(taken.port() == ports[0]);
+}
+
+TEST_CASE("a port another host claims is refused as claimed_elsewhere, the host named in the detail") {
+  auto endpoint = shared_etcd();
+  auto prefix = unique_prefix();
+  TempDir host_a;
+  TempDir host_b;
+  auto ports = ReservedPorts::any(1);
+  auto manager_a = fleet_manager(host_a, {ports[0]}, claims_for(endpoint, prefix, "host-a"));
+  auto manager_b = fleet_manager(host_b, {ports[0]}, claims_for(endpoint, prefix, "host-b"));
+  auto lease = manager_a.acquire();
+
+  try {
+    manager_b.acquire();
+    FAIL("acquire() must throw on a pool whose ports another host claims");
+  } catch (const PoolExhausted& exhausted) {
+    REQUIRE(exhausted.refusals().size() == 1);
+    const auto& refusal = exhausted.refusals()[0];
+    CHECK(refusal.port == ports[0]);
+    CHECK(refusal.reason == RefusalReason::claimed_elsewhere);
+    CHECK_FALSE(refusal.holder.has_value());
+    CHECK_THAT(refusal.detail, Catch::Contains("claimed in the fleet by host host-a"));
+  }
+  std::error_code error;
+  CHECK(manager_b.acquire(error).port() == 0);
+  CHECK(error == errc::pool_exhausted);
+}
+
+TEST_CASE("etcd unreachable: the error_code form reports etcd_unavailable") {
+  TempDir host;
+  auto ports = ReservedPorts::any(1);
+  auto closed = ReservedPorts::any(1);  // reserved, never listened on: connections are refused
+  auto manager = fleet_manager(host, {ports[0]},
+                               claims_for("http://127.0.0.1:" + std::to_string(closed[0]), unique_prefix(), "host-a"));
+  std::error_code error;
+  auto lease = manager.acquire(error);
+  CHECK(error == errc::etcd_unavailable);
+  CHECK(lease.port() == 0);
+  CHECK(exit_code_for(error) == exit_code::etcd_unavailable);
 }
 
 TEST_CASE("two hosts racing for a fleet-exclusive pool never both hold one port") {

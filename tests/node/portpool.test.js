@@ -70,9 +70,40 @@ test('two leases never get one port, and an exhausted pool names its holders', a
     assert.equal(error.exitCode, 75);
     assert.match(error.message, /web/);
     assert.deepEqual(error.holders.map((holder) => holder.pid).sort(), leases.map((lease) => lease.pid).sort());
+    assert.deepEqual(error.refusals.map((refusal) => refusal.port).sort(), [...space.ports].sort());
+    for (const refusal of error.refusals) {
+      const lease = leases.find((taken) => taken.port === refusal.port);
+      assert.equal(refusal.reason, 'held');
+      assert.equal(refusal.holder.pid, lease.pid);
+      assert.equal(refusal.holder.service, 'web');
+      assert.match(refusal.detail, new RegExp(`held by pid ${lease.pid}`));
+    }
     return true;
   });
   await Promise.all(leases.map((lease) => lease.release()));
+});
+
+test('an exhausted pool gives each port\'s reason from the one failed call', async (t) => {
+  const space = await workspace(t, 'web', 2);
+  const options = { config: space.config, lockDir: space.lockDir };
+  const lease = await portpool.acquire('web', options);
+  const other = space.ports.find((port) => port !== lease.port);
+  const server = await listenOn(other);
+  t.after(() => server.close());
+  await assert.rejects(portpool.acquire('web', options), (error) => {
+    assert.ok(error instanceof portpool.PoolExhaustedError);
+    assert.equal(error.exitCode, 75);
+    assert.match(error.message, /no free port for 'web'/);
+    const byPort = new Map(error.refusals.map((refusal) => [refusal.port, refusal]));
+    assert.equal(byPort.get(lease.port).reason, 'held');
+    assert.equal(byPort.get(lease.port).holder.pid, lease.pid);
+    assert.equal(byPort.get(other).reason, 'in_use');
+    assert.equal(byPort.get(other).holder, null);
+    assert.match(byPort.get(other).detail, /in use by a program outside portpool/);
+    assert.deepEqual(error.holders.map((holder) => holder.pid), [lease.pid]);
+    return true;
+  });
+  await lease.release();
 });
 
 test('two Node processes never get one port', async (t) => {

@@ -62,7 +62,29 @@ def test_exhausted_pool_is_a_typed_error_naming_its_holders(space):
         assert caught.value.exit_code == 75
         assert "web" in str(caught.value)
         assert sorted(holder.pid for holder in caught.value.holders) == sorted([first.pid, second.pid])
+        refusals = {refusal.port: refusal for refusal in caught.value.refusals}
+        assert set(refusals) == set(space["ports"])
+        for lease in (first, second):
+            assert refusals[lease.port].reason == "held"
+            assert refusals[lease.port].holder.pid == lease.pid
+            assert f"held by pid {lease.pid}" in refusals[lease.port].detail
     assert portpool.status(lock_dir=space["lock_dir"]) == []
+
+
+def test_exhausted_pool_gives_each_ports_reason_from_the_failed_call(space):
+    options = {"config": space["config"], "lock_dir": space["lock_dir"]}
+    with portpool.acquire("web", **options) as lease:
+        other = next(port for port in space["ports"] if port != lease.port)
+        with socket.create_server(("127.0.0.1", other)):
+            with pytest.raises(portpool.PoolExhaustedError) as caught:
+                portpool.acquire("web", **options)
+    refusals = {refusal.port: refusal for refusal in caught.value.refusals}
+    assert refusals[lease.port].reason == "held"
+    assert refusals[lease.port].holder.pid == lease.pid
+    assert refusals[other].reason == "in_use"
+    assert refusals[other].holder is None
+    assert "in use by a program outside portpool" in refusals[other].detail
+    assert [holder.pid for holder in caught.value.holders] == [lease.pid]
 
 
 def test_errors_are_typed(space):

@@ -1,6 +1,7 @@
 #include "lease_command.hpp"
 
 #include "descriptor_server.hpp"
+#include "exhaustion_json.hpp"
 #include "exit_codes.hpp"
 #include "instance_choice.hpp"
 #include "lease_end.hpp"
@@ -94,16 +95,19 @@ int run_lease_command(const LeaseArguments& arguments) {
   auto table = load_port_table(arguments.common);
   require_service(table, arguments.service);
   HeldLease held;
-  auto options = lease_options(arguments, table, held);
+  auto options = reporting_exhaustion(arguments.common.json, arguments.service,
+                                      [&] { return lease_options(arguments, table, held); });
   if (!arguments.socket_path.empty()) {
     held.server.emplace(arguments.socket_path);
   }
   PortPoolManager manager(table, arguments.service, options);
-  if (held.server) {
-    held.listening = manager.acquire_listening(held.context.get_executor());
-  } else {
-    held.lease = manager.acquire();
-  }
+  reporting_exhaustion(arguments.common.json, arguments.service, [&] {
+    if (held.server) {
+      held.listening = manager.acquire_listening(held.context.get_executor());
+    } else {
+      held.lease = manager.acquire();
+    }
+  });
   print_line(arguments, held.port(), manager.lock_dir());
   if (!held.server) {
     end.wait();

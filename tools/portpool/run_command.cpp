@@ -3,6 +3,7 @@
 #include "child_launch.hpp"
 #include "command_line.hpp"
 #include "duration.hpp"
+#include "exhaustion_json.hpp"
 #include "exit_codes.hpp"
 #include "resource_limits.hpp"
 #include "restart_policy.hpp"
@@ -17,10 +18,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <functional>
 #include <iostream>
 #include <optional>
 #include <utility>
+#include <vector>
 
 namespace portpool::cli {
 namespace {
@@ -83,23 +86,37 @@ Holding take_instance_port(const RunArguments& arguments, const RunPorts& ports,
   return take_port(arguments, ports, options, std::move(instance), context);
 }
 
-// --instance auto: the lowest instance whose lock is free and whose pool has a free port.
+// The refusals of `more` whose port is not in `refusals` yet (a shared pool is tried by every instance).
+void add_new_ports(std::vector<Refusal>& refusals, const std::vector<Refusal>& more) {
+  for (const auto& refusal : more) {
+    auto known = std::find_if(refusals.begin(), refusals.end(),
+                              [&](const Refusal& earlier) { return earlier.port == refusal.port; });
+    if (known == refusals.end()) {
+      refusals.push_back(refusal);
+    }
+  }
+}
+
+// --instance auto: the lowest instance whose lock is free and whose pool has a free port. An
+// exhaustion lists, once each, the refusals of the ports of every instance whose number was free.
 Holding take_any_instance_port(const RunArguments& arguments, const ServicePortTable& table, const RunPorts& ports,
                                const Options& options, boost::asio::io_context& context) {
-  std::string refusals;
+  std::string lines;
+  std::vector<Refusal> refusals;
   for (unsigned number = 1; number <= table.layout().max; ++number) {
     try {
       auto instance = InstanceManager::acquire_number(options, number);
       return take_port(arguments, ports, options, std::move(instance), context);
     } catch (const PoolExhausted& refusal) {
       std::string text = refusal.what();
-      refusals += fmt::format("\n  instance {}: {}", number, text.substr(0, text.find('\n')));
+      lines += fmt::format("\n  instance {}: {}", number, text.substr(0, text.find('\n')));
+      add_new_ports(refusals, refusal.refusals());
     }
   }
-  throw PoolExhausted(
-      fmt::format("no instance of 1 to {} has a free port for '{}':{}\nStop one of these copies or "
-                  "holders, or raise the maximum number of instances.",
-                  table.layout().max, arguments.service, refusals));
+  throw PoolExhausted(fmt::format("no instance of 1 to {} has a free port for '{}':{}\nStop one of these copies or "
+                                  "holders, or raise the maximum number of instances.",
+                                  table.layout().max, arguments.service, lines),
+                      arguments.service, std::move(refusals));
 }
 
 // Called on the supervisor's context, the only thread that touches the child.
@@ -207,8 +224,10 @@ int run_run_command(const RunArguments& arguments) {
   auto options = library_options(arguments.common);
   options.description = description_from(arguments.description);
   RunPorts ports(table, arguments.service, arguments.fleet);
-  auto holding = instance ? take_instance_port(arguments, ports, options, *instance, supervisor.context())
-                          : take_any_instance_port(arguments, table, ports, options, supervisor.context());
+  auto holding = reporting_exhaustion(arguments.common.json, arguments.service, [&] {
+    return instance ? take_instance_port(arguments, ports, options, *instance, supervisor.context())
+                    : take_any_instance_port(arguments, table, ports, options, supervisor.context());
+  });
   ServiceCopies copies(supervisor, holding.port(), launch_request(arguments, program, holding, kill_grace),
                        copy_settings);
   bool port_lost = false;

@@ -25,6 +25,7 @@ __all__ = [
     "instance_from_environment",
     "Lease",
     "Holder",
+    "Refusal",
     "PortpoolError",
     "UsageError",
     "PoolExhaustedError",
@@ -60,11 +61,16 @@ class UsageError(PortpoolError):
 
 
 class PoolExhaustedError(PortpoolError):
-    """No port of the pool could be taken; ``holders`` are the live holders of the service's ports."""
+    """No port of the pool could be taken.
 
-    def __init__(self, message: str, exit_code: Optional[int], holders: List["Holder"]):
+    ``refusals`` says why, for each port of the pool (a ``Refusal``: its reason, the holder when a
+    portpool holder has it, the explanation); ``holders`` are the holders among them.
+    """
+
+    def __init__(self, message: str, exit_code: Optional[int], refusals: List["Refusal"]):
         super().__init__(message, exit_code)
-        self.holders = holders
+        self.refusals = refusals
+        self.holders = [refusal.holder for refusal in refusals if refusal.holder is not None]
 
 
 class LockDirError(PortpoolError):
@@ -97,6 +103,39 @@ class Holder:
     instance_id: str
     since: str
     reserved: Optional[bool] = None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why one port of an exhausted pool was not handed out.
+
+    ``reason``: ``"held"`` (a portpool holder has it: ``holder``), ``"in_use"`` (another program
+    listens on it), ``"blocked_port"`` (browsers and fetch() refuse it), ``"lock_unusable"`` (its
+    lock file cannot guard it) or ``"claimed_elsewhere"`` (another host claims it, fleet pools).
+    """
+
+    port: int
+    reason: str
+    holder: Optional[Holder]
+    detail: str
+
+
+def _holder_from(fields: dict) -> Holder:
+    known = set(Holder.__dataclass_fields__)
+    # Fields a newer portpool adds are left out rather than breaking this version.
+    return Holder(**{key: value for key, value in fields.items() if key in known})
+
+
+def _refusals_from(report: dict) -> List[Refusal]:
+    return [
+        Refusal(
+            port=item["port"],
+            reason=item["reason"],
+            holder=_holder_from(item["holder"]) if item.get("holder") else None,
+            detail=item["detail"],
+        )
+        for item in report.get("refusals", [])
+    ]
 
 
 def find_command() -> str:
@@ -154,10 +193,10 @@ def _message(stderr: str, exit_code: int) -> str:
     return "\n".join(lines) or f"portpool exited with status {exit_code}"
 
 
-def _error(stderr: str, exit_code: int, holders: Optional[List[Holder]] = None) -> PortpoolError:
+def _error(stderr: str, exit_code: int, refusals: Optional[List[Refusal]] = None) -> PortpoolError:
     message = _message(stderr, exit_code)
     if exit_code == EXIT_POOL_EXHAUSTED:
-        return PoolExhaustedError(message, exit_code, holders or [])
+        return PoolExhaustedError(message, exit_code, refusals or [])
     return _ERROR_TYPES.get(exit_code, SystemFailureError)(message, exit_code)
 
 
@@ -174,9 +213,7 @@ def _run_json(arguments: List[str]):
 def status(*, config: Optional[str] = None, lock_dir: Optional[str] = None) -> List[Holder]:
     """Who holds which port now."""
     result = _run_json(["status", "--json", *_common_arguments(config, lock_dir)])
-    known = set(Holder.__dataclass_fields__)
-    # Fields a newer portpool adds are left out rather than breaking this version.
-    return [Holder(**{key: value for key, value in holder.items() if key in known}) for holder in result["holders"]]
+    return [_holder_from(holder) for holder in result["holders"]]
 
 
 def table(*, instance: Optional[int] = None, config: Optional[str] = None, lock_dir: Optional[str] = None) -> dict:
@@ -257,9 +294,10 @@ def acquire(
     ``"from-env"`` (the test runner's worker) or ``"from-env=VAR"``. With ``listen=True`` the
     port comes already bound and listening on 127.0.0.1, as ``lease.socket``: nothing can take it
     between the check and your server's start.
-    Raises PoolExhaustedError (with ``holders``), UsageError, ConfigError, LockDirError, SystemFailureError.
+    Raises PoolExhaustedError (with ``refusals`` and ``holders``), UsageError, ConfigError, LockDirError,
+    SystemFailureError.
     """
-    arguments = ["lease", "--parent-pid", str(os.getpid())]
+    arguments = ["lease", "--json", "--parent-pid", str(os.getpid())]
     if instance is not None:
         arguments += ["--instance", str(instance)]
     arguments += _common_arguments(config, lock_dir)
@@ -268,13 +306,13 @@ def acquire(
     if socket_path:
         arguments += ["--socket-path", socket_path]
     try:
-        return _start_lease(arguments + [service], service, config, lock_dir, socket_path)
+        return _start_lease(arguments + [service], socket_path)
     finally:
         if socket_directory:
             shutil.rmtree(socket_directory, ignore_errors=True)  # the socket is no longer needed
 
 
-def _start_lease(arguments: List[str], service: str, config, lock_dir, socket_path: Optional[str]) -> Lease:
+def _start_lease(arguments: List[str], socket_path: Optional[str]) -> Lease:
     try:
         process = subprocess.Popen(
             [find_command(), *arguments],
@@ -286,11 +324,15 @@ def _start_lease(arguments: List[str], service: str, config, lock_dir, socket_pa
     except OSError as error:
         raise SystemFailureError(f"cannot run portpool: {error}") from error
     line = process.stdout.readline()
-    if not line:
+    report = json.loads(line) if line else None
+    if report is None or "error" in report:
+        # The refusals come from `lease --json`'s report of the failed call itself.
         stderr = process.stderr.read()
         exit_code = process.wait()
-        holders = _holders_of(service, config, lock_dir) if exit_code == EXIT_POOL_EXHAUSTED else []
-        raise _error(stderr, exit_code, holders)
+        for stream in (process.stdin, process.stdout, process.stderr):
+            stream.close()
+        refusals = _refusals_from(report) if report is not None and exit_code == EXIT_POOL_EXHAUSTED else []
+        raise _error(stderr, exit_code, refusals)
     listening = None
     try:
         listening = _receive_listening_socket(socket_path) if socket_path else None
@@ -298,11 +340,4 @@ def _start_lease(arguments: List[str], service: str, config, lock_dir, socket_pa
         _end_lease(process)
         process.wait()
         raise
-    return Lease(process, json.loads(line), listening)
-
-
-def _holders_of(service: str, config, lock_dir) -> List[Holder]:
-    try:
-        return [holder for holder in status(config=config, lock_dir=lock_dir) if holder.service == service]
-    except PortpoolError:
-        return []
+    return Lease(process, report, listening)

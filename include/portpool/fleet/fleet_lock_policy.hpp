@@ -89,7 +89,9 @@ class FleetLockPolicy {
   /// @throws LockDirError as FileLockPolicy.
   FleetLockPolicy(const Options& options, std::shared_ptr<FleetClaims> claims);
 
-  /// Claims, then locks; a refusal from either says why.
+  /// Claims, then locks; a refusal from either says why: `RefusalReason::claimed_elsewhere` with
+  /// the claiming host (its pid and service) in `refusal` when another host claims the port, else
+  /// FileLockPolicy's refusal.
   /// @throws EtcdUnavailable, EtcdError from the claim.
   LockAttempt try_lock(const Holder& holder, bool explain) const;
 

@@ -70,6 +70,17 @@ inline InstanceLease InstanceManager::acquire(const Options& options, unsigned m
                   max_instances, refusals));
 }
 
+inline InstanceLease InstanceManager::acquire(const Options& options, unsigned max_instances, std::error_code& error) {
+  try {
+    auto lease = acquire(options, max_instances);
+    error.clear();
+    return lease;
+  } catch (const Error& failure) {
+    error = error_code_for(failure);
+  }
+  return {};
+}
+
 inline InstanceLease InstanceManager::acquire_number(const Options& options, unsigned number) {
   if (number == 0) {
     throw ConfigError("instance 0 is not an instance number: instances count from 1");

@@ -29,6 +29,7 @@
 #include <portpool/holder.hpp>
 #include <portpool/impl/lock_directory.hpp>
 #include <portpool/impl/record.hpp>
+#include <portpool/refusal.hpp>
 #include <portpool/unique_fd.hpp>
 
 #include <fcntl.h>
@@ -141,10 +142,13 @@ class HeldLock {
   std::function<void()> after_release_;
 };
 
-/// The outcome of one attempt: a held lock, or why not (the reason is empty unless asked for).
+/// The outcome of one attempt: a held lock, or why not (the words and the holder's record are
+/// empty unless asked for; the reason is always given).
 struct LockAttempt {
   std::unique_ptr<HeldLock> lock;
   std::string refusal;
+  RefusalReason reason = RefusalReason::held;
+  std::optional<Holder> holder;
 };
 
 inline struct flock whole_file_lock(short type) {
@@ -330,21 +334,27 @@ inline LockAttempt try_lock(const std::shared_ptr<const LockDirectory>& director
     std::string refusal;
     auto file = open_lock_file(*directory, lock_name, refusal);
     if (!file) {
-      return {nullptr, std::move(refusal)};
+      return {nullptr, std::move(refusal), RefusalReason::lock_unusable, std::nullopt};
     }
     reached_step("lock-file-opened");
     auto request = whole_file_lock(F_WRLCK);
     if (::fcntl(file.get(), F_OFD_SETLK, &request) != 0) {
       auto error = errno;
       if (error == EAGAIN || error == EACCES) {
-        return {nullptr, explain ? describe_holder(record_of_locked(file.get()), holder.pid) : std::string{}};
+        if (!explain) {
+          return {nullptr, {}, RefusalReason::held, std::nullopt};
+        }
+        auto record = record_of_locked(file.get());
+        auto why = describe_holder(record, holder.pid);
+        return {nullptr, std::move(why), RefusalReason::held, std::move(record)};
       }
       if (is_resource_error(error)) {
         throw_resource_error(fmt::format("cannot lock {}", (directory->path / lock_name).string()), error);
       }
       struct stat status {};
       if (::fstat(file.get(), &status) == 0 && !S_ISREG(status.st_mode)) {
-        return {nullptr, *unusable_lock_file(*directory, lock_name, status)};
+        return {nullptr, *unusable_lock_file(*directory, lock_name, status), RefusalReason::lock_unusable,
+                std::nullopt};
       }
       throw Error(fmt::format("cannot lock {}: {}; portpool needs open-file-description locks (Linux 3.15 or later)",
                               (directory->path / lock_name).string(), errno_text(error)));
@@ -354,17 +364,23 @@ inline LockAttempt try_lock(const std::shared_ptr<const LockDirectory>& director
       throw Error(fmt::format("cannot inspect {}: {}", (directory->path / lock_name).string(), last_error_text()));
     }
     if (auto problem = unusable_lock_file(*directory, lock_name, locked)) {
-      return {nullptr, std::move(*problem)};  // closing the file drops the lock just taken
+      // closing the file drops the lock just taken
+      return {nullptr, std::move(*problem), RefusalReason::lock_unusable, std::nullopt};
     }
     struct stat current {};
     if (lock_file_status(directory->fd.get(), lock_name.c_str(), AT_SYMLINK_NOFOLLOW, current) &&
         current.st_dev == locked.st_dev && current.st_ino == locked.st_ino) {
       reached_step("locked");
-      return {std::make_unique<HeldLock>(directory, lock_name, std::move(file), locked, holder), {}};
+      return {std::make_unique<HeldLock>(directory, lock_name, std::move(file), locked, holder),
+              {},
+              RefusalReason::held,
+              std::nullopt};
     }
   }
-  return {nullptr, fmt::format("its lock file {} keeps being replaced by another program",
-                               (directory->path / lock_name).string())};
+  return {
+      nullptr,
+      fmt::format("its lock file {} keeps being replaced by another program", (directory->path / lock_name).string()),
+      RefusalReason::lock_unusable, std::nullopt};
 }
 
 /// The holder recorded in the lock file `lock_name` while it is locked, or nullopt when nobody

@@ -59,7 +59,13 @@ inline void PortLease::set_readiness(Readiness readiness) {
 
 inline void PortLease::release() noexcept {
   if (lock_ && lock_->release() && on_event_) {
-    detail::notify(on_event_, Event{EventKind::released, service_, port_, fmt::format("released port {}", port_)});
+    detail::notify(on_event_, Event{EventKind::released,
+                                    service_,
+                                    port_,
+                                    fmt::format("released port {}", port_),
+                                    std::nullopt,
+                                    std::nullopt,
+                                    {}});
   }
 }
 

@@ -10,6 +10,7 @@
 #include <portpool/detail/notify.hpp>
 #include <portpool/detail/port_list.hpp>
 #include <portpool/detail/test_hook.hpp>
+#include <portpool/error_code.hpp>
 #include <portpool/fetch_blocked_ports.hpp>
 #include <portpool/impl/listening_acceptor.hpp>
 #include <portpool/impl/valid_name.hpp>
@@ -112,16 +113,32 @@ auto BasicPortPoolManager<LockPolicy, ProbePolicy>::listen_claim(boost::asio::an
 
 template <class LockPolicy, class ProbePolicy>
 PortLease BasicPortPoolManager<LockPolicy, ProbePolicy>::acquire() {
-  std::vector<std::string> refusals;
+  std::vector<Refusal> refusals;
   if (auto taken = attempt(&refusals, probe_claim())) {
     return std::move(taken->first);
   }
-  throw PoolExhausted(exhaustion_message(refusals));
+  auto message = exhaustion_message(refusals);
+  throw PoolExhausted(message, service_, std::move(refusals));
+}
+
+template <class LockPolicy, class ProbePolicy>
+PortLease BasicPortPoolManager<LockPolicy, ProbePolicy>::acquire(std::error_code& error) {
+  try {
+    std::vector<Refusal> refusals;
+    if (auto taken = attempt(options_.on_event ? &refusals : nullptr, probe_claim())) {
+      error.clear();
+      return std::move(taken->first);
+    }
+    error = errc::pool_exhausted;
+  } catch (const Error& failure) {
+    error = error_code_for(failure);
+  }
+  return {};
 }
 
 template <class LockPolicy, class ProbePolicy>
 std::optional<PortLease> BasicPortPoolManager<LockPolicy, ProbePolicy>::try_acquire() {
-  std::vector<std::string> refusals;
+  std::vector<Refusal> refusals;
   if (auto taken = attempt(options_.on_event ? &refusals : nullptr, probe_claim())) {
     return std::move(taken->first);
   }
@@ -130,17 +147,34 @@ std::optional<PortLease> BasicPortPoolManager<LockPolicy, ProbePolicy>::try_acqu
 
 template <class LockPolicy, class ProbePolicy>
 ListeningLease BasicPortPoolManager<LockPolicy, ProbePolicy>::acquire_listening(boost::asio::any_io_executor executor) {
-  std::vector<std::string> refusals;
+  std::vector<Refusal> refusals;
   if (auto taken = attempt(&refusals, listen_claim(std::move(executor)))) {
     return ListeningLease{std::move(taken->first), std::move(taken->second)};
   }
-  throw PoolExhausted(exhaustion_message(refusals));
+  auto message = exhaustion_message(refusals);
+  throw PoolExhausted(message, service_, std::move(refusals));
+}
+
+template <class LockPolicy, class ProbePolicy>
+ListeningLease BasicPortPoolManager<LockPolicy, ProbePolicy>::acquire_listening(boost::asio::any_io_executor executor,
+                                                                                std::error_code& error) {
+  try {
+    std::vector<Refusal> refusals;
+    if (auto taken = attempt(options_.on_event ? &refusals : nullptr, listen_claim(executor))) {
+      error.clear();
+      return ListeningLease{std::move(taken->first), std::move(taken->second)};
+    }
+    error = errc::pool_exhausted;
+  } catch (const Error& failure) {
+    error = error_code_for(failure);
+  }
+  return ListeningLease{PortLease(), boost::asio::ip::tcp::acceptor(executor)};
 }
 
 template <class LockPolicy, class ProbePolicy>
 std::optional<ListeningLease> BasicPortPoolManager<LockPolicy, ProbePolicy>::try_acquire_listening(
     boost::asio::any_io_executor executor) {
-  std::vector<std::string> refusals;
+  std::vector<Refusal> refusals;
   if (auto taken = attempt(options_.on_event ? &refusals : nullptr, listen_claim(std::move(executor)))) {
     return ListeningLease{std::move(taken->first), std::move(taken->second)};
   }
@@ -149,7 +183,7 @@ std::optional<ListeningLease> BasicPortPoolManager<LockPolicy, ProbePolicy>::try
 
 template <class LockPolicy, class ProbePolicy>
 template <class Claim>
-auto BasicPortPoolManager<LockPolicy, ProbePolicy>::attempt(std::vector<std::string>* refusals, Claim claim)
+auto BasicPortPoolManager<LockPolicy, ProbePolicy>::attempt(std::vector<Refusal>* refusals, Claim claim)
     -> std::optional<std::pair<PortLease, ClaimResult<Claim>>> {
   // One holder for the whole walk: a refused port costs no copy of the names.
   Holder holder{0,
@@ -167,22 +201,33 @@ auto BasicPortPoolManager<LockPolicy, ProbePolicy>::attempt(std::vector<std::str
     if (taken.lock) {
       detail::reached_step("probed");
       if (options_.on_event) {  // the message is only formatted for someone who listens
-        detail::notify(options_.on_event, Event{EventKind::acquired, service_, port,
-                                                fmt::format("acquired port {} for '{}'", port, service_)});
+        detail::notify(options_.on_event, Event{EventKind::acquired,
+                                                service_,
+                                                port,
+                                                fmt::format("acquired port {} for '{}'", port, service_),
+                                                std::nullopt,
+                                                std::nullopt,
+                                                {}});
       }
       return std::pair<PortLease, ClaimResult<Claim>>(PortLease(std::move(*taken.lock), options_.on_event),
                                                       std::move(*claimed));
     }
     if (refusals != nullptr) {
       if (options_.on_event) {
-        detail::notify(options_.on_event, Event{EventKind::skipped, service_, port,
-                                                fmt::format("skipped port {}: {}", port, taken.refusal)});
+        detail::notify(options_.on_event, Event{EventKind::skipped,
+                                                service_,
+                                                port,
+                                                fmt::format("skipped port {}: {}", port, taken.refusal),
+                                                taken.reason,
+                                                taken.holder,
+                                                {}});
       }
-      refusals->push_back(fmt::format("{}: {}", port, taken.refusal));
+      refusals->push_back(Refusal{port, taken.reason, std::move(taken.holder), std::move(taken.refusal)});
     }
   }
   if (refusals != nullptr && options_.on_event) {
-    detail::notify(options_.on_event, Event{EventKind::exhausted, service_, 0, exhaustion_message(*refusals)});
+    detail::notify(options_.on_event, Event{EventKind::exhausted, service_, 0, exhaustion_message(*refusals),
+                                            std::nullopt, std::nullopt, *refusals});
   }
   return std::nullopt;
 }
@@ -192,9 +237,11 @@ template <class Claim>
 LockAttempt BasicPortPoolManager<LockPolicy, ProbePolicy>::take(const Holder& holder, bool explain, Claim& claim,
                                                                 std::optional<ClaimResult<Claim>>& claimed) {
   if (!options_.allow_fetch_blocked_ports && is_fetch_blocked_port(holder.port)) {
-    return {std::nullopt, fmt::format("browsers and fetch() refuse to connect to port {} (a \"bad port\" of the Fetch "
-                                      "standard); allow_fetch_blocked_ports lets the pool use it",
-                                      holder.port)};
+    return {std::nullopt,
+            fmt::format("browsers and fetch() refuse to connect to port {} (a \"bad port\" of the Fetch "
+                        "standard); allow_fetch_blocked_ports lets the pool use it",
+                        holder.port),
+            RefusalReason::blocked_port, std::nullopt};
   }
   auto attempt = locks_.try_lock(holder, explain);
   if (attempt.lock) {
@@ -204,6 +251,7 @@ LockAttempt BasicPortPoolManager<LockPolicy, ProbePolicy>::take(const Holder& ho
     claimed = claim(holder.port, attempt.refusal);
     if (!claimed) {
       attempt.lock.reset();
+      attempt.reason = RefusalReason::in_use;
     }
   }
   return attempt;
@@ -211,12 +259,12 @@ LockAttempt BasicPortPoolManager<LockPolicy, ProbePolicy>::take(const Holder& ho
 
 template <class LockPolicy, class ProbePolicy>
 std::string BasicPortPoolManager<LockPolicy, ProbePolicy>::exhaustion_message(
-    const std::vector<std::string>& refusals) const {
+    const std::vector<Refusal>& refusals) const {
   auto sorted = pool_;
   std::sort(sorted.begin(), sorted.end());
   std::string lines;
   for (const auto& refusal : refusals) {
-    lines += "\n  " + refusal;
+    lines += fmt::format("\n  {}: {}", refusal.port, refusal.detail);
   }
   return fmt::format(
       "no free port for '{}' (instance {}) in its pool {}:{}\nStop one of the holders, or give '{}' a "
