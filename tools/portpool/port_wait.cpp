@@ -2,20 +2,22 @@
 
 #include <signal.h>
 
+#include <algorithm>
+#include <cerrno>
+
 namespace portpool::cli {
 
-int pending_ending_signal() {
-  sigset_t pending;
-  sigemptyset(&pending);
-  if (::sigpending(&pending) != 0) {
-    return 0;
-  }
+int take_pending_ending_signal() {
+  sigset_t ending;
+  sigemptyset(&ending);
   for (int number : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) {
-    if (sigismember(&pending, number) == 1) {
-      return number;
-    }
+    sigaddset(&ending, number);
   }
-  return 0;
+  const timespec no_wait{};
+  int number = 0;
+  while ((number = ::sigtimedwait(&ending, nullptr, &no_wait)) < 0 && errno == EINTR) {
+  }
+  return std::max(number, 0);
 }
 
 }  // namespace portpool::cli

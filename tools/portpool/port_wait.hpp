@@ -17,8 +17,9 @@
 
 namespace portpool::cli {
 
-/// The ending signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) pending for this process, or 0.
-int pending_ending_signal();
+/// An ending signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) pending for this process, taken off the
+/// pending set (so that unblocking it later does not kill the process), or 0.
+int take_pending_ending_signal();
 
 /// `take_for(timeout)` (an acquire_for of the pool), waiting `wait` in all; `take_for(0ms)` when
 /// `wait` is zero.
@@ -37,7 +38,7 @@ auto take_waiting(std::chrono::milliseconds wait, const std::string& service, Ta
     try {
       return take_for(slice);
     } catch (const PoolExhausted&) {
-      if (int signal = pending_ending_signal(); signal != 0) {
+      if (int signal = take_pending_ending_signal(); signal != 0) {
         throw CommandError(
             fmt::format("stopped by signal {} while waiting for a port of '{}'; nothing was taken", signal, service),
             128 + signal);
