@@ -268,6 +268,9 @@ template <class LockPolicy, class ProbePolicy>
 template <class Clock, class Duration, class Attempt>
 auto BasicPortPoolManager<LockPolicy, ProbePolicy>::attempt_until(
     const std::chrono::time_point<Clock, Duration>& deadline, Attempt attempt_quietly) -> decltype(attempt_quietly()) {
+  if (detail::time_left(deadline) == std::chrono::nanoseconds::zero()) {
+    return std::nullopt;
+  }
   // Watching before the first attempt: a release between an attempt and the wait is not missed.
   detail::LockFileWatch watch(locks_.lock_dir(), detail::waited_lock_names(pool_, options_.allow_fetch_blocked_ports));
   while (detail::time_left(deadline) > std::chrono::nanoseconds::zero()) {
