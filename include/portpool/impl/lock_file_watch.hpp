@@ -82,25 +82,36 @@ class LockFileWatch {
     }
   }
 
-  /// For each watched name, in order, whether some open file holds a lock on it now (a missing or
-  /// unopenable file is not locked).
+  /// Whether some open file holds a lock on the watched file `index` now (a missing or unopenable
+  /// file is not locked).
+  bool locked(std::size_t index) const {
+    UniqueFd file(
+        directory_ ? ::openat(directory_.get(), names_[index].c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+                   : -1);
+    struct flock probe {};
+    probe.l_type = F_WRLCK;
+    probe.l_whence = SEEK_SET;
+    return file && ::fcntl(file.get(), F_OFD_GETLK, &probe) == 0 && probe.l_type != F_UNLCK;
+  }
+
+  /// For each watched name, in order, whether it is locked now.
   std::vector<bool> locked() const {
     std::vector<bool> states;
     states.reserve(names_.size());
-    for (const auto& name : names_) {
-      UniqueFd file(
-          directory_ ? ::openat(directory_.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK) : -1);
-      struct flock probe {};
-      probe.l_type = F_WRLCK;
-      probe.l_whence = SEEK_SET;
-      states.push_back(file && ::fcntl(file.get(), F_OFD_GETLK, &probe) == 0 && probe.l_type != F_UNLCK);
+    for (std::size_t index = 0; index < names_.size(); ++index) {
+      states.push_back(locked(index));
     }
     return states;
   }
 
+  /// The watched files named by the events of the last wait_for() (all of them after an event
+  /// about the directory or a lost event), in the order of the names.
+  const std::vector<std::size_t>& touched() const noexcept { return touched_; }
+
   /// Waits at most `timeout` for an event about a watched file or the directory. Signals do not
   /// end the wait.
   Wake wait_for(std::chrono::nanoseconds timeout) {
+    touched_.clear();
     const auto until = std::chrono::steady_clock::now() + timeout;
     while (true) {
       auto left = std::max(until - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero());
@@ -141,7 +152,8 @@ class LockFileWatch {
     }
   }
 
-  // The strongest wake among the queued events; events about other files are dropped.
+  // The strongest wake among the queued events, noting the files they name in touched_; events
+  // about other files are dropped.
   Wake read_events() {
     Wake wake = Wake::timeout;
     while (true) {
@@ -155,13 +167,15 @@ class LockFileWatch {
         std::string_view name(buffer_.data() + offset + sizeof event, event.len);
         name = name.substr(0, name.find('\0'));
         offset += sizeof event + event.len;
+        const bool about_directory = name.empty() || (event.mask & IN_Q_OVERFLOW) != 0;
+        auto found = std::find(names_.begin(), names_.end(), name);
+        if (!about_directory && found == names_.end()) {
+          continue;
+        }
+        touch(about_directory ? names_.size() : static_cast<std::size_t>(found - names_.begin()));
         if ((event.mask & IN_IGNORED) != 0) {
           inotify_.reset();  // the directory is gone: nothing more will come
           return Wake::changed;
-        }
-        const bool about_directory = name.empty() || (event.mask & IN_Q_OVERFLOW) != 0;
-        if (!about_directory && std::find(names_.begin(), names_.end(), name) == names_.end()) {
-          continue;
         }
         if (!about_directory && (event.mask & IN_CLOSE_WRITE) != 0) {
           wake = Wake::closed;  // calls for the looks after a close, whatever else came
@@ -172,9 +186,22 @@ class LockFileWatch {
     }
   }
 
+  // Notes the file `index` as touched, or every file for names_.size().
+  void touch(std::size_t index) {
+    if (index == names_.size()) {
+      touched_.resize(names_.size());
+      for (std::size_t each = 0; each < names_.size(); ++each) {
+        touched_[each] = each;
+      }
+    } else if (std::find(touched_.begin(), touched_.end(), index) == touched_.end()) {
+      touched_.push_back(index);
+    }
+  }
+
   UniqueFd directory_;
   UniqueFd inotify_;
   std::vector<std::string> names_;
+  std::vector<std::size_t> touched_;
   alignas(inotify_event) std::array<char, 4096> buffer_{};
 };
 

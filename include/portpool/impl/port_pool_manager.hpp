@@ -124,11 +124,13 @@ inline bool any_released(const std::vector<bool>& before, const std::vector<bool
 
 // Waits until a lock file locked in `locked` is let go (woken by inotify), a re-check is due
 // (when some port is refused though unlocked, or nothing can be watched), or `deadline` passes.
+// Each wake looks only at the files its events named.
 template <class Clock, class Duration>
 void wait_for_release(LockFileWatch& watch, std::vector<bool> locked,
                       const std::chrono::time_point<Clock, Duration>& deadline) {
   const auto recheck_at = std::chrono::steady_clock::now() + recheck_interval;
   auto settle = LockFileWatch::settle_delays.size();  // no look after a close pending
+  std::vector<std::size_t> closed;                    // the files of the last close, looked at again
   while (true) {
     auto wait = time_left(deadline);
     if (wait == wait.zero()) {
@@ -149,12 +151,20 @@ void wait_for_release(LockFileWatch& watch, std::vector<bool> locked,
     if (wake == LockFileWatch::Wake::timeout && !settling) {
       continue;  // the deadline or the re-check: seen at the top
     }
-    auto now_locked = watch.locked();
-    if (any_released(locked, now_locked)) {
-      return;
+    const auto& looked_at = wake == LockFileWatch::Wake::timeout ? closed : watch.touched();
+    for (auto index : looked_at) {
+      const bool now_locked = watch.locked(index);
+      if (locked[index] && !now_locked) {
+        return;
+      }
+      locked[index] = now_locked;
     }
-    locked = std::move(now_locked);
-    settle = wake == LockFileWatch::Wake::closed ? 0 : wake == LockFileWatch::Wake::timeout ? settle + 1 : settle;
+    if (wake == LockFileWatch::Wake::closed) {
+      settle = 0;
+      closed = watch.touched();
+    } else if (wake == LockFileWatch::Wake::timeout) {
+      ++settle;
+    }
   }
 }
 
