@@ -22,10 +22,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <future>
+#include <new>
 #include <string>
 #include <thread>
 #include <vector>
@@ -95,7 +98,7 @@ bool run_round(bool kill_holder, SharedClock& shared, Round& round) {
 
 double percentile(std::vector<double> values, double fraction) {
   std::sort(values.begin(), values.end());
-  auto index = static_cast<std::size_t>(fraction * static_cast<double>(values.size() - 1) + 0.5);
+  auto index = static_cast<std::size_t>(std::lround(fraction * static_cast<double>(values.size() - 1)));
   return values[index];
 }
 
@@ -104,9 +107,7 @@ void print_line(const char* what, const std::vector<double>& values) {
               percentile(values, 0.9), percentile(values, 1.0), values.size());
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   int rounds = 200;
   for (int index = 1; index + 1 < argc; index += 2) {
     if (std::string(argv[index]) == "--rounds") {
@@ -135,4 +136,15 @@ int main(int argc, char** argv) {
     print_line(kill_holder ? "SIGKILL -> acquire_for returned" : "release() -> acquire_for returned", returned);
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "wait_latency: %s\n", error.what());
+    return 1;
+  }
 }

@@ -170,6 +170,7 @@ TEST_CASE("several waiting threads and one released port: exactly one takes it, 
   bool holding = false;  // whether one of them holds it now
   bool overlap = false;
   std::vector<std::thread> threads;
+  threads.reserve(waiters);
   for (int index = 0; index < waiters; ++index) {
     threads.emplace_back([&] {
       auto lease = manager.try_acquire_for(long_wait);
