@@ -20,6 +20,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -56,6 +57,30 @@ class CountingAttempts {
 constexpr auto long_wait = std::chrono::minutes(1);
 // How long a test gives a woken waiter; far below long_wait, far above any wake-up.
 constexpr auto woken_within = std::chrono::seconds(30);
+
+// A lock policy that refuses every port while `claimed_elsewhere` is set, as a fleet-wide claim
+// held by another host does: giving the claim back changes nothing in the lock directory.
+class ClaimedElsewherePolicy {
+ public:
+  ClaimedElsewherePolicy(const Options& options, std::shared_ptr<std::atomic<bool>> claimed_elsewhere,
+                         std::shared_ptr<std::atomic<int>> attempts)
+      : files_(options), claimed_elsewhere_(std::move(claimed_elsewhere)), attempts_(std::move(attempts)) {}
+
+  LockAttempt try_lock(const Holder& holder, bool explain) const {
+    ++*attempts_;
+    if (*claimed_elsewhere_) {
+      return {std::nullopt, explain ? "claimed by another host" : ""};
+    }
+    return files_.try_lock(holder, explain);
+  }
+
+  const std::filesystem::path& lock_dir() const noexcept { return files_.lock_dir(); }
+
+ private:
+  FileLockPolicy files_;
+  std::shared_ptr<std::atomic<bool>> claimed_elsewhere_;
+  std::shared_ptr<std::atomic<int>> attempts_;
+};
 
 template <class Result>
 bool ready_within(std::future<Result>& result, std::chrono::seconds bound) {
@@ -212,6 +237,23 @@ TEST_CASE("a port another program listens on is re-checked while waiting, and ta
   auto waiter = std::async(std::launch::async, [&] { return manager.acquire_for(long_wait); });
   REQUIRE(wait_until([] { return lock_attempts >= 2; }));  // refused, then re-checked
   listener.reset();
+  REQUIRE(ready_within(waiter, woken_within));
+  CHECK(waiter.get().port() == ports[0]);
+}
+
+TEST_CASE("a port refused with no local event (a claim of another host) is re-checked while waiting") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  auto options = options_in(directory);
+  auto claimed_elsewhere = std::make_shared<std::atomic<bool>>(true);
+  auto attempts = std::make_shared<std::atomic<int>>(0);
+  BasicPortPoolManager<ClaimedElsewherePolicy, BindProbe> manager(
+      "web", ports.ports(), options, ClaimedElsewherePolicy(options, claimed_elsewhere, attempts));
+
+  CHECK_THROWS_WITH(manager.acquire_for(std::chrono::milliseconds(100)), Contains("claimed by another host"));
+  auto waiter = std::async(std::launch::async, [&] { return manager.acquire_for(long_wait); });
+  REQUIRE(wait_until([&] { return *attempts >= 4; }));  // two above; the waiter's first walk and a re-check
+  *claimed_elsewhere = false;
   REQUIRE(ready_within(waiter, woken_within));
   CHECK(waiter.get().port() == ports[0]);
 }
