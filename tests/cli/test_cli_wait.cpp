@@ -1,6 +1,6 @@
 // `--wait DURATION` of `portpool lease` and `portpool run`: a port released while the command
-// waits is taken, a wait that ends without one exits 75 with the usual message, an ending signal
-// ends the wait, and a bad duration is a usage error.
+// waits is taken, a wait that ends without one exits 75 with the usual message, what ends the
+// command (a signal, a lease's input) ends the wait, and a bad duration is a usage error.
 
 #include "cli.hpp"
 
@@ -95,6 +95,20 @@ TEST_CASE("lease --wait that ends without a port exits 75 with the usual message
   CHECK_THAT(result.err, StartsWith("portpool: no free port for 'web'"));
   CHECK_THAT(result.err, Contains("pid " + std::to_string(leases[0].pid())));
   CHECK(result.out.empty());
+}
+
+TEST_CASE("a waiting lease whose input ends gives up: exit 0, nothing printed or held") {
+  Fixture fixture;
+  auto leases = hold_the_pool(fixture);
+  auto waiter = spawn_portpool(lease_arguments(fixture, {"--wait", "1m"}));
+  REQUIRE(wait_until([&] { return watching(waiter.pid()); }));
+  waiter.close_stdin();
+  auto result = finish(waiter);
+  CHECK(result.exit_code == 0);
+  CHECK(result.out.empty());
+  leases[0].close_stdin();
+  CHECK(finish(leases[0]).exit_code == 0);
+  CHECK(portpool::test::holders(fixture.dir.lock_dir()).size() == 2);
 }
 
 TEST_CASE("run --wait starts CMD once a port is released, and SIGTERM ends a wait with nothing taken") {

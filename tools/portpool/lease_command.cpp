@@ -100,21 +100,28 @@ int run_lease_command(const LeaseArguments& arguments) {
   }
   auto table = load_port_table(arguments.common);
   require_service(table, arguments.service);
+  const auto wait =
+      arguments.wait.empty() ? std::chrono::milliseconds::zero() : parse_duration(arguments.wait, "--wait");
   HeldLease held;
   auto options = lease_options(arguments, table, held);
   if (!arguments.socket_path.empty()) {
     held.server.emplace(arguments.socket_path);
   }
-  const auto wait =
-      arguments.wait.empty() ? std::chrono::milliseconds::zero() : parse_duration(arguments.wait, "--wait");
   PortPoolManager manager(table, arguments.service, options);
+  auto ended = [&] { return end.ended(); };
   if (held.server) {
-    held.listening = take_waiting(wait, arguments.service, [&](std::chrono::milliseconds timeout) {
-      return manager.acquire_listening_for(held.context.get_executor(), timeout);
-    });
+    held.listening = take_waiting(
+        wait,
+        [&](std::chrono::milliseconds timeout) {
+          return manager.acquire_listening_for(held.context.get_executor(), timeout);
+        },
+        ended);
   } else {
-    held.lease = take_waiting(wait, arguments.service,
-                              [&](std::chrono::milliseconds timeout) { return manager.acquire_for(timeout); });
+    held.lease = take_waiting(
+        wait, [&](std::chrono::milliseconds timeout) { return manager.acquire_for(timeout); }, ended);
+  }
+  if (!held.listening && !held.lease) {
+    return exit_code::success;  // the lease ended while it waited: nobody is left to use a port
   }
   print_line(arguments, held.port(), manager.lock_dir());
   if (!held.server) {

@@ -39,7 +39,8 @@ PortLease RunPorts::acquire(const Options& options, std::chrono::milliseconds wa
     return acquire_fleet(options, wait);
   }
   PortPoolManager manager(table_, service_, options);
-  return take_waiting(wait, service_, [&](std::chrono::milliseconds timeout) { return manager.acquire_for(timeout); });
+  return take_waiting_unless_stopped(wait, service_,
+                                     [&](std::chrono::milliseconds timeout) { return manager.acquire_for(timeout); });
 }
 
 ListeningLease RunPorts::acquire_listening(const Options& options, const boost::asio::any_io_executor& executor,
@@ -48,7 +49,7 @@ ListeningLease RunPorts::acquire_listening(const Options& options, const boost::
     return acquire_fleet_listening(options, executor, wait);
   }
   PortPoolManager manager(table_, service_, options);
-  return take_waiting(wait, service_, [&](std::chrono::milliseconds timeout) {
+  return take_waiting_unless_stopped(wait, service_, [&](std::chrono::milliseconds timeout) {
     return manager.acquire_listening_for(executor, timeout);
   });
 }

@@ -42,8 +42,8 @@ std::shared_ptr<fleet::FleetClaims> RunPorts::open_claims(const FleetRunArgument
 PortLease RunPorts::acquire_fleet(const Options& options, std::chrono::milliseconds wait) const {
   auto manager = fleet::make_fleet_pool_manager(table_, service_, options, claims_);
   return mapping_etcd_errors([&] {
-    return take_waiting(wait, service_,
-                        [&](std::chrono::milliseconds timeout) { return manager.acquire_for(timeout); });
+    return take_waiting_unless_stopped(wait, service_,
+                                       [&](std::chrono::milliseconds timeout) { return manager.acquire_for(timeout); });
   });
 }
 
@@ -51,7 +51,7 @@ ListeningLease RunPorts::acquire_fleet_listening(const Options& options, const b
                                                  std::chrono::milliseconds wait) const {
   auto manager = fleet::make_fleet_pool_manager(table_, service_, options, claims_);
   return mapping_etcd_errors([&] {
-    return take_waiting(wait, service_, [&](std::chrono::milliseconds timeout) {
+    return take_waiting_unless_stopped(wait, service_, [&](std::chrono::milliseconds timeout) {
       return manager.acquire_listening_for(executor, timeout);
     });
   });
