@@ -10,9 +10,11 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <filesystem>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -80,6 +82,57 @@ TEST_CASE("lease --wait takes the port another lease releases while it waits") {
   leases[1].close_stdin();
   CHECK(finish(leases[1]).exit_code == 0);
   CHECK(leased_port(waiter) == fixture.ports[1]);
+  waiter.close_stdin();
+  CHECK(finish(waiter).exit_code == 0);
+}
+
+TEST_CASE("three waiting leases and one released port: one takes it, the others wait on for the next") {
+  Fixture fixture;
+  auto leases = hold_the_pool(fixture);
+  std::vector<ChildProcess> waiters;
+  for (int index = 0; index < 3; ++index) {
+    waiters.push_back(spawn_portpool(lease_arguments(fixture, {"--wait", "1m"})));
+  }
+  for (auto& waiter : waiters) {
+    REQUIRE(wait_until([&] { return watching(waiter.pid()); }));
+  }
+  std::vector<int> taken(waiters.size(), -1);
+  auto served = [&] {
+    for (std::size_t index = 0; index < waiters.size(); ++index) {
+      if (taken[index] < 0) {
+        if (auto line = waiters[index].read_line(std::chrono::milliseconds(10))) {
+          taken[index] = nlohmann::json::parse(*line).at("port").get<int>();
+        }
+      }
+    }
+    return static_cast<std::size_t>(std::count_if(taken.begin(), taken.end(), [](int port) { return port >= 0; }));
+  };
+
+  leases[0].close_stdin();
+  CHECK(finish(leases[0]).exit_code == 0);
+  REQUIRE(wait_until([&] { return served() >= 1; }));
+  CHECK(served() == 1);
+  CHECK(portpool::test::holders(fixture.dir.lock_dir()).size() == 3);  // two leases and the one served
+
+  leases[1].close_stdin();
+  CHECK(finish(leases[1]).exit_code == 0);
+  REQUIRE(wait_until([&] { return served() >= 2; }));
+  CHECK(served() == 2);
+  std::set<int> ports(taken.begin(), taken.end());
+  CHECK(ports == std::set<int>{-1, fixture.ports[0], fixture.ports[1]});  // whichever waiter took which
+  for (auto& waiter : waiters) {
+    waiter.close_stdin();
+    CHECK(finish(waiter).exit_code == 0);
+  }
+}
+
+TEST_CASE("run --instance auto --wait waits on the pool of the lowest free instance number") {
+  Fixture fixture;
+  auto leases = hold_the_pool(fixture);
+  auto waiter = fixture.spawn({"--instance", "auto", "--wait", "1m"}, {PORTPOOL_CLI_CHILD, "hold"});
+  REQUIRE(wait_until([&] { return watching(waiter.pid()); }));
+  leases[0].close_stdin();
+  CHECK(ready_port(waiter) == fixture.ports[0]);
   waiter.close_stdin();
   CHECK(finish(waiter).exit_code == 0);
 }
