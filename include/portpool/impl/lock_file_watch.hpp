@@ -52,10 +52,12 @@ class LockFileWatch {
     changed,  ///< a watched lock file was created, deleted, renamed or changed, or the directory was
   };
 
-  /// After a close that left the file locked, how long to wait before each further look.
-  static constexpr std::array<std::chrono::milliseconds, 4> settle_delays{
-      std::chrono::milliseconds(1), std::chrono::milliseconds(4), std::chrono::milliseconds(16),
-      std::chrono::milliseconds(64)};
+  /// After a close that left the file locked, how long to wait before each further look: about a
+  /// second in all, as on a loaded machine the closing process can be scheduled out between the
+  /// close and the unlock.
+  static constexpr std::array<std::chrono::milliseconds, 6> settle_delays{
+      std::chrono::milliseconds(1),  std::chrono::milliseconds(4),   std::chrono::milliseconds(16),
+      std::chrono::milliseconds(64), std::chrono::milliseconds(256), std::chrono::milliseconds(1000)};
 
   /// Watches the lock files `names` of `directory`. Never throws for want of inotify or
   /// descriptors: the watch is then inert (watching() is false).
