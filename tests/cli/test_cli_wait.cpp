@@ -65,6 +65,7 @@ bool watching(pid_t pid) {
 // Three leases holding the fixture's whole pool.
 std::vector<ChildProcess> hold_the_pool(const Fixture& fixture) {
   std::vector<ChildProcess> leases;
+  leases.reserve(fixture.ports.ports().size());
   for (std::size_t index = 0; index < fixture.ports.ports().size(); ++index) {
     leases.push_back(spawn_portpool(lease_arguments(fixture, {})));
     REQUIRE(leased_port(leases.back()) == fixture.ports[index]);
@@ -89,8 +90,10 @@ TEST_CASE("lease --wait takes the port another lease releases while it waits") {
 TEST_CASE("three waiting leases and one released port: one takes it, the others wait on for the next") {
   Fixture fixture;
   auto leases = hold_the_pool(fixture);
+  constexpr int waiting = 3;
   std::vector<ChildProcess> waiters;
-  for (int index = 0; index < 3; ++index) {
+  waiters.reserve(waiting);
+  for (int index = 0; index < waiting; ++index) {
     waiters.push_back(spawn_portpool(lease_arguments(fixture, {"--wait", "1m"})));
   }
   for (auto& waiter : waiters) {
