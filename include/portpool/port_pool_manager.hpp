@@ -16,6 +16,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -94,6 +95,43 @@ class BasicPortPoolManager {
   /// Like acquire(), but an exhausted pool gives an empty optional instead of an exception.
   std::optional<PortLease> try_acquire();
 
+  /// Like acquire(), but when the pool is exhausted, waits for a port of the pool to be released
+  /// and tries again, until `timeout` has passed; then tries a last time, as acquire().
+  ///
+  /// The wait is woken by the release itself: an inotify watch on the lock directory, set up
+  /// before the first attempt, reports a holder's lock file being closed (on release(), the end
+  /// of a lease, or the holder's death, even by SIGKILL), deleted or replaced; the waiter then
+  /// looks at which lock files are locked and tries again. It does not poll, with two exceptions
+  /// re-checked every 250 ms: ports free of any holder but refused anyway (another program
+  /// listens on them, a fleet claim held by another host, a foreign file at a lock file's name),
+  /// and a lock directory where inotify cannot be had (instances or watches run out). Waiters
+  /// are served one port each: several waiters and one released port, one of them takes it, the
+  /// others keep waiting. A zero or negative timeout is one attempt, as acquire().
+  ///
+  /// Only the deadline ends the wait (signals do not); several threads may wait on one manager
+  /// at once. The wait uses an inotify instance and a descriptor of the lock directory, closed
+  /// before it returns. While waiting, only a success is reported to `Options::on_event`; the
+  /// last attempt reports as acquire().
+  ///
+  /// @code
+  /// portpool::PortLease lease = manager.acquire_for(std::chrono::seconds(30));
+  /// @endcode
+  /// @throws as acquire(), once the timeout has passed (PoolExhausted with acquire()'s message).
+  template <class Rep, class Period>
+  PortLease acquire_for(std::chrono::duration<Rep, Period> timeout);
+
+  /// Like acquire_for(), but waits until `deadline` on `Clock` (read again after every wake).
+  template <class Clock, class Duration>
+  PortLease acquire_until(std::chrono::time_point<Clock, Duration> deadline);
+
+  /// Like acquire_for(), but an exhausted pool at the deadline gives an empty optional.
+  template <class Rep, class Period>
+  std::optional<PortLease> try_acquire_for(std::chrono::duration<Rep, Period> timeout);
+
+  /// Like acquire_until(), but an exhausted pool at the deadline gives an empty optional.
+  template <class Clock, class Duration>
+  std::optional<PortLease> try_acquire_until(std::chrono::time_point<Clock, Duration> deadline);
+
   /// Takes the first available port of the pool *and* listens on it: the lease comes with an
   /// acceptor bound to `Options::probe_address` and listening, created on `executor`. Instead of
   /// probing a port and letting go of it, each locked port is bound and listened on for real, so
@@ -118,6 +156,13 @@ class BasicPortPoolManager {
   /// Like acquire_listening(), but an exhausted pool gives an empty optional instead of an
   /// exception.
   std::optional<ListeningLease> try_acquire_listening(boost::asio::any_io_executor executor);
+
+  /// Like acquire_listening(), but waits for a port of the pool to be released as acquire_for()
+  /// does, until `timeout` has passed.
+  /// @throws as acquire_listening(), once the timeout has passed.
+  template <class Rep, class Period>
+  ListeningLease acquire_listening_for(boost::asio::any_io_executor executor,
+                                       std::chrono::duration<Rep, Period> timeout);
 
   const std::string& service() const noexcept { return service_; }
   const std::vector<std::uint16_t>& pool() const noexcept { return pool_; }
@@ -144,6 +189,13 @@ class BasicPortPoolManager {
   LockAttempt take(const Holder& holder, bool explain, Claim& claim, std::optional<ClaimResult<Claim>>& claimed);
 
   std::string exhaustion_message(const std::vector<Refusal>& refusals) const;
+
+  // Runs `attempt_quietly` (an attempt() without explanations) until it succeeds or `deadline`
+  // passes, waiting between two attempts for a port of the pool to be released; nullopt at the
+  // deadline, where the caller makes its last, explained attempt.
+  template <class Clock, class Duration, class Attempt>
+  auto attempt_until(const std::chrono::time_point<Clock, Duration>& deadline, Attempt attempt_quietly)
+      -> decltype(attempt_quietly());
 
   std::string service_;
   std::vector<std::uint16_t> pool_;

@@ -1,10 +1,12 @@
 #include "lease_command.hpp"
 
 #include "descriptor_server.hpp"
+#include "duration.hpp"
 #include "exhaustion_json.hpp"
 #include "exit_codes.hpp"
 #include "instance_choice.hpp"
 #include "lease_end.hpp"
+#include "port_wait.hpp"
 
 #include <portpool/instance_manager.hpp>
 #include <portpool/port_pool_manager.hpp>
@@ -81,6 +83,11 @@ CLI::App* add_lease_command(CLI::App& app, LeaseArguments& arguments) {
                    "the parent's pid, as the parent knows it: if the parent is gone already, the lease ends at once")
       ->type_name("PID")
       ->check(CLI::PositiveNumber);
+  command
+      ->add_option("--wait", arguments.wait,
+                   "when SERVICE's pool is exhausted, wait up to DURATION for one of its ports to be released "
+                   "(default: no wait; exit 75 when none is)")
+      ->type_name("DURATION");
   add_common_options(*command, arguments.common);
   add_description_options(*command, arguments.description);
   command->add_option("SERVICE", arguments.service, "the service whose pool the port comes from")->required();
@@ -94,6 +101,8 @@ int run_lease_command(const LeaseArguments& arguments) {
   }
   auto table = load_port_table(arguments.common);
   require_service(table, arguments.service);
+  const auto wait =
+      arguments.wait.empty() ? std::chrono::milliseconds::zero() : parse_duration(arguments.wait, "--wait");
   HeldLease held;
   auto options = reporting_exhaustion(arguments.common.json, arguments.service,
                                       [&] { return lease_options(arguments, table, held); });
@@ -101,13 +110,23 @@ int run_lease_command(const LeaseArguments& arguments) {
     held.server.emplace(arguments.socket_path);
   }
   PortPoolManager manager(table, arguments.service, options);
+  auto ended = [&] { return end.ended(); };
   reporting_exhaustion(arguments.common.json, arguments.service, [&] {
     if (held.server) {
-      held.listening = manager.acquire_listening(held.context.get_executor());
+      held.listening = take_waiting(
+          wait,
+          [&](std::chrono::milliseconds timeout) {
+            return manager.acquire_listening_for(held.context.get_executor(), timeout);
+          },
+          ended);
     } else {
-      held.lease = manager.acquire();
+      held.lease = take_waiting(
+          wait, [&](std::chrono::milliseconds timeout) { return manager.acquire_for(timeout); }, ended);
     }
   });
+  if (!held.listening && !held.lease) {
+    return exit_code::success;  // the lease ended while it waited: nobody is left to use a port
+  }
   print_line(arguments, held.port(), manager.lock_dir());
   if (!held.server) {
     end.wait();

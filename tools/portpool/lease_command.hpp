@@ -1,8 +1,9 @@
 #pragma once
 
-// `portpool lease [--instance N|auto|from-env[=VAR]] [--socket-path PATH] SERVICE`: takes a port of
-// SERVICE's pool, prints it as one JSON line and holds it until standard input ends, the parent
-// dies or SIGTERM arrives. The building block of the Node.js and Python packages.
+// `portpool lease [--instance N|auto|from-env[=VAR]] [--socket-path PATH] [--wait D] SERVICE`: takes a
+// port of SERVICE's pool (waiting up to --wait for one to be released), prints it as one JSON line
+// and holds it until standard input ends, the parent dies or SIGTERM arrives. The building block of
+// the Node.js and Python packages.
 
 #include "common_options.hpp"
 #include "description_options.hpp"
@@ -19,6 +20,7 @@ struct LeaseArguments {
   std::string instance = "1";
   std::string socket_path;
   int parent_pid = 0;
+  std::string wait;  ///< empty: no wait for an exhausted pool
   std::string service;
 };
 

@@ -55,6 +55,14 @@ LeaseEnd::LeaseEnd(pid_t expected_parent) {
   parent_gone_ = ::getppid() != parent;
 }
 
+bool LeaseEnd::ended() const {
+  std::array<pollfd, 2> watched{{{signals_.get(), POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}}};
+  if (::poll(watched.data(), watched.size(), 0) <= 0) {
+    return false;
+  }
+  return watched[0].revents != 0 || (watched[1].revents != 0 && !standard_input_open());
+}
+
 void LeaseEnd::wait(int client_descriptor, const std::function<void()>& on_client) const {
   std::array<pollfd, 3> watched{
       {{signals_.get(), POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}, {client_descriptor, POLLIN, 0}}};

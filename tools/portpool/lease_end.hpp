@@ -22,6 +22,9 @@ class LeaseEnd {
   /// True when the parent died before the kernel was asked to report it: the lease must not start.
   bool parent_gone() const noexcept { return parent_gone_; }
 
+  /// Whether the lease must end now (a signal arrived, or standard input ended), without waiting.
+  bool ended() const;
+
   /// Waits until the lease must end. `on_client`, when given, is called whenever `client_descriptor`
   /// is readable (a client of --socket-path waits).
   void wait(int client_descriptor = -1, const std::function<void()>& on_client = {}) const;

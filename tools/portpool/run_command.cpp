@@ -56,7 +56,8 @@ struct Holding {
 };
 
 Holding take_port(const RunArguments& arguments, const RunPorts& ports, Options options,
-                  std::optional<InstanceLease> instance, boost::asio::io_context& context) {
+                  std::optional<InstanceLease> instance, boost::asio::io_context& context,
+                  std::chrono::milliseconds wait) {
   if (instance) {
     options.instance = instance->number();
     options.instance_id = instance->id();
@@ -64,9 +65,9 @@ Holding take_port(const RunArguments& arguments, const RunPorts& ports, Options 
   Holding holding;
   holding.instance = std::move(instance);
   if (arguments.socket) {
-    holding.listening.emplace(ports.acquire_listening(options, context.get_executor()));
+    holding.listening.emplace(ports.acquire_listening(options, context.get_executor(), wait));
   } else {
-    holding.lease.emplace(ports.acquire(options));
+    holding.lease.emplace(ports.acquire(options, wait));
   }
   return holding;
 }
@@ -74,16 +75,16 @@ Holding take_port(const RunArguments& arguments, const RunPorts& ports, Options 
 // Explicit --instance N: its lock too when it is free (a copy started with --instance auto then
 // skips N); when another copy holds it, the port alone, as asked.
 Holding take_instance_port(const RunArguments& arguments, const RunPorts& ports, const Options& options,
-                           unsigned number, boost::asio::io_context& context) {
+                           unsigned number, boost::asio::io_context& context, std::chrono::milliseconds wait) {
   std::optional<InstanceLease> instance;
   try {
     instance.emplace(InstanceManager::acquire_number(options, number));
   } catch (const PoolExhausted&) {
     auto numbered = options;
     numbered.instance = number;
-    return take_port(arguments, ports, numbered, std::nullopt, context);
+    return take_port(arguments, ports, numbered, std::nullopt, context, wait);
   }
-  return take_port(arguments, ports, options, std::move(instance), context);
+  return take_port(arguments, ports, options, std::move(instance), context, wait);
 }
 
 // The refusals of `more` whose port is not in `refusals` yet (a shared pool is tried by every instance).
@@ -97,20 +98,33 @@ void add_new_ports(std::vector<Refusal>& refusals, const std::vector<Refusal>& m
   }
 }
 
-// --instance auto: the lowest instance whose lock is free and whose pool has a free port. An
+// --instance auto: the lowest instance whose lock is free and whose pool has a free port; with
+// --wait, when there is none, the lowest instance whose lock is free, once its pool frees a port. An
 // exhaustion lists, once each, the refusals of the ports of every instance whose number was free.
 Holding take_any_instance_port(const RunArguments& arguments, const ServicePortTable& table, const RunPorts& ports,
-                               const Options& options, boost::asio::io_context& context) {
+                               const Options& options, boost::asio::io_context& context,
+                               std::chrono::milliseconds wait) {
   std::string lines;
   std::vector<Refusal> refusals;
   for (unsigned number = 1; number <= table.layout().max; ++number) {
     try {
       auto instance = InstanceManager::acquire_number(options, number);
-      return take_port(arguments, ports, options, std::move(instance), context);
+      return take_port(arguments, ports, options, std::move(instance), context, std::chrono::milliseconds::zero());
     } catch (const PoolExhausted& refusal) {
       std::string text = refusal.what();
       lines += fmt::format("\n  instance {}: {}", number, text.substr(0, text.find('\n')));
       add_new_ports(refusals, refusal.refusals());
+    }
+  }
+  if (wait > std::chrono::milliseconds::zero()) {
+    std::optional<InstanceLease> instance;
+    try {
+      instance.emplace(InstanceManager::acquire(options, table.layout().max));
+    } catch (const PoolExhausted&) {
+      // every instance number is taken: nothing to wait for
+    }
+    if (instance) {
+      return take_port(arguments, ports, options, std::move(instance), context, wait);
     }
   }
   throw PoolExhausted(fmt::format("no instance of 1 to {} has a free port for '{}':{}\nStop one of these copies or "
@@ -192,6 +206,11 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
       ->add_option("--ready-timeout", arguments.ready_timeout,
                    "how long a reloaded copy may take to be ready (default 30s)")
       ->type_name("DURATION");
+  command
+      ->add_option("--wait", arguments.wait,
+                   "when SERVICE's pool is exhausted, wait up to DURATION for one of its ports to be released "
+                   "(default: no wait; exit 75 when none is)")
+      ->type_name("DURATION");
   add_common_options(*command, arguments.common);
   add_description_options(*command, arguments.description);
   add_fleet_run_options(*command, arguments.fleet);
@@ -203,6 +222,7 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
 int run_run_command(const RunArguments& arguments) {
   require_free_descriptors(descriptors_needed);
   auto kill_grace = parse_duration(arguments.kill_grace, "--kill-grace");
+  auto wait = arguments.wait.empty() ? std::chrono::milliseconds::zero() : parse_duration(arguments.wait, "--wait");
   CopySettings copy_settings;
   copy_settings.notify_expected = arguments.ready == "notify";
   copy_settings.probe_connections = arguments.ready == "accept";
@@ -225,8 +245,8 @@ int run_run_command(const RunArguments& arguments) {
   options.description = description_from(arguments.description);
   RunPorts ports(table, arguments.service, arguments.fleet);
   auto holding = reporting_exhaustion(arguments.common.json, arguments.service, [&] {
-    return instance ? take_instance_port(arguments, ports, options, *instance, supervisor.context())
-                    : take_any_instance_port(arguments, table, ports, options, supervisor.context());
+    return instance ? take_instance_port(arguments, ports, options, *instance, supervisor.context(), wait)
+                    : take_any_instance_port(arguments, table, ports, options, supervisor.context(), wait);
   });
   ServiceCopies copies(supervisor, holding.port(), launch_request(arguments, program, holding, kill_grace),
                        copy_settings);

@@ -2,8 +2,10 @@
 
 // `portpool run [--instance N|auto] [--socket] [--on-lost term|warn] [--kill-grace D]
 //               [--restart no|on-failure|always] [--restart-delay D] [--max-restarts N]
-//               [--ready notify|accept] [--ready-timeout D] [--etcd URL[,URL...] ...] SERVICE -- CMD...`:
-// takes a port of SERVICE's pool, runs CMD's process tree with it, holds it until the tree is gone.
+//               [--ready notify|accept] [--ready-timeout D] [--wait D] [--etcd URL[,URL...] ...]
+//               SERVICE -- CMD...`:
+// takes a port of SERVICE's pool (waiting up to --wait for one to be released), runs CMD's process
+// tree with it, holds it until the tree is gone.
 // A fleet-wide service's port is claimed in etcd too (run_ports.hpp).
 
 #include "common_options.hpp"
@@ -28,6 +30,7 @@ struct RunArguments {
   int max_restarts = -1;  ///< -1: no limit
   std::string ready;      ///< "notify", "accept", or empty
   std::string ready_timeout = "30s";
+  std::string wait;  ///< empty: no wait for an exhausted pool
   DescriptionArguments description;
   FleetRunArguments fleet;
   std::string service;

@@ -1,6 +1,7 @@
 #include "run_ports.hpp"
 
 #include "exit_codes.hpp"
+#include "port_wait.hpp"
 
 #include <portpool/port_pool_manager.hpp>
 
@@ -33,20 +34,24 @@ RunPorts::RunPorts(const ServicePortTable& table, std::string service, const Fle
   claims_ = open_claims(fleet);
 }
 
-PortLease RunPorts::acquire(const Options& options) const {
+PortLease RunPorts::acquire(const Options& options, std::chrono::milliseconds wait) const {
   if (claims_) {
-    return acquire_fleet(options);
+    return acquire_fleet(options, wait);
   }
   PortPoolManager manager(table_, service_, options);
-  return manager.acquire();
+  return take_waiting_unless_stopped(wait, service_,
+                                     [&](std::chrono::milliseconds timeout) { return manager.acquire_for(timeout); });
 }
 
-ListeningLease RunPorts::acquire_listening(const Options& options, const boost::asio::any_io_executor& executor) const {
+ListeningLease RunPorts::acquire_listening(const Options& options, const boost::asio::any_io_executor& executor,
+                                           std::chrono::milliseconds wait) const {
   if (claims_) {
-    return acquire_fleet_listening(options, executor);
+    return acquire_fleet_listening(options, executor, wait);
   }
   PortPoolManager manager(table_, service_, options);
-  return manager.acquire_listening(executor);
+  return take_waiting_unless_stopped(wait, service_, [&](std::chrono::milliseconds timeout) {
+    return manager.acquire_listening_for(executor, timeout);
+  });
 }
 
 }  // namespace portpool::cli

@@ -15,6 +15,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -40,16 +41,19 @@ class RunPorts {
   /// when this portpool has no fleet component.
   RunPorts(const ServicePortTable& table, std::string service, const FleetRunArguments& fleet);
 
-  /// A port of the service's pool for `options.instance`.
+  /// A port of the service's pool for `options.instance`; when the pool is exhausted, waits up to
+  /// `wait` for one to be released (port_wait.hpp).
   /// @throws PoolExhausted as the manager; CommandError with exit code 69 when the fleet's etcd
-  /// cannot be reached (naming the endpoints), 76 when it refuses.
-  PortLease acquire(const Options& options) const;
-  ListeningLease acquire_listening(const Options& options, const boost::asio::any_io_executor& executor) const;
+  /// cannot be reached (naming the endpoints), 76 when it refuses, 128 + a signal that ended the wait.
+  PortLease acquire(const Options& options, std::chrono::milliseconds wait) const;
+  ListeningLease acquire_listening(const Options& options, const boost::asio::any_io_executor& executor,
+                                   std::chrono::milliseconds wait) const;
 
  private:
   static std::shared_ptr<fleet::FleetClaims> open_claims(const FleetRunArguments& fleet);
-  PortLease acquire_fleet(const Options& options) const;
-  ListeningLease acquire_fleet_listening(const Options& options, const boost::asio::any_io_executor& executor) const;
+  PortLease acquire_fleet(const Options& options, std::chrono::milliseconds wait) const;
+  ListeningLease acquire_fleet_listening(const Options& options, const boost::asio::any_io_executor& executor,
+                                         std::chrono::milliseconds wait) const;
 
   const ServicePortTable& table_;
   std::string service_;

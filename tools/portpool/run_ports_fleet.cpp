@@ -1,6 +1,7 @@
 // The fleet half of RunPorts, built with the fleet component.
 
 #include "exit_codes.hpp"
+#include "port_wait.hpp"
 #include "run_ports.hpp"
 
 #include <portpool/fleet/etcd_client.hpp>
@@ -38,15 +39,22 @@ std::shared_ptr<fleet::FleetClaims> RunPorts::open_claims(const FleetRunArgument
   return std::make_shared<fleet::FleetClaims>(std::move(options));
 }
 
-PortLease RunPorts::acquire_fleet(const Options& options) const {
+PortLease RunPorts::acquire_fleet(const Options& options, std::chrono::milliseconds wait) const {
   auto manager = fleet::make_fleet_pool_manager(table_, service_, options, claims_);
-  return mapping_etcd_errors([&] { return manager.acquire(); });
+  return mapping_etcd_errors([&] {
+    return take_waiting_unless_stopped(wait, service_,
+                                       [&](std::chrono::milliseconds timeout) { return manager.acquire_for(timeout); });
+  });
 }
 
-ListeningLease RunPorts::acquire_fleet_listening(const Options& options,
-                                                 const boost::asio::any_io_executor& executor) const {
+ListeningLease RunPorts::acquire_fleet_listening(const Options& options, const boost::asio::any_io_executor& executor,
+                                                 std::chrono::milliseconds wait) const {
   auto manager = fleet::make_fleet_pool_manager(table_, service_, options, claims_);
-  return mapping_etcd_errors([&] { return manager.acquire_listening(executor); });
+  return mapping_etcd_errors([&] {
+    return take_waiting_unless_stopped(wait, service_, [&](std::chrono::milliseconds timeout) {
+      return manager.acquire_listening_for(executor, timeout);
+    });
+  });
 }
 
 }  // namespace portpool::cli

@@ -16,12 +16,13 @@ std::shared_ptr<fleet::FleetClaims> RunPorts::open_claims(const FleetRunArgument
       exit_code::etcd_unavailable);
 }
 
-PortLease RunPorts::acquire_fleet(const Options& /*options*/) const {
+PortLease RunPorts::acquire_fleet(const Options& /*options*/, std::chrono::milliseconds /*wait*/) const {
   throw std::logic_error("no fleet claims without the fleet component");
 }
 
 ListeningLease RunPorts::acquire_fleet_listening(const Options& /*options*/,
-                                                 const boost::asio::any_io_executor& /*executor*/) const {
+                                                 const boost::asio::any_io_executor& /*executor*/,
+                                                 std::chrono::milliseconds /*wait*/) const {
   throw std::logic_error("no fleet claims without the fleet component");
 }
 

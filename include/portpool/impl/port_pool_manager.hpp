@@ -13,6 +13,7 @@
 #include <portpool/error_code.hpp>
 #include <portpool/fetch_blocked_ports.hpp>
 #include <portpool/impl/listening_acceptor.hpp>
+#include <portpool/impl/lock_file_watch.hpp>
 #include <portpool/impl/valid_name.hpp>
 #include <portpool/service_description.hpp>
 
@@ -65,6 +66,107 @@ inline bool check_manager_arguments(const std::string& service, const std::vecto
   require_valid_name("instance id", options.instance_id);
   validate_description(options.description);
   return true;
+}
+
+// How often a waiting acquisition re-checks ports that no event can announce: ports free of any
+// lock but refused (another program listens, a fleet claim of another host), or every port where
+// inotify cannot be had.
+inline constexpr std::chrono::milliseconds recheck_interval(250);
+
+// The deadline `timeout` from now; a timeout of a century or more waits a century.
+template <class Rep, class Period>
+std::chrono::steady_clock::time_point deadline_after(std::chrono::duration<Rep, Period> timeout) {
+  constexpr std::chrono::hours century(24 * 365 * 100);
+  const auto now = std::chrono::steady_clock::now();
+  if (timeout <= timeout.zero()) {
+    return now;
+  }
+  if (std::chrono::duration<double>(timeout) >= century) {
+    return now + century;
+  }
+  return now + std::chrono::ceil<std::chrono::steady_clock::duration>(timeout);
+}
+
+// What is left until `deadline` on its clock (zero once it has passed), at most a day per wait.
+template <class Clock, class Duration>
+std::chrono::nanoseconds time_left(const std::chrono::time_point<Clock, Duration>& deadline) {
+  constexpr std::chrono::hours longest_wait(24);
+  auto left = deadline - Clock::now();
+  if (left <= left.zero()) {
+    return std::chrono::nanoseconds::zero();
+  }
+  if (std::chrono::duration<double>(left) >= longest_wait) {
+    return longest_wait;
+  }
+  return std::chrono::ceil<std::chrono::nanoseconds>(left);
+}
+
+// The lock files a waiting acquisition watches: the pool's, but for ports it never takes.
+inline std::vector<std::string> waited_lock_names(const std::vector<std::uint16_t>& pool,
+                                                  bool allow_fetch_blocked_ports) {
+  std::vector<std::string> names;
+  for (auto port : pool) {
+    if (allow_fetch_blocked_ports || !is_fetch_blocked_port(port)) {
+      names.push_back(port_lock_name(port));
+    }
+  }
+  return names;
+}
+
+// Whether a lock file locked in `before` is not locked in `after`.
+inline bool any_released(const std::vector<bool>& before, const std::vector<bool>& after) {
+  for (std::size_t index = 0; index < before.size() && index < after.size(); ++index) {
+    if (before[index] && !after[index]) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Waits until a lock file locked in `locked` is let go (woken by inotify), a re-check is due
+// (when some port is refused though unlocked, or nothing can be watched), or `deadline` passes.
+// Each wake looks only at the files its events named.
+template <class Clock, class Duration>
+void wait_for_release(LockFileWatch& watch, std::vector<bool> locked,
+                      const std::chrono::time_point<Clock, Duration>& deadline) {
+  const auto recheck_at = std::chrono::steady_clock::now() + recheck_interval;
+  auto settle = LockFileWatch::settle_delays.size();  // no look after a close pending
+  std::vector<std::size_t> closed;                    // the files of the last close, looked at again
+  while (true) {
+    auto wait = time_left(deadline);
+    if (wait == wait.zero()) {
+      return;
+    }
+    if (!watch.watching() || std::find(locked.begin(), locked.end(), false) != locked.end()) {
+      auto until_recheck = recheck_at - std::chrono::steady_clock::now();
+      if (until_recheck <= until_recheck.zero()) {
+        return;
+      }
+      wait = std::min(wait, std::chrono::ceil<std::chrono::nanoseconds>(until_recheck));
+    }
+    const bool settling = settle < LockFileWatch::settle_delays.size();
+    if (settling) {
+      wait = std::min<std::chrono::nanoseconds>(wait, LockFileWatch::settle_delays[settle]);
+    }
+    auto wake = watch.wait_for(wait);
+    if (wake == LockFileWatch::Wake::timeout && !settling) {
+      continue;  // the deadline or the re-check: seen at the top
+    }
+    const auto& looked_at = wake == LockFileWatch::Wake::timeout ? closed : watch.touched();
+    for (auto index : looked_at) {
+      const bool now_locked = watch.locked(index);
+      if (locked[index] && !now_locked) {
+        return;
+      }
+      locked[index] = now_locked;
+    }
+    if (wake == LockFileWatch::Wake::closed) {
+      settle = 0;
+      closed = watch.touched();
+    } else if (wake == LockFileWatch::Wake::timeout) {
+      ++settle;
+    }
+  }
 }
 
 }  // namespace detail
@@ -141,6 +243,75 @@ std::optional<PortLease> BasicPortPoolManager<LockPolicy, ProbePolicy>::try_acqu
   std::vector<Refusal> refusals;
   if (auto taken = attempt(options_.on_event ? &refusals : nullptr, probe_claim())) {
     return std::move(taken->first);
+  }
+  return std::nullopt;
+}
+
+template <class LockPolicy, class ProbePolicy>
+template <class Rep, class Period>
+PortLease BasicPortPoolManager<LockPolicy, ProbePolicy>::acquire_for(std::chrono::duration<Rep, Period> timeout) {
+  return acquire_until(detail::deadline_after(timeout));
+}
+
+template <class LockPolicy, class ProbePolicy>
+template <class Clock, class Duration>
+PortLease BasicPortPoolManager<LockPolicy, ProbePolicy>::acquire_until(
+    std::chrono::time_point<Clock, Duration> deadline) {
+  if (auto taken = attempt_until(deadline, [this] { return attempt(nullptr, probe_claim()); })) {
+    return std::move(taken->first);
+  }
+  return acquire();
+}
+
+template <class LockPolicy, class ProbePolicy>
+template <class Rep, class Period>
+std::optional<PortLease> BasicPortPoolManager<LockPolicy, ProbePolicy>::try_acquire_for(
+    std::chrono::duration<Rep, Period> timeout) {
+  return try_acquire_until(detail::deadline_after(timeout));
+}
+
+template <class LockPolicy, class ProbePolicy>
+template <class Clock, class Duration>
+std::optional<PortLease> BasicPortPoolManager<LockPolicy, ProbePolicy>::try_acquire_until(
+    std::chrono::time_point<Clock, Duration> deadline) {
+  if (auto taken = attempt_until(deadline, [this] { return attempt(nullptr, probe_claim()); })) {
+    return std::move(taken->first);
+  }
+  return try_acquire();
+}
+
+template <class LockPolicy, class ProbePolicy>
+template <class Rep, class Period>
+ListeningLease BasicPortPoolManager<LockPolicy, ProbePolicy>::acquire_listening_for(
+    boost::asio::any_io_executor executor, std::chrono::duration<Rep, Period> timeout) {
+  if (auto taken = attempt_until(detail::deadline_after(timeout),
+                                 [this, &executor] { return attempt(nullptr, listen_claim(executor)); })) {
+    return ListeningLease{std::move(taken->first), std::move(taken->second)};
+  }
+  return acquire_listening(std::move(executor));
+}
+
+template <class LockPolicy, class ProbePolicy>
+template <class Clock, class Duration, class Attempt>
+auto BasicPortPoolManager<LockPolicy, ProbePolicy>::attempt_until(
+    const std::chrono::time_point<Clock, Duration>& deadline, Attempt attempt_quietly) -> decltype(attempt_quietly()) {
+  if (detail::time_left(deadline) == std::chrono::nanoseconds::zero()) {
+    return std::nullopt;
+  }
+  // Watching before the first attempt: a release between an attempt and the wait is not missed.
+  detail::LockFileWatch watch(locks_.lock_dir(), detail::waited_lock_names(pool_, options_.allow_fetch_blocked_ports));
+  while (detail::time_left(deadline) > std::chrono::nanoseconds::zero()) {
+    auto before = watch.locked();
+    if (auto taken = attempt_quietly()) {
+      return taken;
+    }
+    // The attempt's own closes woke the watch: drop them and look at the files instead, which
+    // also shows a release that happened during the attempt.
+    watch.discard_events();
+    auto after = watch.locked();
+    if (!detail::any_released(before, after)) {
+      detail::wait_for_release(watch, std::move(after), deadline);
+    }
   }
   return std::nullopt;
 }
