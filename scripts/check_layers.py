@@ -60,14 +60,18 @@ def skip_balanced(tokens, index, opening, closing):
 
 def signature_of(declaration):
     """The tokens of a declaration that belong to its signature: a constructor's member
-    initialisers (after the ':' that follows its parameter list) are not part of it."""
+    initialisers (after the ':' that follows its parameter list) and a variable's initialiser
+    (after its '=') are not part of it; an alias's '=' is (the alias names what follows)."""
     depth = 0
+    alias = 'using' in declaration[:1] or ('using' in declaration and 'template' in declaration[:1])
     for index, token in enumerate(declaration):
         if token in '(<[':
             depth += 1
         elif token in ')>]':
             depth -= 1
         elif token == ':' and depth == 0 and index > 0 and declaration[index - 1] in (')', 'noexcept', 'const'):
+            return declaration[:index]
+        elif token == '=' and depth == 0 and not alias:
             return declaration[:index]
     return declaration
 
@@ -99,7 +103,7 @@ def public_detail_names(text):
             index = end
             continue
         if token == ';':
-            report(findings, declaration, kind, access)
+            report(findings, signature_of(declaration), kind, access)
             declaration = []
             index += 1
             continue

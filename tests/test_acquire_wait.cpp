@@ -69,7 +69,7 @@ class ClaimedElsewherePolicy {
   LockAttempt try_lock(const Holder& holder, bool explain) const {
     ++*attempts_;
     if (*claimed_elsewhere_) {
-      return {std::nullopt, explain ? "claimed by another host" : ""};
+      return {std::nullopt, explain ? "claimed by another host" : "", RefusalReason::claimed_elsewhere, std::nullopt};
     }
     return files_.try_lock(holder, explain);
   }

@@ -61,11 +61,11 @@ TEST_CASE("an exhausted pool: the command and exit_code_for(PoolExhausted) give 
   auto foreign = listen_on(situation.ports[0]);
   CHECK(situation.command(situation.config, situation.dir.lock_dir()) == portpool::exit_code::pool_exhausted);
   CHECK(library_exit_code([&] {
-          auto table = portpool::ServicePortTable::from_file(situation.config);
+          auto table = portpool::load_table_file(situation.config);
           portpool::PortPoolManager(table, "web", situation.options(situation.dir.lock_dir())).acquire();
         }) == portpool::exit_code::pool_exhausted);
   std::error_code error;
-  auto table = portpool::ServicePortTable::from_file(situation.config);
+  auto table = portpool::load_table_file(situation.config);
   portpool::PortPoolManager(table, "web", situation.options(situation.dir.lock_dir())).acquire(error);
   CHECK(portpool::exit_code_for(error) == portpool::exit_code::pool_exhausted);
 }
@@ -84,7 +84,7 @@ TEST_CASE("an invalid config file: the command and exit_code_for(ConfigError) gi
   Situation situation;
   auto bad = write_config(situation.dir, "[services.web]\nsise = 3\n", "bad.toml");
   CHECK(situation.command(bad, situation.dir.lock_dir()) == portpool::exit_code::bad_config);
-  CHECK(library_exit_code([&] { portpool::ServicePortTable::from_file(bad); }) == portpool::exit_code::bad_config);
+  CHECK(library_exit_code([&] { portpool::load_table_file(bad); }) == portpool::exit_code::bad_config);
 }
 
 TEST_CASE("an unknown service is a usage error of the command (64), which checks it before the library") {
@@ -95,7 +95,7 @@ TEST_CASE("an unknown service is a usage error of the command (64), which checks
   CHECK_THAT(result.err, Contains("unknown service 'nope'"));
   // Through the library the same mistake is a ConfigError, as an invalid table is: 78.
   CHECK(library_exit_code([&] {
-          auto table = portpool::ServicePortTable::from_file(situation.config);
+          auto table = portpool::load_table_file(situation.config);
           portpool::PortPoolManager(table, "nope", situation.options(situation.dir.lock_dir()));
         }) == portpool::exit_code::bad_config);
 }
