@@ -5,14 +5,11 @@
 
 #include <portpool/error.hpp>
 #include <portpool/holder.hpp>
-#include <portpool/listening_lease.hpp>
 #include <portpool/lock_policy.hpp>
 #include <portpool/options.hpp>
 #include <portpool/port_lease.hpp>
 #include <portpool/probe.hpp>
 #include <portpool/service_port_table.hpp>
-
-#include <boost/asio/any_io_executor.hpp>
 
 #include <cstdint>
 #include <filesystem>
@@ -23,6 +20,8 @@
 #include <vector>
 
 namespace portpool {
+
+class ListeningLease;
 
 /// Hands out ports of one service's pool as `PortLease`s.
 ///
@@ -69,23 +68,29 @@ class BasicPortPoolManager {
   std::optional<PortLease> try_acquire();
 
   /// Takes the first available port of the pool *and* listens on it: the lease comes with an
-  /// acceptor bound to `Options::probe_address` and listening, created on `executor`. Instead of
-  /// probing a port and letting go of it, each locked port is bound and listened on for real, so
-  /// no other program can take it between the check and the listen. Ports are tried, skipped,
-  /// reported and explained exactly as by acquire() (the `ProbePolicy` is not used: the bind is
-  /// the probe).
+  /// acceptor bound to `Options::probe_address` and listening, created on `executor` (a Boost.Asio
+  /// executor, e.g. `io.get_executor()`). Instead of probing a port and letting go of it, each
+  /// locked port is bound and listened on for real, so no other program can take it between the
+  /// check and the listen. Ports are tried, skipped, reported and explained exactly as by
+  /// acquire() (the `ProbePolicy` is not used: the bind is the probe).
+  ///
+  /// Defined in <portpool/listening_lease.hpp> (include it to call this), so that a program that
+  /// only acquires ports compiles without Boost.Asio.
   ///
   /// @code
+  /// #include <portpool/listening_lease.hpp>
   /// boost::asio::io_context io;
   /// auto listening = manager.acquire_listening(io.get_executor());
   /// portpool::PortShield shield(io.get_executor(), listening, on_lost);
   /// @endcode
   /// @throws as acquire(); Error when the socket cannot be registered with the executor.
-  ListeningLease acquire_listening(boost::asio::any_io_executor executor);
+  template <class Executor>
+  ListeningLease acquire_listening(const Executor& executor);
 
   /// Like acquire_listening(), but an exhausted pool gives an empty optional instead of an
   /// exception.
-  std::optional<ListeningLease> try_acquire_listening(boost::asio::any_io_executor executor);
+  template <class Executor>
+  std::optional<ListeningLease> try_acquire_listening(const Executor& executor);
 
   const std::string& service() const noexcept { return service_; }
   const std::vector<std::uint16_t>& pool() const noexcept { return pool_; }
@@ -100,7 +105,8 @@ class BasicPortPoolManager {
   struct Probed {};
 
   auto probe_claim();
-  auto listen_claim(boost::asio::any_io_executor executor);
+  template <class Executor>
+  auto listen_claim(const Executor& executor);
 
   template <class Claim>
   using ClaimResult = typename std::invoke_result_t<Claim&, std::uint16_t, std::string&>::value_type;

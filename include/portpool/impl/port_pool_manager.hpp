@@ -9,16 +9,15 @@
 #include <portpool/detail/names.hpp>
 #include <portpool/detail/notify.hpp>
 #include <portpool/detail/port_list.hpp>
+#include <portpool/detail/process_id.hpp>
 #include <portpool/detail/test_hook.hpp>
 #include <portpool/fetch_blocked_ports.hpp>
-#include <portpool/impl/listening_acceptor.hpp>
 #include <portpool/impl/valid_name.hpp>
 #include <portpool/service_description.hpp>
 
 #include <unistd.h>
 
 #include <fmt/format.h>
-#include <boost/asio/ip/tcp.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -103,14 +102,6 @@ auto BasicPortPoolManager<LockPolicy, ProbePolicy>::probe_claim() {
 }
 
 template <class LockPolicy, class ProbePolicy>
-auto BasicPortPoolManager<LockPolicy, ProbePolicy>::listen_claim(boost::asio::any_io_executor executor) {
-  return [this, executor = std::move(executor)](std::uint16_t port,
-                                                std::string& refusal) -> std::optional<boost::asio::ip::tcp::acceptor> {
-    return detail::open_listening_acceptor(executor, options_.probe_address, port, refusal);
-  };
-}
-
-template <class LockPolicy, class ProbePolicy>
 PortLease BasicPortPoolManager<LockPolicy, ProbePolicy>::acquire() {
   std::vector<std::string> refusals;
   if (auto taken = attempt(&refusals, probe_claim())) {
@@ -129,32 +120,13 @@ std::optional<PortLease> BasicPortPoolManager<LockPolicy, ProbePolicy>::try_acqu
 }
 
 template <class LockPolicy, class ProbePolicy>
-ListeningLease BasicPortPoolManager<LockPolicy, ProbePolicy>::acquire_listening(boost::asio::any_io_executor executor) {
-  std::vector<std::string> refusals;
-  if (auto taken = attempt(&refusals, listen_claim(std::move(executor)))) {
-    return ListeningLease{std::move(taken->first), std::move(taken->second)};
-  }
-  throw PoolExhausted(exhaustion_message(refusals));
-}
-
-template <class LockPolicy, class ProbePolicy>
-std::optional<ListeningLease> BasicPortPoolManager<LockPolicy, ProbePolicy>::try_acquire_listening(
-    boost::asio::any_io_executor executor) {
-  std::vector<std::string> refusals;
-  if (auto taken = attempt(options_.on_event ? &refusals : nullptr, listen_claim(std::move(executor)))) {
-    return ListeningLease{std::move(taken->first), std::move(taken->second)};
-  }
-  return std::nullopt;
-}
-
-template <class LockPolicy, class ProbePolicy>
 template <class Claim>
 auto BasicPortPoolManager<LockPolicy, ProbePolicy>::attempt(std::vector<std::string>* refusals, Claim claim)
     -> std::optional<std::pair<PortLease, ClaimResult<Claim>>> {
   // One holder for the whole walk: a refused port costs no copy of the names.
   Holder holder{0,
                 service_,
-                ::getpid(),
+                detail::current_process_id(),
                 options_.instance,
                 options_.instance_id,
                 std::chrono::system_clock::now(),
