@@ -6,6 +6,7 @@
 #include "lease_end.hpp"
 
 #include <portpool/instance_manager.hpp>
+#include <portpool/listening_lease.hpp>
 #include <portpool/port_pool_manager.hpp>
 
 #include <fmt/format.h>
