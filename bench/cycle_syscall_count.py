@@ -30,7 +30,7 @@ def traced_calls(binary, mode, count):
         if result.returncode != 0:
             if "ptrace" in result.stderr or "Operation not permitted" in result.stderr:
                 return None
-            sys.exit(f"cycle_syscall_count: {binary} {mode} {count} failed under strace:\n{result.stderr}")
+            raise RuntimeError(f"{binary} {mode} {count} failed under strace:\n{result.stderr}")
         calls = collections.Counter()
         with open(summary) as file:
             for line in file:
@@ -65,11 +65,26 @@ def main():
         print("SKIPPED: strace is not installed (Debian: apt-get install strace)")
         return
 
-    cycle = per_repetition(arguments.binary, "acquire-release", arguments.count)
-    floor = per_repetition(arguments.binary, "floor", arguments.count)
-    if cycle is None or floor is None:
-        print("SKIPPED: strace may not trace processes here (ptrace is not permitted)")
-        return
+    # Other programs can take a port of the run's pool while it runs (then a cycle tries one more
+    # port, or fails): the count is measured up to three times and the lowest is kept.
+    measured = []
+    failures = []
+    for _ in range(3):
+        try:
+            cycle = per_repetition(arguments.binary, "acquire-release", arguments.count)
+            floor = per_repetition(arguments.binary, "floor", arguments.count)
+        except RuntimeError as error:
+            failures.append(str(error))
+            continue
+        if cycle is None or floor is None:
+            print("SKIPPED: strace may not trace processes here (ptrace is not permitted)")
+            return
+        measured.append((sum(cycle.values()), cycle, floor))
+        if arguments.max_per_cycle is None or round(sum(cycle.values()), 1) <= arguments.max_per_cycle:
+            break
+    if not measured:
+        sys.exit("cycle_syscall_count: every run failed:\n" + "\n".join(failures))
+    _, cycle, floor = min(measured, key=lambda run: run[0])
     # A call made once per run, not per cycle, leaves a fraction behind (1/COUNT): round it away.
     cycle_total = round(sum(cycle.values()), 1)
     floor_total = round(sum(floor.values()), 1)
