@@ -46,8 +46,7 @@ class IpAddress {
   /// that `options.probe_address = boost::asio::ip::make_address("::1")` compiles.
   template <class Address,
             class = decltype(IpAddressConversion<Address>::to_ip_address(std::declval<const Address&>()))>
-  IpAddress(const Address& address)  // NOLINT(google-explicit-constructor): a conversion by design
-      : IpAddress(IpAddressConversion<Address>::to_ip_address(address)) {}
+  IpAddress(const Address& address) : IpAddress(IpAddressConversion<Address>::to_ip_address(address)) {}
 
   static IpAddress v4(const V4Bytes& bytes) noexcept;
   static IpAddress v6(const V6Bytes& bytes, std::uint32_t scope_id = 0) noexcept;
