@@ -9,6 +9,8 @@ packages=(
   catch2 libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libbenchmark-dev
   clang clang-format clang-tidy libclang-rt-14-dev curl procps doxygen
   python3 python3-pytest python3-pytest-xdist
+  # strace counts the system calls of an acquisition (ctest bench_cycle_syscall_count).
+  strace
   # The optional fleet layer: an etcd v3 client over gRPC (libgrpc++-dev, libprotobuf-dev, and the
   # protoc plugin of protobuf-compiler-grpc for the generated code), and etcd itself for its tests
   # and benchmark (etcd-server; etcdctl from etcd-client sets up users and roles in the tests).

@@ -3,8 +3,8 @@
 // real, end to end.
 
 #include <portpool/detail/shield_verdict.hpp>
+#include <portpool/ip_address.hpp>
 
-#include <boost/asio/ip/address.hpp>
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -29,7 +29,8 @@ constexpr pid_t worker = 4102;    // a descendant of `launcher`
 constexpr pid_t stranger = 4200;  // nobody the shield was told about
 
 Listener listener(std::uint64_t inode, const char* address) {
-  return Listener{inode, boost::asio::ip::make_address(address), port};
+  auto parsed = portpool::IpAddress::from_string(address);
+  return Listener{inode, ListenerAddress{parsed.is_v6(), parsed.v6_bytes()}, port};
 }
 
 /// Who has which socket open, in one read.

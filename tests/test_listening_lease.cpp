@@ -2,6 +2,7 @@
 // listening on its port.
 
 #include <portpool/impl/socket_table.hpp>
+#include <portpool/listening_lease.hpp>
 #include <portpool/port_pool_manager.hpp>
 
 #include "fixtures.hpp"

@@ -5,6 +5,8 @@
 #include "live_gateway.hpp"
 #include "routes.hpp"
 
+#include <portpool/ip_address_asio.hpp>
+
 #include <memory>
 #include <utility>
 
@@ -16,7 +18,7 @@ HealthCheckSettings health_check_settings(const GatewaySettings& settings, const
   HealthCheckSettings health;
   health.services.insert(settings.service.service);
   health.services.insert(settings.health_services.begin(), settings.health_services.end());
-  health.address = options.probe_address;
+  health.address = portpool::to_asio_address(options.probe_address);
   return health;
 }
 

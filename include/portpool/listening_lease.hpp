@@ -1,8 +1,11 @@
 #pragma once
 
 /// @file
-/// ListeningLease: a port lease together with the socket already listening on it.
+/// ListeningLease: a port lease together with the socket already listening on it, and the
+/// definitions of `BasicPortPoolManager::acquire_listening()` and `try_acquire_listening()`: include
+/// this header to call them. It brings in Boost.Asio, which the core headers do without.
 
+#include <portpool/ip_address_asio.hpp>
 #include <portpool/port_lease.hpp>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -57,3 +60,5 @@ class ListeningLease {
 };
 
 }  // namespace portpool
+
+#include <portpool/impl/port_pool_manager_listening.hpp>

@@ -4,10 +4,9 @@
 /// Options shared by the managers, and the structured events they report.
 
 #include <portpool/holder.hpp>
+#include <portpool/ip_address.hpp>
 #include <portpool/refusal.hpp>
 #include <portpool/service_description.hpp>
-
-#include <boost/asio/ip/address.hpp>
 
 #include <cstdint>
 #include <filesystem>
@@ -76,7 +75,7 @@ struct Options {
   /// The address `acquire_listening()` listens on. A port is handed out only when no program
   /// listens on it on any local address; when this address is neither a loopback nor a wildcard
   /// address, the port must also be bindable on it.
-  boost::asio::ip::address probe_address = boost::asio::ip::address_v4::loopback();
+  IpAddress probe_address = IpAddress::loopback_v4();
 
   /// Hand out ports that browsers and `fetch()` refuse to connect to (see
   /// `is_fetch_blocked_port()`, e.g. 6000). Off by default: such ports are skipped with the

@@ -6,15 +6,12 @@
 #include <portpool/error.hpp>
 #include <portpool/error_code.hpp>
 #include <portpool/holder.hpp>
-#include <portpool/listening_lease.hpp>
 #include <portpool/lock_policy.hpp>
 #include <portpool/options.hpp>
 #include <portpool/port_lease.hpp>
 #include <portpool/probe.hpp>
 #include <portpool/refusal.hpp>
 #include <portpool/service_port_table.hpp>
-
-#include <boost/asio/any_io_executor.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -27,6 +24,8 @@
 #include <vector>
 
 namespace portpool {
+
+class ListeningLease;
 
 /// Hands out ports of one service's pool as `PortLease`s.
 ///
@@ -133,36 +132,42 @@ class BasicPortPoolManager {
   std::optional<PortLease> try_acquire_until(std::chrono::time_point<Clock, Duration> deadline);
 
   /// Takes the first available port of the pool *and* listens on it: the lease comes with an
-  /// acceptor bound to `Options::probe_address` and listening, created on `executor`. Instead of
-  /// probing a port and letting go of it, each locked port is bound and listened on for real, so
-  /// no other program can take it between the check and the listen. Ports are tried, skipped,
-  /// reported and explained exactly as by acquire() (the `ProbePolicy` is not used: the bind is
-  /// the probe).
+  /// acceptor bound to `Options::probe_address` and listening, created on `executor` (a Boost.Asio
+  /// executor, e.g. `io.get_executor()`). Instead of probing a port and letting go of it, each
+  /// locked port is bound and listened on for real, so no other program can take it between the
+  /// check and the listen. Ports are tried, skipped, reported and explained exactly as by
+  /// acquire() (the `ProbePolicy` is not used: the bind is the probe).
+  ///
+  /// Defined in <portpool/listening_lease.hpp> (include it to call this), so that a program that
+  /// only acquires ports compiles without Boost.Asio.
   ///
   /// @code
+  /// #include <portpool/listening_lease.hpp>
   /// boost::asio::io_context io;
   /// auto listening = manager.acquire_listening(io.get_executor());
   /// portpool::PortShield shield(io.get_executor(), listening, on_lost);
   /// @endcode
   /// @throws as acquire(); Error when the socket cannot be registered with the executor.
-  ListeningLease acquire_listening(boost::asio::any_io_executor executor);
+  template <class Executor>
+  ListeningLease acquire_listening(const Executor& executor);
 
   /// Like acquire_listening(), but reports a failure through `error` instead of an exception, with
   /// the codes of acquire(std::error_code&) (`errc::system_failure` too when the socket cannot
   /// be registered with the executor), and returns an empty lease (its `port()` is 0, its
   /// acceptor closed). On success `error` is cleared. Only std::bad_alloc may still propagate.
-  ListeningLease acquire_listening(boost::asio::any_io_executor executor, std::error_code& error);
+  template <class Executor>
+  ListeningLease acquire_listening(const Executor& executor, std::error_code& error);
 
   /// Like acquire_listening(), but an exhausted pool gives an empty optional instead of an
   /// exception.
-  std::optional<ListeningLease> try_acquire_listening(boost::asio::any_io_executor executor);
+  template <class Executor>
+  std::optional<ListeningLease> try_acquire_listening(const Executor& executor);
 
   /// Like acquire_listening(), but waits for a port of the pool to be released as acquire_for()
   /// does, until `timeout` has passed.
   /// @throws as acquire_listening(), once the timeout has passed.
-  template <class Rep, class Period>
-  ListeningLease acquire_listening_for(boost::asio::any_io_executor executor,
-                                       std::chrono::duration<Rep, Period> timeout);
+  template <class Executor, class Rep, class Period>
+  ListeningLease acquire_listening_for(const Executor& executor, std::chrono::duration<Rep, Period> timeout);
 
   const std::string& service() const noexcept { return service_; }
   const std::vector<std::uint16_t>& pool() const noexcept { return pool_; }
@@ -177,7 +182,8 @@ class BasicPortPoolManager {
   struct Probed {};
 
   auto probe_claim();
-  auto listen_claim(boost::asio::any_io_executor executor);
+  template <class Executor>
+  auto listen_claim(const Executor& executor);
 
   template <class Claim>
   using ClaimResult = typename std::invoke_result_t<Claim&, std::uint16_t, std::string&>::value_type;

@@ -10,10 +10,11 @@
 
 #include <portpool/error.hpp>
 #include <portpool/error_code.hpp>
-#include <portpool/exit_codes.hpp>
 #include <portpool/fetch_blocked_ports.hpp>
 #include <portpool/holder.hpp>
 #include <portpool/instance_manager.hpp>
+#include <portpool/ip_address.hpp>
+#include <portpool/ip_address_asio.hpp>
 #include <portpool/listening_lease.hpp>
 #include <portpool/lock_dir.hpp>
 #include <portpool/lock_policy.hpp>
@@ -29,6 +30,5 @@
 #include <portpool/service_description.hpp>
 #include <portpool/service_port_table.hpp>
 #include <portpool/shield_options.hpp>
-#include <portpool/test_runner.hpp>
 #include <portpool/unique_fd.hpp>
 #include <portpool/version.hpp>

@@ -5,11 +5,12 @@
 ///
 /// The ProbePolicy concept (the second parameter of BasicPortPoolManager): a policy `P` provides
 ///
-/// - `std::optional<std::string> P::check(const boost::asio::ip::address& address,
-///   std::uint16_t port) const`: called with the port already locked; nullopt when the port can be
-///   handed out, else why not (the text goes into the skip event and the PoolExhausted message,
-///   as the detail of a refusal with `RefusalReason::in_use`). May throw the library's errors
-///   (ResourceError when out of descriptors); the port is then unlocked and nothing is held.
+/// - `std::optional<std::string> P::check(const IpAddress& address, std::uint16_t port) const`:
+///   called with the port already locked (`address` is `Options::probe_address`); nullopt when
+///   the port can be handed out, else why not (the text goes into the skip event and the
+///   PoolExhausted message, as the detail of a refusal with `RefusalReason::in_use`). May throw the
+///   library's errors (ResourceError when out of descriptors); the port is then unlocked and
+///   nothing is held.
 /// - Move construction (the manager owns its policy).
 ///
 /// `is_probe_policy_v<P>` tells whether `P` provides these; BasicPortPoolManager checks it with a
@@ -20,8 +21,7 @@
 
 #include <portpool/detail/detection.hpp>
 #include <portpool/impl/port_probe.hpp>
-
-#include <boost/asio/ip/address.hpp>
+#include <portpool/ip_address.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -40,7 +40,7 @@ namespace portpool {
 struct BindProbe {
   /// Why `port` cannot be used, or nullopt when it can.
   /// @throws ResourceError when no socket can be created (descriptors or memory exhausted).
-  std::optional<std::string> check(const boost::asio::ip::address& address, std::uint16_t port) const {
+  std::optional<std::string> check(const IpAddress& address, std::uint16_t port) const {
     return detail::probe_every_address(address, port);
   }
 };
@@ -48,15 +48,13 @@ struct BindProbe {
 /// A probe that accepts every locked port: for pools whose ports are never bound on this machine
 /// (or bound by a launcher that reports its own errors).
 struct NoProbe {
-  std::optional<std::string> check(const boost::asio::ip::address& /*address*/, std::uint16_t /*port*/) const {
-    return std::nullopt;
-  }
+  std::optional<std::string> check(const IpAddress& /*address*/, std::uint16_t /*port*/) const { return std::nullopt; }
 };
 
 namespace detail {
 
 template <class Policy>
-using probe_check_result = decltype(std::declval<const Policy&>().check(std::declval<const boost::asio::ip::address&>(),
+using probe_check_result = decltype(std::declval<const Policy&>().check(std::declval<const IpAddress&>(),
                                                                         std::declval<std::uint16_t>()));
 
 }  // namespace detail

@@ -9,6 +9,7 @@
 #include "port_wait.hpp"
 
 #include <portpool/instance_manager.hpp>
+#include <portpool/listening_lease.hpp>
 #include <portpool/port_pool_manager.hpp>
 
 #include <fmt/format.h>

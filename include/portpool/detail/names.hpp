@@ -7,12 +7,13 @@
 
 #include <fmt/format.h>
 
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <optional>
-#include <random>
 #include <string>
 #include <string_view>
 
@@ -65,8 +66,12 @@ inline std::optional<unsigned> instance_of_lock_name(std::string_view name) {
 
 /// An identity for a running copy that is unique on the machine for practical purposes.
 inline std::string generate_instance_id() {
-  std::random_device entropy;
-  return fmt::format("{}-{:08x}", ::getpid(), entropy());
+  std::uint32_t suffix = 0;
+  if (::getrandom(&suffix, sizeof suffix, GRND_NONBLOCK) != static_cast<ssize_t>(sizeof suffix)) {
+    // No entropy yet (early boot): the clock still tells copies with one pid apart.
+    suffix = static_cast<std::uint32_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  }
+  return fmt::format("{}-{:08x}", ::getpid(), suffix);
 }
 
 }  // namespace portpool::detail

@@ -3,26 +3,28 @@
 // One strict integer parser for everything portpool reads that another process wrote: holder
 // records, /proc and /proc/net files, sock_diag answers, command-line values. Strict means digits
 // only: no sign, no space, no "0x" prefix, no trailing text, and a value that fits the type.
-// (std::strtoul accepts all of those and wraps negatives; std::from_chars alone accepts a minus
-// sign for signed types.)
+// (std::strtoul accepts all of those and wraps negatives.)
 
-#include <charconv>
 #include <cstddef>
+#include <limits>
 #include <optional>
 #include <string_view>
-#include <system_error>
 #include <type_traits>
 
 namespace portpool::detail {
 
-inline bool is_digit_in_base(char character, int base) {
+/// The value of the digit `character` in `base` (10 or 16), or -1 when it is not one.
+inline int digit_value(char character, int base) {
   if (character >= '0' && character <= '9') {
-    return character - '0' < base;
+    return character - '0' < base ? character - '0' : -1;
   }
-  if (base == 16) {
-    return (character >= 'a' && character <= 'f') || (character >= 'A' && character <= 'F');
+  if (base == 16 && character >= 'a' && character <= 'f') {
+    return character - 'a' + 10;
   }
-  return false;
+  if (base == 16 && character >= 'A' && character <= 'F') {
+    return character - 'A' + 10;
+  }
+  return -1;
 }
 
 /// The non-negative integer spelled by exactly `text` in `base` (10 or 16), or nullopt.
@@ -33,17 +35,17 @@ std::optional<Integer> parse_integer(std::string_view text, int base = 10) {
   if (text.empty() || text.size() > longest) {
     return std::nullopt;
   }
+  using Wide = std::conditional_t<(sizeof(Integer) > sizeof(unsigned)), unsigned long long, unsigned>;
+  constexpr auto largest = static_cast<Wide>(std::numeric_limits<Integer>::max());
+  Wide value = 0;
   for (char character : text) {
-    if (!is_digit_in_base(character, base)) {
+    int digit = digit_value(character, base);
+    if (digit < 0 || value > (largest - static_cast<Wide>(digit)) / static_cast<Wide>(base)) {
       return std::nullopt;
     }
+    value = value * static_cast<Wide>(base) + static_cast<Wide>(digit);
   }
-  Integer value{};
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, base);
-  if (error != std::errc{} || end != text.data() + text.size()) {
-    return std::nullopt;
-  }
-  return value;
+  return static_cast<Integer>(value);
 }
 
 }  // namespace portpool::detail

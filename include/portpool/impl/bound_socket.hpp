@@ -6,20 +6,53 @@
 
 #include <portpool/detail/system_error.hpp>
 #include <portpool/error.hpp>
+#include <portpool/ip_address.hpp>
 #include <portpool/unique_fd.hpp>
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <fmt/format.h>
-#include <boost/asio/ip/tcp.hpp>
 
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 namespace portpool::detail {
 
-inline std::string bind_failure(const boost::asio::ip::address& address, std::uint16_t port, int error) {
+/// `address`:`port` as the socket calls take it.
+struct SocketAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+
+  int family() const noexcept { return storage.ss_family; }
+  const sockaddr* data() const noexcept { return reinterpret_cast<const sockaddr*>(&storage); }
+};
+
+inline SocketAddress socket_address(const IpAddress& address, std::uint16_t port) noexcept {
+  SocketAddress socket_address;
+  if (address.is_v4()) {
+    sockaddr_in v4{};
+    v4.sin_family = AF_INET;
+    v4.sin_port = htons(port);
+    auto bytes = address.v4_bytes();
+    std::memcpy(&v4.sin_addr, bytes.data(), bytes.size());
+    std::memcpy(&socket_address.storage, &v4, sizeof v4);
+    socket_address.length = sizeof v4;
+  } else {
+    sockaddr_in6 v6{};
+    v6.sin6_family = AF_INET6;
+    v6.sin6_port = htons(port);
+    std::memcpy(&v6.sin6_addr, address.v6_bytes().data(), address.v6_bytes().size());
+    v6.sin6_scope_id = address.scope_id();
+    std::memcpy(&socket_address.storage, &v6, sizeof v6);
+    socket_address.length = sizeof v6;
+  }
+  return socket_address;
+}
+
+inline std::string bind_failure(const IpAddress& address, std::uint16_t port, int error) {
   if (error == EADDRINUSE) {
     return fmt::format("in use by a program outside portpool (bind {}:{} failed: {})", address.to_string(), port,
                        errno_text(error));
@@ -37,9 +70,9 @@ inline std::string bind_failure(const boost::asio::ip::address& address, std::ui
 /// A close-on-exec TCP socket with SO_REUSEADDR (as servers set it) bound to `address`:`port`;
 /// an empty descriptor and `refusal` saying why when that is not possible (errno is the bind's).
 /// @throws ResourceError when no socket can be created (descriptors or memory exhausted).
-inline UniqueFd bind_socket(const boost::asio::ip::address& address, std::uint16_t port, std::string& refusal) {
-  boost::asio::ip::tcp::endpoint endpoint(address, port);
-  UniqueFd socket(::socket(endpoint.protocol().family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+inline UniqueFd bind_socket(const IpAddress& address, std::uint16_t port, std::string& refusal) {
+  auto endpoint = socket_address(address, port);
+  UniqueFd socket(::socket(endpoint.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
   int reuse = 1;
   if (!socket && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
     throw_socket_resource_error(port, errno);
@@ -48,7 +81,7 @@ inline UniqueFd bind_socket(const boost::asio::ip::address& address, std::uint16
     refusal = fmt::format("cannot create a socket to test it: {}", last_error_text());
     return {};
   }
-  if (::bind(socket.get(), endpoint.data(), static_cast<socklen_t>(endpoint.size())) != 0) {
+  if (::bind(socket.get(), endpoint.data(), endpoint.length) != 0) {
     auto error = errno;
     refusal = bind_failure(address, port, error);
     errno = error;

@@ -7,6 +7,7 @@
 // Only instance_manager.hpp includes this file, at its end, after the declarations it defines.
 
 #include <portpool/detail/names.hpp>
+#include <portpool/detail/process_id.hpp>
 #include <portpool/holder.hpp>
 #include <portpool/impl/lock_directory.hpp>
 #include <portpool/impl/valid_name.hpp>
@@ -32,7 +33,7 @@ inline std::shared_ptr<const LockDirectory> open_instance_lock_dir(const Options
 inline LockAttempt try_instance_number(const std::shared_ptr<const LockDirectory>& directory, const Options& options,
                                        unsigned number) {
   auto id = options.instance_id.empty() ? generate_instance_id() : options.instance_id;
-  Holder holder{0, {}, ::getpid(), number, std::move(id), std::chrono::system_clock::now()};
+  Holder holder{0, {}, detail::current_process_id(), number, std::move(id), std::chrono::system_clock::now()};
   auto attempt = try_lock(directory, instance_lock_name(number), holder, true);
   if (attempt.lock) {
     attempt.lock->publish();

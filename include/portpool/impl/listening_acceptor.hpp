@@ -7,12 +7,12 @@
 #include <portpool/error.hpp>
 #include <portpool/impl/bound_socket.hpp>
 #include <portpool/impl/port_probe.hpp>
+#include <portpool/ip_address.hpp>
 
 #include <sys/socket.h>
 
 #include <fmt/format.h>
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/socket_base.hpp>
 
@@ -28,8 +28,7 @@ namespace portpool::detail {
 /// @throws Error when the socket cannot be registered with the executor's reactor;
 /// ResourceError when no socket can be created.
 inline std::optional<boost::asio::ip::tcp::acceptor> open_listening_acceptor(
-    const boost::asio::any_io_executor& executor, const boost::asio::ip::address& address, std::uint16_t port,
-    std::string& refusal) {
+    const boost::asio::any_io_executor& executor, const IpAddress& address, std::uint16_t port, std::string& refusal) {
   if (auto problem = probe_every_address(address, port)) {
     refusal = std::move(*problem);
     return std::nullopt;
@@ -42,10 +41,9 @@ inline std::optional<boost::asio::ip::tcp::acceptor> open_listening_acceptor(
     refusal = bind_failure(address, port, errno);
     return std::nullopt;
   }
-  boost::asio::ip::tcp::endpoint endpoint(address, port);
   boost::asio::ip::tcp::acceptor acceptor(executor);
   boost::system::error_code error;
-  acceptor.assign(endpoint.protocol(), socket.get(), error);
+  acceptor.assign(address.is_v4() ? boost::asio::ip::tcp::v4() : boost::asio::ip::tcp::v6(), socket.get(), error);
   if (error) {
     throw Error(fmt::format("cannot use the listening socket of port {}: {}", port, error.message()));
   }

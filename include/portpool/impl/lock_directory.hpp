@@ -29,6 +29,7 @@ struct LockDirectory {
   UniqueFd fd;
   dev_t device = 0;
   ino_t inode = 0;
+  uid_t owner = 0;  ///< of a private directory, the user every lock file in it must belong to
   bool shared = false;
 };
 
@@ -115,6 +116,7 @@ inline std::shared_ptr<const LockDirectory> open_lock_dir(const std::filesystem:
   directory->shared = shared;
   directory->device = status.st_dev;
   directory->inode = status.st_ino;
+  directory->owner = status.st_uid;
   return directory;
 }
 

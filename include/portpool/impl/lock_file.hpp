@@ -23,6 +23,7 @@
 // path must still name the locked inode; otherwise two processes could each hold "the" lock on
 // two different files of the same name, and the attempt starts over on the new file.
 
+#include <portpool/detail/process_id.hpp>
 #include <portpool/detail/system_error.hpp>
 #include <portpool/detail/test_hook.hpp>
 #include <portpool/error.hpp>
@@ -36,17 +37,16 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
 #include <cerrno>
-#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 
 namespace portpool::detail {
@@ -93,7 +93,7 @@ class HeldLock {
     if (!file_) {
       return false;
     }
-    const bool mine = holder_.pid == ::getpid();
+    const bool mine = holder_.pid == current_process_id();
     if (mine && published_) {
       retire_record(file_.get());
     }
@@ -113,7 +113,7 @@ class HeldLock {
   void call_after_release(std::function<void()> action) { after_release_ = std::move(action); }
 
   /// False in a forked child: the lock belongs to the process that took it.
-  bool held() const noexcept { return file_ && holder_.pid == ::getpid(); }
+  bool held() const noexcept { return file_ && holder_.pid == current_process_id(); }
   const Holder& holder() const noexcept { return holder_; }
   const std::shared_ptr<const LockDirectory>& directory() const noexcept { return directory_; }
   const std::string& lock_name() const noexcept { return lock_name_; }
@@ -172,13 +172,13 @@ inline bool is_locked(int fd) {
 /// explained) for the record to appear, so that the explanation can name the holder.
 inline std::optional<Holder> record_of_locked(int fd) {
   constexpr int attempts = 40;
-  constexpr auto pause = std::chrono::milliseconds(5);
+  constexpr timespec pause{0, 5'000'000};  // 5 ms
   for (int attempt = 1;; ++attempt) {
     auto record = read_record(fd);
     if (record || attempt == attempts || !is_locked(fd)) {
       return record;
     }
-    std::this_thread::sleep_for(pause);
+    ::nanosleep(&pause, nullptr);
   }
 }
 
@@ -267,7 +267,7 @@ inline std::optional<std::string> unusable_lock_file(const LockDirectory& direct
         "names (find them with 'find {} -samefile {}')",
         path(), status.st_nlink, directory.path.string(), path());
   }
-  if (!directory.shared && status.st_uid != ::geteuid()) {
+  if (!directory.shared && status.st_uid != directory.owner) {
     return fmt::format("its lock file {} belongs to {}, not to you; remove it", path(), user_text(status.st_uid));
   }
   return std::nullopt;

@@ -9,10 +9,10 @@
 #include <portpool/detail/names.hpp>
 #include <portpool/detail/notify.hpp>
 #include <portpool/detail/port_list.hpp>
+#include <portpool/detail/process_id.hpp>
 #include <portpool/detail/test_hook.hpp>
 #include <portpool/error_code.hpp>
 #include <portpool/fetch_blocked_ports.hpp>
-#include <portpool/impl/listening_acceptor.hpp>
 #include <portpool/impl/lock_file_watch.hpp>
 #include <portpool/impl/valid_name.hpp>
 #include <portpool/service_description.hpp>
@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
-#include <boost/asio/ip/tcp.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -206,14 +205,6 @@ auto BasicPortPoolManager<LockPolicy, ProbePolicy>::probe_claim() {
 }
 
 template <class LockPolicy, class ProbePolicy>
-auto BasicPortPoolManager<LockPolicy, ProbePolicy>::listen_claim(boost::asio::any_io_executor executor) {
-  return [this, executor = std::move(executor)](std::uint16_t port,
-                                                std::string& refusal) -> std::optional<boost::asio::ip::tcp::acceptor> {
-    return detail::open_listening_acceptor(executor, options_.probe_address, port, refusal);
-  };
-}
-
-template <class LockPolicy, class ProbePolicy>
 PortLease BasicPortPoolManager<LockPolicy, ProbePolicy>::acquire() {
   std::vector<Refusal> refusals;
   if (auto taken = attempt(&refusals, probe_claim())) {
@@ -281,17 +272,6 @@ std::optional<PortLease> BasicPortPoolManager<LockPolicy, ProbePolicy>::try_acqu
 }
 
 template <class LockPolicy, class ProbePolicy>
-template <class Rep, class Period>
-ListeningLease BasicPortPoolManager<LockPolicy, ProbePolicy>::acquire_listening_for(
-    boost::asio::any_io_executor executor, std::chrono::duration<Rep, Period> timeout) {
-  if (auto taken = attempt_until(detail::deadline_after(timeout),
-                                 [this, &executor] { return attempt(nullptr, listen_claim(executor)); })) {
-    return ListeningLease{std::move(taken->first), std::move(taken->second)};
-  }
-  return acquire_listening(std::move(executor));
-}
-
-template <class LockPolicy, class ProbePolicy>
 template <class Clock, class Duration, class Attempt>
 auto BasicPortPoolManager<LockPolicy, ProbePolicy>::attempt_until(
     const std::chrono::time_point<Clock, Duration>& deadline, Attempt attempt_quietly) -> decltype(attempt_quietly()) {
@@ -317,49 +297,13 @@ auto BasicPortPoolManager<LockPolicy, ProbePolicy>::attempt_until(
 }
 
 template <class LockPolicy, class ProbePolicy>
-ListeningLease BasicPortPoolManager<LockPolicy, ProbePolicy>::acquire_listening(boost::asio::any_io_executor executor) {
-  std::vector<Refusal> refusals;
-  if (auto taken = attempt(&refusals, listen_claim(std::move(executor)))) {
-    return ListeningLease{std::move(taken->first), std::move(taken->second)};
-  }
-  auto message = exhaustion_message(refusals);
-  throw PoolExhausted(message, service_, std::move(refusals));
-}
-
-template <class LockPolicy, class ProbePolicy>
-ListeningLease BasicPortPoolManager<LockPolicy, ProbePolicy>::acquire_listening(boost::asio::any_io_executor executor,
-                                                                                std::error_code& error) {
-  try {
-    std::vector<Refusal> refusals;
-    if (auto taken = attempt(options_.on_event ? &refusals : nullptr, listen_claim(executor))) {
-      error.clear();
-      return ListeningLease{std::move(taken->first), std::move(taken->second)};
-    }
-    error = errc::pool_exhausted;
-  } catch (const Error& failure) {
-    error = error_code_for(failure);
-  }
-  return ListeningLease{PortLease(), boost::asio::ip::tcp::acceptor(executor)};
-}
-
-template <class LockPolicy, class ProbePolicy>
-std::optional<ListeningLease> BasicPortPoolManager<LockPolicy, ProbePolicy>::try_acquire_listening(
-    boost::asio::any_io_executor executor) {
-  std::vector<Refusal> refusals;
-  if (auto taken = attempt(options_.on_event ? &refusals : nullptr, listen_claim(std::move(executor)))) {
-    return ListeningLease{std::move(taken->first), std::move(taken->second)};
-  }
-  return std::nullopt;
-}
-
-template <class LockPolicy, class ProbePolicy>
 template <class Claim>
 auto BasicPortPoolManager<LockPolicy, ProbePolicy>::attempt(std::vector<Refusal>* refusals, Claim claim)
     -> std::optional<std::pair<PortLease, ClaimResult<Claim>>> {
   // One holder for the whole walk: a refused port costs no copy of the names.
   Holder holder{0,
                 service_,
-                ::getpid(),
+                detail::current_process_id(),
                 options_.instance,
                 options_.instance_id,
                 std::chrono::system_clock::now(),

@@ -13,25 +13,27 @@
 // the shield would call taken a second later.
 //
 // Only when the bind fails is the listener table read, to name who listens; an acquisition that
-// meets several used ports reads it once (the snapshot is kept per thread for a moment).
+// meets several used ports reads it once (the table is kept per thread for a moment).
 
 #include <portpool/detail/system_error.hpp>
 #include <portpool/impl/bound_socket.hpp>
-#include <portpool/impl/socket_table.hpp>
+#include <portpool/impl/listener_table.hpp>
+#include <portpool/ip_address.hpp>
 #include <portpool/unique_fd.hpp>
 
 #include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <fmt/format.h>
-#include <boost/asio/ip/address.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
-#include <memory>
+#include <iterator>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace portpool::detail {
 
@@ -60,26 +62,38 @@ inline int bind_every_address(std::uint16_t port) {
     }
   }
   std::string refusal;
-  if (bind_socket(boost::asio::ip::address_v4::any(), port, refusal)) {
+  if (bind_socket(IpAddress::any_v4(), port, refusal)) {
     return 0;
   }
   return errno;
 }
 
-inline std::shared_ptr<const ListenerSnapshot>& probe_listener_snapshot() {
-  static thread_local std::shared_ptr<const ListenerSnapshot> snapshot;
-  return snapshot;
-}
+/// The listener table the probe last read on this thread, and when.
+struct ProbeListenerTable {
+  std::chrono::steady_clock::time_point taken{};
+  std::vector<Listener> listeners;
+};
 
-/// The listeners on `port`, from a snapshot at most a moment old that shows some (else a new read).
+/// The listeners on `port`, from a table at most a moment old that shows some (else a new read).
 inline std::vector<Listener> listeners_on(std::uint16_t port) {
   constexpr std::chrono::milliseconds moment{100};
-  auto& snapshot = probe_listener_snapshot();
-  bool recent = snapshot && ListenerSnapshot::Clock::now() - snapshot->taken() < moment;
-  if (!recent || snapshot->on_port(port).empty()) {
-    snapshot = ListenerSnapshot::read();
+  static thread_local ProbeListenerTable table;
+  auto on_port = [port] {
+    std::vector<Listener> found;
+    std::copy_if(table.listeners.begin(), table.listeners.end(), std::back_inserter(found),
+                 [port](const Listener& listener) { return listener.port == port; });
+    return found;
+  };
+  auto now = std::chrono::steady_clock::now();
+  bool recent = table.taken != std::chrono::steady_clock::time_point{} && now - table.taken < moment;
+  if (recent) {
+    if (auto found = on_port(); !found.empty()) {
+      return found;
+    }
   }
-  return snapshot->on_port(port);
+  table.listeners = read_listener_table().listeners;
+  table.taken = now;
+  return on_port();
 }
 
 /// Why `port` is not free, naming each listener as the shield names a foreign one.
@@ -98,7 +112,7 @@ inline std::string in_use_refusal(std::uint16_t port, int error) {
 /// Why `port` cannot be handed out, or nullopt when nothing listens on it anywhere (and, for an
 /// address other than a loopback or wildcard one, it can be bound there too).
 /// @throws ResourceError when no socket can be created.
-inline std::optional<std::string> probe_every_address(const boost::asio::ip::address& address, std::uint16_t port) {
+inline std::optional<std::string> probe_every_address(const IpAddress& address, std::uint16_t port) {
   if (int error = bind_every_address(port); error != 0) {
     if (error == EADDRINUSE) {
       return in_use_refusal(port, error);

@@ -23,7 +23,6 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <array>
@@ -33,6 +32,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace portpool::detail {
@@ -49,22 +49,49 @@ inline std::uint64_t record_checksum(std::string_view body) {
   return hash;
 }
 
+// The record's lines are appended piece by piece (integers through fmt::format_int) rather than
+// with fmt::format_to, whose formatting engine every including file would otherwise compile.
+inline void append_text(fmt::memory_buffer& body, std::string_view text) {
+  body.append(text.data(), text.data() + text.size());
+}
+
+inline void append_line(fmt::memory_buffer& body, std::string_view key, std::string_view value) {
+  append_text(body, key);
+  body.push_back('=');
+  append_text(body, value);
+  body.push_back('\n');
+}
+
+template <class Integer, class = std::enable_if_t<std::is_integral_v<Integer>>>
+void append_line(fmt::memory_buffer& body, std::string_view key, Integer value) {
+  fmt::format_int digits(value);
+  append_line(body, key, std::string_view(digits.data(), digits.size()));
+}
+
 // The description's lines: "protocol=", "health=", "version=", "tags=a,b" and one "meta.KEY=" per
 // entry, each only when set. Readers before descriptions ignore them as a newer writer's keys.
 inline void append_description(fmt::memory_buffer& body, const ServiceDescription& description) {
   auto append = [&body](std::string_view key, std::string_view value) {
     if (!value.empty()) {
-      fmt::format_to(fmt::appender(body), "{}={}\n", key, value);
+      append_line(body, key, value);
     }
   };
   append("protocol", description.protocol);
   append("health", description.health_path);
   append("version", description.version);
   if (!description.tags.empty()) {
-    fmt::format_to(fmt::appender(body), "tags={}\n", fmt::join(description.tags, ","));
+    append_text(body, "tags=");
+    for (std::size_t index = 0; index < description.tags.size(); ++index) {
+      if (index != 0) {
+        body.push_back(',');
+      }
+      append_text(body, description.tags[index]);
+    }
+    body.push_back('\n');
   }
   for (const auto& [key, value] : description.metadata) {
-    fmt::format_to(fmt::appender(body), "{}{}={}\n", metadata_key_prefix, key, value);
+    append_text(body, metadata_key_prefix);
+    append_line(body, key, value);
   }
 }
 
@@ -72,10 +99,14 @@ inline void append_description(fmt::memory_buffer& body, const ServiceDescriptio
 // than the longest record of valid names), so publishing one allocates nothing.
 inline void format_record_body_to(fmt::memory_buffer& body, const Holder& holder) {
   auto since = std::chrono::duration_cast<std::chrono::milliseconds>(holder.since.time_since_epoch()).count();
-  fmt::format_to(fmt::appender(body), "port={}\nservice={}\npid={}\ninstance={}\ninstance_id={}\nsince_ms={}\n",
-                 holder.port, holder.service, holder.pid, holder.instance, holder.instance_id, since);
+  append_line(body, "port", holder.port);
+  append_line(body, "service", holder.service);
+  append_line(body, "pid", holder.pid);
+  append_line(body, "instance", holder.instance);
+  append_line(body, "instance_id", holder.instance_id);
+  append_line(body, "since_ms", since);
   if (holder.readiness != Readiness::unknown) {
-    fmt::format_to(fmt::appender(body), "readiness={}\n", to_string(holder.readiness));
+    append_line(body, "readiness", to_string(holder.readiness));
   }
   append_description(body, holder.description);
 }
@@ -85,8 +116,17 @@ inline void format_record_to(fmt::memory_buffer& record, const Holder& holder) {
   fmt::memory_buffer body;
   format_record_body_to(body, holder);
   std::string_view text(body.data(), body.size());
-  fmt::format_to(fmt::appender(record), "{}{} {:016x}\n", record_magic, text.size(), record_checksum(text));
-  record.append(text.data(), text.data() + text.size());
+  append_text(record, record_magic);
+  fmt::format_int length(text.size());
+  append_text(record, std::string_view(length.data(), length.size()));
+  record.push_back(' ');
+  auto checksum = record_checksum(text);
+  constexpr std::string_view hex_digits = "0123456789abcdef";
+  for (int shift = 60; shift >= 0; shift -= 4) {
+    record.push_back(hex_digits[(checksum >> shift) & 0xf]);
+  }
+  record.push_back('\n');
+  append_text(record, text);
 }
 
 inline std::string format_record_body(const Holder& holder) {
