@@ -12,6 +12,11 @@
 // the port that is not the service's own is foreign), so a port acquire() hands out is not one
 // the shield would call taken a second later.
 //
+// IPV6_V6ONLY is off by default where net.ipv6.bindv6only is 0 (the kernel's default): the setting
+// is read once per process, and the call that turns the option off is made only where it is on, so
+// the usual probe costs one system call less. A process that changes network namespace, or an
+// administrator who turns bindv6only on while it runs, should know that the first reading stays.
+//
 // Only when the bind fails is the listener table read, to name who listens; an acquisition that
 // meets several used ports reads it once (the table is kept per thread for a moment).
 
@@ -21,8 +26,10 @@
 #include <portpool/ip_address.hpp>
 #include <portpool/unique_fd.hpp>
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -36,6 +43,17 @@
 #include <vector>
 
 namespace portpool::detail {
+
+/// Whether IPv6 sockets of this process's network namespace accept IPv4 too unless told otherwise
+/// (net.ipv6.bindv6only is 0), as first read; false when it cannot be read.
+inline bool ipv6_sockets_are_dual_stack() {
+  static const bool dual_stack = [] {
+    UniqueFd setting(::open("/proc/sys/net/ipv6/bindv6only", O_RDONLY | O_CLOEXEC));
+    char value = '1';
+    return setting && ::read(setting.get(), &value, 1) == 1 && value == '0';
+  }();
+  return dual_stack;
+}
 
 /// 0 when nothing listens on `port` on any local address; otherwise the bind's errno.
 /// @throws ResourceError when no socket can be created (descriptors or memory exhausted).
@@ -51,7 +69,8 @@ inline int bind_every_address(std::uint16_t port) {
     any.sin6_family = AF_INET6;
     any.sin6_port = htons(port);
     any.sin6_addr = in6addr_any;
-    if (::setsockopt(dual_stack.get(), IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off) == 0 &&
+    if ((ipv6_sockets_are_dual_stack() ||
+         ::setsockopt(dual_stack.get(), IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off) == 0) &&
         ::setsockopt(dual_stack.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == 0) {
       if (::bind(dual_stack.get(), reinterpret_cast<const sockaddr*>(&any), sizeof any) == 0) {
         return 0;
