@@ -168,4 +168,12 @@ TEST_CASE("a moved-from lease answers its accessors safely") {
   lease.set_readiness(Readiness::ready);
   lease.release();
   CHECK(moved.held());
+
+  PortLease assigned;
+  assigned = std::move(moved);
+  CHECK(assigned.held());
+  CHECK(assigned.service() == "api");
+  CHECK_FALSE(moved.held());  // NOLINT(bugprone-use-after-move): what this test is about
+  CHECK(moved.service().empty());
+  CHECK(moved.instance_id().empty());
 }

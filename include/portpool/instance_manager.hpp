@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <system_error>
+#include <utility>
 
 namespace portpool {
 
@@ -23,8 +24,20 @@ class InstanceLease {
   InstanceLease() noexcept = default;
   InstanceLease(const InstanceLease&) = delete;
   InstanceLease& operator=(const InstanceLease&) = delete;
-  InstanceLease(InstanceLease&&) noexcept = default;
-  InstanceLease& operator=(InstanceLease&&) noexcept = default;
+  /// Takes over `other`'s number; `other` is left empty, as after release() (its `number()` still
+  /// answers, its `id()` is empty).
+  InstanceLease(InstanceLease&& other) noexcept
+      : lock_(std::move(other.lock_)), number_(other.number_), id_(std::exchange(other.id_, {})) {}
+  /// Releases this lease's number, then takes over `other`'s as the move constructor does.
+  InstanceLease& operator=(InstanceLease&& other) noexcept {
+    if (this != &other) {
+      release();
+      lock_ = std::move(other.lock_);
+      number_ = other.number_;
+      id_ = std::exchange(other.id_, {});
+    }
+    return *this;
+  }
   ~InstanceLease() = default;
 
   /// The instance number N (1-based): put it in `Options::instance`. Still answered after

@@ -55,8 +55,11 @@ class PortLease {
   PortLease() noexcept = default;
   PortLease(const PortLease&) = delete;
   PortLease& operator=(const PortLease&) = delete;
-  PortLease(PortLease&&) noexcept = default;
-  /// Releases this lease's port (see release()), then takes over `other`'s.
+  /// Takes over `other`'s port; `other` is left empty, as after release(): no lock, no names, no
+  /// callback (its `port()` still answers).
+  PortLease(PortLease&& other) noexcept;
+  /// Releases this lease's port (see release()), then takes over `other`'s, leaving `other` as the
+  /// move constructor does.
   PortLease& operator=(PortLease&& other) noexcept;
   /// Releases the port (see release()).
   ~PortLease();

@@ -28,15 +28,25 @@ inline PortLease::PortLease(PortLock lock, std::function<void(const Event&)> on_
       instance_id_(lock_->holder().instance_id),
       on_event_(std::move(on_event)) {}
 
+// Moved-from leases are emptied explicitly: a moved-from std::string or std::function is only
+// "valid but unspecified".
+inline PortLease::PortLease(PortLease&& other) noexcept
+    : lock_(std::move(other.lock_)),
+      port_(other.port_),
+      service_(std::exchange(other.service_, {})),
+      instance_(other.instance_),
+      instance_id_(std::exchange(other.instance_id_, {})),
+      on_event_(std::exchange(other.on_event_, nullptr)) {}
+
 inline PortLease& PortLease::operator=(PortLease&& other) noexcept {
   if (this != &other) {
     release();
     lock_ = std::move(other.lock_);
     port_ = other.port_;
-    service_ = std::move(other.service_);
+    service_ = std::exchange(other.service_, {});
     instance_ = other.instance_;
-    instance_id_ = std::move(other.instance_id_);
-    on_event_ = std::move(other.on_event_);
+    instance_id_ = std::exchange(other.instance_id_, {});
+    on_event_ = std::exchange(other.on_event_, nullptr);
   }
   return *this;
 }
@@ -59,13 +69,16 @@ inline void PortLease::set_readiness(Readiness readiness) {
 
 inline void PortLease::release() noexcept {
   if (lock_ && lock_->release() && on_event_) {
-    detail::notify(on_event_, Event{EventKind::released,
-                                    service_,
-                                    port_,
-                                    fmt::format("released port {}", port_),
-                                    std::nullopt,
-                                    std::nullopt,
-                                    {}});
+    try {  // the port is released; only the report of it needs memory
+      detail::notify(on_event_, Event{EventKind::released,
+                                      service_,
+                                      port_,
+                                      fmt::format("released port {}", port_),
+                                      std::nullopt,
+                                      std::nullopt,
+                                      {}});
+    } catch (...) {  // out of memory for the event: it is dropped, never std::terminate from a destructor
+    }
   }
 }
 
