@@ -23,7 +23,10 @@ class InstanceLease {
   InstanceLease() noexcept = default;
   InstanceLease(const InstanceLease&) = delete;
   InstanceLease& operator=(const InstanceLease&) = delete;
+  /// Takes over the number of the lease moved from, which then holds nothing (it still answers
+  /// number()).
   InstanceLease(InstanceLease&&) noexcept = default;
+  /// Releases this lease's number, then takes over that of the lease moved from.
   InstanceLease& operator=(InstanceLease&&) noexcept = default;
   ~InstanceLease() = default;
 
@@ -35,6 +38,8 @@ class InstanceLease {
   /// lease).
   const std::string& id() const noexcept { return id_; }
 
+  /// Whether the number is still held (false for an empty lease, after release(), on a moved-from
+  /// lease and in a forked child).
   bool held() const noexcept { return lock_ && lock_->held(); }
 
   /// Gives the number back. Idempotent; never throws.

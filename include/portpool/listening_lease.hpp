@@ -41,6 +41,8 @@ class ListeningLease {
       : lease(std::move(held)), acceptor(std::move(listening)) {}
   ListeningLease(const ListeningLease&) = delete;
   ListeningLease& operator=(const ListeningLease&) = delete;
+  /// Takes over the lease and acceptor of the one moved from, which then holds nothing (its
+  /// acceptor closed).
   ListeningLease(ListeningLease&&) noexcept = default;
   /// Closes this lease's old socket before it releases the old lock, as the destructor does.
   ListeningLease& operator=(ListeningLease&& other) noexcept {

@@ -96,6 +96,7 @@ class PortLock {
 
 /// What LockPolicy::try_lock answers: the lock, or why the port could not be locked.
 struct LockAttempt {
+  /// The lock when the port was locked, else empty.
   std::optional<PortLock> lock;
   std::string refusal;  ///< why, in words (who holds the port); empty unless the caller asked for an explanation
   RefusalReason reason = RefusalReason::held;  ///< why, when `lock` is empty
@@ -109,6 +110,9 @@ struct LockAttempt {
 /// @throws LockDirError from the constructor when the lock directory is unsafe or unusable.
 class FileLockPolicy {
  public:
+  /// Opens (creating it when missing) the lock directory `options.lock_dir` names (the default one
+  /// when empty), honouring `options.shared_lock_dir`.
+  /// @throws LockDirError when the directory is unsafe or unusable.
   explicit FileLockPolicy(const Options& options)
       : directory_(detail::open_lock_dir(options.lock_dir, options.shared_lock_dir, true)) {}
 
@@ -122,6 +126,8 @@ class FileLockPolicy {
     return {PortLock(std::move(attempt.lock)), {}, RefusalReason::held, std::nullopt};
   }
 
+  /// Where the lock files are: `Options::lock_dir`, or `default_lock_dir()` (read when the policy
+  /// was built) when that was empty.
   const std::filesystem::path& lock_dir() const noexcept { return directory_->path; }
 
   /// The name of `port`'s lock file in the lock directory.

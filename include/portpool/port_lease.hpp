@@ -27,7 +27,9 @@ inline const HeldLock* held_lock_of(const PortLease& lease) noexcept;
 
 /// Identity of the lock file a lease holds (what `PortShield` compares the path against).
 struct LockFileIdentity {
+  /// The file's `st_dev`.
   dev_t device = 0;
+  /// The file's `st_ino`.
   ino_t inode = 0;
 };
 
@@ -55,6 +57,8 @@ class PortLease {
   PortLease() noexcept = default;
   PortLease(const PortLease&) = delete;
   PortLease& operator=(const PortLease&) = delete;
+  /// Takes over the port of the lease moved from, which then holds nothing (it still answers
+  /// port()).
   PortLease(PortLease&&) noexcept = default;
   /// Releases this lease's port (see release()), then takes over `other`'s.
   PortLease& operator=(PortLease&& other) noexcept;

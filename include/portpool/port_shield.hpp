@@ -78,6 +78,7 @@ class PortShield {
 
   PortShield(const PortShield&) = delete;
   PortShield& operator=(const PortShield&) = delete;
+  /// Takes over the watch of the shield moved from, which then watches nothing.
   PortShield(PortShield&&) noexcept = default;
   /// Stops this shield (see stop()), then takes over `other`'s watch.
   PortShield& operator=(PortShield&& other) noexcept;  // NOLINT(bugprone-exception-escape): as stop()

@@ -48,6 +48,7 @@ struct BindProbe {
 /// A probe that accepts every locked port: for pools whose ports are never bound on this machine
 /// (or bound by a launcher that reports its own errors).
 struct NoProbe {
+  /// Always nullopt: every port can be handed out.
   std::optional<std::string> check(const IpAddress& /*address*/, std::uint16_t /*port*/) const { return std::nullopt; }
 };
 

@@ -53,7 +53,9 @@ inline const char* to_string(RefusalReason reason) noexcept {
 /// }
 /// @endcode
 struct Refusal {
+  /// The port passed over.
   std::uint16_t port = 0;
+  /// Why, in a form a program can act on.
   RefusalReason reason = RefusalReason::held;
   /// The holder as its record names it, for `held`; empty for other reasons, and for a holder
   /// that had locked the port but not yet written its record.
