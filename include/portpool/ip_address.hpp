@@ -26,7 +26,10 @@ struct IpAddressConversion;
 /// An IPv4 or IPv6 address; an IPv6 address also carries its scope id (the interface index of a
 /// link-local address, 0 otherwise). Default-constructed: 0.0.0.0. Ordered like
 /// `boost::asio::ip::address`: every IPv4 address before every IPv6 one, then by bytes, then by
-/// scope id. A value type: safe to use from several threads as any `const` value is.
+/// scope id.
+///
+/// Thread safety: a value type: const members may be called from several threads at once, and
+/// copies are independent; assigning to one needs that no other thread uses it meanwhile.
 ///
 /// @code
 /// portpool::Options options;

@@ -28,6 +28,9 @@ namespace portpool {
 /// so no other holder can be handed the port while this process still listens on it. If you move
 /// the acceptor out (into your server), keep the lease alive at least as long.
 ///
+/// Thread safety: `lease` as a PortLease, `acceptor` as Asio's acceptor (shared use through one
+/// strand or one thread at a time); assignment and destruction need that no other thread uses it.
+///
 /// @code
 /// boost::asio::io_context io;
 /// portpool::PortPoolManager manager("api", {9000, 9001, 9002});

@@ -45,6 +45,11 @@ struct LockFileIdentity {
 /// or execs (its copy of the lease reports `held() == false`): a launcher must stay alive while
 /// its child uses the port, or pass the child `lock_descriptor()`.
 ///
+/// Thread safety: const members may be called from several threads at once; release(),
+/// set_readiness(), assignment and destruction need that no other thread uses the lease meanwhile
+/// (two threads releasing one lease race). A lease may be released on another thread than the one
+/// that acquired it; distinct leases are independent.
+///
 /// @code
 /// portpool::PortPoolManager manager("api", {9000, 9001, 9002});
 /// portpool::PortLease lease = manager.acquire();

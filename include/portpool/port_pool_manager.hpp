@@ -33,7 +33,12 @@ class ListeningLease;
 /// thread), its lock file must be free (no other process holds it), and it must pass the probe
 /// (by default: no program listens on it, on any local address). Ports that browsers and fetch()
 /// refuse are skipped unless `Options::allow_fetch_blocked_ports`. The first port that passes is returned;
-/// no port outside the pool is ever returned. A manager is safe to use from several threads.
+/// no port outside the pool is ever returned.
+///
+/// Thread safety: every member, the acquisitions included, may be called from several threads at
+/// once (`Options::on_event` is then called on each of them); only moving and destroying a manager
+/// need that no other thread uses it. A policy of your own must allow its try_lock() or check() to
+/// be called from several threads at once.
 ///
 /// `LockPolicy` makes a port exclusive (default `FileLockPolicy`; the concept is described in
 /// <portpool/lock_policy.hpp>), `ProbePolicy` checks that it is usable (default `BindProbe`;

@@ -46,6 +46,9 @@ enum class PoolScope { host, fleet };
 /// Build one in code, or load one from TOML with `load_table_file()` or `load_table()` (include
 /// `<portpool/config_file.hpp>` for those). Call `validate()` before use; the managers do.
 ///
+/// Thread safety: a table no longer being changed may be read (every const member) from several
+/// threads at once; the members that change it need that no other thread uses the table meanwhile.
+///
 /// @code
 /// auto table = portpool::ServicePortTable({/*base*/ 20000, /*stride*/ 10, /*max*/ 4})
 ///                  .add_instance_pool("worker", 0, 3)
