@@ -19,6 +19,9 @@ namespace portpool {
 /// port tried, a `Refusal` (its reason, the holder's record when a portpool holder has it, and the
 /// sentence of the message). Copying never throws (the data is shared, as the message is).
 ///
+/// Thread safety: one exception and its copies may be read from several threads at once: the
+/// message and data they share are never changed.
+///
 /// @code
 /// try {
 ///   auto lease = manager.acquire();

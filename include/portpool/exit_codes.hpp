@@ -15,6 +15,7 @@
 namespace portpool {
 
 namespace exit_code {
+/// The command did what was asked.
 inline constexpr int success = 0;
 inline constexpr int stopped = 0;  ///< a server stopped by SIGINT or SIGTERM
 inline constexpr int usage = 64;  ///< EX_USAGE: a wrong command line, an unknown service, an instance outside the table
@@ -27,7 +28,9 @@ inline constexpr int etcd_refused = 76;      ///< EX_PROTOCOL: etcd answered wit
 inline constexpr int unsafe_lock_dir = 77;   ///< EX_NOPERM: the lock directory is unsafe or unusable
 inline constexpr int not_permitted = 77;     ///< EX_NOPERM: a change only root may make
 inline constexpr int bad_config = 78;        ///< EX_CONFIG: an unreadable or invalid config file (port table)
+/// `portpool run`: CMD exists but cannot be executed.
 inline constexpr int command_not_executable = 126;
+/// `portpool run`: CMD not found.
 inline constexpr int command_not_found = 127;
 }  // namespace exit_code
 

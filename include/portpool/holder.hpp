@@ -36,14 +36,22 @@ inline const char* to_string(Readiness readiness) noexcept {
   return "unknown";
 }
 
-/// One live holder of a port, as read from the lock directory by `Registry`.
+/// One holder of a port (or of an instance number), as recorded next to its lock: what `Registry`
+/// reads from the lock directory, and what a lock policy is asked to lock for. A plain value.
 struct Holder {
+  /// The port held; 0 for the holder of an instance number.
   std::uint16_t port = 0;
+  /// The service the port was taken for; empty for the holder of an instance number.
   std::string service;
+  /// The process that took the lock, as numbered in its own pid namespace.
   pid_t pid = 0;
+  /// The holder's instance number (`Options::instance`, from 1).
   unsigned instance = 0;
+  /// The holder's `Options::instance_id` (generated when it gave none).
   std::string instance_id;
+  /// When the acquisition that took the lock began (the record keeps milliseconds).
   std::chrono::system_clock::time_point since;
+  /// What the holder last said of its service (`PortLease::set_readiness`).
   Readiness readiness = Readiness::unknown;
   /// What the holder serves, as it described it (empty when it did not).
   ServiceDescription description{};

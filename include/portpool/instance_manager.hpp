@@ -17,6 +17,9 @@ namespace portpool {
 
 /// Exclusive use of one instance number, until release() or destruction. Move-only; released by
 /// the operating system if the process dies. May have static storage duration.
+///
+/// Thread safety: as a PortLease: const members from several threads at once; release(),
+/// assignment and destruction with no other thread using the lease.
 class InstanceLease {
  public:
   /// An empty lease, which holds nothing: `number()` is 0, `held()` false (what
@@ -48,6 +51,8 @@ class InstanceLease {
   /// lease).
   const std::string& id() const noexcept { return id_; }
 
+  /// Whether the number is still held (false for an empty lease, after release(), on a moved-from
+  /// lease and in a forked child).
   bool held() const noexcept { return lock_ && lock_->held(); }
 
   /// Gives the number back. Idempotent; never throws.
@@ -64,6 +69,9 @@ class InstanceLease {
 
 /// Hands out instance numbers, exclusively across processes, through lock files
 /// (`instance-<N>.lock`) in the lock directory.
+///
+/// Thread safety: every function may be called from any thread at any time; two threads of one
+/// process never get the same number, as two processes never do.
 ///
 /// @code
 /// auto instance = portpool::InstanceManager::acquire({}, table.layout().max);

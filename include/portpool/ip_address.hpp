@@ -26,7 +26,10 @@ struct IpAddressConversion;
 /// An IPv4 or IPv6 address; an IPv6 address also carries its scope id (the interface index of a
 /// link-local address, 0 otherwise). Default-constructed: 0.0.0.0. Ordered like
 /// `boost::asio::ip::address`: every IPv4 address before every IPv6 one, then by bytes, then by
-/// scope id. A value type: safe to use from several threads as any `const` value is.
+/// scope id.
+///
+/// Thread safety: a value type: const members may be called from several threads at once, and
+/// copies are independent; assigning to one needs that no other thread uses it meanwhile.
 ///
 /// @code
 /// portpool::Options options;
@@ -48,7 +51,9 @@ class IpAddress {
             class = decltype(IpAddressConversion<Address>::to_ip_address(std::declval<const Address&>()))>
   IpAddress(const Address& address) : IpAddress(IpAddressConversion<Address>::to_ip_address(address)) {}
 
+  /// The IPv4 address of `bytes`.
   static IpAddress v4(const V4Bytes& bytes) noexcept;
+  /// The IPv6 address of `bytes`, with `scope_id` (the interface index of a link-local address).
   static IpAddress v6(const V6Bytes& bytes, std::uint32_t scope_id = 0) noexcept;
   static IpAddress loopback_v4() noexcept;  ///< 127.0.0.1
   static IpAddress loopback_v6() noexcept;  ///< ::1
@@ -63,7 +68,9 @@ class IpAddress {
   /// @throws ConfigError naming `text` when it is not an IPv4 or IPv6 address.
   static IpAddress from_string(std::string_view text);
 
+  /// Whether this is an IPv4 address (then v4_bytes() gives it).
   bool is_v4() const noexcept { return !is_v6_; }
+  /// Whether this is an IPv6 address (then v6_bytes() and scope_id() give it).
   bool is_v6() const noexcept { return is_v6_; }
 
   /// 127.0.0.0/8 or ::1.
@@ -81,10 +88,13 @@ class IpAddress {
   /// "127.0.0.1", "::1", "fe80::1%eth0" (the interface's name, or its index when it has none).
   std::string to_string() const;
 
+  /// Same family, same bytes and same scope id.
   friend bool operator==(const IpAddress& left, const IpAddress& right) noexcept {
     return left.is_v6_ == right.is_v6_ && left.bytes_ == right.bytes_ && left.scope_id_ == right.scope_id_;
   }
+  /// Not operator==().
   friend bool operator!=(const IpAddress& left, const IpAddress& right) noexcept { return !(left == right); }
+  /// Every IPv4 address before every IPv6 one, then by bytes, then by scope id.
   friend bool operator<(const IpAddress& left, const IpAddress& right) noexcept {
     if (left.is_v6_ != right.is_v6_) {
       return right.is_v6_;
@@ -94,8 +104,11 @@ class IpAddress {
     }
     return left.scope_id_ < right.scope_id_;
   }
+  /// In the order of operator<().
   friend bool operator>(const IpAddress& left, const IpAddress& right) noexcept { return right < left; }
+  /// In the order of operator<().
   friend bool operator<=(const IpAddress& left, const IpAddress& right) noexcept { return !(right < left); }
+  /// In the order of operator<().
   friend bool operator>=(const IpAddress& left, const IpAddress& right) noexcept { return !(left < right); }
 
  private:

@@ -12,22 +12,29 @@
 
 namespace portpool {
 
+/// Converts an Asio IPv4 address into an IpAddress (what the converting constructor of IpAddress uses).
 template <>
 struct IpAddressConversion<boost::asio::ip::address_v4> {
+  /// The IpAddress of `address`.
   static IpAddress to_ip_address(const boost::asio::ip::address_v4& address) noexcept {
     return IpAddress::v4(address.to_bytes());
   }
 };
 
+/// Converts an Asio IPv6 address, scope id included into an IpAddress (what the converting constructor of IpAddress
+/// uses).
 template <>
 struct IpAddressConversion<boost::asio::ip::address_v6> {
+  /// The IpAddress of `address`.
   static IpAddress to_ip_address(const boost::asio::ip::address_v6& address) noexcept {
     return IpAddress::v6(address.to_bytes(), static_cast<std::uint32_t>(address.scope_id()));
   }
 };
 
+/// Converts an Asio address of either family into an IpAddress (what the converting constructor of IpAddress uses).
 template <>
 struct IpAddressConversion<boost::asio::ip::address> {
+  /// The IpAddress of `address`.
   static IpAddress to_ip_address(const boost::asio::ip::address& address) noexcept {
     return address.is_v4() ? IpAddressConversion<boost::asio::ip::address_v4>::to_ip_address(address.to_v4())
                            : IpAddressConversion<boost::asio::ip::address_v6>::to_ip_address(address.to_v6());

@@ -28,6 +28,9 @@ namespace portpool {
 /// so no other holder can be handed the port while this process still listens on it. If you move
 /// the acceptor out (into your server), keep the lease alive at least as long.
 ///
+/// Thread safety: `lease` as a PortLease, `acceptor` as Asio's acceptor (shared use through one
+/// strand or one thread at a time); assignment and destruction need that no other thread uses it.
+///
 /// @code
 /// boost::asio::io_context io;
 /// portpool::PortPoolManager manager("api", {9000, 9001, 9002});
@@ -41,6 +44,8 @@ class ListeningLease {
       : lease(std::move(held)), acceptor(std::move(listening)) {}
   ListeningLease(const ListeningLease&) = delete;
   ListeningLease& operator=(const ListeningLease&) = delete;
+  /// Takes over the lease and acceptor of the one moved from, which then holds nothing (its
+  /// acceptor closed).
   ListeningLease(ListeningLease&&) noexcept = default;
   /// Closes this lease's old socket before it releases the old lock, as the destructor does.
   ListeningLease& operator=(ListeningLease&& other) noexcept {

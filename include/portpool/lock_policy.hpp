@@ -11,7 +11,7 @@
 ///   PortLock (then the PortLease made from it) lives. When the port cannot be locked, `reason`
 ///   says why (always), and if `explain` is set, `refusal` says it in words and `holder` names
 ///   the holder for `RefusalReason::held` when its record is known. May throw the library's
-///   errors; a throw holds nothing.
+///   errors; a throw holds nothing. Called from several threads at once when the manager is.
 /// - `const std::filesystem::path& P::lock_dir() const noexcept`: where the lock files are.
 /// - Move construction (the manager owns its policy).
 ///
@@ -72,6 +72,8 @@ namespace portpool {
 /// probes the port, then turns it into a PortLease, or drops it, which unlocks the port.
 /// Move-only. Only FileLockPolicy makes one (the lock file stays the authority on a host); other
 /// policies wrap FileLockPolicy and tie what they hold besides to the lock (call_after_release).
+///
+/// Thread safety: one lock is used by one thread at a time.
 class PortLock {
  public:
   /// The holder this lock was taken for (its port, service, instance...).
@@ -96,6 +98,7 @@ class PortLock {
 
 /// What LockPolicy::try_lock answers: the lock, or why the port could not be locked.
 struct LockAttempt {
+  /// The lock when the port was locked, else empty.
   std::optional<PortLock> lock;
   std::string refusal;  ///< why, in words (who holds the port); empty unless the caller asked for an explanation
   RefusalReason reason = RefusalReason::held;  ///< why, when `lock` is empty
@@ -107,8 +110,14 @@ struct LockAttempt {
 /// it. The directory is created (mode 0700) and checked when the policy is constructed.
 ///
 /// @throws LockDirError from the constructor when the lock directory is unsafe or unusable.
+///
+/// Thread safety: try_lock() and lock_dir() may be called from several threads at once (the
+/// managers do); two threads of one process never lock the same port, as two processes never do.
 class FileLockPolicy {
  public:
+  /// Opens (creating it when missing) the lock directory `options.lock_dir` names (the default one
+  /// when empty), honouring `options.shared_lock_dir`.
+  /// @throws LockDirError when the directory is unsafe or unusable.
   explicit FileLockPolicy(const Options& options)
       : directory_(detail::open_lock_dir(options.lock_dir, options.shared_lock_dir, true)) {}
 
@@ -122,6 +131,8 @@ class FileLockPolicy {
     return {PortLock(std::move(attempt.lock)), {}, RefusalReason::held, std::nullopt};
   }
 
+  /// Where the lock files are: `Options::lock_dir`, or `default_lock_dir()` (read when the policy
+  /// was built) when that was empty.
   const std::filesystem::path& lock_dir() const noexcept { return directory_->path; }
 
   /// The name of `port`'s lock file in the lock directory.

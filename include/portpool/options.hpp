@@ -34,9 +34,13 @@ enum class EventKind {
 /// };
 /// @endcode
 struct Event {
+  /// What happened.
   EventKind kind;
+  /// The service whose pool or lease it happened to.
   std::string service;
   std::uint16_t port = 0;  ///< 0 for `exhausted`
+  /// What happened in words, ready for a log line ("acquired port 9000 for 'api'", "skipped port
+  /// 9001: ..."); for `exhausted`, the PoolExhausted message.
   std::string message;
   /// Why the port was passed over: set for `skipped`, empty for the other kinds.
   std::optional<RefusalReason> reason;

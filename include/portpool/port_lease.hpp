@@ -27,7 +27,9 @@ inline const HeldLock* held_lock_of(const PortLease& lease) noexcept;
 
 /// Identity of the lock file a lease holds (what `PortShield` compares the path against).
 struct LockFileIdentity {
+  /// The file's `st_dev`.
   dev_t device = 0;
+  /// The file's `st_ino`.
   ino_t inode = 0;
 };
 
@@ -42,6 +44,11 @@ struct LockFileIdentity {
 /// A lease does not survive exec(). A child forked without exec shares the lock until it exits
 /// or execs (its copy of the lease reports `held() == false`): a launcher must stay alive while
 /// its child uses the port, or pass the child `lock_descriptor()`.
+///
+/// Thread safety: const members may be called from several threads at once; release(),
+/// set_readiness(), assignment and destruction need that no other thread uses the lease meanwhile
+/// (two threads releasing one lease race). A lease may be released on another thread than the one
+/// that acquired it; distinct leases are independent.
 ///
 /// @code
 /// portpool::PortPoolManager manager("api", {9000, 9001, 9002});

@@ -33,17 +33,24 @@ class ListeningLease;
 /// thread), its lock file must be free (no other process holds it), and it must pass the probe
 /// (by default: no program listens on it, on any local address). Ports that browsers and fetch()
 /// refuse are skipped unless `Options::allow_fetch_blocked_ports`. The first port that passes is returned;
-/// no port outside the pool is ever returned. A manager is safe to use from several threads.
+/// no port outside the pool is ever returned.
+///
+/// Thread safety: every member, the acquisitions included, may be called from several threads at
+/// once (`Options::on_event` is then called on each of them); only moving and destroying a manager
+/// need that no other thread uses it. A policy of your own must allow its try_lock() or check() to
+/// be called from several threads at once.
 ///
 /// `LockPolicy` makes a port exclusive (default `FileLockPolicy`; the concept is described in
 /// <portpool/lock_policy.hpp>), `ProbePolicy` checks that it is usable (default `BindProbe`;
 /// `NoProbe` skips the check; the concept is described in <portpool/probe.hpp>).
 ///
 /// @code
+/// auto table = portpool::ServicePortTable({/*base*/ 20000, /*stride*/ 10, /*max*/ 4})
+///                  .add_instance_pool("api", 0, 3);
 /// portpool::Options options;
 /// options.instance = 2;
-/// portpool::PortPoolManager manager(portpool::ServicePortTable::defaults(), "sandra-ia", options);
-/// portpool::PortLease lease = manager.acquire();  // 6130 if free
+/// portpool::PortPoolManager manager(table, "api", options);
+/// portpool::PortLease lease = manager.acquire();  // 20010 if free
 /// @endcode
 template <class LockPolicy, class ProbePolicy>
 class BasicPortPoolManager {
@@ -169,9 +176,20 @@ class BasicPortPoolManager {
   template <class Executor, class Rep, class Period>
   ListeningLease acquire_listening_for(const Executor& executor, std::chrono::duration<Rep, Period> timeout);
 
+  /// The service whose pool this manager hands out.
   const std::string& service() const noexcept { return service_; }
+
+  /// The pool's ports in the order they are tried: as given, or for a manager built from a table,
+  /// the table's search_order() for `options.instance`.
   const std::vector<std::uint16_t>& pool() const noexcept { return pool_; }
+
+  /// The options in use: as given, with `instance_id` generated when it was empty; for a manager
+  /// built from a table, `allow_fetch_blocked_ports` also set when the table allows them, and the
+  /// empty fields of `description` filled from the table's description of the service.
   const Options& options() const noexcept { return options_; }
+
+  /// The lock policy's lock directory: for FileLockPolicy, `Options::lock_dir`, or
+  /// `default_lock_dir()` (read when the manager was built) when that was empty.
   const std::filesystem::path& lock_dir() const noexcept { return locks_.lock_dir(); }
 
  private:

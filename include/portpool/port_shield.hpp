@@ -51,6 +51,9 @@ class ShieldState;
 /// the same address and port beside it; the shield reports that other socket as foreign, which it
 /// is. Sockets in other network namespaces are not visible in this process's tables.
 ///
+/// Thread safety: stop() may be called from any thread, from several at once, and while a check
+/// or the callback runs; move assignment and destruction need that no other thread uses the shield.
+///
 /// @code
 /// boost::asio::io_context io;
 /// auto listening = manager.acquire_listening(io.get_executor());
@@ -78,6 +81,7 @@ class PortShield {
 
   PortShield(const PortShield&) = delete;
   PortShield& operator=(const PortShield&) = delete;
+  /// Takes over the watch of the shield moved from, which then watches nothing.
   PortShield(PortShield&&) noexcept = default;
   /// Stops this shield (see stop()), then takes over `other`'s watch.
   PortShield& operator=(PortShield&& other) noexcept;  // NOLINT(bugprone-exception-escape): as stop()

@@ -4,7 +4,7 @@
 /// The umbrella header: everything in portpool's core (no toml++ needed).
 ///
 /// portpool runs on Linux 4.11 or later (open-file-description locks, statx, sock_diag, inotify,
-/// /proc); on any other system this header stops with an #error that says so.
+/// /proc); on any other system this header stops with an `#error` that says so.
 
 #include <portpool/detail/platform.hpp>
 

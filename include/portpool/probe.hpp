@@ -10,7 +10,7 @@
 ///   the port can be handed out, else why not (the text goes into the skip event and the
 ///   PoolExhausted message, as the detail of a refusal with `RefusalReason::in_use`). May throw the
 ///   library's errors (ResourceError when out of descriptors); the port is then unlocked and
-///   nothing is held.
+///   nothing is held. Called from several threads at once when the manager is.
 /// - Move construction (the manager owns its policy).
 ///
 /// `is_probe_policy_v<P>` tells whether `P` provides these; BasicPortPoolManager checks it with a
@@ -37,6 +37,8 @@ namespace portpool {
 /// must also be bindable there. A port that fails is skipped with the reason, naming each
 /// listener as the shield names a foreign one ("in use by a program outside portpool, which
 /// listens on [::1]:6001 (socket inode 1234)").
+///
+/// Thread safety: check() may be called from several threads at once.
 struct BindProbe {
   /// Why `port` cannot be used, or nullopt when it can.
   /// @throws ResourceError when no socket can be created (descriptors or memory exhausted).
@@ -47,15 +49,18 @@ struct BindProbe {
 
 /// A probe that accepts every locked port: for pools whose ports are never bound on this machine
 /// (or bound by a launcher that reports its own errors).
+///
+/// Thread safety: check() may be called from several threads at once.
 struct NoProbe {
+  /// Always nullopt: every port can be handed out.
   std::optional<std::string> check(const IpAddress& /*address*/, std::uint16_t /*port*/) const { return std::nullopt; }
 };
 
 namespace detail {
 
 template <class Policy>
-using probe_check_result = decltype(std::declval<const Policy&>().check(std::declval<const IpAddress&>(),
-                                                                        std::declval<std::uint16_t>()));
+using probe_check_result =
+    decltype(std::declval<const Policy&>().check(std::declval<const IpAddress&>(), std::declval<std::uint16_t>()));
 
 }  // namespace detail
 

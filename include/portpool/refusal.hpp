@@ -45,6 +45,9 @@ inline const char* to_string(RefusalReason reason) noexcept {
 /// One port that was not handed out, and why: carried by `PoolExhausted::refusals()` (one per pool
 /// port, in the order they were tried) and by the `skipped` events.
 ///
+/// Thread safety: a plain value: copies are independent, and a const one may be read from several
+/// threads at once.
+///
 /// @code
 /// } catch (const portpool::PoolExhausted& exhausted) {
 ///   for (const portpool::Refusal& refusal : exhausted.refusals())
@@ -53,7 +56,9 @@ inline const char* to_string(RefusalReason reason) noexcept {
 /// }
 /// @endcode
 struct Refusal {
+  /// The port passed over.
   std::uint16_t port = 0;
+  /// Why, in a form a program can act on.
   RefusalReason reason = RefusalReason::held;
   /// The holder as its record names it, for `held`; empty for other reasons, and for a holder
   /// that had locked the port but not yet written its record.

@@ -27,8 +27,11 @@ std::string describe_ports(const std::vector<Port>& ports);
 /// Where the instance-relative pools of instance N start: `base + (N - 1) * stride`, for
 /// N = 1 .. max.
 struct InstanceLayout {
+  /// The first port of instance 1's range.
   unsigned base = 6000;
+  /// How far apart the ranges of two consecutive instances start.
   unsigned stride = 100;
+  /// The highest instance number.
   unsigned max = 10;
 };
 
@@ -42,6 +45,9 @@ enum class PoolScope { host, fleet };
 ///
 /// Build one in code, or load one from TOML with `load_table_file()` or `load_table()` (include
 /// `<portpool/config_file.hpp>` for those). Call `validate()` before use; the managers do.
+///
+/// Thread safety: a table no longer being changed may be read (every const member) from several
+/// threads at once; the members that change it need that no other thread uses the table meanwhile.
 ///
 /// @code
 /// auto table = portpool::ServicePortTable({/*base*/ 20000, /*stride*/ 10, /*max*/ 4})
@@ -63,8 +69,8 @@ class ServicePortTable {
   /// @throws ConfigError on an invalid or duplicate name, an empty list or a repeated port.
   ServicePortTable& add_shared_pool(std::string service, std::vector<unsigned> ports);
 
-  /// Adds the shared pool `first .. last` (inclusive).
-  /// @throws ConfigError when `last < first`, and as add_shared_pool().
+  /// Adds the shared pool of the ports from `first` to `last`, both included.
+  /// @throws ConfigError when `last` is below `first`, and as add_shared_pool().
   ServicePortTable& add_shared_range(std::string service, unsigned first, unsigned last);
 
   /// Lets the managers of `service` hand out ports that browsers and `fetch()` refuse to connect to
@@ -124,6 +130,7 @@ class ServicePortTable {
   /// @throws ConfigError on an unknown service.
   PoolScope scope(std::string_view service) const { return find(service).scope; }
 
+  /// The instance layout the table was built with (its `max` is the highest instance number).
   const InstanceLayout& layout() const noexcept { return layout_; }
 
  private:

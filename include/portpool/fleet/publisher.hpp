@@ -61,6 +61,8 @@ struct PublisherStats {
 /// is missing or different, deletes what is extra). The local locks stay the only authority:
 /// nothing here changes who holds a port.
 ///
+/// Thread safety: run() on one thread; stop(), stats() and host_id() from any thread, at any time.
+///
 /// @code
 /// portpool::fleet::PublisherOptions options;
 /// options.etcd.endpoints = {"http://127.0.0.1:2379"};
