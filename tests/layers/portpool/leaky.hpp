@@ -6,7 +6,5 @@ namespace portpool {
 using namespace detail;
 using Exposed = detail::Hidden;
 inline constexpr auto hidden_size = sizeof(detail::Hidden);
-inline void allowed_in_a_body() {
-  using namespace portpool::detail;
-}
+inline void allowed_in_a_body() { using namespace portpool::detail; }
 }  // namespace portpool
