@@ -11,7 +11,6 @@
 #include <portpool/port_lease.hpp>
 #include <portpool/probe.hpp>
 #include <portpool/refusal.hpp>
-#include <portpool/service_port_table.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -24,6 +23,8 @@
 #include <vector>
 
 namespace portpool {
+
+class ServicePortTable;
 
 class ListeningLease;
 
@@ -72,10 +73,14 @@ class BasicPortPoolManager {
   /// @throws ConfigError as above.
   BasicPortPoolManager(std::string service, std::vector<std::uint16_t> pool, Options options, LockPolicy locks);
 
-  /// A manager for `service`'s pool in `table`, for `options.instance`. The table is validated.
+  /// A manager for `service`'s pool in `table` (a ServicePortTable: include
+  /// <portpool/service_port_table.hpp>, or <portpool/config_file.hpp> to load one), for
+  /// `options.instance`. The table is validated. A template only so that a program that does not
+  /// use tables does not compile their code.
   /// @throws ConfigError on an invalid table, an unknown service or an instance out of range;
   /// LockDirError as above.
-  BasicPortPoolManager(const ServicePortTable& table, std::string service, Options options = {});
+  template <class Table, std::enable_if_t<std::is_same_v<Table, ServicePortTable>, int> = 0>
+  BasicPortPoolManager(const Table& table, std::string service, Options options = {});
 
   /// Takes the first available port of the pool.
   /// @throws PoolExhausted naming the pool and, for each port, why it was not available (in its

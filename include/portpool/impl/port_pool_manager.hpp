@@ -28,14 +28,16 @@ namespace portpool {
 
 namespace detail {
 
-inline std::vector<std::uint16_t> pool_from_table(const ServicePortTable& table, const std::string& service,
+template <class Table>
+std::vector<std::uint16_t> pool_from_table(const Table& table, const std::string& service,
                                                   unsigned instance) {
   table.validate();
   return table.search_order(service, instance);
 }
 
 // The table's word on fetch-blocked ports and the service's description, for a manager built from it.
-inline Options with_table_permissions(const ServicePortTable& table, const std::string& service, Options options) {
+template <class Table>
+Options with_table_permissions(const Table& table, const std::string& service, Options options) {
   options.allow_fetch_blocked_ports = options.allow_fetch_blocked_ports || table.allows_fetch_blocked_ports(service);
   options.description = with_defaults(std::move(options.description), table.description(service));
   return options;
@@ -188,7 +190,8 @@ BasicPortPoolManager<LockPolicy, ProbePolicy>::BasicPortPoolManager(std::string 
       locks_((detail::check_manager_arguments(service_, pool_, options_), std::move(locks))) {}
 
 template <class LockPolicy, class ProbePolicy>
-BasicPortPoolManager<LockPolicy, ProbePolicy>::BasicPortPoolManager(const ServicePortTable& table, std::string service,
+template <class Table, std::enable_if_t<std::is_same_v<Table, ServicePortTable>, int>>
+BasicPortPoolManager<LockPolicy, ProbePolicy>::BasicPortPoolManager(const Table& table, std::string service,
                                                                     Options options)
     : BasicPortPoolManager(service, detail::pool_from_table(table, service, options.instance),
                            detail::with_table_permissions(table, service, std::move(options))) {}
