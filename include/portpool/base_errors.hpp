@@ -21,6 +21,14 @@ class ConfigError : public Error {
   using Error::Error;
 };
 
+/// A service name or an instance number that the port table does not have: the caller's argument
+/// is wrong, not the table (the portpool command exits 64 for it, as for any usage error). Nothing
+/// was acquired.
+class ArgumentError : public ConfigError {
+ public:
+  using ConfigError::ConfigError;
+};
+
 /// The lock directory is unsafe (a symbolic link, another user's, writable by others) or unusable
 /// (cannot be created or written). Nothing was acquired.
 class LockDirError : public Error {

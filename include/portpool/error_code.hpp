@@ -8,7 +8,8 @@
 /// | code | exception |
 /// |---|---|
 /// | `errc::pool_exhausted` | PoolExhausted |
-/// | `errc::config_error` | ConfigError |
+/// | `errc::argument_error` | ArgumentError (an unknown service, an instance out of range) |
+/// | `errc::config_error` | any other ConfigError |
 /// | `errc::lock_dir_error` | LockDirError |
 /// | `errc::resource_error` | ResourceError |
 /// | `errc::etcd_unavailable` | fleet::EtcdUnavailable |
@@ -34,12 +35,13 @@ namespace portpool {
 /// The codes of the `portpool` error category; 0 is success.
 enum class errc {
   pool_exhausted = 1,  ///< no port (or instance number) of the pool could be taken
-  config_error,        ///< an invalid table, pool, service name, instance or option; nothing was acquired
+  config_error,        ///< an invalid table, pool, service name or option; nothing was acquired
   lock_dir_error,      ///< the lock directory is unsafe or unusable; nothing was acquired
   resource_error,      ///< out of descriptors or memory for sockets and lock files; nothing was acquired
   system_failure,      ///< another failure of the system (a failing call); nothing was acquired
   etcd_unavailable,    ///< etcd cannot be reached (fleet pools); nothing was acquired
   etcd_refused,        ///< etcd answered with an error (fleet pools); nothing was acquired
+  argument_error,      ///< a service or instance number the table does not have; nothing was acquired
 };
 
 }  // namespace portpool
@@ -73,6 +75,8 @@ class PortpoolErrorCategory final : public std::error_category {
         return "etcd cannot be reached";
       case errc::etcd_refused:
         return "etcd refused the request";
+      case errc::argument_error:
+        return "a service or instance number the port table does not have";
     }
     return "unknown portpool error";
   }
@@ -101,6 +105,9 @@ inline std::error_code make_error_code(errc code) noexcept { return {static_cast
 inline std::error_code error_code_for(const std::exception& error) noexcept {
   if (dynamic_cast<const PoolExhausted*>(&error) != nullptr) {
     return errc::pool_exhausted;
+  }
+  if (dynamic_cast<const ArgumentError*>(&error) != nullptr) {
+    return errc::argument_error;
   }
   if (dynamic_cast<const ConfigError*>(&error) != nullptr) {
     return errc::config_error;

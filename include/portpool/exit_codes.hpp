@@ -61,6 +61,8 @@ inline int exit_code_for(const std::error_code& error) noexcept {
       return exit_code::etcd_unavailable;
     case errc::etcd_refused:
       return exit_code::etcd_refused;
+    case errc::argument_error:
+      return exit_code::usage;
     case errc::resource_error:
     case errc::system_failure:
       break;
@@ -69,12 +71,10 @@ inline int exit_code_for(const std::error_code& error) noexcept {
 }
 
 /// The exit code of the portpool command for the library's `error`: PoolExhausted 75,
-/// LockDirError 77, ConfigError 78 (an invalid config file or table), fleet::EtcdUnavailable 69,
-/// fleet::EtcdError 76, and 71 for running out of a resource (ResourceError) or anything else.
-///
-/// The command checks the service and instance named on its command line before it asks the
-/// library, and exits 64 (`exit_code::usage`) for an unknown one; a program that takes them from
-/// its own command line should do the same rather than pass the library's ConfigError on.
+/// LockDirError 77, ArgumentError 64 (an unknown service, an instance out of range: what the
+/// command calls a usage error), ConfigError 78 (an invalid config file or table),
+/// fleet::EtcdUnavailable 69, fleet::EtcdError 76, and 71 for running out of a resource
+/// (ResourceError) or anything else.
 ///
 /// @code
 /// try {

@@ -77,7 +77,8 @@ class BasicPortPoolManager {
   /// <portpool/service_port_table.hpp>, or <portpool/config_file.hpp> to load one), for
   /// `options.instance`. The table is validated. A template only so that a program that does not
   /// use tables does not compile their code.
-  /// @throws ConfigError on an invalid table, an unknown service or an instance out of range;
+  /// @throws ConfigError on an invalid table; ArgumentError (a ConfigError) on an unknown service or an
+  /// instance out of range;
   /// LockDirError as above.
   template <class Table, std::enable_if_t<std::is_same_v<Table, ServicePortTable>, int> = 0>
   BasicPortPoolManager(const Table& table, std::string service, Options options = {});

@@ -76,20 +76,20 @@ class ServicePortTable {
   /// Lets the managers of `service` hand out ports that browsers and `fetch()` refuse to connect to
   /// (see `is_fetch_blocked_port()`); they are skipped otherwise. For pools that no browser or
   /// JavaScript client ever connects to.
-  /// @throws ConfigError on an unknown service.
+  /// @throws ArgumentError (a ConfigError) on an unknown service.
   ServicePortTable& allow_fetch_blocked_ports(std::string_view service, bool allow = true);
 
   /// Describes what `service` serves: the defaults of `Options::description` for its managers
   /// built from this table.
-  /// @throws ConfigError on an unknown service or an invalid description.
+  /// @throws ArgumentError (a ConfigError) on an unknown service; ConfigError on an invalid description.
   ServicePortTable& describe(std::string_view service, ServiceDescription description);
 
   /// What `service` serves, as described with describe() (empty when it was not).
-  /// @throws ConfigError on an unknown service.
+  /// @throws ArgumentError (a ConfigError) on an unknown service.
   const ServiceDescription& description(std::string_view service) const { return find(service).description; }
 
   /// Whether `service`'s pool may hand out ports that browsers and `fetch()` refuse.
-  /// @throws ConfigError on an unknown service.
+  /// @throws ArgumentError (a ConfigError) on an unknown service.
   bool allows_fetch_blocked_ports(std::string_view service) const { return find(service).allow_fetch_blocked_ports; }
 
   /// The ports of `service`'s pool for `instance` that browsers and `fetch()` refuse to connect to,
@@ -105,8 +105,8 @@ class ServicePortTable {
   /// The ports of `service` for `instance`, in table order. (A manager built from the table tries
   /// an instance-relative pool from its first port, and a shared pool from index
   /// (instance - 1) mod size, wrapping; see search_order().)
-  /// @throws ConfigError on an unknown service, an instance outside 1..max, or a port outside
-  /// 1..65535.
+  /// @throws ArgumentError (a ConfigError) on an unknown service or an instance outside 1..max; ConfigError on a port
+  /// outside 1..65535.
   std::vector<std::uint16_t> pool_for(std::string_view service, unsigned instance) const;
 
   /// pool_for() in the order a manager tries it: shared pools rotated to start at index
@@ -118,16 +118,16 @@ class ServicePortTable {
   std::vector<std::string> services() const;
 
   /// Whether `service` is shared by all instances.
-  /// @throws ConfigError on an unknown service.
+  /// @throws ArgumentError (a ConfigError) on an unknown service.
   bool is_shared(std::string_view service) const { return find(service).shared; }
 
   /// Declares where `service`'s ports are exclusive (TOML: `scope = "fleet"`). The table only
   /// records it: a fleet-wide service is acquired with a fleet lock policy (`fleet::FleetLockPolicy`).
-  /// @throws ConfigError on an unknown service.
+  /// @throws ArgumentError (a ConfigError) on an unknown service.
   ServicePortTable& set_scope(std::string_view service, PoolScope scope);
 
   /// Where `service`'s ports are exclusive (PoolScope::host unless declared otherwise).
-  /// @throws ConfigError on an unknown service.
+  /// @throws ArgumentError (a ConfigError) on an unknown service.
   PoolScope scope(std::string_view service) const { return find(service).scope; }
 
   /// The instance layout the table was built with (its `max` is the highest instance number).

@@ -87,15 +87,28 @@ TEST_CASE("an invalid config file: the command and exit_code_for(ConfigError) gi
   CHECK(library_exit_code([&] { portpool::load_table_file(bad); }) == portpool::exit_code::bad_config);
 }
 
-TEST_CASE("an unknown service is a usage error of the command (64), which checks it before the library") {
+TEST_CASE("an unknown service: the command and exit_code_for(ArgumentError) give 64") {
   Situation situation;
   auto result = run_portpool(
       {"lease", "--config", situation.config.string(), "--lock-dir", situation.dir.lock_dir().string(), "nope"});
   CHECK(result.exit_code == portpool::exit_code::usage);
   CHECK_THAT(result.err, Contains("unknown service 'nope'"));
-  // Through the library the same mistake is a ConfigError, as an invalid table is: 78.
   CHECK(library_exit_code([&] {
           auto table = portpool::load_table_file(situation.config);
           portpool::PortPoolManager(table, "nope", situation.options(situation.dir.lock_dir()));
-        }) == portpool::exit_code::bad_config);
+        }) == portpool::exit_code::usage);
+}
+
+TEST_CASE("an instance out of the table's range: the command and exit_code_for(ArgumentError) give 64") {
+  Situation situation;
+  auto result = run_portpool({"lease", "--config", situation.config.string(), "--lock-dir",
+                              situation.dir.lock_dir().string(), "--instance", "999", "web"});
+  CHECK(result.exit_code == portpool::exit_code::usage);
+  CHECK_THAT(result.err, Contains("instance 999 is out of range"));
+  CHECK(library_exit_code([&] {
+          auto table = portpool::load_table_file(situation.config);
+          auto options = situation.options(situation.dir.lock_dir());
+          options.instance = 999;
+          portpool::PortPoolManager(table, "web", options);
+        }) == portpool::exit_code::usage);
 }

@@ -29,8 +29,7 @@ namespace portpool {
 namespace detail {
 
 template <class Table>
-std::vector<std::uint16_t> pool_from_table(const Table& table, const std::string& service,
-                                                  unsigned instance) {
+std::vector<std::uint16_t> pool_from_table(const Table& table, const std::string& service, unsigned instance) {
   table.validate();
   return table.search_order(service, instance);
 }

@@ -170,12 +170,12 @@ inline std::size_t ServicePortTable::index_of(std::string_view name) const {
   for (const auto& service : services_) {
     known += known.empty() ? service.name : ", " + service.name;
   }
-  throw ConfigError(fmt::format("unknown service '{}': the table has {}", name, known.empty() ? "none" : known));
+  throw ArgumentError(fmt::format("unknown service '{}': the table has {}", name, known.empty() ? "none" : known));
 }
 
 inline void ServicePortTable::check_instance(unsigned instance) const {
   if (instance == 0 || instance > layout_.max) {
-    throw ConfigError(
+    throw ArgumentError(
         fmt::format("instance {} is out of range: the table allows instances 1 to {}", instance, layout_.max));
   }
 }
