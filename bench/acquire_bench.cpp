@@ -22,7 +22,7 @@
 #include "floor.hpp"
 #include "temp_dir.hpp"
 
-#include <portpool/portpool.hpp>
+#include <portpool/asio.hpp>
 
 #include <fcntl.h>
 #include <unistd.h>

@@ -26,7 +26,7 @@
 #include "ports.hpp"
 #include "temp_dir.hpp"
 
-#include <portpool/portpool.hpp>
+#include <portpool/asio.hpp>
 
 #include <netinet/in.h>
 #include <sys/resource.h>

@@ -1,4 +1,4 @@
-#include <portpool/portpool.hpp>
+#include <portpool/asio.hpp>
 
 #include "example_application_table.hpp"
 

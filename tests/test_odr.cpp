@@ -4,7 +4,7 @@
 // record parser relies on (it once did, and a process could no longer see its own holds).
 #include <portpool/port_shield.hpp>
 // (keep this order)
-#include <portpool/portpool.hpp>
+#include <portpool/asio.hpp>
 
 #include "example_application_table.hpp"
 #include "ports.hpp"

@@ -5,7 +5,7 @@
 #error "test_shipped_headers checks the shipped headers: build it without PORTPOOL_TEST_HOOKS"
 #endif
 
-#include <portpool/portpool.hpp>
+#include <portpool/asio.hpp>
 
 #include "ports.hpp"
 #include "temp_dir.hpp"

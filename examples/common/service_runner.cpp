@@ -7,7 +7,7 @@
 
 #include <example_table.hpp>
 #include <portpool/config_file.hpp>
-#include <portpool/portpool.hpp>
+#include <portpool/asio.hpp>
 
 #include <signal.h>
 #include <unistd.h>

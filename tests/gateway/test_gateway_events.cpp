@@ -9,7 +9,7 @@
 #include "ports.hpp"
 #include "temp_dir.hpp"
 
-#include <portpool/portpool.hpp>
+#include <portpool/asio.hpp>
 
 #include <signal.h>
 

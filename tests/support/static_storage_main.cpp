@@ -10,7 +10,7 @@
 // s = a shield of the lease, w = a listening lease of PORT_B with its own shield. Prints "HELD"
 // once everything is taken, then returns from main.
 
-#include <portpool/portpool.hpp>
+#include <portpool/asio.hpp>
 
 #include <boost/asio/io_context.hpp>
 
