@@ -87,6 +87,17 @@ bool ready_within(std::future<Result>& result, std::chrono::seconds bound) {
   return result.wait_for(bound) == std::future_status::ready;
 }
 
+// A pool of one port, held by another process (`holder`, which releases when its input closes), and
+// this process's manager of the pool.
+struct OnePortHeldElsewhere {
+  TempDir directory;
+  ReservedPorts ports = ReservedPorts::any(1);
+  ChildProcess holder = spawn_port_holder(directory.lock_dir(), "web", ports.ports());
+  PortPoolManager manager{"web", ports.ports(), options_in(directory)};
+
+  OnePortHeldElsewhere() { REQUIRE(acquired_by(holder) == ports[0]); }
+};
+
 }  // namespace
 
 TEST_CASE("acquire_for gets a port that another process releases while it waits") {
@@ -108,19 +119,14 @@ TEST_CASE("acquire_for gets a port that another process releases while it waits"
   CHECK(second.read_line() == "RELEASED");
 }
 
-TEST_CASE("a holder killed with SIGKILL wakes the waiter") {
+TEST_CASE_METHOD(OnePortHeldElsewhere, "a holder killed with SIGKILL wakes the waiter") {
   CountingAttempts attempts;
-  TempDir directory;
-  auto ports = ReservedPorts::any(1);
-  auto victim = spawn_port_holder(directory.lock_dir(), "web", ports.ports());
-  REQUIRE(acquired_by(victim) == ports[0]);
-  PortPoolManager manager("web", ports.ports(), options_in(directory));
 
   auto start = std::chrono::steady_clock::now();
   auto waiter = std::async(std::launch::async, [&] { return manager.try_acquire_for(long_wait); });
   REQUIRE(wait_until([] { return lock_attempts >= 1; }));
-  victim.signal(SIGKILL);
-  victim.wait();
+  holder.signal(SIGKILL);
+  holder.wait();
   REQUIRE(ready_within(waiter, woken_within));
   auto lease = waiter.get();
   REQUIRE(lease.has_value());
@@ -130,13 +136,8 @@ TEST_CASE("a holder killed with SIGKILL wakes the waiter") {
        << " ms after the wait began");
 }
 
-TEST_CASE("a waiter that times out throws acquire()'s PoolExhausted, not before its deadline") {
-  TempDir directory;
-  auto ports = ReservedPorts::any(1);
-  auto holder = spawn_port_holder(directory.lock_dir(), "web", ports.ports());
-  REQUIRE(acquired_by(holder) == ports[0]);
-  PortPoolManager manager("web", ports.ports(), options_in(directory));
-
+TEST_CASE_METHOD(OnePortHeldElsewhere,
+                 "a waiter that times out throws acquire()'s PoolExhausted, not before its deadline") {
   std::string expected;
   try {
     manager.acquire();
@@ -180,13 +181,8 @@ TEST_CASE("a free pool is taken at once, and a huge timeout is no overflow") {
   CHECK(open_descriptors() == descriptors);
 }
 
-TEST_CASE("several waiting threads and one released port: exactly one takes it, the others keep waiting") {
-  TempDir directory;
-  auto ports = ReservedPorts::any(1);
-  auto holder = spawn_port_holder(directory.lock_dir(), "web", ports.ports());
-  REQUIRE(acquired_by(holder) == ports[0]);
-  PortPoolManager manager("web", ports.ports(), options_in(directory));
-
+TEST_CASE_METHOD(OnePortHeldElsewhere,
+                 "several waiting threads and one released port: exactly one takes it, the others keep waiting") {
   constexpr int waiters = 3;
   std::mutex mutex;
   std::condition_variable changed;
@@ -258,13 +254,8 @@ TEST_CASE("a port refused with no local event (a claim of another host) is re-ch
   CHECK(waiter.get().port() == ports[0]);
 }
 
-TEST_CASE("without inotify, the waiter re-checks and still gets a released port") {
+TEST_CASE_METHOD(OnePortHeldElsewhere, "without inotify, the waiter re-checks and still gets a released port") {
   CountingAttempts attempts;
-  TempDir directory;
-  auto ports = ReservedPorts::any(1);
-  auto holder = spawn_port_holder(directory.lock_dir(), "web", ports.ports());
-  REQUIRE(acquired_by(holder) == ports[0]);
-  PortPoolManager manager("web", ports.ports(), options_in(directory));
 
   detail::inotify_switch = false;
   auto waiter = std::async(std::launch::async, [&] { return manager.acquire_for(long_wait); });
@@ -276,13 +267,8 @@ TEST_CASE("without inotify, the waiter re-checks and still gets a released port"
   CHECK(waiter.get().port() == ports[0]);
 }
 
-TEST_CASE("acquire_listening_for waits for a release, then listens on the port") {
+TEST_CASE_METHOD(OnePortHeldElsewhere, "acquire_listening_for waits for a release, then listens on the port") {
   CountingAttempts attempts;
-  TempDir directory;
-  auto ports = ReservedPorts::any(1);
-  auto holder = spawn_port_holder(directory.lock_dir(), "web", ports.ports());
-  REQUIRE(acquired_by(holder) == ports[0]);
-  PortPoolManager manager("web", ports.ports(), options_in(directory));
   boost::asio::io_context io;
 
   auto waiter =
