@@ -1,6 +1,7 @@
 #include <portpool/exit_codes.hpp>
 #include <portpool/port_pool_manager.hpp>
 
+#include "descriptor_exhaustion.hpp"
 #include "example_application_table.hpp"
 #include "fixtures.hpp"
 #include "holder.hpp"
@@ -347,6 +348,7 @@ TEST_CASE("acquire(std::error_code&) reports running out of descriptors as resou
   auto options = options_in(directory);
   auto code = in_child([&] {
     PortPoolManager manager("api", ports.ports(), options);
+    meet_classes_before_running_out(manager);
     UniqueFd lowest_free(::dup(0));
     rlimit no_more{static_cast<rlim_t>(lowest_free.get()), static_cast<rlim_t>(lowest_free.get())};
     lowest_free.reset();
