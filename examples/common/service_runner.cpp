@@ -6,8 +6,8 @@
 #include "structured_log.hpp"
 
 #include <example_table.hpp>
-#include <portpool/config_file.hpp>
 #include <portpool/asio.hpp>
+#include <portpool/config_file.hpp>
 
 #include <signal.h>
 #include <unistd.h>

@@ -78,7 +78,7 @@ template <class Rep, class Period>
 std::chrono::steady_clock::time_point deadline_after(std::chrono::duration<Rep, Period> timeout) {
   constexpr std::chrono::hours century(24 * 365 * 100);
   const auto now = std::chrono::steady_clock::now();
-  if (timeout <= timeout.zero()) {
+  if (timeout <= std::chrono::duration<Rep, Period>::zero()) {
     return now;
   }
   if (std::chrono::duration<double>(timeout) >= century) {
@@ -92,7 +92,7 @@ template <class Clock, class Duration>
 std::chrono::nanoseconds time_left(const std::chrono::time_point<Clock, Duration>& deadline) {
   constexpr std::chrono::hours longest_wait(24);
   auto left = deadline - Clock::now();
-  if (left <= left.zero()) {
+  if (left <= decltype(left)::zero()) {
     return std::chrono::nanoseconds::zero();
   }
   if (std::chrono::duration<double>(left) >= longest_wait) {
@@ -134,12 +134,12 @@ void wait_for_release(LockFileWatch& watch, std::vector<bool> locked,
   std::vector<std::size_t> closed;                    // the files of the last close, looked at again
   while (true) {
     auto wait = time_left(deadline);
-    if (wait == wait.zero()) {
+    if (wait == std::chrono::nanoseconds::zero()) {
       return;
     }
     if (!watch.watching() || std::find(locked.begin(), locked.end(), false) != locked.end()) {
       auto until_recheck = recheck_at - std::chrono::steady_clock::now();
-      if (until_recheck <= until_recheck.zero()) {
+      if (until_recheck <= decltype(until_recheck)::zero()) {
         return;
       }
       wait = std::min(wait, std::chrono::ceil<std::chrono::nanoseconds>(until_recheck));
