@@ -2,6 +2,7 @@
 // port_pool_manager.hpp, against holders in other processes that release, die or listen.
 
 #include <portpool/detail/test_hook.hpp>
+#include <portpool/listening_lease.hpp>
 #include <portpool/port_pool_manager.hpp>
 
 #include "fixtures.hpp"

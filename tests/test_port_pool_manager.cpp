@@ -1,4 +1,5 @@
 #include <portpool/exit_codes.hpp>
+#include <portpool/listening_lease.hpp>
 #include <portpool/port_pool_manager.hpp>
 
 #include "descriptor_exhaustion.hpp"

@@ -141,8 +141,8 @@ class ListenerSnapshot {
     auto table = read_listener_table();
     snapshot->complete_ = table.complete;
     snapshot->source_ = table.source;
-    for (auto& listener : table.listeners) {
-      snapshot->by_port_[listener.port].push_back(std::move(listener));
+    for (const auto& listener : table.listeners) {
+      snapshot->by_port_[listener.port].push_back(listener);
     }
     return snapshot;
   }
