@@ -64,8 +64,9 @@ inline std::vector<std::uint16_t> port_range(std::uint16_t first, std::size_t co
 
 /// `count` consecutive ports on which nothing listens right now, on any local address (the
 /// library's probe), below the usual ephemeral range (32768 and up) so that outgoing connections do
-/// not take them during a run.
-inline std::vector<std::uint16_t> free_port_range(std::size_t count, std::uint16_t lowest = 20000) {
+/// not take them during a run, and from 12000 up, below the range the tests reserve their ports
+/// from (20000 to 32000), so that a benchmark's smoke test run beside them keeps its ports.
+inline std::vector<std::uint16_t> free_port_range(std::size_t count, std::uint16_t lowest = 12000) {
   constexpr std::size_t highest = 32767;
   for (std::size_t first = lowest; first + count <= highest + 1; first += count) {
     bool all_free = true;

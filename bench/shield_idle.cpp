@@ -246,7 +246,7 @@ std::chrono::milliseconds spread_over(std::chrono::milliseconds interval, std::s
 
 void ForeignListenerLatency(benchmark::State& state) {
   TempDir directory;
-  portpool::PortPoolManager manager("bench", portpool_bench::free_port_range(1, 24000), options_in(directory));
+  portpool::PortPoolManager manager("bench", portpool_bench::free_port_range(1, 14000), options_in(directory));
   IoThreads io;
   portpool::ShieldOptions shield_options;
   shield_options.interval = std::chrono::milliseconds(state.range(0));
