@@ -12,7 +12,8 @@ export interface AcquireOptions extends CommonOptions {
   /**
    * The instance whose pools to use: a number (default 1), 'auto' (the lowest free instance,
    * held with the port), 'from-env' (the test runner's worker: JEST_WORKER_ID, VITEST_POOL_ID,
-   * TEST_PARALLEL_INDEX, PYTEST_XDIST_WORKER) or 'from-env=VAR' (the number in $VAR).
+   * TEST_PARALLEL_INDEX, MOCHA_WORKER_ID, NEXTEST_TEST_GLOBAL_SLOT, PYTEST_XDIST_WORKER) or
+   * 'from-env=VAR' (the number in $VAR; 'from-env=VAR+1' when $VAR counts from 0).
    */
   instance?: number | 'auto' | 'from-env' | `from-env=${string}`;
 }

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <cstddef>
 #include <cstdlib>
 #include <limits>
 #include <optional>
@@ -27,11 +28,13 @@ struct WorkerVariable {
 };
 
 /// The variables instance_from_environment() reads, in the order it reads them.
-inline constexpr std::array<WorkerVariable, 4> worker_variables{{
-    {"PYTEST_XDIST_WORKER", "gw", 0},  // pytest-xdist: gw0, gw1, ...
-    {"JEST_WORKER_ID", "", 1},         // Jest: 1, 2, ...
-    {"VITEST_POOL_ID", "", 1},         // Vitest: 1, 2, ...
-    {"TEST_PARALLEL_INDEX", "", 0},    // Playwright: 0, 1, ...
+inline constexpr std::array<WorkerVariable, 6> worker_variables{{
+    {"PYTEST_XDIST_WORKER", "gw", 0},      // pytest-xdist: gw0, gw1, ...
+    {"JEST_WORKER_ID", "", 1},             // Jest: 1, 2, ...
+    {"VITEST_POOL_ID", "", 1},             // Vitest: 1, 2, ...
+    {"TEST_PARALLEL_INDEX", "", 0},        // Playwright: 0, 1, ...
+    {"MOCHA_WORKER_ID", "", 0},            // mocha --parallel: 0, 1, ...
+    {"NEXTEST_TEST_GLOBAL_SLOT", "", 0},   // cargo-nextest: 0, 1, ...
 }};
 
 namespace detail {
@@ -64,6 +67,19 @@ inline std::optional<unsigned> parse_worker(const WorkerVariable& variable, std:
   return instance == 0 ? std::nullopt : std::optional<unsigned>(instance);
 }
 
+// "VAR+1" names VAR counted from 0 (instance = value + 1), "VAR+0" names VAR counted from 1.
+inline std::optional<WorkerVariable> variable_with_base(std::string_view name) {
+  constexpr std::size_t suffix_size = 2;
+  if (name.size() <= suffix_size || name[name.size() - suffix_size] != '+') {
+    return std::nullopt;
+  }
+  const auto base = name.back();
+  if (base != '0' && base != '1') {
+    return std::nullopt;
+  }
+  return WorkerVariable{name.substr(0, name.size() - suffix_size), "", base == '1' ? 0U : 1U};
+}
+
 inline std::string expected_form(const WorkerVariable& variable) {
   return variable.prefix.empty()
              ? fmt::format("a number from {}", variable.first_worker)
@@ -74,26 +90,34 @@ inline std::string expected_form(const WorkerVariable& variable) {
 
 /// The instance number held by the environment variable `name`: for one of the test runners'
 /// variables (see above) mapped as the runner numbers its workers, for any other variable the
-/// instance number itself (1, 2, ...).
+/// instance number itself (1, 2, ...). `name` may end in `+1` for a variable that counts from 0
+/// (`"SLOT+1"`: instance = value + 1), or in `+0` for one that counts from 1.
+///
+/// @code
+/// options.instance = portpool::instance_from_environment("CI_NODE_INDEX+1");  // 0, 1, ... -> 1, 2, ...
+/// @endcode
 /// @throws ConfigError naming the variable when it is not set or its value is malformed.
 inline unsigned instance_from_environment(const std::string& name) {
-  auto value = detail::environment_value(name);
-  if (!value) {
-    throw ConfigError(fmt::format("the environment variable {} is not set: it should hold the instance number", name));
-  }
-  const WorkerVariable instance_number{name, "", 1};
+  const auto with_base = detail::variable_with_base(name);
   const auto* known = detail::known_worker_variable(name);
-  const auto& variable = known != nullptr ? *known : instance_number;
+  const WorkerVariable instance_number{name, "", 1};
+  const auto& variable = with_base ? *with_base : known != nullptr ? *known : instance_number;
+  auto value = detail::environment_value(variable.name);
+  if (!value) {
+    throw ConfigError(fmt::format("the environment variable {} is not set: it should hold the instance number",
+                                  variable.name));
+  }
   if (auto instance = detail::parse_worker(variable, *value)) {
     return *instance;
   }
-  throw ConfigError(fmt::format("the environment variable {} is '{}', not an instance number: expected {}", name,
-                                *value, detail::expected_form(variable)));
+  throw ConfigError(fmt::format("the environment variable {} is '{}', not an instance number: expected {}",
+                                variable.name, *value, detail::expected_form(variable)));
 }
 
 /// The instance number (1-based) of this test-runner worker, from the first of these variables
 /// that is set: `PYTEST_XDIST_WORKER` (`gwN` gives N+1), `JEST_WORKER_ID` and `VITEST_POOL_ID`
-/// (N), Playwright's `TEST_PARALLEL_INDEX` (N+1).
+/// (N), Playwright's `TEST_PARALLEL_INDEX`, mocha's `MOCHA_WORKER_ID` and cargo-nextest's
+/// `NEXTEST_TEST_GLOBAL_SLOT` (N+1).
 ///
 /// @code
 /// portpool::Options options;
@@ -109,7 +133,8 @@ inline unsigned instance_from_environment() {
   }
   throw ConfigError(
       "no test-runner worker variable is set (PYTEST_XDIST_WORKER, JEST_WORKER_ID, VITEST_POOL_ID, "
-      "TEST_PARALLEL_INDEX): run under a parallel test runner, or name the variable that holds the instance number");
+      "TEST_PARALLEL_INDEX, MOCHA_WORKER_ID, NEXTEST_TEST_GLOBAL_SLOT): run under a parallel test runner, or name "
+      "the variable that holds the instance number (VAR, or VAR+1 when it counts from 0)");
 }
 
 }  // namespace portpool

@@ -3,6 +3,8 @@
 
 #include "cli.hpp"
 
+#include <portpool/test_runner.hpp>
+
 #include <catch2/catch.hpp>
 
 #include <signal.h>
@@ -187,32 +189,47 @@ TEST_CASE("lease --parent-pid of a parent already gone takes nothing and exits 0
   CHECK(holders(fixture.dir.lock_dir()).empty());
 }
 
+namespace {
+
+std::vector<std::string> without_runner_variables() {
+  std::vector<std::string> environment;
+  for (const auto& variable : portpool::worker_variables) {
+    environment.push_back("-u " + std::string(variable.name));
+  }
+  return environment;
+}
+
+}  // namespace
+
 TEST_CASE("lease --instance from-env takes the instance from the test runner's worker variable") {
   Fixture fixture;
   struct Case {
     std::string variable;
     unsigned instance;
   };
-  for (const auto& [variable, instance] : {Case{"PYTEST_XDIST_WORKER=gw2", 3}, Case{"JEST_WORKER_ID=2", 2},
-                                           Case{"VITEST_POOL_ID=4", 4}, Case{"TEST_PARALLEL_INDEX=0", 1}}) {
+  for (const auto& [variable, instance] :
+       {Case{"PYTEST_XDIST_WORKER=gw2", 3}, Case{"JEST_WORKER_ID=2", 2}, Case{"VITEST_POOL_ID=4", 4},
+        Case{"TEST_PARALLEL_INDEX=0", 1}, Case{"MOCHA_WORKER_ID=0", 1}, Case{"NEXTEST_TEST_GLOBAL_SLOT=2", 3}}) {
     INFO(variable);
-    auto lease = fixture.spawn({"--instance", "from-env"}, {"-u PYTEST_XDIST_WORKER", "-u JEST_WORKER_ID",
-                                                            "-u VITEST_POOL_ID", "-u TEST_PARALLEL_INDEX", variable});
+    auto environment = without_runner_variables();
+    environment.push_back(variable);
+    auto lease = fixture.spawn({"--instance", "from-env"}, environment);
     CHECK(lease_line(lease).at("instance") == instance);
     lease.close_stdin();
     CHECK(finish(lease).exit_code == 0);
   }
   auto named = fixture.spawn({"--instance", "from-env=SHARD"}, {"SHARD=5"});
   CHECK(lease_line(named).at("instance") == 5);
+  auto from_zero = fixture.spawn({"--instance", "from-env=SLOT+1"}, {"SLOT=0"});
+  CHECK(lease_line(from_zero).at("instance") == 1);
 }
 
 TEST_CASE("lease --instance from-env with a missing or malformed variable is a usage error naming it") {
   Fixture fixture;
-  const std::vector<std::string> no_runner{"-u PYTEST_XDIST_WORKER", "-u JEST_WORKER_ID", "-u VITEST_POOL_ID",
-                                           "-u TEST_PARALLEL_INDEX"};
+  const auto no_runner = without_runner_variables();
   auto missing = run_portpool(fixture.arguments({"--instance", "from-env"}), no_runner);
   CHECK(missing.exit_code == 64);
-  CHECK_THAT(missing.err, Contains("PYTEST_XDIST_WORKER") && Contains("JEST_WORKER_ID"));
+  CHECK_THAT(missing.err, Contains("PYTEST_XDIST_WORKER") && Contains("MOCHA_WORKER_ID"));
   auto environment = no_runner;
   environment.emplace_back("PYTEST_XDIST_WORKER=worker-1");
   auto malformed = run_portpool(fixture.arguments({"--instance", "from-env"}), environment);
@@ -226,6 +243,8 @@ TEST_CASE("lease --instance from-env with a missing or malformed variable is a u
   auto too_high = run_portpool(fixture.arguments({"--instance", "from-env=SHARD"}), {"SHARD=11"});
   CHECK(too_high.exit_code == 64);
   CHECK_THAT(too_high.err, Contains("out of range"));
+  auto too_high_from_zero = run_portpool(fixture.arguments({"--instance", "from-env=SLOT+1"}), {"SLOT=10"});
+  CHECK(too_high_from_zero.exit_code == 64);
   CHECK(holders(fixture.dir.lock_dir()).empty());
 }
 

@@ -153,6 +153,21 @@ def test_instance_from_environment(monkeypatch):
         portpool.instance_from_environment()
     monkeypatch.setenv("SHARD", "2")
     assert portpool.instance_from_environment("SHARD") == 2
+    assert portpool.instance_from_environment("SHARD+1") == 3
+    assert portpool.instance_from_environment("SHARD+0") == 2
+    monkeypatch.setenv("SHARD", "0")
+    with pytest.raises(portpool.UsageError, match="SHARD is '0'"):
+        portpool.instance_from_environment("SHARD")
+
+
+def test_zero_based_runners_give_instances_from_1(monkeypatch):
+    for name in portpool.WORKER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MOCHA_WORKER_ID", "0")
+    assert portpool.instance_from_environment() == 1
+    monkeypatch.delenv("MOCHA_WORKER_ID")
+    monkeypatch.setenv("NEXTEST_TEST_GLOBAL_SLOT", "3")
+    assert portpool.instance_from_environment() == 4
 
 
 def test_table_gives_the_pools(space):

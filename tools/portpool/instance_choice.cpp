@@ -39,8 +39,8 @@ unsigned instance_number(const std::string& text, const ServicePortTable& table)
   auto number = parse_integer<unsigned>(text);
   if (!number) {
     throw UsageError(
-        fmt::format("--instance {} is not an instance: give a number from 1 to {}, auto, from-env or "
-                    "from-env=VARIABLE",
+        fmt::format("--instance {} is not an instance: give a number from 1 to {}, auto, from-env, "
+                    "from-env=VARIABLE or from-env=VARIABLE+1 (for a variable counting from 0)",
                     text, table.layout().max));
   }
   return *number;

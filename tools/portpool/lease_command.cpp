@@ -73,8 +73,8 @@ CLI::App* add_lease_command(CLI::App& app, LeaseArguments& arguments) {
   command
       ->add_option("--instance", arguments.instance,
                    "instance number, 'auto' for the lowest free one, 'from-env' for the test runner's worker, or "
-                   "'from-env=VAR' for the number in $VAR")
-      ->type_name("N|auto|from-env[=VAR]");
+                   "'from-env=VAR' for the number in $VAR ('from-env=VAR+1' when $VAR counts from 0)")
+      ->type_name("N|auto|from-env[=VAR[+1]]");
   command
       ->add_option("--socket-path", arguments.socket_path,
                    "listen on the port and hand the listening socket to every client of the Unix socket PATH")

@@ -43,7 +43,12 @@ EXIT_UNSAFE_LOCK_DIR = 77
 EXIT_BAD_CONFIG = 78
 
 #: The variables through which test runners number their workers, as ``--instance from-env`` reads them.
-WORKER_VARIABLES = ("PYTEST_XDIST_WORKER", "JEST_WORKER_ID", "VITEST_POOL_ID", "TEST_PARALLEL_INDEX")
+WORKER_VARIABLES = ("PYTEST_XDIST_WORKER", "JEST_WORKER_ID", "VITEST_POOL_ID", "TEST_PARALLEL_INDEX",
+                    "MOCHA_WORKER_ID", "NEXTEST_TEST_GLOBAL_SLOT")
+
+#: How each worker variable writes its number: (text before the number, the first worker's number).
+_WORKER_FORMS = {"PYTEST_XDIST_WORKER": ("gw", 0), "TEST_PARALLEL_INDEX": ("", 0), "MOCHA_WORKER_ID": ("", 0),
+                 "NEXTEST_TEST_GLOBAL_SLOT": ("", 0)}
 
 Instance = Union[int, str, None]
 
@@ -155,21 +160,24 @@ def instance_from_environment(variable: Optional[str] = None) -> int:
     """The instance number of this test-runner worker, read as ``portpool lease --instance from-env`` reads it.
 
     Without ``variable``: the first of WORKER_VARIABLES that is set (``gwN`` of pytest-xdist gives
-    N+1, Jest's and Vitest's N, Playwright's N+1). With ``variable``: the number it holds.
+    N+1, Jest's and Vitest's N, Playwright's, mocha's and cargo-nextest's N+1). With ``variable``: the
+    number it holds (``"VAR+1"`` for a variable that counts from 0, ``"VAR+0"`` for one from 1).
     Raises UsageError naming the variable(s) when it is missing or malformed.
     """
     names = [variable] if variable else [name for name in WORKER_VARIABLES if name in os.environ]
     if not names:
         raise UsageError(
             "no test-runner worker variable is set (" + ", ".join(WORKER_VARIABLES) + "): run under a parallel "
-            "test runner, or name the variable that holds the instance number",
+            "test runner, or name the variable that holds the instance number (VAR, or VAR+1 when it counts from 0)",
             EXIT_USAGE,
         )
     name = names[0]
+    prefix, first_worker = _WORKER_FORMS.get(name, ("", 1))
+    if len(name) > 2 and name[-2] == "+" and name[-1] in "01":
+        name, prefix, first_worker = name[:-2], "", 0 if name[-1] == "1" else 1
     value = os.environ.get(name)
     if value is None:
         raise UsageError(f"the environment variable {name} is not set: it should hold the instance number", EXIT_USAGE)
-    prefix, first_worker = {"PYTEST_XDIST_WORKER": ("gw", 0), "TEST_PARALLEL_INDEX": ("", 0)}.get(name, ("", 1))
     digits = value[len(prefix):] if value.startswith(prefix) else ""
     if not digits.isascii() or not digits.isdigit() or int(digits) + 1 - first_worker < 1:
         expected = f"'{prefix}' followed by a number from {first_worker}" if prefix else f"a number from {first_worker}"
