@@ -157,9 +157,11 @@ struct RunFixture {
   ReservedPorts ports = ReservedPorts::any(3);
   std::filesystem::path config = shared_pool_config(dir, "web", ports.ports());
 
+  /// `run` with `options` (and --quiet: the tests read CMD's standard error, not the port line).
   std::vector<std::string> run_arguments(const std::vector<std::string>& options,
                                          const std::vector<std::string>& command) const {
-    std::vector<std::string> arguments{"run", "--config", config.string(), "--lock-dir", dir.lock_dir().string()};
+    std::vector<std::string> arguments{"run",    "--config", config.string(), "--lock-dir", dir.lock_dir().string(),
+                                       "--quiet"};
     arguments.insert(arguments.end(), options.begin(), options.end());
     arguments.emplace_back("web");
     arguments.emplace_back("--");

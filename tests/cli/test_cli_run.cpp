@@ -68,6 +68,30 @@ TEST_CASE("run gives CMD the port in its environment and in {port} arguments") {
   CHECK(holders(fixture.dir.lock_dir()).empty());
 }
 
+TEST_CASE("run says which port it took on standard error: a line, a JSON line with --json, nothing with --quiet") {
+  Fixture fixture;
+  auto without_quiet = [&](std::vector<std::string> options) {
+    auto arguments = fixture.run_arguments(options, {"true"});
+    arguments.erase(std::find(arguments.begin(), arguments.end(), "--quiet"));
+    return run_portpool(arguments);
+  };
+  auto plain = without_quiet({});
+  REQUIRE(plain.exit_code == 0);
+  CHECK(plain.err == "portpool: web holds port " + std::to_string(fixture.ports[0]) + " (instance 1)\n");
+  auto json = without_quiet({"--json", "--instance", "2"});
+  REQUIRE(json.exit_code == 0);
+  auto line = nlohmann::json::parse(json.err);
+  CHECK(line.at("event") == "held");
+  CHECK(line.at("service") == "web");
+  CHECK(line.at("instance") == 2);
+  const auto& pool = fixture.ports.ports();
+  CHECK(std::find(pool.begin(), pool.end(), line.at("port").get<std::uint16_t>()) != pool.end());
+  CHECK(json.out.empty());
+  auto quiet = fixture.run({}, {"true"});
+  REQUIRE(quiet.exit_code == 0);
+  CHECK(quiet.err.empty());
+}
+
 TEST_CASE("run does not pass on LISTEN_* variables it was given") {
   Fixture fixture;
   auto result =

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <functional>
@@ -149,6 +150,27 @@ std::function<void(const ShieldEvent&)> lost_port_handler(const RunArguments& ar
   };
 }
 
+// One line on standard error, before CMD starts: the port a user would otherwise look up in `status`.
+void report_taken_port(const RunArguments& arguments, Holding& holding) {
+  if (arguments.quiet) {
+    return;
+  }
+  const auto& lease = holding.port();
+  if (arguments.common.json) {
+    std::cerr << nlohmann::ordered_json{{"event", "held"},
+                                        {"service", lease.service()},
+                                        {"port", lease.port()},
+                                        {"instance", lease.instance()},
+                                        {"pid", ::getpid()}}
+                     .dump()
+              << '\n';
+  } else {
+    std::cerr << fmt::format("portpool: {} holds port {} (instance {})\n", lease.service(), lease.port(),
+                             lease.instance());
+  }
+  std::cerr.flush();
+}
+
 LaunchRequest launch_request(const RunArguments& arguments, const std::string& program, Holding& holding,
                              std::chrono::milliseconds kill_grace) {
   const auto& lease = holding.port();
@@ -211,6 +233,8 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
                    "when SERVICE's pool is exhausted, wait up to DURATION for one of its ports to be released "
                    "(default: no wait; exit 75 when none is)")
       ->type_name("DURATION");
+  command->add_flag("--quiet", arguments.quiet,
+                    "do not print the line that says which port was taken (with --json, a JSON line)");
   add_common_options(*command, arguments.common);
   add_description_options(*command, arguments.description);
   add_fleet_run_options(*command, arguments.fleet);
@@ -248,6 +272,7 @@ int run_run_command(const RunArguments& arguments) {
     return instance ? take_instance_port(arguments, ports, options, *instance, supervisor.context(), wait)
                     : take_any_instance_port(arguments, table, ports, options, supervisor.context(), wait);
   });
+  report_taken_port(arguments, holding);
   ServiceCopies copies(supervisor, holding.port(), launch_request(arguments, program, holding, kill_grace),
                        copy_settings);
   bool port_lost = false;
