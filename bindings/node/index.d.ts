@@ -16,6 +16,11 @@ export interface AcquireOptions extends CommonOptions {
    * 'from-env=VAR' (the number in $VAR; 'from-env=VAR+1' when $VAR counts from 0).
    */
   instance?: number | 'auto' | 'from-env' | `from-env=${string}`;
+  /**
+   * When the pool is exhausted, how many milliseconds to wait for one of its ports to be released
+   * (default: no wait). PoolExhaustedError, naming the holders, when none is by then.
+   */
+  wait?: number;
 }
 
 export interface TableOptions extends CommonOptions {

@@ -170,12 +170,24 @@ class Lease {
   }
 }
 
+// `wait`: milliseconds (a number) to wait for a port of an exhausted pool, as `lease --wait`.
+function waitArguments(wait) {
+  if (wait === undefined || wait === null) {
+    return [];
+  }
+  if (typeof wait !== 'number' || !Number.isFinite(wait) || wait < 0) {
+    throw new UsageError(`wait is ${JSON.stringify(wait)}: give a number of milliseconds (0 or more)`, exitCodes.usage);
+  }
+  const milliseconds = Math.floor(wait);
+  return milliseconds > 0 ? ['--wait', `${milliseconds}ms`] : [];
+}
+
 function leaseArguments(service, options) {
   const list = ['lease', '--json', '--parent-pid', String(process.pid)];
   if (options.instance !== undefined) {
     list.push('--instance', String(options.instance));
   }
-  return [...list, ...commonArguments(options), String(service)];
+  return [...list, ...waitArguments(options.wait), ...commonArguments(options), String(service)];
 }
 
 // The lease process must not keep this process alive, nor be kept open by it beyond its life:
@@ -236,7 +248,8 @@ function readLeaseLine(child) {
 
 /**
  * Takes a port of `service`'s pool and holds it until `lease.release()` or the end of this
- * process (even by SIGKILL).
+ * process (even by SIGKILL). With `options.wait` (milliseconds), an exhausted pool is waited for
+ * until one of its ports is released; PoolExhaustedError when none is by then.
  */
 async function acquire(service, options = {}) {
   const child = spawn(findCommand(), leaseArguments(service, options), { stdio: ['pipe', 'pipe', 'pipe'] });

@@ -83,6 +83,52 @@ test('two leases never get one port, and an exhausted pool names its holders', a
   await Promise.all(leases.map((lease) => lease.release()));
 });
 
+/** Whether a `portpool lease --wait` child of this process is running. */
+function waitingLeaseProcessStarted() {
+  for (const entry of fs.readdirSync('/proc')) {
+    try {
+      if (!/^[0-9]+$/.test(entry)) {
+        continue;
+      }
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (parent === process.pid && fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes('--wait')) {
+        return true;
+      }
+    } catch {
+      // the process ended while it was read
+    }
+  }
+  return false;
+}
+
+test('acquire with wait takes the port released while it waits, and names the holders when the wait runs out',
+  async (t) => {
+    const space = await workspace(t, 'web', 2);
+    const options = { config: space.config, lockDir: space.lockDir };
+    const leases = await Promise.all([portpool.acquire('web', options), portpool.acquire('web', options)]);
+    let waited = null;
+    const waiting = portpool.acquire('web', { ...options, wait: 120000 }).then((lease) => {
+      waited = lease;
+      return lease;
+    });
+    await waitUntil(waitingLeaseProcessStarted, 'the waiting lease process runs');
+    assert.equal(waited, null);
+    await leases[1].release();
+    const lease = await waiting;
+    assert.equal(lease.port, leases[1].port);
+
+    const started = Date.now();
+    await assert.rejects(portpool.acquire('web', { ...options, wait: 500 }), (error) => {
+      assert.ok(error instanceof portpool.PoolExhaustedError);
+      assert.deepEqual(error.holders.map((holder) => holder.pid).sort(), [leases[0].pid, lease.pid].sort());
+      return true;
+    });
+    assert.ok(Date.now() - started >= 500);
+    await assert.rejects(portpool.acquire('web', { ...options, wait: '10s' }), portpool.UsageError);
+    await Promise.all([leases[0].release(), lease.release()]);
+  });
+
 test('an exhausted pool gives each port\'s reason from the one failed call', async (t) => {
   const space = await workspace(t, 'web', 2);
   const options = { config: space.config, lockDir: space.lockDir };

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -141,6 +142,50 @@ def test_listen_gives_the_socket_already_listening_on_the_port(space):
     assert portpool.status(lock_dir=space["lock_dir"]) == []
 
 
+def waiting_lease_process_started():
+    """Whether a `portpool lease --wait` child of this process is running."""
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit() or int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) != os.getpid():
+                continue
+            if b"--wait" in (entry / "cmdline").read_bytes().split(b"\0"):
+                return True
+        except (OSError, ValueError, IndexError):
+            continue
+    return False
+
+
+def test_acquire_with_wait_takes_the_port_released_while_it_waits(space):
+    options = {"config": space["config"], "lock_dir": space["lock_dir"]}
+    first = portpool.acquire("web", **options)
+    second = portpool.acquire("web", **options)
+    result = {}
+    waiter = threading.Thread(target=lambda: result.update(lease=portpool.acquire("web", wait=120, **options)))
+    waiter.start()
+    wait_until(waiting_lease_process_started, "the waiting lease process runs")
+    assert waiter.is_alive()
+    second.release()
+    waiter.join(timeout=60)
+    assert not waiter.is_alive()
+    assert result["lease"].port == second.port
+    result["lease"].release()
+    first.release()
+
+
+def test_acquire_with_a_wait_that_runs_out_names_the_holders(space):
+    options = {"config": space["config"], "lock_dir": space["lock_dir"]}
+    with portpool.acquire("web", **options) as first, portpool.acquire("web", **options) as second:
+        started = time.monotonic()
+        with pytest.raises(portpool.PoolExhaustedError) as caught:
+            portpool.acquire("web", wait=0.5, **options)
+        assert time.monotonic() - started >= 0.5
+        assert {holder.pid for holder in caught.value.holders} == {first.pid, second.pid}
+    for wrong in (-1, "10s", True):
+        with pytest.raises(portpool.UsageError, match="wait is"):
+            portpool.acquire("web", wait=wrong, **options)
+    assert portpool.status(lock_dir=space["lock_dir"]) == []
+
+
 def test_instance_from_environment(monkeypatch):
     for name in portpool.WORKER_VARIABLES:
         monkeypatch.delenv(name, raising=False)
@@ -226,3 +271,24 @@ def test_pytest_n_4_gives_every_test_its_own_port_without_collisions(tmp_path):
         assert entry["instance"] == instance
         first = base + (instance - 1) * stride
         assert first <= entry["port"] < first + 3
+
+
+def test_pytest_n_8_on_a_three_port_pool_waits_for_ports_instead_of_failing(tmp_path):
+    """Eight workers, one pool of three ports shared by every instance: the fixture waits for a
+    port, no test fails with an exhausted pool, and no port is given twice at once."""
+    ports = free_ports(3)
+    config = tmp_path / "ports.toml"
+    config.write_text(f"[instances]\nmax = 8\n\n[services.web]\nports = [{', '.join(map(str, ports))}]\n")
+    record = tmp_path / "record"
+    record.mkdir()
+    environment = dict(os.environ, PORTPOOL_SERVERS_RECORD=str(record))
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [environment.get("PYTHONPATH"), str(HERE)]))
+    result = run_pytest(
+        ["-n", "8", "--portpool-config", str(config), "--portpool-lock-dir", str(tmp_path / "locks"),
+         str(HERE / "xdist_suite" / "servers_check.py")],
+        environment,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "24 passed" in result.stdout, result.stdout
+    entries = [json.loads(path.read_text()) for path in record.iterdir()]
+    assert {entry["port"] for entry in entries} <= set(ports)

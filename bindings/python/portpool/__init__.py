@@ -295,19 +295,22 @@ def acquire(
     config: Optional[str] = None,
     lock_dir: Optional[str] = None,
     listen: bool = False,
+    wait: Optional[float] = None,
 ) -> Lease:
     """Takes a port of ``service``'s pool and holds it until ``release()`` or the end of this process.
 
     ``instance``: a number (default 1), ``"auto"`` (the lowest free instance, held with the port),
     ``"from-env"`` (the test runner's worker) or ``"from-env=VAR"``. With ``listen=True`` the
     port comes already bound and listening on 127.0.0.1, as ``lease.socket``: nothing can take it
-    between the check and your server's start.
-    Raises PoolExhaustedError (with ``refusals`` and ``holders``), UsageError, ConfigError, LockDirError,
-    SystemFailureError.
+    between the check and your server's start. ``wait``: when the pool is exhausted, how many
+    seconds to wait for one of its ports to be released (default: none).
+    Raises PoolExhaustedError (with ``refusals`` and ``holders``; after ``wait`` ran out too),
+    UsageError, ConfigError, LockDirError, SystemFailureError.
     """
     arguments = ["lease", "--json", "--parent-pid", str(os.getpid())]
     if instance is not None:
         arguments += ["--instance", str(instance)]
+    arguments += _wait_arguments(wait)
     arguments += _common_arguments(config, lock_dir)
     socket_directory = tempfile.mkdtemp(prefix="portpool-") if listen else None
     socket_path = os.path.join(socket_directory, "lease.sock") if socket_directory else None
@@ -318,6 +321,15 @@ def acquire(
     finally:
         if socket_directory:
             shutil.rmtree(socket_directory, ignore_errors=True)  # the socket is no longer needed
+
+
+def _wait_arguments(wait: Optional[float]) -> List[str]:
+    if wait is None:
+        return []
+    if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 <= wait < 10**9:
+        raise UsageError(f"wait is {wait!r}: give a number of seconds (0 or more), or None for no wait", EXIT_USAGE)
+    milliseconds = int(wait * 1000)
+    return ["--wait", f"{milliseconds}ms"] if milliseconds > 0 else []
 
 
 def _start_lease(arguments: List[str], socket_path: Optional[str]) -> Lease:

@@ -4,7 +4,9 @@ that parallel workers get disjoint, stable pools.
 
 The service comes from the test's marker, ``@pytest.mark.portpool("api-server")``, else from
 ``--portpool-service``. ``--portpool-config`` and ``--portpool-lock-dir`` choose the table and
-the lock directory; ``--portpool-instance`` overrides the instance.
+the lock directory; ``--portpool-instance`` overrides the instance. When the pool is exhausted the
+fixture waits up to ``--portpool-wait`` seconds (default 60) for a port to be released, then fails
+naming the holders.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ import pytest
 
 import portpool
 
+#: How long the fixture waits for a port of an exhausted pool: long enough for other workers'
+#: tests to end, short enough that a port held by a stuck process fails the run.
+DEFAULT_WAIT_SECONDS = 60.0
+
 
 def pytest_addoption(parser):
     group = parser.getgroup("portpool", "ports from portpool pools")
@@ -24,6 +30,12 @@ def pytest_addoption(parser):
     group.addoption(
         "--portpool-instance",
         help="instance number, auto, or from-env=VAR (default: the xdist worker's, else 1)",
+    )
+    group.addoption(
+        "--portpool-wait",
+        type=float,
+        default=DEFAULT_WAIT_SECONDS,
+        help=f"seconds to wait for a port of an exhausted pool (default {DEFAULT_WAIT_SECONDS:g}; 0: fail at once)",
     )
 
 
@@ -63,6 +75,7 @@ def portpool_lease(request):
         instance=_instance(config),
         config=config.getoption("portpool_config"),
         lock_dir=config.getoption("portpool_lock_dir"),
+        wait=config.getoption("portpool_wait"),
     )
     yield lease
     lease.release()
