@@ -91,6 +91,20 @@ function commonArguments(options) {
   return list;
 }
 
+/** The version of the portpool command's machine output that this package reads. */
+const formatVersion = 1;
+
+// The command's output in a format this package reads, or an error saying how to match them.
+function checkedFormat(output) {
+  if (output.format_version !== formatVersion) {
+    throw new SystemFailureError(
+      `the portpool command (${findCommand()}) writes output format ${output.format_version ?? 'without a version'}, ` +
+        `this package reads format ${formatVersion}: install the portpool command and this package from one release`,
+      null);
+  }
+  return output;
+}
+
 function commandError(stderr, exitCode, refusals) {
   const message = stderr.trim().replace(/^portpool: /gm, '').replace(/\nsee 'portpool --help'$/, '') ||
     `portpool exited with status ${exitCode}`;
@@ -118,7 +132,11 @@ function runJson(commandArguments) {
       } else if (error) {
         reject(commandError(stderr, error.code, []));
       } else {
-        resolve(JSON.parse(stdout));
+        try {
+          resolve(checkedFormat(JSON.parse(stdout)));
+        } catch (problem) {
+          reject(problem);
+        }
       }
     });
   });
@@ -226,7 +244,14 @@ function readLeaseLine(child) {
       stdout += text;
       const end = stdout.indexOf('\n');
       if (end >= 0 && exhaustion === null && !settled) {
-        const line = JSON.parse(stdout.slice(0, end));
+        let line;
+        try {
+          line = checkedFormat(JSON.parse(stdout.slice(0, end)));
+        } catch (problem) {
+          child.stdin.end();  // a lease process ends at the end of its input
+          settle(() => reject(problem));
+          return;
+        }
         if (line.error === 'pool_exhausted') {
           exhaustion = line;
         } else {
@@ -271,4 +296,5 @@ module.exports = {
   ConfigError,
   SystemFailureError,
   exitCodes,
+  formatVersion,
 };

@@ -96,6 +96,7 @@ TEST_CASE("lease prints one JSON line and holds the port until its input ends") 
   Fixture fixture;
   auto lease = fixture.spawn();
   auto line = lease_line(lease);
+  CHECK(line.at("format_version") == 1);
   CHECK(line.at("port") == fixture.ports[0]);
   CHECK(line.at("service") == "web");
   CHECK(line.at("instance") == 1);
@@ -330,6 +331,7 @@ TEST_CASE("lease --json reports an exhausted pool as one JSON line: each port's 
   CHECK_THAT(exhausted.err, Contains("no free port for 'web'"));
   REQUIRE(exhausted.error_lines() >= 1);
   auto report = exhausted.json();
+  CHECK(report.at("format_version") == 1);
   CHECK(report.at("error") == "pool_exhausted");
   CHECK(report.at("service") == "web");
   CHECK_THAT(report.at("message").get<std::string>(), Contains("no free port for 'web'"));

@@ -129,6 +129,29 @@ test('acquire with wait takes the port released while it waits, and names the ho
     await Promise.all([leases[0].release(), lease.release()]);
   });
 
+test('output of another format version is a clear error', async (t) => {
+  const space = await workspace(t, 'web', 1);
+  const command = path.join(space.dir, 'portpool');
+  fs.writeFileSync(command, '#!/bin/sh\necho \'{"format_version": 2, "holders": [], "port": 1}\'\n[ "$1" != lease ] || exec cat >/dev/null\n',
+    { mode: 0o755 });
+  const saved = process.env.PORTPOOL_BIN;
+  process.env.PORTPOOL_BIN = command;
+  t.after(() => {
+    if (saved === undefined) {
+      delete process.env.PORTPOOL_BIN;
+    } else {
+      process.env.PORTPOOL_BIN = saved;
+    }
+  });
+  for (const call of [() => portpool.status(), () => portpool.acquire('web')]) {
+    await assert.rejects(call(), (error) => {
+      assert.ok(error instanceof portpool.SystemFailureError);
+      assert.match(error.message, /writes output format 2, this package reads format 1/);
+      return true;
+    });
+  }
+});
+
 test('an exhausted pool gives each port\'s reason from the one failed call', async (t) => {
   const space = await workspace(t, 'web', 2);
   const options = { config: space.config, lockDir: space.lockDir };
@@ -227,7 +250,11 @@ test('table gives the pools of an instance', async (t) => {
 test('the command is found through PORTPOOL_BIN, and a wrong one is a clear error', async (t) => {
   const saved = process.env.PORTPOOL_BIN;
   t.after(() => {
-    process.env.PORTPOOL_BIN = saved;
+    if (saved === undefined) {
+      delete process.env.PORTPOOL_BIN;
+    } else {
+      process.env.PORTPOOL_BIN = saved;
+    }
   });
   assert.equal(portpool.findCommand(), saved);
   process.env.PORTPOOL_BIN = '/nonexistent/portpool';

@@ -1,5 +1,7 @@
 #include "exhaustion_json.hpp"
 
+#include "machine_output.hpp"
+
 #include <portpool/holder_json.hpp>
 
 #include <nlohmann/json.hpp>
@@ -16,7 +18,8 @@ void print_exhaustion_json(const PoolExhausted& exhausted, const std::string& se
                         {"holder", refusal.holder ? holder_json(*refusal.holder) : nlohmann::ordered_json()},
                         {"detail", refusal.detail}});
   }
-  nlohmann::ordered_json report{{"error", "pool_exhausted"},
+  nlohmann::ordered_json report{{format_version_key, format_version},
+                                {"error", "pool_exhausted"},
                                 {"service", exhausted.service().empty() ? service : exhausted.service()},
                                 {"message", exhausted.what()},
                                 {"refusals", refusals}};

@@ -6,6 +6,7 @@
 #include "exit_codes.hpp"
 #include "instance_choice.hpp"
 #include "lease_end.hpp"
+#include "machine_output.hpp"
 #include "port_wait.hpp"
 
 #include <portpool/instance_manager.hpp>
@@ -50,11 +51,9 @@ Options lease_options(const LeaseArguments& arguments, const ServicePortTable& t
 }
 
 void print_line(const LeaseArguments& arguments, const PortLease& lease, const std::filesystem::path& lock_dir) {
-  nlohmann::ordered_json line{{"port", lease.port()},
-                              {"service", lease.service()},
-                              {"instance", lease.instance()},
-                              {"instance_id", lease.instance_id()},
-                              {"lock_dir", lock_dir.string()}};
+  nlohmann::ordered_json line{{format_version_key, format_version}, {"port", lease.port()},
+                              {"service", lease.service()},         {"instance", lease.instance()},
+                              {"instance_id", lease.instance_id()}, {"lock_dir", lock_dir.string()}};
   if (!arguments.socket_path.empty()) {
     line["socket_path"] = arguments.socket_path;
   }

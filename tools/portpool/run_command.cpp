@@ -5,6 +5,7 @@
 #include "duration.hpp"
 #include "exhaustion_json.hpp"
 #include "exit_codes.hpp"
+#include "machine_output.hpp"
 #include "resource_limits.hpp"
 #include "restart_policy.hpp"
 #include "service_copies.hpp"
@@ -157,11 +158,9 @@ void report_taken_port(const RunArguments& arguments, Holding& holding) {
   }
   const auto& lease = holding.port();
   if (arguments.common.json) {
-    std::cerr << nlohmann::ordered_json{{"event", "held"},
-                                        {"service", lease.service()},
-                                        {"port", lease.port()},
-                                        {"instance", lease.instance()},
-                                        {"pid", ::getpid()}}
+    std::cerr << nlohmann::ordered_json{{format_version_key, format_version}, {"event", "held"},
+                                        {"service", lease.service()},         {"port", lease.port()},
+                                        {"instance", lease.instance()},       {"pid", ::getpid()}}
                      .dump()
               << '\n';
   } else {

@@ -4,6 +4,7 @@
 #include "description_options.hpp"
 #include "ephemeral_ports.hpp"
 #include "exit_codes.hpp"
+#include "machine_output.hpp"
 #include "resource_limits.hpp"
 #include "watch_command.hpp"
 
@@ -43,7 +44,8 @@ std::string holders_as_json(const std::vector<Holder>& holders, const std::vecto
   for (const auto& instance : instances) {
     instance_list.push_back(instance_json(instance));
   }
-  return nlohmann::ordered_json{{"holders", list}, {"instances", instance_list}}.dump(2);
+  return nlohmann::ordered_json{{format_version_key, format_version}, {"holders", list}, {"instances", instance_list}}
+      .dump(2);
 }
 
 std::string ports_as_text(const std::vector<Holder>& holders, const std::filesystem::path& lock_dir) {

@@ -2,6 +2,7 @@
 
 #include "columns.hpp"
 #include "ephemeral_ports.hpp"
+#include "machine_output.hpp"
 
 #include <example_table.hpp>
 
@@ -57,7 +58,8 @@ std::string table_as_json(const ServicePortTable& table, unsigned instance,
                         {"fetch_blocked_ports", table.fetch_blocked_ports(service, instance)},
                         {"allow_fetch_blocked_ports", table.allows_fetch_blocked_ports(service)}});
   }
-  return nlohmann::ordered_json{{"instance", instance},
+  return nlohmann::ordered_json{{format_version_key, format_version},
+                                {"instance", instance},
                                 {"services", services},
                                 {"source", config_file ? nlohmann::ordered_json(config_file->string()) : nullptr}}
       .dump(2);

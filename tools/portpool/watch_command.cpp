@@ -1,6 +1,7 @@
 #include "watch_command.hpp"
 
 #include "description_options.hpp"
+#include "machine_output.hpp"
 
 #include <portpool/holder_json.hpp>
 #include <portpool/registry_watcher.hpp>
@@ -29,6 +30,13 @@ std::string holder_text(const Holder& holder) {
                      summary == "-" ? std::string() : "  " + summary);
 }
 
+// The line's version first, then the library's fields.
+nlohmann::ordered_json versioned(const nlohmann::ordered_json& line) {
+  nlohmann::ordered_json result{{format_version_key, format_version}};
+  result.update(line);
+  return result;
+}
+
 void print_line(const std::string& line) {
   std::fputs((line + '\n').c_str(), stdout);
   std::fflush(stdout);  // a reader of a pipe sees each change at once
@@ -36,7 +44,7 @@ void print_line(const std::string& line) {
 
 void print_start(const RegistryWatcher& watcher, bool json) {
   if (json) {
-    return print_line(snapshot_json(watcher.holders()).dump());
+    return print_line(versioned(snapshot_json(watcher.holders())).dump());
   }
   auto now = clock_text(std::chrono::system_clock::now());
   print_line(fmt::format("{} watching {} ({} held)", now, watcher.lock_dir().string(), watcher.holders().size()));
@@ -47,7 +55,7 @@ void print_start(const RegistryWatcher& watcher, bool json) {
 
 void print_change(const RegistryChange& change, bool json) {
   if (json) {
-    return print_line(change_json(change).dump());
+    return print_line(versioned(change_json(change)).dump());
   }
   auto line = fmt::format("{} {:<9} {}", clock_text(std::chrono::system_clock::now()), to_string(change.kind),
                           holder_text(change.holder));

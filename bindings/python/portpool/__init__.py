@@ -208,6 +208,21 @@ def _error(stderr: str, exit_code: int, refusals: Optional[List[Refusal]] = None
     return _ERROR_TYPES.get(exit_code, SystemFailureError)(message, exit_code)
 
 
+#: The version of the portpool command's machine output that this package reads.
+FORMAT_VERSION = 1
+
+
+def _checked_format(output: dict) -> dict:
+    """The command's output in a format this package reads, or SystemFailureError saying how to match them."""
+    found = output.get("format_version", "without a version") if isinstance(output, dict) else "without a version"
+    if found != FORMAT_VERSION:
+        raise SystemFailureError(
+            f"the portpool command ({find_command()}) writes output format {found}, this package reads format "
+            f"{FORMAT_VERSION}: install the portpool command and this package from one release"
+        )
+    return output
+
+
 def _run_json(arguments: List[str]):
     try:
         result = subprocess.run([find_command(), *arguments], capture_output=True, text=True, check=False)
@@ -215,7 +230,7 @@ def _run_json(arguments: List[str]):
         raise SystemFailureError(f"cannot run portpool: {error}") from error
     if result.returncode != 0:
         raise _error(result.stderr, result.returncode)
-    return json.loads(result.stdout)
+    return _checked_format(json.loads(result.stdout))
 
 
 def status(*, config: Optional[str] = None, lock_dir: Optional[str] = None) -> List[Holder]:
@@ -345,6 +360,15 @@ def _start_lease(arguments: List[str], socket_path: Optional[str]) -> Lease:
         raise SystemFailureError(f"cannot run portpool: {error}") from error
     line = process.stdout.readline()
     report = json.loads(line) if line else None
+    if report is not None:
+        try:
+            _checked_format(report)
+        except SystemFailureError:
+            _end_lease(process)
+            process.wait()
+            for stream in (process.stdin, process.stdout, process.stderr):
+                stream.close()
+            raise
     if report is None or "error" in report:
         # The refusals come from `lease --json`'s report of the failed call itself.
         stderr = process.stderr.read()
