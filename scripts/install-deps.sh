@@ -9,6 +9,8 @@ packages=(
   catch2 libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libbenchmark-dev
   clang clang-format clang-tidy libclang-rt-14-dev curl procps doxygen
   python3 python3-pytest python3-pytest-xdist
+  # The Python package is tested as users install it: into a venv, with pip, offline.
+  python3-venv python3-pip python3-setuptools python3-wheel
   # strace counts the system calls of an acquisition (ctest bench_cycle_syscall_count).
   strace
   # The optional fleet layer: an etcd v3 client over gRPC (libgrpc++-dev, libprotobuf-dev, and the

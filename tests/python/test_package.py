@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +18,7 @@ import portpool
 from support import free_block, free_ports, shared_pool_config
 
 HERE = Path(__file__).resolve().parent
+PACKAGE_SOURCE = HERE.parent.parent / "bindings" / "python"
 
 
 @pytest.fixture
@@ -303,3 +305,59 @@ def test_output_of_another_format_version_is_a_clear_error(tmp_path, monkeypatch
     for call in (portpool.status, lambda: portpool.acquire("web")):
         with pytest.raises(portpool.SystemFailureError, match="writes output format 2, this package reads format 1"):
             call()
+
+
+def test_status_gives_every_field_of_the_holder(space):
+    holder = subprocess.Popen(
+        [portpool.find_command(), "run", "--quiet", "--config", space["config"], "--lock-dir", space["lock_dir"],
+         "--protocol", "http", "--health", "/health", "--service-version", "1.2.3", "--tag", "blue",
+         "--meta", "team=ports", "web", "--", sys.executable, "-c", "import sys; sys.stdin.read()"],
+        stdin=subprocess.PIPE,
+    )
+    try:
+        wait_until(lambda: portpool.status(lock_dir=space["lock_dir"]), "the holder is listed")
+        [listed] = portpool.status(lock_dir=space["lock_dir"])
+        assert (listed.port, listed.service, listed.pid, listed.instance) == (space["ports"][0], "web", holder.pid, 1)
+        assert listed.readiness in ("starting", "ready", "unknown")
+        assert (listed.protocol, listed.health, listed.version) == ("http", "/health", "1.2.3")
+        assert listed.tags == ("blue",)
+        assert listed.meta == {"team": "ports"}
+        assert listed.since.endswith("Z")
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+
+
+def test_installed_into_a_venv_the_plugin_loads_through_its_entry_point(tmp_path, space):
+    """As the README installs it: a venv, pip offline; pytest then finds the plugin without -p."""
+    source = tmp_path / "source"
+    shutil.copytree(PACKAGE_SOURCE, source)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True,
+                   capture_output=True)
+    python = str(venv / "bin" / "python")
+    install = subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", "--no-index", "--no-build-isolation",
+                              str(source)], capture_output=True, text=True)
+    assert install.returncode == 0, install.stdout + install.stderr
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "test_installed.py").write_text(textwrap.dedent(f"""
+        from pathlib import Path
+
+        import portpool
+
+
+        def test_the_installed_package_gives_a_port(portpool_port):
+            package = Path(portpool.__file__).resolve().parent
+            assert package.is_relative_to(Path({str(venv)!r}).resolve())
+            assert (package / "py.typed").exists()
+            assert portpool_port in {space["ports"]!r}
+        """))
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    result = subprocess.run(
+        [python, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--portpool-service", "web",
+         "--portpool-config", space["config"], "--portpool-lock-dir", space["lock_dir"], str(suite)],
+        cwd=suite, env=environment, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout

@@ -14,8 +14,8 @@ import socket
 import subprocess
 import tempfile
 import weakref
-from dataclasses import dataclass
-from typing import List, Optional, Union
+from dataclasses import dataclass, field
+from typing import List, Mapping, Optional, Tuple, Union
 
 __all__ = [
     "acquire",
@@ -99,7 +99,14 @@ _ERROR_TYPES = {
 
 @dataclass(frozen=True)
 class Holder:
-    """One live holder of a port, as ``portpool status --json`` reports it."""
+    """One live holder of a port, as ``portpool status --json`` reports it.
+
+    ``since``: ISO 8601, UTC. ``readiness``: ``"starting"``, ``"ready"`` or ``"unknown"``.
+    ``protocol``, ``health`` (a path), ``version``, ``tags`` and ``meta`` are what the holder said
+    about its service (``portpool run --protocol/--health/--service-version/--tag/--meta``), None or
+    empty when it said nothing. ``reserved``: whether the port is safe from the kernel's ephemeral
+    range (None: unknown, or not reported).
+    """
 
     port: int
     service: str
@@ -107,6 +114,12 @@ class Holder:
     instance: int
     instance_id: str
     since: str
+    readiness: Optional[str] = None
+    protocol: Optional[str] = None
+    health: Optional[str] = None
+    version: Optional[str] = None
+    tags: Tuple[str, ...] = ()
+    meta: Mapping[str, str] = field(default_factory=dict, hash=False)
     reserved: Optional[bool] = None
 
 
@@ -128,7 +141,10 @@ class Refusal:
 def _holder_from(fields: dict) -> Holder:
     known = set(Holder.__dataclass_fields__)
     # Fields a newer portpool adds are left out rather than breaking this version.
-    return Holder(**{key: value for key, value in fields.items() if key in known})
+    values = {key: value for key, value in fields.items() if key in known}
+    values["tags"] = tuple(values.get("tags") or ())
+    values["meta"] = dict(values.get("meta") or {})
+    return Holder(**values)
 
 
 def _refusals_from(report: dict) -> List[Refusal]:
