@@ -36,6 +36,15 @@ export interface Holder {
   instance_id: string;
   /** ISO 8601, UTC. */
   since: string;
+  /** Whether the service said it is ready (`portpool run --ready`). */
+  readiness: 'starting' | 'ready' | 'unknown';
+  /** What the holder said about its service (`portpool run --protocol/--health/--service-version`), or null. */
+  protocol: string | null;
+  /** The path of its health check, or null. */
+  health: string | null;
+  version: string | null;
+  tags: string[];
+  meta: Record<string, string>;
   /** Whether the port is safe from the kernel's ephemeral range (null: unknown). */
   reserved: boolean | null;
 }
@@ -114,3 +123,27 @@ export declare const exitCodes: Readonly<{
   unsafeLockDir: 77;
   badConfig: 78;
 }>;
+
+/** The version of the portpool command's machine output that this package reads. */
+export declare const formatVersion: 1;
+
+/**
+ * The package as one object, for `import portpool from 'portpool'` (in CommonJS with or without
+ * `esModuleInterop`, and in ES modules).
+ */
+declare const portpool: {
+  acquire: typeof acquire;
+  status: typeof status;
+  table: typeof table;
+  findCommand: typeof findCommand;
+  Lease: typeof Lease;
+  PortpoolError: typeof PortpoolError;
+  UsageError: typeof UsageError;
+  PoolExhaustedError: typeof PoolExhaustedError;
+  LockDirError: typeof LockDirError;
+  ConfigError: typeof ConfigError;
+  SystemFailureError: typeof SystemFailureError;
+  exitCodes: typeof exitCodes;
+  formatVersion: typeof formatVersion;
+};
+export default portpool;

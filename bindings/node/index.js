@@ -298,3 +298,5 @@ module.exports = {
   exitCodes,
   formatVersion,
 };
+// `import portpool from 'portpool'` compiled to CommonJS without esModuleInterop reads `.default`.
+module.exports.default = module.exports;
