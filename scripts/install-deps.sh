@@ -17,6 +17,8 @@ packages=(
   # protoc plugin of protobuf-compiler-grpc for the generated code), and etcd itself for its tests
   # and benchmark (etcd-server; etcdctl from etcd-client sets up users and roles in the tests).
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc etcd-server etcd-client
+  # `run --template` is tested with a server that reads its port only from its config file.
+  nginx-light
   # The gateway's dashboard is tested in headless Chromium, driven through chromedriver.
   chromium chromium-driver
 )

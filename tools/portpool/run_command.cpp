@@ -2,6 +2,7 @@
 
 #include "child_launch.hpp"
 #include "command_line.hpp"
+#include "config_templates.hpp"
 #include "duration.hpp"
 #include "exhaustion_json.hpp"
 #include "exit_codes.hpp"
@@ -151,6 +152,8 @@ std::function<void(const ShieldEvent&)> lost_port_handler(const RunArguments& ar
   };
 }
 
+TemplateValues template_values(const PortLease& lease) { return {lease.port(), lease.instance(), lease.service()}; }
+
 // One line on standard error, before CMD starts: the port a user would otherwise look up in `status`.
 void report_taken_port(const RunArguments& arguments, Holding& holding) {
   if (arguments.quiet) {
@@ -232,6 +235,12 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
                    "when SERVICE's pool is exhausted, wait up to DURATION for one of its ports to be released "
                    "(default: no wait; exit 75 when none is)")
       ->type_name("DURATION");
+  command
+      ->add_option("--template", arguments.templates,
+                   "before each start of CMD, write DST from the template SRC with {port}, {instance} and {service} "
+                   "replaced (repeatable): for servers that read their port from a config file")
+      ->type_name("SRC:DST")
+      ->allow_extra_args(false);  // one value per --template: SERVICE follows
   command->add_flag("--quiet", arguments.quiet,
                     "do not print the line that says which port was taken (with --json, a JSON line)");
   add_common_options(*command, arguments.common);
@@ -263,6 +272,7 @@ int run_run_command(const RunArguments& arguments) {
   require_service(table, arguments.service);
   auto instance = requested_instance(arguments.instance, table);
   auto program = resolve_program(arguments.command.front());
+  auto templates = parse_templates(arguments.templates);
 
   auto options = library_options(arguments.common);
   options.description = description_from(arguments.description);
@@ -272,6 +282,11 @@ int run_run_command(const RunArguments& arguments) {
                     : take_any_instance_port(arguments, table, ports, options, supervisor.context(), wait);
   });
   report_taken_port(arguments, holding);
+  if (!templates.empty()) {
+    copy_settings.before_start = [&templates, values = template_values(holding.port())] {
+      render_templates(templates, values);
+    };
+  }
   ServiceCopies copies(supervisor, holding.port(), launch_request(arguments, program, holding, kill_grace),
                        copy_settings);
   bool port_lost = false;

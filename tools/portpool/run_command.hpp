@@ -30,8 +30,9 @@ struct RunArguments {
   int max_restarts = -1;  ///< -1: no limit
   std::string ready;      ///< "notify", "accept", or empty
   std::string ready_timeout = "30s";
-  std::string wait;    ///< empty: no wait for an exhausted pool
-  bool quiet = false;  ///< no line saying which port was taken
+  std::string wait;                    ///< empty: no wait for an exhausted pool
+  bool quiet = false;                  ///< no line saying which port was taken
+  std::vector<std::string> templates;  ///< --template SRC:DST
   DescriptionArguments description;
   FleetRunArguments fleet;
   std::string service;

@@ -45,6 +45,9 @@ ServiceCopies::ServiceCopies(Supervisor& supervisor, PortLease& lease, LaunchReq
 
 LaunchedCommand ServiceCopies::start() {
   auto copy = ++copies_started_;
+  if (settings_.before_start) {
+    settings_.before_start();
+  }
   auto notify = notify_socket(copy);
   auto expected = settings_.notify_expected || settings_.probe_connections;
   set_readiness(expected ? Readiness::starting : Readiness::unknown);  // before CMD can answer
@@ -98,6 +101,9 @@ void ServiceCopies::reload() {
   }
   auto copy = ++copies_started_;
   try {
+    if (settings_.before_start) {
+      settings_.before_start();
+    }
     auto notify = notify_socket(copy);
     auto launched = launch(request_for(*notify));
     candidate_ = copy;

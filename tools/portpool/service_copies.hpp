@@ -13,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -23,6 +24,7 @@ struct CopySettings {
   bool probe_connections = false;  ///< --ready accept: "starting" until a connection to the port succeeds
   bool reload_on_hangup = false;   ///< SIGHUP starts a reload instead of being forwarded
   std::chrono::milliseconds ready_timeout{30000};
+  std::function<void()> before_start;  ///< called before each copy starts (renders --template files); may throw
 };
 
 class ServiceCopies {
