@@ -93,6 +93,24 @@ TEST_CASE("run says which port it took on standard error: a line, a JSON line wi
   CHECK(quiet.err.empty());
 }
 
+TEST_CASE("run --instance from-env takes the test runner's worker, as lease does") {
+  Fixture fixture;
+  auto environment =
+      std::vector<std::string>{"-u PYTEST_XDIST_WORKER", "-u JEST_WORKER_ID",           "-u VITEST_POOL_ID",
+                               "-u TEST_PARALLEL_INDEX", "-u NEXTEST_TEST_GLOBAL_SLOT", "MOCHA_WORKER_ID=1"};
+  auto result =
+      run_portpool(fixture.run_arguments({"--instance", "from-env"}, {PORTPOOL_CLI_CHILD, "env"}), environment);
+  REQUIRE(result.exit_code == 0);
+  CHECK_THAT(result.out, Contains("PORTPOOL_INSTANCE=2\n"));
+  auto slot =
+      run_portpool(fixture.run_arguments({"--instance", "from-env=SLOT+1"}, {PORTPOOL_CLI_CHILD, "env"}), {"SLOT=2"});
+  REQUIRE(slot.exit_code == 0);
+  CHECK_THAT(slot.out, Contains("PORTPOOL_INSTANCE=3\n"));
+  auto missing = run_portpool(fixture.run_arguments({"--instance", "from-env=SLOT"}, {"true"}), {"-u SLOT"});
+  CHECK(missing.exit_code == 64);
+  CHECK_THAT(missing.err, Contains("SLOT is not set"));
+}
+
 TEST_CASE("run does not pass on LISTEN_* variables it was given") {
   Fixture fixture;
   auto result =

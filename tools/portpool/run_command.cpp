@@ -6,6 +6,7 @@
 #include "duration.hpp"
 #include "exhaustion_json.hpp"
 #include "exit_codes.hpp"
+#include "instance_choice.hpp"
 #include "machine_output.hpp"
 #include "resource_limits.hpp"
 #include "restart_policy.hpp"
@@ -13,7 +14,6 @@
 #include "supervisor.hpp"
 
 #include <portpool/instance_manager.hpp>
-#include <portpool/parse_integer.hpp>
 #include <portpool/port_shield.hpp>
 
 #include <unistd.h>
@@ -30,22 +30,6 @@
 
 namespace portpool::cli {
 namespace {
-
-constexpr const char* automatic_instance = "auto";
-
-/// The instance number asked for, or nullopt for `auto`.
-std::optional<unsigned> requested_instance(const std::string& text, const ServicePortTable& table) {
-  if (text == automatic_instance) {
-    return std::nullopt;
-  }
-  auto number = parse_integer<unsigned>(text);
-  if (!number) {
-    throw UsageError(
-        fmt::format("--instance {} is neither a number nor 'auto': give 1 to {}, or auto", text, table.layout().max));
-  }
-  require_instance(table, *number);
-  return number;
-}
 
 /// What `run` holds while CMD runs: the port (with its listening socket for --socket), and the
 /// instance number when its lock was free.
@@ -204,8 +188,11 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
   auto* command = app.add_subcommand("run",
                                      "Take a port of SERVICE's pool and run CMD with it, holding the port "
                                      "until CMD and every process it started have ended");
-  command->add_option("--instance", arguments.instance, "instance number, or 'auto' for the lowest usable one")
-      ->type_name("N|auto");
+  command
+      ->add_option("--instance", arguments.instance,
+                   "instance number, 'auto' for the lowest usable one, 'from-env' for the test runner's worker, or "
+                   "'from-env=VAR' for the number in $VAR ('from-env=VAR+1' when $VAR counts from 0)")
+      ->type_name("N|auto|from-env[=VAR[+1]]");
   command->add_flag("--socket", arguments.socket,
                     "pass the bound, listening socket to CMD as descriptor 3 (LISTEN_FDS=1, LISTEN_PID)");
   command->add_option("--on-lost", arguments.on_lost, "when the port is lost: term (SIGTERM to CMD) or warn")
@@ -270,7 +257,7 @@ int run_run_command(const RunArguments& arguments) {
   Supervisor supervisor(kill_grace);
   auto table = load_port_table(arguments.common);
   require_service(table, arguments.service);
-  auto instance = requested_instance(arguments.instance, table);
+  auto instance = chosen_instance(arguments.instance, table);
   auto program = resolve_program(arguments.command.front());
   auto templates = parse_templates(arguments.templates);
 
