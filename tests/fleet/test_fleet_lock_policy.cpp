@@ -42,48 +42,47 @@ FleetPoolManager fleet_manager(const TempDir& host, const std::vector<std::uint1
   return {"scheduler", pool, options, fleet::FleetLockPolicy(options, std::move(claims))};
 }
 
+/// Two hosts with lock directories of their own, sharing one etcd prefix and a pool of one port.
+struct TwoHosts {
+  std::string endpoint = shared_etcd();
+  std::string prefix = unique_prefix();
+  TempDir host_a;
+  TempDir host_b;
+  ReservedPorts ports = ReservedPorts::any(1);
+  FleetPoolManager manager_a = fleet_manager(host_a, {ports[0]}, claims_for(endpoint, prefix, "host-a"));
+  FleetPoolManager manager_b = fleet_manager(host_b, {ports[0]}, claims_for(endpoint, prefix, "host-b"));
+};
+
 }  // namespace
 
 TEST_CASE("a fleet-exclusive port held on one host is refused on another, and free again after release") {
-  auto endpoint = shared_etcd();
-  auto prefix = unique_prefix();
-  TempDir host_a;
-  TempDir host_b;
-  auto ports = ReservedPorts::any(1);
-  auto manager_a = fleet_manager(host_a, {ports[0]}, claims_for(endpoint, prefix, "host-a"));
-  auto manager_b = fleet_manager(host_b, {ports[0]}, claims_for(endpoint, prefix, "host-b"));
+  TwoHosts hosts;
 
-  std::optional<PortLease> lease(manager_a.acquire());
-  CHECK(lease->port() == ports[0]);
-  CHECK_THROWS_WITH(manager_b.acquire(), Catch::Contains("claimed in the fleet by host host-a"));
+  std::optional<PortLease> lease(hosts.manager_a.acquire());
+  CHECK(lease->port() == hosts.ports[0]);
+  CHECK_THROWS_WITH(hosts.manager_b.acquire(), Catch::Contains("claimed in the fleet by host host-a"));
   lease.reset();  // local lock first, then the claim
-  auto taken = manager_b.acquire();
-  CHECK(taken.port() == ports[0]);
+  auto taken = hosts.manager_b.acquire();
+  CHECK(taken.port() == hosts.ports[0]);
 }
 
 TEST_CASE("a port another host claims is refused as claimed_elsewhere, the host named in the detail") {
-  auto endpoint = shared_etcd();
-  auto prefix = unique_prefix();
-  TempDir host_a;
-  TempDir host_b;
-  auto ports = ReservedPorts::any(1);
-  auto manager_a = fleet_manager(host_a, {ports[0]}, claims_for(endpoint, prefix, "host-a"));
-  auto manager_b = fleet_manager(host_b, {ports[0]}, claims_for(endpoint, prefix, "host-b"));
-  auto lease = manager_a.acquire();
+  TwoHosts hosts;
+  auto lease = hosts.manager_a.acquire();
 
   try {
-    manager_b.acquire();
-    FAIL("acquire() must throw on a pool whose ports another host claims");
+    hosts.manager_b.acquire();
+    FAIL("acquire() must throw on a pool whose hosts.ports another host claims");
   } catch (const PoolExhausted& exhausted) {
     REQUIRE(exhausted.refusals().size() == 1);
     const auto& refusal = exhausted.refusals()[0];
-    CHECK(refusal.port == ports[0]);
+    CHECK(refusal.port == hosts.ports[0]);
     CHECK(refusal.reason == RefusalReason::claimed_elsewhere);
     CHECK_FALSE(refusal.holder.has_value());
     CHECK_THAT(refusal.detail, Catch::Contains("claimed in the fleet by host host-a"));
   }
   std::error_code error;
-  CHECK(manager_b.acquire(error).port() == 0);
+  CHECK(hosts.manager_b.acquire(error).port() == 0);
   CHECK(error == errc::pool_exhausted);
 }
 
