@@ -1,5 +1,6 @@
 #include "http_session.hpp"
 
+#include "cross_origin.hpp"
 #include "http_conformance.hpp"
 
 #include <fmt/format.h>
@@ -97,12 +98,15 @@ void HttpSession::on_header(beast::error_code error) {
   const auto& header = parser_->get().base();
   request_version_ = header.version();
   request_is_head_ = header.method() == http::verb::head;
+  admitted_origin_.clear();
   if (auto refusal = nonconforming(header)) {
     return refuse(*refusal);
   }
   if (auto reason = context_.origins.refusal(header)) {
     return refuse({http::status::forbidden, *reason});
   }
+  auto origin = header[http::field::origin];
+  admitted_origin_.assign(origin.data(), origin.size());
   if (expects_continue(header) && header.version() >= 11 && !parser_->is_done()) {
     return send_continue();
   }
@@ -136,6 +140,10 @@ void HttpSession::on_read(beast::error_code error) {
   }
   state_ = State::answering;
   auto request = parser_->release();
+  if (is_preflight(request)) {
+    request_keep_alive_ = request.keep_alive();
+    return answer(preflight_response(admitted_origin_));
+  }
   if (!stopping_ && context_.handler.take_over(request, stream_)) {
     return;  // the stream belongs to the handler now (a WebSocket, server-sent events)
   }
@@ -162,6 +170,9 @@ void HttpSession::write(Response response, bool keep_alive) {
   response_.version(request_version_);
   response_.set(http::field::server, context_.server_name);
   response_.keep_alive(keep_alive);
+  if (!admitted_origin_.empty()) {
+    allow_origin(response_.base(), admitted_origin_);
+  }
   if (request_is_head_) {
     auto length = response_.body().size();
     response_.body().clear();

@@ -96,6 +96,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   unsigned request_version_ = 11;
   bool request_keep_alive_ = false;
   bool request_is_head_ = false;
+  std::string admitted_origin_;  ///< the request's Origin, once the origin policy admitted it
   bool stopping_ = false;
 };
 

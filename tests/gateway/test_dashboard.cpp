@@ -34,40 +34,6 @@ std::string port_label_script(std::uint16_t port) {
          "\"]'); return b ? b.getAttribute('aria-label') : null;";
 }
 
-/// chromedriver on a port chosen now, stopped (with its browsers) when the test ends.
-class ChromeDriver {
- public:
-  ChromeDriver()
-      : port_(ReservedPorts::any(1)[0]),
-        process_(ChildProcess::spawn({CHROMEDRIVER, "--port=" + std::to_string(port_)})) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (std::chrono::steady_clock::now() < deadline) {
-      try {
-        if (http_get(port_, "/status").json().at("value").at("ready") == true) {
-          return;
-        }
-      } catch (const std::exception&) {  // not listening yet
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    throw std::runtime_error("chromedriver did not become ready within 20 s");
-  }
-  ChromeDriver(const ChromeDriver&) = delete;
-  ChromeDriver& operator=(const ChromeDriver&) = delete;
-  ChromeDriver(ChromeDriver&&) = delete;
-  ChromeDriver& operator=(ChromeDriver&&) = delete;
-  ~ChromeDriver() {
-    process_.signal(SIGTERM);
-    process_.wait();
-  }
-
-  std::uint16_t port() const { return port_; }
-
- private:
-  std::uint16_t port_;
-  ChildProcess process_;
-};
-
 std::filesystem::path write_dashboard_table(const TempDir& directory, std::uint16_t gateway_port,
                                             const std::vector<std::uint16_t>& worker_ports) {
   auto path = directory.path() / "ports.toml";
@@ -85,12 +51,8 @@ TEST_CASE("the dashboard shows a holder acquired and released while it is open, 
   auto ports = ReservedPorts::any(5);
   std::vector<std::uint16_t> worker_ports(ports.ports().begin() + 1, ports.ports().end());
   auto gateway = Gateway::start(write_dashboard_table(directory, ports[0], worker_ports), directory.lock_dir());
-  ChromeDriver driver;
-  WebDriverSession browser(
-      driver.port(), CHROMIUM,
-      {"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-       "--disable-background-networking", "--disable-component-update", "--disable-sync",
-       "--user-data-dir=" + (directory.path() / "chromium-profile").string(), "--window-size=1280,720"});
+  ChromeDriver driver(CHROMEDRIVER);
+  WebDriverSession browser(driver.port(), CHROMIUM, headless_chromium_arguments(directory.path() / "chromium-profile"));
   browser.navigate("http://127.0.0.1:" + std::to_string(gateway.port()) + "/");
 
   CHECK(browser.wait_for(port_state_script(gateway.port()), "held") == "held");

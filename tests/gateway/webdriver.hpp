@@ -5,7 +5,10 @@
 // to the chromedriver process the test started.
 
 #include "http_client.hpp"
+#include "ports.hpp"
 #include "process.hpp"
+
+#include <signal.h>
 
 #include <nlohmann/json.hpp>
 
@@ -42,6 +45,54 @@ inline std::string base64_decode(const std::string& text) {
   return bytes;
 }
 
+/// The arguments of a headless Chromium for tests, with its profile in `profile`.
+inline std::vector<std::string> headless_chromium_arguments(const std::filesystem::path& profile) {
+  return {"--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-quic",
+          "--no-first-run",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+          "--user-data-dir=" + profile.string(),
+          "--window-size=1280,720"};
+}
+
+/// chromedriver on a port chosen now, stopped (with its browsers) when the test ends.
+class ChromeDriver {
+ public:
+  explicit ChromeDriver(const std::string& chromedriver)
+      : port_(ReservedPorts::any(1)[0]),
+        process_(ChildProcess::spawn({chromedriver, "--port=" + std::to_string(port_)})) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      try {
+        if (http_get(port_, "/status").json().at("value").at("ready") == true) {
+          return;
+        }
+      } catch (const std::exception&) {  // not listening yet
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    throw std::runtime_error("chromedriver did not become ready within 20 s");
+  }
+  ChromeDriver(const ChromeDriver&) = delete;
+  ChromeDriver& operator=(const ChromeDriver&) = delete;
+  ChromeDriver(ChromeDriver&&) = delete;
+  ChromeDriver& operator=(ChromeDriver&&) = delete;
+  ~ChromeDriver() {
+    process_.signal(SIGTERM);
+    process_.wait();
+  }
+
+  std::uint16_t port() const { return port_; }
+
+ private:
+  std::uint16_t port_;
+  ChildProcess process_;
+};
+
 class WebDriverSession {
  public:
   /// Starts a browser session on the chromedriver listening on `driver_port`, with `arguments`
@@ -69,6 +120,13 @@ class WebDriverSession {
   /// The value `script` (a function body) returns in the page.
   nlohmann::json run(const std::string& script) {
     return call(http::verb::post, path("/execute/sync"), {{"script", script}, {"args", nlohmann::json::array()}})
+        .at("value");
+  }
+
+  /// The value `script` (a function body) passes to its callback, the last of its `arguments`:
+  /// for scripts that wait for a promise.
+  nlohmann::json run_async(const std::string& script) {
+    return call(http::verb::post, path("/execute/async"), {{"script", script}, {"args", nlohmann::json::array()}})
         .at("value");
   }
 
