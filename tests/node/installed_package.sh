@@ -3,18 +3,22 @@
 # project, and used from there.
 #   installed_package.sh run SOURCE_DIR           CommonJS and ES module programs run against the
 #                                                 portpool command ($PORTPOOL_BIN)
-#   installed_package.sh types SOURCE_DIR TSC     tsc --strict accepts the README's forms, as CommonJS
-#                                                 without esModuleInterop and as an ES module
+#   installed_package.sh types SOURCE_DIR TSC...  each tsc (TypeScript 5 and 7) accepts the README's
+#                                                 forms with --strict, as CommonJS without
+#                                                 esModuleInterop and as an ES module
 set -euo pipefail
-mode=$1 source_dir=$(cd "$2" && pwd) tsc=${3:-}
+mode=$1 source_dir=$(cd "$2" && pwd)
+compilers=("${@:3}")
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-if [[ $mode == types && ! -x $tsc ]]; then
-  echo "SKIPPED: TypeScript is not installed at $tsc (it comes with the MCP SDK install, from the npm registry)"
-  exit 0
-fi
+for tsc in "${compilers[@]}"; do
+  if [[ ! -x $tsc ]]; then
+    echo "SKIPPED: TypeScript is not installed at $tsc (it comes with the MCP SDK install, from the npm registry)"
+    exit 0
+  fi
+done
 
 npm pack --silent --pack-destination "$work" "$source_dir" >/dev/null
 mkdir "$work/project"
@@ -32,8 +36,10 @@ run)
   node use.mjs
   ;;
 types)
-  "$tsc" -p tsconfig.commonjs.json
-  "$tsc" -p tsconfig.module.json
-  echo "types ok"
+  for tsc in "${compilers[@]}"; do
+    "$tsc" -p tsconfig.commonjs.json
+    "$tsc" -p tsconfig.module.json
+    echo "types ok with TypeScript $("$tsc" --version)"
+  done
   ;;
 esac
