@@ -291,13 +291,13 @@ TEST_CASE("a subscriber that never reads is dropped, and the others still get ev
 TEST_CASE("hostile WebSocket clients announcing 15 MB messages: the gateway's memory stays bounded") {
   constexpr std::size_t client_count = 1000;
   constexpr std::uint64_t announced_bytes = 15'000'000;
-  constexpr std::size_t sent_bytes = 256 * 1024;  // of each announced message, never finished
+  constexpr std::size_t sent_bytes = std::size_t{256} * 1024;  // of each announced message, never finished
   // Besides them, as many subscribers that stay, each in the middle of a message of the longest
   // length allowed.
   constexpr std::size_t patient_sent_bytes = 4000;
   // Measured (docs/api_gateway.md): the peak resident set grows by about 10 MB; before the limit,
   // by the bytes sent, 256 MB and more.
-  constexpr std::uint64_t growth_bound_kilobytes = 64 * 1024;
+  constexpr std::uint64_t growth_bound_kilobytes = std::uint64_t{64} * 1024;
   if (auto limit = raise_own_descriptor_limit(); limit < 2 * client_count + 200) {
     PORTPOOL_SKIP("the hard descriptor limit (ulimit -Hn) is " << limit << ", and this test needs "
                                                                << 2 * client_count + 200 << " descriptors");
