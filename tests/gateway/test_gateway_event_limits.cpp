@@ -200,7 +200,7 @@ std::uint64_t status_kilobytes(pid_t pid, const std::string& field) {
 
 TEST_CASE("idle event subscribers count against the connection cap: at the descriptor limit, health answers") {
   constexpr unsigned gateway_descriptor_limit = 256;
-  constexpr std::size_t subscriber_count = 400;
+  constexpr std::size_t subscriber_count = 400;  // even, so that the last one is a server-sent-events stream
   if (auto limit = raise_own_descriptor_limit(); limit < subscriber_count + 200) {
     PORTPOOL_SKIP("the hard descriptor limit (ulimit -Hn) is " << limit << ", and this test needs "
                                                                << subscriber_count + 200 << " descriptors");
@@ -215,9 +215,10 @@ TEST_CASE("idle event subscribers count against the connection cap: at the descr
   REQUIRE(cap < subscriber_count);
 
   std::vector<portpool::UniqueFd> subscribers;
-  for (std::size_t index = 0; index < subscriber_count; ++index) {
+  for (std::size_t index = 0; index < subscriber_count; ++index) {  // WebSocket and server-sent events in turn
     subscribers.push_back(connect_to(gateway.port()));
-    send_all(subscribers.back().get(), event_stream_request(gateway.port()));
+    send_all(subscribers.back().get(),
+             index % 2 == 0 ? websocket_request(gateway.port()) : event_stream_request(gateway.port()));
   }
   // Once the gateway has taken them all, those beyond its cap were closed for room, the oldest first.
   auto count_ended = [&] {
