@@ -2,6 +2,8 @@
 
 #include <portpool/holder_json.hpp>
 
+#include "structured_log.hpp"
+
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -22,8 +24,16 @@ namespace {
 namespace beast = boost::beast;
 namespace websocket = boost::beast::websocket;
 
-/// Messages a subscriber may have waiting before it counts as too slow and is dropped.
+/// Asked of the kernel for each subscriber's socket (Linux doubles it for its bookkeeping): what a
+/// subscriber that does not read holds in the kernel, and the first part of its bound.
+constexpr int subscriber_send_buffer_bytes = 64 * 1024;
+/// Messages, and their bytes, that may wait in the gateway once the send buffer is full: one more
+/// drops the subscriber. The first message (the snapshot) is queued whatever its size.
 constexpr std::size_t max_queued_messages = 1024;
+constexpr std::size_t max_queued_bytes = std::size_t{1024} * 1024;
+/// The longest message a WebSocket client may send. The stream needs none (it reads them only to
+/// see the client close): room for a short note, not for a payload.
+constexpr std::size_t max_client_message_bytes = 4096;
 
 /// The queue of one subscriber: one write at a time, in order; ends the connection on the first
 /// error, on a client that closed, or on a queue that outgrew its bound.
@@ -31,15 +41,26 @@ class StreamSubscriber : public EventSubscriber, public std::enable_shared_from_
  public:
   using Completion = std::function<void(beast::error_code)>;
 
-  explicit StreamSubscriber(std::function<void()> on_closed) : on_closed_(std::move(on_closed)) {}
+  /// `on_ended` runs when the subscriber ends (closed, dropped, or its client left), `on_gone`
+  /// when its connection is gone (nothing pending).
+  StreamSubscriber(std::function<void()> on_ended, std::function<void()> on_gone)
+      : on_ended_(std::move(on_ended)), on_gone_(std::move(on_gone)) {}
+
+  StreamSubscriber(const StreamSubscriber&) = delete;
+  StreamSubscriber& operator=(const StreamSubscriber&) = delete;
+  StreamSubscriber(StreamSubscriber&&) = delete;
+  StreamSubscriber& operator=(StreamSubscriber&&) = delete;
+  ~StreamSubscriber() override { on_gone_(); }
 
   void send(std::shared_ptr<const std::string> message) override {
     if (closed_) {
       return;
     }
-    if (queue_.size() >= max_queued_messages) {
-      return end();
+    if (!queue_.empty() &&
+        (queue_.size() >= max_queued_messages || queued_bytes_ + message->size() > max_queued_bytes)) {
+      return drop();
     }
+    queued_bytes_ += message->size();
     queue_.push_back(std::move(message));
     if (!writing_) {
       write_next();
@@ -47,6 +68,11 @@ class StreamSubscriber : public EventSubscriber, public std::enable_shared_from_
   }
 
   void close() override { end(); }
+  void stop() override { end(); }
+  /// A stream answers no request: closing it loses nothing the client cannot have again by
+  /// subscribing anew (the snapshot).
+  bool is_idle() const override { return true; }
+  bool is_closed() const override { return closed_; }
 
  protected:
   /// Begins sending: messages queued so far (the snapshot) go out now.
@@ -61,7 +87,13 @@ class StreamSubscriber : public EventSubscriber, public std::enable_shared_from_
       return;
     }
     close_transport();
-    on_closed_();
+    on_ended_();
+  }
+
+  /// Prepares `socket` for the stream: the send buffer of a subscriber.
+  static void limit_send_buffer(boost::asio::ip::tcp::socket& socket) {
+    beast::error_code ignored;
+    socket.set_option(boost::asio::socket_base::send_buffer_size(subscriber_send_buffer_bytes), ignored);
   }
 
   bool writing_ = true;  // until begin(): nothing is written before the handshake
@@ -71,6 +103,19 @@ class StreamSubscriber : public EventSubscriber, public std::enable_shared_from_
   /// Reads (and discards) what the client sends, and calls end() when it closes.
   virtual void watch_for_close() = 0;
   virtual void close_transport() = 0;
+  virtual boost::asio::ip::tcp::socket& socket() = 0;
+
+  // The client does not read: what waits for it is dropped with the connection (a reset, which
+  // frees the kernel's buffers now and tells the client at once, rather than a close that would
+  // wait behind data the client does not take).
+  void drop() {
+    portpool_example::log_event("subscriber_dropped", {{"reason", "the client does not read the events sent to it"},
+                                                       {"queued_messages", queue_.size()},
+                                                       {"queued_bytes", queued_bytes_}});
+    beast::error_code ignored;
+    socket().set_option(boost::asio::socket_base::linger(true, 0), ignored);
+    end();
+  }
 
   void write_next() {
     if (queue_.empty() || closed_) {
@@ -82,23 +127,29 @@ class StreamSubscriber : public EventSubscriber, public std::enable_shared_from_
       if (error) {
         return self->end();
       }
+      self->queued_bytes_ -= self->queue_.front()->size();
       self->queue_.pop_front();
       self->write_next();
     });
   }
 
   std::deque<std::shared_ptr<const std::string>> queue_;
-  std::function<void()> on_closed_;
+  std::size_t queued_bytes_ = 0;
+  std::function<void()> on_ended_;
+  std::function<void()> on_gone_;
   bool closed_ = false;
 };
 
 class WebSocketSubscriber final : public StreamSubscriber {
  public:
-  WebSocketSubscriber(beast::tcp_stream stream, std::function<void()> on_closed)
-      : StreamSubscriber(std::move(on_closed)), socket_(std::move(stream)) {
+  WebSocketSubscriber(beast::tcp_stream stream, std::function<void()> on_ended, std::function<void()> on_gone)
+      : StreamSubscriber(std::move(on_ended), std::move(on_gone)), socket_(std::move(stream)) {
     beast::get_lowest_layer(socket_).expires_never();  // the WebSocket's own timeouts take over
     socket_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    // Checked on each frame header: a longer message is refused (close 1009) before its payload is read.
+    socket_.read_message_max(max_client_message_bytes);
     socket_.text(true);
+    limit_send_buffer(beast::get_lowest_layer(socket_).socket());
   }
 
   void accept(const portpool_example::Request& request) {
@@ -132,15 +183,18 @@ class WebSocketSubscriber final : public StreamSubscriber {
     beast::get_lowest_layer(socket_).close();
   }
 
+  boost::asio::ip::tcp::socket& socket() override { return beast::get_lowest_layer(socket_).socket(); }
+
   websocket::stream<beast::tcp_stream> socket_;
   beast::flat_buffer incoming_;
 };
 
 class ServerSentEventsSubscriber final : public StreamSubscriber {
  public:
-  ServerSentEventsSubscriber(beast::tcp_stream stream, std::function<void()> on_closed)
-      : StreamSubscriber(std::move(on_closed)), stream_(std::move(stream)) {
+  ServerSentEventsSubscriber(beast::tcp_stream stream, std::function<void()> on_ended, std::function<void()> on_gone)
+      : StreamSubscriber(std::move(on_ended), std::move(on_gone)), stream_(std::move(stream)) {
     stream_.expires_never();
+    limit_send_buffer(stream_.socket());
   }
 
   void answer(const std::string& server_name) {
@@ -179,6 +233,8 @@ class ServerSentEventsSubscriber final : public StreamSubscriber {
     stream_.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
     stream_.close();
   }
+
+  boost::asio::ip::tcp::socket& socket() override { return stream_.socket(); }
 
   beast::tcp_stream stream_;
   std::string header_;
@@ -241,33 +297,39 @@ std::shared_ptr<const std::string> EventHub::snapshot() const {
   return shared_text(message);
 }
 
-void EventHub::add_websocket(beast::tcp_stream stream, const portpool_example::Request& request) {
-  auto id = next_id_++;
-  auto subscriber = std::make_shared<WebSocketSubscriber>(std::move(stream), [weak = weak_from_this(), id] {
+std::function<void()> EventHub::unsubscriber(std::uint64_t id) {
+  return [weak = weak_from_this(), id] {
     if (auto hub = weak.lock()) {
       hub->unsubscribe(id);
     }
-  });
-  subscribers_.emplace(id, subscriber);
-  subscribe(subscriber);
-  subscriber->accept(request);
+  };
 }
 
-void EventHub::add_event_stream(beast::tcp_stream stream, const portpool_example::Request& /*request*/,
-                                const std::string& server_name) {
+std::shared_ptr<portpool_example::Connection> EventHub::add_websocket(beast::tcp_stream stream,
+                                                                      const portpool_example::Request& request,
+                                                                      std::function<void()> on_closed) {
   auto id = next_id_++;
-  auto subscriber = std::make_shared<ServerSentEventsSubscriber>(std::move(stream), [weak = weak_from_this(), id] {
-    if (auto hub = weak.lock()) {
-      hub->unsubscribe(id);
-    }
-  });
-  subscribers_.emplace(id, subscriber);
-  subscribe(subscriber);
+  auto subscriber = std::make_shared<WebSocketSubscriber>(std::move(stream), unsubscriber(id), std::move(on_closed));
+  subscribe(id, subscriber);
+  subscriber->accept(request);
+  return subscriber;
+}
+
+std::shared_ptr<portpool_example::Connection> EventHub::add_event_stream(beast::tcp_stream stream,
+                                                                         const portpool_example::Request& /*request*/,
+                                                                         const std::string& server_name,
+                                                                         std::function<void()> on_closed) {
+  auto id = next_id_++;
+  auto subscriber =
+      std::make_shared<ServerSentEventsSubscriber>(std::move(stream), unsubscriber(id), std::move(on_closed));
+  subscribe(id, subscriber);
   subscriber->answer(server_name);
+  return subscriber;
 }
 
 // The snapshot is queued before the handshake completes, so no change can come before it.
-void EventHub::subscribe(const std::shared_ptr<EventSubscriber>& subscriber) {
+void EventHub::subscribe(std::uint64_t id, const std::shared_ptr<EventSubscriber>& subscriber) {
+  subscribers_.emplace(id, subscriber);
   subscriber->send(snapshot());
   if (subscribers_.size() == 1) {
     schedule_health_check();

@@ -9,8 +9,13 @@
 // as its descriptor is readable: nothing polls the registry. Health changes come from the health
 // aggregator, run periodically while someone subscribes.
 //
-// A subscriber that reads too slowly is dropped rather than let its queue grow without bound.
+// Limits, so that subscribers cannot take more than their share (docs/api_gateway.md): every
+// subscriber counts against the server's connection cap, and is closed first to make room; a
+// WebSocket client's messages may be at most 4 KiB (a longer one, even one announced by a frame
+// header only, closes the connection with 1009); a subscriber that does not read is dropped once
+// its kernel send buffer (64 KiB asked) is full and 1,024 messages or 1 MiB wait besides.
 
+#include "connection.hpp"
 #include "health_aggregator.hpp"
 #include "http_message.hpp"
 
@@ -25,26 +30,18 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 
 namespace api_gateway {
 
-/// One connection that receives the event messages.
-class EventSubscriber {
+/// One connection that receives the event messages. Closing it (Connection::close) ends it.
+class EventSubscriber : public portpool_example::Connection {
  public:
-  EventSubscriber() = default;
-  EventSubscriber(const EventSubscriber&) = delete;
-  EventSubscriber& operator=(const EventSubscriber&) = delete;
-  EventSubscriber(EventSubscriber&&) = delete;
-  EventSubscriber& operator=(EventSubscriber&&) = delete;
-  virtual ~EventSubscriber() = default;
-
   /// Queues one message (a JSON text) to be sent after the ones before it.
   virtual void send(std::shared_ptr<const std::string> message) = 0;
-  /// Ends the connection.
-  virtual void close() = 0;
 };
 
 class EventHub : public std::enable_shared_from_this<EventHub> {
@@ -57,12 +54,17 @@ class EventHub : public std::enable_shared_from_this<EventHub> {
 
   void start();
 
-  /// Upgrades `request` (a WebSocket handshake) on `stream` and subscribes it.
-  void add_websocket(boost::beast::tcp_stream stream, const portpool_example::Request& request);
+  /// Upgrades `request` (a WebSocket handshake) on `stream` and subscribes it; `on_closed` runs
+  /// when the subscriber's connection is gone. Returns it, for the server to count and close.
+  std::shared_ptr<portpool_example::Connection> add_websocket(boost::beast::tcp_stream stream,
+                                                              const portpool_example::Request& request,
+                                                              std::function<void()> on_closed);
 
-  /// Answers `request` with an event stream on `stream` and subscribes it.
-  void add_event_stream(boost::beast::tcp_stream stream, const portpool_example::Request& request,
-                        const std::string& server_name);
+  /// Answers `request` with an event stream on `stream` and subscribes it, as add_websocket.
+  std::shared_ptr<portpool_example::Connection> add_event_stream(boost::beast::tcp_stream stream,
+                                                                 const portpool_example::Request& request,
+                                                                 const std::string& server_name,
+                                                                 std::function<void()> on_closed);
 
   /// Closes every subscriber and stops watching: the hub's work on the executor ends.
   void stop();
@@ -77,7 +79,8 @@ class EventHub : public std::enable_shared_from_this<EventHub> {
   void wait_for_changes();
   void stop_watching() noexcept;
   void read_changes();
-  void subscribe(const std::shared_ptr<EventSubscriber>& subscriber);
+  std::function<void()> unsubscriber(std::uint64_t id);
+  void subscribe(std::uint64_t id, const std::shared_ptr<EventSubscriber>& subscriber);
   void unsubscribe(std::uint64_t id);
   void broadcast(const nlohmann::ordered_json& message);
   void schedule_health_check();

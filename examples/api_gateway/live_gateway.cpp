@@ -95,16 +95,16 @@ void LiveGateway::handle(const Request& request, Respond respond) {
 
 Response LiveGateway::refuse(http::status status, const std::string& reason) { return api_->refuse(status, reason); }
 
-bool LiveGateway::take_over(const Request& request, boost::beast::tcp_stream& stream) {
+std::shared_ptr<portpool_example::Connection> LiveGateway::take_over(const Request& request,
+                                                                     boost::beast::tcp_stream& stream,
+                                                                     const std::function<void()>& on_closed) {
   if (request.method() != http::verb::get || path_of(request) != events_path || !from_this_machine(request)) {
-    return false;  // handle() answers why
+    return nullptr;  // handle() answers why
   }
   if (boost::beast::websocket::is_upgrade(request)) {
-    events_->add_websocket(std::move(stream), request);
-  } else {
-    events_->add_event_stream(std::move(stream), request, server_name_);
+    return events_->add_websocket(std::move(stream), request, on_closed);
   }
-  return true;
+  return events_->add_event_stream(std::move(stream), request, server_name_, on_closed);
 }
 
 void LiveGateway::shutdown() { events_->stop(); }

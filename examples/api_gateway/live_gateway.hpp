@@ -17,6 +17,7 @@
 #include <portpool/service_port_table.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -29,7 +30,8 @@ class LiveGateway : public portpool_example::RequestHandler {
 
   void handle(const Request& request, Respond respond) override;
   Response refuse(http::status status, const std::string& reason) override;
-  bool take_over(const Request& request, boost::beast::tcp_stream& stream) override;
+  std::shared_ptr<portpool_example::Connection> take_over(const Request& request, boost::beast::tcp_stream& stream,
+                                                          const std::function<void()>& on_closed) override;
   void shutdown() override;
 
  private:

@@ -51,27 +51,28 @@ void HttpServer::on_accept(beast::error_code error, boost::asio::ip::tcp::socket
     socket.close(ignored);
     return accept();
   }
-  auto id = next_session_id_++;
-  auto session =
-      std::make_shared<HttpSession>(std::move(socket), context_, [self = shared_from_this(), id] { self->forget(id); });
-  sessions_.emplace(id, session);
+  auto id = next_connection_id_++;
+  auto session = std::make_shared<HttpSession>(
+      std::move(socket), context_, [self = shared_from_this(), id] { self->forget(id); },
+      [self = shared_from_this(), id](const std::shared_ptr<Connection>& stream) { self->taken_over(id, stream); });
+  connections_.emplace(id, session);
   session->start();
   accept();
 }
 
-// Closing an idle connection takes effect when its pending read completes, so `sessions_` may
-// still count it; a closed session is no longer idle, and the next new connection closes another.
+// Closing an idle connection takes effect when its pending operation completes, so `connections_`
+// may still count it; a closed connection is no longer idle, and the next new one closes another.
 bool HttpServer::make_room() {
   std::size_t open = 0;
-  std::shared_ptr<HttpSession> longest_idle;
-  for (const auto& [id, weak] : sessions_) {
-    auto session = weak.lock();
-    if (!session || session->is_closed()) {
+  std::shared_ptr<Connection> longest_idle;
+  for (const auto& [id, weak] : connections_) {
+    auto connection = weak.lock();
+    if (!connection || connection->is_closed()) {
       continue;
     }
     ++open;
-    if (!longest_idle && session->is_idle()) {
-      longest_idle = std::move(session);
+    if (!longest_idle && connection->is_idle()) {
+      longest_idle = std::move(connection);
     }
   }
   if (open < max_connections_) {
@@ -100,10 +101,10 @@ void HttpServer::shutdown(std::chrono::milliseconds grace) {
   accept_retry_.cancel();
   context_.handler.shutdown();
   log_.flush();
-  for (const auto& session : open_sessions()) {
-    session->stop();
+  for (const auto& connection : open_connections()) {
+    connection->stop();
   }
-  if (sessions_.empty()) {
+  if (connections_.empty()) {
     return;
   }
   drain_deadline_.expires_after(grace);
@@ -114,25 +115,31 @@ void HttpServer::shutdown(std::chrono::milliseconds grace) {
   });
 }
 
-void HttpServer::forget(std::uint64_t session_id) {
-  sessions_.erase(session_id);
-  if (stopping_ && sessions_.empty()) {
+void HttpServer::forget(std::uint64_t connection_id) {
+  connections_.erase(connection_id);
+  if (stopping_ && connections_.empty()) {
     drain_deadline_.cancel();
   }
 }
 
-void HttpServer::close_all() {
-  log_event("drain_timeout", {{"closed_connections", sessions_.size()}});
-  for (const auto& session : open_sessions()) {
-    session->close();
+void HttpServer::taken_over(std::uint64_t connection_id, const std::shared_ptr<Connection>& stream) {
+  if (auto entry = connections_.find(connection_id); entry != connections_.end()) {
+    entry->second = stream;
   }
 }
 
-// A copy, because a session that closes may end, and leave `sessions_`, during the caller's loop.
-std::vector<std::shared_ptr<HttpSession>> HttpServer::open_sessions() const {
-  std::vector<std::shared_ptr<HttpSession>> open;
-  for (const auto& [id, session] : sessions_) {
-    if (auto alive = session.lock()) {
+void HttpServer::close_all() {
+  log_event("drain_timeout", {{"closed_connections", connections_.size()}});
+  for (const auto& connection : open_connections()) {
+    connection->close();
+  }
+}
+
+// A copy, because a connection that closes may end, and leave `connections_`, during the caller's loop.
+std::vector<std::shared_ptr<Connection>> HttpServer::open_connections() const {
+  std::vector<std::shared_ptr<Connection>> open;
+  for (const auto& [id, connection] : connections_) {
+    if (auto alive = connection.lock()) {
       open.push_back(std::move(alive));
     }
   }

@@ -26,8 +26,9 @@ struct HttpServerSettings {
   /// The HTTP Server header of every response.
   std::string server_name;
   SessionLimits limits;
-  /// At most this many connections at once. A new connection beyond it closes the longest-idle
-  /// one (a client between requests loses nothing), so idle connections cannot lock others out.
+  /// At most this many connections at once, long-lived streams a handler took over (event
+  /// subscribers) included. A new connection beyond it closes the longest-idle one (a client
+  /// between requests, or a stream, loses no answer), so idle connections cannot lock others out.
   std::size_t max_connections = 1024;
   /// Browser origins admitted besides the loopback ones (see OriginPolicy).
   std::vector<std::string> allowed_origins;
@@ -50,18 +51,20 @@ class HttpServer : public std::enable_shared_from_this<HttpServer> {
   void on_accept(boost::beast::error_code error, boost::asio::ip::tcp::socket socket);
   bool make_room();
   void retry_accept_later();
-  void forget(std::uint64_t session_id);
+  void forget(std::uint64_t connection_id);
+  void taken_over(std::uint64_t connection_id, const std::shared_ptr<Connection>& stream);
   void close_all();
-  std::vector<std::shared_ptr<HttpSession>> open_sessions() const;
+  std::vector<std::shared_ptr<Connection>> open_connections() const;
 
   boost::asio::ip::tcp::acceptor& acceptor_;
   OriginPolicy origins_;
   LogRateLimiter log_;
   SessionContext context_;
   std::size_t max_connections_;
-  /// By id, which is the order of acceptance: the first idle one found is the longest-idle.
-  std::map<std::uint64_t, std::weak_ptr<HttpSession>> sessions_;
-  std::uint64_t next_session_id_ = 0;
+  /// By id, which is the order of acceptance: the first idle one found is the longest-idle. A
+  /// connection a handler took over keeps its session's id.
+  std::map<std::uint64_t, std::weak_ptr<Connection>> connections_;
+  std::uint64_t next_connection_id_ = 0;
   boost::asio::steady_timer accept_retry_;
   boost::asio::steady_timer drain_deadline_;
   bool stopping_ = false;

@@ -36,10 +36,18 @@ std::string describe_bad_request(beast::error_code error, const SessionLimits& l
 
 }  // namespace
 
-HttpSession::HttpSession(boost::asio::ip::tcp::socket socket, SessionContext& context, std::function<void()> on_closed)
-    : stream_(std::move(socket)), context_(context), on_closed_(std::move(on_closed)) {}
+HttpSession::HttpSession(boost::asio::ip::tcp::socket socket, SessionContext& context, std::function<void()> on_closed,
+                         std::function<void(std::shared_ptr<Connection>)> on_taken_over)
+    : stream_(std::move(socket)),
+      context_(context),
+      on_closed_(std::move(on_closed)),
+      on_taken_over_(std::move(on_taken_over)) {}
 
-HttpSession::~HttpSession() { on_closed_(); }
+HttpSession::~HttpSession() {
+  if (on_closed_) {
+    on_closed_();
+  }
+}
 
 void HttpSession::start() { read_request(); }
 
@@ -144,8 +152,12 @@ void HttpSession::on_read(beast::error_code error) {
     request_keep_alive_ = request.keep_alive();
     return answer(preflight_response(admitted_origin_));
   }
-  if (!stopping_ && context_.handler.take_over(request, stream_)) {
-    return;  // the stream belongs to the handler now (a WebSocket, server-sent events)
+  if (!stopping_) {
+    if (auto stream = context_.handler.take_over(request, stream_, on_closed_)) {
+      on_closed_ = nullptr;  // the stream that took the connection over reports its end
+      on_taken_over_(std::move(stream));
+      return;
+    }
   }
   request_keep_alive_ = request.keep_alive();
   if (request_is_head_) {

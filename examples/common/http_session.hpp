@@ -4,6 +4,7 @@
 // HTTP/1.1 or the origin policy does not allow, hands the others to the handler, writes the
 // responses, and keeps the connection alive between requests.
 
+#include "connection.hpp"
 #include "http_message.hpp"
 #include "log_rate_limiter.hpp"
 #include "origin_policy.hpp"
@@ -42,31 +43,31 @@ struct SessionContext {
   SessionLimits limits;
 };
 
-class HttpSession : public std::enable_shared_from_this<HttpSession> {
+class HttpSession : public Connection, public std::enable_shared_from_this<HttpSession> {
  public:
-  /// `on_closed` runs when the session is gone (the connection closed, nothing pending).
-  HttpSession(boost::asio::ip::tcp::socket socket, SessionContext& context, std::function<void()> on_closed);
+  /// `on_closed` runs when the connection is gone (closed, nothing pending): when the session ends,
+  /// or, if the handler took the connection over, when the stream that took it ends.
+  /// `on_taken_over` runs when the handler took the connection over, with the stream's connection.
+  HttpSession(boost::asio::ip::tcp::socket socket, SessionContext& context, std::function<void()> on_closed,
+              std::function<void(std::shared_ptr<Connection>)> on_taken_over);
   HttpSession(const HttpSession&) = delete;
   HttpSession& operator=(const HttpSession&) = delete;
   HttpSession(HttpSession&&) = delete;
   HttpSession& operator=(HttpSession&&) = delete;
-  ~HttpSession();
+  ~HttpSession() override;
 
   void start();
 
   /// Closes an idle connection now; a request being answered gets its response first (with
   /// `Connection: close`).
-  void stop();
+  void stop() override;
 
-  /// Closes the connection now, whatever it is doing.
-  void close();
+  void close() override;
 
-  /// Whether the connection is between requests (or still sending a request header), so that
-  /// closing it loses no answer: the server closes such connections first when it is full.
-  bool is_idle() const { return state_ == State::waiting || state_ == State::reading_header; }
+  /// Whether the connection is between requests (or still sending a request header).
+  bool is_idle() const override { return state_ == State::waiting || state_ == State::reading_header; }
 
-  /// Whether close() was called: the connection is gone, or goes as soon as its pending operation ends.
-  bool is_closed() const { return state_ == State::closed; }
+  bool is_closed() const override { return state_ == State::closed; }
 
  private:
   enum class State { waiting, reading_header, reading_body, answering, lingering, closed };
@@ -90,6 +91,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::optional<http::request_parser<http::string_body>> parser_;
   SessionContext& context_;
   std::function<void()> on_closed_;
+  std::function<void(std::shared_ptr<Connection>)> on_taken_over_;
   Response response_;
   http::response<http::empty_body> continue_;
   State state_ = State::waiting;

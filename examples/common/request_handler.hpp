@@ -2,10 +2,13 @@
 
 // What a service built on the example HTTP server answers: one implementation per service.
 
+#include "connection.hpp"
 #include "http_message.hpp"
 
 #include <boost/beast/core/tcp_stream.hpp>
 
+#include <functional>
+#include <memory>
 #include <string>
 
 namespace portpool_example {
@@ -29,8 +32,13 @@ class RequestHandler {
   virtual Response refuse(http::status status, const std::string& reason) = 0;
 
   /// Takes the connection of `request` for a long-lived stream (a WebSocket, server-sent events)
-  /// instead of answering it: true when it moved `stream` out, and the session then ends.
-  virtual bool take_over(const Request& /*request*/, boost::beast::tcp_stream& /*stream*/) { return false; }
+  /// instead of answering it: when it moved `stream` out, it returns the stream's connection, which
+  /// the server goes on counting against its cap (and may close to make room), and the stream calls
+  /// `on_closed` once, when it is gone. Null when it leaves the request to handle().
+  virtual std::shared_ptr<Connection> take_over(const Request& /*request*/, boost::beast::tcp_stream& /*stream*/,
+                                                const std::function<void()>& /*on_closed*/) {
+    return nullptr;
+  }
 
   /// The server is shutting down: end the connections take_over() took.
   virtual void shutdown() {}

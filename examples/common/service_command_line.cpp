@@ -54,8 +54,10 @@ void ServiceCommandLine::add_http_options() {
   auto& http = settings_.http;
   app_.add_option("--allow-origin", http.allowed_origins,
                   "A browser origin admitted besides the loopback ones, e.g. http://localhost:5173 (repeatable)");
-  app_.add_option("--max-connections", http.max_connections,
-                  "Connections at once; beyond it the longest-idle one is closed")
+  app_.add_option(
+          "--max-connections", http.max_connections,
+          "Connections at once, long-lived streams (such as event subscribers) included; beyond it the longest-idle "
+          "one is closed")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
       ->capture_default_str();
   app_.add_option("--idle-timeout", idle_timeout_seconds_,

@@ -65,6 +65,30 @@ class WebSocketEvents {
     }
   }
 
+  /// Sends `text` as one text message.
+  void send(const std::string& text) { socket_.write(boost::asio::buffer(text)); }
+
+  /// The connection's socket, to wait for its end with poll() (a read blocks past SO_RCVTIMEO:
+  /// Asio waits again when it times out).
+  int native_handle() { return socket_.next_layer().native_handle(); }
+
+  /// Reads (and discards) messages until the gateway closes the WebSocket; returns the close
+  /// frame's reason. Call it once the gateway has ended the connection.
+  /// @throws boost::system::system_error when the connection ends otherwise, or times out.
+  boost::beast::websocket::close_reason read_until_closed() {
+    while (true) {
+      boost::beast::flat_buffer buffer;
+      boost::beast::error_code error;
+      socket_.read(buffer, error);
+      if (error == boost::beast::websocket::error::closed) {
+        return socket_.reason();
+      }
+      if (error) {
+        throw boost::system::system_error(error);
+      }
+    }
+  }
+
  private:
   boost::asio::io_context io_;
   boost::beast::websocket::stream<boost::asio::ip::tcp::socket> socket_;

@@ -52,6 +52,25 @@ class Gateway {
     return Gateway(ChildProcess::spawn(command));
   }
 
+  /// Starts `api_gateway --config CONFIG --lock-dir LOCK_DIR ARGUMENTS...` with its descriptor
+  /// limit, soft and hard, set to `limit` (so that it cannot raise it).
+  static Gateway spawn_with_descriptor_limit(unsigned limit, const std::filesystem::path& config,
+                                             const std::filesystem::path& lock_dir,
+                                             const std::vector<std::string>& arguments = {}) {
+    std::vector<std::string> command{"/bin/sh",
+                                     "-c",
+                                     R"(ulimit -Sn "$1" && ulimit -Hn "$1" && shift && exec "$@" 2>&1)",
+                                     "sh",
+                                     std::to_string(limit),
+                                     API_GATEWAY,
+                                     "--config",
+                                     config.string(),
+                                     "--lock-dir",
+                                     lock_dir.string()};
+    command.insert(command.end(), arguments.begin(), arguments.end());
+    return Gateway(ChildProcess::spawn(command));
+  }
+
   /// Starts a gateway and waits for its start event.
   /// @throws std::runtime_error, with the gateway's output, when it does not start.
   static Gateway start(const std::filesystem::path& config, const std::filesystem::path& lock_dir,
