@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+using Catch::Matchers::Contains;
 using portpool::test::accepts_connections;
 using portpool::test::answer_of;
 using portpool::test::ChildProcess;
@@ -135,6 +136,18 @@ TEST_CASE("when CMD exits, what it left behind gets SIGTERM, then SIGKILL after 
   CHECK(std::chrono::steady_clock::now() - started >= 1s);
   CHECK_FALSE(accepts_connections(*port));
   CHECK(holders(fixture.dir.lock_dir()).empty());
+}
+
+TEST_CASE("when CMD exits and leaves a daemon behind, run says on standard error that it ends it") {
+  RunFixture fixture;
+  auto log = fixture.dir.path() / "stderr.log";
+  auto run = portpool::test::spawn_portpool_logging(
+      fixture.run_arguments({"--kill-grace", "100ms"}, {child, "daemonize", child, "listen"}), log);
+  REQUIRE(ready_port(run));
+  run.close_stdin();  // the launcher exits 0
+  CHECK(finish(run).exit_code == 0);
+  CHECK_THAT(file_text(log),
+             Contains("CMD exited with status 0 and left 1 process behind") && Contains("must stay in the foreground"));
 }
 
 TEST_CASE("portpool killed by SIGKILL: the keeper ends CMD's whole tree, daemons included") {

@@ -5,6 +5,7 @@
 #include "tree_shutdown.hpp"
 
 #include <portpool/parse_integer.hpp>
+#include <portpool/process_tree.hpp>
 #include <portpool/unique_fd.hpp>
 
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cerrno>
 #include <chrono>
@@ -148,6 +150,7 @@ class Keeper {
         return exit_code::system_failure;
       }
     }
+    report_leftovers();
     finish();
     return exit_code_of(*command_status_);
   }
@@ -212,6 +215,26 @@ class Keeper {
       ::tcsetpgrp(arguments_.terminal, command_);
     }
     ::kill(-command_, SIGCONT);
+  }
+
+  // CMD exited by itself (not by a signal, which a stop request forwards) and processes it started
+  // are still there (a daemon that forked, a background job): they are ended now, which a user
+  // whose server daemonizes must hear about.
+  void report_leftovers() const {
+    if (!WIFEXITED(*command_status_)) {
+      return;
+    }
+    auto left = descendants_of(::getpid());
+    if (left.empty()) {
+      return;
+    }
+    std::fputs(fmt::format("portpool: CMD exited with status {} and left {} process{} behind (pid {}): ending {} "
+                           "(SIGTERM, then SIGKILL after {} ms). A server that daemonizes must stay in the "
+                           "foreground under portpool run (nginx: -g 'daemon off;')\n",
+                           exit_code_of(*command_status_), left.size(), left.size() == 1 ? "" : "es",
+                           fmt::join(left, ", "), left.size() == 1 ? "it" : "them", arguments_.grace.count())
+                   .c_str(),
+               stderr);
   }
 
   void finish() {
