@@ -5,6 +5,7 @@
 /// of one parallel test run get disjoint, stable pools.
 
 #include <portpool/detail/parse_number.hpp>
+#include <portpool/detail/printable_text.hpp>
 #include <portpool/error.hpp>
 
 #include <fmt/format.h>
@@ -88,7 +89,7 @@ inline unsigned instance_from_environment(const std::string& name) {
     return *instance;
   }
   throw ConfigError(fmt::format("the environment variable {} is '{}', not an instance number: expected {}", name,
-                                *value, detail::expected_form(variable)));
+                                detail::printable_text(*value), detail::expected_form(variable)));
 }
 
 /// The instance number (1-based) of this test-runner worker, from the first of these variables

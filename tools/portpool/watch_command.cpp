@@ -1,5 +1,6 @@
 #include "watch_command.hpp"
 
+#include "columns.hpp"
 #include "description_options.hpp"
 
 #include <portpool/holder_json.hpp>
@@ -29,8 +30,9 @@ std::string holder_text(const Holder& holder) {
                      summary == "-" ? std::string() : "  " + summary);
 }
 
+// A holder's record or the lock directory's path may carry control characters: printed escaped.
 void print_line(const std::string& line) {
-  std::fputs((line + '\n').c_str(), stdout);
+  std::fputs((printable_lines(line) + '\n').c_str(), stdout);
   std::fflush(stdout);  // a reader of a pipe sees each change at once
 }
 
