@@ -20,6 +20,6 @@ inline constexpr std::string_view terminal_attack =
     "1m";
 
 /// How portpool prints terminal_attack.
-inline constexpr std::string_view escaped_terminal_attack = "\\x1b]0;PWNED\\x07\\x1b[2J\\u009b31m\\x9b1m";
+inline constexpr std::string_view escaped_terminal_attack = R"(\x1b]0;PWNED\x07\x1b[2J\u009b31m\x9b1m)";
 
 }  // namespace portpool::test
