@@ -3,6 +3,7 @@
 #include <portpool/error.hpp>
 #include <portpool/holder_json.hpp>
 #include <portpool/lock_dir.hpp>
+#include <portpool/printable_text.hpp>
 #include <portpool/registry.hpp>
 
 #include "structured_log.hpp"
@@ -70,14 +71,16 @@ void Router::handle(const Request& request, Respond respond) {
   auto path = path_of(standard(request.target()));
   const Route* route = find(path);
   if (route == nullptr) {
-    auto message = fmt::format("no route for {}: the gateway serves GET {}", path,
+    auto message = fmt::format("no route for {}: the gateway serves GET {}", portpool::printable_text(path),
                                "/api/health, /api/services, /api/health/aggregated and /api/tracing/stats");
     return traced(std::string(unmatched_route), std::move(respond))(json_error(http::status::not_found, message));
   }
   auto reply = traced(std::string(route->path), std::move(respond));
   if (request.method() != http::verb::get) {
-    auto response = json_error(http::status::method_not_allowed, fmt::format("{} is not allowed on {}: use GET",
-                                                                             standard(request.method_string()), path));
+    auto response = json_error(
+        http::status::method_not_allowed,
+        fmt::format("{} is not allowed on {}: use GET", portpool::printable_text(standard(request.method_string())),
+                    portpool::printable_text(path)));
     response.set(http::field::allow, "GET, HEAD");
     return reply(std::move(response));
   }

@@ -1,5 +1,7 @@
 #include "http_conformance.hpp"
 
+#include <portpool/printable_text.hpp>
+
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/rfc7230.hpp>
 
@@ -51,7 +53,7 @@ std::optional<Refusal> transfer_coding_problem(const http::request_header<>& hea
       return Refusal{http::status::not_implemented,
                      fmt::format("transfer coding '{}' is not implemented: send the body with Content-Length or "
                                  "Transfer-Encoding: chunked",
-                                 codings[index])};
+                                 portpool::printable_text(codings[index]))};
     }
     if (index + 1 != codings.size()) {
       return Refusal{http::status::bad_request, "chunked must be the last transfer coding, and appear only once"};
@@ -69,7 +71,8 @@ std::optional<Refusal> expectation_problem(const http::request_header<>& header)
     return std::nullopt;
   }
   return Refusal{http::status::expectation_failed,
-                 fmt::format("expectation '{}' cannot be met: the only one this server knows is 100-continue", expect)};
+                 fmt::format("expectation '{}' cannot be met: the only one this server knows is 100-continue",
+                             portpool::printable_text(expect))};
 }
 
 }  // namespace

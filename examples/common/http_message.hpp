@@ -28,7 +28,7 @@ using Respond = std::function<void(Response)>;
 inline Response json_response(http::status status, const nlohmann::ordered_json& body) {
   Response response{status, 11};
   response.set(http::field::content_type, "application/json");
-  response.body() = body.dump(2) + '\n';
+  response.body() = body.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + '\n';
   response.prepare_payload();
   return response;
 }

@@ -1,5 +1,7 @@
 #include "origin_policy.hpp"
 
+#include <portpool/printable_text.hpp>
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -46,7 +48,7 @@ std::optional<std::string> OriginPolicy::refusal(const http::request_header<>& h
     return fmt::format(
         "Host '{}' is not a loopback name of this server (127.0.0.1:{}, localhost:{} or [::1]:{}): requests for "
         "other names are refused, as a defence against DNS rebinding",
-        std::string_view(host.data(), host.size()), port_, port_, port_);
+        portpool::printable_text(std::string_view(host.data(), host.size())), port_, port_, port_);
   }
   auto origins = header.count(http::field::origin);
   if (origins == 0) {
@@ -59,7 +61,7 @@ std::optional<std::string> OriginPolicy::refusal(const http::request_header<>& h
   return fmt::format(
       "Origin '{}' is not allowed: this server answers browser pages only from http://localhost:{} (or 127.0.0.1, "
       "[::1]) and from origins given with --allow-origin",
-      std::string_view(origin.data(), origin.size()), port_);
+      portpool::printable_text(std::string_view(origin.data(), origin.size())), port_);
 }
 
 bool OriginPolicy::is_loopback_authority(std::string_view authority) const {

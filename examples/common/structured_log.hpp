@@ -29,7 +29,9 @@ inline void log_event(std::string_view event, const nlohmann::ordered_json& fiel
   line["time"] = utc_timestamp(std::chrono::system_clock::now());
   line["event"] = event;
   line.update(fields);
-  auto text = line.dump() + '\n';
+  // Control characters are written as \u00XX by the encoder; a byte that is not UTF-8 (a client
+  // may send one in a header) becomes U+FFFD rather than an exception.
+  auto text = line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + '\n';
   std::fwrite(text.data(), 1, text.size(), stderr);
 }
 

@@ -2,6 +2,8 @@
 
 #include "json_rpc.hpp"
 
+#include <portpool/printable_text.hpp>
+
 #include <fmt/format.h>
 #include <boost/beast/core/string.hpp>
 
@@ -39,7 +41,7 @@ Response method_not_allowed(const Request& request) {
   auto response = refusal(http::status::method_not_allowed,
                           fmt::format("{} is not allowed on {}: this server takes JSON-RPC messages by POST, "
                                       "and offers no event stream",
-                                      standard(request.method_string()), endpoint_path));
+                                      portpool::printable_text(standard(request.method_string())), endpoint_path));
   response.set(http::field::allow, "POST");
   return response;
 }
@@ -52,7 +54,7 @@ std::string unacceptable(const Request& request) {
     return {};
   }
   return fmt::format("this server answers with application/json, which the Accept header ({}) does not include",
-                     accept);
+                     portpool::printable_text(accept));
 }
 
 /// Why the body's media type is not JSON-RPC's, or an empty string when it is application/json.
@@ -65,7 +67,8 @@ std::string unsupported_media_type(const Request& request) {
   if (boost::beast::iequals({media_type.data(), media_type.size()}, "application/json")) {
     return {};
   }
-  return fmt::format("the body must be JSON-RPC with Content-Type: application/json, not '{}'", content_type);
+  return fmt::format("the body must be JSON-RPC with Content-Type: application/json, not '{}'",
+                     portpool::printable_text(content_type));
 }
 
 std::string_view protocol_version_header(const Request& request) { return standard(request["MCP-Protocol-Version"]); }
@@ -82,8 +85,8 @@ std::string unsupported_version(const Request& request, const json& messages) {
   if (version.empty() || is_supported_protocol_version(version) || is_initialize(messages)) {
     return {};
   }
-  return fmt::format("unsupported MCP-Protocol-Version {}: this server speaks {}, 2025-06-18 and {}", version,
-                     latest_protocol_version, batch_protocol_version);
+  return fmt::format("unsupported MCP-Protocol-Version {}: this server speaks {}, 2025-06-18 and {}",
+                     portpool::printable_text(version), latest_protocol_version, batch_protocol_version);
 }
 
 /// Why a batch is not allowed, or an empty string when it is: only revision 2025-03-26 has
@@ -95,7 +98,7 @@ std::string batch_not_allowed(const Request& request) {
   }
   return fmt::format(
       "a JSON-RPC batch is not allowed in protocol revision {}: send one message per POST (batches exist only in {})",
-      version, batch_protocol_version);
+      portpool::printable_text(version), batch_protocol_version);
 }
 
 }  // namespace
@@ -105,8 +108,8 @@ McpEndpoint::McpEndpoint(McpProtocol protocol) : protocol_(std::move(protocol)) 
 void McpEndpoint::handle(const Request& request, portpool_example::Respond respond) {
   auto path = path_of(standard(request.target()));
   if (path != endpoint_path) {
-    return respond(refusal(http::status::not_found,
-                           fmt::format("no endpoint at {}: the MCP endpoint is POST {}", path, endpoint_path)));
+    return respond(refusal(http::status::not_found, fmt::format("no endpoint at {}: the MCP endpoint is POST {}",
+                                                                portpool::printable_text(path), endpoint_path)));
   }
   if (request.method() != http::verb::post) {
     return respond(method_not_allowed(request));

@@ -23,6 +23,7 @@
 #include <portpool/parse_integer.hpp>
 #include <portpool/port_lease.hpp>
 #include <portpool/port_pool_manager.hpp>
+#include <portpool/printable_text.hpp>
 #include <portpool/probe.hpp>
 #include <portpool/refusal.hpp>
 #include <portpool/registry.hpp>

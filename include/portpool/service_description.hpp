@@ -5,6 +5,7 @@
 
 #include <portpool/base_errors.hpp>
 #include <portpool/detail/names.hpp>
+#include <portpool/detail/printable_text.hpp>
 
 #include <fmt/format.h>
 
@@ -101,17 +102,17 @@ inline bool is_valid_metadata_value(std::string_view value) {
 inline std::string description_problem(const ServiceDescription& description) {
   if (!description.protocol.empty() && !is_valid_protocol(description.protocol)) {
     return fmt::format("the protocol '{}' is invalid: use 1 to {} lowercase letters, digits, '+', '-' or '.'",
-                       description.protocol, max_protocol_length);
+                       printable_text(description.protocol), max_protocol_length);
   }
   if (!description.health_path.empty() && !is_valid_health_path(description.health_path)) {
     return fmt::format(
         "the health path '{}' is invalid: it must start with '/' and have at most {} printable "
         "ASCII characters, without spaces",
-        description.health_path, max_health_path_length);
+        printable_text(description.health_path), max_health_path_length);
   }
   if (!description.version.empty() && !is_valid_version(description.version)) {
     return fmt::format("the version '{}' is invalid: use at most {} printable ASCII characters, without spaces",
-                       description.version, max_version_length);
+                       printable_text(description.version), max_version_length);
   }
   if (description.tags.size() > max_tags) {
     return fmt::format("{} tags are too many: give at most {}", description.tags.size(), max_tags);
@@ -119,11 +120,11 @@ inline std::string description_problem(const ServiceDescription& description) {
   for (auto tag = description.tags.begin(); tag != description.tags.end(); ++tag) {
     if (!is_valid_name(*tag)) {
       return fmt::format(
-          "the tag '{}' is invalid: use 1 to {} letters, digits, '-', '_' or '.' (not starting with '.')", *tag,
-          max_name_length);
+          "the tag '{}' is invalid: use 1 to {} letters, digits, '-', '_' or '.' (not starting with '.')",
+          printable_text(*tag), max_name_length);
     }
     if (std::find(description.tags.begin(), tag, *tag) != tag) {
-      return fmt::format("the tag '{}' is given twice: give each tag once", *tag);
+      return fmt::format("the tag '{}' is given twice: give each tag once", printable_text(*tag));
     }
   }
   if (description.metadata.size() > max_metadata_entries) {
@@ -139,7 +140,7 @@ inline std::string description_problem(const ServiceDescription& description) {
       return fmt::format(
           "the metadata key '{}' is invalid: use 1 to {} letters, digits, '-', '_' or '.' (not "
           "starting with '.')",
-          key, max_name_length);
+          printable_text(key), max_name_length);
     }
     if (!is_valid_metadata_value(value)) {
       return fmt::format("the metadata value of '{}' is invalid: use at most {} printable ASCII characters", key,

@@ -5,6 +5,7 @@
 /// of one parallel test run get disjoint, stable pools.
 
 #include <portpool/detail/parse_number.hpp>
+#include <portpool/detail/printable_text.hpp>
 #include <portpool/error.hpp>
 
 #include <fmt/format.h>
@@ -104,14 +105,15 @@ inline unsigned instance_from_environment(const std::string& name) {
   const auto& variable = with_base ? *with_base : known != nullptr ? *known : instance_number;
   auto value = detail::environment_value(variable.name);
   if (!value) {
-    throw ConfigError(
-        fmt::format("the environment variable {} is not set: it should hold the instance number", variable.name));
+    throw ConfigError(fmt::format("the environment variable {} is not set: it should hold the instance number",
+                                  detail::printable_text(variable.name)));
   }
   if (auto instance = detail::parse_worker(variable, *value)) {
     return *instance;
   }
   throw ConfigError(fmt::format("the environment variable {} is '{}', not an instance number: expected {}",
-                                variable.name, *value, detail::expected_form(variable)));
+                                detail::printable_text(variable.name), detail::printable_text(*value),
+                                detail::expected_form(variable)));
 }
 
 /// The instance number (1-based) of this test-runner worker, from the first of these variables

@@ -1,5 +1,6 @@
 #include "endpoint.hpp"
 
+#include <portpool/detail/printable_text.hpp>
 #include <portpool/error.hpp>
 #include <portpool/parse_integer.hpp>
 
@@ -17,7 +18,7 @@ namespace {
   throw ConfigError(
       fmt::format("the etcd endpoint '{}' is not usable: {}; write it as http://HOST:PORT or "
                   "https://HOST:PORT (e.g. http://127.0.0.1:2379)",
-                  url, why));
+                  portpool::detail::printable_text(url), why));
 }
 
 bool valid_port(std::string_view digits) {

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <iterator>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 namespace portpool::fleet {
@@ -190,6 +191,7 @@ class EtcdClient::Impl {
   template <class Response, class Invoke>
   Response call(const char* what, Invoke invoke) {
     std::string last_failure;
+    std::optional<EtcdFailover> failover;
     for (std::size_t tried = 0; tried < connections_.size(); ++tried) {
       auto index = current();
       auto& connection = connections_[index];
@@ -199,13 +201,15 @@ class EtcdClient::Impl {
         auto stubs = stubs_of(connection);
         Response response;
         auto status = invoke(*stubs, context, response);
-        if (status.ok()) {
-          return response;
-        }
         if (unreachable(status)) {
           last_failure = fmt::format("{}: {}", connection.endpoint.url, status.error_message());
+          note_lost(failover, connection, status.error_message());
           reconnect(connection, stubs);
           break;
+        }
+        report_failover(failover, connection);
+        if (status.ok()) {
+          return response;
         }
         if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED && !options_.user.empty() && attempt == 0) {
           forget_token(connection);  // expired: authenticate again
@@ -224,19 +228,25 @@ class EtcdClient::Impl {
 
   std::unique_ptr<EtcdWatch> watch(const std::string& prefix, std::int64_t start_revision) {
     std::string last_failure;
+    std::optional<EtcdFailover> failover;
     for (std::size_t tried = 0; tried < connections_.size(); ++tried) {
       auto index = current();
       auto& connection = connections_[index];
       auto watch = std::make_unique<GrpcWatch>();
       prepare_stream(watch->context(), connection);
       auto stubs = stubs_of(connection);
-      if (watch->start(*stubs->watch, prefix, start_revision, connection.endpoint.url)) {
+      auto started = watch->start(*stubs->watch, prefix, start_revision, connection.endpoint.url);
+      if (started || !watch->unreachable_endpoint()) {
+        report_failover(failover, connection);
+      }
+      if (started) {
         return watch;
       }
       if (!watch->unreachable_endpoint()) {
         throw EtcdError(watch->error());
       }
       last_failure = watch->error();
+      note_lost(failover, connection, watch->error());
       reconnect(connection, stubs);
       move_past(index);
     }
@@ -281,6 +291,26 @@ class EtcdClient::Impl {
     if (connection.stubs == failed) {
       connection.stubs = std::move(fresh);
     }
+  }
+
+  // The first member of a call that did not answer: the one the client was talking to.
+  static void note_lost(std::optional<EtcdFailover>& failover, const Connection& connection, std::string reason) {
+    if (!failover) {
+      failover = EtcdFailover{connection.endpoint.url, {}, std::move(reason)};
+    }
+  }
+
+  // `connection` answered after the member noted by note_lost() did not: the observer is told.
+  void report_failover(std::optional<EtcdFailover>& failover, const Connection& connection) const {
+    if (!failover || !options_.on_failover) {
+      return;
+    }
+    failover->used = connection.endpoint.url;
+    try {
+      options_.on_failover(*failover);
+    } catch (...) {  // ignored, as documented: an observer must not fail a call that succeeded
+    }
+    failover.reset();
   }
 
   std::size_t current() const {

@@ -1,6 +1,7 @@
 #include <portpool/fleet/fleet_holder.hpp>
 
 #include <portpool/detail/names.hpp>
+#include <portpool/detail/printable_text.hpp>
 #include <portpool/error.hpp>
 #include <portpool/fleet/fleet_error.hpp>
 #include <portpool/impl/valid_name.hpp>
@@ -36,7 +37,8 @@ bool address_character(char c) { return c > ' ' && c < 0x7f && c != '"' && c != 
 bool boot_id_character(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || c == '-'; }
 
 [[noreturn]] void invalid(const std::string& key, std::string_view why) {
-  throw InvalidFleetRecord(fmt::format("the fleet record {} is invalid: {}", key, why));
+  throw InvalidFleetRecord(
+      fmt::format("the fleet record {} is invalid: {}", portpool::detail::printable_text(key), why));
 }
 
 std::optional<std::uint16_t> parse_port(std::string_view digits) {
@@ -172,7 +174,7 @@ void require_valid_prefix(const std::string& prefix) {
     throw ConfigError(
         fmt::format("the etcd key prefix '{}' is invalid: start it with '/', do not end it with '/', "
                     "and use at most {} letters, digits or '/-_.' (default {})",
-                    prefix, max_prefix_length, default_prefix));
+                    portpool::detail::printable_text(prefix), max_prefix_length, default_prefix));
   }
 }
 

@@ -78,6 +78,13 @@ class Publisher::Impl {
       options_.address_host = host_name();
     }
     boot_id_ = boot_id();
+    options_.etcd.on_failover = [this, observer = std::move(options_.etcd.on_failover)](const EtcdFailover& failover) {
+      log(fmt::format("etcd at {} stopped answering ({}); now talking to etcd at {}", failover.lost, failover.reason,
+                      failover.used));
+      if (observer) {
+        observer(failover);
+      }
+    };
     etcd_ = std::make_unique<EtcdClient>(options_.etcd);
     watch_lock_dir();
   }

@@ -1,6 +1,7 @@
 // `portpool status`, the lock directory (--lock-dir, PORTPOOL_LOCK_DIR, unsafe directories).
 
 #include "cli.hpp"
+#include "terminal_output.hpp"
 
 #include <portpool/impl/record.hpp>
 
@@ -9,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <signal.h>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -18,6 +20,8 @@
 
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
+using portpool::test::drives_terminal;
+using portpool::test::escaped_terminal_attack;
 using portpool::test::finish;
 using portpool::test::holders;
 using portpool::test::ready_port;
@@ -26,6 +30,7 @@ using portpool::test::run_portpool;
 using portpool::test::shared_pool_config;
 using portpool::test::spawn_portpool;
 using portpool::test::TempDir;
+using portpool::test::terminal_attack;
 
 TEST_CASE("status of an empty lock directory") {
   TempDir dir;
@@ -130,6 +135,53 @@ TEST_CASE("status shows the instance numbers that run holds, --instance N and au
   CHECK(run_portpool({"status", "--json", "--lock-dir", lock_dir}).json().at("instances").empty());
   text = run_portpool({"status", "--lock-dir", lock_dir});
   CHECK(text.out == "no port is held (lock directory " + lock_dir + ")\n");
+}
+
+TEST_CASE("control characters in records and in the lock directory's name are never printed raw") {
+  TempDir dir;
+  auto ports = ReservedPorts::any(1);
+  auto config = shared_pool_config(dir, "web", ports.ports());
+  auto lock_dir = dir.path() / ("locks" + std::string(terminal_attack));
+  auto holder = spawn_portpool(
+      {"run", "--config", config.string(), "--lock-dir", lock_dir.string(), "web", "--", PORTPOOL_CLI_CHILD, "hold"});
+  auto port = ready_port(holder);
+  REQUIRE(port);
+  // A record written by hand into the held lock file, every text field hostile, with a valid checksum.
+  portpool::Holder hostile;
+  hostile.port = *port;
+  hostile.service = "web" + std::string(terminal_attack);
+  hostile.pid = holder.pid();
+  hostile.instance = 1;
+  hostile.instance_id = std::string(terminal_attack);
+  hostile.since = std::chrono::system_clock::now();
+  hostile.description.protocol = std::string(terminal_attack);
+  hostile.description.metadata["note"] = std::string(terminal_attack);
+  {
+    std::fstream lock_file(lock_dir / ("port-" + std::to_string(*port) + ".lock"),
+                           std::ios::in | std::ios::out | std::ios::binary);
+    REQUIRE(lock_file);
+    lock_file << portpool::detail::format_record(hostile);
+  }
+
+  auto text = run_portpool({"status", "--lock-dir", lock_dir.string()});
+  CHECK(text.exit_code == 0);
+  CHECK_FALSE(drives_terminal(text.out));
+  CHECK_FALSE(drives_terminal(text.err));
+  CHECK_THAT(text.out, Contains("locks" + std::string(escaped_terminal_attack)));
+  auto json = run_portpool({"status", "--json", "--lock-dir", lock_dir.string()});
+  CHECK(json.exit_code == 0);
+  CHECK_FALSE(drives_terminal(json.out));
+  CHECK_FALSE(drives_terminal(json.err));
+
+  auto watcher = spawn_portpool({"status", "--watch", "--lock-dir", lock_dir.string()});
+  auto started = watcher.read_line();
+  REQUIRE(started);
+  CHECK_FALSE(drives_terminal(*started));
+  CHECK_THAT(*started, Contains("watching " + (dir.path() / "locks").string() + std::string(escaped_terminal_attack)));
+  watcher.signal(SIGTERM);
+  watcher.wait();
+  holder.close_stdin();
+  CHECK(finish(holder).exit_code == 0);
 }
 
 TEST_CASE("PORTPOOL_LOCK_DIR is honoured when --lock-dir is not given") {

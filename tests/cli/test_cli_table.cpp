@@ -3,6 +3,7 @@
 
 #include "cli.hpp"
 #include "skip.hpp"
+#include "terminal_output.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -14,9 +15,12 @@
 
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
+using portpool::test::drives_terminal;
+using portpool::test::escaped_terminal_attack;
 using portpool::test::run_portpool;
 using portpool::test::run_portpool_in;
 using portpool::test::TempDir;
+using portpool::test::terminal_attack;
 using portpool::test::write_config;
 
 namespace {
@@ -261,6 +265,51 @@ TEST_CASE("command-line mistakes exit 64 with a short message") {
     CHECK(result.error_lines() <= 3);
   }
   CHECK_THAT(run_portpool({"tabel"}).err, Contains("unknown command 'tabel'"));
+}
+
+TEST_CASE("control characters from the config file and the command line are printed escaped") {
+  TempDir dir;
+  // TOML strings are UTF-8: the config carries the attack without its bare 0x9b byte.
+  const std::string toml_attack = R"(\u001b]0;PWNED\u0007\u001b[2J\u009b31m)";
+  const std::string escaped_toml_attack = R"(\x1b]0;PWNED\x07\x1b[2J\u009b31m)";
+  auto check_printable = [](const portpool::test::CliResult& result) {
+    CHECK_FALSE(drives_terminal(result.out));
+    CHECK_FALSE(drives_terminal(result.err));
+  };
+
+  auto description = write_config(dir, "[services.web]\nports = [1]\nprotocol = \"" + toml_attack + "\"\n");
+  auto invalid_protocol = run_portpool({"table", "--config", description.string()});
+  CHECK(invalid_protocol.exit_code == 78);
+  check_printable(invalid_protocol);
+  CHECK_THAT(invalid_protocol.err, Contains("the protocol '" + escaped_toml_attack + "' is invalid"));
+
+  auto key = write_config(dir, "[services.web]\nports = [1]\n\"" + toml_attack + "\" = 1\n", "key.toml");
+  auto unknown_key = run_portpool({"table", "--config", key.string()});
+  CHECK(unknown_key.exit_code == 78);
+  check_printable(unknown_key);
+  CHECK_THAT(unknown_key.err, Contains("unknown key '" + escaped_toml_attack + "'"));
+
+  auto named = write_config(dir, "[services.web]\nports = [1]\n", "ports" + std::string(terminal_attack) + ".toml");
+  auto table = run_portpool({"table", "--config", named.string()});
+  CHECK(table.exit_code == 0);
+  check_printable(table);
+  CHECK_THAT(table.out, Contains("ports" + std::string(escaped_terminal_attack) + ".toml"));
+
+  auto unknown_service = run_portpool({"run", "--config", named.string(), "--lock-dir", dir.lock_dir().string(),
+                                       "web" + std::string(terminal_attack), "--", PORTPOOL_CLI_CHILD, "env"});
+  CHECK(unknown_service.exit_code != 0);
+  check_printable(unknown_service);
+  CHECK_THAT(unknown_service.err, Contains("web" + std::string(escaped_terminal_attack)));
+
+  auto not_a_number = run_portpool({"table", "--instance", std::string(terminal_attack)});
+  CHECK(not_a_number.exit_code == 64);
+  check_printable(not_a_number);
+  CHECK_THAT(not_a_number.err, Contains(std::string(escaped_terminal_attack)));
+
+  auto unknown_command = run_portpool({std::string(terminal_attack)});
+  CHECK(unknown_command.exit_code == 64);
+  check_printable(unknown_command);
+  CHECK_THAT(unknown_command.err, Contains("unknown command '" + std::string(escaped_terminal_attack) + "'"));
 }
 
 TEST_CASE("--help and --version exit 0 on stdout") {

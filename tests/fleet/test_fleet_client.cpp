@@ -123,6 +123,31 @@ TEST_CASE("an endpoint that cannot be reached is skipped for the next one") {
   CHECK(etcd.current_endpoint() == shared_etcd());
 }
 
+TEST_CASE("moving past an endpoint that cannot be reached is told once, naming both endpoints") {
+  ReservedPorts closed = ReservedPorts::any(1);
+  auto dead = "http://127.0.0.1:" + std::to_string(closed[0]);
+  auto options = etcd_options(dead);
+  options.endpoints.push_back(shared_etcd());
+  std::vector<EtcdFailover> told;
+  options.on_failover = [&told](const EtcdFailover& failover) { told.push_back(failover); };
+  EtcdClient etcd(options);
+  auto prefix = unique_prefix();
+  etcd.put(prefix + "/k", "v");
+  REQUIRE(told.size() == 1);
+  CHECK(told[0].lost == dead);
+  CHECK(told[0].used == shared_etcd());
+  CHECK_FALSE(told[0].reason.empty());
+  CHECK(etcd.range_prefix(prefix + "/").values.size() == 1);  // stays with the member that answers
+  CHECK(told.size() == 1);
+
+  told.clear();
+  auto all_dead = etcd_options(dead);
+  all_dead.on_failover = options.on_failover;
+  EtcdClient nobody(all_dead);
+  CHECK_THROWS_AS(nobody.range_prefix(prefix + "/"), EtcdUnavailable);
+  CHECK(told.empty());  // no member answered: the exception says so, not a failover
+}
+
 TEST_CASE("no reachable endpoint: EtcdUnavailable names it") {
   ReservedPorts closed = ReservedPorts::any(1);
   auto dead = "http://127.0.0.1:" + std::to_string(closed[0]);

@@ -265,6 +265,34 @@ TEST_CASE("etcd down at start: the agent says so, retries, and publishes once et
   agent.wait();
 }
 
+TEST_CASE("the agent says when the etcd member it talks to dies and it moves to the next one") {
+  TempDir etcd_dir;
+  auto first = start_etcd(etcd_dir.path());
+  EtcdStopper stopper(first);
+  auto second = shared_etcd();
+  auto prefix = unique_prefix();
+  TempDir host;
+  auto ports = ReservedPorts::any(1);
+  auto lease = hold(host, "api-server", ports[0]);
+  auto agent =
+      spawn_agent(first.endpoint() + "," + second, prefix, "host-a", host.lock_dir(), host.path() / "agent.log", "2s");
+  fleet::EtcdClient first_view(etcd_options(first.endpoint()));
+  REQUIRE(wait_for_view(first_view, prefix, {located("host-a", ports[0])}));
+  CHECK_FALSE(log_contains(host, "stopped answering"));
+
+  stop_etcd(first.pid);
+  CHECK(wait_until([&] {
+    return log_contains(host, "etcd at " + first.endpoint() + " stopped answering (") &&
+           log_contains(host, "now talking to etcd at " + second);
+  }));
+  // The second endpoint is another cluster here: the agent's lease is unknown there, so it
+  // publishes the host again on a new lease.
+  fleet::EtcdClient second_view(etcd_options(second));
+  CHECK(wait_for_view(second_view, prefix, {located("host-a", ports[0])}));
+  agent.signal(SIGTERM);
+  agent.wait();
+}
+
 TEST_CASE("after an etcd restart the view is resynchronised and exact") {
   TempDir etcd_dir;
   auto server = start_etcd(etcd_dir.path());

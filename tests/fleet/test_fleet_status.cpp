@@ -1,6 +1,7 @@
 // `portpool status --fleet`: the listing, the stream of changes (--watch), and the errors.
 
 #include "fleet_test.hpp"
+#include "terminal_output.hpp"
 
 #include <portpool/fleet/etcd_client.hpp>
 #include <portpool/fleet/fleet_holder.hpp>
@@ -58,6 +59,42 @@ TEST_CASE("status --fleet lists every host's holders sorted by host and port") {
   CHECK(holders[0]["port"] == 7000);
   CHECK(holders[2]["host"] == "zeta");
   CHECK(holders[2]["address"] == "10.1.2.3:9000");
+}
+
+TEST_CASE("status --fleet prints a hostile key escaped, in the listing, --json and --watch") {
+  auto endpoint = shared_etcd();
+  auto prefix = unique_prefix();
+  fleet::EtcdClient etcd(etcd_options(endpoint));
+  etcd.put(fleet::port_key(prefix, "web-3", 9000), value_of("api-server", 10));
+  // Inside web-3's own prefix, which web-3's publisher may write.
+  etcd.put(fleet::host_ports_prefix(prefix, "web-3") + std::string(terminal_attack), "{}");
+  auto escaped_key = fleet::host_ports_prefix(prefix, "web-3") + std::string(escaped_terminal_attack);
+
+  auto text = run_cli({"status", "--fleet", "--etcd", endpoint, "--prefix", prefix});
+  CHECK(text.exit_code == 0);
+  CHECK_FALSE(drives_terminal(text.out));
+  CHECK_FALSE(drives_terminal(text.err));
+  CHECK(text.out.find("web-3  9000") != std::string::npos);
+  CHECK(text.err.find("ignored: the fleet record " + escaped_key + " is invalid") != std::string::npos);
+
+  auto json = run_cli({"status", "--fleet", "--json", "--etcd", endpoint, "--prefix", prefix});
+  CHECK(json.exit_code == 0);
+  CHECK_FALSE(drives_terminal(json.out));
+  CHECK_FALSE(drives_terminal(json.err));
+  CHECK(json.err.find(escaped_key) != std::string::npos);
+  CHECK(nlohmann::json::parse(json.out)["holders"].size() == 1);
+
+  TempDir scratch;
+  auto watcher =
+      spawn_cli({"status", "--fleet", "--watch", "--etcd", endpoint, "--prefix", prefix}, scratch.path() / "err.log");
+  auto header = watcher.read_line();  // the problems of the listing are written before it
+  REQUIRE(header);
+  CHECK_FALSE(drives_terminal(*header));
+  auto problems = text_of(scratch.path() / "err.log");
+  CHECK_FALSE(drives_terminal(problems));
+  CHECK(problems.find(escaped_key) != std::string::npos);
+  watcher.signal(SIGTERM);
+  watcher.wait();
 }
 
 TEST_CASE("status --fleet --watch lists, then streams each change") {

@@ -187,6 +187,37 @@ TEST_CASE("Expect: 100-continue is answered before the body is sent, other expec
   CHECK(contains(unknown, "HTTP/1.1 417"));
 }
 
+TEST_CASE("bytes that are not UTF-8 in a request are answered and logged escaped, and the server keeps serving") {
+  TempDir directory;
+  auto gateway = start_gateway(directory);
+  // HTTP allows any byte from 0x80 in a header value (obs-text); 0x9b is CSI on Latin-1 terminals.
+  auto expectation = raw_exchange(gateway.port(),
+                                  "GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: a\x9b"
+                                  "b\r\n\r\n");
+  CHECK(contains(expectation, "HTTP/1.1 417"));
+  CHECK(contains(expectation, R"(expectation 'a\\x9bb')"));
+  auto refused = gateway.wait_for_event("request_refused");
+  REQUIRE(refused);
+  CHECK(contains(refused->at("reason").get<std::string>(), R"('a\x9bb')"));
+
+  auto origin = raw_exchange(gateway.port(),
+                             "GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://evil\x9b\xff\r\n\r\n");
+  CHECK(contains(origin, "HTTP/1.1 403"));
+  CHECK(contains(origin, R"(Origin 'http://evil\\x9b\\xff')"));
+  auto host = raw_exchange(gateway.port(), "GET /api/health HTTP/1.1\r\nHost: evil\x9b\r\n\r\n");
+  CHECK(contains(host, "HTTP/1.1 403"));
+  CHECK(contains(host, R"(Host 'evil\\x9b')"));
+  auto path = raw_exchange(gateway.port(), "GET /nowhere\x9b HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  CHECK(contains(path, "HTTP/1.1 4"));
+
+  CHECK(status_with(gateway.port(), {}) == 200);
+  for (const auto& answer : {expectation, origin, host, path}) {
+    CHECK_FALSE(contains(answer, "\x9b"));
+  }
+  gateway.wait_for_event("request_refused");  // the Origin's
+  CHECK_FALSE(contains(gateway.output(), "\x9b"));
+}
+
 TEST_CASE("HEAD is served wherever GET is: the same status and headers, no body") {
   TempDir directory;
   auto gateway = start_gateway(directory);

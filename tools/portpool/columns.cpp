@@ -1,5 +1,7 @@
 #include "columns.hpp"
 
+#include <portpool/printable_text.hpp>
+
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
@@ -8,7 +10,16 @@
 
 namespace portpool::cli {
 
-std::string format_columns(const std::vector<std::vector<std::string>>& rows) {
+std::string format_columns(const std::vector<std::vector<std::string>>& raw_rows) {
+  std::vector<std::vector<std::string>> rows;
+  rows.reserve(raw_rows.size());
+  for (const auto& raw_row : raw_rows) {
+    auto& row = rows.emplace_back();
+    row.reserve(raw_row.size());
+    for (const auto& cell : raw_row) {
+      row.push_back(printable_text(cell));
+    }
+  }
   std::vector<std::size_t> widths;
   for (const auto& row : rows) {
     widths.resize(std::max(widths.size(), row.size()));
@@ -25,6 +36,19 @@ std::string format_columns(const std::vector<std::vector<std::string>>& rows) {
     text += line + '\n';
   }
   return text;
+}
+
+std::string printable_lines(std::string_view text) {
+  std::string printable;
+  while (true) {
+    auto end = text.find('\n');
+    printable += printable_text(text.substr(0, end));
+    if (end == std::string_view::npos) {
+      return printable;
+    }
+    printable += '\n';
+    text.remove_prefix(end + 1);
+  }
 }
 
 std::string local_time_text(std::chrono::system_clock::time_point time) {

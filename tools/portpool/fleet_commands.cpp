@@ -11,6 +11,7 @@
 #include <portpool/fleet/fleet_error.hpp>
 #include <portpool/fleet/fleet_view.hpp>
 #include <portpool/fleet/publisher.hpp>
+#include <portpool/printable_text.hpp>
 
 #include <signal.h>
 
@@ -57,8 +58,8 @@ int mapping_etcd_errors(Action action) {
 
 std::string snapshot_text(const fleet::FleetSnapshot& snapshot, const EtcdArguments& etcd) {
   if (snapshot.holders.empty()) {
-    return fmt::format("no port is held in the fleet (etcd {}, prefix {})\n", fmt::join(etcd.endpoints, ","),
-                       etcd.prefix);
+    return fmt::format("no port is held in the fleet (etcd {}, prefix {})\n",
+                       printable_text(fmt::format("{}", fmt::join(etcd.endpoints, ","))), printable_text(etcd.prefix));
   }
   std::vector<std::vector<std::string>> rows{{"HOST", "PORT", "SERVICE", "PID", "INSTANCE", "ADDRESS", "SINCE"}};
   for (const auto& holder : snapshot.holders) {
@@ -81,11 +82,12 @@ void print_change(const fleet::FleetChange& change, bool json) {
     return;
   }
   if (change.holder) {
-    std::cout << fmt::format("+ {} {} {} pid {} instance {} at {}", change.host, change.port, change.holder->service,
-                             change.holder->pid, change.holder->instance, change.holder->address)
+    std::cout << printable_lines(fmt::format("+ {} {} {} pid {} instance {} at {}", change.host, change.port,
+                                             change.holder->service, change.holder->pid, change.holder->instance,
+                                             change.holder->address))
               << std::endl;
   } else {
-    std::cout << fmt::format("- {} {}", change.host, change.port) << std::endl;
+    std::cout << printable_lines(fmt::format("- {} {}", change.host, change.port)) << std::endl;
   }
 }
 
@@ -101,7 +103,9 @@ int follow_fleet(fleet::EtcdClient& etcd, const FleetStatusArguments& arguments,
     }
   };
   callbacks.on_change = [json](const fleet::FleetChange& change) { print_change(change, json); };
-  callbacks.on_problem = [](const std::string& problem) { std::cerr << "portpool: " << problem << std::endl; };
+  callbacks.on_problem = [](const std::string& problem) {
+    std::cerr << "portpool: " << printable_lines(problem) << std::endl;
+  };
   fleet::FleetFollower follower(etcd, arguments.etcd.prefix, callbacks);
   follower.run();
   return exit_code::success;
@@ -150,7 +154,9 @@ int run_publish_command(const PublishArguments& arguments) {
   options.ttl = parse_ttl(arguments.ttl);
   options.registry = library_options(arguments.common);
   options.address_host = arguments.address;
-  options.on_log = [](const std::string& line) { std::cerr << "portpool publish: " << line << std::endl; };
+  options.on_log = [](const std::string& line) {
+    std::cerr << "portpool publish: " << printable_lines(line) << std::endl;
+  };
   fleet::Publisher publisher(options);
   running_publisher = &publisher;
   install_stop_handlers();
@@ -167,7 +173,7 @@ int run_fleet_status(const FleetStatusArguments& arguments, bool json) {
     }
     auto snapshot = fleet::read_fleet(etcd, arguments.etcd.prefix);
     for (const auto& rejected : snapshot.rejected) {
-      std::cerr << "portpool: ignored: " << rejected << '\n';
+      std::cerr << "portpool: ignored: " << printable_lines(rejected) << '\n';
     }
     std::cout << (json ? fleet_command_line::fleet_snapshot_json_text(snapshot)
                        : snapshot_text(snapshot, arguments.etcd));

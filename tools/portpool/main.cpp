@@ -1,6 +1,7 @@
 // portpool: exclusive pools of TCP ports for local services, from the command line.
 // See docs/cli.md.
 
+#include "columns.hpp"
 #include "exit_codes.hpp"
 #include "fleet_options.hpp"
 #include "keeper.hpp"
@@ -32,8 +33,10 @@ namespace exit_code = portpool::exit_code;
 
 constexpr const char* help_hint = "see 'portpool --help'";
 
+// The message may quote a command-line argument, a config file's string or a record: printed
+// escaped, it cannot drive the terminal.
 int report(const std::string& message, int code) {
-  std::cerr << "portpool: " << message << '\n';
+  std::cerr << "portpool: " << printable_lines(message) << '\n';
   return code;
 }
 

@@ -1,5 +1,6 @@
 #include "service_copies.hpp"
 
+#include "columns.hpp"
 #include "exit_codes.hpp"
 
 #include <fmt/format.h>
@@ -116,7 +117,8 @@ void ServiceCopies::reload() {
         "is ready\n",
         launched.command);
   } catch (const std::exception& error) {
-    std::cerr << fmt::format("portpool: reload failed: {}; the current copy keeps serving\n", error.what());
+    std::cerr << fmt::format("portpool: reload failed: {}; the current copy keeps serving\n",
+                             printable_lines(error.what()));
     return;
   }
   ready_timer_.expires_after(settings_.ready_timeout);

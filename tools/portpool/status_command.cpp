@@ -10,6 +10,7 @@
 
 #include <portpool/holder_json.hpp>
 #include <portpool/lock_dir.hpp>
+#include <portpool/printable_text.hpp>
 #include <portpool/registry.hpp>
 
 #include <fmt/format.h>
@@ -50,7 +51,7 @@ std::string holders_as_json(const std::vector<Holder>& holders, const std::vecto
 
 std::string ports_as_text(const std::vector<Holder>& holders, const std::filesystem::path& lock_dir) {
   if (holders.empty()) {
-    return fmt::format("no port is held (lock directory {})\n", lock_dir.string());
+    return fmt::format("no port is held (lock directory {})\n", printable_text(lock_dir.string()));
   }
   auto range = ephemeral_range();
   auto reserved = reserved_ports();

@@ -6,6 +6,7 @@
 
 #include <example_table.hpp>
 
+#include <portpool/printable_text.hpp>
 #include <portpool/service_port_table.hpp>
 
 #include <fmt/format.h>
@@ -38,7 +39,7 @@ std::string fetch_blocked_text(const ServicePortTable& table, const std::string&
 // The config file the table was loaded from, or the built-in example table.
 std::string source_text(const std::optional<std::filesystem::path>& config_file) {
   if (config_file) {
-    return fmt::format("port table: {}\n", config_file->string());
+    return fmt::format("port table: {}\n", printable_text(config_file->string()));
   }
   return fmt::format("port table: {} (no config file found; see --config in 'portpool table --help')\n",
                      example_table::name);
@@ -93,7 +94,7 @@ int run_table_command(const TableArguments& arguments) {
   auto table = load_port_table(config_file);
   require_instance(table, arguments.instance);
   for (const auto& warning : ephemeral_range_warnings(table, arguments.instance)) {
-    std::cerr << warning << '\n';
+    std::cerr << printable_lines(warning) << '\n';
   }
   std::cout << (arguments.common.json ? table_as_json(table, arguments.instance, config_file) + '\n'
                                       : source_text(config_file) + table_as_text(table, arguments.instance));

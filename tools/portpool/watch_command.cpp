@@ -1,5 +1,6 @@
 #include "watch_command.hpp"
 
+#include "columns.hpp"
 #include "description_options.hpp"
 #include "machine_output.hpp"
 
@@ -37,8 +38,9 @@ nlohmann::ordered_json versioned(const nlohmann::ordered_json& line) {
   return result;
 }
 
+// A holder's record or the lock directory's path may carry control characters: printed escaped.
 void print_line(const std::string& line) {
-  std::fputs((line + '\n').c_str(), stdout);
+  std::fputs((printable_lines(line) + '\n').c_str(), stdout);
   std::fflush(stdout);  // a reader of a pipe sees each change at once
 }
 

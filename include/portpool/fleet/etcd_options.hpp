@@ -4,10 +4,19 @@
 /// EtcdOptions: where the fleet's etcd is and how to authenticate to it.
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
 namespace portpool::fleet {
+
+/// A client's move from the etcd member it was talking to, which stopped answering, to another
+/// member that answered (see `EtcdOptions::on_failover`).
+struct EtcdFailover {
+  std::string lost;    ///< the endpoint that stopped answering, as given in `EtcdOptions::endpoints`
+  std::string used;    ///< the endpoint that answered instead
+  std::string reason;  ///< why `lost` counts as gone, in gRPC's words ("failed to connect to all addresses")
+};
 
 /// How to reach etcd. A default-constructed EtcdOptions names no endpoint: set at least one.
 ///
@@ -38,6 +47,12 @@ struct EtcdOptions {
 
   /// How long one request may take before its endpoint counts as unreachable.
   std::chrono::milliseconds request_timeout{std::chrono::seconds(3)};
+
+  /// Called, on the thread of the call, when a request or a watch leaves the member it was
+  /// talking to because that member stopped answering, and another member answers it (a call
+  /// that no member answers throws EtcdUnavailable instead). Empty: nobody is told. An exception
+  /// it throws is ignored.
+  std::function<void(const EtcdFailover&)> on_failover;
 };
 
 }  // namespace portpool::fleet

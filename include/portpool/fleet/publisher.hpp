@@ -39,8 +39,9 @@ struct PublisherOptions {
   /// The longest wait between two attempts to reach etcd (the wait doubles from 100 ms).
   std::chrono::milliseconds max_backoff{std::chrono::seconds(5)};
 
-  /// Called with one line for every session start, lost lease and connection problem. Must not
-  /// throw.
+  /// Called with one line for every session start, lost lease and connection problem, and when
+  /// the agent moves from an etcd member that stopped answering to another one (the line names
+  /// both). Must not throw.
   std::function<void(const std::string&)> on_log;
 };
 

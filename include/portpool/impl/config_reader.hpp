@@ -4,6 +4,7 @@
 // by other tools, so every value is checked against the schema and every problem is reported with
 // the file, line and column it comes from: a misspelt key must not silently fall back to a default.
 
+#include <portpool/detail/printable_text.hpp>
 #include <portpool/error.hpp>
 #include <portpool/service_port_table.hpp>
 
@@ -40,21 +41,22 @@ class ConfigReader {
     try {
       table.validate();
     } catch (const ConfigError& error) {
-      throw ConfigError(fmt::format("{}: {}", source_name_, error.what()));
+      throw ConfigError(fmt::format("{}: {}", printable_text(source_name_), error.what()));
     }
     return table;
   }
 
  private:
   [[noreturn]] void fail(const toml::source_region& where, std::string_view message) const {
-    throw ConfigError(fmt::format("{}:{}:{}: {}", source_name_, where.begin.line, where.begin.column, message));
+    throw ConfigError(
+        fmt::format("{}:{}:{}: {}", printable_text(source_name_), where.begin.line, where.begin.column, message));
   }
 
   void reject_unknown_keys(const toml::table& table, std::initializer_list<std::string_view> known,
                            std::string_view where, std::string_view expected) const {
     for (const auto& [key, value] : table) {
       if (std::find(known.begin(), known.end(), key.str()) == known.end()) {
-        fail(key.source(), fmt::format("unknown key '{}' {}: {}", key.str(), where, expected));
+        fail(key.source(), fmt::format("unknown key '{}' {}: {}", printable_text(key.str()), where, expected));
       }
     }
   }

@@ -25,7 +25,8 @@ std::string describe_ports(const std::vector<Port>& ports) {
 
 inline ServicePortTable& ServicePortTable::add_instance_pool(std::string service, unsigned offset, unsigned size) {
   if (size == 0) {
-    throw ConfigError(fmt::format("service '{}' has a pool of size 0: give it at least one port", service));
+    throw ConfigError(
+        fmt::format("service '{}' has a pool of size 0: give it at least one port", detail::printable_text(service)));
   }
   add(Service{std::move(service), false, offset, size, {}, false, PoolScope::host, {}});
   return *this;
@@ -33,12 +34,13 @@ inline ServicePortTable& ServicePortTable::add_instance_pool(std::string service
 
 inline ServicePortTable& ServicePortTable::add_shared_pool(std::string service, std::vector<unsigned> ports) {
   if (ports.empty()) {
-    throw ConfigError(fmt::format("service '{}' has an empty port list: give it at least one port", service));
+    throw ConfigError(
+        fmt::format("service '{}' has an empty port list: give it at least one port", detail::printable_text(service)));
   }
   auto sorted = ports;
   std::sort(sorted.begin(), sorted.end());
   if (auto repeated = std::adjacent_find(sorted.begin(), sorted.end()); repeated != sorted.end()) {
-    throw ConfigError(fmt::format("service '{}' lists port {} twice", service, *repeated));
+    throw ConfigError(fmt::format("service '{}' lists port {} twice", detail::printable_text(service), *repeated));
   }
   add(Service{std::move(service), true, 0, 0, std::move(ports), false, PoolScope::host, {}});
   return *this;
@@ -46,8 +48,8 @@ inline ServicePortTable& ServicePortTable::add_shared_pool(std::string service, 
 
 inline ServicePortTable& ServicePortTable::add_shared_range(std::string service, unsigned first, unsigned last) {
   if (last < first) {
-    throw ConfigError(
-        fmt::format("service '{}' has the range {}-{}, whose end is below its start", service, first, last));
+    throw ConfigError(fmt::format("service '{}' has the range {}-{}, whose end is below its start",
+                                  detail::printable_text(service), first, last));
   }
   std::vector<unsigned> ports;
   for (unsigned port = first; port <= last && port - first <= max_port; ++port) {
@@ -170,7 +172,8 @@ inline std::size_t ServicePortTable::index_of(std::string_view name) const {
   for (const auto& service : services_) {
     known += known.empty() ? service.name : ", " + service.name;
   }
-  throw ArgumentError(fmt::format("unknown service '{}': the table has {}", name, known.empty() ? "none" : known));
+  throw ArgumentError(fmt::format("unknown service '{}': the table has {}", detail::printable_text(name),
+                                  known.empty() ? "none" : known));
 }
 
 inline void ServicePortTable::check_instance(unsigned instance) const {
