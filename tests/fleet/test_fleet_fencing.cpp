@@ -69,6 +69,20 @@ pid_t parent_of(pid_t process) {
   return parent;
 }
 
+// Continues a paused etcd when the test ends, passed or not (before EtcdStopper stops it).
+class EtcdContinuer {
+ public:
+  explicit EtcdContinuer(pid_t etcd) : etcd_(etcd) {}
+  EtcdContinuer(const EtcdContinuer&) = delete;
+  EtcdContinuer& operator=(const EtcdContinuer&) = delete;
+  EtcdContinuer(EtcdContinuer&&) = delete;
+  EtcdContinuer& operator=(EtcdContinuer&&) = delete;
+  ~EtcdContinuer() { ::kill(etcd_, SIGCONT); }
+
+ private:
+  pid_t etcd_;
+};
+
 double seconds_between(Clock::time_point from, Clock::time_point to) {
   return std::chrono::duration<double>(to - from).count();
 }
@@ -113,11 +127,12 @@ TEST_CASE("etcd paused past the TTL: the holder ends CMD's tree before another h
   pid_t command = std::stoi(*line);
   pid_t keeper = parent_of(command);
 
+  EtcdContinuer continuer(etcd_server.pid);
   REQUIRE(::kill(etcd_server.pid, SIGSTOP) == 0);
   auto paused = Clock::now();
   CHECK(wait_until([&] { return process_gone(command) && process_gone(keeper); }, 20s));
   auto gone = Clock::now();
-  CHECK(wait_until([&] { return holder.exited(); }, 20s));
+  REQUIRE(wait_until([&] { return holder.exited(); }, 20s));
   CHECK(holder.exit_code() == 128 + SIGKILL);  // CMD ignored SIGTERM: SIGKILL after --kill-grace
   auto reported = text_of(log);
   CHECK_THAT(reported, Catch::Contains("is lost: its fleet claim: etcd confirmed no renewal") &&
@@ -151,10 +166,10 @@ TEST_CASE("etcd restarted without its data: the holder hears that the lease is u
   auto ports = ReservedPorts::any(1);
   auto table = write_table(scratch, ports[0]);
   auto log = scratch.path() / "a.log";
-  // Renewals every 3 s, the deadline 9 s after the last: the loss comes from etcd's answer.
-  auto holder = spawn_cli(run_arguments(table, host_a, "host-a", etcd, {"--fleet-ttl", "10s", "--kill-grace", "500ms"},
-                                        term_ignoring_command),
-                          log);
+  // The default TTL (10 s): renewals every 3 s, the deadline 9 s after the last; the loss comes from
+  // etcd's answer.
+  auto holder =
+      spawn_cli(run_arguments(table, host_a, "host-a", etcd, {"--kill-grace", "500ms"}, term_ignoring_command), log);
   auto line = holder.read_line();
   REQUIRE(line);
   pid_t command = std::stoi(*line);
@@ -165,7 +180,7 @@ TEST_CASE("etcd restarted without its data: the holder hears that the lease is u
   run_etcd(etcd_server);
   auto answering = Clock::now();
   CHECK(wait_until([&] { return process_gone(command); }, 20s));
-  CHECK(wait_until([&] { return holder.exited(); }, 20s));
+  REQUIRE(wait_until([&] { return holder.exited(); }, 20s));
   CHECK(holder.exit_code() == 128 + SIGKILL);
   CHECK_THAT(text_of(log), Catch::Contains("is lost: its fleet claim: etcd no longer knows the lease"));
   std::cout << fmt::format(
@@ -262,6 +277,7 @@ TEST_CASE("FleetClaims: the local deadline passes while etcd is paused, on_claim
       "scheduler", {ports[0]}, options, portpool::fleet::FleetLockPolicy(options, claims));
   auto lease = manager.acquire();
 
+  EtcdContinuer continuer(etcd_server.pid);
   REQUIRE(::kill(etcd_server.pid, SIGSTOP) == 0);
   auto paused = Clock::now();
   CHECK(wait_until(
@@ -271,7 +287,6 @@ TEST_CASE("FleetClaims: the local deadline passes while etcd is paused, on_claim
       },
       20s));
   auto told = Clock::now();
-  ::kill(etcd_server.pid, SIGCONT);
   CHECK(told - paused < 3s - 1s + 100ms);  // the deadline: the last confirmed send + TTL - margin
   std::lock_guard guard(mutex);
   REQUIRE(losses.size() == 1);
