@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -118,7 +119,7 @@ class FleetClaims::Impl {
       if (!revision) {
         break;
       }
-      if (lease_still_held(lease)) {
+      if (keep_claim(lease, *revision)) {
         return revision;
       }
       // The lease counted as lost while the claim was made: the claim would not be renewed.
@@ -140,6 +141,10 @@ class FleetClaims::Impl {
   }
 
   void release(std::uint16_t port, std::int64_t revision) noexcept {
+    {
+      std::lock_guard guard(mutex_);
+      live_claims_.erase(revision);
+    }
     try {
       etcd_->delete_if_unchanged(claim_key(options_.prefix, port), revision);
     } catch (const std::exception&) {  // ignored: the claim expires with the lease
@@ -177,9 +182,14 @@ class FleetClaims::Impl {
     return lease_;
   }
 
-  bool lease_still_held(std::int64_t lease) {
+  // Counts a claim made on `lease` as held, unless the lease counted as lost meanwhile.
+  bool keep_claim(std::int64_t lease, std::int64_t revision) {
     std::lock_guard guard(mutex_);
-    return lease_ == lease && Clock::now() < deadline_;
+    if (lease_ != lease || Clock::now() >= deadline_) {
+      return false;
+    }
+    live_claims_.insert(revision);
+    return true;
   }
 
   void lose_unknown_lease(std::int64_t lease) {
@@ -262,6 +272,10 @@ class FleetClaims::Impl {
     }
     lease_ = 0;
     wake_.notify_all();
+    if (live_claims_.empty()) {
+      return;  // nothing was held on it
+    }
+    live_claims_.clear();
     lock.unlock();
     notify_lost(ClaimsLost{reason, std::move(message)});
     lock.lock();
@@ -286,6 +300,7 @@ class FleetClaims::Impl {
   std::condition_variable wake_;
   bool stopping_ = false;
   std::int64_t lease_ = 0;
+  std::set<std::int64_t> live_claims_;  ///< the revisions of the claims held on `lease_`
   std::chrono::seconds ttl_{0};
   Clock::time_point deadline_;
   Clock::time_point next_renewal_;

@@ -16,6 +16,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -246,7 +247,9 @@ TEST_CASE("a --kill-grace that does not fit in the fleet claims' stop margin is 
   CHECK_THAT(margin_too_long.err, Catch::Contains("--fleet-stop-margin 4.5s leaves less than 1s of --fleet-ttl 5s"));
 }
 
-TEST_CASE("FleetClaims: the local deadline passes while etcd is paused, on_claims_lost says so before the TTL") {
+TEST_CASE(
+    "FleetClaims: the local deadline passes while etcd is paused, on_claims_lost says so before the TTL; "
+    "a session that holds no claim is not told") {
   TempDir scratch;
   auto etcd_server = start_etcd(scratch.path() / "etcd");
   EtcdStopper stopper(etcd_server);
@@ -277,6 +280,22 @@ TEST_CASE("FleetClaims: the local deadline passes while etcd is paused, on_claim
       "scheduler", {ports[0]}, options, portpool::fleet::FleetLockPolicy(options, claims));
   auto lease = manager.acquire();
 
+  // A second host's session whose only claim was given back: its lease is renewed, no claim rides on it.
+  TempDir idle_host;
+  std::atomic<int> idle_told{0};
+  auto idle_options = claims_options;
+  idle_options.host_id = "host-b";
+  idle_options.on_lost = nullptr;
+  idle_options.on_claims_lost = [&](const portpool::fleet::ClaimsLost&) { ++idle_told; };
+  auto idle_claims = std::make_shared<portpool::fleet::FleetClaims>(idle_options);
+  portpool::Options idle_lock_options;
+  idle_lock_options.lock_dir = idle_host.lock_dir();
+  auto idle_ports = ReservedPorts::any(1);
+  portpool::BasicPortPoolManager<portpool::fleet::FleetLockPolicy, portpool::NoProbe> idle_manager(
+      "scheduler", {idle_ports[0]}, idle_lock_options,
+      portpool::fleet::FleetLockPolicy(idle_lock_options, idle_claims));
+  idle_manager.acquire();  // released at once
+
   EtcdContinuer continuer(etcd_server.pid);
   REQUIRE(::kill(etcd_server.pid, SIGSTOP) == 0);
   auto paused = Clock::now();
@@ -287,11 +306,17 @@ TEST_CASE("FleetClaims: the local deadline passes while etcd is paused, on_claim
       },
       20s));
   auto told = Clock::now();
-  CHECK(told - paused < 3s - 1s + 100ms);  // the deadline: the last confirmed send + TTL - margin
-  std::lock_guard guard(mutex);
-  REQUIRE(losses.size() == 1);
-  CHECK(losses[0].reason == portpool::fleet::ClaimsLost::Reason::deadline_passed_without_renewal);
-  CHECK(messages == std::vector<std::string>{losses[0].message});
+  // The deadline: the send of the last confirmed renewal (before the pause) + TTL - margin.
+  CHECK(told - paused < 3s - 1s + 500ms);
+  {
+    std::lock_guard guard(mutex);
+    REQUIRE(losses.size() == 1);
+    CHECK(losses[0].reason == portpool::fleet::ClaimsLost::Reason::deadline_passed_without_renewal);
+    CHECK(messages == std::vector<std::string>{losses[0].message});
+  }
+  // The idle session's deadline passed too (at most 2 s after the pause): it had nothing to lose.
+  std::this_thread::sleep_for(paused + 2500ms - Clock::now());
+  CHECK(idle_told == 0);
 }
 
 TEST_CASE("FleetClaims: a stop margin that leaves less than a second of the TTL is refused") {

@@ -67,9 +67,10 @@ struct FleetClaimsOptions {
   std::optional<std::chrono::milliseconds> stop_margin;
 
   /// Called once per lease (on one of the session's own threads) when the claims count as lost:
-  /// etcd says the lease is gone, or the local deadline passed without a confirmed renewal. Every
-  /// claim of the session is then lost, or will be within the stop margin; the service should stop
-  /// using its fleet ports. Must not throw. Called with `ClaimsLost::message` when both are set.
+  /// etcd says the lease is gone, or the local deadline passed without a confirmed renewal, while
+  /// at least one claim was held on it. Every claim of the session is then lost, or will be within
+  /// the stop margin; the service should stop using its fleet ports. Must not throw. Called with
+  /// `ClaimsLost::message` when both are set.
   std::function<void(const std::string&)> on_lost;
 
   /// As `on_lost`, with the reason. Called first when both are set.
