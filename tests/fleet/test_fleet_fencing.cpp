@@ -220,6 +220,38 @@ TEST_CASE("a claimant killed with SIGKILL: its TERM-ignoring tree ends before an
                            seconds_between(killed, *tree_gone), seconds_between(killed, *taken));
 }
 
+TEST_CASE("run killed while it ends CMD's tree after a loss: the keeper ends the tree by the same time") {
+  TempDir scratch;
+  auto etcd_server = start_etcd(scratch.path() / "etcd");
+  EtcdStopper stopper(etcd_server);
+  std::vector<std::string> etcd{"--etcd", etcd_server.endpoint(), "--prefix", unique_prefix()};
+  TempDir host_a;
+  auto ports = ReservedPorts::any(1);
+  auto table = write_table(scratch, ports[0]);
+  const auto grace = 2s;
+  auto log = scratch.path() / "a.log";
+  auto holder = spawn_cli(
+      run_arguments(table, host_a, "host-a", etcd, {"--fleet-ttl", "4s", "--kill-grace", "2s"}, term_ignoring_command),
+      log);
+  auto line = holder.read_line();
+  REQUIRE(line);
+  pid_t command = std::stoi(*line);
+  pid_t keeper = parent_of(command);
+
+  EtcdContinuer continuer(etcd_server.pid);
+  REQUIRE(::kill(etcd_server.pid, SIGSTOP) == 0);
+  REQUIRE(wait_until([&] { return text_of(log).find("is lost: its fleet claim") != std::string::npos; }, 20s));
+  auto lost = Clock::now();
+  // The fault itself: `portpool` dies half-way through the grace, before its SIGKILL.
+  std::this_thread::sleep_for(grace / 2);
+  holder.signal(SIGKILL);
+  CHECK(wait_until([&] { return process_gone(command) && process_gone(keeper); }, 20s));
+  auto gone = Clock::now();
+  CHECK(gone - lost < grace + 500ms);  // not a whole grace again from the death
+  std::cout << fmt::format("run killed 1 s into the 2 s grace of a loss: the tree was gone {:.2f} s after the loss\n",
+                           seconds_between(lost, gone));
+}
+
 TEST_CASE("a --kill-grace that does not fit in the fleet claims' stop margin is refused (64), naming both") {
   TempDir scratch;
   TempDir host;
@@ -248,8 +280,8 @@ TEST_CASE("a --kill-grace that does not fit in the fleet claims' stop margin is 
 }
 
 TEST_CASE(
-    "FleetClaims: the local deadline passes while etcd is paused, on_claims_lost says so before the TTL; "
-    "a session that holds no claim is not told") {
+    "FleetClaims: etcd paused past the local deadline: on_claims_lost says so before the TTL and a session "
+    "that holds no claim is not told") {
   TempDir scratch;
   auto etcd_server = start_etcd(scratch.path() / "etcd");
   EtcdStopper stopper(etcd_server);

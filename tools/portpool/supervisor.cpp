@@ -2,6 +2,7 @@
 #include "resource_limits.hpp"
 
 #include "exit_codes.hpp"
+#include "keeper.hpp"
 #include "tree_shutdown.hpp"
 
 #include <portpool/process_tree.hpp>
@@ -101,6 +102,11 @@ bool Supervisor::pause(std::chrono::milliseconds delay) {
 void Supervisor::terminate_child() const { forward(SIGTERM); }
 
 void Supervisor::end_child_within(std::chrono::milliseconds grace) {
+  for (pid_t keeper : {running_.keeper, candidate_ ? candidate_->keeper : -1}) {
+    if (keeper > 0) {
+      ::sigqueue(keeper, end_by_signal, sigval{});
+    }
+  }
   terminate_child();
   kill_timer_.expires_after(grace);
   kill_timer_.async_wait([this](const boost::system::error_code& error) {
