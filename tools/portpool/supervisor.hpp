@@ -48,7 +48,8 @@ class Supervisor {
 
   /// Asks CMD's process group to stop (SIGTERM) and, when a copy still runs `grace` later, kills
   /// every process of the copies' trees (SIGKILL) but the keepers, which then exit with CMD's
-  /// status: the tree is gone within `grace`, whatever CMD does with SIGTERM.
+  /// status: the tree is gone within `grace`, whatever CMD does with SIGTERM. The keepers are told
+  /// first (end_by_signal), so that they keep to the same time should `portpool` die meanwhile.
   void end_child_within(std::chrono::milliseconds grace);
 
   /// Whether `portpool` was asked to stop (SIGINT, SIGTERM, SIGHUP or SIGQUIT): CMD is not restarted.
