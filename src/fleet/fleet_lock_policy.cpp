@@ -9,8 +9,10 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -38,7 +40,27 @@ std::string describe_claim(const std::string& value) {
   return "claimed in the fleet by another host";
 }
 
+constexpr const char* unknown_lease_message =
+    "etcd no longer knows the lease of this process's fleet claims (it expired, was revoked, or etcd lost its "
+    "data): other hosts may now take their ports";
+
 }  // namespace
+
+std::chrono::milliseconds effective_stop_margin(const FleetClaimsOptions& options) {
+  using std::chrono::milliseconds;
+  const milliseconds ttl = options.ttl;
+  auto margin = options.stop_margin.value_or(std::min(std::max(ttl / 3, milliseconds(2000)), ttl / 2));
+  if (margin < milliseconds::zero()) {
+    throw ConfigError(fmt::format("the claims' stop margin ({} ms) is negative: give 0 or more", margin.count()));
+  }
+  if (ttl - margin < minimum_renewal_window) {
+    throw ConfigError(fmt::format(
+        "the claims' stop margin ({} ms) leaves less than {} ms of the lease TTL ({} s) for renewals: give a "
+        "longer TTL or a shorter margin",
+        margin.count(), minimum_renewal_window.count(), options.ttl.count()));
+  }
+  return margin;
+}
 
 class FleetClaims::Impl {
  public:
@@ -51,6 +73,7 @@ class FleetClaims::Impl {
     if (options_.ttl < std::chrono::seconds(1)) {
       throw ConfigError("the claims' lease TTL must be at least 1 second");
     }
+    stop_margin_ = effective_stop_margin(options_);
     etcd_ = std::make_unique<EtcdClient>(options_.etcd);
   }
 
@@ -65,8 +88,10 @@ class FleetClaims::Impl {
       stopping_ = true;
     }
     wake_.notify_all();
-    if (renewer_.joinable()) {
-      renewer_.join();
+    for (auto* thread : {&renewer_, &watchdog_}) {
+      if (thread->joinable()) {
+        thread->join();
+      }
     }
     if (lease_ != 0) {
       try {
@@ -81,16 +106,28 @@ class FleetClaims::Impl {
     auto value = claim_value(options_.host_id, holder);
     for (int attempt = 0;; ++attempt) {
       auto lease = current_lease();
+      std::optional<std::int64_t> revision;
       try {
-        if (auto revision = etcd_->create(key, value, lease)) {
-          return revision;
-        }
-        break;
+        revision = etcd_->create(key, value, lease);
       } catch (const EtcdError&) {
-        if (attempt > 0) {
+        if (attempt > 0 || etcd_->keep_alive(lease).count() != 0) {
           throw;
         }
-        forget_lease(lease);  // expired between two renewals: take a new one, once
+        lose_unknown_lease(lease);  // expired between two renewals: take a new one, once
+        continue;
+      }
+      if (!revision) {
+        break;
+      }
+      if (keep_claim(lease, *revision)) {
+        return revision;
+      }
+      // The lease counted as lost while the claim was made: the claim would not be renewed.
+      release(holder.port, *revision);
+      if (attempt > 0) {
+        throw EtcdUnavailable(
+            "the fleet claims' lease was lost twice while a port was claimed: etcd does not confirm renewals in "
+            "time; check etcd's health and the network to it");
       }
     }
     for (const auto& existing : etcd_->range_prefix(key).values) {
@@ -104,6 +141,10 @@ class FleetClaims::Impl {
   }
 
   void release(std::uint16_t port, std::int64_t revision) noexcept {
+    {
+      std::lock_guard guard(mutex_);
+      live_claims_.erase(revision);
+    }
     try {
       etcd_->delete_if_unchanged(claim_key(options_.prefix, port), revision);
     } catch (const std::exception&) {  // ignored: the claim expires with the lease
@@ -113,15 +154,21 @@ class FleetClaims::Impl {
   const std::string& host_id() const noexcept { return options_.host_id; }
 
  private:
+  using Clock = std::chrono::steady_clock;
+
   std::int64_t current_lease() {
     std::unique_lock lock(mutex_);
     if (lease_ == 0) {
       lock.unlock();
+      auto sent = Clock::now();
       auto granted = etcd_->grant_lease(options_.ttl);
       lock.lock();
       if (lease_ == 0) {
         lease_ = granted.id;
         ttl_ = granted.ttl;
+        deadline_ = sent + ttl_ - stop_margin_;
+        next_renewal_ = sent + renewal_interval();
+        wake_.notify_all();
       } else {
         lock.unlock();
         etcd_->revoke_lease(granted.id);  // another thread was faster
@@ -129,63 +176,136 @@ class FleetClaims::Impl {
       }
       if (!renewer_.joinable()) {
         renewer_ = std::thread([this] { renew(); });
+        watchdog_ = std::thread([this] { watch_deadline(); });
       }
     }
     return lease_;
   }
 
-  void forget_lease(std::int64_t lease) {
+  // Counts a claim made on `lease` as held, unless the lease counted as lost meanwhile.
+  bool keep_claim(std::int64_t lease, std::int64_t revision) {
     std::lock_guard guard(mutex_);
-    if (lease_ == lease) {
-      lease_ = 0;
+    if (lease_ != lease || Clock::now() >= deadline_) {
+      return false;
     }
+    live_claims_.insert(revision);
+    return true;
+  }
+
+  void lose_unknown_lease(std::int64_t lease) {
+    std::unique_lock lock(mutex_);
+    lose(lock, lease, ClaimsLost::Reason::lease_expired_in_etcd, unknown_lease_message);
+  }
+
+  // A third of what the deadline leaves after a confirmed renewal: two renewals may fail before it.
+  std::chrono::milliseconds renewal_interval() const {
+    return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(ttl_ - stop_margin_) / 3,
+                    std::chrono::milliseconds(100));
+  }
+
+  std::chrono::milliseconds retry_interval() const {
+    return std::min(renewal_interval(), std::chrono::milliseconds(500));
   }
 
   void renew() {
     std::unique_lock lock(mutex_);
     while (!stopping_) {
-      wake_.wait_for(
-          lock,
-          std::max(std::chrono::duration_cast<std::chrono::milliseconds>(ttl_) / 3, std::chrono::milliseconds(300)),
-          [this] { return stopping_; });
-      if (stopping_ || lease_ == 0) {
+      if (lease_ == 0) {
+        wake_.wait(lock, [this] { return stopping_ || lease_ != 0; });
+        continue;
+      }
+      if (Clock::now() < next_renewal_) {
+        auto lease = lease_;
+        wake_.wait_until(lock, next_renewal_, [this, lease] { return stopping_ || lease_ != lease; });
         continue;
       }
       auto lease = lease_;
       lock.unlock();
-      bool lost = false;
+      auto sent = Clock::now();
+      std::optional<std::chrono::seconds> left;
       try {
-        lost = etcd_->keep_alive(lease).count() == 0;
+        left = etcd_->keep_alive(lease);
       } catch (const std::exception&) {
-        // unreachable for now: retried at the next renewal; past the TTL, etcd reports it lost
+        // unreachable or refused: retried soon; the deadline watch decides when it is too late
       }
       lock.lock();
-      if (lost && lease_ == lease) {
-        lease_ = 0;
-        lock.unlock();
-        notify_lost();
-        lock.lock();
+      if (lease_ != lease) {
+        continue;  // lost meanwhile, or replaced
+      }
+      if (!left) {
+        next_renewal_ = Clock::now() + retry_interval();
+      } else if (left->count() == 0) {
+        lose(lock, lease, ClaimsLost::Reason::lease_expired_in_etcd, unknown_lease_message);
+      } else {
+        deadline_ = std::max(deadline_, sent + *left - stop_margin_);
+        next_renewal_ = sent + renewal_interval();
       }
     }
   }
 
-  void notify_lost() const noexcept {
-    if (options_.on_lost) {
-      try {
-        options_.on_lost("etcd lost the lease of this process's fleet claims: other hosts may now take their ports");
-      } catch (...) {  // ignored: a callback must not end the renewals
+  void watch_deadline() {
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+      if (lease_ == 0) {
+        wake_.wait(lock, [this] { return stopping_ || lease_ != 0; });
+        continue;
       }
+      auto lease = lease_;
+      auto deadline = deadline_;
+      if (Clock::now() < deadline) {
+        wake_.wait_until(lock, deadline,
+                         [this, lease, deadline] { return stopping_ || lease_ != lease || deadline_ != deadline; });
+        continue;
+      }
+      lose(lock, lease, ClaimsLost::Reason::deadline_passed_without_renewal,
+           fmt::format("etcd confirmed no renewal of the lease of this process's fleet claims in time (TTL {} s, "
+                       "stop margin {} ms): the lease may expire within the margin, and other hosts may then "
+                       "take their ports",
+                       ttl_.count(), stop_margin_.count()));
+    }
+  }
+
+  // Called with `lock` held; notifies without it.
+  void lose(std::unique_lock<std::mutex>& lock, std::int64_t lease, ClaimsLost::Reason reason, std::string message) {
+    if (lease_ != lease) {
+      return;
+    }
+    lease_ = 0;
+    wake_.notify_all();
+    if (live_claims_.empty()) {
+      return;  // nothing was held on it
+    }
+    live_claims_.clear();
+    lock.unlock();
+    notify_lost(ClaimsLost{reason, std::move(message)});
+    lock.lock();
+  }
+
+  void notify_lost(const ClaimsLost& lost) const noexcept {
+    try {
+      if (options_.on_claims_lost) {
+        options_.on_claims_lost(lost);
+      }
+      if (options_.on_lost) {
+        options_.on_lost(lost.message);
+      }
+    } catch (...) {  // ignored: a callback must not end the renewals
     }
   }
 
   FleetClaimsOptions options_;
+  std::chrono::milliseconds stop_margin_{0};
   std::unique_ptr<EtcdClient> etcd_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
   std::int64_t lease_ = 0;
+  std::set<std::int64_t> live_claims_;  ///< the revisions of the claims held on `lease_`
   std::chrono::seconds ttl_{0};
+  Clock::time_point deadline_;
+  Clock::time_point next_renewal_;
   std::thread renewer_;
+  std::thread watchdog_;
 };
 
 FleetClaims::FleetClaims(FleetClaimsOptions options) : impl_(std::make_shared<Impl>(std::move(options))) {}

@@ -374,6 +374,20 @@ TEST_CASE("run without --socket --on-lost term stops CMD when its lock file is d
   CHECK_THAT(result.err, Contains("deleted") && Contains("stopping the command (SIGTERM)"));
 }
 
+TEST_CASE("run --on-lost term kills a CMD that ignores SIGTERM once --kill-grace has passed") {
+  Fixture fixture;
+  auto run = fixture.spawn({"--kill-grace", "300ms"}, {PORTPOOL_CLI_CHILD, "listen-stubborn"});
+  auto port = ready_port(run);
+  REQUIRE(port);
+  std::filesystem::remove(fixture.dir.lock_dir() / ("port-" + std::to_string(*port) + ".lock"));
+  CHECK(run.read_line() == "SIGTERM IGNORED");
+  REQUIRE(wait_until([&] { return run.exited(); }));
+  auto result = finish(run);
+  CHECK(result.exit_code == 128 + SIGKILL);
+  CHECK_THAT(result.err, StartsWith("portpool: port " + std::to_string(*port) + " of 'web' is lost: "));
+  CHECK_THAT(result.err, Contains("stopping the command (SIGTERM), and its whole tree (SIGKILL)"));
+}
+
 TEST_CASE("run --instance auto skips an instance whose pool is full, and --instance N takes N's lock when free") {
   TempDir dir;
   auto ports = ReservedPorts::consecutive(6);

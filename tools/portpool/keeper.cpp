@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -97,6 +98,7 @@ sigset_t watched_signals() {
   sigaddset(&set, SIGCHLD);
   sigaddset(&set, SIGTERM);  // the parent-death signal
   sigaddset(&set, SIGCONT);
+  sigaddset(&set, end_by_signal);
   return set;
 }
 
@@ -145,7 +147,7 @@ class Keeper {
         finish();
         return exit_code::system_failure;
       }
-      if (!handle(static_cast<int>(signal.ssi_signo))) {
+      if (!handle(signal)) {
         finish();  // `portpool` died: nobody reads the status
         return exit_code::system_failure;
       }
@@ -157,13 +159,17 @@ class Keeper {
 
  private:
   // false when `portpool` is gone.
-  bool handle(int number) {
+  bool handle(const signalfd_siginfo& signal) {
+    auto number = static_cast<int>(signal.ssi_signo);
     if (number == SIGCHLD) {
       reap();
     } else if (number == SIGCONT) {
       resume_job();
     } else if (number == SIGTERM && ::getppid() != arguments_.parent) {
       return false;
+    } else if (number == end_by_signal && static_cast<pid_t>(signal.ssi_pid) == arguments_.parent &&
+               signal.ssi_code == SI_QUEUE && !end_by_) {
+      end_by_ = std::chrono::steady_clock::now() + arguments_.grace;
     }
     return true;
   }
@@ -241,13 +247,19 @@ class Keeper {
     if (arguments_.terminal >= 0 && ::tcgetpgrp(arguments_.terminal) == command_) {
       ::tcsetpgrp(arguments_.terminal, ::getpgrp());
     }
-    end_process_tree(command_, arguments_.grace);
+    auto grace = arguments_.grace;
+    if (end_by_) {
+      grace = std::max(std::chrono::ceil<std::chrono::milliseconds>(*end_by_ - std::chrono::steady_clock::now()),
+                       std::chrono::milliseconds::zero());
+    }
+    end_process_tree(command_, grace);
   }
 
   const KeeperArguments& arguments_;
   int signals_;
   pid_t command_ = -1;
   std::optional<int> command_status_;
+  std::optional<std::chrono::steady_clock::time_point> end_by_;  ///< `portpool` is ending the tree by then
   bool job_stopped_ = false;
 };
 

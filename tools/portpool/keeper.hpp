@@ -14,6 +14,7 @@
 // keeper and CMD inherit the port's lock descriptor, so that a lock that belongs to the open file
 // (not to the process) stays held until the last process of the tree that has it open is gone.
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -21,6 +22,11 @@
 namespace portpool::cli {
 
 inline constexpr const char* keeper_command = "keep-process-tree";
+
+/// Queued (sigqueue) by `portpool` to its keepers when it begins to end their trees after a lost
+/// port: should `portpool` die before it has, the keeper ends the tree by the same time (the grace
+/// counted from the notice, not from the death). Sent by anyone else, or plainly (kill), it is ignored.
+inline constexpr int end_by_signal = SIGUSR1;
 
 /// What the keeper writes on REPORT_FD, once: CMD started, or could not be executed.
 struct KeeperReport {

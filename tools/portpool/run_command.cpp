@@ -18,13 +18,18 @@
 
 #include <unistd.h>
 
+#include <boost/asio/post.hpp>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <iostream>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -120,18 +125,22 @@ Holding take_any_instance_port(const RunArguments& arguments, const ServicePortT
                       arguments.service, std::move(refusals));
 }
 
-// Called on the supervisor's context, the only thread that touches the child.
-std::function<void(const ShieldEvent&)> lost_port_handler(const RunArguments& arguments, Supervisor& supervisor,
-                                                          bool& port_lost) {
+// What `run` does when CMD's port is lost (`port`, `service`, why): called on the supervisor's
+// context, the only thread that touches the child.
+using PortLostHandler = std::function<void(std::uint16_t, const std::string&, const std::string&)>;
+
+PortLostHandler lost_port_handler(const RunArguments& arguments, Supervisor& supervisor,
+                                  std::chrono::milliseconds kill_grace, bool& port_lost) {
   const bool terminate = arguments.on_lost == "term";
-  return [terminate, &supervisor, &port_lost](const ShieldEvent& event) {
-    std::cerr << fmt::format("portpool: port {} of '{}' is lost: {}\nportpool: {}\n", event.port, event.service,
-                             event.message,
-                             terminate ? "stopping the command (SIGTERM); --on-lost warn would let it run"
+  return [terminate, kill_grace, &supervisor, &port_lost](std::uint16_t port, const std::string& service,
+                                                          const std::string& message) {
+    std::cerr << fmt::format("portpool: port {} of '{}' is lost: {}\nportpool: {}\n", port, service, message,
+                             terminate ? "stopping the command (SIGTERM), and its whole tree (SIGKILL) if it runs "
+                                         "after --kill-grace; --on-lost warn would let it run"
                                        : "the command keeps running (--on-lost warn)");
     if (terminate) {
       port_lost = true;
-      supervisor.terminate_child();
+      supervisor.end_child_within(kill_grace);
     }
   };
 }
@@ -171,8 +180,10 @@ LaunchRequest launch_request(const RunArguments& arguments, const std::string& p
   return request;
 }
 
-std::unique_ptr<PortShield> shield(Holding& holding, Supervisor& supervisor,
-                                   std::function<void(const ShieldEvent&)> on_lost) {
+std::unique_ptr<PortShield> shield(Holding& holding, Supervisor& supervisor, PortLostHandler on_port_lost) {
+  auto on_lost = [on_port_lost = std::move(on_port_lost)](const ShieldEvent& event) {
+    on_port_lost(event.port, event.service, event.message);
+  };
   ShieldOptions options;
   options.listener_process_trees = {::getpid()};  // the keepers are subreapers: nothing leaves the tree
   auto executor = supervisor.context().get_executor();
@@ -263,7 +274,15 @@ int run_run_command(const RunArguments& arguments) {
 
   auto options = library_options(arguments.common);
   options.description = description_from(arguments.description);
-  RunPorts ports(table, arguments.service, arguments.fleet);
+  bool port_lost = false;
+  // The fleet claims' loss comes on their own thread, and is acted on like the shield's on the
+  // supervisor's context, which runs only once the port is held and `on_claims_lost` is set.
+  std::function<void(const std::string&)> on_claims_lost;
+  ClaimsLossHandling claims_loss{kill_grace, [&supervisor, &on_claims_lost](const std::string& message) {
+                                   boost::asio::post(supervisor.context(),
+                                                     [&on_claims_lost, message] { on_claims_lost(message); });
+                                 }};
+  RunPorts ports(table, arguments.service, arguments.fleet, std::move(claims_loss));
   auto holding = reporting_exhaustion(arguments.common.json, arguments.service, [&] {
     return instance ? take_instance_port(arguments, ports, options, *instance, supervisor.context(), wait)
                     : take_any_instance_port(arguments, table, ports, options, supervisor.context(), wait);
@@ -276,9 +295,12 @@ int run_run_command(const RunArguments& arguments) {
   }
   ServiceCopies copies(supervisor, holding.port(), launch_request(arguments, program, holding, kill_grace),
                        copy_settings);
-  bool port_lost = false;
+  auto on_port_lost = lost_port_handler(arguments, supervisor, kill_grace, port_lost);
+  on_claims_lost = [&on_port_lost, &holding, &arguments](const std::string& message) {
+    on_port_lost(holding.port().port(), arguments.service, "its fleet claim: " + message);
+  };
   auto launched = copies.start();
-  auto watch = shield(holding, supervisor, lost_port_handler(arguments, supervisor, port_lost));
+  auto watch = shield(holding, supervisor, on_port_lost);
   for (int restarts = 0;; ++restarts) {
     int status = supervisor.supervise(launched);
     supervisor.end_retired();
@@ -287,7 +309,7 @@ int run_run_command(const RunArguments& arguments) {
     }
     std::cerr << fmt::format("portpool: CMD exited with status {}; restarting it ({} of {}), port {} stays held\n",
                              status, restarts + 1, restart.limit_text(), holding.port().port());
-    if (!supervisor.pause(restart.delay)) {
+    if (!supervisor.pause(restart.delay) || port_lost) {
       return status;
     }
     launched = copies.start();

@@ -18,9 +18,20 @@ void add_fleet_run_options(CLI::App& command, FleetRunArguments& arguments) {
       "claimed in etcd too");
   command.add_option("--host-id", arguments.host_id, "this host's id in the fleet's claims (default: /etc/machine-id)")
       ->type_name("ID");
+  command
+      .add_option("--fleet-ttl", arguments.ttl,
+                  "TTL of the lease of the port's fleet claim: another host may take the port this long after "
+                  "etcd last heard of this one (default 10s, whole seconds)")
+      ->type_name("DURATION");
+  command
+      .add_option("--fleet-stop-margin", arguments.stop_margin,
+                  "CMD's tree is ended this long before the fleet claim could expire when etcd stops confirming "
+                  "renewals; must hold --kill-grace plus 500ms (default: exactly that)")
+      ->type_name("DURATION");
 }
 
-RunPorts::RunPorts(const ServicePortTable& table, std::string service, const FleetRunArguments& fleet)
+RunPorts::RunPorts(const ServicePortTable& table, std::string service, const FleetRunArguments& fleet,
+                   ClaimsLossHandling loss)
     : table_(table), service_(std::move(service)) {
   if (table_.scope(service_) != PoolScope::fleet) {
     return;
@@ -31,7 +42,7 @@ RunPorts::RunPorts(const ServicePortTable& table, std::string service, const Fle
         "locked here; pass --etcd URL[,URL...] (e.g. --etcd http://127.0.0.1:2379)",
         service_));
   }
-  claims_ = open_claims(fleet);
+  claims_ = open_claims(fleet, std::move(loss));
 }
 
 PortLease RunPorts::acquire(const Options& options, std::chrono::milliseconds wait) const {

@@ -16,6 +16,7 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -28,18 +29,32 @@ namespace portpool::cli {
 /// `run`'s options for fleet-wide services.
 struct FleetRunArguments {
   fleet_command_line::EtcdArguments etcd;
-  std::string host_id;  ///< empty: /etc/machine-id
+  std::string host_id;      ///< empty: /etc/machine-id
+  std::string ttl = "10s";  ///< the claims' lease TTL
+  std::string stop_margin;  ///< empty: --kill-grace plus claims_stop_slack
 };
 
-/// --etcd and the other etcd options, and --host-id.
+/// --etcd and the other etcd options, --host-id, --fleet-ttl and --fleet-stop-margin.
 void add_fleet_run_options(CLI::App& command, FleetRunArguments& arguments);
+
+/// What the fleet claims' stop margin holds beyond --kill-grace: SIGKILL and the end of the tree.
+inline constexpr std::chrono::milliseconds claims_stop_slack{500};
+
+/// How `run` bounds, and hears of, the loss of its fleet claims.
+struct ClaimsLossHandling {
+  /// How long CMD's tree may take to end after SIGTERM: must fit in the claims' stop margin.
+  std::chrono::milliseconds kill_grace{5000};
+  /// Called on the claims' own thread when the claims count as lost, with what happened.
+  std::function<void(const std::string&)> on_lost;
+};
 
 class RunPorts {
  public:
   /// For `service` of `table` (a known service).
-  /// @throws UsageError for a fleet-wide service without --etcd; CommandError (etcd unavailable)
-  /// when this portpool has no fleet component.
-  RunPorts(const ServicePortTable& table, std::string service, const FleetRunArguments& fleet);
+  /// @throws UsageError for a fleet-wide service without --etcd, or whose --kill-grace does not fit
+  /// in the claims' stop margin; CommandError (etcd unavailable) when this portpool has no fleet
+  /// component.
+  RunPorts(const ServicePortTable& table, std::string service, const FleetRunArguments& fleet, ClaimsLossHandling loss);
 
   /// A port of the service's pool for `options.instance`; when the pool is exhausted, waits up to
   /// `wait` for one to be released (port_wait.hpp).
@@ -50,7 +65,7 @@ class RunPorts {
                                    std::chrono::milliseconds wait) const;
 
  private:
-  static std::shared_ptr<fleet::FleetClaims> open_claims(const FleetRunArguments& fleet);
+  static std::shared_ptr<fleet::FleetClaims> open_claims(const FleetRunArguments& fleet, ClaimsLossHandling loss);
   PortLease acquire_fleet(const Options& options, std::chrono::milliseconds wait) const;
   ListeningLease acquire_fleet_listening(const Options& options, const boost::asio::any_io_executor& executor,
                                          std::chrono::milliseconds wait) const;

@@ -1,5 +1,6 @@
 // The fleet half of RunPorts, built with the fleet component.
 
+#include "duration.hpp"
 #include "exit_codes.hpp"
 #include "port_wait.hpp"
 #include "run_ports.hpp"
@@ -8,7 +9,12 @@
 #include <portpool/fleet/fleet_error.hpp>
 #include <portpool/fleet/fleet_lock_policy.hpp>
 
-#include <iostream>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <utility>
 
 namespace portpool::cli {
 namespace {
@@ -25,17 +31,65 @@ auto mapping_etcd_errors(Acquisition acquisition) {
   }
 }
 
+// etcd counts lease TTLs in whole seconds, so a fraction is rounded up.
+std::chrono::seconds claims_ttl(const std::string& text) {
+  auto ttl = std::chrono::ceil<std::chrono::seconds>(parse_duration(text, "--fleet-ttl"));
+  if (ttl < std::chrono::seconds(2)) {
+    throw UsageError(fmt::format("--fleet-ttl {} is too short: give at least 2s (etcd's shortest lease)", text));
+  }
+  return ttl;
+}
+
+std::string seconds_text(std::chrono::milliseconds duration) {
+  return fmt::format("{:g}s", static_cast<double>(duration.count()) / 1000.0);
+}
+
+// CMD's tree must be gone before the claim can expire: --kill-grace, then SIGKILL, within the margin.
+std::chrono::milliseconds claims_stop_margin(const FleetRunArguments& fleet, std::chrono::seconds ttl,
+                                             std::chrono::milliseconds kill_grace) {
+  const std::chrono::milliseconds longest = ttl - fleet::minimum_renewal_window;
+  const auto needed = kill_grace + claims_stop_slack;
+  if (fleet.stop_margin.empty()) {
+    if (needed > longest) {
+      throw UsageError(fmt::format(
+          "--kill-grace {} does not fit in the fleet claims' stop margin, at most {} with --fleet-ttl {}: CMD's tree "
+          "must be gone {} after the grace, before the claim can expire, and {} of the TTL is kept for renewals; give "
+          "a --kill-grace of at most {}, or a --fleet-ttl of at least {}",
+          seconds_text(kill_grace), seconds_text(longest), seconds_text(ttl), seconds_text(claims_stop_slack),
+          seconds_text(fleet::minimum_renewal_window), seconds_text(longest - claims_stop_slack),
+          seconds_text(std::chrono::ceil<std::chrono::seconds>(needed + fleet::minimum_renewal_window))));
+    }
+    return needed;
+  }
+  auto margin = parse_duration(fleet.stop_margin, "--fleet-stop-margin");
+  if (margin > longest) {
+    throw UsageError(fmt::format(
+        "--fleet-stop-margin {} leaves less than {} of --fleet-ttl {} for renewals: give a margin of at most {}, or "
+        "a longer --fleet-ttl",
+        seconds_text(margin), seconds_text(fleet::minimum_renewal_window), seconds_text(ttl), seconds_text(longest)));
+  }
+  if (needed > margin) {
+    throw UsageError(fmt::format(
+        "--kill-grace {} does not fit in the fleet claims' stop margin of {} (--fleet-ttl {}): CMD's tree "
+        "must be gone {} after the grace, before the claim can expire; give a --kill-grace of at most {}, "
+        "or a --fleet-stop-margin of at least {}",
+        seconds_text(kill_grace), seconds_text(margin), seconds_text(ttl), seconds_text(claims_stop_slack),
+        seconds_text(std::max(margin - claims_stop_slack, std::chrono::milliseconds::zero())), seconds_text(needed)));
+  }
+  return margin;
+}
+
 }  // namespace
 
-std::shared_ptr<fleet::FleetClaims> RunPorts::open_claims(const FleetRunArguments& fleet) {
+std::shared_ptr<fleet::FleetClaims> RunPorts::open_claims(const FleetRunArguments& fleet, ClaimsLossHandling loss) {
   fleet::quiet_transport_log();  // our messages say what failed, with the endpoint
   fleet::FleetClaimsOptions options;
   options.etcd = fleet_command_line::etcd_options_of(fleet.etcd);
   options.prefix = fleet.etcd.prefix;
   options.host_id = fleet.host_id;
-  options.on_lost = [](const std::string& problem) {
-    std::cerr << "portpool: " << problem << std::endl;  // flushed: written from the claims' thread
-  };
+  options.ttl = claims_ttl(fleet.ttl);
+  options.stop_margin = claims_stop_margin(fleet, options.ttl, loss.kill_grace);
+  options.on_lost = std::move(loss.on_lost);
   return std::make_shared<fleet::FleetClaims>(std::move(options));
 }
 

@@ -2,7 +2,10 @@
 #include "resource_limits.hpp"
 
 #include "exit_codes.hpp"
+#include "keeper.hpp"
 #include "tree_shutdown.hpp"
+
+#include <portpool/process_tree.hpp>
 
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -61,7 +64,7 @@ int block_into_signalfd(sigset_t& original_mask) {
 }  // namespace
 
 Supervisor::Supervisor(std::chrono::milliseconds kill_grace)
-    : kill_grace_(kill_grace), signals_(context_, block_into_signalfd(original_mask_)) {}
+    : kill_grace_(kill_grace), signals_(context_, block_into_signalfd(original_mask_)), kill_timer_(context_) {}
 
 Supervisor::~Supervisor() {
   boost::system::error_code ignored;
@@ -97,6 +100,33 @@ bool Supervisor::pause(std::chrono::milliseconds delay) {
 }
 
 void Supervisor::terminate_child() const { forward(SIGTERM); }
+
+void Supervisor::end_child_within(std::chrono::milliseconds grace) {
+  for (pid_t keeper : {running_.keeper, candidate_ ? candidate_->keeper : -1}) {
+    if (keeper > 0) {
+      ::sigqueue(keeper, end_by_signal, sigval{});
+    }
+  }
+  terminate_child();
+  kill_timer_.expires_after(grace);
+  kill_timer_.async_wait([this](const boost::system::error_code& error) {
+    if (!error) {
+      kill_trees();
+    }
+  });
+}
+
+void Supervisor::kill_trees() const {
+  forward(SIGKILL);
+  for (auto process : descendants_of(::getpid())) {
+    bool keeper = process == running_.keeper || (candidate_ && process == candidate_->keeper) ||
+                  std::any_of(retired_.begin(), retired_.end(),
+                              [process](const LaunchedCommand& copy) { return copy.keeper == process; });
+    if (!keeper) {
+      ::kill(process, SIGKILL);
+    }
+  }
+}
 
 void Supervisor::forward(int number) const {
   if (running_.command > 0) {

@@ -46,6 +46,12 @@ class Supervisor {
   /// Asks CMD's process group to stop (SIGTERM).
   void terminate_child() const;
 
+  /// Asks CMD's process group to stop (SIGTERM) and, when a copy still runs `grace` later, kills
+  /// every process of the copies' trees (SIGKILL) but the keepers, which then exit with CMD's
+  /// status: the tree is gone within `grace`, whatever CMD does with SIGTERM. The keepers are told
+  /// first (end_by_signal), so that they keep to the same time should `portpool` die meanwhile.
+  void end_child_within(std::chrono::milliseconds grace);
+
   /// Whether `portpool` was asked to stop (SIGINT, SIGTERM, SIGHUP or SIGQUIT): CMD is not restarted.
   bool stop_requested() const noexcept { return stop_requested_; }
 
@@ -85,8 +91,10 @@ class Supervisor {
   boost::asio::io_context context_;
   boost::asio::posix::stream_descriptor signals_;
   signalfd_siginfo received_{};
+  boost::asio::steady_timer kill_timer_;
   void retire(const LaunchedCommand& copy);
   void forward(int number) const;
+  void kill_trees() const;
 
   LaunchedCommand running_;
   std::optional<LaunchedCommand> candidate_;

@@ -23,21 +23,73 @@
 
 namespace portpool::fleet {
 
+/// Why a FleetClaims session counts its claims as lost (FleetClaimsOptions::on_claims_lost).
+struct ClaimsLost {
+  /// What was seen.
+  enum class Reason {
+    /// etcd answered a renewal with "no such lease": it expired, was revoked, or etcd lost its data.
+    lease_expired_in_etcd,
+    /// No renewal sent before the local deadline was confirmed by etcd in time: the lease may expire
+    /// in etcd within the stop margin, and another host may then claim the ports.
+    deadline_passed_without_renewal,
+  };
+  Reason reason = Reason::lease_expired_in_etcd;  ///< what was seen
+  std::string message;                            ///< says what happened and what other hosts may now do
+};
+
 /// Settings of a FleetClaims session.
+///
+/// The session keeps a local deadline: the *send* time (steady clock) of the last renewal etcd
+/// confirmed, plus the TTL etcd granted, minus `stop_margin`. etcd cannot expire the lease before
+/// the send time plus the TTL (its countdown starts when the renewal arrives, later), so a holder
+/// that stops using its ports by the deadline is done `stop_margin` before another host can claim
+/// them, as long as etcd's clock and this host's run at about the same rate. This is the renew
+/// deadline of Kubernetes' leader election, shorter than the lease duration.
+///
+/// @code
+/// portpool::fleet::FleetClaimsOptions options;
+/// options.etcd.endpoints = {"http://10.0.0.5:2379"};
+/// options.ttl = std::chrono::seconds(10);
+/// options.stop_margin = std::chrono::seconds(4);  // the service stops within 4 s
+/// options.on_claims_lost = [](const portpool::fleet::ClaimsLost& lost) { stop_serving(lost.message); };
+/// @endcode
 struct FleetClaimsOptions {
   EtcdOptions etcd;                     ///< how to reach etcd
   std::string host_id;                  ///< empty: /etc/machine-id
   std::string prefix = default_prefix;  ///< the key prefix shared by the fleet's hosts
   std::chrono::seconds ttl{10};         ///< claims vanish this long after this process dies or loses etcd
 
-  /// Called (on the session's own thread) when etcd lost the session's lease: every claim is gone
-  /// and other hosts may take the ports. Must not throw.
+  /// How long before the lease can expire in etcd the claims count as lost: the time the holder has
+  /// to stop using its ports. Unset: a third of the TTL, at least 2 s, at most half the TTL. It must
+  /// leave at least `minimum_renewal_window` of the TTL for renewals (ConfigError otherwise).
+  /// Renewals are sent every third of the TTL minus the margin, and every 500 ms (at most) after one
+  /// that failed.
+  std::optional<std::chrono::milliseconds> stop_margin;
+
+  /// Called once per lease (on one of the session's own threads) when the claims count as lost:
+  /// etcd says the lease is gone, or the local deadline passed without a confirmed renewal, while
+  /// at least one claim was held on it. Every claim of the session is then lost, or will be within
+  /// the stop margin; the service should stop using its fleet ports. Must not throw. Called with
+  /// `ClaimsLost::message` when both are set.
   std::function<void(const std::string&)> on_lost;
+
+  /// As `on_lost`, with the reason. Called first when both are set.
+  std::function<void(const ClaimsLost&)> on_claims_lost;
 };
+
+/// The least part of the TTL that FleetClaimsOptions::stop_margin must leave for renewals.
+inline constexpr std::chrono::milliseconds minimum_renewal_window{1000};
+
+/// The stop margin a session with `options` uses: `options.stop_margin`, or the default for its TTL.
+/// @throws ConfigError when the margin is negative or leaves less than `minimum_renewal_window` of the TTL.
+std::chrono::milliseconds effective_stop_margin(const FleetClaimsOptions& options);
 
 /// One process's session of fleet-wide claims: `PREFIX/claims/PORT` keys, created only where
 /// absent (a transaction on `create_revision == 0`) and attached to one lease that a background
-/// thread keeps alive. Shared by the FleetLockPolicy of every manager of the process.
+/// thread keeps alive; a second thread watches the local deadline (FleetClaimsOptions). Once the
+/// claims count as lost, the lease is no longer renewed (nor revoked: it expires in etcd by
+/// itself, after the stop margin) and the next claim takes a new one. Shared by the FleetLockPolicy
+/// of every manager of the process.
 ///
 /// Thread safety: every member may be called from any thread.
 class FleetClaims {
