@@ -118,11 +118,12 @@ TEST_CASE("etcd paused past the TTL: the holder ends CMD's tree before another h
   TempDir host_b;
   auto ports = ReservedPorts::any(1);
   auto table = write_table(scratch, ports[0]);
-  const auto ttl = 3s;
+  // A margin of 2.5 s: the tree is ended (grace included) 1.5 s before etcd could let the claim go,
+  // room for a loaded machine (the sanitizer builds run this too).
+  const auto ttl = 4s;
+  const std::vector<std::string> fencing{"--fleet-ttl", "4s", "--fleet-stop-margin", "2.5s", "--kill-grace", "500ms"};
   auto log = scratch.path() / "a.log";
-  auto holder = spawn_cli(run_arguments(table, host_a, "host-a", etcd, {"--fleet-ttl", "3s", "--kill-grace", "500ms"},
-                                        term_ignoring_command),
-                          log);
+  auto holder = spawn_cli(run_arguments(table, host_a, "host-a", etcd, fencing, term_ignoring_command), log);
   auto line = holder.read_line();
   REQUIRE(line);
   pid_t command = std::stoi(*line);
@@ -145,9 +146,8 @@ TEST_CASE("etcd paused past the TTL: the holder ends CMD's tree before another h
   std::this_thread::sleep_for(ttl + 1s - (gone - paused));
   REQUIRE(::kill(etcd_server.pid, SIGCONT) == 0);
   std::optional<Clock::time_point> tree_gone;
-  auto taken = take_when_free(
-      run_arguments(table, host_b, "host-b", etcd, {"--fleet-ttl", "3s", "--kill-grace", "500ms"}, {"/bin/true"}),
-      {command, keeper}, tree_gone, 20s);
+  auto taken = take_when_free(run_arguments(table, host_b, "host-b", etcd, fencing, {"/bin/true"}), {command, keeper},
+                              tree_gone, 20s);
   REQUIRE(taken);
   REQUIRE(tree_gone);
   CHECK(*tree_gone <= *taken);
@@ -199,7 +199,7 @@ TEST_CASE("a claimant killed with SIGKILL: its TERM-ignoring tree ends before an
   auto ports = ReservedPorts::any(1);
   auto table = write_table(scratch, ports[0]);
   auto holder = spawn_cli(
-      run_arguments(table, host_a, "host-a", etcd, {"--fleet-ttl", "3s", "--kill-grace", "1s"}, term_ignoring_command),
+      run_arguments(table, host_a, "host-a", etcd, {"--fleet-ttl", "5s", "--kill-grace", "1s"}, term_ignoring_command),
       scratch.path() / "a.log");
   auto line = holder.read_line();
   REQUIRE(line);
@@ -211,7 +211,7 @@ TEST_CASE("a claimant killed with SIGKILL: its TERM-ignoring tree ends before an
   auto killed = Clock::now();
   std::optional<Clock::time_point> tree_gone;
   auto taken = take_when_free(
-      run_arguments(table, host_b, "host-b", etcd, {"--fleet-ttl", "3s", "--kill-grace", "1s"}, {"/bin/true"}),
+      run_arguments(table, host_b, "host-b", etcd, {"--fleet-ttl", "5s", "--kill-grace", "1s"}, {"/bin/true"}),
       {command, keeper}, tree_gone, 30s);
   REQUIRE(taken);
   REQUIRE(tree_gone);
@@ -247,7 +247,7 @@ TEST_CASE("run killed while it ends CMD's tree after a loss: the keeper ends the
   holder.signal(SIGKILL);
   CHECK(wait_until([&] { return process_gone(command) && process_gone(keeper); }, 20s));
   auto gone = Clock::now();
-  CHECK(gone - lost < grace + 500ms);  // not a whole grace again from the death
+  CHECK(gone - lost < grace + 900ms);  // not a whole grace again from the death (that would be 1 s more)
   std::cout << fmt::format("run killed 1 s into the 2 s grace of a loss: the tree was gone {:.2f} s after the loss\n",
                            seconds_between(lost, gone));
 }
@@ -338,8 +338,9 @@ TEST_CASE(
       },
       20s));
   auto told = Clock::now();
-  // The deadline: the send of the last confirmed renewal (before the pause) + TTL - margin.
-  CHECK(told - paused < 3s - 1s + 500ms);
+  // The deadline: the send of the last confirmed renewal (before the pause) + TTL - margin, 2 s at
+  // most; before the TTL in any case, or etcd could have let the claim go first.
+  CHECK(told - paused < 3s);
   {
     std::lock_guard guard(mutex);
     REQUIRE(losses.size() == 1);

@@ -1,6 +1,7 @@
 #include "run_command.hpp"
 
 #include "child_launch.hpp"
+#include "columns.hpp"
 #include "command_line.hpp"
 #include "config_templates.hpp"
 #include "duration.hpp"
@@ -134,7 +135,8 @@ PortLostHandler lost_port_handler(const RunArguments& arguments, Supervisor& sup
   const bool terminate = arguments.on_lost == "term";
   return [terminate, kill_grace, &supervisor, &port_lost](std::uint16_t port, const std::string& service,
                                                           const std::string& message) {
-    std::cerr << fmt::format("portpool: port {} of '{}' is lost: {}\nportpool: {}\n", port, service, message,
+    std::cerr << fmt::format("portpool: port {} of '{}' is lost: {}\nportpool: {}\n", port, service,
+                             printable_lines(message),
                              terminate ? "stopping the command (SIGTERM), and its whole tree (SIGKILL) if it runs "
                                          "after --kill-grace; --on-lost warn would let it run"
                                        : "the command keeps running (--on-lost warn)");
