@@ -331,6 +331,52 @@ TEST_CASE("run without --socket --on-lost term stops CMD when its lock file is d
   CHECK_THAT(result.err, Contains("deleted") && Contains("stopping the command (SIGTERM)"));
 }
 
+TEST_CASE(
+    "run --on-lost term stops CMD when its lock directory is moved; a run in the new directory then gets the port") {
+  Fixture fixture;
+  auto lock_dir = fixture.dir.lock_dir();
+  auto run = fixture.spawn({}, {PORTPOOL_CLI_CHILD, "signals"});
+  auto port = ready_port(run);
+  REQUIRE(port);
+  std::filesystem::rename(lock_dir, fixture.dir.path() / "locks.old");
+  CHECK(run.read_line() == "SIGNAL " + std::to_string(SIGTERM));
+  auto result = finish(run);
+  CHECK(result.exit_code == 42);
+  CHECK_THAT(result.err, StartsWith("portpool: port " + std::to_string(*port) + " of 'web' is lost: "));
+  CHECK_THAT(result.err, Contains("the lock directory " + lock_dir.string()) && Contains("was moved") &&
+                             Contains("stopping the command (SIGTERM)"));
+
+  auto second = fixture.spawn({}, {PORTPOOL_CLI_CHILD, "hold"});
+  CHECK(ready_port(second) == port);  // the first holder has stopped: the port is free in the new directory
+  second.close_stdin();
+  CHECK(finish(second).exit_code == 0);
+}
+
+TEST_CASE("run --on-lost warn tells a holder whose lock directory is moved before another run takes the port") {
+  Fixture fixture;
+  auto lock_dir = fixture.dir.lock_dir();
+  auto log = fixture.dir.path() / "stderr.log";
+  auto first = portpool::test::spawn_portpool_logging(
+      fixture.run_arguments({"--on-lost", "warn"}, {PORTPOOL_CLI_CHILD, "hold", "7"}), log);
+  auto port = ready_port(first);
+  REQUIRE(port);
+  std::filesystem::rename(lock_dir, fixture.dir.path() / "locks.old");
+  std::string reported;
+  CHECK(wait_until([&] {
+    reported = file_text(log);
+    return reported.find("the command keeps running (--on-lost warn)") != std::string::npos;
+  }));
+  CHECK_THAT(reported, StartsWith("portpool: port " + std::to_string(*port) + " of 'web' is lost: the lock directory " +
+                                  lock_dir.string()));
+
+  auto second = fixture.spawn({}, {PORTPOOL_CLI_CHILD, "hold"});
+  CHECK(ready_port(second) == port);  // the first holder was told (above) before this one took the port
+  second.close_stdin();
+  first.close_stdin();
+  CHECK(finish(second).exit_code == 0);
+  CHECK(finish(first).exit_code == 7);
+}
+
 TEST_CASE("run --instance auto skips an instance whose pool is full, and --instance N takes N's lock when free") {
   TempDir dir;
   auto ports = ReservedPorts::consecutive(6);
