@@ -332,7 +332,7 @@ TEST_CASE("run without --socket --on-lost term stops CMD when its lock file is d
 }
 
 TEST_CASE(
-    "run --on-lost term stops CMD when its lock directory is moved; a run in the new directory then gets the port") {
+    "run --on-lost term stops CMD when its lock directory is moved and a run in the new directory then gets the port") {
   Fixture fixture;
   auto lock_dir = fixture.dir.lock_dir();
   auto run = fixture.spawn({}, {PORTPOOL_CLI_CHILD, "signals"});
