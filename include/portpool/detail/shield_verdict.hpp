@@ -1,10 +1,10 @@
 #pragma once
 
 // The rules by which a shield decides that its port is lost, over plain facts: what the lock
-// directory's path and the lock file's name name now, which sockets listen on the port and who has them open, how long
-// the shield has run. No I/O, no clock, no Asio: ShieldState gathers the facts (shield_state.hpp) and the public
-// PortShield words the verdict (impl/port_shield.hpp), so that every rule can be tested with
-// made-up facts (tests/test_detail_shield_verdict.cpp).
+// directory's path and the lock file's name name now, which sockets listen on the port and who has
+// them open, how long the shield has run. No I/O, no clock, no Asio: ShieldState gathers the facts
+// (shield_state.hpp) and the public PortShield words the verdict (impl/port_shield.hpp), so that every rule can be
+// tested with made-up facts (tests/test_detail_shield_verdict.cpp).
 
 #include <portpool/detail/listener.hpp>
 
@@ -90,6 +90,7 @@ struct Verdict {
   bool needs_confirmation = false;  ///< judge again with a fresh read in `ShieldFacts::confirmation`
   Listener foreign;                 ///< with foreign_listener: the foreign socket
   FileIdentity found;               ///< with lock_file_replaced, lock_directory_moved: what the name names now
+                                    ///< (zero when it names nothing)
 };
 
 /// The listeners of one read, sorted.
@@ -187,11 +188,11 @@ inline Verdict names_verdict(const ShieldFacts& facts) {
   return lock_file_verdict(facts.locked, facts.lock_file);
 }
 
-/// The verdict on `facts`: the names first (lock directory, lock file), then the listeners. A listener loss the first
-/// read suggests is only reported when the confirmation shows it too. The confirmation is read after the scans of
-/// descriptors the first judgement used, so a listener foreign in both reads (the same socket) was alive and not the
-/// service's all along: a socket of the service that closed between the first read and the scans is not mistaken for a
-/// foreign one.
+/// The verdict on `facts`: the names first (lock directory, lock file), then the listeners. A
+/// listener loss the first read suggests is only reported when the confirmation shows it too. The
+/// confirmation is read after the scans of descriptors the first judgement used, so a listener
+/// foreign in both reads (the same socket) was alive and not the service's all along: a socket of
+/// the service that closed between the first read and the scans is not mistaken for a foreign one.
 inline Verdict shield_verdict(const ShieldFacts& facts) {
   auto verdict = names_verdict(facts);
   if (verdict.loss) {

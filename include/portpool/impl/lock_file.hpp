@@ -320,12 +320,13 @@ inline UniqueFd open_lock_file(const LockDirectory& directory, const std::string
     if (file) {
       return file;
     }
-    if (errno == ENOENT && !still_named(directory)) {
+    const int error = errno;
+    if (error == ENOENT && !still_named(directory)) {
       directory_moved = true;
       return {};
     }
-    if (errno != EEXIST) {
-      throw_create_failure(directory, name, errno);
+    if (error != EEXIST) {
+      throw_create_failure(directory, name, error);
     }
   }
   refusal = fmt::format("its lock file {} keeps being created and removed by another program",
