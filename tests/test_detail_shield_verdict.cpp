@@ -22,6 +22,7 @@ namespace {
 
 constexpr std::uint16_t port = 6001;
 constexpr FileIdentity locked{8, 100};
+constexpr FileIdentity opened_directory{8, 50};
 constexpr std::uint64_t acceptor = 500;
 constexpr pid_t server = 4000;    // a listener process
 constexpr pid_t launcher = 4100;  // the root of a process tree
@@ -59,10 +60,16 @@ class Facts {
  public:
   Facts() {
     facts_.locked = locked;
-    facts_.lock_file = LockFileStatus{LockFileStatus::Found::file, locked};
+    facts_.lock_file = NameStatus{NameStatus::Found::file, locked};
+    facts_.opened_directory = opened_directory;
+    facts_.lock_directory = NameStatus{NameStatus::Found::file, opened_directory};
   }
-  Facts& lock_file(LockFileStatus::Found found, FileIdentity identity = {}) {
-    facts_.lock_file = LockFileStatus{found, identity};
+  Facts& lock_directory(NameStatus::Found found, FileIdentity identity = {}) {
+    facts_.lock_directory = NameStatus{found, identity};
+    return *this;
+  }
+  Facts& lock_file(NameStatus::Found found, FileIdentity identity = {}) {
+    facts_.lock_file = NameStatus{found, identity};
     return *this;
   }
   Facts& with_acceptor() {
@@ -121,6 +128,7 @@ const Expected confirm_first{std::nullopt, true};
 Expected lost(Loss loss) { return Expected{loss}; }
 Expected foreign(std::uint64_t inode) { return Expected{Loss::foreign_listener, false, inode}; }
 Expected replaced_by(ino_t inode) { return Expected{Loss::lock_file_replaced, false, 0, inode}; }
+Expected directory_replaced_by(ino_t inode) { return Expected{Loss::lock_directory_moved, false, 0, inode}; }
 
 struct Row {
   const char* name;
@@ -129,7 +137,7 @@ struct Row {
 };
 
 const std::vector<Row>& rows() {
-  using Found = LockFileStatus::Found;
+  using Found = NameStatus::Found;
   static const std::vector<Row> table{
       // The lock file.
       {"an intact lock file and nobody listening -> nothing lost", Facts(), nothing_lost},
@@ -142,6 +150,20 @@ const std::vector<Row>& rows() {
       {"the name cannot be looked up -> nothing can be said yet", Facts().lock_file(Found::unreadable), nothing_lost},
       {"a removed lock file is reported before a foreign listener",
        Facts().lock_file(Found::nothing).both({listener(7, "127.0.0.1")}), lost(Loss::lock_file_removed)},
+
+      // The lock directory's path.
+      {"the lock directory's path names nothing -> lock_directory_moved", Facts().lock_directory(Found::nothing),
+       directory_replaced_by(0)},
+      {"the path names another directory -> lock_directory_moved", Facts().lock_directory(Found::file, {8, 51}),
+       directory_replaced_by(51)},
+      {"the path names the same inode on another device -> lock_directory_moved",
+       Facts().lock_directory(Found::file, {9, 50}), directory_replaced_by(50)},
+      {"the path cannot be looked up -> nothing can be said yet", Facts().lock_directory(Found::unreadable),
+       nothing_lost},
+      {"a directory gone with its lock file is reported as the directory's loss",
+       Facts().lock_directory(Found::nothing).lock_file(Found::nothing), directory_replaced_by(0)},
+      {"a moved directory is reported before a foreign listener",
+       Facts().lock_directory(Found::file, {8, 51}).both({listener(7, "127.0.0.1")}), directory_replaced_by(51)},
 
       // Foreign listeners, on any address of either family.
       {"a foreign listener in the shared read alone asks for a confirmation", Facts().first({listener(7, "127.0.0.1")}),
@@ -234,7 +256,7 @@ TEST_CASE("the shield's verdict on made-up facts, rule by rule") {
         CHECK(verdict.foreign.inode == row.expected.foreign_inode);
         CHECK(verdict.foreign.port == port);
       }
-      if (row.expected.loss == Loss::lock_file_replaced) {
+      if (row.expected.loss == Loss::lock_file_replaced || row.expected.loss == Loss::lock_directory_moved) {
         CHECK(verdict.found.inode == row.expected.found_inode);
       }
     }

@@ -154,3 +154,31 @@ TEST_CASE("a lock policy written outside the library decorates FileLockPolicy an
   lease.release();
   CHECK(*released == std::vector<std::uint16_t>{ports[1]});
 }
+
+TEST_CASE("a manager whose lock directory was renamed locks where the path leads now, not in the moved directory") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager opened_before("web", ports.ports(), options_in(directory));
+  std::filesystem::rename(directory.lock_dir(), directory.path() / "locks.old");
+
+  PortPoolManager opened_after("web", ports.ports(), options_in(directory));
+  auto held = opened_after.acquire();
+  CHECK_FALSE(opened_before.try_acquire().has_value());  // the port is held in the directory the path names
+
+  held.release();
+  auto lease = opened_before.acquire();
+  CHECK(lease.lock_file() == directory.lock_file(ports[0]));
+  CHECK_FALSE(free_for_another_process(directory, ports[0]));
+}
+
+TEST_CASE("a manager whose lock directory was deleted creates it again and locks there") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  PortPoolManager manager("web", ports.ports(), options_in(directory));
+  std::filesystem::remove_all(directory.lock_dir());
+
+  auto lease = manager.acquire();
+  CHECK(std::filesystem::is_directory(directory.lock_dir()));
+  CHECK(std::filesystem::exists(directory.lock_file(ports[0])));
+  CHECK_FALSE(free_for_another_process(directory, ports[0]));
+}

@@ -332,12 +332,64 @@ TEST_CASE("without inotify, polling alone reports a deleted lock file within an 
   CHECK(watched.wait_for_loss().reason == LostReason::lock_file_removed);
 }
 
-TEST_CASE("removing the whole lock directory is reported as lock_file_removed") {
+TEST_CASE("renaming the lock directory is reported as lock_directory_moved at once, without waiting for a poll") {
+  WatchedLease watched("web");
+  watched.watch(fast(60s));  // polling alone would take a minute
+
+  auto lock_dir = watched.directory().lock_dir();
+  auto moved_at = std::chrono::steady_clock::now();
+  REQUIRE(::rename(lock_dir.c_str(), (watched.directory().path() / "locks.old").c_str()) == 0);
+  auto event = watched.wait_for_loss();
+  auto latency = std::chrono::duration_cast<std::chrono::microseconds>(watched.reported_at() - moved_at);
+  INFO("reported " << latency.count() << " us after the rename (target: under 50 ms)");
+  CHECK(latency < 20s);  // not a measurement: the poll alone would take 60 s
+  CHECK(event.reason == LostReason::lock_directory_moved);
+  CHECK(std::string(to_string(event.reason)) == "lock_directory_moved");
+  CHECK(event.port == watched.port());
+  CHECK_THAT(event.message,
+             Contains("the lock directory " + lock_dir.string()) && Contains("moved") && Contains("names nothing"));
+}
+
+TEST_CASE("a lock directory replaced by a new directory is reported as lock_directory_moved") {
+  WatchedLease watched("web");
+  watched.watch(fast(60s));
+
+  auto lock_dir = watched.directory().lock_dir();
+  auto moved = watched.directory().path() / "locks.old";
+  auto replacement = watched.directory().path() / "locks.new";
+  std::filesystem::create_directory(replacement);
+  // One step, as `mv` over an empty directory does: the path never names nothing.
+  REQUIRE(::renameat2(AT_FDCWD, replacement.c_str(), AT_FDCWD, lock_dir.c_str(), RENAME_EXCHANGE) == 0);
+  REQUIRE(::rename(replacement.c_str(), moved.c_str()) == 0);
+  auto event = watched.wait_for_loss();
+  CHECK(event.reason == LostReason::lock_directory_moved);
+  CHECK_THAT(event.message, Contains(lock_dir.string()) && Contains("names another directory"));
+}
+
+TEST_CASE("renaming a directory above the lock directory is reported as lock_directory_moved by the poll") {
+  WatchedLease watched("web");
+  watched.watch(fast(50ms));
+
+  auto parent = watched.directory().path();
+  auto moved = parent.string() + ".moved";
+  REQUIRE(::rename(parent.c_str(), moved.c_str()) == 0);
+  struct MoveBack {  // for the cleanup, whatever happens
+    std::string from, to;
+    ~MoveBack() { ::rename(from.c_str(), to.c_str()); }
+  } move_back{moved, parent.string()};
+  CHECK(watched.wait_for_loss().reason == LostReason::lock_directory_moved);
+}
+
+TEST_CASE("removing the whole lock directory is reported as lock_directory_moved, or lock_file_removed in between") {
   WatchedLease watched("web", WatchedLease::Hold::plain, 1);
   watched.watch(fast(60s));
 
+  // The lock file goes first (a directory must be empty to be removed): a check that runs before
+  // the directory is gone sees only the lock file deleted.
   std::filesystem::remove_all(watched.directory().lock_dir());
-  CHECK(watched.wait_for_loss().reason == LostReason::lock_file_removed);
+  auto reason = watched.wait_for_loss().reason;
+  INFO("reported as " << to_string(reason));
+  CHECK((reason == LostReason::lock_directory_moved || reason == LostReason::lock_file_removed));
 }
 
 TEST_CASE("a healthy lease is not reported") {

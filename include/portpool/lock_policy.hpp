@@ -109,7 +109,19 @@ struct LockAttempt {
 /// with a Linux open-file-description lock (`F_OFD_SETLK`), with the holder record written into
 /// it. The directory is created (mode 0700) and checked when the policy is constructed.
 ///
-/// @throws LockDirError from the constructor when the lock directory is unsafe or unusable.
+/// The directory is kept open, and a lock taken in it counts only when the lock file's name, looked
+/// up by the directory's path, names the locked file, as another process would find it. When the
+/// path no longer leads to the directory opened (the directory, or one above it, was renamed,
+/// replaced by another directory or deleted), the lock is dropped, the path is opened again
+/// (created when missing, checked as at construction) and the port is locked there, where other
+/// processes look: a lock in the moved directory would be seen by none of them. Leases taken
+/// before keep their files in the moved directory, and their shields report
+/// `LostReason::lock_directory_moved`. A port refused in the moved directory (held there) is refused;
+/// the first lock taken after the move finds the move.
+///
+/// @throws LockDirError from the constructor when the lock directory is unsafe or unusable, and
+/// from try_lock() when the directory was moved and what its path names now is unsafe or
+/// unusable.
 ///
 /// Thread safety: try_lock() and lock_dir() may be called from several threads at once (the
 /// managers do); two threads of one process never lock the same port, as two processes never do.
@@ -119,12 +131,13 @@ class FileLockPolicy {
   /// when empty), honouring `options.shared_lock_dir`.
   /// @throws LockDirError when the directory is unsafe or unusable.
   explicit FileLockPolicy(const Options& options)
-      : directory_(detail::open_lock_dir(options.lock_dir, options.shared_lock_dir, true)) {}
+      : directory_(std::make_shared<detail::CurrentLockDirectory>(options.lock_dir, options.shared_lock_dir)) {}
 
-  /// Tries once, without waiting, to lock `holder.port`. When `explain` is set, a refusal says
-  /// why (who holds the port).
+  /// Tries once, without waiting, to lock `holder.port`, in the directory the lock directory's path
+  /// names now. When `explain` is set, a refusal says why (who holds the port).
+  /// @throws LockDirError as described above.
   LockAttempt try_lock(const Holder& holder, bool explain) const {
-    auto attempt = detail::try_lock(directory_, lock_name(holder.port), holder, explain);
+    auto attempt = detail::try_lock_where_named(*directory_, lock_name(holder.port), holder, explain);
     if (!attempt.lock) {
       return {std::nullopt, std::move(attempt.refusal), attempt.reason, std::move(attempt.holder)};
     }
@@ -133,13 +146,13 @@ class FileLockPolicy {
 
   /// Where the lock files are: `Options::lock_dir`, or `default_lock_dir()` (read when the policy
   /// was built) when that was empty.
-  const std::filesystem::path& lock_dir() const noexcept { return directory_->path; }
+  const std::filesystem::path& lock_dir() const noexcept { return directory_->path(); }
 
   /// The name of `port`'s lock file in the lock directory.
   static std::string lock_name(std::uint16_t port) { return detail::port_lock_name(port); }
 
  private:
-  std::shared_ptr<const detail::LockDirectory> directory_;
+  std::shared_ptr<detail::CurrentLockDirectory> directory_;  ///< shared by copies of the policy
 };
 
 namespace detail {

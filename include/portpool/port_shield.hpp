@@ -27,6 +27,11 @@ class ShieldState;
 ///   (`lock_file_replaced`): the path no longer names the device and inode that were locked, so
 ///   another process can lock "the" file and take the port. Seen at once through inotify on the
 ///   lock directory (shared by every shield on the same execution context), and by polling;
+/// - the lock directory renamed, replaced by another directory or deleted
+///   (`lock_directory_moved`): its path no longer names the directory the lock file is in, so other
+///   processes lock in another directory and can take the port. Seen at once through the same
+///   inotify watch (events on the directory itself); a rename of a directory above it, by polling,
+///   every `interval`;
 /// - another process listening on the port (`foreign_listener`), on any address, IPv4 or IPv6:
 ///   read from the kernel's socket tables (/proc/net/tcp, /proc/net/tcp6) every `interval`. A
 ///   listener is ours when its socket is the `ListeningLease`'s acceptor or is open in this

@@ -18,6 +18,10 @@ enum class LostReason {
   lock_file_replaced,  ///< the lock file's name now names another file (a rename over it, a new file)
   foreign_listener,    ///< a socket of another process listens on the port
   listener_gone,       ///< the service's own listener is gone (only with `ShieldOptions::expect_listener`)
+  /// the lock directory's path no longer names the directory the lock file is in (the directory,
+  /// or one above it, was renamed, replaced by another or deleted): other processes lock their
+  /// files elsewhere and can take the port
+  lock_directory_moved,
 };
 
 /// The reason's name, e.g. "foreign_listener".
@@ -31,6 +35,8 @@ inline const char* to_string(LostReason reason) noexcept {
       return "foreign_listener";
     case LostReason::listener_gone:
       return "listener_gone";
+    case LostReason::lock_directory_moved:
+      return "lock_directory_moved";
   }
   return "unknown";
 }

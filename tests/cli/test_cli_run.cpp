@@ -388,6 +388,82 @@ TEST_CASE("run --on-lost term kills a CMD that ignores SIGTERM once --kill-grace
   CHECK_THAT(result.err, Contains("stopping the command (SIGTERM), and its whole tree (SIGKILL)"));
 }
 
+TEST_CASE(
+    "run --on-lost term stops CMD when its lock directory is moved and a run in the new directory then gets the port") {
+  Fixture fixture;
+  auto lock_dir = fixture.dir.lock_dir();
+  auto run = fixture.spawn({}, {PORTPOOL_CLI_CHILD, "signals"});
+  auto port = ready_port(run);
+  REQUIRE(port);
+  std::filesystem::rename(lock_dir, fixture.dir.path() / "locks.old");
+  CHECK(run.read_line() == "SIGNAL " + std::to_string(SIGTERM));
+  auto result = finish(run);
+  CHECK(result.exit_code == 42);
+  CHECK_THAT(result.err, StartsWith("portpool: port " + std::to_string(*port) + " of 'web' is lost: "));
+  CHECK_THAT(result.err, Contains("the lock directory " + lock_dir.string()) && Contains("was moved") &&
+                             Contains("stopping the command (SIGTERM)"));
+
+  auto second = fixture.spawn({}, {PORTPOOL_CLI_CHILD, "hold"});
+  CHECK(ready_port(second) == port);  // the first holder has stopped: the port is free in the new directory
+  second.close_stdin();
+  CHECK(finish(second).exit_code == 0);
+}
+
+TEST_CASE("run --on-lost term stops CMD when its lock directory is replaced by a new one, or deleted") {
+  Fixture fixture;
+  auto lock_dir = fixture.dir.lock_dir();
+  auto run = fixture.spawn({}, {PORTPOOL_CLI_CHILD, "signals"});
+  auto port = ready_port(run);
+  REQUIRE(port);
+  const bool replace = GENERATE(true, false);
+  if (replace) {
+    std::filesystem::rename(lock_dir, fixture.dir.path() / "locks.old");
+    std::filesystem::create_directory(lock_dir);
+    std::filesystem::permissions(lock_dir, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace);
+  } else {
+    std::filesystem::remove_all(lock_dir);  // the lock file goes first: either reason may be reported
+  }
+  CHECK(run.read_line() == "SIGNAL " + std::to_string(SIGTERM));
+  auto result = finish(run);
+  CHECK(result.exit_code == 42);
+  CHECK_THAT(result.err, StartsWith("portpool: port " + std::to_string(*port) + " of 'web' is lost: "));
+  CHECK_THAT(result.err, Contains("stopping the command (SIGTERM)"));
+  if (replace) {  // "names nothing" when the shield looks between the rename and the mkdir
+    CHECK_THAT(result.err,
+               Contains("the lock directory " + lock_dir.string()) && Contains("was moved, replaced or deleted"));
+  }
+
+  auto second = fixture.spawn({}, {PORTPOOL_CLI_CHILD, "hold"});
+  CHECK(ready_port(second) == port);  // the first holder has stopped
+  second.close_stdin();
+  CHECK(finish(second).exit_code == 0);
+}
+
+TEST_CASE("run --on-lost warn tells a holder whose lock directory is moved before another run takes the port") {
+  Fixture fixture;
+  auto lock_dir = fixture.dir.lock_dir();
+  auto log = fixture.dir.path() / "stderr.log";
+  auto first = portpool::test::spawn_portpool_logging(
+      fixture.run_arguments({"--on-lost", "warn"}, {PORTPOOL_CLI_CHILD, "hold", "7"}), log);
+  auto port = ready_port(first);
+  REQUIRE(port);
+  std::filesystem::rename(lock_dir, fixture.dir.path() / "locks.old");
+  std::string reported;
+  CHECK(wait_until([&] {
+    reported = file_text(log);
+    return reported.find("the command keeps running (--on-lost warn)") != std::string::npos;
+  }));
+  CHECK_THAT(reported, StartsWith("portpool: port " + std::to_string(*port) + " of 'web' is lost: the lock directory " +
+                                  lock_dir.string()));
+
+  auto second = fixture.spawn({}, {PORTPOOL_CLI_CHILD, "hold"});
+  CHECK(ready_port(second) == port);  // the first holder was told (above) before this one took the port
+  second.close_stdin();
+  first.close_stdin();
+  CHECK(finish(second).exit_code == 0);
+  CHECK(finish(first).exit_code == 7);
+}
+
 TEST_CASE("run --instance auto skips an instance whose pool is full, and --instance N takes N's lock when free") {
   TempDir dir;
   auto ports = ReservedPorts::consecutive(6);

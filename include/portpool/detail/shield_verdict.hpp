@@ -1,10 +1,10 @@
 #pragma once
 
-// The rules by which a shield decides that its port is lost, over plain facts: what the lock file's
-// name names now, which sockets listen on the port and who has them open, how long the shield has
-// run. No I/O, no clock, no Asio: ShieldState gathers the facts (shield_state.hpp) and the public
-// PortShield words the verdict (impl/port_shield.hpp), so that every rule can be tested with
-// made-up facts (tests/test_detail_shield_verdict.cpp).
+// The rules by which a shield decides that its port is lost, over plain facts: what the lock
+// directory's path and the lock file's name name now, which sockets listen on the port and who has
+// them open, how long the shield has run. No I/O, no clock, no Asio: ShieldState gathers the facts
+// (shield_state.hpp) and the public PortShield words the verdict (impl/port_shield.hpp), so that every rule can be
+// tested with made-up facts (tests/test_detail_shield_verdict.cpp).
 
 #include <portpool/detail/listener.hpp>
 
@@ -26,6 +26,7 @@ enum class Loss {
   lock_file_replaced,
   foreign_listener,
   listener_gone,
+  lock_directory_moved,
 };
 
 /// Device and inode of a file.
@@ -34,10 +35,10 @@ struct FileIdentity {
   ino_t inode = 0;
 };
 
-/// What the lock file's name names now.
-struct LockFileStatus {
+/// What a name (the lock file's, the lock directory's path) names now.
+struct NameStatus {
   enum class Found {
-    file,        ///< a file, whose identity is `identity`
+    file,        ///< a file or directory, whose identity is `identity`
     nothing,     ///< no such name, or no such directory
     unreadable,  ///< the name could not be looked up (permissions changed?): nothing can be said
   };
@@ -70,7 +71,9 @@ struct PortListeners {
 /// Everything a verdict needs.
 struct ShieldFacts {
   FileIdentity locked;  ///< the lock file as it was locked
-  LockFileStatus lock_file;
+  NameStatus lock_file;
+  FileIdentity opened_directory;  ///< the lock directory as it was opened
+  NameStatus lock_directory;      ///< what the lock directory's path names now
   ServiceSockets service;
   bool expect_listener = false;
   std::chrono::milliseconds grace{0};
@@ -86,7 +89,8 @@ struct Verdict {
   std::optional<Loss> loss;         ///< none: the port is not lost (or not yet known to be)
   bool needs_confirmation = false;  ///< judge again with a fresh read in `ShieldFacts::confirmation`
   Listener foreign;                 ///< with foreign_listener: the foreign socket
-  FileIdentity found;               ///< with lock_file_replaced: what the name names now
+  FileIdentity found;               ///< with lock_file_replaced, lock_directory_moved: what the name names now
+                                    ///< (zero when it names nothing)
 };
 
 /// The listeners of one read, sorted.
@@ -134,16 +138,37 @@ inline ListenerJudgement judge_listeners(const PortListeners& read, const Servic
   return judgement;
 }
 
-/// The verdict on the lock file alone: its name must still name the file that was locked.
-inline Verdict lock_file_verdict(const FileIdentity& locked, const LockFileStatus& status) {
+/// The verdict on the lock directory alone: its path must still name the directory that was
+/// opened, or other processes lock their files in another directory (or none) and cannot see this
+/// hold. A path that names nothing, or another inode, is a loss.
+inline Verdict lock_directory_verdict(const FileIdentity& opened, const NameStatus& status) {
   Verdict verdict;
   switch (status.found) {
-    case LockFileStatus::Found::nothing:
+    case NameStatus::Found::nothing:
+      verdict.loss = Loss::lock_directory_moved;
+      break;
+    case NameStatus::Found::unreadable:
+      break;  // the next check tries again
+    case NameStatus::Found::file:
+      if (status.identity.device != opened.device || status.identity.inode != opened.inode) {
+        verdict.loss = Loss::lock_directory_moved;
+        verdict.found = status.identity;
+      }
+      break;
+  }
+  return verdict;
+}
+
+/// The verdict on the lock file alone: its name must still name the file that was locked.
+inline Verdict lock_file_verdict(const FileIdentity& locked, const NameStatus& status) {
+  Verdict verdict;
+  switch (status.found) {
+    case NameStatus::Found::nothing:
       verdict.loss = Loss::lock_file_removed;
       break;
-    case LockFileStatus::Found::unreadable:
+    case NameStatus::Found::unreadable:
       break;  // the next check tries again
-    case LockFileStatus::Found::file:
+    case NameStatus::Found::file:
       if (status.identity.device != locked.device || status.identity.inode != locked.inode) {
         verdict.loss = Loss::lock_file_replaced;
         verdict.found = status.identity;
@@ -153,13 +178,23 @@ inline Verdict lock_file_verdict(const FileIdentity& locked, const LockFileStatu
   return verdict;
 }
 
-/// The verdict on `facts`: the lock file first, then the listeners. A listener loss the first read
-/// suggests is only reported when the confirmation shows it too. The confirmation is read after
-/// the scans of descriptors the first judgement used, so a listener foreign in both reads (the
-/// same socket) was alive and not the service's all along: a socket of the service that closed
-/// between the first read and the scans is not mistaken for a foreign one.
+/// The verdict on the names alone: the lock directory first (a deleted directory has lost its lock
+/// file too, and says more), then the lock file.
+inline Verdict names_verdict(const ShieldFacts& facts) {
+  auto verdict = lock_directory_verdict(facts.opened_directory, facts.lock_directory);
+  if (verdict.loss) {
+    return verdict;
+  }
+  return lock_file_verdict(facts.locked, facts.lock_file);
+}
+
+/// The verdict on `facts`: the names first (lock directory, lock file), then the listeners. A
+/// listener loss the first read suggests is only reported when the confirmation shows it too. The
+/// confirmation is read after the scans of descriptors the first judgement used, so a listener
+/// foreign in both reads (the same socket) was alive and not the service's all along: a socket of
+/// the service that closed between the first read and the scans is not mistaken for a foreign one.
 inline Verdict shield_verdict(const ShieldFacts& facts) {
-  auto verdict = lock_file_verdict(facts.locked, facts.lock_file);
+  auto verdict = names_verdict(facts);
   if (verdict.loss) {
     return verdict;
   }

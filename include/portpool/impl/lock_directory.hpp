@@ -4,6 +4,11 @@
 // *at() calls relative to that descriptor. The safety checks run on the opened descriptor
 // (fstat), so the directory cannot be swapped for a symlink or another user's directory between
 // the check and the use.
+//
+// A descriptor outlives a rename of its directory: a manager that kept locking through it after
+// `mv ld ld.old` would lock files that no other process looks at. So a lock, once taken, is checked
+// by the directory's path (try_lock in lock_file.hpp), and CurrentLockDirectory opens the path
+// again when it no longer names the directory opened.
 
 #include <portpool/detail/system_error.hpp>
 #include <portpool/error.hpp>
@@ -18,6 +23,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -25,7 +31,8 @@
 namespace portpool::detail {
 
 struct LockDirectory {
-  std::filesystem::path path;
+  std::filesystem::path path;           ///< as configured (or the default)
+  std::filesystem::path absolute_path;  ///< `path` made absolute when opened: a later chdir() changes nothing
   UniqueFd fd;
   dev_t device = 0;
   ino_t inode = 0;
@@ -96,6 +103,11 @@ inline std::shared_ptr<const LockDirectory> open_lock_dir(const std::filesystem:
                                                           bool create) {
   auto directory = std::make_shared<LockDirectory>();
   directory->path = resolve_lock_dir(configured);
+  std::error_code ignored;
+  directory->absolute_path = std::filesystem::absolute(directory->path, ignored);
+  if (directory->absolute_path.empty()) {
+    directory->absolute_path = directory->path;
+  }
   if (create) {
     create_lock_dir(directory->path);
   }
@@ -119,5 +131,59 @@ inline std::shared_ptr<const LockDirectory> open_lock_dir(const std::filesystem:
   directory->owner = status.st_uid;
   return directory;
 }
+
+/// Whether the path of `directory` still names the directory that was opened (not renamed,
+/// replaced or deleted since, nor a directory above it). One lstat.
+inline bool still_named(const LockDirectory& directory) {
+  struct stat status {};
+  return ::lstat(directory.absolute_path.c_str(), &status) == 0 && status.st_dev == directory.device &&
+         status.st_ino == directory.inode;
+}
+
+/// The lock directory a lock policy locks in: opened (and created) at construction, and opened
+/// again, with the same checks, when a lock attempt finds that its path no longer names the
+/// directory opened (LockAttempt::directory_moved): a directory moved away is left to the leases
+/// that still hold files in it, and new locks go where the path leads now, where other processes
+/// look. Thread-safe.
+class CurrentLockDirectory {
+ public:
+  /// @throws LockDirError as open_lock_dir().
+  CurrentLockDirectory(const std::filesystem::path& configured, bool shared)
+      : shared_(shared), directory_(open_lock_dir(configured, shared, true)), path_(directory_->path) {}
+
+  /// The directory opened last.
+  std::shared_ptr<const LockDirectory> get() {
+    std::lock_guard guard(mutex_);
+    return directory_;
+  }
+
+  /// Opens the path again, in place of `moved`, and returns what it opened.
+  /// @throws LockDirError when what the path names now cannot be used.
+  std::shared_ptr<const LockDirectory> reopen(const std::shared_ptr<const LockDirectory>& moved) {
+    std::shared_ptr<const LockDirectory> reopened;
+    try {
+      reopened = open_lock_dir(path_, shared_, true);
+    } catch (const LockDirError& error) {
+      throw LockDirError(fmt::format(
+          "the lock directory {} was moved, replaced or deleted while in use, and what its path names now cannot be "
+          "used: {}",
+          path_.string(), error.what()));
+    }
+    std::lock_guard guard(mutex_);
+    if (directory_ == moved) {
+      directory_ = reopened;
+    }
+    return reopened;
+  }
+
+  /// The path, as configured (or the default); the same after a reopening.
+  const std::filesystem::path& path() const noexcept { return path_; }
+
+ private:
+  bool shared_;
+  std::mutex mutex_;
+  std::shared_ptr<const LockDirectory> directory_;
+  const std::filesystem::path path_;
+};
 
 }  // namespace portpool::detail

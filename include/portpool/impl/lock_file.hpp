@@ -149,6 +149,9 @@ struct LockAttempt {
   std::string refusal;
   RefusalReason reason = RefusalReason::held;
   std::optional<Holder> holder;
+  /// No lock: the directory's path no longer names the directory (renamed, replaced, deleted); open
+  /// the path again and retry there (see CurrentLockDirectory).
+  bool directory_moved = false;
 };
 
 inline struct flock whole_file_lock(short type) {
@@ -294,10 +297,12 @@ inline bool lock_file_status(int directory, const char* name, int flags, struct 
 }
 
 /// Opens the lock file `name` for locking, creating it when missing. An empty descriptor with
-/// `refusal` set when something else stands at that name.
+/// `refusal` set when something else stands at that name, or with `directory_moved` set when the
+/// file cannot be created because the directory was deleted (its path names another or nothing).
 /// @throws ResourceError when descriptors or memory run out; LockDirError when the file cannot
 /// be created.
-inline UniqueFd open_lock_file(const LockDirectory& directory, const std::string& name, std::string& refusal) {
+inline UniqueFd open_lock_file(const LockDirectory& directory, const std::string& name, std::string& refusal,
+                               bool& directory_moved) {
   constexpr int create_races = 4;
   for (int attempt = 0; attempt < create_races; ++attempt) {
     UniqueFd file(::openat(directory.fd.get(), name.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
@@ -315,8 +320,13 @@ inline UniqueFd open_lock_file(const LockDirectory& directory, const std::string
     if (file) {
       return file;
     }
-    if (errno != EEXIST) {
-      throw_create_failure(directory, name, errno);
+    const int error = errno;
+    if (error == ENOENT && !still_named(directory)) {
+      directory_moved = true;
+      return {};
+    }
+    if (error != EEXIST) {
+      throw_create_failure(directory, name, error);
     }
   }
   refusal = fmt::format("its lock file {} keeps being created and removed by another program",
@@ -324,7 +334,13 @@ inline UniqueFd open_lock_file(const LockDirectory& directory, const std::string
   return {};
 }
 
-/// Tries once, without waiting, to take the lock file `lock_name` for `holder`.
+inline LockAttempt moved_directory_attempt(const LockDirectory& directory) {
+  return {nullptr, fmt::format("the lock directory {} was moved, replaced or deleted", directory.path.string()),
+          RefusalReason::lock_unusable, std::nullopt, true};
+}
+
+/// Tries once, without waiting, to take the lock file `lock_name` for `holder`. Without a lock and
+/// with `directory_moved` set when the directory's path no longer leads to `directory`.
 /// @throws ResourceError when descriptors or memory run out; LockDirError when the file cannot
 /// be created; Error when the kernel lacks open-file-description locks (before Linux 3.15).
 inline LockAttempt try_lock(const std::shared_ptr<const LockDirectory>& directory, const std::string& lock_name,
@@ -332,7 +348,11 @@ inline LockAttempt try_lock(const std::shared_ptr<const LockDirectory>& director
   constexpr int replaced_retries = 8;
   for (int attempt = 0; attempt < replaced_retries; ++attempt) {
     std::string refusal;
-    auto file = open_lock_file(*directory, lock_name, refusal);
+    bool directory_moved = false;
+    auto file = open_lock_file(*directory, lock_name, refusal, directory_moved);
+    if (directory_moved) {
+      return moved_directory_attempt(*directory);
+    }
     if (!file) {
       return {nullptr, std::move(refusal), RefusalReason::lock_unusable, std::nullopt};
     }
@@ -367,8 +387,10 @@ inline LockAttempt try_lock(const std::shared_ptr<const LockDirectory>& director
       // closing the file drops the lock just taken
       return {nullptr, std::move(*problem), RefusalReason::lock_unusable, std::nullopt};
     }
+    // Looked up by the directory's path, as another process finds the file: naming the locked inode
+    // shows that the path still leads to this directory too (the file has one name).
     struct stat current {};
-    if (lock_file_status(directory->fd.get(), lock_name.c_str(), AT_SYMLINK_NOFOLLOW, current) &&
+    if (lock_file_status(AT_FDCWD, (directory->absolute_path / lock_name).c_str(), AT_SYMLINK_NOFOLLOW, current) &&
         current.st_dev == locked.st_dev && current.st_ino == locked.st_ino) {
       reached_step("locked");
       return {std::make_unique<HeldLock>(directory, lock_name, std::move(file), locked, holder),
@@ -376,11 +398,33 @@ inline LockAttempt try_lock(const std::shared_ptr<const LockDirectory>& director
               RefusalReason::held,
               std::nullopt};
     }
+    if (!still_named(*directory)) {
+      return moved_directory_attempt(*directory);
+    }
   }
   return {
       nullptr,
       fmt::format("its lock file {} keeps being replaced by another program", (directory->path / lock_name).string()),
       RefusalReason::lock_unusable, std::nullopt};
+}
+
+/// try_lock() in the directory `directory` names now: when the path no longer names the directory
+/// it had opened, the path is opened again (see CurrentLockDirectory) and the lock tried there.
+/// @throws as try_lock(), and LockDirError when what the path names now cannot be used.
+inline LockAttempt try_lock_where_named(CurrentLockDirectory& directory, const std::string& lock_name,
+                                        const Holder& holder, bool explain) {
+  constexpr int moved_retries = 8;
+  auto opened = directory.get();
+  auto attempt = detail::try_lock(opened, lock_name, holder, explain);
+  for (int retry = 0; attempt.directory_moved && retry < moved_retries; ++retry) {
+    opened = directory.reopen(opened);
+    attempt = detail::try_lock(opened, lock_name, holder, explain);
+  }
+  if (attempt.directory_moved) {
+    attempt.refusal =
+        fmt::format("the lock directory {} keeps being moved by another program", directory.path().string());
+  }
+  return attempt;
 }
 
 /// The holder recorded in the lock file `lock_name` while it is locked, or nullopt when nobody

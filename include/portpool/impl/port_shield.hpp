@@ -38,6 +38,8 @@ inline ShieldTarget shield_target(const PortLease& lease, ShieldOptions options)
   target.service = lease.service();
   target.lock_file = lease.lock_file();
   target.directory = std::shared_ptr<const UniqueFd>(directory, &directory->fd);
+  target.lock_directory = directory->absolute_path;
+  target.opened_directory = FileIdentity{directory->device, directory->inode};
   target.lock_name = held_lock_of(lease)->lock_name();
   target.locked = FileIdentity{identity.device, identity.inode};
   target.sockets = ServiceSockets{0, std::move(options.listener_processes), std::move(options.listener_process_trees)};
@@ -74,6 +76,8 @@ inline LostReason lost_reason(Loss loss) noexcept {
       return LostReason::foreign_listener;
     case Loss::listener_gone:
       return LostReason::listener_gone;
+    case Loss::lock_directory_moved:
+      return LostReason::lock_directory_moved;
   }
   return LostReason::lock_file_removed;
 }
@@ -115,6 +119,18 @@ inline std::string lock_file_replaced_message(const ShieldTarget& target, const 
       target.lock_file.string(), shielded_port(target), verdict.found.inode, target.locked.inode, target.port);
 }
 
+inline std::string lock_directory_moved_message(const ShieldTarget& target, const Verdict& verdict) {
+  auto now = verdict.found.inode == 0
+                 ? std::string("names nothing (the directory was moved away or deleted)")
+                 : fmt::format("names another directory or file (inode {} instead of the opened inode {})",
+                               verdict.found.inode, target.opened_directory.inode);
+  return fmt::format(
+      "the lock directory {} of {} was moved, replaced or deleted: its path {}. Other processes that use {} no "
+      "longer see this hold and can take the port. Stop using port {} and acquire a new lease; do not move, rename "
+      "or delete the lock directory, nor a directory above it, while ports are held",
+      target.lock_directory.string(), shielded_port(target), now, target.lock_directory.string(), target.port);
+}
+
 inline std::string foreign_listener_message(const ShieldTarget& target, const ShieldReport& report) {
   const auto& owner = report.foreign_owner;
   return fmt::format(
@@ -154,6 +170,9 @@ inline ShieldEvent shield_event(const ShieldTarget& target, const ShieldReport& 
       break;
     case Loss::listener_gone:
       message = listener_gone_message(target, report);
+      break;
+    case Loss::lock_directory_moved:
+      message = lock_directory_moved_message(target, report.verdict);
       break;
   }
   return ShieldEvent{lost_reason(loss), target.port, target.service, std::move(message)};

@@ -44,6 +44,8 @@ struct ShieldTarget {
   std::string service;
   std::filesystem::path lock_file;            ///< for messages; checks go through `directory`
   std::shared_ptr<const UniqueFd> directory;  ///< the lock directory as it was locked (kept open)
+  std::filesystem::path lock_directory;       ///< its absolute path: must keep naming `opened_directory`
+  FileIdentity opened_directory;
   std::string lock_name;
   FileIdentity locked;
   ServiceSockets sockets;
@@ -90,7 +92,7 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
     auto watched = std::filesystem::path(fmt::format("/proc/self/fd/{}", target_.directory->get())) / target_.lock_name;
     auto subscription = InotifyHub::subscribe(executor_, watched, [weak] {
       if (auto self = weak.lock()) {
-        boost::asio::post(self->strand_, [self] { self->check_lock_file(); });
+        boost::asio::post(self->strand_, [self] { self->check_names(); });
       }
     });
     {
@@ -168,26 +170,46 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
         }));
   }
 
-  // On the strand: after an inotify event.
-  void check_lock_file() {
+  // On the strand: after an inotify event about the lock file or the lock directory itself
+  // (moved, deleted).
+  void check_names() {
     if (stopped_.load()) {
       return;
     }
-    auto verdict = lock_file_verdict(target_.locked, lock_file_status());
+    ShieldFacts facts;
+    observe_names(facts);
+    auto verdict = names_verdict(facts);
     if (verdict.loss) {
       report(verdict);
     }
   }
 
-  // fstatat relative to the lock directory's descriptor: the name is looked up where it was locked,
-  // whatever the working directory is now.
-  LockFileStatus lock_file_status() const {
+  static NameStatus name_status(int directory, const char* name) {
     struct stat status {};
-    if (::fstatat(target_.directory->get(), target_.lock_name.c_str(), &status, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (::fstatat(directory, name, &status, AT_SYMLINK_NOFOLLOW) != 0) {
       bool missing = errno == ENOENT || errno == ENOTDIR;
-      return LockFileStatus{missing ? LockFileStatus::Found::nothing : LockFileStatus::Found::unreadable, {}};
+      return NameStatus{missing ? NameStatus::Found::nothing : NameStatus::Found::unreadable, {}};
     }
-    return LockFileStatus{LockFileStatus::Found::file, FileIdentity{status.st_dev, status.st_ino}};
+    return NameStatus{NameStatus::Found::file, FileIdentity{status.st_dev, status.st_ino}};
+  }
+
+  // What the lock file's name and the lock directory's path name now, into `facts`. One lookup while
+  // all is well: the lock file's name looked up by the directory's path, as another process finds
+  // it, names the locked file (which has one name, so the path leads to the directory opened). Only
+  // otherwise are the two looked up apart, to tell which changed: the lock file's name relative to
+  // the directory's descriptor (where it was locked), and the directory's path.
+  void observe_names(ShieldFacts& facts) const {
+    facts.locked = target_.locked;
+    facts.opened_directory = target_.opened_directory;
+    auto by_path = name_status(AT_FDCWD, (target_.lock_directory / target_.lock_name).c_str());
+    if (by_path.found == NameStatus::Found::file && by_path.identity.device == target_.locked.device &&
+        by_path.identity.inode == target_.locked.inode) {
+      facts.lock_file = by_path;
+      facts.lock_directory = NameStatus{NameStatus::Found::file, target_.opened_directory};
+      return;
+    }
+    facts.lock_file = name_status(target_.directory->get(), target_.lock_name.c_str());
+    facts.lock_directory = name_status(AT_FDCWD, target_.lock_directory.c_str());
   }
 
   // The listeners on the port in `snapshot`, with their holders looked up only as far as needed to
@@ -242,14 +264,13 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
   // fresh read, taken after the scans of descriptors that the first judgement used.
   Verdict judge() const {
     auto max_age = std::min<std::chrono::nanoseconds>(target_.interval / 4, std::chrono::milliseconds(50));
-    ShieldFacts facts{target_.locked,
-                      lock_file_status(),
-                      target_.sockets,
-                      target_.expect_listener,
-                      target_.grace,
-                      std::chrono::steady_clock::now() - started_,
-                      observe(*ListenerSnapshot::shared(max_age)),
-                      std::nullopt};
+    ShieldFacts facts;
+    observe_names(facts);
+    facts.service = target_.sockets;
+    facts.expect_listener = target_.expect_listener;
+    facts.grace = target_.grace;
+    facts.since_start = std::chrono::steady_clock::now() - started_;
+    facts.first = observe(*ListenerSnapshot::shared(max_age));
     auto verdict = shield_verdict(facts);
     if (verdict.needs_confirmation) {
       facts.confirmation = observe(*ListenerSnapshot::read());
