@@ -121,7 +121,7 @@ TEST_CASE("etcd paused past the TTL: the holder ends CMD's tree before another h
   // A margin of 2.5 s: the tree is ended (grace included) 1.5 s before etcd could let the claim go,
   // room for a loaded machine (the sanitizer builds run this too).
   const auto ttl = 4s;
-  const std::vector<std::string> fencing{"--fleet-ttl", "4s", "--fleet-stop-margin", "2.5s", "--kill-grace", "500ms"};
+  const std::vector<std::string> fencing{"--fleet-ttl", "4s", "--fleet-stop-margin", "2500ms", "--kill-grace", "500ms"};
   auto log = scratch.path() / "a.log";
   auto holder = spawn_cli(run_arguments(table, host_a, "host-a", etcd, fencing, term_ignoring_command), log);
   auto line = holder.read_line();
