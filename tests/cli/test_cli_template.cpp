@@ -16,7 +16,6 @@
 using Catch::Matchers::Contains;
 using portpool::test::finish;
 using portpool::test::holders;
-using portpool::test::run_portpool;
 using portpool::test::wait_until;
 using Fixture = portpool::test::RunFixture;
 
@@ -52,7 +51,7 @@ TEST_CASE("run --template renders again before each restart") {
   auto destination = fixture.dir.path() / "a.conf";
   auto result = fixture.run({"--template", source.string() + ":" + destination.string(), "--restart", "on-failure",
                              "--max-restarts", "1", "--restart-delay", "0s"},
-                            {"sh", "-c", "cat \"$0\" && rm \"$0\" && exit 3", destination.string()});
+                            {"sh", "-c", R"(cat "$0" && rm "$0" && exit 3)", destination.string()});
   CHECK(result.exit_code == 3);
   auto line = "port=" + std::to_string(fixture.ports[0]) + "\n";
   CHECK(result.out == line + line);

@@ -53,8 +53,9 @@ std::vector<std::string> run_arguments(const std::string& table, const TempDir& 
 }
 
 // CMD: prints its pid, then runs on through SIGTERM (which only ends its current `sleep`).
-const std::vector<std::string> term_ignoring_command{"/bin/sh", "-c",
-                                                     "trap '' TERM; echo $$; while :; do sleep 0.1; done"};
+std::vector<std::string> term_ignoring_command() {
+  return {"/bin/sh", "-c", "trap '' TERM; echo $$; while :; do sleep 0.1; done"};
+}
 
 pid_t parent_of(pid_t process) {
   std::ifstream stat("/proc/" + std::to_string(process) + "/stat");
@@ -123,7 +124,7 @@ TEST_CASE("etcd paused past the TTL: the holder ends CMD's tree before another h
   const auto ttl = 4s;
   const std::vector<std::string> fencing{"--fleet-ttl", "4s", "--fleet-stop-margin", "2500ms", "--kill-grace", "500ms"};
   auto log = scratch.path() / "a.log";
-  auto holder = spawn_cli(run_arguments(table, host_a, "host-a", etcd, fencing, term_ignoring_command), log);
+  auto holder = spawn_cli(run_arguments(table, host_a, "host-a", etcd, fencing, term_ignoring_command()), log);
   auto line = holder.read_line();
   REQUIRE(line);
   pid_t command = std::stoi(*line);
@@ -170,7 +171,7 @@ TEST_CASE("etcd restarted without its data: the holder hears that the lease is u
   // The default TTL (10 s): renewals every 3 s, the deadline 9 s after the last; the loss comes from
   // etcd's answer.
   auto holder =
-      spawn_cli(run_arguments(table, host_a, "host-a", etcd, {"--kill-grace", "500ms"}, term_ignoring_command), log);
+      spawn_cli(run_arguments(table, host_a, "host-a", etcd, {"--kill-grace", "500ms"}, term_ignoring_command()), log);
   auto line = holder.read_line();
   REQUIRE(line);
   pid_t command = std::stoi(*line);
@@ -198,9 +199,9 @@ TEST_CASE("a claimant killed with SIGKILL: its TERM-ignoring tree ends before an
   TempDir host_b;
   auto ports = ReservedPorts::any(1);
   auto table = write_table(scratch, ports[0]);
-  auto holder = spawn_cli(
-      run_arguments(table, host_a, "host-a", etcd, {"--fleet-ttl", "5s", "--kill-grace", "1s"}, term_ignoring_command),
-      scratch.path() / "a.log");
+  auto holder = spawn_cli(run_arguments(table, host_a, "host-a", etcd, {"--fleet-ttl", "5s", "--kill-grace", "1s"},
+                                        term_ignoring_command()),
+                          scratch.path() / "a.log");
   auto line = holder.read_line();
   REQUIRE(line);
   pid_t command = std::stoi(*line);
@@ -230,9 +231,9 @@ TEST_CASE("run killed while it ends CMD's tree after a loss: the keeper ends the
   auto table = write_table(scratch, ports[0]);
   const auto grace = 2s;
   auto log = scratch.path() / "a.log";
-  auto holder = spawn_cli(
-      run_arguments(table, host_a, "host-a", etcd, {"--fleet-ttl", "4s", "--kill-grace", "2s"}, term_ignoring_command),
-      log);
+  auto holder = spawn_cli(run_arguments(table, host_a, "host-a", etcd, {"--fleet-ttl", "4s", "--kill-grace", "2s"},
+                                        term_ignoring_command()),
+                          log);
   auto line = holder.read_line();
   REQUIRE(line);
   pid_t command = std::stoi(*line);

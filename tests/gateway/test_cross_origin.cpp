@@ -53,7 +53,7 @@ std::string fetch_script(const std::string& url, const std::string& init) {
          ".catch((error) => done({error: String(error)}));";
 }
 
-const std::string initialize_request =
+constexpr const char* initialize_request =
     "{method: 'POST', headers: {'Content-Type': 'application/json', 'Accept': 'application/json, text/event-stream', "
     "'MCP-Protocol-Version': '2025-06-18'}, body: JSON.stringify({jsonrpc: '2.0', id: 1, method: 'initialize', "
     "params: {protocolVersion: '2025-06-18', capabilities: {}, clientInfo: {name: 'page', version: '1'}}})}";

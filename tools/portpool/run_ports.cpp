@@ -31,7 +31,7 @@ void add_fleet_run_options(CLI::App& command, FleetRunArguments& arguments) {
 }
 
 RunPorts::RunPorts(const ServicePortTable& table, std::string service, const FleetRunArguments& fleet,
-                   ClaimsLossHandling loss)
+                   const ClaimsLossHandling& loss)
     : table_(table), service_(std::move(service)) {
   if (table_.scope(service_) != PoolScope::fleet) {
     return;
@@ -42,7 +42,7 @@ RunPorts::RunPorts(const ServicePortTable& table, std::string service, const Fle
         "locked here; pass --etcd URL[,URL...] (e.g. --etcd http://127.0.0.1:2379)",
         service_));
   }
-  claims_ = open_claims(fleet, std::move(loss));
+  claims_ = open_claims(fleet, loss);
 }
 
 PortLease RunPorts::acquire(const Options& options, std::chrono::milliseconds wait) const {

@@ -54,7 +54,8 @@ class RunPorts {
   /// @throws UsageError for a fleet-wide service without --etcd, or whose --kill-grace does not fit
   /// in the claims' stop margin; CommandError (etcd unavailable) when this portpool has no fleet
   /// component.
-  RunPorts(const ServicePortTable& table, std::string service, const FleetRunArguments& fleet, ClaimsLossHandling loss);
+  RunPorts(const ServicePortTable& table, std::string service, const FleetRunArguments& fleet,
+           const ClaimsLossHandling& loss);
 
   /// A port of the service's pool for `options.instance`; when the pool is exhausted, waits up to
   /// `wait` for one to be released (port_wait.hpp).
@@ -65,7 +66,8 @@ class RunPorts {
                                    std::chrono::milliseconds wait) const;
 
  private:
-  static std::shared_ptr<fleet::FleetClaims> open_claims(const FleetRunArguments& fleet, ClaimsLossHandling loss);
+  static std::shared_ptr<fleet::FleetClaims> open_claims(const FleetRunArguments& fleet,
+                                                         const ClaimsLossHandling& loss);
   PortLease acquire_fleet(const Options& options, std::chrono::milliseconds wait) const;
   ListeningLease acquire_fleet_listening(const Options& options, const boost::asio::any_io_executor& executor,
                                          std::chrono::milliseconds wait) const;

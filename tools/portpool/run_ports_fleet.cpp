@@ -81,7 +81,8 @@ std::chrono::milliseconds claims_stop_margin(const FleetRunArguments& fleet, std
 
 }  // namespace
 
-std::shared_ptr<fleet::FleetClaims> RunPorts::open_claims(const FleetRunArguments& fleet, ClaimsLossHandling loss) {
+std::shared_ptr<fleet::FleetClaims> RunPorts::open_claims(const FleetRunArguments& fleet,
+                                                          const ClaimsLossHandling& loss) {
   fleet::quiet_transport_log();  // our messages say what failed, with the endpoint
   fleet::FleetClaimsOptions options;
   options.etcd = fleet_command_line::etcd_options_of(fleet.etcd);
@@ -89,7 +90,7 @@ std::shared_ptr<fleet::FleetClaims> RunPorts::open_claims(const FleetRunArgument
   options.host_id = fleet.host_id;
   options.ttl = claims_ttl(fleet.ttl);
   options.stop_margin = claims_stop_margin(fleet, options.ttl, loss.kill_grace);
-  options.on_lost = std::move(loss.on_lost);
+  options.on_lost = loss.on_lost;
   return std::make_shared<fleet::FleetClaims>(std::move(options));
 }
 

@@ -9,7 +9,7 @@
 namespace portpool::cli {
 
 std::shared_ptr<fleet::FleetClaims> RunPorts::open_claims(const FleetRunArguments& /*fleet*/,
-                                                          ClaimsLossHandling /*loss*/) {
+                                                          const ClaimsLossHandling& /*loss*/) {
   throw CommandError(
       "this portpool was built without the fleet component (etcd over gRPC), which a fleet-wide service "
       "(scope = \"fleet\") needs: rebuild it with gRPC and protobuf installed (Debian: libgrpc++-dev "

@@ -36,7 +36,7 @@ ServiceCopies::ServiceCopies(Supervisor& supervisor, PortLease& lease, LaunchReq
     : supervisor_(supervisor),
       lease_(lease),
       request_(std::move(request)),
-      settings_(settings),
+      settings_(std::move(settings)),
       ready_timer_(supervisor.context()),
       probe_timer_(supervisor.context()) {
   if (settings_.reload_on_hangup) {
