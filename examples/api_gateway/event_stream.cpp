@@ -242,8 +242,9 @@ class ServerSentEventsSubscriber final : public StreamSubscriber {
   std::array<char, 512> incoming_{};
 };
 
+// A record may hold bytes that are not UTF-8: replaced (U+FFFD), where a plain dump() would throw.
 std::shared_ptr<const std::string> shared_text(const nlohmann::ordered_json& message) {
-  return std::make_shared<const std::string>(message.dump());
+  return std::make_shared<const std::string>(message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 }  // namespace

@@ -284,7 +284,7 @@ int run_run_command(const RunArguments& arguments) {
                                    boost::asio::post(supervisor.context(),
                                                      [&on_claims_lost, message] { on_claims_lost(message); });
                                  }};
-  RunPorts ports(table, arguments.service, arguments.fleet, std::move(claims_loss));
+  RunPorts ports(table, arguments.service, arguments.fleet, claims_loss);
   auto holding = reporting_exhaustion(arguments.common.json, arguments.service, [&] {
     return instance ? take_instance_port(arguments, ports, options, *instance, supervisor.context(), wait)
                     : take_any_instance_port(arguments, table, ports, options, supervisor.context(), wait);
