@@ -5,6 +5,7 @@
 #include <portpool/detail/system_error.hpp>
 #include <portpool/error_code.hpp>
 #include <portpool/exit_codes.hpp>
+#include <portpool/lock_policy.hpp>
 #include <portpool/port_pool_manager.hpp>
 
 #include <cerrno>
@@ -14,10 +15,12 @@ namespace portpool::test {
 
 // UBSan's vptr check opens a pipe the first time it checks a call on an object of a given class,
 // which fails when descriptors have run out (a false "invalid vptr"): let it meet the classes used
-// then beforehand, by acquiring once, exhausting the pool once, throwing the other errors once and
-// turning one into an error code.
+// then beforehand, by acquiring once, exhausting the pool once, throwing the other errors once,
+// turning one into an error code, and destroying a lock policy (the test's own manager is
+// destroyed after the descriptors ran out).
 inline void meet_classes_before_running_out(PortPoolManager& manager) {
   static_cast<void>(detail::errno_text(EMFILE));
+  { FileLockPolicy destroyed(manager.options()); }
   auto lease = manager.acquire();
   try {
     manager.acquire();

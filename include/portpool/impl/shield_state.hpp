@@ -276,7 +276,21 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
       facts.confirmation = observe(*ListenerSnapshot::read());
       verdict = shield_verdict(facts);
     }
+    if (verdict.loss == Loss::foreign_listener && closed_without_owner(verdict.foreign)) {
+      verdict.loss.reset();  // judged again at the next check
+    }
     return verdict;
+  }
+
+  // A process that exits gives up its descriptors a moment before its sockets close, and its
+  // listener is listed meanwhile with no owner: the service's listener process dying looks
+  // foreign to both reads. A socket no process is seen to hold is foreign only if it is still
+  // listed after that walk of /proc (another user's process, whose descriptors cannot be read).
+  bool closed_without_owner(const Listener& foreign) const {
+    if (!describe_socket_owner(foreign.inode).empty()) {
+      return false;
+    }
+    return !ListenerSnapshot::read()->listening(target_.port, foreign.inode);
   }
 
   // On the strand. The callback runs under callback_mutex_, so that stop() from another thread
