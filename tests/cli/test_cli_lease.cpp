@@ -194,6 +194,7 @@ namespace {
 
 std::vector<std::string> without_runner_variables() {
   std::vector<std::string> environment;
+  environment.reserve(portpool::worker_variables.size());
   for (const auto& variable : portpool::worker_variables) {
     environment.push_back("-u " + std::string(variable.name));
   }
