@@ -105,6 +105,19 @@ TEST_CASE("allow_fetch_blocked_ports = true lets a service's pool hand out ports
              StartsWith("ports.toml:3:29: [services.web] allow_fetch_blocked_ports must be true or false"));
 }
 
+TEST_CASE("transport = \"udp\" or \"both\" declares a service's socket types; tcp is the default") {
+  auto table = load_table(
+      "[services.dns]\nrange = [5300, 5301]\ntransport = \"udp\"\n[services.quic]\nports = [5302]\n"
+      "transport = \"both\"\n[services.web]\nports = [5303]\n",
+      "ports.toml");
+  CHECK(table.transport("dns") == portpool::Transport::udp);
+  CHECK(table.transport("quic") == portpool::Transport::both);
+  CHECK(table.transport("web") == portpool::Transport::tcp);
+  CHECK_THAT(
+      error_of("[services.dns]\nports = [5300]\ntransport = \"quic\"\n"),
+      StartsWith("ports.toml:3:13: [services.dns] transport must be \"tcp\" (the default), \"udp\" or \"both\""));
+}
+
 TEST_CASE("invalid TOML is reported with file, line and column") {
   auto message = error_of("[services.web]\nports = [8080,\n");
   CHECK_THAT(message, StartsWith("ports.toml:2:"));

@@ -56,6 +56,18 @@ TEST_CASE("a record survives formatting and parsing") {
   CHECK(parsed->readiness == holder.readiness);
 }
 
+TEST_CASE("the transport survives formatting and parsing, and a TCP record has no transport line") {
+  auto holder = sample();
+  holder.transport = GENERATE(portpool::Transport::tcp, portpool::Transport::udp, portpool::Transport::both);
+  auto parsed = parse_record(format_record(holder));
+  REQUIRE(parsed.has_value());
+  CHECK(parsed->transport == holder.transport);
+  CHECK((format_record_body(holder).find("transport=") == std::string::npos) ==
+        (holder.transport == portpool::Transport::tcp));
+  CHECK_FALSE(parse_record(with_header(sample_body() + "transport=quic\n")).has_value());
+  CHECK_FALSE(parse_record(with_header(sample_body() + "transport=udp\ntransport=tcp\n")).has_value());
+}
+
 TEST_CASE("records from a newer writer with extra fields are still read") {
   CHECK(parse_record(with_header(sample_body() + "host=box\n")).has_value());
 }

@@ -17,12 +17,18 @@
 ///
 /// [services.api]
 /// ports = [9000, 9001, 9002]   # shared by all instances; or: range = [9000, 9002] (inclusive)
+///
+/// [services.discovery]
+/// range = [5350, 5359]
+/// transport = "udp"  # "tcp" (the default), "udp" or "both"
 /// @endcode
 ///
 /// `[instances]` and each of its keys are optional (defaults: base 6000, stride 100, max 10). A
-/// service has either `offset` and `size`, or `ports`, or `range`; and optionally a description
-/// of what its holders serve (`ServicePortTable::describe()`): `protocol`, `health`, `version`
-/// (strings), `tags` (a list of strings), `meta` (a table of strings). Unknown keys are errors.
+/// service has either `offset` and `size`, or `ports`, or `range`; optionally `transport`
+/// (`"tcp"`, the default, `"udp"` or `"both"`: `ServicePortTable::set_transport()`), `scope`
+/// (`"host"` or `"fleet"`), `allow_fetch_blocked_ports`; and a description of what its holders serve
+/// (`ServicePortTable::describe()`): `protocol`, `health`, `version` (strings), `tags` (a list of strings), `meta` (a
+/// table of strings). Unknown keys are errors.
 
 #include <portpool/error.hpp>
 #include <portpool/impl/config_reader.hpp>

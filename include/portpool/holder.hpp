@@ -4,6 +4,7 @@
 /// Holder: who holds a port, as recorded next to its lock.
 
 #include <portpool/service_description.hpp>
+#include <portpool/transport.hpp>
 
 #include <sys/types.h>
 
@@ -55,6 +56,9 @@ struct Holder {
   Readiness readiness = Readiness::unknown;
   /// What the holder serves, as it described it (empty when it did not).
   ServiceDescription description{};
+  /// Which socket types the port is held for (`Options::transport`); `tcp` for the holder of an
+  /// instance number and in records written before transports existed.
+  Transport transport = Transport::tcp;
 };
 
 }  // namespace portpool

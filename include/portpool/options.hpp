@@ -7,6 +7,7 @@
 #include <portpool/ip_address.hpp>
 #include <portpool/refusal.hpp>
 #include <portpool/service_description.hpp>
+#include <portpool/transport.hpp>
 
 #include <cstdint>
 #include <filesystem>
@@ -81,6 +82,12 @@ struct Options {
   /// address, the port must also be bindable on it.
   IpAddress probe_address = IpAddress::loopback_v4();
 
+  /// Which socket types the ports are free and held for: `tcp` (no program may listen on the
+  /// port), `udp` (no UDP socket may be bound to it) or `both`. Unset: the table's transport of
+  /// the service for a manager built from a table (`transport = "udp"` in TOML), else `tcp`. The
+  /// lock is one per port number whatever the transport, so a TCP and a UDP service drawing from
+  /// one range never get the same port. Recorded in the holder record (`Holder::transport`).
+  std::optional<Transport> transport;
   /// Hand out ports that browsers and `fetch()` refuse to connect to (see
   /// `is_fetch_blocked_port()`, e.g. 6000). Off by default: such ports are skipped with the
   /// reason. A manager built from a table also allows them when the table says so for the service.

@@ -191,8 +191,12 @@ class BasicPortPoolManager {
 
   /// The options in use: as given, with `instance_id` generated when it was empty; for a manager
   /// built from a table, `allow_fetch_blocked_ports` also set when the table allows them, and the
-  /// empty fields of `description` filled from the table's description of the service.
+  /// empty fields of `description` filled from the table's description of the service; `transport`
+  /// always set (from the table, else `tcp`, when it was unset).
   const Options& options() const noexcept { return options_; }
+
+  /// Which socket types the pool's ports are free and held for (`Options::transport`).
+  Transport transport() const noexcept { return *options_.transport; }
 
   /// The lock policy's lock directory: for FileLockPolicy, `Options::lock_dir`, or
   /// `default_lock_dir()` (read when the manager was built) when that was empty.

@@ -31,5 +31,6 @@
 #include <portpool/service_description.hpp>
 #include <portpool/service_port_table.hpp>
 #include <portpool/shield_options.hpp>
+#include <portpool/transport.hpp>
 #include <portpool/unique_fd.hpp>
 #include <portpool/version.hpp>

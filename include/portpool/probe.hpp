@@ -11,6 +11,10 @@
 ///   PoolExhausted message, as the detail of a refusal with `RefusalReason::in_use`). May throw the
 ///   library's errors (ResourceError when out of descriptors); the port is then unlocked and
 ///   nothing is held. Called from several threads at once when the manager is.
+/// - Optionally `std::optional<std::string> P::check(const IpAddress& address, std::uint16_t port,
+///   Transport transport) const`: the same question for the manager's `Options::transport`. A
+///   manager calls this form when the policy has it; a policy without it is asked the two-argument
+///   form whatever the transport.
 /// - Move construction (the manager owns its policy).
 ///
 /// `is_probe_policy_v<P>` tells whether `P` provides these; BasicPortPoolManager checks it with a
@@ -22,6 +26,7 @@
 #include <portpool/detail/detection.hpp>
 #include <portpool/impl/port_probe.hpp>
 #include <portpool/ip_address.hpp>
+#include <portpool/transport.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -45,6 +50,15 @@ struct BindProbe {
   std::optional<std::string> check(const IpAddress& address, std::uint16_t port) const {
     return detail::probe_every_address(address, port);
   }
+
+  /// Why `port` cannot be used for `transport`, or nullopt when it can: for `udp`, a port passes
+  /// when no UDP socket is bound to it on any local address of either family ("in use by a program
+  /// outside portpool, which has a UDP socket bound to 0.0.0.0:5353 (socket inode 1234)"); for
+  /// `both`, when it passes for TCP and for UDP.
+  /// @throws ResourceError when no socket can be created (descriptors or memory exhausted).
+  std::optional<std::string> check(const IpAddress& address, std::uint16_t port, Transport transport) const {
+    return detail::probe_every_address(address, port, transport);
+  }
 };
 
 /// A probe that accepts every locked port: for pools whose ports are never bound on this machine
@@ -57,6 +71,21 @@ struct NoProbe {
 };
 
 namespace detail {
+
+template <class Policy>
+using probe_transport_check_result = decltype(std::declval<const Policy&>().check(
+    std::declval<const IpAddress&>(), std::declval<std::uint16_t>(), std::declval<Transport>()));
+
+/// `probe`'s verdict on `port` for `transport`, through the form of check() it has.
+template <class Policy>
+std::optional<std::string> probe_check(const Policy& probe, const IpAddress& address, std::uint16_t port,
+                                       Transport transport) {
+  if constexpr (!std::is_same_v<detected_t<probe_transport_check_result, Policy>, Undetected>) {
+    return probe.check(address, port, transport);
+  } else {
+    return probe.check(address, port);
+  }
+}
 
 template <class Policy>
 using probe_check_result =

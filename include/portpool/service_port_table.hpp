@@ -5,6 +5,7 @@
 
 #include <portpool/error.hpp>
 #include <portpool/service_description.hpp>
+#include <portpool/transport.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -130,6 +131,15 @@ class ServicePortTable {
   /// @throws ArgumentError (a ConfigError) on an unknown service.
   PoolScope scope(std::string_view service) const { return find(service).scope; }
 
+  /// Declares which socket types `service` serves its port with (TOML: `transport = "udp"`): the
+  /// `Options::transport` of its managers built from this table, unless the options set one.
+  /// @throws ArgumentError (a ConfigError) on an unknown service.
+  ServicePortTable& set_transport(std::string_view service, Transport transport);
+
+  /// Which socket types `service` serves its port with (Transport::tcp unless declared otherwise).
+  /// @throws ArgumentError (a ConfigError) on an unknown service.
+  Transport transport(std::string_view service) const { return find(service).transport; }
+
   /// The instance layout the table was built with (its `max` is the highest instance number).
   const InstanceLayout& layout() const noexcept { return layout_; }
 
@@ -144,6 +154,7 @@ class ServicePortTable {
     std::vector<unsigned> ports;
     bool allow_fetch_blocked_ports = false;
     PoolScope scope = PoolScope::host;
+    Transport transport = Transport::tcp;
     ServiceDescription description{};
   };
 

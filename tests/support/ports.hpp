@@ -122,12 +122,9 @@ inline portpool::UniqueFd listen_on(std::uint16_t port) {
   return socket;
 }
 
-/// A program outside portpool listening on `address`:port (a numeric IPv4 or IPv6 address, with
-/// SO_REUSEADDR; IPv6 sockets v6-only), or an empty descriptor when that address cannot be had
-/// here (no IPv6, or 127.0.0.2 not routed to loopback).
-inline portpool::UniqueFd listen_on_address(const char* address, std::uint16_t port) {
+/// `address` (a numeric IPv4 or IPv6 address):`port` as bind() takes it, its length in `size`.
+inline sockaddr_storage numeric_address(const char* address, std::uint16_t port, socklen_t& size) {
   sockaddr_storage storage{};
-  socklen_t size = 0;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
   auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
   if (::inet_pton(AF_INET, address, &v4->sin_addr) == 1) {
@@ -141,11 +138,37 @@ inline portpool::UniqueFd listen_on_address(const char* address, std::uint16_t p
   } else {
     throw std::runtime_error("not a numeric address");
   }
+  return storage;
+}
+
+/// A program outside portpool listening on `address`:port (a numeric IPv4 or IPv6 address, with
+/// SO_REUSEADDR; IPv6 sockets v6-only), or an empty descriptor when that address cannot be had
+/// here (no IPv6, or 127.0.0.2 not routed to loopback).
+inline portpool::UniqueFd listen_on_address(const char* address, std::uint16_t port) {
+  socklen_t size = 0;
+  auto storage = numeric_address(address, port, size);
   portpool::UniqueFd socket(::socket(storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   int on = 1;
   if (!socket || ::setsockopt(socket.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
       (storage.ss_family == AF_INET6 && ::setsockopt(socket.get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) != 0) ||
       ::bind(socket.get(), reinterpret_cast<const sockaddr*>(&storage), size) != 0 || ::listen(socket.get(), 16) != 0) {
+    return {};
+  }
+  return socket;
+}
+
+/// A program outside portpool with a UDP socket bound to `address`:port (a numeric IPv4 or IPv6
+/// address; IPv6 sockets v6-only), or an empty descriptor when that cannot be had here. Ports the
+/// tests bind for UDP are ones they reserved (for TCP: a UDP reservation would fail the UDP probe
+/// itself), so two tests never meet on one.
+inline portpool::UniqueFd bind_udp_on_address(const char* address, std::uint16_t port) {
+  socklen_t size = 0;
+  auto storage = numeric_address(address, port, size);
+  portpool::UniqueFd socket(::socket(storage.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  int on = 1;
+  if (!socket ||
+      (storage.ss_family == AF_INET6 && ::setsockopt(socket.get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) != 0) ||
+      ::bind(socket.get(), reinterpret_cast<const sockaddr*>(&storage), size) != 0) {
     return {};
   }
   return socket;

@@ -1,8 +1,8 @@
 #pragma once
 
-// Binding a TCP socket to a pool port is both the probe (bind, then close) and the first half of
-// acquire_listening (bind, then listen and keep). One function does the bind so that a skipped port
-// is explained in the same words whichever way it was acquired.
+// Binding a socket to a pool port is both the probe (bind, then close) and the first half of
+// acquire_listening (bind, then listen and keep) or of a datagram acquisition (bind and keep). One function does the
+// bind so that a skipped port is explained in the same words whichever way it was acquired.
 
 #include <portpool/detail/system_error.hpp>
 #include <portpool/error.hpp>
@@ -67,17 +67,21 @@ inline std::string bind_failure(const IpAddress& address, std::uint16_t port, in
                   port, errno_text(error)));
 }
 
-/// A close-on-exec TCP socket with SO_REUSEADDR (as servers set it) bound to `address`:`port`;
-/// an empty descriptor and `refusal` saying why when that is not possible (errno is the bind's).
+/// A close-on-exec socket of `type` bound to `address`:`port`: a TCP one (SOCK_STREAM) with
+/// SO_REUSEADDR, as servers set it; a UDP one (SOCK_DGRAM) without, since on UDP that option
+/// would let another socket with it bind the same port beside ours. An empty descriptor and
+/// `refusal` saying why when that is not possible (errno is the bind's).
 /// @throws ResourceError when no socket can be created (descriptors or memory exhausted).
-inline UniqueFd bind_socket(const IpAddress& address, std::uint16_t port, std::string& refusal) {
+inline UniqueFd bind_socket(const IpAddress& address, std::uint16_t port, std::string& refusal,
+                            int type = SOCK_STREAM) {
   auto endpoint = socket_address(address, port);
-  UniqueFd socket(::socket(endpoint.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+  UniqueFd socket(::socket(endpoint.family(), type | SOCK_CLOEXEC, 0));
   int reuse = 1;
   if (!socket && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
     throw_socket_resource_error(port, errno);
   }
-  if (!socket || ::setsockopt(socket.get(), SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse) != 0) {
+  if (!socket ||
+      (type == SOCK_STREAM && ::setsockopt(socket.get(), SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse) != 0)) {
     refusal = fmt::format("cannot create a socket to test it: {}", last_error_text());
     return {};
   }

@@ -139,8 +139,8 @@ class ConfigReader {
         "expected offset and size (a pool per instance), or ports or range (a pool shared by all instances)";
     const auto& service = require_table(node, heading, expected);
     reject_unknown_keys(service,
-                        {"offset", "size", "ports", "range", "allow_fetch_blocked_ports", "scope", "protocol", "health",
-                         "version", "tags", "meta"},
+                        {"offset", "size", "ports", "range", "allow_fetch_blocked_ports", "scope", "transport",
+                         "protocol", "health", "version", "tags", "meta"},
                         fmt::format("in {}", heading), expected);
     const bool per_instance = service.contains("offset") || service.contains("size");
     const int kinds = int{per_instance} + int{service.contains("ports")} + int{service.contains("range")};
@@ -161,6 +161,9 @@ class ConfigReader {
     }
     if (const auto* scope = service.get("scope")) {
       table.set_scope(service_name, read_scope(*scope, heading));
+    }
+    if (const auto* transport = service.get("transport")) {
+      table.set_transport(service_name, read_transport(*transport, heading));
     }
     if (const auto* allow = service.get("allow_fetch_blocked_ports")) {
       table.allow_fetch_blocked_ports(service_name, boolean(*allow, heading + " allow_fetch_blocked_ports"));
@@ -230,6 +233,16 @@ class ConfigReader {
     }
     fail(node.source(), fmt::format("{} scope must be \"host\" (exclusive on each host, the default) or \"fleet\" "
                                     "(exclusive across every host)",
+                                    heading));
+  }
+
+  Transport read_transport(const toml::node& node, const std::string& heading) const {
+    const auto* name = node.as_string();
+    if (auto transport = name != nullptr ? parse_transport(name->get()) : std::nullopt) {
+      return *transport;
+    }
+    fail(node.source(), fmt::format("{} transport must be \"tcp\" (the default), \"udp\" or \"both\" (one port "
+                                    "served on TCP and UDP)",
                                     heading));
   }
 

@@ -1,14 +1,15 @@
 #pragma once
 
-// Who listens on a TCP port, from the kernel's socket tables: what the bind probe reads to name a
-// port's listeners, and what the shield's snapshots (impl/socket_table.hpp) are made of.
+// Who listens on a TCP port, or has a UDP socket bound to one, from the kernel's socket tables:
+// what the bind probe reads to name a port's users, and what the shield's snapshots
+// (impl/socket_table.hpp) are made of.
 //
-// The tables are read through NETLINK_SOCK_DIAG (what `ss` uses), asking for LISTEN sockets only:
-// the kernel then walks its listening hash alone. /proc/net/tcp and /proc/net/tcp6 are the
-// fallback where sock_diag is not available; they always walk the whole established-connections
-// hash, whose size depends on the machine's memory, not on its sockets: on a 24 GiB machine a
-// read of the two files costs about 16 ms even with six sockets, against about 80 us for the
-// netlink dump.
+// The tables are read through NETLINK_SOCK_DIAG (what `ss` uses), asking for LISTEN sockets only
+// for TCP: the kernel then walks its listening hash alone. /proc/net/tcp and /proc/net/tcp6 are
+// the fallback where sock_diag is not available; they always walk the whole
+// established-connections hash, whose size depends on the machine's memory, not on its sockets: on
+// a 24 GiB machine a read of the two files costs about 16 ms even with six sockets, against about
+// 80 us for the netlink dump. UDP has one table, read whole either way.
 
 #include <portpool/detail/listener.hpp>
 #include <portpool/detail/parse_number.hpp>
@@ -102,9 +103,10 @@ inline std::optional<ListenerAddress> parse_proc_address(std::string_view hex) {
   return listener_address(bytes.data(), hex.size() == 32);
 }
 
-/// Adds the LISTEN sockets of one table (the text of /proc/net/tcp or /proc/net/tcp6) to `into`.
-inline void parse_listeners(std::string_view table, std::vector<Listener>& into) {
-  constexpr std::string_view listen_state = "0A";
+/// Adds the sockets of one table (the text of /proc/net/tcp{,6} or /proc/net/udp{,6}) to `into`:
+/// those in `state` (two hex digits as the table prints them, "0A" for LISTEN), or all of them when
+/// `state` is empty.
+inline void parse_proc_sockets(std::string_view table, std::string_view state, std::vector<Listener>& into) {
   std::size_t line_start = table.find('\n');  // the first line is the header
   while (line_start != std::string_view::npos && line_start + 1 < table.size()) {
     auto line_end = table.find('\n', line_start + 1);
@@ -115,7 +117,7 @@ inline void parse_listeners(std::string_view table, std::vector<Listener>& into)
     next_field(line, position);  // sl
     auto local = next_field(line, position);
     next_field(line, position);  // rem_address
-    if (next_field(line, position) != listen_state) {
+    if (auto socket_state = next_field(line, position); !state.empty() && socket_state != state) {
       continue;
     }
     for (int skipped = 0; skipped < 5; ++skipped) {  // tx:rx queues, tr:when, retrnsmt, uid, timeout
@@ -135,10 +137,16 @@ inline void parse_listeners(std::string_view table, std::vector<Listener>& into)
   }
 }
 
-/// Adds the LISTEN sockets of `family` (AF_INET or AF_INET6) to `into`, through a
-/// NETLINK_SOCK_DIAG dump restricted to the LISTEN state. False when sock_diag cannot be used
-/// (no such socket family, refused request, truncated answer): the caller then reads /proc.
-inline bool netlink_listeners(int family, std::vector<Listener>& into) {
+/// Adds the LISTEN sockets of one table (the text of /proc/net/tcp or /proc/net/tcp6) to `into`.
+inline void parse_listeners(std::string_view table, std::vector<Listener>& into) {
+  parse_proc_sockets(table, "0A", into);
+}
+
+/// Adds the sockets of `family` (AF_INET or AF_INET6) and `protocol` (IPPROTO_TCP or IPPROTO_UDP)
+/// whose state is in the bit set `states` to `into`, through a NETLINK_SOCK_DIAG dump. False when
+/// sock_diag cannot be used (no such socket family, refused request, truncated answer): the
+/// caller then reads /proc.
+inline bool netlink_sockets(int family, std::uint8_t protocol, std::uint32_t states, std::vector<Listener>& into) {
   UniqueFd socket(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
   if (!socket) {
     return false;
@@ -151,8 +159,8 @@ inline bool netlink_listeners(int family, std::vector<Listener>& into) {
   message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
   message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
   message.request.sdiag_family = static_cast<std::uint8_t>(family);
-  message.request.sdiag_protocol = IPPROTO_TCP;
-  message.request.idiag_states = 1U << TCP_LISTEN;
+  message.request.sdiag_protocol = protocol;
+  message.request.idiag_states = states;
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
   if (::sendto(socket.get(), &message, sizeof message, 0, reinterpret_cast<const sockaddr*>(&kernel), sizeof kernel) !=
@@ -190,6 +198,12 @@ inline bool netlink_listeners(int family, std::vector<Listener>& into) {
   }
 }
 
+/// Adds the LISTEN sockets of `family` (AF_INET or AF_INET6) to `into`, through sock_diag (see
+/// netlink_sockets()).
+inline bool netlink_listeners(int family, std::vector<Listener>& into) {
+  return netlink_sockets(family, IPPROTO_TCP, 1U << TCP_LISTEN, into);
+}
+
 /// Every LISTEN socket of the network namespace at one moment.
 struct ListenerTable {
   bool complete = false;        ///< false when no table could be read at all
@@ -224,6 +238,43 @@ inline ListenerTable read_listener_table() {
       }
     }
   }
+  return table;
+}
+
+/// Reads the kernel's UDP tables now: every UDP socket bound to a port (the ones a datagram
+/// service's port must be free of, connected ones included), through sock_diag, else
+/// /proc/net/udp and /proc/net/udp6. The entries are Listeners: a bound UDP socket is what
+/// "listens" for datagrams.
+inline ListenerTable read_udp_socket_table() {
+  ListenerTable table;
+  constexpr std::uint32_t every_state = ~0U;
+  auto dump = [&table](int family) {
+    // NOLINTNEXTLINE(misc-redundant-expression): the retry
+    return netlink_sockets(family, IPPROTO_UDP, every_state, table.listeners) ||
+           netlink_sockets(family, IPPROTO_UDP, every_state, table.listeners);
+  };
+  if (dump(AF_INET)) {
+    table.complete = true;
+    table.source = "sock_diag";
+    if (!dump(AF_INET6)) {
+      if (auto text = read_proc_file("/proc/net/udp6")) {
+        parse_proc_sockets(*text, {}, table.listeners);
+      }
+    }
+  } else {
+    table.listeners.clear();
+    for (const char* path : {"/proc/net/udp", "/proc/net/udp6"}) {
+      if (auto text = read_proc_file(path)) {
+        table.complete = true;
+        table.source = "/proc/net/udp";
+        parse_proc_sockets(*text, {}, table.listeners);
+      }
+    }
+  }
+  // A socket that was never bound (port 0) is not on any port.
+  table.listeners.erase(std::remove_if(table.listeners.begin(), table.listeners.end(),
+                                       [](const Listener& socket) { return socket.port == 0; }),
+                        table.listeners.end());
   return table;
 }
 

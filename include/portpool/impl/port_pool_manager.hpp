@@ -39,6 +39,9 @@ template <class Table>
 Options with_table_permissions(const Table& table, const std::string& service, Options options) {
   options.allow_fetch_blocked_ports = options.allow_fetch_blocked_ports || table.allows_fetch_blocked_ports(service);
   options.description = with_defaults(std::move(options.description), table.description(service));
+  if (!options.transport) {
+    options.transport = table.transport(service);
+  }
   return options;
 }
 
@@ -62,6 +65,9 @@ inline bool check_manager_arguments(const std::string& service, const std::vecto
   }
   if (options.instance_id.empty()) {
     options.instance_id = generate_instance_id();
+  }
+  if (!options.transport) {
+    options.transport = Transport::tcp;
   }
   require_valid_name("instance id", options.instance_id);
   validate_description(options.description);
@@ -198,7 +204,7 @@ BasicPortPoolManager<LockPolicy, ProbePolicy>::BasicPortPoolManager(const Table&
 template <class LockPolicy, class ProbePolicy>
 auto BasicPortPoolManager<LockPolicy, ProbePolicy>::probe_claim() {
   return [this](std::uint16_t port, std::string& refusal) -> std::optional<Probed> {
-    if (auto problem = probe_.check(options_.probe_address, port)) {
+    if (auto problem = detail::probe_check(probe_, options_.probe_address, port, *options_.transport)) {
       refusal = std::move(*problem);
       return std::nullopt;
     }
@@ -310,7 +316,8 @@ auto BasicPortPoolManager<LockPolicy, ProbePolicy>::attempt(std::vector<Refusal>
                 options_.instance_id,
                 std::chrono::system_clock::now(),
                 {},
-                options_.description};
+                options_.description,
+                *options_.transport};
   for (auto port : pool_) {
     std::optional<ClaimResult<Claim>> claimed;
     holder.port = port;

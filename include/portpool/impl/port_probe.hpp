@@ -17,13 +17,19 @@
 // the usual probe costs one system call less. A process that changes network namespace, or an
 // administrator who turns bindv6only on while it runs, should know that the first reading stays.
 //
-// Only when the bind fails is the listener table read, to name who listens; an acquisition that
+// UDP asks the same with a datagram socket bound to [::]:P, without SO_REUSEADDR: it fails when
+// any UDP socket is bound to P on any address (a server's, or a client's that drew P as its
+// ephemeral port), and the option, which on UDP lets two sockets that both set it share a port,
+// would let it pass beside a socket that set it. A `both` port passes both binds.
+//
+// Only when the bind fails is the socket table read, to name who listens; an acquisition that
 // meets several used ports reads it once (the table is kept per thread for a moment).
 
 #include <portpool/detail/system_error.hpp>
 #include <portpool/impl/bound_socket.hpp>
 #include <portpool/impl/listener_table.hpp>
 #include <portpool/ip_address.hpp>
+#include <portpool/transport.hpp>
 #include <portpool/unique_fd.hpp>
 
 #include <fcntl.h>
@@ -55,10 +61,11 @@ inline bool ipv6_sockets_are_dual_stack() {
   return dual_stack;
 }
 
-/// 0 when nothing listens on `port` on any local address; otherwise the bind's errno.
+/// 0 when nothing listens on `port` on any local address (`type` SOCK_STREAM), or no UDP socket is
+/// bound to it (`type` SOCK_DGRAM); otherwise the bind's errno.
 /// @throws ResourceError when no socket can be created (descriptors or memory exhausted).
-inline int bind_every_address(std::uint16_t port) {
-  UniqueFd dual_stack(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+inline int bind_every_address(std::uint16_t port, int type = SOCK_STREAM) {
+  UniqueFd dual_stack(::socket(AF_INET6, type | SOCK_CLOEXEC, 0));
   if (!dual_stack && errno != EAFNOSUPPORT) {
     throw_socket_resource_error(port, errno);
   }
@@ -71,7 +78,7 @@ inline int bind_every_address(std::uint16_t port) {
     any.sin6_addr = in6addr_any;
     if ((ipv6_sockets_are_dual_stack() ||
          ::setsockopt(dual_stack.get(), IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off) == 0) &&
-        ::setsockopt(dual_stack.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == 0) {
+        (type != SOCK_STREAM || ::setsockopt(dual_stack.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) == 0)) {
       if (::bind(dual_stack.get(), reinterpret_cast<const sockaddr*>(&any), sizeof any) == 0) {
         return 0;
       }
@@ -81,23 +88,26 @@ inline int bind_every_address(std::uint16_t port) {
     }
   }
   std::string refusal;
-  if (bind_socket(IpAddress::any_v4(), port, refusal)) {
+  if (bind_socket(IpAddress::any_v4(), port, refusal, type)) {
     return 0;
   }
   return errno;
 }
 
-/// The listener table the probe last read on this thread, and when.
+/// The socket table the probe last read on this thread, and when.
 struct ProbeListenerTable {
   std::chrono::steady_clock::time_point taken{};
   std::vector<Listener> listeners;
 };
 
-/// The listeners on `port`, from a table at most a moment old that shows some (else a new read).
-inline std::vector<Listener> listeners_on(std::uint16_t port) {
+/// The listeners on `port` (`type` SOCK_STREAM) or UDP sockets bound to it (SOCK_DGRAM), from a
+/// table at most a moment old that shows some (else a new read).
+inline std::vector<Listener> listeners_on(std::uint16_t port, int type = SOCK_STREAM) {
   constexpr std::chrono::milliseconds moment{100};
-  static thread_local ProbeListenerTable table;
-  auto on_port = [port] {
+  static thread_local ProbeListenerTable tcp_table;
+  static thread_local ProbeListenerTable udp_table;
+  auto& table = type == SOCK_STREAM ? tcp_table : udp_table;
+  auto on_port = [port, &table] {
     std::vector<Listener> found;
     std::copy_if(table.listeners.begin(), table.listeners.end(), std::back_inserter(found),
                  [port](const Listener& listener) { return listener.port == port; });
@@ -110,39 +120,59 @@ inline std::vector<Listener> listeners_on(std::uint16_t port) {
       return found;
     }
   }
-  table.listeners = read_listener_table().listeners;
+  table.listeners = type == SOCK_STREAM ? read_listener_table().listeners : read_udp_socket_table().listeners;
   table.taken = now;
   return on_port();
 }
 
-/// Why `port` is not free, naming each listener as the shield names a foreign one.
-inline std::string in_use_refusal(std::uint16_t port, int error) {
-  auto listeners = listeners_on(port);
+/// Why `port` is not free, naming each listener (or bound UDP socket) as the shield names a
+/// foreign one.
+inline std::string in_use_refusal(std::uint16_t port, int error, int type = SOCK_STREAM) {
+  auto listeners = listeners_on(port, type);
   if (listeners.empty()) {
-    return fmt::format("in use by a program outside portpool (binding it failed: {})", errno_text(error));
+    return fmt::format("in use by a program outside portpool (binding it{} failed: {})",
+                       type == SOCK_STREAM ? "" : " for UDP", errno_text(error));
   }
   std::string where;
   for (const auto& listener : listeners) {
     where += (where.empty() ? "" : ", ") + describe_listener(listener);
   }
-  return fmt::format("in use by a program outside portpool, which listens on {}", where);
+  return fmt::format("in use by a program outside portpool, which {} {}",
+                     type == SOCK_STREAM ? "listens on" : "has a UDP socket bound to", where);
 }
 
-/// Why `port` cannot be handed out, or nullopt when nothing listens on it anywhere (and, for an
-/// address other than a loopback or wildcard one, it can be bound there too).
+/// Why `port` cannot be handed out for sockets of `type`, or nullopt when nothing uses it anywhere
+/// (and, for an address other than a loopback or wildcard one, it can be bound there too).
 /// @throws ResourceError when no socket can be created.
-inline std::optional<std::string> probe_every_address(const IpAddress& address, std::uint16_t port) {
-  if (int error = bind_every_address(port); error != 0) {
+inline std::optional<std::string> probe_every_address_for(const IpAddress& address, std::uint16_t port, int type) {
+  if (int error = bind_every_address(port, type); error != 0) {
     if (error == EADDRINUSE) {
-      return in_use_refusal(port, error);
+      return in_use_refusal(port, error, type);
     }
-    return fmt::format("cannot be tested: binding it on every local address failed: {}", errno_text(error));
+    return fmt::format("cannot be tested{}: binding it on every local address failed: {}",
+                       type == SOCK_STREAM ? "" : " for UDP", errno_text(error));
   }
   if (!address.is_loopback() && !address.is_unspecified()) {
     std::string refusal;
-    if (!bind_socket(address, port, refusal)) {
+    if (!bind_socket(address, port, refusal, type)) {
       return refusal;
     }
+  }
+  return std::nullopt;
+}
+
+/// Why `port` cannot be handed out for `transport`, or nullopt when it is free for it: for `both`,
+/// free of listeners and of bound UDP sockets.
+/// @throws ResourceError when no socket can be created.
+inline std::optional<std::string> probe_every_address(const IpAddress& address, std::uint16_t port,
+                                                      Transport transport = Transport::tcp) {
+  if (uses_tcp(transport)) {
+    if (auto problem = probe_every_address_for(address, port, SOCK_STREAM)) {
+      return problem;
+    }
+  }
+  if (uses_udp(transport)) {
+    return probe_every_address_for(address, port, SOCK_DGRAM);
   }
   return std::nullopt;
 }

@@ -19,6 +19,7 @@
 #include <portpool/detail/parse_number.hpp>
 #include <portpool/holder.hpp>
 #include <portpool/service_description.hpp>
+#include <portpool/transport.hpp>
 
 #include <unistd.h>
 
@@ -107,6 +108,10 @@ inline void format_record_body_to(fmt::memory_buffer& body, const Holder& holder
   append_line(body, "since_ms", since);
   if (holder.readiness != Readiness::unknown) {
     append_line(body, "readiness", to_string(holder.readiness));
+  }
+  // Written only when not TCP: a reader before transports ignores it, and reads a TCP record as before.
+  if (holder.transport != Transport::tcp) {
+    append_line(body, "transport", to_string(holder.transport));
   }
   append_description(body, holder.description);
 }
@@ -244,6 +249,11 @@ inline bool parse_record_field(std::string_view key, std::string_view value, Hol
   }
   if (key == "readiness") {
     return parse_readiness(value, holder);
+  }
+  if (key == "transport") {
+    auto transport = parse_transport(value);
+    holder.transport = transport.value_or(Transport::tcp);
+    return transport.has_value();
   }
   return is_valid_name(key);  // a newer writer's extra field: ignored, but it must look like a key
 }

@@ -139,6 +139,11 @@ inline std::vector<std::string> ServicePortTable::services() const {
   return names;
 }
 
+inline ServicePortTable& ServicePortTable::set_transport(std::string_view service, Transport transport) {
+  find_mutable(service).transport = transport;
+  return *this;
+}
+
 inline ServicePortTable& ServicePortTable::set_scope(std::string_view service, PoolScope scope) {
   find_mutable(service).scope = scope;
   return *this;
