@@ -138,6 +138,8 @@ TEST_CASE("the holder record says the transport, and a tcp holder's reads as tcp
   CHECK(udp_holder->transport == Transport::udp);
   CHECK(tcp_holder->transport == Transport::tcp);
   CHECK(udp_holder->pid == ::getpid());
+  CHECK(datagram.transport() == Transport::udp);
+  CHECK(stream.transport() == Transport::tcp);
 }
 
 TEST_CASE("a manager built from a table takes the service's transport unless its options set one") {

@@ -83,6 +83,9 @@ class PortLease {
   /// The identity recorded for the holding application copy (empty on a moved-from lease).
   const std::string& instance_id() const noexcept { return instance_id_; }
 
+  /// Which socket types the port is held for (the manager's `Options::transport`).
+  Transport transport() const noexcept { return transport_; }
+
   /// Whether the port is still held (false after release(), on a moved-from lease and in a
   /// forked child).
   bool held() const noexcept { return lock_ && lock_->held(); }
@@ -131,6 +134,7 @@ class PortLease {
   std::string service_;
   unsigned instance_ = 0;
   std::string instance_id_;
+  Transport transport_ = Transport::tcp;
   std::function<void(const Event&)> on_event_;
 };
 

@@ -26,6 +26,7 @@ inline PortLease::PortLease(PortLock lock, std::function<void(const Event&)> on_
       service_(lock_->holder().service),
       instance_(lock_->holder().instance),
       instance_id_(lock_->holder().instance_id),
+      transport_(lock_->holder().transport),
       on_event_(std::move(on_event)) {}
 
 // Moved-from leases are emptied explicitly: a moved-from std::string or std::function is only
@@ -36,6 +37,7 @@ inline PortLease::PortLease(PortLease&& other) noexcept
       service_(std::exchange(other.service_, {})),
       instance_(other.instance_),
       instance_id_(std::exchange(other.instance_id_, {})),
+      transport_(other.transport_),
       on_event_(std::exchange(other.on_event_, nullptr)) {}
 
 inline PortLease& PortLease::operator=(PortLease&& other) noexcept {
@@ -46,6 +48,7 @@ inline PortLease& PortLease::operator=(PortLease&& other) noexcept {
     service_ = std::exchange(other.service_, {});
     instance_ = other.instance_;
     instance_id_ = std::exchange(other.instance_id_, {});
+    transport_ = other.transport_;
     on_event_ = std::exchange(other.on_event_, nullptr);
   }
   return *this;
