@@ -27,6 +27,8 @@ namespace portpool {
 class ServicePortTable;
 
 class ListeningLease;
+class DatagramLease;
+class TcpAndUdpLease;
 
 /// Hands out ports of one service's pool as `PortLease`s.
 ///
@@ -182,6 +184,77 @@ class BasicPortPoolManager {
   template <class Executor, class Rep, class Period>
   ListeningLease acquire_listening_for(const Executor& executor, std::chrono::duration<Rep, Period> timeout);
 
+  /// Takes a port of a `udp` service's pool as acquire() does, and returns it with a UDP socket
+  /// already bound to it on `Options::probe_address` (IPv4 loopback by default), registered with
+  /// `executor`. The port is checked free of UDP sockets on every local address of either family,
+  /// then bound for real without SO_REUSEADDR, so no other program can bind it beside the lease.
+  ///
+  /// Defined in <portpool/datagram_lease.hpp> (include it to call this).
+  ///
+  /// @code
+  /// #include <portpool/datagram_lease.hpp>
+  /// portpool::Options options;
+  /// options.transport = portpool::Transport::udp;
+  /// portpool::PortPoolManager manager("discovery", {5350, 5351}, options);
+  /// boost::asio::io_context io;
+  /// portpool::DatagramLease datagram = manager.acquire_datagram(io.get_executor());
+  /// @endcode
+  /// @throws ConfigError when the manager's transport is not `udp` (the message names the form to
+  /// use); otherwise as acquire(); Error when the socket cannot be registered with the executor.
+  template <class Executor>
+  DatagramLease acquire_datagram(const Executor& executor);
+
+  /// Like acquire_datagram(), but reports a failure through `error` as acquire_listening(const
+  /// Executor&, std::error_code&) does (`errc::config_error` for a service that is not `udp`), and
+  /// returns an empty lease (its `port()` is 0, its socket closed).
+  template <class Executor>
+  DatagramLease acquire_datagram(const Executor& executor, std::error_code& error);
+
+  /// Like acquire_datagram(), but an exhausted pool gives an empty optional instead of an exception.
+  template <class Executor>
+  std::optional<DatagramLease> try_acquire_datagram(const Executor& executor);
+
+  /// Like acquire_datagram(), but waits for a port of the pool to be released as acquire_for()
+  /// does, until `timeout` has passed.
+  /// @throws as acquire_datagram(), once the timeout has passed.
+  template <class Executor, class Rep, class Period>
+  DatagramLease acquire_datagram_for(const Executor& executor, std::chrono::duration<Rep, Period> timeout);
+
+  /// Takes a port of a `both` service's pool, free of TCP listeners and of UDP sockets on every
+  /// local address, and returns it with a listening TCP acceptor and a bound UDP socket on
+  /// `Options::probe_address`: one port served on both (DNS, QUIC beside its TCP fallback).
+  ///
+  /// Defined in <portpool/tcp_and_udp_lease.hpp> (include it to call this).
+  ///
+  /// @code
+  /// #include <portpool/tcp_and_udp_lease.hpp>
+  /// portpool::Options options;
+  /// options.transport = portpool::Transport::both;
+  /// portpool::PortPoolManager manager("dns", {5300, 5301}, options);
+  /// boost::asio::io_context io;
+  /// portpool::TcpAndUdpLease dns = manager.acquire_tcp_and_udp(io.get_executor());
+  /// @endcode
+  /// @throws ConfigError when the manager's transport is not `both`; otherwise as
+  /// acquire_listening().
+  template <class Executor>
+  TcpAndUdpLease acquire_tcp_and_udp(const Executor& executor);
+
+  /// Like acquire_tcp_and_udp(), but reports a failure through `error` as the error-code form of
+  /// acquire_datagram() does, and returns an empty lease (its `port()` is 0, its sockets closed).
+  template <class Executor>
+  TcpAndUdpLease acquire_tcp_and_udp(const Executor& executor, std::error_code& error);
+
+  /// Like acquire_tcp_and_udp(), but an exhausted pool gives an empty optional instead of an
+  /// exception.
+  template <class Executor>
+  std::optional<TcpAndUdpLease> try_acquire_tcp_and_udp(const Executor& executor);
+
+  /// Like acquire_tcp_and_udp(), but waits for a port of the pool to be released as acquire_for()
+  /// does, until `timeout` has passed.
+  /// @throws as acquire_tcp_and_udp(), once the timeout has passed.
+  template <class Executor, class Rep, class Period>
+  TcpAndUdpLease acquire_tcp_and_udp_for(const Executor& executor, std::chrono::duration<Rep, Period> timeout);
+
   /// The service whose pool this manager hands out.
   const std::string& service() const noexcept { return service_; }
 
@@ -212,6 +285,24 @@ class BasicPortPoolManager {
   auto probe_claim();
   template <class Executor>
   auto listen_claim(const Executor& executor);
+  template <class Executor>
+  auto datagram_claim(const Executor& executor);
+  template <class Executor>
+  auto tcp_and_udp_claim(const Executor& executor);
+
+  // The acquisitions that hand out sockets (listening, datagram, TCP and UDP) in their four forms:
+  // each checks that the manager's transport is `serves`, then builds `Lease` from the PortLease
+  // and what `claim` obtained (detail::lease_from).
+  void require_transport(Transport serves, const char* form) const;
+  template <class Lease, class Claim>
+  Lease acquire_claimed(Transport serves, const char* form, Claim claim);
+  template <class Lease, class Claim, class MakeEmpty>
+  Lease acquire_claimed(Transport serves, const char* form, Claim claim, std::error_code& error, MakeEmpty make_empty);
+  template <class Lease, class Claim>
+  std::optional<Lease> try_acquire_claimed(Transport serves, const char* form, Claim claim);
+  template <class Lease, class Claim, class Rep, class Period>
+  Lease acquire_claimed_for(Transport serves, const char* form, Claim claim,
+                            std::chrono::duration<Rep, Period> timeout);
 
   template <class Claim>
   using ClaimResult = typename std::invoke_result_t<Claim&, std::uint16_t, std::string&>::value_type;

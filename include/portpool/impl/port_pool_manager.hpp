@@ -201,6 +201,34 @@ BasicPortPoolManager<LockPolicy, ProbePolicy>::BasicPortPoolManager(const Table&
     : BasicPortPoolManager(service, detail::pool_from_table(table, service, options.instance),
                            detail::with_table_permissions(table, service, std::move(options))) {}
 
+namespace detail {
+
+// The acquisition that hands out the sockets of `transport`, as the refusal of another names it.
+inline const char* acquisition_for(Transport transport) noexcept {
+  switch (transport) {
+    case Transport::udp:
+      return "acquire_datagram()";
+    case Transport::both:
+      return "acquire_tcp_and_udp()";
+    case Transport::tcp:
+      break;
+  }
+  return "acquire_listening()";
+}
+
+}  // namespace detail
+
+template <class LockPolicy, class ProbePolicy>
+void BasicPortPoolManager<LockPolicy, ProbePolicy>::require_transport(Transport serves, const char* form) const {
+  if (*options_.transport != serves) {
+    throw ConfigError(fmt::format(
+        "{} hands out ports with {} sockets, but the service '{}' is {}: take its port with {} (or with acquire() "
+        "for the lock alone)",
+        form, serves == Transport::both ? "TCP and UDP" : (serves == Transport::udp ? "UDP" : "listening TCP"),
+        service_, to_string(*options_.transport), detail::acquisition_for(*options_.transport)));
+  }
+}
+
 template <class LockPolicy, class ProbePolicy>
 auto BasicPortPoolManager<LockPolicy, ProbePolicy>::probe_claim() {
   return [this](std::uint16_t port, std::string& refusal) -> std::optional<Probed> {

@@ -6,6 +6,7 @@
 // Boost.Asio.
 
 #include <portpool/impl/listening_acceptor.hpp>
+#include <portpool/impl/port_pool_manager_claimed.hpp>
 #include <portpool/port_pool_manager.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -16,8 +17,6 @@
 #include <optional>
 #include <string>
 #include <system_error>
-#include <utility>
-#include <vector>
 
 namespace portpool {
 
@@ -33,51 +32,30 @@ auto BasicPortPoolManager<LockPolicy, ProbePolicy>::listen_claim(const Executor&
 template <class LockPolicy, class ProbePolicy>
 template <class Executor>
 ListeningLease BasicPortPoolManager<LockPolicy, ProbePolicy>::acquire_listening(const Executor& executor) {
-  std::vector<Refusal> refusals;
-  if (auto taken = attempt(&refusals, listen_claim(executor))) {
-    return ListeningLease{std::move(taken->first), std::move(taken->second)};
-  }
-  auto message = exhaustion_message(refusals);
-  throw PoolExhausted(message, service_, std::move(refusals));
+  return acquire_claimed<ListeningLease>(Transport::tcp, "acquire_listening()", listen_claim(executor));
 }
 
 template <class LockPolicy, class ProbePolicy>
 template <class Executor>
 ListeningLease BasicPortPoolManager<LockPolicy, ProbePolicy>::acquire_listening(const Executor& executor,
                                                                                 std::error_code& error) {
-  try {
-    std::vector<Refusal> refusals;
-    if (auto taken = attempt(options_.on_event ? &refusals : nullptr, listen_claim(executor))) {
-      error.clear();
-      return ListeningLease{std::move(taken->first), std::move(taken->second)};
-    }
-    error = errc::pool_exhausted;
-  } catch (const Error& failure) {
-    error = error_code_for(failure);
-  }
-  return ListeningLease{PortLease(), boost::asio::ip::tcp::acceptor(executor)};
+  return acquire_claimed<ListeningLease>(
+      Transport::tcp, "acquire_listening()", listen_claim(executor), error,
+      [&executor] { return ListeningLease(PortLease(), boost::asio::ip::tcp::acceptor(executor)); });
 }
 
 template <class LockPolicy, class ProbePolicy>
 template <class Executor>
 std::optional<ListeningLease> BasicPortPoolManager<LockPolicy, ProbePolicy>::try_acquire_listening(
     const Executor& executor) {
-  std::vector<Refusal> refusals;
-  if (auto taken = attempt(options_.on_event ? &refusals : nullptr, listen_claim(executor))) {
-    return ListeningLease{std::move(taken->first), std::move(taken->second)};
-  }
-  return std::nullopt;
+  return try_acquire_claimed<ListeningLease>(Transport::tcp, "acquire_listening()", listen_claim(executor));
 }
 
 template <class LockPolicy, class ProbePolicy>
 template <class Executor, class Rep, class Period>
 ListeningLease BasicPortPoolManager<LockPolicy, ProbePolicy>::acquire_listening_for(
     const Executor& executor, std::chrono::duration<Rep, Period> timeout) {
-  if (auto taken = attempt_until(detail::deadline_after(timeout),
-                                 [this, &executor] { return attempt(nullptr, listen_claim(executor)); })) {
-    return ListeningLease{std::move(taken->first), std::move(taken->second)};
-  }
-  return acquire_listening(executor);
+  return acquire_claimed_for<ListeningLease>(Transport::tcp, "acquire_listening()", listen_claim(executor), timeout);
 }
 
 }  // namespace portpool
