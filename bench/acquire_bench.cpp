@@ -8,6 +8,10 @@
 // Floor/LockAndListen: both, "the floor" (9 calls): the least a checked acquisition can do.
 // AcquireRelease/NoProbe, AcquireRelease/BindProbe: acquire() then release() on a free pool of 3.
 // AcquireListening: acquire_listening() then release (the acceptor closes, then the lock goes).
+// Floor/BindUdpSocket: socket + bind([::]) + close of a UDP socket (3 calls).
+// Floor/LockAndBindUdp: Floor/LockFile and Floor/BindUdpSocket, "the UDP floor" (7 calls).
+// AcquireRelease/Udp: acquire() then release() of a udp pool of 3 (the UDP bind probe).
+// AcquireDatagram: acquire_datagram() then release (the bound UDP socket closes, then the lock goes).
 // Floor/Exhausted10000/Reopen, /KeptOpen: 10,000 lock files held by another process, each
 // refused by open + fcntl + close, or by fcntl alone on descriptors kept open.
 // TryAcquireExhausted/N: try_acquire() on a pool of N ports all held by another process.
@@ -82,6 +86,54 @@ void FloorLockAndListen(benchmark::State& state) {
   }
 }
 BENCHMARK(FloorLockAndListen)->Name("Floor/LockAndListen")->Repetitions(repetitions);
+
+void FloorBindUdpSocket(benchmark::State& state) {
+  auto port = free_port_range(1).front();
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): the benchmark loop
+    if (!portpool_bench::bind_udp_and_close(port)) {
+      state.SkipWithError("cannot bind the UDP floor's port");
+      break;
+    }
+  }
+}
+BENCHMARK(FloorBindUdpSocket)->Name("Floor/BindUdpSocket")->Repetitions(repetitions);
+
+void FloorLockAndBindUdp(benchmark::State& state) {
+  LockDirDescriptor directory;
+  auto port = free_port_range(1).front();
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): the benchmark loop
+    if (!portpool_bench::lock_and_unlock(directory.get(), "port-1.lock") || !portpool_bench::bind_udp_and_close(port)) {
+      state.SkipWithError("cannot lock or bind");
+      break;
+    }
+  }
+}
+BENCHMARK(FloorLockAndBindUdp)->Name("Floor/LockAndBindUdp")->Repetitions(repetitions);
+
+void AcquireReleaseUdp(benchmark::State& state) {
+  TempDir directory;
+  auto options = portpool::test::options_in(directory);
+  options.transport = portpool::Transport::udp;
+  portpool::PortPoolManager manager("bench", free_port_range(3), options);
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): the benchmark loop
+    auto lease = manager.acquire();
+    benchmark::DoNotOptimize(lease.port());
+  }
+}
+BENCHMARK(AcquireReleaseUdp)->Name("AcquireRelease/Udp")->Repetitions(repetitions);
+
+void AcquireDatagram(benchmark::State& state) {
+  TempDir directory;
+  auto options = portpool::test::options_in(directory);
+  options.transport = portpool::Transport::udp;
+  portpool::PortPoolManager manager("bench", free_port_range(3), options);
+  boost::asio::io_context io;
+  for (auto _ : state) {  // NOLINT(clang-analyzer-deadcode.DeadStores): the benchmark loop
+    auto datagram = manager.acquire_datagram(io.get_executor());
+    benchmark::DoNotOptimize(datagram.port());
+  }
+}
+BENCHMARK(AcquireDatagram)->Repetitions(repetitions);
 
 template <class ProbePolicy>
 void AcquireRelease(benchmark::State& state) {

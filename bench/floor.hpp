@@ -5,7 +5,8 @@
 // file (4 calls); checking that nobody listens on the port anywhere is socket +
 // setsockopt(SO_REUSEADDR) + bind to the dual-stack wildcard [::] + listen + close (5 calls).
 // Their sum, 9 calls, is what any checked acquisition costs at the least; portpool's figures are
-// given as multiples of it.
+// given as multiples of it. For a UDP port the check is socket + bind + close (3 calls), and the UDP
+// floor 7 calls.
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -48,6 +49,22 @@ inline bool listen_and_close(std::uint16_t port) {
                   ::listen(socket, SOMAXCONN) == 0;
   ::close(socket);
   return listened;
+}
+
+/// Binds a UDP socket to [::]:`port` (every local address of both families) and closes: the UDP
+/// floor's check, socket + bind + close (3 calls; UDP has no listen, and the probe sets no option).
+inline bool bind_udp_and_close(std::uint16_t port) {
+  int socket = ::socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (socket < 0) {
+    return false;
+  }
+  sockaddr_in6 any{};
+  any.sin6_family = AF_INET6;
+  any.sin6_port = htons(port);
+  any.sin6_addr = in6addr_any;
+  bool bound = ::bind(socket, reinterpret_cast<const sockaddr*>(&any), sizeof any) == 0;
+  ::close(socket);
+  return bound;
 }
 
 }  // namespace portpool_bench

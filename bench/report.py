@@ -23,6 +23,8 @@ RANGE_TOOLS = {"portpool", "get-port", "portfinder"}
 TO_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
 FLOOR = "Floor/LockAndListen"
 ACQUIRE_RELEASE = "AcquireRelease/BindProbe"
+UDP_FLOOR = "Floor/LockAndBindUdp"
+UDP_RATIO_TARGET = 1.5
 FLOOR_RATIO_TARGET = 1.5
 EXHAUSTED_TARGET_MS = 20.0
 HOLDERS_TARGET_MS = 5.0
@@ -74,6 +76,10 @@ def acquisition_table(benchmarks_by_fs):
         (ACQUIRE_RELEASE, FLOOR),
         ("AcquireRelease/NoProbe", "Floor/LockFile"),
         ("AcquireListening", FLOOR),
+        ("Floor/BindUdpSocket", None),
+        (UDP_FLOOR, None),
+        ("AcquireRelease/Udp", UDP_FLOOR),
+        ("AcquireDatagram", UDP_FLOOR),
     ]
     lines = ["| benchmark | " + " | ".join(f"lock dir on {fs}" for fs in benchmarks_by_fs) + " |",
              "|---|" + "---|" * len(benchmarks_by_fs)]
@@ -89,7 +95,7 @@ def acquisition_table(benchmarks_by_fs):
                 cpu_ratio = cpu_nanoseconds(benchmarks[name]) / cpu_nanoseconds(benchmarks[floor])
                 cell += f": {wall_ratio:.2f}x (cpu {cpu_ratio:.2f}x) `{floor}`"
             cells.append(cell)
-        label = f"`{name}` (the floor)" if name == FLOOR else f"`{name}`"
+        label = {FLOOR: f"`{name}` (the floor)", UDP_FLOOR: f"`{name}` (the UDP floor)"}.get(name, f"`{name}`")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -107,6 +113,11 @@ def targets_table(benchmarks_by_fs, peers):
             cpu = cpu_nanoseconds(benchmarks[ACQUIRE_RELEASE]) / cpu_nanoseconds(benchmarks[FLOOR])
             lines.append(f"| acquire+release / floor <= {FLOOR_RATIO_TARGET} | {fs} | {wall:.2f}x; {cpu:.2f}x | "
                          f"{verdict(wall <= FLOOR_RATIO_TARGET)} |")
+        if "AcquireRelease/Udp" in benchmarks and UDP_FLOOR in benchmarks:
+            wall = nanoseconds(benchmarks["AcquireRelease/Udp"]) / nanoseconds(benchmarks[UDP_FLOOR])
+            cpu = cpu_nanoseconds(benchmarks["AcquireRelease/Udp"]) / cpu_nanoseconds(benchmarks[UDP_FLOOR])
+            lines.append(f"| UDP acquire+release / UDP floor <= {UDP_RATIO_TARGET} | {fs} | {wall:.2f}x; {cpu:.2f}x | "
+                         f"{verdict(wall <= UDP_RATIO_TARGET)} |")
         for peer in peers:
             if peer["tool"] in ("portpicker", "ephemeral-port-reserve") and ACQUIRE_RELEASE in benchmarks:
                 mine = nanoseconds(benchmarks[ACQUIRE_RELEASE]) / 1e3
