@@ -21,7 +21,7 @@ CORE_HEADERS = [
     "config_file.hpp", "error.hpp", "fetch_blocked_ports.hpp", "holder.hpp", "instance_manager.hpp",
     "ip_address.hpp", "lock_dir.hpp", "lock_policy.hpp", "options.hpp", "parse_integer.hpp",
     "port_lease.hpp", "port_pool_manager.hpp", "portpool.hpp", "probe.hpp", "registry.hpp", "registry_watcher.hpp",
-    "service_description.hpp", "service_port_table.hpp", "shield_options.hpp", "unique_fd.hpp",
+    "service_description.hpp", "service_port_table.hpp", "shield_options.hpp", "transport.hpp", "unique_fd.hpp",
 ]
 
 

@@ -5,8 +5,8 @@
 #                     AddressSanitizer and UndefinedBehaviorSanitizer; the fuzzers replay their
 #                     corpora, then fuzz for PORTPOOL_FUZZ_SECONDS (60) each;
 #   clang-tsan        the same under ThreadSanitizer;
-#   gcc               the library as gcc users compile it: each public header alone, two units of
-#                     one program, the shipped headers' test;
+#   gcc               the library as gcc users compile it: every public header in one unit (each
+#                     alone is checked with clang by a test), two units of one program, the shipped headers' test;
 #   lint              clang-format, clang-tidy over one part of the sources (scripts/tidy.sh); the
 #                     NOLINT audit is a test (nolint).
 # While the tests of one build run, which mostly wait for processes and sockets, the next build
@@ -107,7 +107,7 @@ build_gcc() {
   configure gcc -DCMAKE_CXX_COMPILER=g++ -DCMAKE_CXX_FLAGS_DEBUG=-g1 "${linker[@]}" -DPORTPOOL_BUILD_TOOLS=OFF \
     -DPORTPOOL_BUILD_EXAMPLES=OFF \
     -DPORTPOOL_BUILD_BENCHMARKS=OFF -DPORTPOOL_BUILD_FLEET=OFF &&
-    cmake --build build/gcc --target portpool_header_self_containment test_odr test_shipped_headers
+    cmake --build build/gcc --target portpool_all_public_headers test_odr test_shipped_headers
 }
 
 stage "build clang"
