@@ -144,7 +144,7 @@ TEST_CASE("lease --wait that ends without a port exits 75 with the usual message
   Fixture fixture;
   auto leases = hold_the_pool(fixture);
   auto start = std::chrono::steady_clock::now();
-  auto waiter = spawn_portpool(lease_arguments(fixture, {"--wait", "1500ms"}));
+  auto waiter = spawn_portpool(lease_arguments(fixture, {"--wait", "1.5s"}));
   auto result = finish(waiter);
   CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(1500));
   CHECK(result.exit_code == 75);

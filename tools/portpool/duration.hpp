@@ -1,6 +1,6 @@
 #pragma once
 
-// Durations on the command line: "5s", "500ms", "2m", or a plain number of seconds.
+// Durations on the command line: "5s", "1.5s", "500ms", "2m", or a plain number of seconds.
 
 #include <chrono>
 #include <string>
