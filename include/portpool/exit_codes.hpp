@@ -21,13 +21,14 @@ inline constexpr int stopped = 0;  ///< a server stopped by SIGINT or SIGTERM
 inline constexpr int usage = 64;  ///< EX_USAGE: a wrong command line, an unknown service, an instance outside the table
 inline constexpr int unavailable = 69;       ///< EX_UNAVAILABLE
 inline constexpr int etcd_unavailable = 69;  ///< etcd cannot be reached (fleet pools, `status --fleet`)
-inline constexpr int port_lost = 69;         ///< a server's shield saw its port lost while serving
-inline constexpr int system_failure = 71;    ///< EX_OSERR: out of descriptors or memory, a failing call
-inline constexpr int pool_exhausted = 75;    ///< EX_TEMPFAIL: no free port in the pool, or no free instance
-inline constexpr int etcd_refused = 76;      ///< EX_PROTOCOL: etcd answered with an error
-inline constexpr int unsafe_lock_dir = 77;   ///< EX_NOPERM: the lock directory is unsafe or unusable
-inline constexpr int not_permitted = 77;     ///< EX_NOPERM: a change only root may make
-inline constexpr int bad_config = 78;        ///< EX_CONFIG: an unreadable or invalid config file (port table)
+inline constexpr int port_lost =
+    69;  ///< a server's shield saw its port lost while serving; `run` ended CMD after a loss
+inline constexpr int system_failure = 71;   ///< EX_OSERR: out of descriptors or memory, a failing call
+inline constexpr int pool_exhausted = 75;   ///< EX_TEMPFAIL: no free port in the pool, or no free instance
+inline constexpr int etcd_refused = 76;     ///< EX_PROTOCOL: etcd answered with an error
+inline constexpr int unsafe_lock_dir = 77;  ///< EX_NOPERM: the lock directory is unsafe or unusable
+inline constexpr int not_permitted = 77;    ///< EX_NOPERM: a change only root may make
+inline constexpr int bad_config = 78;       ///< EX_CONFIG: an unreadable or invalid config file (port table)
 /// `portpool run`: CMD exists but cannot be executed.
 inline constexpr int command_not_executable = 126;
 /// `portpool run`: CMD not found.

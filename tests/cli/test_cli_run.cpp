@@ -19,6 +19,7 @@
 #include <vector>
 
 using Catch::Matchers::Contains;
+using Catch::Matchers::EndsWith;
 using Catch::Matchers::StartsWith;
 using portpool::test::ChildProcess;
 using portpool::test::file_text;
@@ -314,7 +315,8 @@ TEST_CASE("run --socket --on-lost term stops CMD when the port is lost") {
   std::filesystem::remove(fixture.dir.lock_dir() / ("port-" + std::to_string(*port) + ".lock"));
   CHECK(run.read_line() == "SIGNAL " + std::to_string(SIGTERM));
   auto result = finish(run);
-  CHECK(result.exit_code == 42);
+  CHECK(result.exit_code == 69);
+  CHECK_THAT(result.err, EndsWith("portpool: CMD ended with status 42 after its port was lost; exiting 69\n"));
   CHECK_THAT(result.err, StartsWith("portpool: port " + std::to_string(*port) + " of 'web' is lost: "));
   CHECK_THAT(result.err, Contains("stopping the command (SIGTERM)"));
 }
@@ -355,8 +357,9 @@ TEST_CASE("run without --socket watches the port: CMD's own listener is not fore
   auto foreign = listen_on_second_loopback(*port);
   REQUIRE(foreign);
   CHECK(run.read_line() == "SIGNAL " + std::to_string(SIGTERM));
-  CHECK(finish(run).exit_code == 42);
+  CHECK(finish(run).exit_code == 69);
   auto reported = file_text(log);
+  CHECK_THAT(reported, Contains("portpool: CMD ended with status 42 after its port was lost; exiting 69"));
   CHECK_THAT(reported, StartsWith("portpool: port " + std::to_string(*port) + " of 'web' is lost: "));
   CHECK_THAT(reported, Contains("127.0.0.2:" + std::to_string(*port)) && Contains("stopping the command (SIGTERM)"));
 }
@@ -369,7 +372,8 @@ TEST_CASE("run without --socket --on-lost term stops CMD when its lock file is d
   std::filesystem::remove(fixture.dir.lock_dir() / ("port-" + std::to_string(*port) + ".lock"));
   CHECK(run.read_line() == "SIGNAL " + std::to_string(SIGTERM));
   auto result = finish(run);
-  CHECK(result.exit_code == 42);
+  CHECK(result.exit_code == 69);
+  CHECK_THAT(result.err, EndsWith("portpool: CMD ended with status 42 after its port was lost; exiting 69\n"));
   CHECK_THAT(result.err, StartsWith("portpool: port " + std::to_string(*port) + " of 'web' is lost: "));
   CHECK_THAT(result.err, Contains("deleted") && Contains("stopping the command (SIGTERM)"));
 }
@@ -383,7 +387,9 @@ TEST_CASE("run --on-lost term kills a CMD that ignores SIGTERM once --kill-grace
   CHECK(run.read_line() == "SIGTERM IGNORED");
   REQUIRE(wait_until([&] { return run.exited(); }));
   auto result = finish(run);
-  CHECK(result.exit_code == 128 + SIGKILL);
+  CHECK(result.exit_code == 69);
+  CHECK_THAT(result.err, Contains("portpool: CMD ended with status " + std::to_string(128 + SIGKILL) +
+                                  " after its port was lost; exiting 69"));
   CHECK_THAT(result.err, StartsWith("portpool: port " + std::to_string(*port) + " of 'web' is lost: "));
   CHECK_THAT(result.err, Contains("stopping the command (SIGTERM), and its whole tree (SIGKILL)"));
 }
@@ -398,7 +404,8 @@ TEST_CASE(
   std::filesystem::rename(lock_dir, fixture.dir.path() / "locks.old");
   CHECK(run.read_line() == "SIGNAL " + std::to_string(SIGTERM));
   auto result = finish(run);
-  CHECK(result.exit_code == 42);
+  CHECK(result.exit_code == 69);
+  CHECK_THAT(result.err, EndsWith("portpool: CMD ended with status 42 after its port was lost; exiting 69\n"));
   CHECK_THAT(result.err, StartsWith("portpool: port " + std::to_string(*port) + " of 'web' is lost: "));
   CHECK_THAT(result.err, Contains("the lock directory " + lock_dir.string()) && Contains("was moved") &&
                              Contains("stopping the command (SIGTERM)"));
@@ -425,7 +432,8 @@ TEST_CASE("run --on-lost term stops CMD when its lock directory is replaced by a
   }
   CHECK(run.read_line() == "SIGNAL " + std::to_string(SIGTERM));
   auto result = finish(run);
-  CHECK(result.exit_code == 42);
+  CHECK(result.exit_code == 69);
+  CHECK_THAT(result.err, EndsWith("portpool: CMD ended with status 42 after its port was lost; exiting 69\n"));
   CHECK_THAT(result.err, StartsWith("portpool: port " + std::to_string(*port) + " of 'web' is lost: "));
   CHECK_THAT(result.err, Contains("stopping the command (SIGTERM)"));
   if (replace) {  // "names nothing" when the shield looks between the rename and the mkdir

@@ -147,6 +147,14 @@ PortLostHandler lost_port_handler(const RunArguments& arguments, Supervisor& sup
   };
 }
 
+// After a loss ended CMD (--on-lost term), `run` exits 69 whatever CMD's status was, so that a
+// caller tells a lost port from CMD's own failure; CMD's status is said on standard error.
+int exit_after_loss(int command_status) {
+  std::cerr << fmt::format("portpool: CMD ended with status {} after its port was lost; exiting {}\n", command_status,
+                           exit_code::port_lost);
+  return exit_code::port_lost;
+}
+
 TemplateValues template_values(const PortLease& lease) { return {lease.port(), lease.instance(), lease.service()}; }
 
 // One line on standard error, before CMD starts: the port a user would otherwise look up in `status`.
@@ -306,13 +314,19 @@ int run_run_command(const RunArguments& arguments) {
   for (int restarts = 0;; ++restarts) {
     int status = supervisor.supervise(launched);
     supervisor.end_retired();
-    if (port_lost || supervisor.stop_requested() || !restart.wants(status, restarts)) {
+    if (port_lost) {
+      return exit_after_loss(status);
+    }
+    if (supervisor.stop_requested() || !restart.wants(status, restarts)) {
       return status;
     }
     std::cerr << fmt::format("portpool: CMD exited with status {}; restarting it ({} of {}), port {} stays held\n",
                              status, restarts + 1, restart.limit_text(), holding.port().port());
-    if (!supervisor.pause(restart.delay) || port_lost) {
+    if (!supervisor.pause(restart.delay)) {
       return status;
+    }
+    if (port_lost) {
+      return exit_after_loss(status);
     }
     launched = copies.start();
   }
