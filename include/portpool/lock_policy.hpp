@@ -51,6 +51,7 @@
 
 #include <portpool/detail/detection.hpp>
 #include <portpool/detail/names.hpp>
+#include <portpool/fencing_token.hpp>
 #include <portpool/holder.hpp>
 #include <portpool/impl/lock_directory.hpp>
 #include <portpool/impl/lock_file.hpp>
@@ -82,6 +83,10 @@ class PortLock {
   /// Writes the holder record into the lock file, which makes the hold visible to Registry.
   /// @throws LockDirError when the file cannot take it (full or failing filesystem).
   void publish() { lock_->publish(); }
+
+  /// Gives the hold a fencing token (a fleet lock policy does, with the claim's etcd revision):
+  /// the lease made of this lock reports it (`PortLease::fencing_token()`).
+  void set_fencing_token(FencingToken token) { lock_->set_fencing_token(std::move(token)); }
 
   /// Runs `action` once, right after the port is unlocked, in the process that locked it (a fleet
   /// claim is given back there). `action` must not throw.

@@ -3,6 +3,7 @@
 /// @file
 /// PortLease: the RAII guard of one port taken from a pool.
 
+#include <portpool/fencing_token.hpp>
 #include <portpool/holder.hpp>
 #include <portpool/impl/lock_file.hpp>
 #include <portpool/lock_policy.hpp>
@@ -14,6 +15,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -86,6 +88,11 @@ class PortLease {
   /// Which socket types the port is held for (the manager's `Options::transport`).
   Transport transport() const noexcept { return transport_; }
 
+  /// The fencing token of a fleet-wide hold (the etcd revision of its claim and the cluster's id),
+  /// for systems downstream that must refuse a stale holder; empty for a host-wide hold and on a
+  /// moved-from lease. Still answered after release().
+  const std::optional<FencingToken>& fencing_token() const noexcept { return fencing_token_; }
+
   /// Whether the port is still held (false after release(), on a moved-from lease and in a
   /// forked child).
   bool held() const noexcept { return lock_ && lock_->held(); }
@@ -135,6 +142,7 @@ class PortLease {
   unsigned instance_ = 0;
   std::string instance_id_;
   Transport transport_ = Transport::tcp;
+  std::optional<FencingToken> fencing_token_;
   std::function<void(const Event&)> on_event_;
 };
 

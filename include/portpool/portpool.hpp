@@ -13,6 +13,7 @@
 
 #include <portpool/error.hpp>
 #include <portpool/error_code.hpp>
+#include <portpool/fencing_token.hpp>
 #include <portpool/fetch_blocked_ports.hpp>
 #include <portpool/holder.hpp>
 #include <portpool/instance_manager.hpp>

@@ -11,6 +11,8 @@
 #include <grpc/support/log.h>
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
+#include <cstdint>
 #include <fstream>
 #include <iterator>
 #include <mutex>
@@ -209,6 +211,7 @@ class EtcdClient::Impl {
         }
         report_failover(failover, connection);
         if (status.ok()) {
+          cluster_id_.store(response.header().cluster_id(), std::memory_order_relaxed);
           return response;
         }
         if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED && !options_.user.empty() && attempt == 0) {
@@ -255,6 +258,8 @@ class EtcdClient::Impl {
   }
 
   std::string current_endpoint() const { return connections_[current()].endpoint.url; }
+
+  std::uint64_t cluster_id() const noexcept { return cluster_id_.load(std::memory_order_relaxed); }
 
  private:
   std::shared_ptr<grpc::ChannelCredentials> tls_credentials() const {
@@ -373,6 +378,7 @@ class EtcdClient::Impl {
   mutable std::mutex mutex_;
   std::size_t current_ = 0;
   std::mutex auth_mutex_;
+  std::atomic<std::uint64_t> cluster_id_{0};
 };
 
 EtcdClient::EtcdClient(EtcdOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
@@ -501,6 +507,8 @@ std::unique_ptr<EtcdWatch> EtcdClient::watch_prefix(const std::string& prefix, s
 }
 
 std::string EtcdClient::current_endpoint() const { return impl_->current_endpoint(); }
+
+std::uint64_t EtcdClient::cluster_id() const noexcept { return impl_->cluster_id(); }
 
 void quiet_transport_log() {
   gpr_set_log_function([](gpr_log_func_args* /*message*/) {});

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -152,6 +153,8 @@ class FleetClaims::Impl {
   }
 
   const std::string& host_id() const noexcept { return options_.host_id; }
+
+  std::uint64_t cluster_id() const noexcept { return etcd_->cluster_id(); }
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -319,6 +322,10 @@ void FleetClaims::release(std::uint16_t port, std::int64_t revision) noexcept { 
 
 const std::string& FleetClaims::host_id() const noexcept { return impl_->host_id(); }
 
+FencingToken FleetClaims::fencing_token(std::int64_t revision) const {
+  return {fmt::format("{:016x}", impl_->cluster_id()), revision};
+}
+
 FleetLockPolicy::FleetLockPolicy(const Options& options, std::shared_ptr<FleetClaims> claims)
     : local_(options), claims_(std::move(claims)) {
   if (!claims_) {
@@ -343,6 +350,7 @@ LockAttempt FleetLockPolicy::try_lock(const Holder& holder, bool explain) const 
     claims_->release(holder.port, *revision);
     return attempt;
   }
+  attempt.lock->set_fencing_token(claims_->fencing_token(*revision));
   attempt.lock->call_after_release(
       [claims = claims_, port = holder.port, claimed = *revision] { claims->release(port, claimed); });
   return attempt;

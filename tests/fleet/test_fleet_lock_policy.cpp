@@ -2,6 +2,7 @@
 // two lock directories, so their local locks never meet) racing for one pool never hold the same
 // port at once; an unreachable etcd fails acquisition clearly and leaves host pools alone.
 
+#include "fixtures.hpp"
 #include "fleet_test.hpp"
 
 #include <portpool/error_code.hpp>
@@ -64,6 +65,28 @@ TEST_CASE("a fleet-exclusive port held on one host is refused on another, and fr
   lease.reset();  // local lock first, then the claim
   auto taken = hosts.manager_b.acquire();
   CHECK(taken.port() == hosts.ports[0]);
+}
+
+TEST_CASE("each fleet hold carries a fencing token: the claim's revision, higher for every later claim") {
+  TwoHosts hosts;
+  std::optional<PortLease> first(hosts.manager_a.acquire());
+  auto first_token = first->fencing_token();
+  REQUIRE(first_token);
+  CHECK(first_token->revision > 0);
+  CHECK(first_token->cluster_id.size() == 16);
+  CHECK(first_token->cluster_id.find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK(first_token->cluster_id != "0000000000000000");
+  first->release();
+  CHECK(first->fencing_token() == first_token);  // still answered after release
+
+  auto second = hosts.manager_b.acquire();
+  REQUIRE(second.fencing_token());
+  CHECK(second.fencing_token()->cluster_id == first_token->cluster_id);
+  CHECK(second.fencing_token()->revision > first_token->revision);
+
+  TempDir host_only;
+  PortPoolManager local("web", ReservedPorts::any(1).ports(), options_in(host_only));
+  CHECK_FALSE(local.acquire().fencing_token().has_value());
 }
 
 TEST_CASE("a port another host claims is refused as claimed_elsewhere, the host named in the detail") {

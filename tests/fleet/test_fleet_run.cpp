@@ -73,6 +73,33 @@ TEST_CASE("run of a fleet service: a second host gets no port while the first ru
   CHECK(second.out == "got " + std::to_string(ports[0]) + '\n');
 }
 
+TEST_CASE("run of a fleet service gives CMD the claim's fencing token, higher for each later claim") {
+  auto endpoint = shared_etcd();
+  std::vector<std::string> etcd{"--etcd", endpoint, "--prefix", unique_prefix()};
+  TempDir scratch;
+  TempDir host_a;
+  TempDir host_b;
+  auto ports = ReservedPorts::any(2);
+  auto table = write_table(scratch, ports[0], ports[1]);
+  const std::vector<std::string> print_token{"/bin/sh", "-c",
+                                             "echo \"$PORTPOOL_FENCING_TOKEN $PORTPOOL_FENCING_CLUSTER\""};
+  auto first = run_cli(run_arguments(table, host_a, "host-a", etcd, "scheduler", print_token));
+  auto second = run_cli(run_arguments(table, host_b, "host-b", etcd, "scheduler", print_token));
+  REQUIRE(first.exit_code == 0);
+  REQUIRE(second.exit_code == 0);
+  auto first_revision = std::stoll(first.out);
+  auto second_revision = std::stoll(second.out);
+  CHECK(first_revision > 0);
+  CHECK(second_revision > first_revision);
+  CHECK(first.out.substr(first.out.find(' ')) == second.out.substr(second.out.find(' ')));  // one cluster
+
+  // A host-wide service has none.
+  auto local = run_cli(
+      run_arguments(table, host_a, "host-a", etcd, "local", {"/bin/sh", "-c", "echo \"[$PORTPOOL_FENCING_TOKEN]\""}));
+  CHECK(local.exit_code == 0);
+  CHECK(local.out == "[]\n");
+}
+
 TEST_CASE("run of a fleet service with etcd unreachable exits 69 naming the endpoint, holding nothing") {
   TempDir scratch;
   TempDir host;

@@ -81,8 +81,15 @@ std::vector<std::string> substitute_port(std::vector<std::string> arguments, std
 }
 
 std::vector<std::string> child_environment(const ServiceIdentity& identity) {
-  constexpr std::array<std::string_view, 7> replaced{
-      "PORT", "PORTPOOL_PORT", "PORTPOOL_SERVICE", "PORTPOOL_INSTANCE", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"};
+  constexpr std::array<std::string_view, 9> replaced{"PORT",
+                                                     "PORTPOOL_PORT",
+                                                     "PORTPOOL_SERVICE",
+                                                     "PORTPOOL_INSTANCE",
+                                                     "PORTPOOL_FENCING_TOKEN",
+                                                     "PORTPOOL_FENCING_CLUSTER",
+                                                     "LISTEN_FDS",
+                                                     "LISTEN_PID",
+                                                     "LISTEN_FDNAMES"};
   std::vector<std::string> environment;
   for (char** entry = environ; *entry != nullptr; ++entry) {
     std::string_view variable(*entry);
@@ -95,6 +102,10 @@ std::vector<std::string> child_environment(const ServiceIdentity& identity) {
   environment.push_back(fmt::format("PORTPOOL_PORT={}", identity.port));
   environment.push_back(fmt::format("PORTPOOL_SERVICE={}", identity.service));
   environment.push_back(fmt::format("PORTPOOL_INSTANCE={}", identity.instance));
+  if (identity.fencing_token) {
+    environment.push_back(fmt::format("PORTPOOL_FENCING_TOKEN={}", identity.fencing_token->revision));
+    environment.push_back(fmt::format("PORTPOOL_FENCING_CLUSTER={}", identity.fencing_token->cluster_id));
+  }
   if (identity.listening_socket) {
     environment.emplace_back("LISTEN_FDS=1");
     environment.push_back(fmt::format("LISTEN_FDNAMES={}", identity.service));

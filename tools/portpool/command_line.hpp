@@ -2,7 +2,10 @@
 
 // What `run` hands to CMD: the program to execute, its arguments and its environment.
 
+#include <portpool/fencing_token.hpp>
+
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,12 +24,14 @@ struct ServiceIdentity {
   std::string service;
   unsigned instance = 0;
   bool listening_socket = false;
+  std::optional<FencingToken> fencing_token;  ///< a fleet-wide hold's
 };
 
 /// This process's environment for CMD: PORT, PORTPOOL_PORT, PORTPOOL_SERVICE and PORTPOOL_INSTANCE
-/// set, and, for a listening socket, LISTEN_FDS=1 and LISTEN_FDNAMES (LISTEN_PID is added in the
-/// child, which alone knows its pid). Inherited LISTEN_* variables are removed: they describe
-/// descriptors this process was given, not CMD's.
+/// set; for a fleet-wide hold PORTPOOL_FENCING_TOKEN (the claim's etcd revision) and
+/// PORTPOOL_FENCING_CLUSTER (the etcd cluster's id); and, for a listening socket, LISTEN_FDS=1 and LISTEN_FDNAMES
+/// (LISTEN_PID is added in the child, which alone knows its pid). Inherited LISTEN_* variables are removed: they
+/// describe descriptors this process was given, not CMD's.
 std::vector<std::string> child_environment(const ServiceIdentity& identity);
 
 }  // namespace portpool::cli

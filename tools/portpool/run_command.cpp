@@ -182,8 +182,8 @@ LaunchRequest launch_request(const RunArguments& arguments, const std::string& p
   LaunchRequest request;
   request.program = program;
   request.arguments = substitute_port(arguments.command, lease.port());
-  request.environment =
-      child_environment({lease.port(), lease.service(), lease.instance(), holding.listening.has_value()});
+  request.environment = child_environment(
+      {lease.port(), lease.service(), lease.instance(), holding.listening.has_value(), lease.fencing_token()});
   request.listening_socket = holding.listening_socket();
   request.lock_descriptor = lease.lock_descriptor();
   request.kill_grace = kill_grace;

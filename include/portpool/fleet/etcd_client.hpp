@@ -129,6 +129,10 @@ class EtcdClient {
   /// The endpoint calls currently go to.
   std::string current_endpoint() const;
 
+  /// The id of the cluster that answered the last call (0 before any answer). An etcd recreated
+  /// without its data answers under a new id.
+  std::uint64_t cluster_id() const noexcept;
+
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;

@@ -4,6 +4,7 @@
 /// Fleet-exclusive pools: a lock policy that makes each port of a pool held by at most one holder
 /// across every host that shares an etcd.
 
+#include <portpool/fencing_token.hpp>
 #include <portpool/fleet/etcd_options.hpp>
 #include <portpool/fleet/fleet_holder.hpp>
 #include <portpool/holder.hpp>
@@ -114,6 +115,10 @@ class FleetClaims {
 
   /// The host id the claims are made under.
   const std::string& host_id() const noexcept;
+
+  /// The fencing token of the claim made at `revision`: the revision and the id of the etcd cluster
+  /// that answered it.
+  FencingToken fencing_token(std::int64_t revision) const;
 
  private:
   class Impl;

@@ -27,6 +27,7 @@
 #include <portpool/detail/system_error.hpp>
 #include <portpool/detail/test_hook.hpp>
 #include <portpool/error.hpp>
+#include <portpool/fencing_token.hpp>
 #include <portpool/holder.hpp>
 #include <portpool/impl/lock_directory.hpp>
 #include <portpool/impl/record.hpp>
@@ -74,6 +75,12 @@ class HeldLock {
     published_ = true;
     reached_step("recorded");
   }
+
+  /// The fencing token a fleet lock policy set for this hold, if any.
+  const std::optional<FencingToken>& fencing_token() const noexcept { return fencing_token_; }
+
+  /// Sets the fencing token of this hold (a fleet lock policy, before the lease is handed out).
+  void set_fencing_token(FencingToken token) { fencing_token_ = std::move(token); }
 
   /// Records a new readiness (rewrites the record when it was published).
   void set_readiness(Readiness readiness) {
@@ -138,6 +145,7 @@ class HeldLock {
   dev_t device_;
   ino_t inode_;
   Holder holder_;
+  std::optional<FencingToken> fencing_token_;
   bool published_ = false;
   std::function<void()> after_release_;
 };

@@ -27,6 +27,7 @@ inline PortLease::PortLease(PortLock lock, std::function<void(const Event&)> on_
       instance_(lock_->holder().instance),
       instance_id_(lock_->holder().instance_id),
       transport_(lock_->holder().transport),
+      fencing_token_(lock_->fencing_token()),
       on_event_(std::move(on_event)) {}
 
 // Moved-from leases are emptied explicitly: a moved-from std::string or std::function is only
@@ -38,6 +39,7 @@ inline PortLease::PortLease(PortLease&& other) noexcept
       instance_(other.instance_),
       instance_id_(std::exchange(other.instance_id_, {})),
       transport_(other.transport_),
+      fencing_token_(std::exchange(other.fencing_token_, std::nullopt)),
       on_event_(std::exchange(other.on_event_, nullptr)) {}
 
 inline PortLease& PortLease::operator=(PortLease&& other) noexcept {
@@ -49,6 +51,7 @@ inline PortLease& PortLease::operator=(PortLease&& other) noexcept {
     instance_ = other.instance_;
     instance_id_ = std::exchange(other.instance_id_, {});
     transport_ = other.transport_;
+    fencing_token_ = std::exchange(other.fencing_token_, std::nullopt);
     on_event_ = std::exchange(other.on_event_, nullptr);
   }
   return *this;
