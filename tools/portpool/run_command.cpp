@@ -348,8 +348,10 @@ int run_run_command(const RunArguments& arguments) {
     if (port_lost || supervisor.stop_requested() || !restart.wants(status, restarts)) {
       return status;
     }
-    std::cerr << fmt::format("portpool: CMD exited with status {}; restarting it ({} of {}), port {} stays held\n",
-                             status, restarts + 1, restart.limit_text(), holding.port().port());
+    std::cerr << fmt::format("portpool: {} with status {}; restarting {} ({} of {}), port {} stays held\n",
+                             arguments.forking ? "the service (what CMD's start-up left) ended" : "CMD exited", status,
+                             arguments.forking ? "CMD" : "it", restarts + 1, restart.limit_text(),
+                             holding.port().port());
     if (!supervisor.pause(restart.delay) || port_lost) {
       return status;
     }
