@@ -204,27 +204,37 @@ TEST_CASE("run --forking usage errors: --pid-file without --forking, --ready wit
   }
 }
 
-TEST_CASE("run --forking --restart on-failure: the service is started again when its main process is killed") {
+TEST_CASE("run --forking --restart: the service is started again when it ends; SIGHUP is no stop request") {
   RunFixture fixture;
   auto pid_file = fixture.dir.path() / "listen.pid";
   auto run =
-      fixture.spawn({"--forking", "--pid-file", pid_file.string(), "--restart", "on-failure", "--restart-delay", "0s"},
+      fixture.spawn({"--forking", "--pid-file", pid_file.string(), "--restart", "always", "--restart-delay", "0s"},
                     double_forking_script(std::string(child) + " listen", pid_file.string()));
   auto port = ready_port(run);
   REQUIRE(port);
-  check_started_up(fixture);
-  auto first = static_cast<pid_t>(std::stol(file_text(pid_file)));
-  ::kill(first, SIGKILL);
+  pid_t main_process = 0;
+  auto next_main_process = [&] {
+    auto previous = main_process;
+    CHECK(wait_until([&] {
+      auto text = file_text(pid_file);
+      main_process = text.empty() ? 0 : static_cast<pid_t>(std::stol(text));
+      return main_process != 0 && main_process != previous && readiness_of(fixture) == "ready";
+    }));
+  };
+  next_main_process();
+  ::kill(main_process, SIGKILL);
   CHECK(ready_port(run) == port);  // the restarted daemon, on the same port
-  CHECK(wait_until([&] {
-    auto text = file_text(pid_file);
-    return !text.empty() && std::stol(text) != first && readiness_of(fixture) == "ready";
-  }));
+  next_main_process();
+  run.signal(SIGHUP);  // forwarded to the daemon, which dies of it: a reload gone wrong, not a stop
+  CHECK(ready_port(run) == port);
+  next_main_process();
   run.signal(SIGTERM);  // a stop: no restart
   CHECK(run.read_line() == "SIGNAL 15");
   auto result = finish(run);
   CHECK(result.exit_code == 42);
-  CHECK_THAT(result.err, Contains("restarting CMD (1 of no limit)"));
+  CHECK_THAT(result.err, Contains("the service (what CMD's start-up left) ended with status 137; restarting CMD (1 of "
+                                  "no limit)") &&
+                             Contains("ended with status 129; restarting CMD (2 of no limit)"));
   check_gone(fixture, *port);
 }
 

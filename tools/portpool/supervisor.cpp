@@ -220,7 +220,9 @@ void Supervisor::handle(const signalfd_siginfo& signal) {
     reload_();
     return;
   }
-  if (std::find(stop_signals.begin(), stop_signals.end(), number) != stop_signals.end()) {
+  // A daemon that forked takes SIGHUP for "reload" (nginx, haproxy): forwarded, it stops nothing.
+  const bool reload = number == SIGHUP && running_.forking;
+  if (!reload && std::find(stop_signals.begin(), stop_signals.end(), number) != stop_signals.end()) {
     stop_requested_ = true;
     if (running_.command <= 0) {
       context_.stop();  // between two runs: there is nothing to wait for

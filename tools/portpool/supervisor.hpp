@@ -54,7 +54,8 @@ class Supervisor {
   /// first (end_by_signal), so that they keep to the same time should `portpool` die meanwhile.
   void end_child_within(std::chrono::milliseconds grace);
 
-  /// Whether `portpool` was asked to stop (SIGINT, SIGTERM, SIGHUP or SIGQUIT): CMD is not restarted.
+  /// Whether `portpool` was asked to stop (SIGINT, SIGTERM, SIGHUP or SIGQUIT; SIGHUP not for a
+  /// forking service, which takes it for a reload): CMD is not restarted.
   bool stop_requested() const noexcept { return stop_requested_; }
 
   /// Waits `delay` between two runs of CMD; false when asked to stop meanwhile.
