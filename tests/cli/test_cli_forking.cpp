@@ -204,7 +204,7 @@ TEST_CASE("run --forking usage errors: --pid-file without --forking, --ready wit
   }
 }
 
-TEST_CASE("run --forking --restart: the service is started again when it ends; SIGHUP is no stop request") {
+TEST_CASE("run --forking --restart: the service is started again when it ends, and SIGHUP is no stop request") {
   RunFixture fixture;
   auto pid_file = fixture.dir.path() / "listen.pid";
   auto run =
@@ -236,6 +236,33 @@ TEST_CASE("run --forking --restart: the service is started again when it ends; S
                                   "no limit)") &&
                              Contains("ended with status 129; restarting CMD (2 of no limit)"));
   check_gone(fixture, *port);
+}
+
+TEST_CASE("run --forking: a lost port or portpool's death ends the daemon as without --forking") {
+  RunFixture fixture;
+  SECTION("the lock file deleted: SIGTERM to the daemon, SIGKILL after --kill-grace") {
+    auto run = fixture.spawn({"--forking", "--kill-grace", "300ms"},
+                             double_forking_script(std::string(child) + " listen-stubborn"));
+    auto port = ready_port(run);
+    REQUIRE(port);
+    check_started_up(fixture);
+    std::filesystem::remove(fixture.dir.lock_dir() / ("port-" + std::to_string(*port) + ".lock"));
+    CHECK(run.read_line() == "SIGTERM IGNORED");
+    auto result = finish(run);
+    CHECK(result.exit_code == 128 + SIGKILL);
+    CHECK_THAT(result.err, Contains("is lost") && Contains("stopping the command (SIGTERM)"));
+    CHECK_FALSE(accepts_connections(*port));
+  }
+  SECTION("portpool killed by SIGKILL: the keeper ends the daemon") {
+    auto run = fixture.spawn({"--forking"}, double_forking_script(std::string(child) + " listen"));
+    auto port = ready_port(run);
+    REQUIRE(port);
+    check_started_up(fixture);
+    run.signal(SIGKILL);
+    CHECK(run.read_line() == "SIGNAL 15");
+    finish(run);
+    CHECK(wait_until([&] { return !accepts_connections(*port) && holders(fixture.dir.lock_dir()).empty(); }));
+  }
 }
 
 TEST_CASE("nginx in its default daemon mode under run --forking --pid-file: serves, reloads on SIGHUP, stops") {
