@@ -31,7 +31,7 @@ using portpool::test::wait_until;
 namespace {
 
 constexpr const char* child = PORTPOOL_CLI_CHILD;
-const std::filesystem::path python = "/usr/bin/python3";
+constexpr const char* python = "/usr/bin/python3";
 
 std::string readiness_of(const RunFixture& fixture) {
   auto listed = holders(fixture.dir.lock_dir());
@@ -54,7 +54,7 @@ std::vector<std::string> double_forking_script(const std::string& daemon, const 
 }
 
 std::string python_http_server() {
-  return python.string() + " -m http.server --bind 127.0.0.1 {port} >/dev/null 2>&1 </dev/null";
+  return std::string(python) + " -m http.server --bind 127.0.0.1 {port} >/dev/null 2>&1 </dev/null";
 }
 
 // The holder is "ready" once the keeper saw CMD exit 0 (and read the pid file): from then on the

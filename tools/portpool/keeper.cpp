@@ -194,7 +194,10 @@ class Keeper {
         continue;
       }
       signalfd_siginfo signal{};
-      auto count = ready < 0 ? ready : ::read(signals_, &signal, sizeof signal);
+      ssize_t count = -1;
+      if (ready > 0) {
+        count = ::read(signals_, &signal, sizeof signal);
+      }
       if (count < 0 && errno == EINTR) {
         continue;
       }
