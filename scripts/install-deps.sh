@@ -17,8 +17,9 @@ packages=(
   # protoc plugin of protobuf-compiler-grpc for the generated code), and etcd itself for its tests
   # and benchmark (etcd-server; etcdctl from etcd-client sets up users and roles in the tests).
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc etcd-server etcd-client
-  # `run --template` is tested with a server that reads its port only from its config file.
-  nginx-light
+  # `run --template` is tested with a server that reads its port only from its config file, and
+  # `run --forking` with daemons that fork (nginx in its default daemon mode, redis-server --daemonize yes).
+  nginx-light redis-server
   # The gateway's dashboard is tested in headless Chromium, driven through chromedriver.
   chromium chromium-driver
 )

@@ -55,6 +55,9 @@ std::vector<std::string> keeper_arguments(const LaunchRequest& request, int repo
                                      std::to_string(report),
                                      std::to_string(foreground_terminal()),
                                      std::to_string(request.kill_grace.count()),
+                                     request.forking ? "1" : "0",
+                                     std::to_string(request.pid_file_timeout.count()),
+                                     request.pid_file,
                                      request.program};
   arguments.insert(arguments.end(), request.arguments.begin(), request.arguments.end());
   return arguments;
@@ -142,7 +145,7 @@ LaunchedCommand launch(const LaunchRequest& request) {
     }
     throw launch_failure(request, started);
   }
-  return {keeper, static_cast<pid_t>(started.value)};
+  return {keeper, static_cast<pid_t>(started.value), request.forking};
 }
 
 }  // namespace portpool::cli

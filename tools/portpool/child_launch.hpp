@@ -15,15 +15,19 @@ struct LaunchRequest {
   std::string program;                 ///< the file to execute
   std::vector<std::string> arguments;  ///< argv, starting with the command as typed
   std::vector<std::string> environment;
-  int listening_socket = -1;                   ///< when >= 0: passed as descriptor 3, and LISTEN_PID is set
-  int lock_descriptor = -1;                    ///< when >= 0: inherited by the keeper and CMD (see docs/cli.md)
-  std::chrono::milliseconds kill_grace{5000};  ///< between SIGTERM and SIGKILL for leftovers
+  int listening_socket = -1;                          ///< when >= 0: passed as descriptor 3, and LISTEN_PID is set
+  int lock_descriptor = -1;                           ///< when >= 0: inherited by the keeper and CMD (see docs/cli.md)
+  std::chrono::milliseconds kill_grace{5000};         ///< between SIGTERM and SIGKILL for leftovers
+  bool forking = false;                               ///< --forking: CMD's exit 0 ends its start-up, not the service
+  std::string pid_file;                               ///< --pid-file (with forking), or empty
+  std::chrono::milliseconds pid_file_timeout{30000};  ///< how long the pid file may take to name the main process
 };
 
 /// The processes of one run of CMD.
 struct LaunchedCommand {
-  pid_t keeper = -1;   ///< this process's child; exits with CMD's status once the tree is gone
-  pid_t command = -1;  ///< CMD, the leader of its own process group
+  pid_t keeper = -1;     ///< this process's child; exits with CMD's status once the tree is gone
+  pid_t command = -1;    ///< CMD, the leader of its own process group
+  bool forking = false;  ///< signals go through the keeper, which knows what the service is now
 };
 
 /// Starts the keeper and, through it, CMD; returns once CMD has executed its program. Both get

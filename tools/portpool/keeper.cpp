@@ -2,6 +2,8 @@
 #include "resource_limits.hpp"
 
 #include "exit_codes.hpp"
+#include "pid_file.hpp"
+#include "process_state.hpp"
 #include "tree_shutdown.hpp"
 
 #include <portpool/parse_integer.hpp>
@@ -9,9 +11,12 @@
 #include <portpool/unique_fd.hpp>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -22,8 +27,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,13 +39,22 @@
 namespace portpool::cli {
 namespace {
 
-constexpr int argument_count = 7;  // keeper_command PARENT REPORT TERMINAL GRACE PROGRAM ARGV0
+// keeper_command PARENT REPORT TERMINAL GRACE FORKING PID_FILE_TIMEOUT PID_FILE PROGRAM ARGV0
+constexpr int argument_count = 10;
+
+// How often the pid file is read while the keeper waits for it, and how often a main process that
+// is not the keeper's child (whose end no SIGCHLD tells) is looked at.
+constexpr std::chrono::milliseconds pid_file_poll_interval{50};
+constexpr std::chrono::milliseconds main_process_poll_interval{200};
 
 struct KeeperArguments {
   pid_t parent = 0;
   int report = -1;
   int terminal = -1;
   std::chrono::milliseconds grace{0};
+  bool forking = false;
+  std::chrono::milliseconds pid_file_timeout{0};
+  std::string pid_file;  ///< empty: none
   const char* program = nullptr;
   char** command = nullptr;
 };
@@ -57,14 +74,19 @@ std::optional<KeeperArguments> parse(int argc, char** argv) {
   auto report = number(argv[3]);
   auto terminal = terminal_number(argv[4]);
   auto grace = number(argv[5]);
-  if (!parent || !report || !terminal || !grace) {
+  auto forking = number(argv[6]);
+  auto pid_file_timeout = number(argv[7]);
+  if (!parent || !report || !terminal || !grace || !forking || !pid_file_timeout) {
     return std::nullopt;
   }
   return KeeperArguments{static_cast<pid_t>(*parent),
                          static_cast<int>(*report),
                          static_cast<int>(*terminal),
                          std::chrono::milliseconds(*grace),
-                         argv[6],
+                         *forking == 1,
+                         std::chrono::milliseconds(*pid_file_timeout),
+                         argv[8],
+                         argv[9],
                          argv + argument_count};
 }
 
@@ -89,6 +111,7 @@ sigset_t blocked_signals() {
        {SIGCHLD, SIGTERM, SIGCONT, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGTSTP, SIGTTIN, SIGTTOU, SIGPIPE}) {
     sigaddset(&set, number);
   }
+  sigaddset(&set, forwarded_signal());
   return set;
 }
 
@@ -99,6 +122,7 @@ sigset_t watched_signals() {
   sigaddset(&set, SIGTERM);  // the parent-death signal
   sigaddset(&set, SIGCONT);
   sigaddset(&set, end_by_signal);
+  sigaddset(&set, forwarded_signal());
   return set;
 }
 
@@ -128,48 +152,81 @@ int exit_code_of(int wait_status) {
   return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
 }
 
+std::string status_text(int wait_status) {
+  return WIFEXITED(wait_status) ? fmt::format("status {}", WEXITSTATUS(wait_status))
+                                : fmt::format("signal {}", WTERMSIG(wait_status));
+}
+
 class Keeper {
  public:
   Keeper(const KeeperArguments& arguments, int signals) : arguments_(arguments), signals_(signals) {}
 
-  // CMD started: waits for it, then ends what it left. Returns CMD's exit code.
+  // CMD started: waits for it, then ends what it left, or with --forking follows the service it
+  // left. Returns the exit code of `portpool run`.
   int supervise(pid_t command) {
     command_ = command;
-    while (!command_status_) {
+    if (!handle_signals_until([this] { return command_status_.has_value(); }, std::nullopt)) {
+      finish();
+      return exit_code::system_failure;
+    }
+    if (!arguments_.forking) {
+      report_leftovers();
+      finish();
+      return exit_code_of(*command_status_);
+    }
+    if (!WIFEXITED(*command_status_) || WEXITSTATUS(*command_status_) != 0) {
+      report_failed_start();
+      finish();
+      return exit_code_of(*command_status_);
+    }
+    return follow_service();
+  }
+
+ private:
+  // Reads and handles signals until `done()` holds, looking at it after each signal and, with a
+  // `poll_interval`, at least that often. false when the tree must be ended now: `portpool` died,
+  // or the signals cannot be read (said on standard error).
+  bool handle_signals_until(const std::function<bool()>& done, std::optional<std::chrono::milliseconds> poll_interval) {
+    while (!done()) {
+      pollfd readable{signals_, POLLIN, 0};
+      int ready = ::poll(&readable, 1, poll_interval ? static_cast<int>(poll_interval->count()) : -1);
+      if (ready == 0 || (ready < 0 && errno == EINTR)) {
+        continue;
+      }
       signalfd_siginfo signal{};
-      auto count = ::read(signals_, &signal, sizeof signal);
+      ssize_t count = -1;
+      if (ready > 0) {
+        count = ::read(signals_, &signal, sizeof signal);
+      }
       if (count < 0 && errno == EINTR) {
         continue;
       }
       if (count != static_cast<ssize_t>(sizeof signal)) {
         std::fprintf(stderr, "portpool: the keeper of CMD's process tree cannot read its signals: %s\n",
                      errno_text(errno).c_str());
-        finish();
-        return exit_code::system_failure;
+        return false;
       }
       if (!handle(signal)) {
-        finish();  // `portpool` died: nobody reads the status
-        return exit_code::system_failure;
+        return false;  // `portpool` died: nobody reads the status
       }
     }
-    report_leftovers();
-    finish();
-    return exit_code_of(*command_status_);
+    return true;
   }
 
- private:
   // false when `portpool` is gone.
   bool handle(const signalfd_siginfo& signal) {
     auto number = static_cast<int>(signal.ssi_signo);
+    const bool from_parent = static_cast<pid_t>(signal.ssi_pid) == arguments_.parent && signal.ssi_code == SI_QUEUE;
     if (number == SIGCHLD) {
       reap();
     } else if (number == SIGCONT) {
       resume_job();
     } else if (number == SIGTERM && ::getppid() != arguments_.parent) {
       return false;
-    } else if (number == end_by_signal && static_cast<pid_t>(signal.ssi_pid) == arguments_.parent &&
-               signal.ssi_code == SI_QUEUE && !end_by_) {
+    } else if (number == end_by_signal && from_parent && !end_by_) {
       end_by_ = std::chrono::steady_clock::now() + arguments_.grace;
+    } else if (number == forwarded_signal() && from_parent) {
+      forward(signal.ssi_int);
     }
     return true;
   }
@@ -181,19 +238,42 @@ class Keeper {
       if (reaped < 0 && errno == EINTR) {
         continue;
       }
-      if (reaped < 0 && errno == ECHILD && !command_status_) {
-        command_status_ = exit_code::system_failure << 8;  // cannot happen: SIGCHLD is not ignored here
+      if (reaped < 0 && errno == ECHILD) {
+        children_left_ = false;  // a subreaper without children: no process of the tree is left
+        if (!command_status_) {
+          command_status_ = exit_code::system_failure << 8;  // cannot happen: SIGCHLD is not ignored here
+        }
       }
       if (reaped <= 0) {
         return;
       }
-      if (reaped != command_) {
-        continue;  // an orphan of the tree
+      if (reaped == command_) {
+        if (WIFSTOPPED(status)) {
+          stop_job(WSTOPSIG(status));
+        } else {
+          command_status_ = status;
+        }
+      } else if (!WIFSTOPPED(status)) {  // a process at the top of the tree, orphaned by its parent
+        top_status_ = status;
+        if (main_ && reaped == *main_) {
+          main_status_ = status;
+        }
       }
-      if (WIFSTOPPED(status)) {
-        stop_job(WSTOPSIG(status));
-      } else {
-        command_status_ = status;
+    }
+  }
+
+  // The signal `portpool` got, on to the service: CMD's group during start-up, then the main
+  // process while it runs, else each process at the top of what CMD left.
+  void forward(int number) const {
+    if (!started_up_) {
+      ::kill(-command_, number);
+    } else if (main_ && is_running(*main_) && is_descendant(*main_, ::getpid())) {
+      ::kill(*main_, number);
+    } else {
+      for (auto process : descendants_of(::getpid())) {
+        if (parent_of(process) == ::getpid()) {
+          ::kill(process, number);
+        }
       }
     }
   }
@@ -236,11 +316,134 @@ class Keeper {
     }
     std::fputs(fmt::format("portpool: CMD exited with status {} and left {} process{} behind (pid {}): ending {} "
                            "(SIGTERM, then SIGKILL after {} ms). A server that daemonizes must stay in the "
-                           "foreground under portpool run (nginx: -g 'daemon off;')\n",
+                           "foreground under portpool run (nginx: -g 'daemon off;'), or be run with --forking\n",
                            exit_code_of(*command_status_), left.size(), left.size() == 1 ? "" : "es",
                            fmt::join(left, ", "), left.size() == 1 ? "it" : "them", arguments_.grace.count())
                    .c_str(),
                stderr);
+  }
+
+  // --forking: only CMD's exit with status 0 ends a start-up well.
+  void report_failed_start() const {
+    auto left = descendants_of(::getpid());
+    std::fputs(fmt::format("portpool: CMD ended with {} during its start-up (--forking: a start-up ends well with "
+                           "status 0 only): the start failed{}\n",
+                           status_text(*command_status_),
+                           left.empty() ? std::string()
+                                        : fmt::format("; ending the {} process{} it left (pid {})", left.size(),
+                                                      left.size() == 1 ? "" : "es", fmt::join(left, ", ")))
+                   .c_str(),
+               stderr);
+  }
+
+  // --forking, CMD exited 0: the service is the tree it left, and with a pid file its main process.
+  int follow_service() {
+    started_up_ = true;
+    if (arguments_.terminal >= 0 && ::tcgetpgrp(arguments_.terminal) == command_) {
+      ::tcsetpgrp(arguments_.terminal, ::getpgrp());  // CMD's group, gone or detached, no longer reads it
+    }
+    if (!arguments_.pid_file.empty()) {
+      if (auto failure = find_main_process()) {
+        finish();
+        return *failure;
+      }
+    }
+    if (!children_left_) {
+      std::fputs(fmt::format("portpool: CMD's start-up (--forking) ended with status 0 and no process of its tree is "
+                             "left: the service has ended{}\n",
+                             top_status_ ? " (its last process with " + status_text(*top_status_) + ")"
+                                         : std::string(", or never ran: a daemon that forks must leave a process"))
+                     .c_str(),
+                 stderr);
+      return top_status_ ? exit_code_of(*top_status_) : exit_code::success;
+    }
+    notify_ready();
+    const bool poll_main = main_ && parent_of(*main_) != ::getpid();
+    auto service_ended = [this, poll_main] {
+      return !children_left_ || main_status_ ||
+             (poll_main && !(is_running(*main_) && is_descendant(*main_, ::getpid())));
+    };
+    if (!handle_signals_until(service_ended, poll_main ? std::optional(main_process_poll_interval) : std::nullopt)) {
+      finish();
+      return exit_code::system_failure;
+    }
+    if (main_) {
+      report_main_process_end();
+      finish();
+      return main_status_ ? exit_code_of(*main_status_) : exit_code::success;
+    }
+    return top_status_ ? exit_code_of(*top_status_) : exit_code::success;
+  }
+
+  // Waits up to the pid file's timeout for it to name a running process of the tree. Returns the
+  // exit code when it does not (said on standard error), nullopt when main_ is set or the whole
+  // tree ended first.
+  std::optional<int> find_main_process() {
+    auto deadline = std::chrono::steady_clock::now() + arguments_.pid_file_timeout;
+    PidFileReading reading;
+    auto settled = [&] {
+      if (!children_left_) {
+        return true;
+      }
+      reading = read_pid_file(arguments_.pid_file, ::getpid());
+      return reading.kind == PidFileReading::Kind::main_process || reading.kind == PidFileReading::Kind::refused ||
+             std::chrono::steady_clock::now() >= deadline;
+    };
+    if (!handle_signals_until(settled, pid_file_poll_interval)) {
+      return exit_code::system_failure;
+    }
+    if (!children_left_) {
+      return std::nullopt;
+    }
+    if (reading.kind == PidFileReading::Kind::main_process) {
+      main_ = reading.pid;
+      return std::nullopt;
+    }
+    if (reading.kind == PidFileReading::Kind::refused) {
+      std::fputs(fmt::format("portpool: {}; ending the processes CMD's start-up left\n", reading.problem).c_str(),
+                 stderr);
+    } else {
+      std::fputs(fmt::format("portpool: {} ms after CMD's start-up ended (--ready-timeout), {}: check that the "
+                             "daemon writes its pid to that file (nginx: the pid directive; redis-server: "
+                             "--pidfile), or leave --pid-file out; ending the processes CMD's start-up left\n",
+                             arguments_.pid_file_timeout.count(), reading.problem)
+                     .c_str(),
+                 stderr);
+    }
+    return exit_code::usage;
+  }
+
+  // The main process ended, and with it the service: what is left of the tree is ended, and said.
+  void report_main_process_end() const {
+    auto left = descendants_of(::getpid());
+    if (left.empty()) {
+      return;
+    }
+    std::fputs(fmt::format("portpool: the main process (pid {}, from the pid file) ended{}; ending the {} process{} "
+                           "it left (pid {})\n",
+                           *main_, main_status_ ? " with " + status_text(*main_status_) : std::string(), left.size(),
+                           left.size() == 1 ? "" : "es", fmt::join(left, ", "))
+                   .c_str(),
+               stderr);
+  }
+
+  // systemd's notify protocol, as CMD would speak it: `portpool` records the service as ready.
+  void notify_ready() const {
+    const char* address = std::getenv("NOTIFY_SOCKET");
+    if (address == nullptr || address[0] != '@') {
+      return;
+    }
+    std::string_view name(address + 1);
+    sockaddr_un target{};
+    if (name.size() + 1 > sizeof target.sun_path) {
+      return;
+    }
+    target.sun_family = AF_UNIX;
+    std::memcpy(target.sun_path + 1, name.data(), name.size());  // sun_path[0] stays 0: an abstract name
+    UniqueFd socket(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    auto message = main_ ? fmt::format("READY=1\nMAINPID={}", *main_) : std::string("READY=1");
+    ::sendto(socket.get(), message.data(), message.size(), MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(&target),
+             static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size()));
   }
 
   void finish() {
@@ -252,7 +455,8 @@ class Keeper {
       grace = std::max(std::chrono::ceil<std::chrono::milliseconds>(*end_by_ - std::chrono::steady_clock::now()),
                        std::chrono::milliseconds::zero());
     }
-    end_process_tree(command_, grace);
+    // Once CMD is long gone its group id may be another's: the tree's processes are found one by one.
+    end_process_tree(started_up_ ? 0 : command_, grace);
   }
 
   const KeeperArguments& arguments_;
@@ -261,6 +465,11 @@ class Keeper {
   std::optional<int> command_status_;
   std::optional<std::chrono::steady_clock::time_point> end_by_;  ///< `portpool` is ending the tree by then
   bool job_stopped_ = false;
+  bool started_up_ = false;         ///< --forking: CMD exited 0
+  bool children_left_ = true;       ///< false once the keeper has no child: the tree is gone
+  std::optional<int> top_status_;   ///< the last process at the top of the tree that ended (not CMD)
+  std::optional<pid_t> main_;       ///< --pid-file: the main process
+  std::optional<int> main_status_;  ///< its status, when it was the keeper's child
 };
 
 // CMD's pid once it executed its program; nullopt (after reporting why) when it could not.

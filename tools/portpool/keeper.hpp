@@ -2,7 +2,8 @@
 
 // The keeper: the process between `portpool run` and CMD. `portpool` re-executes itself as
 //
-//   portpool keep-process-tree PARENT REPORT_FD TERMINAL_FD GRACE_MS PROGRAM ARGV...
+//   portpool keep-process-tree PARENT REPORT_FD TERMINAL_FD GRACE_MS FORKING PID_FILE_TIMEOUT_MS PID_FILE
+//                              PROGRAM ARGV...
 //
 // (a fresh single-threaded process, whatever threads `portpool` runs), with CMD's environment.
 // The keeper is a child subreaper: every process CMD starts stays in its tree, even when its
@@ -13,6 +14,13 @@
 // SIGKILL, the keeper gets the parent-death signal and ends the whole tree the same way. The
 // keeper and CMD inherit the port's lock descriptor, so that a lock that belongs to the open file
 // (not to the process) stays held until the last process of the tree that has it open is gone.
+//
+// FORKING "1" (`run --forking`, systemd's Type=forking): CMD's exit with status 0 ends the
+// start-up, not the service, which is the tree CMD leaves. With a PID_FILE (else ""), the keeper
+// reads the main process from it, waiting up to PID_FILE_TIMEOUT_MS, and the service ends with the
+// main process; without, with the last process of the tree. The keeper then says READY=1 on
+// $NOTIFY_SOCKET, forwards the signals `portpool` queues to it (forwarded_signal()) to the main
+// process, or to each process at the top of the tree, and exits once the service has ended.
 
 #include <signal.h>
 #include <sys/types.h>
@@ -27,6 +35,11 @@ inline constexpr const char* keeper_command = "keep-process-tree";
 /// port: should `portpool` die before it has, the keeper ends the tree by the same time (the grace
 /// counted from the notice, not from the death). Sent by anyone else, or plainly (kill), it is ignored.
 inline constexpr int end_by_signal = SIGUSR1;
+
+/// Queued (sigqueue) by `portpool` to the keeper of a forking service, with the number of a signal
+/// to forward as its value: the keeper knows whether CMD's group, the main process or the top of the
+/// tree is the service now. Sent by anyone else, or plainly (kill), it is ignored.
+inline int forwarded_signal() { return SIGRTMIN; }
 
 /// What the keeper writes on REPORT_FD, once: CMD started, or could not be executed.
 struct KeeperReport {

@@ -9,6 +9,7 @@
 #include "exit_codes.hpp"
 #include "instance_choice.hpp"
 #include "machine_output.hpp"
+#include "pid_file.hpp"
 #include "resource_limits.hpp"
 #include "restart_policy.hpp"
 #include "service_copies.hpp"
@@ -27,6 +28,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <optional>
@@ -187,7 +189,32 @@ LaunchRequest launch_request(const RunArguments& arguments, const std::string& p
   request.listening_socket = holding.listening_socket();
   request.lock_descriptor = lease.lock_descriptor();
   request.kill_grace = kill_grace;
+  request.forking = arguments.forking;
   return request;
+}
+
+// --forking and --pid-file: checked before anything is taken. Returns the pid file's absolute path
+// (the keeper reads it from the directory `run` was started in), or empty.
+std::string checked_pid_file(const RunArguments& arguments) {
+  if (!arguments.forking) {
+    if (!arguments.pid_file.empty()) {
+      throw UsageError("--pid-file names the main process of a daemon run with --forking: add --forking");
+    }
+    return {};
+  }
+  if (!arguments.ready.empty()) {
+    throw UsageError(
+        "--ready does not apply with --forking: a forking service is ready when CMD's start-up ends (CMD exits 0, "
+        "and the pid file names the main process); leave --ready out");
+  }
+  if (arguments.pid_file.empty()) {
+    return {};
+  }
+  auto path = std::filesystem::absolute(arguments.pid_file).string();
+  if (auto problem = unusable_pid_file(path); !problem.empty()) {
+    throw UsageError(problem);
+  }
+  return path;
 }
 
 std::unique_ptr<PortShield> shield(Holding& holding, Supervisor& supervisor, PortLostHandler on_port_lost) {
@@ -236,7 +263,8 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
       ->check(CLI::IsMember({"notify", "accept"}));
   command
       ->add_option("--ready-timeout", arguments.ready_timeout,
-                   "how long a reloaded copy may take to be ready (default 30s)")
+                   "how long a reloaded copy may take to be ready, and with --forking --pid-file how long the pid "
+                   "file may take to name the main process once CMD's start-up ended (default 30s)")
       ->type_name("DURATION");
   command
       ->add_option("--wait", arguments.wait,
@@ -249,6 +277,14 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
                    "replaced (repeatable): for servers that read their port from a config file")
       ->type_name("SRC:DST")
       ->allow_extra_args(false);  // one value per --template: SERVICE follows
+  command->add_flag("--forking", arguments.forking,
+                    "CMD daemonizes (systemd's Type=forking): its exit with status 0 ends the start-up, and the "
+                    "service is what it leaves running, followed until its last process (or the --pid-file's) ends");
+  command
+      ->add_option("--pid-file", arguments.pid_file,
+                   "with --forking: the file the daemon writes its main pid to; that process's end ends the service, "
+                   "and signals go to it")
+      ->type_name("PATH");
   command->add_flag("--quiet", arguments.quiet,
                     "do not print the line that says which port was taken (with --json, a JSON line)");
   add_common_options(*command, arguments.common);
@@ -264,14 +300,15 @@ int run_run_command(const RunArguments& arguments) {
   auto kill_grace = parse_duration(arguments.kill_grace, "--kill-grace");
   auto wait = arguments.wait.empty() ? std::chrono::milliseconds::zero() : parse_duration(arguments.wait, "--wait");
   CopySettings copy_settings;
-  copy_settings.notify_expected = arguments.ready == "notify";
+  auto pid_file = checked_pid_file(arguments);
+  copy_settings.notify_expected = arguments.ready == "notify" || arguments.forking;  // the keeper says READY=1
   copy_settings.probe_connections = arguments.ready == "accept";
   if (copy_settings.probe_connections && arguments.socket) {
     throw UsageError(
         "--ready accept cannot tell whether CMD accepts on a socket that portpool listens on itself (the kernel "
         "accepts connections into its queue first): with --socket, use --ready notify");
   }
-  copy_settings.reload_on_hangup = copy_settings.notify_expected && arguments.socket;
+  copy_settings.reload_on_hangup = arguments.ready == "notify" && arguments.socket;
   copy_settings.ready_timeout = parse_duration(arguments.ready_timeout, "--ready-timeout");
   auto restart = restart_policy(arguments.restart, parse_duration(arguments.restart_delay, "--restart-delay"),
                                 arguments.max_restarts);
@@ -303,8 +340,10 @@ int run_run_command(const RunArguments& arguments) {
       render_templates(templates, values);
     };
   }
-  ServiceCopies copies(supervisor, holding.port(), launch_request(arguments, program, holding, kill_grace),
-                       copy_settings);
+  auto request = launch_request(arguments, program, holding, kill_grace);
+  request.pid_file = pid_file;
+  request.pid_file_timeout = copy_settings.ready_timeout;
+  ServiceCopies copies(supervisor, holding.port(), std::move(request), copy_settings);
   auto on_port_lost = lost_port_handler(arguments, supervisor, kill_grace, port_lost);
   on_claims_lost = [&on_port_lost, &holding, &arguments](const std::string& message) {
     on_port_lost(holding.port().port(), arguments.service, "its fleet claim: " + message);
@@ -320,8 +359,10 @@ int run_run_command(const RunArguments& arguments) {
     if (supervisor.stop_requested() || !restart.wants(status, restarts)) {
       return status;
     }
-    std::cerr << fmt::format("portpool: CMD exited with status {}; restarting it ({} of {}), port {} stays held\n",
-                             status, restarts + 1, restart.limit_text(), holding.port().port());
+    std::cerr << fmt::format("portpool: {} with status {}; restarting {} ({} of {}), port {} stays held\n",
+                             arguments.forking ? "the service (what CMD's start-up left) ended" : "CMD exited", status,
+                             arguments.forking ? "CMD" : "it", restarts + 1, restart.limit_text(),
+                             holding.port().port());
     if (!supervisor.pause(restart.delay)) {
       return status;
     }

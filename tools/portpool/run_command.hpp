@@ -2,7 +2,8 @@
 
 // `portpool run [--instance N|auto] [--socket] [--on-lost term|warn] [--kill-grace D]
 //               [--restart no|on-failure|always] [--restart-delay D] [--max-restarts N]
-//               [--ready notify|accept] [--ready-timeout D] [--wait D] [--etcd URL[,URL...] ...]
+//               [--ready notify|accept] [--ready-timeout D] [--wait D] [--forking [--pid-file PATH]]
+//               [--etcd URL[,URL...] ...]
 //               SERVICE -- CMD...`:
 // takes a port of SERVICE's pool (waiting up to --wait for one to be released), runs CMD's process
 // tree with it, holds it until the tree is gone.
@@ -33,6 +34,8 @@ struct RunArguments {
   std::string wait;                    ///< empty: no wait for an exhausted pool
   bool quiet = false;                  ///< no line saying which port was taken
   std::vector<std::string> templates;  ///< --template SRC:DST
+  bool forking = false;                ///< CMD's exit 0 ends its start-up; the service is the tree it leaves
+  std::string pid_file;                ///< with forking: the file the daemon writes its main pid to, or empty
   DescriptionArguments description;
   FleetRunArguments fleet;
   std::string service;
@@ -41,7 +44,8 @@ struct RunArguments {
 
 CLI::App* add_run_command(CLI::App& app, RunArguments& arguments);
 
-/// @returns CMD's exit status (of its last run), or 128 + the signal that killed it.
+/// @returns CMD's exit status (of its last run), or 128 + the signal that killed it; with --forking,
+/// after a successful start-up, the main process's (docs/cli.md).
 int run_run_command(const RunArguments& arguments);
 
 }  // namespace portpool::cli

@@ -25,6 +25,18 @@ namespace {
 constexpr std::array<int, 6> forwarded_signals{SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 constexpr std::array<int, 4> stop_signals{SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 
+// A forking service's keeper forwards the signal itself: after CMD's start-up, CMD's group is no
+// longer the service.
+void signal_copy(const LaunchedCommand& copy, int number) {
+  if (copy.forking) {
+    sigval value{};
+    value.sival_int = number;
+    ::sigqueue(copy.keeper, forwarded_signal(), value);
+  } else {
+    ::kill(-copy.command, number);
+  }
+}
+
 sigset_t supervised_signals() {
   sigset_t set;
   sigemptyset(&set);
@@ -130,10 +142,10 @@ void Supervisor::kill_trees() const {
 
 void Supervisor::forward(int number) const {
   if (running_.command > 0) {
-    ::kill(-running_.command, number);
+    signal_copy(running_, number);
   }
   if (candidate_) {
-    ::kill(-candidate_->command, number);
+    signal_copy(*candidate_, number);
   }
 }
 
@@ -160,14 +172,14 @@ void Supervisor::drop_candidate() {
 }
 
 void Supervisor::retire(const LaunchedCommand& copy) {
-  ::kill(-copy.command, SIGTERM);
+  signal_copy(copy, SIGTERM);
   retired_.push_back(copy);
 }
 
 void Supervisor::end_retired() {
   drop_candidate();
   for (const auto& copy : retired_) {
-    ::kill(-copy.command, SIGTERM);
+    signal_copy(copy, SIGTERM);
     while (::waitpid(copy.keeper, nullptr, 0) < 0 && errno == EINTR) {
     }
   }
@@ -208,7 +220,9 @@ void Supervisor::handle(const signalfd_siginfo& signal) {
     reload_();
     return;
   }
-  if (std::find(stop_signals.begin(), stop_signals.end(), number) != stop_signals.end()) {
+  // A daemon that forked takes SIGHUP for "reload" (nginx, haproxy): forwarded, it stops nothing.
+  const bool reload = number == SIGHUP && running_.forking;
+  if (!reload && std::find(stop_signals.begin(), stop_signals.end(), number) != stop_signals.end()) {
     stop_requested_ = true;
     if (running_.command <= 0) {
       context_.stop();  // between two runs: there is nothing to wait for
@@ -275,7 +289,7 @@ int Supervisor::keeper_result() {
     while (::waitpid(running_.keeper, &status, 0) < 0 && errno == EINTR) {
     }
   }
-  end_process_tree(running_.command, kill_grace_);
+  end_process_tree(running_.forking ? 0 : running_.command, kill_grace_);
   if (!failure_) {
     failure_ = fmt::format("the keeper of CMD's process tree (pid {}) was killed by signal {}", running_.keeper,
                            WTERMSIG(*keeper_status_));

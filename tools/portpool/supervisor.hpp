@@ -38,7 +38,9 @@ class Supervisor {
   boost::asio::io_context& context() noexcept { return context_; }
 
   /// Runs the context until the keeper of `launched` ends, forwarding signals to CMD's process
-  /// group; returns CMD's exit status, or 128 + the signal that killed it.
+  /// group (a forking service's through its keeper, which knows what the service is now); returns
+  /// the keeper's exit status: CMD's, or 128 + the signal that killed it (see keeper.hpp for a
+  /// forking service).
   /// @throws CommandError (71) when the signals or the keeper's status cannot be read, once CMD's
   /// tree has been ended.
   int supervise(const LaunchedCommand& launched);
@@ -52,7 +54,8 @@ class Supervisor {
   /// first (end_by_signal), so that they keep to the same time should `portpool` die meanwhile.
   void end_child_within(std::chrono::milliseconds grace);
 
-  /// Whether `portpool` was asked to stop (SIGINT, SIGTERM, SIGHUP or SIGQUIT): CMD is not restarted.
+  /// Whether `portpool` was asked to stop (SIGINT, SIGTERM, SIGHUP or SIGQUIT; SIGHUP not for a
+  /// forking service, which takes it for a reload): CMD is not restarted.
   bool stop_requested() const noexcept { return stop_requested_; }
 
   /// Waits `delay` between two runs of CMD; false when asked to stop meanwhile.
