@@ -269,7 +269,8 @@ void LivenessMonitor::finish(const std::shared_ptr<Check>& check, std::optional<
   record(fmt::format("failed {} of {}: {}", failures_, settings_.failures, reason));
   if (failures_ >= settings_.failures) {
     stop();
-    on_unresponsive_(fmt::format("liveness check failed {} times in a row: {}", failures_, reason));
+    on_unresponsive_(
+        fmt::format("liveness check failed {} {} in a row: {}", failures_, failures_ == 1 ? "time" : "times", reason));
   }
 }
 

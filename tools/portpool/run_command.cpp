@@ -364,7 +364,10 @@ int run_run_command(const RunArguments& arguments) {
   std::optional<LivenessMonitor> monitor;
   if (liveness) {
     monitor.emplace(supervisor.context(), holding.port().port(), *liveness, liveness_recorder(holding.port()),
-                    [&supervisor, &unresponsive, kill_grace](const std::string& reason) {
+                    [&supervisor, &unresponsive, &port_lost, kill_grace](const std::string& reason) {
+                      if (supervisor.stop_requested() || port_lost) {
+                        return;  // CMD is being stopped already, and is not restarted
+                      }
                       std::cerr << fmt::format(
                           "portpool: {}; stopping CMD (SIGTERM, and SIGKILL to its whole tree after --kill-grace)\n",
                           reason);
