@@ -62,6 +62,16 @@ std::string printable_reason(const std::string& reason) {
   return text;
 }
 
+std::string reading_failure(const boost::system::error_code& error) {
+  if (error == boost::asio::error::eof) {
+    return "the connection was closed without an answer";
+  }
+  if (error == boost::asio::error::not_found) {
+    return fmt::format("the answer is not HTTP (no status line in its first {} bytes)", longest_status_line);
+  }
+  return error.message();
+}
+
 }  // namespace
 
 std::optional<LivenessSettings> liveness_settings(const std::string& check, const std::string& interval,
@@ -129,8 +139,6 @@ LivenessMonitor::LivenessMonitor(boost::asio::io_context& context, std::uint16_t
       on_outcome_(std::move(on_outcome)),
       on_unresponsive_(std::move(on_unresponsive)),
       next_check_(context) {}
-
-LivenessMonitor::~LivenessMonitor() { stop(); }
 
 void LivenessMonitor::watch() {
   stop();
@@ -226,9 +234,7 @@ void LivenessMonitor::read_status_line(const std::shared_ptr<Check>& check) {
         }
         auto where = fmt::format("GET {} on port {}", settings_.path, port_);
         if (error) {
-          finish(check, error == boost::asio::error::eof
-                            ? fmt::format("{}: the connection was closed without an answer", where)
-                            : fmt::format("{}: {}", where, error.message()));
+          finish(check, fmt::format("{}: {}", where, reading_failure(error)));
           return;
         }
         std::string_view line(check->response.data(), length - 2);

@@ -52,7 +52,7 @@ class LivenessMonitor {
   LivenessMonitor& operator=(const LivenessMonitor&) = delete;
   LivenessMonitor(LivenessMonitor&&) = delete;
   LivenessMonitor& operator=(LivenessMonitor&&) = delete;
-  ~LivenessMonitor();
+  ~LivenessMonitor() = default;
 
   /// A copy of CMD has just started: its start period begins, and its checks.
   void watch();
