@@ -245,6 +245,11 @@ TEST_CASE("run --liveness options are validated: 64 with a clear message, nothin
     std::vector<std::string> options;
     std::string message;
   };
+  std::vector<std::string> full_metadata{"--liveness", "tcp"};
+  for (int entry = 0; entry < 16; ++entry) {
+    full_metadata.emplace_back("--meta");
+    full_metadata.push_back(fmt::format("key{}=value", entry));
+  }
   for (const auto& [options, message] : std::vector<Case>{
            {{"--liveness", "udp"}, "--liveness udp is not a check: give http:PATH"},
            {{"--liveness", "http:health"}, "--liveness http:health: the path must start with '/'"},
@@ -256,7 +261,8 @@ TEST_CASE("run --liveness options are validated: 64 with a clear message, nothin
            {{"--liveness", "tcp", "--liveness-interval", "0ms"}, "--liveness-interval 0ms is too short"},
            {{"--liveness", "tcp", "--liveness-start-period", "soon"}, "--liveness-start-period soon is not a duration"},
            {{"--liveness-failures", "2"}, "--liveness-failures is for --liveness, which is not given"},
-           {{"--liveness", "tcp", "--meta", "liveness=fine"}, "the metadata key 'liveness' is where --liveness"}}) {
+           {{"--liveness", "tcp", "--meta", "liveness=fine"}, "the metadata key 'liveness' is where --liveness"},
+           {full_metadata, "the description of 'web' has no room for it: 17 metadata entries are too many"}}) {
     auto result = fixture.run(options, {PORTPOOL_CLI_CHILD, "env"});
     INFO(result.err);
     CHECK(result.exit_code == 64);
