@@ -84,7 +84,8 @@ time.sleep(3600)
 )";
 
 std::optional<std::string> python() {
-  std::istringstream path(std::getenv("PATH") != nullptr ? std::getenv("PATH") : "");
+  const char* variable = std::getenv("PATH");
+  std::istringstream path(variable != nullptr ? variable : "");
   for (std::string directory; std::getline(path, directory, ':');) {
     auto candidate = std::filesystem::path(directory) / "python3";
     if (!directory.empty() && ::access(candidate.c_str(), X_OK) == 0) {
