@@ -60,6 +60,34 @@ TEST_CASE("a description is published with the hold and read back by the registr
   CHECK(again->readiness == Readiness::ready);
 }
 
+TEST_CASE("a metadata entry set while the port is held is published, and one the limits refuse changes nothing") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  auto options = options_in(directory);
+  options.description = full_description();
+  PortPoolManager manager("described", ports.ports(), options);
+  auto lease = manager.acquire();
+  lease.set_metadata("liveness", "ok");
+  lease.set_metadata("type", "api v2");
+  auto expected = full_description();
+  expected.metadata["liveness"] = "ok";
+  expected.metadata["type"] = "api v2";
+  auto holder = Registry::holder_of(lease.port(), options);
+  REQUIRE(holder.has_value());
+  CHECK(holder->description == expected);
+
+  REQUIRE_THROWS_WITH(lease.set_metadata("liveness", "line\nport=1"),
+                      Contains("the metadata value of 'liveness' is invalid"));
+  REQUIRE_THROWS_WITH(lease.set_metadata("bad key", "x"), Contains("the metadata key 'bad key' is invalid"));
+  holder = Registry::holder_of(lease.port(), options);
+  REQUIRE(holder.has_value());
+  CHECK(holder->description == expected);
+
+  lease.release();
+  lease.set_metadata("liveness", "failed");  // a lease that holds nothing has no record to change
+  CHECK(Registry::holders(options).empty());
+}
+
 TEST_CASE("an invalid description is refused with the reason before any port is held") {
   TempDir directory;
   auto ports = ReservedPorts::any(1);

@@ -48,9 +48,9 @@ struct LockFileIdentity {
 /// its child uses the port, or pass the child `lock_descriptor()`.
 ///
 /// Thread safety: const members may be called from several threads at once; release(),
-/// set_readiness(), assignment and destruction need that no other thread uses the lease meanwhile
-/// (two threads releasing one lease race). A lease may be released on another thread than the one
-/// that acquired it; distinct leases are independent.
+/// set_readiness(), set_metadata(), assignment and destruction need that no other thread uses the
+/// lease meanwhile (two threads releasing one lease race). A lease may be released on another
+/// thread than the one that acquired it; distinct leases are independent.
 ///
 /// @code
 /// portpool::PortPoolManager manager("api", {9000, 9001, 9002});
@@ -120,6 +120,19 @@ class PortLease {
   /// lease.set_readiness(portpool::Readiness::ready);
   /// @endcode
   void set_readiness(Readiness readiness);
+
+  /// Sets one metadata entry of this lease's description (adds `key`, or replaces its value) and
+  /// rewrites the holder record, for values that change while the port is held, such as the
+  /// outcome of a health check: `Registry` readers (`portpool status --json`, the gateway) see it
+  /// in the description's metadata. Does nothing on a lease that no longer holds its port.
+  /// @throws ConfigError when the key or value is invalid or the description would outgrow its
+  /// limits (see ServiceDescription); the record is then unchanged.
+  /// @throws LockDirError when the record cannot be written (full or failing filesystem).
+  ///
+  /// @code
+  /// lease.set_metadata("liveness", "ok");
+  /// @endcode
+  void set_metadata(const std::string& key, std::string value);
 
   /// The open descriptor of the lock file (close-on-exec), or -1 when the lease holds nothing.
   /// For launchers: a duplicate passed to a child process (without close-on-exec) keeps the port

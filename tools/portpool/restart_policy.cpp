@@ -21,7 +21,7 @@ bool clean_exit(int exit_status) {
 }  // namespace
 
 bool RestartPolicy::wants(int exit_status, int restarts) const {
-  if (max_restarts >= 0 && restarts >= max_restarts) {
+  if (!within_limit(restarts)) {
     return false;
   }
   switch (when) {

@@ -18,6 +18,10 @@ struct RestartPolicy {
   /// SIGTERM or SIGPIPE (systemd's "clean" exits); always: whatever the status.
   bool wants(int exit_status, int restarts) const;
 
+  /// Whether --max-restarts leaves room for another restart after `restarts` (a liveness
+  /// restart, which is not the policy's to decide, counts against the limit too).
+  bool within_limit(int restarts) const { return max_restarts < 0 || restarts < max_restarts; }
+
   /// "5" or "no limit".
   std::string limit_text() const;
 };

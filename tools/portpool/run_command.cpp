@@ -8,6 +8,7 @@
 #include "exhaustion_json.hpp"
 #include "exit_codes.hpp"
 #include "instance_choice.hpp"
+#include "liveness.hpp"
 #include "machine_output.hpp"
 #include "pid_file.hpp"
 #include "resource_limits.hpp"
@@ -17,6 +18,8 @@
 
 #include <portpool/instance_manager.hpp>
 #include <portpool/port_shield.hpp>
+#include <portpool/service_description.hpp>
+#include <portpool/service_port_table.hpp>
 
 #include <unistd.h>
 
@@ -230,6 +233,38 @@ std::unique_ptr<PortShield> shield(Holding& holding, Supervisor& supervisor, Por
   return std::make_unique<PortShield>(executor, *holding.lease, std::move(on_lost), options);
 }
 
+// --liveness shows the outcome of its last check in the holder record's metadata: the description
+// must leave room for that entry.
+void require_room_for_liveness(const ServicePortTable& table, const std::string& service,
+                               const ServiceDescription& description) {
+  auto described = with_defaults(description, table.description(service));
+  if (described.metadata.count(liveness_metadata_key) != 0) {
+    throw UsageError(fmt::format(
+        "the metadata key '{}' is where --liveness shows the outcome of its last check: give your entry another key",
+        liveness_metadata_key));
+  }
+  described.metadata[liveness_metadata_key] = std::string(detail::max_metadata_value_length, 'x');
+  auto problem = detail::description_problem(described);
+  if (!problem.empty()) {
+    throw UsageError(fmt::format(
+        "--liveness shows the outcome of its last check in the metadata entry '{}' (up to {} bytes), and the "
+        "description of '{}' has no room for it: {}",
+        liveness_metadata_key, detail::max_metadata_value_length, service, problem));
+  }
+}
+
+// A record that cannot be rewritten (a full lock directory) costs only the registry's view of the checks.
+std::function<void(const std::string&)> liveness_recorder(PortLease& lease) {
+  return [&lease](const std::string& outcome) {
+    try {
+      lease.set_metadata(liveness_metadata_key, outcome);
+    } catch (const std::exception& error) {
+      std::cerr << fmt::format("portpool: cannot record the liveness check '{}': {}\n", outcome,
+                               printable_lines(error.what()));
+    }
+  };
+}
+
 }  // namespace
 
 CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
@@ -285,6 +320,25 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
                    "with --forking: the file the daemon writes its main pid to; that process's end ends the service, "
                    "and signals go to it")
       ->type_name("PATH");
+  command
+      ->add_option("--liveness", arguments.liveness,
+                   "check that CMD answers on the port, every --liveness-interval: http:PATH (a GET of PATH answered "
+                   "2xx or 3xx) or tcp (a connection); after --liveness-failures failed checks in a row CMD is "
+                   "restarted, whatever --restart says")
+      ->type_name("http:PATH|tcp");
+  command
+      ->add_option("--liveness-interval", arguments.liveness_interval,
+                   "time between two liveness checks, which is also how long a check may take (default 10s)")
+      ->type_name("DURATION");
+  command
+      ->add_option("--liveness-start-period", arguments.liveness_start_period,
+                   "the failed checks of a new copy of CMD count only once a check succeeded or this has passed "
+                   "since it started (default 30s)")
+      ->type_name("DURATION");
+  command
+      ->add_option("--liveness-failures", arguments.liveness_failures,
+                   "how many failed liveness checks in a row restart CMD (default 3)")
+      ->type_name("N");
   command->add_flag("--quiet", arguments.quiet,
                     "do not print the line that says which port was taken (with --json, a JSON line)");
   add_common_options(*command, arguments.common);
@@ -308,6 +362,8 @@ int run_run_command(const RunArguments& arguments) {
         "--ready accept cannot tell whether CMD accepts on a socket that portpool listens on itself (the kernel "
         "accepts connections into its queue first): with --socket, use --ready notify");
   }
+  auto liveness = liveness_settings(arguments.liveness, arguments.liveness_interval, arguments.liveness_start_period,
+                                    arguments.liveness_failures, arguments.socket);
   copy_settings.reload_on_hangup = arguments.ready == "notify" && arguments.socket;
   copy_settings.ready_timeout = parse_duration(arguments.ready_timeout, "--ready-timeout");
   auto restart = restart_policy(arguments.restart, parse_duration(arguments.restart_delay, "--restart-delay"),
@@ -321,6 +377,9 @@ int run_run_command(const RunArguments& arguments) {
 
   auto options = library_options(arguments.common);
   options.description = description_from(arguments.description);
+  if (liveness) {
+    require_room_for_liveness(table, arguments.service, options.description);
+  }
   bool port_lost = false;
   // The fleet claims' loss comes on their own thread, and is acted on like the shield's on the
   // supervisor's context, which runs only once the port is held and `on_claims_lost` is set.
@@ -348,21 +407,54 @@ int run_run_command(const RunArguments& arguments) {
   on_claims_lost = [&on_port_lost, &holding, &arguments](const std::string& message) {
     on_port_lost(holding.port().port(), arguments.service, "its fleet claim: " + message);
   };
+  bool unresponsive = false;
+  std::optional<LivenessMonitor> monitor;
+  if (liveness) {
+    monitor.emplace(supervisor.context(), holding.port().port(), *liveness, liveness_recorder(holding.port()),
+                    [&supervisor, &unresponsive, &port_lost, kill_grace](const std::string& reason) {
+                      if (supervisor.stop_requested() || port_lost) {
+                        return;  // CMD is being stopped already, and is not restarted
+                      }
+                      std::cerr << fmt::format(
+                          "portpool: {}; stopping CMD (SIGTERM, and SIGKILL to its whole tree after --kill-grace)\n",
+                          reason);
+                      unresponsive = true;
+                      supervisor.end_child_within(kill_grace);
+                    });
+  }
   auto launched = copies.start();
+  if (monitor) {
+    monitor->watch();
+  }
   auto watch = shield(holding, supervisor, on_port_lost);
   for (int restarts = 0;; ++restarts) {
     int status = supervisor.supervise(launched);
     supervisor.end_retired();
+    if (monitor) {
+      monitor->stop();
+    }
     if (port_lost) {
       return exit_after_loss(status);
     }
-    if (supervisor.stop_requested() || !restart.wants(status, restarts)) {
+    if (supervisor.stop_requested()) {
       return status;
     }
-    std::cerr << fmt::format("portpool: {} with status {}; restarting {} ({} of {}), port {} stays held\n",
-                             arguments.forking ? "the service (what CMD's start-up left) ended" : "CMD exited", status,
-                             arguments.forking ? "CMD" : "it", restarts + 1, restart.limit_text(),
-                             holding.port().port());
+    if (std::exchange(unresponsive, false)) {
+      if (!restart.within_limit(restarts)) {
+        std::cerr << fmt::format("portpool: CMD is not restarted: --max-restarts {} reached\n", restart.limit_text());
+        return status;
+      }
+      std::cerr << fmt::format(
+          "portpool: CMD stopped answering and ended with status {}; restarting it ({} of {}), port {} stays held\n",
+          status, restarts + 1, restart.limit_text(), holding.port().port());
+    } else if (restart.wants(status, restarts)) {
+      std::cerr << fmt::format("portpool: {} with status {}; restarting {} ({} of {}), port {} stays held\n",
+                               arguments.forking ? "the service (what CMD's start-up left) ended" : "CMD exited",
+                               status, arguments.forking ? "CMD" : "it", restarts + 1, restart.limit_text(),
+                               holding.port().port());
+    } else {
+      return status;
+    }
     if (!supervisor.pause(restart.delay)) {
       return status;
     }
@@ -370,6 +462,9 @@ int run_run_command(const RunArguments& arguments) {
       return exit_after_loss(status);
     }
     launched = copies.start();
+    if (monitor) {
+      monitor->watch();
+    }
   }
 }
 

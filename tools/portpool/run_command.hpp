@@ -3,10 +3,11 @@
 // `portpool run [--instance N|auto] [--socket] [--on-lost term|warn] [--kill-grace D]
 //               [--restart no|on-failure|always] [--restart-delay D] [--max-restarts N]
 //               [--ready notify|accept] [--ready-timeout D] [--wait D] [--forking [--pid-file PATH]]
-//               [--etcd URL[,URL...] ...]
+//               [--liveness http:PATH|tcp [--liveness-interval D] [--liveness-start-period D]
+//                [--liveness-failures N]] [--etcd URL[,URL...] ...]
 //               SERVICE -- CMD...`:
 // takes a port of SERVICE's pool (waiting up to --wait for one to be released), runs CMD's process
-// tree with it, holds it until the tree is gone.
+// tree with it, holds it until the tree is gone; restarts CMD when it stops answering (--liveness).
 // A fleet-wide service's port is claimed in etcd too (run_ports.hpp).
 
 #include "common_options.hpp"
@@ -36,6 +37,10 @@ struct RunArguments {
   std::vector<std::string> templates;  ///< --template SRC:DST
   bool forking = false;                ///< CMD's exit 0 ends its start-up; the service is the tree it leaves
   std::string pid_file;                ///< with forking: the file the daemon writes its main pid to, or empty
+  std::string liveness;                ///< "http:PATH", "tcp", or empty
+  std::string liveness_interval;       ///< empty: the default
+  std::string liveness_start_period;   ///< empty: the default
+  std::string liveness_failures;       ///< empty: the default
   DescriptionArguments description;
   FleetRunArguments fleet;
   std::string service;

@@ -85,6 +85,7 @@ Supervisor::~Supervisor() {
 }
 
 int Supervisor::supervise(const LaunchedCommand& launched) {
+  ++runs_;
   running_ = launched;
   keeper_status_.reset();
   failure_.reset();
@@ -121,8 +122,9 @@ void Supervisor::end_child_within(std::chrono::milliseconds grace) {
   }
   terminate_child();
   kill_timer_.expires_after(grace);
-  kill_timer_.async_wait([this](const boost::system::error_code& error) {
-    if (!error) {
+  // A run that ended before the grace is not followed by a SIGKILL for the next one (a restart).
+  kill_timer_.async_wait([this, run = runs_](const boost::system::error_code& error) {
+    if (!error && run == runs_) {
       kill_trees();
     }
   });

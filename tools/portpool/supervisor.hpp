@@ -106,6 +106,7 @@ class Supervisor {
   std::function<void()> reload_;
   std::optional<int> keeper_status_;
   std::optional<std::string> failure_;
+  unsigned runs_ = 0;  ///< supervise() calls so far
   bool stop_requested_ = false;
   bool reading_ = false;
 };

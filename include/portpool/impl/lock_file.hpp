@@ -90,6 +90,19 @@ class HeldLock {
     }
   }
 
+  /// Sets one metadata entry of the description (rewrites the record when it was published).
+  /// @throws ConfigError when the description would break its limits (nothing changes then),
+  /// LockDirError when the record cannot be written.
+  void set_metadata(const std::string& key, std::string value) {
+    auto description = holder_.description;
+    description.metadata[key] = std::move(value);
+    validate_description(description);
+    holder_.description = std::move(description);
+    if (published_) {
+      write_holder_record();
+    }
+  }
+
   /// Retires the record, then closes the lock file, which drops the lock. The record is spoilt
   /// (its first byte overwritten) so that, until the next holder writes its own, nobody reads the
   /// old one as the new holder's; a holder that dies without releasing leaves its record in an

@@ -73,6 +73,12 @@ inline void PortLease::set_readiness(Readiness readiness) {
   }
 }
 
+inline void PortLease::set_metadata(const std::string& key, std::string value) {
+  if (held()) {
+    lock_->set_metadata(key, std::move(value));
+  }
+}
+
 inline void PortLease::release() noexcept {
   if (lock_ && lock_->release() && on_event_) {
     try {  // the port is released; only the report of it needs memory
