@@ -78,7 +78,7 @@ class ShieldState;
 /// // A datagram service: a manager whose transport is udp (`transport = "udp"` in its table).
 /// auto lease = dns_manager.acquire();
 /// boost::asio::ip::udp::socket socket(io, {boost::asio::ip::udp::v6(), lease.port()});
-/// portpool::PortShield dns_shield(io.get_executor(), lease, on_lost);  // another program's UDP socket on the port
+/// portpool::PortShield dns_shield(io.get_executor(), lease, on_lost);  // reports other programs' UDP sockets
 /// @endcode
 class PortShield {
  public:

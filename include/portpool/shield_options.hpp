@@ -68,8 +68,8 @@ struct ShieldOptions {
 
   /// Processes besides this one whose listeners on the port (and UDP sockets bound to it) are the
   /// service's own, for example a child the service launched and handed the port to: their
-  /// sockets are not foreign. For a
-  /// plain lease with `expect_listener`, a listener in one of them also satisfies the expectation.
+  /// sockets are not foreign. For a plain lease with `expect_listener`, a listener (or UDP socket)
+  /// in one of them also satisfies the expectation.
   /// A process that has exited, or whose descriptors this process may not read
   /// (`/proc/PID/fd`), has no listeners. Their descriptors are only looked at when the port has
   /// a listener not known to be ours, so an idle port costs nothing more.

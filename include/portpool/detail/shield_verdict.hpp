@@ -2,9 +2,10 @@
 
 // The rules by which a shield decides that its port is lost, over plain facts: what the lock
 // directory's path and the lock file's name name now, which sockets listen on the port (TCP) or are
-// bound to it (UDP) and who has them open, how long the shield has run. No I/O, no clock, no Asio: ShieldState gathers
-// the facts (shield_state.hpp) and the public PortShield words the verdict (impl/port_shield.hpp), so that every rule
-// can be tested with made-up facts (tests/test_detail_shield_verdict.cpp).
+// bound to it (UDP) and who has them open, how long the shield has run. No I/O, no clock, no Asio:
+// ShieldState gathers the facts (shield_state.hpp) and the public PortShield words the verdict
+// (impl/port_shield.hpp), so that every rule can be tested with made-up facts
+// (tests/test_detail_shield_verdict.cpp).
 
 #include <portpool/detail/listener.hpp>
 
@@ -66,8 +67,9 @@ struct SocketHolders {
 
 /// One read of the kernel's tables, for one port.
 struct PortListeners {
-  bool tables_read = true;          ///< false when a table the shield needs could not be read at all (no /proc/net)
-  std::vector<Listener> listeners;  ///< on the port, any address, IPv4 and IPv6: TCP listeners, bound UDP sockets
+  bool tables_read = true;  ///< false when a table the shield needs could not be read at all (no /proc/net)
+  /// on the port, any address, IPv4 and IPv6: TCP listeners and bound UDP sockets
+  std::vector<Listener> listeners;
   SocketHolders holders;
 };
 
