@@ -153,7 +153,7 @@ Expected lost(Loss loss) { return Expected{loss}; }
 Expected foreign(std::uint64_t inode) { return Expected{Loss::foreign_listener, false, inode}; }
 Expected foreign_udp(std::uint64_t inode) { return Expected{Loss::foreign_listener, false, inode, 0, SOCK_DGRAM}; }
 /// listener_gone, with the service's TCP listener, its UDP socket, or both missing.
-Expected gone(bool tcp_missing, bool udp_missing) {
+Expected gone(bool tcp_missing, bool udp_missing) noexcept {
   return Expected{Loss::listener_gone, false, 0, 0, SOCK_STREAM, tcp_missing, udp_missing};
 }
 const Expected tcp_gone = gone(true, false);
