@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/socket.h>
+
 #include <chrono>
 #include <cstdint>
 #include <initializer_list>
@@ -32,6 +34,13 @@ constexpr pid_t stranger = 4200;  // nobody the shield was told about
 Listener listener(std::uint64_t inode, const char* address) {
   auto parsed = portpool::IpAddress::from_string(address);
   return Listener{inode, ListenerAddress{parsed.is_v6(), parsed.v6_bytes()}, port};
+}
+
+/// A UDP socket bound to `address`:port.
+Listener udp_socket(std::uint64_t inode, const char* address) {
+  auto socket = listener(inode, address);
+  socket.type = SOCK_DGRAM;
+  return socket;
 }
 
 /// Who has which socket open, in one read.
@@ -70,6 +79,18 @@ class Facts {
   }
   Facts& lock_file(NameStatus::Found found, FileIdentity identity = {}) {
     facts_.lock_file = NameStatus{found, identity};
+    return *this;
+  }
+  /// The port held for UDP alone (a `udp` lease).
+  Facts& udp() {
+    facts_.service.serves_tcp = false;
+    facts_.service.serves_udp = true;
+    return *this;
+  }
+  /// The port held for TCP and UDP (a `both` lease).
+  Facts& tcp_and_udp() {
+    facts_.service.serves_tcp = true;
+    facts_.service.serves_udp = true;
     return *this;
   }
   Facts& with_acceptor() {
@@ -120,6 +141,9 @@ struct Expected {
   bool needs_confirmation = false;
   std::uint64_t foreign_inode = 0;
   ino_t found_inode = 0;
+  int foreign_type = SOCK_STREAM;
+  bool tcp_missing = false;
+  bool udp_missing = false;
 };
 
 const Expected nothing_lost{};
@@ -127,6 +151,12 @@ const Expected confirm_first{std::nullopt, true};
 
 Expected lost(Loss loss) { return Expected{loss}; }
 Expected foreign(std::uint64_t inode) { return Expected{Loss::foreign_listener, false, inode}; }
+Expected foreign_udp(std::uint64_t inode) { return Expected{Loss::foreign_listener, false, inode, 0, SOCK_DGRAM}; }
+/// listener_gone, with the service's TCP listener, its UDP socket, or both missing.
+Expected gone(bool tcp_missing, bool udp_missing) noexcept {
+  return Expected{Loss::listener_gone, false, 0, 0, SOCK_STREAM, tcp_missing, udp_missing};
+}
+const Expected tcp_gone = gone(true, false);
 Expected replaced_by(ino_t inode) { return Expected{Loss::lock_file_replaced, false, 0, inode}; }
 Expected directory_replaced_by(ino_t inode) { return Expected{Loss::lock_directory_moved, false, 0, inode}; }
 
@@ -216,7 +246,7 @@ const std::vector<Row>& rows() {
       {"expected and absent once the grace period has passed, in the shared read alone -> confirm",
        Facts().expecting(300ms, 300ms), confirm_first},
       {"expected and absent in both reads after the grace period -> listener_gone",
-       Facts().expecting(300ms, 301ms).both({}), lost(Loss::listener_gone)},
+       Facts().expecting(300ms, 301ms).both({}), tcp_gone},
       {"expected, absent in the shared read, listening in the confirmation -> nothing lost",
        Facts().expecting(0ms, 1ms).first({}).confirmation({listener(7, "127.0.0.1")}, Holders().here({7})),
        nothing_lost},
@@ -224,8 +254,7 @@ const std::vector<Row>& rows() {
       {"expected, the acceptor listens -> nothing lost",
        Facts().with_acceptor().expecting(0ms, 1ms).both({listener(acceptor, "::1")}), nothing_lost},
       {"expected, another socket of this process does not stand in for the acceptor -> listener_gone",
-       Facts().with_acceptor().expecting(0ms, 1ms).both({listener(7, "127.0.0.1")}, Holders().here({7})),
-       lost(Loss::listener_gone)},
+       Facts().with_acceptor().expecting(0ms, 1ms).both({listener(7, "127.0.0.1")}, Holders().here({7})), tcp_gone},
       {"expected, a plain lease's listener process listens -> nothing lost",
        Facts().listener_processes({server}).expecting(0ms, 1ms).both({listener(7, "127.0.0.1")},
                                                                      Holders().in(server, {7})),
@@ -239,6 +268,73 @@ const std::vector<Row>& rows() {
       {"a foreign listener is reported rather than the absent listener",
        Facts().expecting(0ms, 1ms).both({listener(7, "127.0.0.1")}), foreign(7)},
       {"no socket table could be read -> no listener verdict", Facts().expecting(0ms, 1ms).tables_unreadable(),
+       nothing_lost},
+
+      // UDP: a bound UDP socket of another program on a port held for UDP, as a foreign listener on one held for
+      // TCP; whose socket is ours is decided the same way.
+      {"a foreign UDP socket in the shared read alone asks for a confirmation",
+       Facts().udp().first({udp_socket(7, "127.0.0.1")}), confirm_first},
+      {"a foreign UDP socket on 127.0.0.1 in both reads -> foreign_listener",
+       Facts().udp().both({udp_socket(7, "127.0.0.1")}), foreign_udp(7)},
+      {"a foreign UDP socket on the IPv4 wildcard -> foreign_listener", Facts().udp().both({udp_socket(7, "0.0.0.0")}),
+       foreign_udp(7)},
+      {"a foreign UDP socket on ::1 -> foreign_listener", Facts().udp().both({udp_socket(7, "::1")}), foreign_udp(7)},
+      {"a foreign UDP socket on the IPv6 wildcard beside our own -> foreign_listener",
+       Facts().udp().both({udp_socket(6, "127.0.0.1"), udp_socket(7, "::")}, Holders().here({6})), foreign_udp(7)},
+      {"a UDP socket open in this process is ours", Facts().udp().first({udp_socket(7, "::")}, Holders().here({7})),
+       nothing_lost},
+      {"a UDP socket open in a listener process is ours",
+       Facts().udp().listener_processes({server}).first({udp_socket(7, "0.0.0.0")}, Holders().in(server, {7})),
+       nothing_lost},
+      {"a UDP socket open in a descendant of a process tree's root is ours",
+       Facts()
+           .udp()
+           .listener_process_trees({launcher})
+           .first({udp_socket(7, "::")}, Holders().tree(launcher, {worker}).in(worker, {7})),
+       nothing_lost},
+      {"a UDP socket of a process the shield was not told about is foreign",
+       Facts().udp().listener_processes({server}).both({udp_socket(7, "::1")}, Holders().in(stranger, {7})),
+       foreign_udp(7)},
+      {"a UDP socket of another program on a port held for TCP alone -> nothing lost",
+       Facts().both({udp_socket(7, "127.0.0.1")}), nothing_lost},
+      {"a listener of another program on a port held for UDP alone -> nothing lost",
+       Facts().udp().both({listener(7, "127.0.0.1")}), nothing_lost},
+      {"a port held for both: a foreign listener -> foreign_listener",
+       Facts().tcp_and_udp().both({listener(7, "127.0.0.1")}), foreign(7)},
+      {"a port held for both: a foreign UDP socket -> foreign_listener",
+       Facts().tcp_and_udp().both({udp_socket(7, "::")}), foreign_udp(7)},
+      {"a port held for both: a foreign UDP socket beside the acceptor -> foreign_listener",
+       Facts().tcp_and_udp().with_acceptor().both({listener(acceptor, "127.0.0.1"), udp_socket(7, "127.0.0.1")}),
+       foreign_udp(7)},
+      {"a UDP socket open in this process is not the acceptor's stand-in nor its rival",
+       Facts().tcp_and_udp().with_acceptor().expecting(0ms, 1ms).both(
+           {listener(acceptor, "127.0.0.1"), udp_socket(7, "127.0.0.1")}, Holders().here({7})),
+       nothing_lost},
+
+      // The service's own socket for UDP, with expect_listener.
+      {"udp, expected, our UDP socket is bound -> nothing lost",
+       Facts().udp().expecting(0ms, 1ms).both({udp_socket(7, "::")}, Holders().here({7})), nothing_lost},
+      {"udp, expected and absent in both reads -> listener_gone, the UDP socket missing",
+       Facts().udp().expecting(0ms, 1ms).both({}), gone(false, true)},
+      {"udp, expected, only our TCP listener -> listener_gone, the UDP socket missing",
+       Facts().udp().expecting(0ms, 1ms).both({listener(7, "127.0.0.1")}, Holders().here({7})), gone(false, true)},
+      {"udp, expected, within the grace period -> nothing lost", Facts().udp().expecting(300ms, 1ms).both({}),
+       nothing_lost},
+      {"both, expected, our listener and our UDP socket -> nothing lost",
+       Facts().tcp_and_udp().expecting(0ms, 1ms).both({listener(6, "127.0.0.1"), udp_socket(7, "127.0.0.1")},
+                                                      Holders().here({6, 7})),
+       nothing_lost},
+      {"both, expected, our listener alone -> listener_gone, the UDP socket missing",
+       Facts().tcp_and_udp().expecting(0ms, 1ms).both({listener(6, "127.0.0.1")}, Holders().here({6})),
+       gone(false, true)},
+      {"both, expected, our UDP socket alone -> listener_gone, the TCP listener missing",
+       Facts().tcp_and_udp().expecting(0ms, 1ms).both({udp_socket(7, "127.0.0.1")}, Holders().here({7})),
+       gone(true, false)},
+      {"both, expected, neither -> listener_gone, both missing", Facts().tcp_and_udp().expecting(0ms, 1ms).both({}),
+       gone(true, true)},
+      {"both, expected, the acceptor listens and our UDP socket is bound in a listener process -> nothing lost",
+       Facts().tcp_and_udp().with_acceptor().listener_processes({server}).expecting(0ms, 1ms).both(
+           {listener(acceptor, "::1"), udp_socket(7, "::1")}, Holders().in(server, {7})),
        nothing_lost},
   };
   return table;
@@ -255,6 +351,11 @@ TEST_CASE("the shield's verdict on made-up facts, rule by rule") {
       if (row.expected.loss == Loss::foreign_listener) {
         CHECK(verdict.foreign.inode == row.expected.foreign_inode);
         CHECK(verdict.foreign.port == port);
+        CHECK(verdict.foreign.type == row.expected.foreign_type);
+      }
+      if (row.expected.loss == Loss::listener_gone) {
+        CHECK(verdict.tcp_missing == row.expected.tcp_missing);
+        CHECK(verdict.udp_missing == row.expected.udp_missing);
       }
       if (row.expected.loss == Loss::lock_file_replaced || row.expected.loss == Loss::lock_directory_moved) {
         CHECK(verdict.found.inode == row.expected.found_inode);

@@ -161,6 +161,78 @@ class ForeignListener {
   portpool::UniqueFd hold_;
 };
 
+/// Another process holding `socket` (a UDP socket bound by bind_udp_on_address(), say), until
+/// destroyed: a forked child that keeps it and closes every other inherited descriptor; this
+/// process closes its own copy, so the socket is the child's alone.
+class SocketInAnotherProcess {
+ public:
+  explicit SocketInAnotherProcess(portpool::UniqueFd socket) {
+    if (!socket) {
+      throw std::runtime_error("no socket to hand to another process");
+    }
+    int ready[2];
+    int hold[2];
+    if (::pipe(ready) != 0 || ::pipe(hold) != 0) {
+      throw std::runtime_error("pipe failed");
+    }
+    pid_ = ::fork();
+    if (pid_ < 0) {
+      throw std::runtime_error("fork failed");
+    }
+    if (pid_ == 0) {  // only async-signal-safe calls from here on
+      ::dup2(socket.get(), 100);
+      ::dup2(ready[1], 101);
+      ::dup2(hold[0], 102);
+      ::close_range(0, 99, 0);
+      ::close_range(103, ~0U, 0);
+      char status = 'H';
+      (void)!::write(101, &status, 1);
+      char ignored = 0;
+      while (::read(102, &ignored, 1) > 0) {
+      }
+      ::_exit(0);
+    }
+    socket.reset();
+    ::close(ready[1]);
+    ::close(hold[0]);
+    hold_.reset(hold[1]);
+    portpool::UniqueFd ready_read(ready[0]);
+    pollfd waiting{ready_read.get(), POLLIN, 0};
+    char status = 'E';
+    if (::poll(&waiting, 1, 20000) != 1 || ::read(ready_read.get(), &status, 1) != 1 || status != 'H') {
+      stop();
+      throw std::runtime_error("the other process did not take the socket");
+    }
+  }
+  SocketInAnotherProcess(const SocketInAnotherProcess&) = delete;
+  SocketInAnotherProcess& operator=(const SocketInAnotherProcess&) = delete;
+  SocketInAnotherProcess(SocketInAnotherProcess&&) = delete;
+  SocketInAnotherProcess& operator=(SocketInAnotherProcess&&) = delete;
+  ~SocketInAnotherProcess() { stop(); }
+
+  pid_t pid() const { return pid_; }
+
+  void stop() {
+    if (pid_ > 0) {
+      hold_.reset();
+      ::kill(pid_, SIGKILL);
+      int status = 0;
+      while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
+      pid_ = -1;
+    }
+  }
+
+ private:
+  pid_t pid_ = -1;
+  portpool::UniqueFd hold_;
+};
+
+/// `address`:`port` as the shield's messages write it: "127.0.0.1:6001", "[::1]:6001".
+std::string endpoint_text(const std::string& address, std::uint16_t port) {
+  return (address.find(':') == std::string::npos ? address : "[" + address + "]") + ":" + std::to_string(port);
+}
+
 /// Whether 127.0.0.2 can be bound (every Linux loopback can, but a container may differ).
 bool second_loopback_available() {
   portpool::UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -180,6 +252,11 @@ struct HeldPort {
   PortPoolManager manager;
   PortLease lease;
 };
+
+Options with_transport(Options options, Transport transport) {
+  options.transport = transport;
+  return options;
+}
 
 ShieldOptions fast(std::chrono::milliseconds interval = 20ms) {
   ShieldOptions options;
@@ -203,14 +280,18 @@ class WatchedLease {
  public:
   enum class Hold { plain, listening };
 
-  explicit WatchedLease(const std::string& service, Hold hold = Hold::plain, unsigned io_threads = 2)
-      : manager_(service, ports_.ports(), options_in(directory_)), io_(io_threads) {
+  explicit WatchedLease(const std::string& service, Hold hold = Hold::plain, unsigned io_threads = 2,
+                        Transport transport = Transport::tcp)
+      : manager_(service, ports_.ports(), with_transport(options_in(directory_), transport)), io_(io_threads) {
     if (hold == Hold::listening) {
       listening_.emplace(manager_.acquire_listening(io_.executor()));
     } else {
       plain_.emplace(manager_.acquire());
     }
   }
+
+  /// A plain lease of a pool of `transport`.
+  WatchedLease(const std::string& service, Transport transport) : WatchedLease(service, Hold::plain, 2, transport) {}
 
   std::uint16_t port() const { return ports_[0]; }
   const TempDir& directory() const { return directory_; }
@@ -499,6 +580,117 @@ TEST_CASE("a third process listening beside a listener process is reported as fo
   CHECK_THAT(intrusion.event.message,
              Contains("pid " + std::to_string(intrusion.intruder)) &&
                  Contains("nor of its listener process (pid " + std::to_string(server.pid()) + ")"));
+}
+
+TEST_CASE(
+    "a UDP socket of another process bound to the port of a udp lease is reported, on any address of either "
+    "family") {
+  const std::vector<const char*> addresses{"127.0.0.1", "::1", "0.0.0.0", "::"};
+  for (const char* address : addresses) {
+    if (!bind_udp_on_address(address, 0)) {
+      PORTPOOL_SKIP("cannot bind a UDP socket to " << address << " on this machine (no IPv6?)");
+    }
+  }
+  const auto* address = GENERATE_COPY(from_range(addresses));
+  CAPTURE(address);
+  WatchedLease watched("dns", Transport::udp);
+  CHECK(watched.lease().transport() == Transport::udp);
+  watched.watch(fast(50ms));
+
+  SocketInAnotherProcess foreign(bind_udp_on_address(address, watched.port()));
+  auto event = watched.wait_for_loss();
+  CHECK(event.reason == LostReason::foreign_listener);
+  CHECK(event.port == watched.port());
+  CHECK(event.service == "dns");
+  CHECK_THAT(event.message, Contains("another program has a UDP socket bound to port " +
+                                     std::to_string(watched.port()) + " ('dns')") &&
+                                Contains(endpoint_text(address, watched.port())) &&
+                                Contains("pid " + std::to_string(foreign.pid())) && Contains("Datagrams sent to"));
+}
+
+TEST_CASE(
+    "this process's own UDP socket on the port of a udp lease is the service's, and its closing is "
+    "listener_gone when expected") {
+  WatchedLease watched("dns", Transport::udp);
+  auto own = bind_udp_on_address("127.0.0.1", watched.port());  // the service's socket: a udp lease holds the lock
+  REQUIRE(own);
+  CHECK(watched.watch_quietly(expecting_listener(0ms), 400ms));
+
+  own.reset();
+  auto event = watched.wait_for_loss();
+  CHECK(event.reason == LostReason::listener_gone);
+  CHECK_THAT(event.message,
+             Contains("no UDP socket of this process is bound to port " + std::to_string(watched.port())));
+}
+
+TEST_CASE("a UDP socket in a process of listener_processes or of a listener_process_trees tree is the service's") {
+  WatchedLease watched("dns", Transport::udp);
+  SocketInAnotherProcess server(bind_udp_on_address("::1", watched.port()));  // a child it handed the socket to
+  auto options = expecting_listener(0ms);
+  SECTION("listener_processes") {
+    options.listener_processes = {server.pid()};
+    CHECK(watched.watch_quietly(options, 400ms));
+    server.stop();  // an exited process has no sockets
+    auto event = watched.wait_for_loss();
+    CHECK(event.reason == LostReason::listener_gone);
+    CHECK_THAT(event.message, Contains("no UDP socket of this process or of its listener process (pid " +
+                                       std::to_string(options.listener_processes.front()) + ")"));
+  }
+  SECTION("listener_process_trees") {
+    options.listener_process_trees = {::getpid()};
+    CHECK(watched.watch_quietly(options, 400ms));
+  }
+  SECTION("neither: foreign") {
+    watched.watch(fast());
+    auto event = watched.wait_for_loss();
+    CHECK(event.reason == LostReason::foreign_listener);
+    CHECK_THAT(event.message, Contains("pid " + std::to_string(server.pid())));
+  }
+}
+
+TEST_CASE("a listener on a udp lease's port is not a loss, nor a UDP socket on a tcp lease's port") {
+  SECTION("a listener of another process, a udp lease") {
+    WatchedLease watched("dns", Transport::udp);
+    ForeignListener foreign("127.0.0.1", watched.port());
+    CHECK(watched.watch_quietly(fast(), 400ms));
+  }
+  SECTION("a UDP socket of another process, a tcp lease") {
+    WatchedLease watched("web");
+    CHECK(watched.lease().transport() == Transport::tcp);
+    SocketInAnotherProcess foreign(bind_udp_on_address("127.0.0.1", watched.port()));
+    CHECK(watched.watch_quietly(fast(), 400ms));
+  }
+}
+
+TEST_CASE("a both lease reports another process's listener and its bound UDP socket alike") {
+  WatchedLease watched("quic", Transport::both);
+  watched.watch(fast(50ms));
+  SECTION("a listener") {
+    ForeignListener foreign("127.0.0.1", watched.port());
+    auto event = watched.wait_for_loss();
+    CHECK(event.reason == LostReason::foreign_listener);
+    CHECK_THAT(event.message, Contains("another program listens on port " + std::to_string(watched.port())));
+  }
+  SECTION("a UDP socket") {
+    SocketInAnotherProcess foreign(bind_udp_on_address("0.0.0.0", watched.port()));
+    auto event = watched.wait_for_loss();
+    CHECK(event.reason == LostReason::foreign_listener);
+    CHECK_THAT(event.message,
+               Contains("has a UDP socket bound to") && Contains("0.0.0.0:" + std::to_string(watched.port())));
+  }
+}
+
+TEST_CASE("a both lease with expect_listener wants the service's listener and its UDP socket") {
+  WatchedLease watched("quic", Transport::both);
+  auto listener = listen_on(watched.port());
+  auto datagrams = bind_udp_on_address("127.0.0.1", watched.port());
+  REQUIRE(datagrams);
+  CHECK(watched.watch_quietly(expecting_listener(0ms), 400ms));
+
+  datagrams.reset();
+  auto event = watched.wait_for_loss();
+  CHECK(event.reason == LostReason::listener_gone);
+  CHECK_THAT(event.message, Contains("no UDP socket of this process is bound to"));
 }
 
 TEST_CASE("closing the listening lease's acceptor is reported as listener_gone when a listener is expected") {
@@ -892,6 +1084,52 @@ TEST_CASE("sock_diag and /proc/net/tcp report the same listeners") {
   CHECK(in_netlink->port == in_proc->port);
   CHECK(in_netlink->address == in_proc->address);
   CHECK(detail::ListenerSnapshot::read()->source() == std::string("sock_diag"));
+}
+
+TEST_CASE("a UDP socket of this process is in the UDP snapshot, typed as one, and not in the TCP one") {
+  auto ports = ReservedPorts::any(1);
+  auto own = bind_udp_on_address("127.0.0.1", ports[0]);
+  REQUIRE(own);
+  auto inode = detail::socket_inode_of_fd(own.get());
+
+  auto udp = detail::ListenerSnapshot::read(SOCK_DGRAM);
+  REQUIRE(udp->listening(ports[0], inode));
+  auto socket = listener_of(udp->on_port(ports[0]), inode);
+  REQUIRE(socket);
+  CHECK(socket->type == SOCK_DGRAM);
+  CHECK(socket->endpoint_text() == "127.0.0.1:" + std::to_string(ports[0]));
+  CHECK(udp->own_inodes().count(inode) == 1);
+  CHECK_FALSE(detail::ListenerSnapshot::read()->listening(ports[0], inode));
+
+  // One shared snapshot per table: shields that watch UDP share theirs as TCP shields share the other.
+  auto shared = detail::ListenerSnapshot::shared(1h, SOCK_DGRAM);
+  CHECK(shared == detail::ListenerSnapshot::shared(1h, SOCK_DGRAM));
+  CHECK(shared != detail::ListenerSnapshot::shared(1h));
+}
+
+TEST_CASE("sock_diag and /proc/net/udp report the same bound UDP sockets") {
+  auto ports = ReservedPorts::any(1);
+  auto own = bind_udp_on_address("127.0.0.1", ports[0]);
+  REQUIRE(own);
+  auto inode = detail::socket_inode_of_fd(own.get());
+
+  std::vector<detail::Listener> from_netlink;
+  if (!detail::netlink_sockets(AF_INET, IPPROTO_UDP, ~0U, from_netlink)) {
+    PORTPOOL_SKIP("NETLINK_SOCK_DIAG is not available here for UDP (the shield uses /proc/net/udp alone)");
+  }
+  std::vector<detail::Listener> from_proc;
+  auto table = detail::read_proc_file("/proc/net/udp");
+  REQUIRE(table);
+  detail::parse_proc_sockets(*table, {}, from_proc);
+
+  auto in_proc = listener_of(from_proc, inode);
+  auto in_netlink = listener_of(from_netlink, inode);
+  REQUIRE(in_proc);
+  REQUIRE(in_netlink);
+  CHECK(in_netlink->port == ports[0]);
+  CHECK(in_proc->port == ports[0]);
+  CHECK(in_netlink->address == in_proc->address);
+  CHECK(detail::ListenerSnapshot::read(SOCK_DGRAM)->source() == std::string("sock_diag"));
 }
 
 TEST_CASE("IPv6 addresses of /proc/net/tcp6 are decoded") {

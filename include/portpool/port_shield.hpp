@@ -32,12 +32,18 @@ class ShieldState;
 ///   processes lock in another directory and can take the port. Seen at once through the same
 ///   inotify watch (events on the directory itself); a rename of a directory above it, by polling,
 ///   every `interval`;
-/// - another process listening on the port (`foreign_listener`), on any address, IPv4 or IPv6:
-///   read from the kernel's socket tables (/proc/net/tcp, /proc/net/tcp6) every `interval`. A
-///   listener is ours when its socket is the `ListeningLease`'s acceptor or is open in this
-///   process or in one of `ShieldOptions::listener_processes`; any other is foreign;
-/// - with `ShieldOptions::expect_listener`, the service's own listener missing once `grace` has
-///   passed (`listener_gone`).
+/// - another process using the port for a transport the lease holds it for (`foreign_listener`), on
+///   any address, IPv4 or IPv6: for a `tcp` lease a socket listening on it, for a `udp` lease a UDP
+///   socket bound to it, for `both` either (`PortLease::transport()`). Read from the kernel's socket
+///   tables (sock_diag, else /proc/net/tcp{,6} and /proc/net/udp{,6}) every `interval`; the UDP
+///   table only when the lease uses UDP, so a `tcp` lease's shield costs what it always did. A
+///   socket is ours when it is the `ListeningLease`'s acceptor or is open in this process or in one
+///   of `ShieldOptions::listener_processes` (or their trees); any other is foreign. The message
+///   says which kind was found ("listens on", "has a UDP socket bound to"): the reason is the same,
+///   since the remedy is (stop that program or move the service). A TCP listener on a port held
+///   for UDP alone, or a UDP socket on one held for TCP alone, is not a loss;
+/// - with `ShieldOptions::expect_listener`, the service's own socket missing once `grace` has
+///   passed (`listener_gone`): its listener for TCP, its bound UDP socket for UDP, both for `both`.
 ///
 /// The callback runs on the shield's strand, at most once: after reporting, the shield stops
 /// watching (create a new shield for a new lease). It must not throw; an exception it throws is
@@ -50,7 +56,9 @@ class ShieldState;
 /// execution context.
 ///
 /// The lease must outlive the shield: stop the shield before releasing, moving or destroying the
-/// lease (a released port is free, and another holder's listener on it would be reported).
+/// lease (a released port is free, and another holder's listener on it would be reported). A `udp`
+/// lease holds the lock only: the service's own UDP socket on the port, opened in this process or
+/// in a process named in the options, is ours.
 ///
 /// A process that sets SO_REUSEPORT on its socket lets another process of the same user listen on
 /// the same address and port beside it; the shield reports that other socket as foreign, which it
@@ -66,11 +74,17 @@ class ShieldState;
 ///   log(lost.message);
 ///   shut_down();
 /// });
+///
+/// // A datagram service: a manager whose transport is udp (`transport = "udp"` in its table).
+/// auto lease = dns_manager.acquire();
+/// boost::asio::ip::udp::socket socket(io, {boost::asio::ip::udp::v6(), lease.port()});
+/// portpool::PortShield dns_shield(io.get_executor(), lease, on_lost);  // reports other programs' UDP sockets
 /// @endcode
 class PortShield {
  public:
-  /// Starts watching `lease` at once (the first check is queued on `executor`). Without a
-  /// listening socket, any listener on the port not open in this process (nor in
+  /// Starts watching `lease` at once (the first check is queued on `executor`), for the transport
+  /// it is held for (`lease.transport()`). Without a listening socket, any listener on the port
+  /// (for `udp`: any UDP socket bound to it) not open in this process (nor in
   /// `options.listener_processes`) is foreign.
   /// @throws ConfigError when the lease holds no port or the options are invalid (interval not
   /// positive, negative grace).
@@ -79,7 +93,8 @@ class PortShield {
 
   /// Starts watching a `ListeningLease`: its acceptor is known exactly (by socket inode), and
   /// with `expect_listener`, `listener_gone` means that this acceptor was closed or no longer
-  /// listens (even if another socket of this process took its place).
+  /// listens (even if another socket of this process took its place). TCP is watched whatever the
+  /// lease's transport (the acceptor is a TCP socket); UDP too when the transport uses it.
   /// @throws ConfigError as above, or when the acceptor is closed.
   PortShield(const boost::asio::any_io_executor& executor, const ListeningLease& lease,
              std::function<void(const ShieldEvent&)> on_lost, ShieldOptions options = {});

@@ -16,8 +16,10 @@ namespace portpool {
 enum class LostReason {
   lock_file_removed,   ///< the lock file was deleted: another process can now lock a new file of that name
   lock_file_replaced,  ///< the lock file's name now names another file (a rename over it, a new file)
-  foreign_listener,    ///< a socket of another process listens on the port
-  listener_gone,       ///< the service's own listener is gone (only with `ShieldOptions::expect_listener`)
+  /// a socket of another process uses the port for a transport the lease holds it for: listens on
+  /// it (TCP), or is bound to it (UDP, for a `udp` or `both` lease); the message says which
+  foreign_listener,
+  listener_gone,  ///< the service's own socket is gone (only with `ShieldOptions::expect_listener`)
   /// the lock directory's path no longer names the directory the lock file is in (the directory,
   /// or one above it, was renamed, replaced by another or deleted): other processes lock their
   /// files elsewhere and can take the port
@@ -58,14 +60,16 @@ struct ShieldOptions {
   /// With `expect_listener`: how long after the shield starts the service may take to listen.
   std::chrono::milliseconds grace{5000};
 
-  /// Report `listener_gone` when, after `grace`, the service does not listen on its port: for a
-  /// `ListeningLease`, when its acceptor no longer listens; for a plain lease, when no socket of
-  /// this process (or of `listener_processes`) listens on the port.
+  /// Report `listener_gone` when, after `grace`, the service does not serve its port for every
+  /// transport the lease is held for. TCP: for a `ListeningLease`, when its acceptor no longer
+  /// listens; for a plain lease, when no socket of this process (or of `listener_processes`)
+  /// listens on the port. UDP (`udp`, `both`): when no UDP socket of theirs is bound to the port.
   bool expect_listener = false;
 
-  /// Processes besides this one whose listeners on the port are the service's own, for example a
-  /// child the service launched and handed the port to: their listeners are not foreign. For a
-  /// plain lease with `expect_listener`, a listener in one of them also satisfies the expectation.
+  /// Processes besides this one whose listeners on the port (and UDP sockets bound to it) are the
+  /// service's own, for example a child the service launched and handed the port to: their
+  /// sockets are not foreign. For a plain lease with `expect_listener`, a listener (or UDP socket)
+  /// in one of them also satisfies the expectation.
   /// A process that has exited, or whose descriptors this process may not read
   /// (`/proc/PID/fd`), has no listeners. Their descriptors are only looked at when the port has
   /// a listener not known to be ours, so an idle port costs nothing more.

@@ -1,10 +1,12 @@
 #pragma once
 
-// A socket in LISTEN state as the kernel's tables report it: plain data, shared by the code that
-// reads the tables (socket_table.hpp) and the rules that judge them (shield_verdict.hpp).
+// A socket in LISTEN state, or a UDP socket bound to a port, as the kernel's tables report it: plain
+// data, shared by the code that reads the tables (socket_table.hpp) and the rules that judge them
+// (shield_verdict.hpp).
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <fmt/format.h>
 
@@ -34,11 +36,12 @@ struct ListenerAddress {
   }
 };
 
-/// One socket in LISTEN state.
+/// One TCP socket in LISTEN state, or one UDP socket bound to a port (what "listens" for datagrams).
 struct Listener {
   std::uint64_t inode = 0;  ///< the socket's inode (what fstat on its descriptor reports as st_ino)
   ListenerAddress address;
   std::uint16_t port = 0;
+  int type = SOCK_STREAM;  ///< SOCK_STREAM for a TCP listener, SOCK_DGRAM for a bound UDP socket
 
   std::string endpoint_text() const {
     return address.is_v6 ? fmt::format("[{}]:{}", address.to_string(), port)

@@ -1,13 +1,15 @@
 #pragma once
 
 // The rules by which a shield decides that its port is lost, over plain facts: what the lock
-// directory's path and the lock file's name name now, which sockets listen on the port and who has
-// them open, how long the shield has run. No I/O, no clock, no Asio: ShieldState gathers the facts
-// (shield_state.hpp) and the public PortShield words the verdict (impl/port_shield.hpp), so that every rule can be
-// tested with made-up facts (tests/test_detail_shield_verdict.cpp).
+// directory's path and the lock file's name name now, which sockets listen on the port (TCP) or are
+// bound to it (UDP) and who has them open, how long the shield has run. No I/O, no clock, no Asio:
+// ShieldState gathers the facts (shield_state.hpp) and the public PortShield words the verdict
+// (impl/port_shield.hpp), so that every rule can be tested with made-up facts
+// (tests/test_detail_shield_verdict.cpp).
 
 #include <portpool/detail/listener.hpp>
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <algorithm>
@@ -51,6 +53,8 @@ struct ServiceSockets {
   std::uint64_t acceptor_inode = 0;  ///< the ListeningLease's acceptor; 0 for a plain lease
   std::vector<pid_t> listener_processes;
   std::vector<pid_t> listener_process_trees;
+  bool serves_tcp = true;   ///< the port is held for TCP: other programs' listeners on it are losses
+  bool serves_udp = false;  ///< the port is held for UDP: other programs' bound UDP sockets on it are losses
 };
 
 /// Who had the sockets of the port's listeners open, as far as the shield looked: it looks no
@@ -63,8 +67,9 @@ struct SocketHolders {
 
 /// One read of the kernel's tables, for one port.
 struct PortListeners {
-  bool tables_read = true;          ///< false when no table could be read at all (no /proc/net)
-  std::vector<Listener> listeners;  ///< on the port, any address, IPv4 and IPv6
+  bool tables_read = true;  ///< false when a table the shield needs could not be read at all (no /proc/net)
+  /// on the port, any address, IPv4 and IPv6: TCP listeners and bound UDP sockets
+  std::vector<Listener> listeners;
   SocketHolders holders;
 };
 
@@ -88,15 +93,23 @@ struct ShieldFacts {
 struct Verdict {
   std::optional<Loss> loss;         ///< none: the port is not lost (or not yet known to be)
   bool needs_confirmation = false;  ///< judge again with a fresh read in `ShieldFacts::confirmation`
-  Listener foreign;                 ///< with foreign_listener: the foreign socket
+  Listener foreign;                 ///< with foreign_listener: the foreign socket (a listener or a UDP socket)
   FileIdentity found;               ///< with lock_file_replaced, lock_directory_moved: what the name names now
                                     ///< (zero when it names nothing)
+  bool tcp_missing = false;         ///< with listener_gone: the service's TCP listener is missing
+  bool udp_missing = false;         ///< with listener_gone: the service's bound UDP socket is missing
 };
 
-/// The listeners of one read, sorted.
+/// The sockets of one read, sorted.
 struct ListenerJudgement {
-  std::vector<Listener> foreign;   ///< not known to be the service's own
-  bool service_listening = false;  ///< the acceptor listens; for a plain lease, any socket of the service
+  std::vector<Listener> foreign;  ///< of a transport the port is held for, not known to be the service's own
+  bool tcp_listening = false;     ///< the acceptor listens; for a plain lease, any TCP socket of the service
+  bool udp_bound = false;         ///< a UDP socket of the service is bound to the port
+
+  /// Whether the service has a socket on the port for each transport it is held for.
+  bool service_serving(const ServiceSockets& service) const noexcept {
+    return (!service.serves_tcp || tcp_listening) && (!service.serves_udp || udp_bound);
+  }
 };
 
 /// Whether `inode` is open in the process `process`, according to `holders`.
@@ -122,15 +135,25 @@ inline bool service_socket(const SocketHolders& holders, const ServiceSockets& s
          std::any_of(roots.begin(), roots.end(), holds_in_tree);
 }
 
-/// Sorts the listeners of one read. The acceptor of a ListeningLease is known exactly, by inode: another
-/// socket of the service does not stand in for it. For a plain lease, any socket of the service does.
+/// Sorts the sockets of one read. Those of a transport the port is not held for are nobody's
+/// concern: a TCP listener on a port held for UDP alone, a UDP socket on a port held for TCP alone.
+/// The acceptor of a ListeningLease is known exactly, by inode: another TCP socket of the service does
+/// not stand in for it. For a plain lease, any TCP socket of the service does.
 inline ListenerJudgement judge_listeners(const PortListeners& read, const ServiceSockets& service) {
   ListenerJudgement judgement;
   for (const auto& listener : read.listeners) {
-    if (service.acceptor_inode != 0 && listener.inode == service.acceptor_inode) {
-      judgement.service_listening = true;
+    bool datagram = listener.type == SOCK_DGRAM;
+    if (datagram ? !service.serves_udp : !service.serves_tcp) {
+      continue;
+    }
+    if (!datagram && service.acceptor_inode != 0 && listener.inode == service.acceptor_inode) {
+      judgement.tcp_listening = true;
     } else if (service_socket(read.holders, service, listener.inode)) {
-      judgement.service_listening = judgement.service_listening || service.acceptor_inode == 0;
+      if (datagram) {
+        judgement.udp_bound = true;
+      } else {
+        judgement.tcp_listening = judgement.tcp_listening || service.acceptor_inode == 0;
+      }
     } else {
       judgement.foreign.push_back(listener);
     }
@@ -203,7 +226,7 @@ inline Verdict shield_verdict(const ShieldFacts& facts) {
   }
   auto first = judge_listeners(facts.first, facts.service);
   bool expected = facts.expect_listener && facts.since_start >= facts.grace;
-  bool gone = expected && !first.service_listening;
+  bool gone = expected && !first.service_serving(facts.service);
   if (first.foreign.empty() && !gone) {
     return verdict;
   }
@@ -221,8 +244,10 @@ inline Verdict shield_verdict(const ShieldFacts& facts) {
       return verdict;
     }
   }
-  if (gone && !second.service_listening) {
+  if (gone && !second.service_serving(facts.service)) {
     verdict.loss = Loss::listener_gone;
+    verdict.tcp_missing = facts.service.serves_tcp && !second.tcp_listening;
+    verdict.udp_missing = facts.service.serves_udp && !second.udp_bound;
   }
   return verdict;
 }

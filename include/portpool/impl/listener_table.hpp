@@ -243,8 +243,8 @@ inline ListenerTable read_listener_table() {
 
 /// Reads the kernel's UDP tables now: every UDP socket bound to a port (the ones a datagram
 /// service's port must be free of, connected ones included), through sock_diag, else
-/// /proc/net/udp and /proc/net/udp6. The entries are Listeners: a bound UDP socket is what
-/// "listens" for datagrams.
+/// /proc/net/udp and /proc/net/udp6. The entries are Listeners of type SOCK_DGRAM: a bound UDP
+/// socket is what "listens" for datagrams.
 inline ListenerTable read_udp_socket_table() {
   ListenerTable table;
   constexpr std::uint32_t every_state = ~0U;
@@ -275,6 +275,9 @@ inline ListenerTable read_udp_socket_table() {
   table.listeners.erase(std::remove_if(table.listeners.begin(), table.listeners.end(),
                                        [](const Listener& socket) { return socket.port == 0; }),
                         table.listeners.end());
+  for (auto& socket : table.listeners) {
+    socket.type = SOCK_DGRAM;
+  }
   return table;
 }
 

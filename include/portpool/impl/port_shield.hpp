@@ -10,11 +10,14 @@
 #include <portpool/detail/shield_verdict.hpp>
 #include <portpool/impl/shield_state.hpp>
 #include <portpool/impl/socket_table.hpp>
+#include <portpool/transport.hpp>
 #include <portpool/unique_fd.hpp>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <boost/asio/ip/tcp.hpp>
+
+#include <sys/socket.h>
 
 #include <functional>
 #include <memory>
@@ -42,7 +45,8 @@ inline ShieldTarget shield_target(const PortLease& lease, ShieldOptions options)
   target.opened_directory = FileIdentity{directory->device, directory->inode};
   target.lock_name = held_lock_of(lease)->lock_name();
   target.locked = FileIdentity{identity.device, identity.inode};
-  target.sockets = ServiceSockets{0, std::move(options.listener_processes), std::move(options.listener_process_trees)};
+  target.sockets = ServiceSockets{0, std::move(options.listener_processes), std::move(options.listener_process_trees),
+                                  uses_tcp(lease.transport()), uses_udp(lease.transport())};
   target.interval = options.interval;
   target.grace = options.grace;
   target.expect_listener = options.expect_listener;
@@ -63,6 +67,7 @@ inline ShieldTarget shield_target(const ListeningLease& listening, ShieldOptions
   if (target.sockets.acceptor_inode == 0) {
     throw ConfigError(fmt::format("the acceptor of port {} is not a socket", target.port));
   }
+  target.sockets.serves_tcp = true;  // the acceptor is a TCP socket, whatever the lease's transport
   return target;
 }
 
@@ -133,15 +138,30 @@ inline std::string lock_directory_moved_message(const ShieldTarget& target, cons
 
 inline std::string foreign_listener_message(const ShieldTarget& target, const ShieldReport& report) {
   const auto& owner = report.foreign_owner;
+  const auto& foreign = report.verdict.foreign;
+  bool datagram = foreign.type == SOCK_DGRAM;
   return fmt::format(
-      "another program listens on {}: {}{} is not a socket of {}{}. Whatever connects to port {} may reach it "
-      "instead of this service; stop that program or move this service to another port",
-      shielded_port(target), describe_listener(report.verdict.foreign), owner.empty() ? std::string{} : " of " + owner,
-      service_processes(target.sockets, "nor"), target.sockets.acceptor_inode != 0 ? " nor the lease's acceptor" : "",
-      target.port);
+      "another program {} {}: {}{} is not a socket of {}{}. {} port {} may reach it instead of this service; stop "
+      "that program or move this service to another port",
+      datagram ? "has a UDP socket bound to" : "listens on", shielded_port(target), describe_listener(foreign),
+      owner.empty() ? std::string{} : " of " + owner, service_processes(target.sockets, "nor"),
+      !datagram && target.sockets.acceptor_inode != 0 ? " nor the lease's acceptor" : "",
+      datagram ? "Datagrams sent to" : "Whatever connects to", target.port);
 }
 
 inline std::string listener_gone_message(const ShieldTarget& target, const ShieldReport& report) {
+  const auto& verdict = report.verdict;
+  if (verdict.udp_missing) {
+    auto processes = service_processes(target.sockets, "or");
+    auto missing = verdict.tcp_missing
+                       ? fmt::format("no socket of {} listens on {} for TCP nor is bound to it for UDP", processes,
+                                     shielded_port(target))
+                       : fmt::format("no UDP socket of {} is bound to {}", processes, shielded_port(target));
+    return fmt::format(
+        "{}, {} ms after the shield started (grace {} ms). Clients cannot reach the service; start its sockets or "
+        "release the port",
+        missing, report.waited.count(), target.grace.count());
+  }
   if (target.sockets.acceptor_inode != 0) {
     return fmt::format(
         "the service's listener on {} is gone: the lease's acceptor (socket inode {}) no longer listens, {} ms after "

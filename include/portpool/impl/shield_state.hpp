@@ -4,11 +4,13 @@
 // queued, so that a shield destroyed with a check pending never calls back nor touches freed memory.
 //
 // Only the I/O lives here: the strand, the timer, the inotify subscription, the reads of the lock
-// file's name, of the socket tables and of /proc. What the facts mean is decided by
-// shield_verdict.hpp; what the report says, by the public PortShield (impl/port_shield.hpp).
+// file's name, of the socket tables (TCP listeners, and bound UDP sockets for a port held for UDP)
+// and of /proc. What the facts mean is decided by shield_verdict.hpp; what the report says, by the
+// public PortShield (impl/port_shield.hpp).
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <algorithm>
@@ -60,6 +62,18 @@ struct ShieldReport {
   Verdict verdict;
   std::string foreign_owner;            ///< with foreign_listener: "pid N (command)", or empty when not visible
   std::chrono::milliseconds waited{0};  ///< since the shield started
+};
+
+/// The snapshots one check reads: the TCP listeners for a port held for TCP, the bound UDP sockets
+/// for one held for UDP; null for a transport the port is not held for.
+struct SocketTables {
+  std::shared_ptr<const ListenerSnapshot> listeners;
+  std::shared_ptr<const ListenerSnapshot> udp_sockets;
+
+  /// The snapshot `socket` was read from.
+  const ListenerSnapshot& of(const Listener& socket) const {
+    return socket.type == SOCK_DGRAM ? *udp_sockets : *listeners;
+  }
 };
 
 /// The shared state of a shield: everything the strand's handlers touch. Handlers hold it by
@@ -212,19 +226,43 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
     facts.lock_directory = name_status(AT_FDCWD, target_.lock_directory.c_str());
   }
 
-  // The listeners on the port in `snapshot`, with their holders looked up only as far as needed to
-  // tell every listener's owner, cheapest first: this process's descriptors, then those of the
+  // The tables of the transports the port is held for: the shared snapshots, or (`max_age` empty)
+  // fresh reads. A port held for TCP alone never reads the UDP table, nor one held for UDP alone the
+  // TCP one.
+  SocketTables read_tables(std::optional<std::chrono::nanoseconds> max_age) const {
+    auto snapshot = [&](int type) {
+      return max_age ? ListenerSnapshot::shared(*max_age, type) : ListenerSnapshot::read(type);
+    };
+    SocketTables tables;
+    if (target_.sockets.serves_tcp) {
+      tables.listeners = snapshot(SOCK_STREAM);
+    }
+    if (target_.sockets.serves_udp) {
+      tables.udp_sockets = snapshot(SOCK_DGRAM);
+    }
+    return tables;
+  }
+
+  // The sockets on the port in `tables`, with their holders looked up only as far as needed to
+  // tell every socket's owner, cheapest first: this process's descriptors, then those of the
   // listener processes and tree roots, then (one walk of /proc per root) the roots' descendants.
   // An idle port, or one where only the acceptor listens, costs no scan at all.
-  PortListeners observe(const ListenerSnapshot& snapshot) const {
-    PortListeners seen{snapshot.complete(), snapshot.on_port(target_.port), {}};
+  PortListeners observe(const SocketTables& tables) const {
+    PortListeners seen;
+    for (const auto* snapshot : {tables.listeners.get(), tables.udp_sockets.get()}) {
+      if (snapshot != nullptr) {
+        seen.tables_read = seen.tables_read && snapshot->complete();
+        const auto& on_port = snapshot->on_port(target_.port);
+        seen.listeners.insert(seen.listeners.end(), on_port.begin(), on_port.end());
+      }
+    }
     const auto& sockets = target_.sockets;
     auto explained = [&] { return judge_listeners(seen, sockets).foreign.empty(); };
     if (explained()) {
       return seen;
     }
     for (const auto& listener : seen.listeners) {
-      if (snapshot.own_inodes().count(listener.inode) != 0) {
+      if (tables.of(listener).own_inodes().count(listener.inode) != 0) {
         seen.holders.this_process.insert(listener.inode);
       }
     }
@@ -232,10 +270,10 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
       return seen;
     }
     for (auto process : sockets.listener_processes) {
-      note_sockets_of(process, snapshot, seen);
+      note_sockets_of(process, tables, seen);
     }
     for (auto root : sockets.listener_process_trees) {
-      note_sockets_of(root, snapshot, seen);
+      note_sockets_of(root, tables, seen);
     }
     for (auto root : sockets.listener_process_trees) {
       if (explained()) {
@@ -243,17 +281,17 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
       }
       auto descendants = descendants_of(root);
       for (auto descendant : descendants) {
-        note_sockets_of(descendant, snapshot, seen);
+        note_sockets_of(descendant, tables, seen);
       }
       seen.holders.descendants[root] = std::move(descendants);
     }
     return seen;
   }
 
-  // Which of the listeners' sockets `process` has open (its descriptors are scanned once per snapshot).
-  static void note_sockets_of(pid_t process, const ListenerSnapshot& snapshot, PortListeners& seen) {
+  // Which of the sockets on the port `process` has open (its descriptors are scanned once per snapshot).
+  static void note_sockets_of(pid_t process, const SocketTables& tables, PortListeners& seen) {
     for (const auto& listener : seen.listeners) {
-      if (snapshot.open_in_process(process, listener.inode)) {
+      if (tables.of(listener).open_in_process(process, listener.inode)) {
         seen.holders.by_process[process].insert(listener.inode);
       }
     }
@@ -270,10 +308,10 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
     facts.expect_listener = target_.expect_listener;
     facts.grace = target_.grace;
     facts.since_start = std::chrono::steady_clock::now() - started_;
-    facts.first = observe(*ListenerSnapshot::shared(max_age));
+    facts.first = observe(read_tables(max_age));
     auto verdict = shield_verdict(facts);
     if (verdict.needs_confirmation) {
-      facts.confirmation = observe(*ListenerSnapshot::read());
+      facts.confirmation = observe(read_tables(std::nullopt));
       verdict = shield_verdict(facts);
     }
     if (verdict.loss == Loss::foreign_listener && closed_without_owner(verdict.foreign)) {
@@ -283,14 +321,14 @@ class ShieldState : public std::enable_shared_from_this<ShieldState> {
   }
 
   // A process that exits gives up its descriptors a moment before its sockets close, and its
-  // listener is listed meanwhile with no owner: the service's listener process dying looks
+  // socket is listed meanwhile with no owner: the service's listener process dying looks
   // foreign to both reads. A socket no process is seen to hold is foreign only if it is still
   // listed after that walk of /proc (another user's process, whose descriptors cannot be read).
   bool closed_without_owner(const Listener& foreign) const {
     if (!describe_socket_owner(foreign.inode).empty()) {
       return false;
     }
-    return !ListenerSnapshot::read()->listening(target_.port, foreign.inode);
+    return !ListenerSnapshot::read(foreign.type)->listening(target_.port, foreign.inode);
   }
 
   // On the strand. The callback runs under callback_mutex_, so that stop() from another thread

@@ -1,17 +1,18 @@
 #pragma once
 
-// Who listens on a TCP port, from the kernel's socket tables, and which of those sockets belong to
-// this process (socket inodes found in /proc/self/fd) or to processes a shield was told are the
-// service's own (found in /proc/<pid>/fd).
+// Who listens on a TCP port, or has a UDP socket bound to it, from the kernel's socket tables, and
+// which of those sockets belong to this process (socket inodes found in /proc/self/fd) or to
+// processes a shield was told are the service's own (found in /proc/<pid>/fd).
 //
 // The tables are read by impl/listener_table.hpp.
 //
-// One snapshot (every LISTEN socket, indexed by port) is shared by every shield of the process
-// and re-read only when older than the age a caller accepts. Shields that poll with the same
+// One snapshot per socket type (every LISTEN socket, or every bound UDP socket, indexed by port)
+// is shared by every shield of the process and re-read only when older than the age a caller
+// accepts; the UDP one is read only when a shield watches UDP. Shields that poll with the same
 // interval wake together (their ticks are aligned to the clock), so a whole burst of checks is
-// answered by one read. The set of this process's socket inodes, and that of each listener
-// process a shield names, is computed at most once per snapshot, and only when a listener on a
-// shielded port is not already known to be ours.
+// answered by one read of each table they need. The set of this process's socket inodes, and that
+// of each listener process a shield names, is computed at most once per snapshot, and only when a
+// socket on a shielded port is not already known to be ours.
 
 #include <portpool/detail/listener.hpp>
 #include <portpool/detail/parse_number.hpp>
@@ -20,6 +21,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -128,17 +130,18 @@ inline std::string describe_socket_owner(std::uint64_t inode) {
   return found;
 }
 
-/// Every LISTEN socket of the network namespace at one moment, by port.
+/// Every LISTEN socket (`type` SOCK_STREAM), or every bound UDP socket (SOCK_DGRAM), of the network
+/// namespace at one moment, by port.
 class ListenerSnapshot {
  public:
   using Clock = std::chrono::steady_clock;
 
-  /// Reads the kernel's tables now (read_listener_table()); `complete()` is false when no table
-  /// could be read at all.
-  static std::shared_ptr<const ListenerSnapshot> read() {
+  /// Reads the kernel's tables now: the TCP listeners (read_listener_table()) or the bound UDP
+  /// sockets (read_udp_socket_table()); `complete()` is false when no table could be read at all.
+  static std::shared_ptr<const ListenerSnapshot> read(int type = SOCK_STREAM) {
     auto snapshot = std::make_shared<ListenerSnapshot>();
     snapshot->taken_ = Clock::now();
-    auto table = read_listener_table();
+    auto table = type == SOCK_DGRAM ? read_udp_socket_table() : read_listener_table();
     snapshot->complete_ = table.complete;
     snapshot->source_ = table.source;
     for (const auto& listener : table.listeners) {
@@ -147,19 +150,21 @@ class ListenerSnapshot {
     return snapshot;
   }
 
-  /// The snapshot shared by the whole process, re-read when older than `max_age`.
-  static std::shared_ptr<const ListenerSnapshot> shared(std::chrono::nanoseconds max_age) {
+  /// The snapshot of `type` shared by the whole process, re-read when older than `max_age`.
+  static std::shared_ptr<const ListenerSnapshot> shared(std::chrono::nanoseconds max_age, int type = SOCK_STREAM) {
     // Never destroyed: a shield with static storage duration may still ask during exit.
     static auto& mutex = *new std::mutex;
-    static auto& current = *new std::shared_ptr<const ListenerSnapshot>;
+    static auto& listeners = *new std::shared_ptr<const ListenerSnapshot>;
+    static auto& udp_sockets = *new std::shared_ptr<const ListenerSnapshot>;
     std::lock_guard guard(mutex);
+    auto& current = type == SOCK_DGRAM ? udp_sockets : listeners;
     if (!current || Clock::now() - current->taken_ > max_age) {
-      current = read();
+      current = read(type);
     }
     return current;
   }
 
-  /// The listeners on `port` (any address, IPv4 and IPv6).
+  /// The sockets on `port` (any address, IPv4 and IPv6).
   const std::vector<Listener>& on_port(std::uint16_t port) const {
     static const std::vector<Listener> none;
     auto found = by_port_.find(port);
@@ -191,7 +196,7 @@ class ListenerSnapshot {
   }
 
   bool complete() const noexcept { return complete_; }
-  /// Where the tables came from: "sock_diag" or "/proc/net/tcp".
+  /// Where the tables came from: "sock_diag", "/proc/net/tcp" or "/proc/net/udp".
   const char* source() const noexcept { return source_; }
   Clock::time_point taken() const noexcept { return taken_; }
 
