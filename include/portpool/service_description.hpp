@@ -48,6 +48,11 @@ struct ServiceDescription {
   /// bytes; at most 16 entries.
   std::map<std::string, std::string> metadata;
 
+  /// The longest health path, in bytes.
+  static constexpr std::size_t max_health_path_length = 256;
+  /// The longest metadata value, in bytes.
+  static constexpr std::size_t max_metadata_value_length = 256;
+
   /// Whether nothing is described.
   bool empty() const noexcept {
     return protocol.empty() && health_path.empty() && version.empty() && tags.empty() && metadata.empty();
@@ -66,11 +71,11 @@ inline bool operator!=(const ServiceDescription& left, const ServiceDescription&
 namespace detail {
 
 inline constexpr std::size_t max_protocol_length = 16;
-inline constexpr std::size_t max_health_path_length = 256;
+inline constexpr std::size_t max_health_path_length = ServiceDescription::max_health_path_length;
 inline constexpr std::size_t max_version_length = 64;
 inline constexpr std::size_t max_tags = 16;
 inline constexpr std::size_t max_metadata_entries = 16;
-inline constexpr std::size_t max_metadata_value_length = 256;
+inline constexpr std::size_t max_metadata_value_length = ServiceDescription::max_metadata_value_length;
 // Every field at its limit fits, with the record's own fields, in a 4096-byte record.
 inline constexpr std::size_t max_description_size = 3072;
 
@@ -158,6 +163,12 @@ inline std::string description_problem(const ServiceDescription& description) {
 }
 
 }  // namespace detail
+
+/// Why `description` cannot be published (which field is wrong and what is allowed), or an empty
+/// string when it can: validate_description() without the exception.
+inline std::string description_problem(const ServiceDescription& description) {
+  return detail::description_problem(description);
+}
 
 /// Checks `description` against the limits of ServiceDescription.
 /// @throws ConfigError saying which field is wrong and what is allowed.

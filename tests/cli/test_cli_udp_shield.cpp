@@ -76,7 +76,7 @@ TEST_CASE("run of a udp service: CMD's own UDP socket is not foreign, another pr
   auto foreign = bind_udp_on_address(beside, *port);  // this test process: outside run's tree
   REQUIRE(foreign);
   CHECK(run.read_line() == "SIGNAL " + std::to_string(SIGTERM));
-  CHECK(finish(run).exit_code == 42);
+  CHECK(finish(run).exit_code == 69);  // the port was lost: CMD (status 42) was ended
   auto reported = file_text(log);
   CHECK_THAT(reported, StartsWith("portpool: port " + std::to_string(*port) + " of 'dns' is lost: "));
   CHECK_THAT(reported, Contains("has a UDP socket bound to") && Contains("pid " + std::to_string(::getpid())) &&

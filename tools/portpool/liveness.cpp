@@ -36,11 +36,13 @@ LivenessSettings::Kind parse_check(const std::string& check, std::string& path) 
   }
   if (check.rfind(http_prefix, 0) == 0) {
     path = check.substr(http_prefix.size());
-    if (!detail::is_valid_health_path(path)) {
+    ServiceDescription checked;
+    checked.health_path = path;
+    if (!description_problem(checked).empty()) {
       throw UsageError(fmt::format(
           "--liveness {}: the path must start with '/' and have at most {} printable ASCII characters, without "
           "spaces (http:/health)",
-          printable_text(check), detail::max_health_path_length));
+          printable_text(check), ServiceDescription::max_health_path_length));
     }
     return LivenessSettings::Kind::http;
   }
@@ -57,7 +59,7 @@ std::string printable_reason(const std::string& reason) {
     if (text.size() == longest_reason) {
       break;
     }
-    text.push_back(detail::is_printable_ascii(character) ? character : '?');
+    text.push_back(character >= ' ' && character <= '~' ? character : '?');
   }
   return text;
 }

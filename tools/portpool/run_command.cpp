@@ -243,13 +243,13 @@ void require_room_for_liveness(const ServicePortTable& table, const std::string&
         "the metadata key '{}' is where --liveness shows the outcome of its last check: give your entry another key",
         liveness_metadata_key));
   }
-  described.metadata[liveness_metadata_key] = std::string(detail::max_metadata_value_length, 'x');
-  auto problem = detail::description_problem(described);
+  described.metadata[liveness_metadata_key] = std::string(ServiceDescription::max_metadata_value_length, 'x');
+  auto problem = description_problem(described);
   if (!problem.empty()) {
     throw UsageError(fmt::format(
         "--liveness shows the outcome of its last check in the metadata entry '{}' (up to {} bytes), and the "
         "description of '{}' has no room for it: {}",
-        liveness_metadata_key, detail::max_metadata_value_length, service, problem));
+        liveness_metadata_key, ServiceDescription::max_metadata_value_length, service, problem));
   }
 }
 
