@@ -19,6 +19,8 @@ packages=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc etcd-server etcd-client
   # `run --template` is tested with a server that reads its port only from its config file.
   nginx-light
+  # UDP services under `run`: dnsmasq answers DNS on its pool port, socat echoes datagrams.
+  dnsmasq-base socat
   # The gateway's dashboard is tested in headless Chromium, driven through chromedriver.
   chromium chromium-driver
 )

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <array>
@@ -95,9 +96,9 @@ std::vector<std::string> child_environment(const ServiceIdentity& identity) {
   environment.push_back(fmt::format("PORTPOOL_PORT={}", identity.port));
   environment.push_back(fmt::format("PORTPOOL_SERVICE={}", identity.service));
   environment.push_back(fmt::format("PORTPOOL_INSTANCE={}", identity.instance));
-  if (identity.listening_socket) {
-    environment.emplace_back("LISTEN_FDS=1");
-    environment.push_back(fmt::format("LISTEN_FDNAMES={}", identity.service));
+  if (!identity.socket_names.empty()) {
+    environment.push_back(fmt::format("LISTEN_FDS={}", identity.socket_names.size()));
+    environment.push_back(fmt::format("LISTEN_FDNAMES={}", fmt::join(identity.socket_names, ":")));
   }
   return environment;
 }

@@ -9,9 +9,12 @@
 #include "machine_output.hpp"
 #include "port_wait.hpp"
 
+#include <portpool/datagram_lease.hpp>
 #include <portpool/instance_manager.hpp>
 #include <portpool/listening_lease.hpp>
 #include <portpool/port_pool_manager.hpp>
+#include <portpool/tcp_and_udp_lease.hpp>
+#include <portpool/transport.hpp>
 
 #include <fmt/format.h>
 #include <boost/asio/io_context.hpp>
@@ -19,8 +22,10 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <functional>
 #include <optional>
 #include <system_error>
+#include <vector>
 
 namespace portpool::cli {
 namespace {
@@ -30,16 +35,62 @@ namespace {
 struct HeldLease {
   std::optional<InstanceLease> instance;
   std::optional<PortLease> lease;
-  boost::asio::io_context context;  // only owns the listening socket; never run
+  boost::asio::io_context context;  // only owns the sockets; never run
   std::optional<ListeningLease> listening;
+  std::optional<DatagramLease> datagram;
+  std::optional<TcpAndUdpLease> tcp_and_udp;
   std::optional<DescriptorServer> server;
 
-  const PortLease& port() const { return listening ? listening->lease : *lease; }
+  bool holds() const { return lease || listening || datagram || tcp_and_udp; }
+  const PortLease& port() const {
+    if (listening) {
+      return listening->lease;
+    }
+    if (datagram) {
+      return datagram->lease;
+    }
+    return tcp_and_udp ? tcp_and_udp->lease : *lease;
+  }
+  /// The sockets a client of --socket-path is sent, in order: the TCP socket first.
+  std::vector<int> sockets() {
+    if (listening) {
+      return {static_cast<int>(listening->acceptor.native_handle())};
+    }
+    if (datagram) {
+      return {static_cast<int>(datagram->socket.native_handle())};
+    }
+    return {static_cast<int>(tcp_and_udp->acceptor.native_handle()),
+            static_cast<int>(tcp_and_udp->socket.native_handle())};
+  }
 };
+
+// The port with the sockets of the manager's transport: listening for tcp, bound for udp, both for both.
+void take_sockets(HeldLease& held, PortPoolManager& manager, std::chrono::milliseconds wait,
+                  const std::function<bool()>& ended) {
+  auto executor = held.context.get_executor();
+  switch (manager.transport()) {
+    case Transport::tcp:
+      held.listening = take_waiting(
+          wait, [&](std::chrono::milliseconds timeout) { return manager.acquire_listening_for(executor, timeout); },
+          ended);
+      break;
+    case Transport::udp:
+      held.datagram = take_waiting(
+          wait, [&](std::chrono::milliseconds timeout) { return manager.acquire_datagram_for(executor, timeout); },
+          ended);
+      break;
+    case Transport::both:
+      held.tcp_and_udp = take_waiting(
+          wait, [&](std::chrono::milliseconds timeout) { return manager.acquire_tcp_and_udp_for(executor, timeout); },
+          ended);
+      break;
+  }
+}
 
 Options lease_options(const LeaseArguments& arguments, const ServicePortTable& table, HeldLease& held) {
   auto options = library_options(arguments.common);
   options.description = description_from(arguments.description);
+  options.transport = transport_from(arguments.description, table, arguments.service);
   if (auto number = chosen_instance(arguments.instance, table)) {
     options.instance = *number;
   } else {
@@ -76,7 +127,8 @@ CLI::App* add_lease_command(CLI::App& app, LeaseArguments& arguments) {
       ->type_name("N|auto|from-env[=VAR[+1]]");
   command
       ->add_option("--socket-path", arguments.socket_path,
-                   "listen on the port and hand the listening socket to every client of the Unix socket PATH")
+                   "bind the port's socket and hand it to every client of the Unix socket PATH: listening for a "
+                   "tcp service, bound for udp; for both, the TCP socket then the UDP socket in one message")
       ->type_name("PATH");
   command
       ->add_option("--parent-pid", arguments.parent_pid,
@@ -113,18 +165,13 @@ int run_lease_command(const LeaseArguments& arguments) {
   auto ended = [&] { return end.ended(); };
   reporting_exhaustion(arguments.common.json, arguments.service, [&] {
     if (held.server) {
-      held.listening = take_waiting(
-          wait,
-          [&](std::chrono::milliseconds timeout) {
-            return manager.acquire_listening_for(held.context.get_executor(), timeout);
-          },
-          ended);
+      take_sockets(held, manager, wait, ended);
     } else {
       held.lease = take_waiting(
           wait, [&](std::chrono::milliseconds timeout) { return manager.acquire_for(timeout); }, ended);
     }
   });
-  if (!held.listening && !held.lease) {
+  if (!held.holds()) {
     return exit_code::success;  // the lease ended while it waited: nobody is left to use a port
   }
   print_line(arguments, held.port(), manager.lock_dir());
@@ -132,8 +179,8 @@ int run_lease_command(const LeaseArguments& arguments) {
     end.wait();
     return exit_code::success;
   }
-  const int shared = held.listening->acceptor.native_handle();
-  const unsigned port = held.listening->port();
+  const auto shared = held.sockets();
+  const unsigned port = held.port().port();
   end.wait(held.server->descriptor(), [&] { held.server->serve_one(shared, port); });
   return exit_code::success;
 }

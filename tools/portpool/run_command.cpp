@@ -16,6 +16,7 @@
 
 #include <portpool/instance_manager.hpp>
 #include <portpool/port_shield.hpp>
+#include <portpool/transport.hpp>
 
 #include <unistd.h>
 
@@ -37,15 +38,46 @@
 namespace portpool::cli {
 namespace {
 
-/// What `run` holds while CMD runs: the port (with its listening socket for --socket), and the
-/// instance number when its lock was free.
+/// What `run` holds while CMD runs: the port (with its sockets for --socket: listening for a tcp
+/// service, a bound datagram socket for udp, both for both), and the instance number when its lock
+/// was free.
 struct Holding {
   std::optional<InstanceLease> instance;
   std::optional<PortLease> lease;
   std::optional<ListeningLease> listening;
+  std::optional<DatagramLease> datagram;
+  std::optional<TcpAndUdpLease> tcp_and_udp;
 
-  PortLease& port() { return listening ? listening->lease : *lease; }
-  int listening_socket() { return listening ? static_cast<int>(listening->acceptor.native_handle()) : -1; }
+  PortLease& port() {
+    if (listening) {
+      return listening->lease;
+    }
+    if (datagram) {
+      return datagram->lease;
+    }
+    return tcp_and_udp ? tcp_and_udp->lease : *lease;
+  }
+  /// The sockets CMD is given from descriptor 3 on, in order.
+  std::vector<int> sockets() {
+    if (listening) {
+      return {static_cast<int>(listening->acceptor.native_handle())};
+    }
+    if (datagram) {
+      return {static_cast<int>(datagram->socket.native_handle())};
+    }
+    if (tcp_and_udp) {
+      return {static_cast<int>(tcp_and_udp->acceptor.native_handle()),
+              static_cast<int>(tcp_and_udp->socket.native_handle())};
+    }
+    return {};
+  }
+  /// Their names in LISTEN_FDNAMES: the service's for one socket, "tcp" and "udp" for both.
+  std::vector<std::string> socket_names() {
+    if (tcp_and_udp) {
+      return {"tcp", "udp"};
+    }
+    return listening || datagram ? std::vector<std::string>{port().service()} : std::vector<std::string>{};
+  }
 };
 
 Holding take_port(const RunArguments& arguments, const RunPorts& ports, Options options,
@@ -57,10 +89,20 @@ Holding take_port(const RunArguments& arguments, const RunPorts& ports, Options 
   }
   Holding holding;
   holding.instance = std::move(instance);
-  if (arguments.socket) {
-    holding.listening.emplace(ports.acquire_listening(options, context.get_executor(), wait));
-  } else {
+  if (!arguments.socket) {
     holding.lease.emplace(ports.acquire(options, wait));
+    return holding;
+  }
+  switch (*options.transport) {
+    case Transport::tcp:
+      holding.listening.emplace(ports.acquire_listening(options, context.get_executor(), wait));
+      break;
+    case Transport::udp:
+      holding.datagram.emplace(ports.acquire_datagram(options, context.get_executor(), wait));
+      break;
+    case Transport::both:
+      holding.tcp_and_udp.emplace(ports.acquire_tcp_and_udp(options, context.get_executor(), wait));
+      break;
   }
   return holding;
 }
@@ -147,6 +189,19 @@ PortLostHandler lost_port_handler(const RunArguments& arguments, Supervisor& sup
   };
 }
 
+// How the line that reports the port names its transport: nothing for TCP, the default.
+const char* transport_words(Transport transport) {
+  switch (transport) {
+    case Transport::udp:
+      return "UDP ";
+    case Transport::both:
+      return "TCP and UDP ";
+    case Transport::tcp:
+      break;
+  }
+  return "";
+}
+
 TemplateValues template_values(const PortLease& lease) { return {lease.port(), lease.instance(), lease.service()}; }
 
 // One line on standard error, before CMD starts: the port a user would otherwise look up in `status`.
@@ -156,14 +211,18 @@ void report_taken_port(const RunArguments& arguments, Holding& holding) {
   }
   const auto& lease = holding.port();
   if (arguments.common.json) {
-    std::cerr << nlohmann::ordered_json{{format_version_key, format_version}, {"event", "held"},
-                                        {"service", lease.service()},         {"port", lease.port()},
-                                        {"instance", lease.instance()},       {"pid", ::getpid()}}
+    std::cerr << nlohmann::ordered_json{{format_version_key, format_version},
+                                        {"event", "held"},
+                                        {"service", lease.service()},
+                                        {"port", lease.port()},
+                                        {"instance", lease.instance()},
+                                        {"pid", ::getpid()},
+                                        {"transport", to_string(lease.transport())}}
                      .dump()
               << '\n';
   } else {
-    std::cerr << fmt::format("portpool: {} holds port {} (instance {})\n", lease.service(), lease.port(),
-                             lease.instance());
+    std::cerr << fmt::format("portpool: {} holds {}port {} (instance {})\n", lease.service(),
+                             transport_words(lease.transport()), lease.port(), lease.instance());
   }
   std::cerr.flush();
 }
@@ -174,9 +233,8 @@ LaunchRequest launch_request(const RunArguments& arguments, const std::string& p
   LaunchRequest request;
   request.program = program;
   request.arguments = substitute_port(arguments.command, lease.port());
-  request.environment =
-      child_environment({lease.port(), lease.service(), lease.instance(), holding.listening.has_value()});
-  request.listening_socket = holding.listening_socket();
+  request.environment = child_environment({lease.port(), lease.service(), lease.instance(), holding.socket_names()});
+  request.sockets = holding.sockets();
   request.lock_descriptor = lease.lock_descriptor();
   request.kill_grace = kill_grace;
   return request;
@@ -192,7 +250,7 @@ std::unique_ptr<PortShield> shield(Holding& holding, Supervisor& supervisor, Por
   if (holding.listening) {
     return std::make_unique<PortShield>(executor, *holding.listening, std::move(on_lost), options);
   }
-  return std::make_unique<PortShield>(executor, *holding.lease, std::move(on_lost), options);
+  return std::make_unique<PortShield>(executor, holding.port(), std::move(on_lost), options);
 }
 
 }  // namespace
@@ -207,7 +265,9 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
                    "'from-env=VAR' for the number in $VAR ('from-env=VAR+1' when $VAR counts from 0)")
       ->type_name("N|auto|from-env[=VAR[+1]]");
   command->add_flag("--socket", arguments.socket,
-                    "pass the bound, listening socket to CMD as descriptor 3 (LISTEN_FDS=1, LISTEN_PID)");
+                    "pass the port's socket to CMD as descriptor 3 (LISTEN_FDS=1, LISTEN_PID): listening for a tcp "
+                    "service, bound for udp; for both, the TCP socket as 3 and the UDP socket as 4 (LISTEN_FDS=2, "
+                    "LISTEN_FDNAMES=tcp:udp)");
   command->add_option("--on-lost", arguments.on_lost, "when the port is lost: term (SIGTERM to CMD) or warn")
       ->check(CLI::IsMember({"term", "warn"}));
   command
@@ -276,6 +336,13 @@ int run_run_command(const RunArguments& arguments) {
 
   auto options = library_options(arguments.common);
   options.description = description_from(arguments.description);
+  options.transport = transport_from(arguments.description, table, arguments.service);
+  if (copy_settings.probe_connections && *options.transport == Transport::udp) {
+    throw UsageError(fmt::format(
+        "--ready accept waits for a TCP connection to the port to succeed, and '{}' is a udp service, which accepts "
+        "none: use --ready notify (CMD sends READY=1), or leave --ready out",
+        arguments.service));
+  }
   bool port_lost = false;
   // The fleet claims' loss comes on their own thread, and is acted on like the shield's on the
   // supervisor's context, which runs only once the port is held and `on_claims_lost` is set.
