@@ -278,7 +278,8 @@ TEST_CASE("run --socket passes a udp service's bound datagram socket as descript
   // The server exits (3): the next run gets the very same socket, and a datagram sent between the
   // two runs waits in it for the next.
   CHECK(exchange(served, "exit") == pid + " exit");
-  CHECK(exchange(served, "queued while restarting").value_or("").find(" queued while restarting") != std::string::npos);
+  auto queued = exchange(served, "queued while restarting", 20s);
+  CHECK(queued.value_or("").find(" queued while restarting") != std::string::npos);
   auto second = line_after(run, "SERVING ");
   REQUIRE(second);
   std::istringstream second_fields(*second);

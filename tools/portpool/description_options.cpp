@@ -19,7 +19,7 @@ void add_description_options(CLI::App& command, DescriptionArguments& arguments)
             return parse_transport(value) ? std::string()
                                           : fmt::format("'{}' is not a transport: give tcp, udp or both", value);
           },
-          "tcp|udp|both");
+          "");
   command
       .add_option("--protocol", arguments.protocol,
                   "protocol served on the port, for the registry (http, ws, grpc, tcp...)")

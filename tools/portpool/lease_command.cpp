@@ -4,16 +4,14 @@
 #include "duration.hpp"
 #include "exhaustion_json.hpp"
 #include "exit_codes.hpp"
+#include "held_port.hpp"
 #include "instance_choice.hpp"
 #include "lease_end.hpp"
 #include "machine_output.hpp"
 #include "port_wait.hpp"
 
-#include <portpool/datagram_lease.hpp>
 #include <portpool/instance_manager.hpp>
-#include <portpool/listening_lease.hpp>
 #include <portpool/port_pool_manager.hpp>
-#include <portpool/tcp_and_udp_lease.hpp>
 #include <portpool/transport.hpp>
 
 #include <fmt/format.h>
@@ -34,34 +32,9 @@ namespace {
 // first, the instance number last.
 struct HeldLease {
   std::optional<InstanceLease> instance;
-  std::optional<PortLease> lease;
   boost::asio::io_context context;  // only owns the sockets; never run
-  std::optional<ListeningLease> listening;
-  std::optional<DatagramLease> datagram;
-  std::optional<TcpAndUdpLease> tcp_and_udp;
+  HeldPort taken;
   std::optional<DescriptorServer> server;
-
-  bool holds() const { return lease || listening || datagram || tcp_and_udp; }
-  const PortLease& port() const {
-    if (listening) {
-      return listening->lease;
-    }
-    if (datagram) {
-      return datagram->lease;
-    }
-    return tcp_and_udp ? tcp_and_udp->lease : *lease;
-  }
-  /// The sockets a client of --socket-path is sent, in order: the TCP socket first.
-  std::vector<int> sockets() {
-    if (listening) {
-      return {static_cast<int>(listening->acceptor.native_handle())};
-    }
-    if (datagram) {
-      return {static_cast<int>(datagram->socket.native_handle())};
-    }
-    return {static_cast<int>(tcp_and_udp->acceptor.native_handle()),
-            static_cast<int>(tcp_and_udp->socket.native_handle())};
-  }
 };
 
 // The port with the sockets of the manager's transport: listening for tcp, bound for udp, both for both.
@@ -70,17 +43,17 @@ void take_sockets(HeldLease& held, PortPoolManager& manager, std::chrono::millis
   auto executor = held.context.get_executor();
   switch (manager.transport()) {
     case Transport::tcp:
-      held.listening = take_waiting(
+      held.taken.listening = take_waiting(
           wait, [&](std::chrono::milliseconds timeout) { return manager.acquire_listening_for(executor, timeout); },
           ended);
       break;
     case Transport::udp:
-      held.datagram = take_waiting(
+      held.taken.datagram = take_waiting(
           wait, [&](std::chrono::milliseconds timeout) { return manager.acquire_datagram_for(executor, timeout); },
           ended);
       break;
     case Transport::both:
-      held.tcp_and_udp = take_waiting(
+      held.taken.tcp_and_udp = take_waiting(
           wait, [&](std::chrono::milliseconds timeout) { return manager.acquire_tcp_and_udp_for(executor, timeout); },
           ended);
       break;
@@ -167,20 +140,20 @@ int run_lease_command(const LeaseArguments& arguments) {
     if (held.server) {
       take_sockets(held, manager, wait, ended);
     } else {
-      held.lease = take_waiting(
+      held.taken.lease = take_waiting(
           wait, [&](std::chrono::milliseconds timeout) { return manager.acquire_for(timeout); }, ended);
     }
   });
-  if (!held.holds()) {
+  if (!held.taken.holds()) {
     return exit_code::success;  // the lease ended while it waited: nobody is left to use a port
   }
-  print_line(arguments, held.port(), manager.lock_dir());
+  print_line(arguments, held.taken.port(), manager.lock_dir());
   if (!held.server) {
     end.wait();
     return exit_code::success;
   }
-  const auto shared = held.sockets();
-  const unsigned port = held.port().port();
+  const auto shared = held.taken.sockets();
+  const unsigned port = held.taken.port().port();
   end.wait(held.server->descriptor(), [&] { held.server->serve_one(shared, port); });
   return exit_code::success;
 }

@@ -7,6 +7,7 @@
 #include "duration.hpp"
 #include "exhaustion_json.hpp"
 #include "exit_codes.hpp"
+#include "held_port.hpp"
 #include "instance_choice.hpp"
 #include "machine_output.hpp"
 #include "resource_limits.hpp"
@@ -38,46 +39,11 @@
 namespace portpool::cli {
 namespace {
 
-/// What `run` holds while CMD runs: the port (with its sockets for --socket: listening for a tcp
-/// service, a bound datagram socket for udp, both for both), and the instance number when its lock
-/// was free.
+/// What `run` holds while CMD runs: the port (with its sockets for --socket), and the instance
+/// number when its lock was free; the port is released first.
 struct Holding {
   std::optional<InstanceLease> instance;
-  std::optional<PortLease> lease;
-  std::optional<ListeningLease> listening;
-  std::optional<DatagramLease> datagram;
-  std::optional<TcpAndUdpLease> tcp_and_udp;
-
-  PortLease& port() {
-    if (listening) {
-      return listening->lease;
-    }
-    if (datagram) {
-      return datagram->lease;
-    }
-    return tcp_and_udp ? tcp_and_udp->lease : *lease;
-  }
-  /// The sockets CMD is given from descriptor 3 on, in order.
-  std::vector<int> sockets() {
-    if (listening) {
-      return {static_cast<int>(listening->acceptor.native_handle())};
-    }
-    if (datagram) {
-      return {static_cast<int>(datagram->socket.native_handle())};
-    }
-    if (tcp_and_udp) {
-      return {static_cast<int>(tcp_and_udp->acceptor.native_handle()),
-              static_cast<int>(tcp_and_udp->socket.native_handle())};
-    }
-    return {};
-  }
-  /// Their names in LISTEN_FDNAMES: the service's for one socket, "tcp" and "udp" for both.
-  std::vector<std::string> socket_names() {
-    if (tcp_and_udp) {
-      return {"tcp", "udp"};
-    }
-    return listening || datagram ? std::vector<std::string>{port().service()} : std::vector<std::string>{};
-  }
+  HeldPort taken;
 };
 
 Holding take_port(const RunArguments& arguments, const RunPorts& ports, Options options,
@@ -90,18 +56,18 @@ Holding take_port(const RunArguments& arguments, const RunPorts& ports, Options 
   Holding holding;
   holding.instance = std::move(instance);
   if (!arguments.socket) {
-    holding.lease.emplace(ports.acquire(options, wait));
+    holding.taken.lease.emplace(ports.acquire(options, wait));
     return holding;
   }
   switch (*options.transport) {
     case Transport::tcp:
-      holding.listening.emplace(ports.acquire_listening(options, context.get_executor(), wait));
+      holding.taken.listening.emplace(ports.acquire_listening(options, context.get_executor(), wait));
       break;
     case Transport::udp:
-      holding.datagram.emplace(ports.acquire_datagram(options, context.get_executor(), wait));
+      holding.taken.datagram.emplace(ports.acquire_datagram(options, context.get_executor(), wait));
       break;
     case Transport::both:
-      holding.tcp_and_udp.emplace(ports.acquire_tcp_and_udp(options, context.get_executor(), wait));
+      holding.taken.tcp_and_udp.emplace(ports.acquire_tcp_and_udp(options, context.get_executor(), wait));
       break;
   }
   return holding;
@@ -209,7 +175,7 @@ void report_taken_port(const RunArguments& arguments, Holding& holding) {
   if (arguments.quiet) {
     return;
   }
-  const auto& lease = holding.port();
+  const auto& lease = holding.taken.port();
   if (arguments.common.json) {
     std::cerr << nlohmann::ordered_json{{format_version_key, format_version},
                                         {"event", "held"},
@@ -229,12 +195,13 @@ void report_taken_port(const RunArguments& arguments, Holding& holding) {
 
 LaunchRequest launch_request(const RunArguments& arguments, const std::string& program, Holding& holding,
                              std::chrono::milliseconds kill_grace) {
-  const auto& lease = holding.port();
+  const auto& lease = holding.taken.port();
   LaunchRequest request;
   request.program = program;
   request.arguments = substitute_port(arguments.command, lease.port());
-  request.environment = child_environment({lease.port(), lease.service(), lease.instance(), holding.socket_names()});
-  request.sockets = holding.sockets();
+  request.environment =
+      child_environment({lease.port(), lease.service(), lease.instance(), holding.taken.socket_names()});
+  request.sockets = holding.taken.sockets();
   request.lock_descriptor = lease.lock_descriptor();
   request.kill_grace = kill_grace;
   return request;
@@ -247,10 +214,10 @@ std::unique_ptr<PortShield> shield(Holding& holding, Supervisor& supervisor, Por
   ShieldOptions options;
   options.listener_process_trees = {::getpid()};  // the keepers are subreapers: nothing leaves the tree
   auto executor = supervisor.context().get_executor();
-  if (holding.listening) {
-    return std::make_unique<PortShield>(executor, *holding.listening, std::move(on_lost), options);
+  if (holding.taken.listening) {
+    return std::make_unique<PortShield>(executor, *holding.taken.listening, std::move(on_lost), options);
   }
-  return std::make_unique<PortShield>(executor, holding.port(), std::move(on_lost), options);
+  return std::make_unique<PortShield>(executor, holding.taken.port(), std::move(on_lost), options);
 }
 
 }  // namespace
@@ -358,15 +325,15 @@ int run_run_command(const RunArguments& arguments) {
   });
   report_taken_port(arguments, holding);
   if (!templates.empty()) {
-    copy_settings.before_start = [&templates, values = template_values(holding.port())] {
+    copy_settings.before_start = [&templates, values = template_values(holding.taken.port())] {
       render_templates(templates, values);
     };
   }
-  ServiceCopies copies(supervisor, holding.port(), launch_request(arguments, program, holding, kill_grace),
+  ServiceCopies copies(supervisor, holding.taken.port(), launch_request(arguments, program, holding, kill_grace),
                        copy_settings);
   auto on_port_lost = lost_port_handler(arguments, supervisor, kill_grace, port_lost);
   on_claims_lost = [&on_port_lost, &holding, &arguments](const std::string& message) {
-    on_port_lost(holding.port().port(), arguments.service, "its fleet claim: " + message);
+    on_port_lost(holding.taken.port().port(), arguments.service, "its fleet claim: " + message);
   };
   auto launched = copies.start();
   auto watch = shield(holding, supervisor, on_port_lost);
@@ -377,7 +344,7 @@ int run_run_command(const RunArguments& arguments) {
       return status;
     }
     std::cerr << fmt::format("portpool: CMD exited with status {}; restarting it ({} of {}), port {} stays held\n",
-                             status, restarts + 1, restart.limit_text(), holding.port().port());
+                             status, restarts + 1, restart.limit_text(), holding.taken.port().port());
     if (!supervisor.pause(restart.delay) || port_lost) {
       return status;
     }
