@@ -337,6 +337,22 @@ TEST_CASE("run --socket --ready notify of a udp service: SIGHUP reloads CMD on t
   CHECK(fixture.nothing_held());
 }
 
+TEST_CASE("run --socket of a udp service stops CMD when its lock file is deleted (--on-lost term)") {
+  auto python = installed("python3");
+  if (!python) {
+    PORTPOOL_SKIP("needs python3 (Debian: python3)");
+  }
+  UdpFixture fixture("udp");
+  auto server = fixture.script("server.py", datagram_server);
+  auto run = spawn_portpool(fixture.run_arguments({"--socket", "--quiet"}, {*python, server}));
+  REQUIRE(line_after(run, "SERVING "));
+  std::filesystem::remove(fixture.dir.lock_file(fixture.ports[0]));
+  auto result = finish(run);
+  CHECK(result.exit_code == 128 + SIGTERM);
+  CHECK_THAT(result.err, Contains("port " + std::to_string(fixture.ports[0]) + " of 'voice' is lost: "));
+  CHECK_THAT(result.err, Contains("stopping the command (SIGTERM)"));
+}
+
 TEST_CASE("run --socket of a both service: descriptor 3 listens on TCP, 4 is bound for UDP, LISTEN_FDNAMES=tcp:udp") {
   auto python = installed("python3");
   if (!python) {
