@@ -20,6 +20,8 @@ packages=(
   # `run --template` is tested with a server that reads its port only from its config file, and
   # `run --forking` with daemons that fork (nginx in its default daemon mode, redis-server --daemonize yes).
   nginx-light redis-server
+  # UDP services under `run`: dnsmasq answers DNS on its pool port, socat echoes datagrams.
+  dnsmasq-base socat
   # The gateway's dashboard is tested in headless Chromium, driven through chromedriver.
   chromium chromium-driver
 )

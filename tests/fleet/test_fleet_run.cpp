@@ -100,6 +100,32 @@ TEST_CASE("run of a fleet service gives CMD the claim's fencing token, higher fo
   CHECK(local.out == "[]\n");
 }
 
+TEST_CASE("run --socket of a fleet udp service passes its bound datagram socket, claimed in the fleet") {
+  auto endpoint = shared_etcd();
+  std::vector<std::string> etcd{"--etcd", endpoint, "--prefix", unique_prefix()};
+  TempDir scratch;
+  TempDir host_a;
+  TempDir host_b;
+  auto ports = ReservedPorts::any(1);
+  auto table = (scratch.path() / "table.toml").string();
+  std::ofstream(table) << fmt::format("[services.discovery]\nports = [{}]\nscope = \"fleet\"\ntransport = \"udp\"\n",
+                                      ports[0]);
+  auto arguments = run_arguments(table, host_a, "host-a", etcd, "discovery",
+                                 {"/bin/sh", "-c", "echo $LISTEN_FDS $LISTEN_FDNAMES {port}; exec sleep 600"});
+  arguments.insert(arguments.begin() + 1, "--socket");
+  auto first = spawn_cli(arguments, scratch.path() / "first.log");
+  auto given = first.read_line();
+  REQUIRE(given);
+  CHECK(*given == "1 discovery " + std::to_string(ports[0]));
+  CHECK(bind_udp_on_address("127.0.0.1", ports[0]).get() < 0);  // the socket portpool bound has it
+
+  auto refused = run_cli(run_arguments(table, host_b, "host-b", etcd, "discovery", {"/bin/true"}));
+  CHECK(refused.exit_code == 75);
+  CHECK_THAT(refused.err, Catch::Contains("claimed in the fleet by host host-a"));
+  first.signal(SIGTERM);
+  first.wait();
+}
+
 TEST_CASE("run of a fleet service with etcd unreachable exits 69 naming the endpoint, holding nothing") {
   TempDir scratch;
   TempDir host;

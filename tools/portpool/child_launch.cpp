@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <string_view>
@@ -23,6 +24,7 @@ namespace portpool::cli {
 namespace {
 
 constexpr int listen_fds_start = 3;  // SD_LISTEN_FDS_START
+constexpr int passed_sockets_end = listen_fds_start + max_passed_sockets;
 constexpr const char* this_program = "/proc/self/exe";
 
 [[noreturn]] void throw_system_error(const char* what) { throw std::system_error(errno, std::system_category(), what); }
@@ -64,16 +66,24 @@ std::vector<std::string> keeper_arguments(const LaunchRequest& request, int repo
 }
 
 // Between fork and exec only async-signal-safe calls: the parent may have other threads. The
-// keeper re-executes this program, so it starts single-threaded.
+// keeper re-executes this program, so it starts single-threaded. Every socket is first copied above
+// the passed descriptors (close-on-exec), so that putting one in place never overwrites another.
 [[noreturn]] void exec_keeper(const LaunchRequest& request, char* const* argv, char* const* envp, int report,
                               pid_t parent) {
   if (request.lock_descriptor >= 0) {
-    ::fcntl(request.lock_descriptor, F_DUPFD, listen_fds_start + 1);  // the same open file, kept across exec
+    ::fcntl(request.lock_descriptor, F_DUPFD, passed_sockets_end);  // the same open file, kept across exec
   }
-  if (request.listening_socket == listen_fds_start) {
-    ::fcntl(listen_fds_start, F_SETFD, 0);
-  } else if (request.listening_socket >= 0) {
-    ::dup2(request.listening_socket, listen_fds_start);
+  std::array<int, max_passed_sockets> copies{};
+  const std::size_t count = std::min(request.sockets.size(), copies.size());
+  for (std::size_t index = 0; index < count; ++index) {
+    copies[index] = ::fcntl(request.sockets[index], F_DUPFD_CLOEXEC, passed_sockets_end);
+  }
+  for (std::size_t index = 0; index < count; ++index) {
+    if (copies[index] < 0 || ::dup2(copies[index], listen_fds_start + static_cast<int>(index)) < 0) {
+      KeeperReport failure{KeeperReport::keeper_failed, errno};
+      static_cast<void>(::write(report, &failure, sizeof failure));
+      ::_exit(exit_code::system_failure);
+    }
   }
   ::fcntl(report, F_SETFD, 0);
   if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || ::getppid() != parent) {
@@ -85,10 +95,10 @@ std::vector<std::string> keeper_arguments(const LaunchRequest& request, int repo
   ::_exit(exit_code::system_failure);
 }
 
-// The report pipe must not land on descriptor 3, which the child overwrites.
-UniqueFd above_listen_fds(int descriptor) {
+// The report pipe must not land on a descriptor that the child overwrites with a passed socket.
+UniqueFd above_passed_sockets(int descriptor) {
   UniqueFd original(descriptor);
-  UniqueFd moved(::fcntl(descriptor, F_DUPFD_CLOEXEC, listen_fds_start + 1));
+  UniqueFd moved(::fcntl(descriptor, F_DUPFD_CLOEXEC, passed_sockets_end));
   if (!moved) {
     throw_system_error("fcntl");
   }
@@ -124,7 +134,7 @@ LaunchedCommand launch(const LaunchRequest& request) {
     throw_system_error("pipe2");
   }
   UniqueFd report_read(report[0]);
-  auto report_write = above_listen_fds(report[1]);
+  auto report_write = above_passed_sockets(report[1]);
   auto arguments = keeper_arguments(request, report_write.get());
   auto environment = request.environment;
   auto argv = pointers(arguments);

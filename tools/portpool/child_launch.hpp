@@ -1,7 +1,8 @@
 #pragma once
 
-// Starting CMD: fork, exec the keeper (`portpool` itself, see keeper.hpp) with descriptor 3 and
-// the lock descriptor set up, and learn from it CMD's pid or why CMD could not be executed.
+// Starting CMD: fork, exec the keeper (`portpool` itself, see keeper.hpp) with the passed sockets
+// (descriptors 3 and 4) and the lock descriptor set up, and learn from it CMD's pid or why CMD
+// could not be executed.
 
 #include <sys/types.h>
 
@@ -11,12 +12,15 @@
 
 namespace portpool::cli {
 
+/// The most sockets CMD is given: a `both` service's listening TCP socket and UDP socket.
+inline constexpr int max_passed_sockets = 2;
+
 struct LaunchRequest {
   std::string program;                 ///< the file to execute
   std::vector<std::string> arguments;  ///< argv, starting with the command as typed
   std::vector<std::string> environment;
-  int listening_socket = -1;                          ///< when >= 0: passed as descriptor 3, and LISTEN_PID is set
-  int lock_descriptor = -1;                           ///< when >= 0: inherited by the keeper and CMD (see docs/cli.md)
+  std::vector<int> sockets;  ///< passed as descriptors 3, 4 in this order (at most max_passed_sockets)
+  int lock_descriptor = -1;  ///< when >= 0: inherited by the keeper and CMD (see docs/cli.md)
   std::chrono::milliseconds kill_grace{5000};         ///< between SIGTERM and SIGKILL for leftovers
   bool forking = false;                               ///< --forking: CMD's exit 0 ends its start-up, not the service
   std::string pid_file;                               ///< --pid-file (with forking), or empty

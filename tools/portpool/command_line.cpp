@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <array>
@@ -106,9 +107,9 @@ std::vector<std::string> child_environment(const ServiceIdentity& identity) {
     environment.push_back(fmt::format("PORTPOOL_FENCING_TOKEN={}", identity.fencing_token->revision));
     environment.push_back(fmt::format("PORTPOOL_FENCING_CLUSTER={}", identity.fencing_token->cluster_id));
   }
-  if (identity.listening_socket) {
-    environment.emplace_back("LISTEN_FDS=1");
-    environment.push_back(fmt::format("LISTEN_FDNAMES={}", identity.service));
+  if (!identity.socket_names.empty()) {
+    environment.push_back(fmt::format("LISTEN_FDS={}", identity.socket_names.size()));
+    environment.push_back(fmt::format("LISTEN_FDNAMES={}", fmt::join(identity.socket_names, ":")));
   }
   return environment;
 }

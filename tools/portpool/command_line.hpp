@@ -23,15 +23,16 @@ struct ServiceIdentity {
   std::uint16_t port = 0;
   std::string service;
   unsigned instance = 0;
-  bool listening_socket = false;
+  std::vector<std::string> socket_names;      ///< of the sockets passed from descriptor 3 on; empty: none
   std::optional<FencingToken> fencing_token;  ///< a fleet-wide hold's
 };
 
 /// This process's environment for CMD: PORT, PORTPOOL_PORT, PORTPOOL_SERVICE and PORTPOOL_INSTANCE
 /// set; for a fleet-wide hold PORTPOOL_FENCING_TOKEN (the claim's etcd revision) and
-/// PORTPOOL_FENCING_CLUSTER (the etcd cluster's id); and, for a listening socket, LISTEN_FDS=1 and LISTEN_FDNAMES
-/// (LISTEN_PID is added in the child, which alone knows its pid). Inherited LISTEN_* variables are removed: they
-/// describe descriptors this process was given, not CMD's.
+/// PORTPOOL_FENCING_CLUSTER (the etcd cluster's id); and, for passed sockets, LISTEN_FDS (their
+/// number) and LISTEN_FDNAMES (their names joined by ':'), as systemd's socket activation sets them
+/// (LISTEN_PID is added in the child, which alone knows its pid). Inherited LISTEN_* variables are
+/// removed: they describe descriptors this process was given, not CMD's.
 std::vector<std::string> child_environment(const ServiceIdentity& identity);
 
 }  // namespace portpool::cli

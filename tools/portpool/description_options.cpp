@@ -10,6 +10,17 @@ namespace portpool::cli {
 
 void add_description_options(CLI::App& command, DescriptionArguments& arguments) {
   command
+      .add_option("--transport", arguments.transport,
+                  "sockets the port is free and held for: tcp, udp, or both (one port on TCP and UDP); default: "
+                  "the service's transport in the table, else tcp")
+      ->type_name("tcp|udp|both")
+      ->check(
+          [](const std::string& value) {
+            return parse_transport(value) ? std::string()
+                                          : fmt::format("'{}' is not a transport: give tcp, udp or both", value);
+          },
+          "");
+  command
       .add_option("--protocol", arguments.protocol,
                   "protocol served on the port, for the registry (http, ws, grpc, tcp...)")
       ->type_name("NAME");
@@ -47,6 +58,14 @@ ServiceDescription description_from(const DescriptionArguments& arguments) {
     throw UsageError(error.what());
   }
   return description;
+}
+
+Transport transport_from(const DescriptionArguments& arguments, const ServicePortTable& table,
+                         const std::string& service) {
+  if (auto given = parse_transport(arguments.transport)) {
+    return *given;
+  }
+  return table.transport(service);
 }
 
 std::string description_summary(const ServiceDescription& description) {

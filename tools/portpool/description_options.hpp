@@ -1,9 +1,11 @@
 #pragma once
 
-// The flags that describe what a held port serves (--protocol, --health, --service-version, --tag,
-// --meta KEY=VALUE), shared by the commands that take ports.
+// The flags that describe what a held port serves (--transport, --protocol, --health,
+// --service-version, --tag, --meta KEY=VALUE), shared by the commands that take ports.
 
 #include <portpool/service_description.hpp>
+#include <portpool/service_port_table.hpp>
+#include <portpool/transport.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -13,6 +15,7 @@
 namespace portpool::cli {
 
 struct DescriptionArguments {
+  std::string transport;  ///< empty: the table's
   std::string protocol;
   std::string health_path;
   std::string version;
@@ -26,6 +29,11 @@ void add_description_options(CLI::App& command, DescriptionArguments& arguments)
 /// description of the service when the manager is built.
 /// @throws UsageError when a flag's value is malformed or over its limit.
 ServiceDescription description_from(const DescriptionArguments& arguments);
+
+/// The transport of `service` (a service of `table`): --transport when given (checked by the
+/// parser), else the table's (`transport = "udp"`).
+Transport transport_from(const DescriptionArguments& arguments, const ServicePortTable& table,
+                         const std::string& service);
 
 /// A one-cell summary of `description` for status tables, such as "http /health 1.2 [a,b]";
 /// "-" when empty.

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -30,6 +31,8 @@ sockaddr_un unix_address(const std::filesystem::path& path) {
   std::memcpy(static_cast<char*>(address.sun_path), text.c_str(), text.size() + 1);
   return address;
 }
+
+constexpr std::size_t max_shared = 2;  // a `both` service's TCP and UDP sockets
 
 [[noreturn]] void fail(const std::string& what) { throw std::system_error(errno, std::generic_category(), what); }
 
@@ -67,24 +70,25 @@ DescriptorServer::~DescriptorServer() {
   }
 }
 
-void DescriptorServer::serve_one(int shared, unsigned port) const {
+void DescriptorServer::serve_one(const std::vector<int>& shared, unsigned port) const {
   UniqueFd client(::accept4(server_.get(), nullptr, nullptr, SOCK_CLOEXEC));
   if (!client) {
     return;  // the client gave up before being accepted
   }
   auto text = fmt::format("{}\n", port);
   iovec data{text.data(), text.size()};
-  std::array<char, CMSG_SPACE(sizeof(int))> control{};
+  const auto count = std::min<std::size_t>(shared.size(), max_shared);
+  std::array<char, CMSG_SPACE(max_shared * sizeof(int))> control{};
   msghdr message{};
   message.msg_iov = &data;
   message.msg_iovlen = 1;
   message.msg_control = control.data();
-  message.msg_controllen = control.size();
+  message.msg_controllen = CMSG_SPACE(count * sizeof(int));
   auto* header = CMSG_FIRSTHDR(&message);
   header->cmsg_level = SOL_SOCKET;
   header->cmsg_type = SCM_RIGHTS;
-  header->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(header), &shared, sizeof shared);
+  header->cmsg_len = CMSG_LEN(count * sizeof(int));
+  std::memcpy(CMSG_DATA(header), shared.data(), count * sizeof(int));
   // A client that closed its end must not kill the lease with SIGPIPE.
   (void)::sendmsg(client.get(), &message, MSG_NOSIGNAL);
 }

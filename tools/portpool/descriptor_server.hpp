@@ -1,12 +1,14 @@
 #pragma once
 
-// `lease --socket-path PATH`: hands the listening socket of the lease to whoever connects to the
-// Unix socket PATH, as an SCM_RIGHTS descriptor, so that a program in another language can accept
-// on the very socket that was checked, with no moment in which another program could take the port.
+// `lease --socket-path PATH`: hands the socket of the lease (listening for TCP, bound for UDP, both
+// for a `both` service) to whoever connects to the Unix socket PATH, as SCM_RIGHTS descriptors, so
+// that a program in another language serves on the very socket that was checked, with no moment in
+// which another program could take the port.
 
 #include <portpool/unique_fd.hpp>
 
 #include <filesystem>
+#include <vector>
 
 namespace portpool::cli {
 
@@ -25,9 +27,9 @@ class DescriptorServer {
   /// The descriptor to poll for a waiting client.
   int descriptor() const noexcept { return server_.get(); }
 
-  /// Accepts one waiting client and sends it `shared` with the message "<port>\n"; a client that
-  /// went away meanwhile is ignored.
-  void serve_one(int shared, unsigned port) const;
+  /// Accepts one waiting client and sends it the descriptors `shared` (at most two), in this
+  /// order, with the message "<port>\n"; a client that went away meanwhile is ignored.
+  void serve_one(const std::vector<int>& shared, unsigned port) const;
 
  private:
   std::filesystem::path path_;

@@ -4,14 +4,15 @@
 #include "duration.hpp"
 #include "exhaustion_json.hpp"
 #include "exit_codes.hpp"
+#include "held_port.hpp"
 #include "instance_choice.hpp"
 #include "lease_end.hpp"
 #include "machine_output.hpp"
 #include "port_wait.hpp"
 
 #include <portpool/instance_manager.hpp>
-#include <portpool/listening_lease.hpp>
 #include <portpool/port_pool_manager.hpp>
+#include <portpool/transport.hpp>
 
 #include <fmt/format.h>
 #include <boost/asio/io_context.hpp>
@@ -19,8 +20,10 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <functional>
 #include <optional>
 #include <system_error>
+#include <vector>
 
 namespace portpool::cli {
 namespace {
@@ -29,17 +32,38 @@ namespace {
 // first, the instance number last.
 struct HeldLease {
   std::optional<InstanceLease> instance;
-  std::optional<PortLease> lease;
-  boost::asio::io_context context;  // only owns the listening socket; never run
-  std::optional<ListeningLease> listening;
+  boost::asio::io_context context;  // only owns the sockets; never run
+  HeldPort taken;
   std::optional<DescriptorServer> server;
-
-  const PortLease& port() const { return listening ? listening->lease : *lease; }
 };
+
+// The port with the sockets of the manager's transport: listening for tcp, bound for udp, both for both.
+void take_sockets(HeldLease& held, PortPoolManager& manager, std::chrono::milliseconds wait,
+                  const std::function<bool()>& ended) {
+  auto executor = held.context.get_executor();
+  switch (manager.transport()) {
+    case Transport::tcp:
+      held.taken.listening = take_waiting(
+          wait, [&](std::chrono::milliseconds timeout) { return manager.acquire_listening_for(executor, timeout); },
+          ended);
+      break;
+    case Transport::udp:
+      held.taken.datagram = take_waiting(
+          wait, [&](std::chrono::milliseconds timeout) { return manager.acquire_datagram_for(executor, timeout); },
+          ended);
+      break;
+    case Transport::both:
+      held.taken.tcp_and_udp = take_waiting(
+          wait, [&](std::chrono::milliseconds timeout) { return manager.acquire_tcp_and_udp_for(executor, timeout); },
+          ended);
+      break;
+  }
+}
 
 Options lease_options(const LeaseArguments& arguments, const ServicePortTable& table, HeldLease& held) {
   auto options = library_options(arguments.common);
   options.description = description_from(arguments.description);
+  options.transport = transport_from(arguments.description, table, arguments.service);
   if (auto number = chosen_instance(arguments.instance, table)) {
     options.instance = *number;
   } else {
@@ -76,7 +100,8 @@ CLI::App* add_lease_command(CLI::App& app, LeaseArguments& arguments) {
       ->type_name("N|auto|from-env[=VAR[+1]]");
   command
       ->add_option("--socket-path", arguments.socket_path,
-                   "listen on the port and hand the listening socket to every client of the Unix socket PATH")
+                   "bind the port's socket and hand it to every client of the Unix socket PATH: listening for a "
+                   "tcp service, bound for udp; for both, the TCP socket then the UDP socket in one message")
       ->type_name("PATH");
   command
       ->add_option("--parent-pid", arguments.parent_pid,
@@ -113,27 +138,22 @@ int run_lease_command(const LeaseArguments& arguments) {
   auto ended = [&] { return end.ended(); };
   reporting_exhaustion(arguments.common.json, arguments.service, [&] {
     if (held.server) {
-      held.listening = take_waiting(
-          wait,
-          [&](std::chrono::milliseconds timeout) {
-            return manager.acquire_listening_for(held.context.get_executor(), timeout);
-          },
-          ended);
+      take_sockets(held, manager, wait, ended);
     } else {
-      held.lease = take_waiting(
+      held.taken.lease = take_waiting(
           wait, [&](std::chrono::milliseconds timeout) { return manager.acquire_for(timeout); }, ended);
     }
   });
-  if (!held.listening && !held.lease) {
+  if (!held.taken.holds()) {
     return exit_code::success;  // the lease ended while it waited: nobody is left to use a port
   }
-  print_line(arguments, held.port(), manager.lock_dir());
+  print_line(arguments, held.taken.port(), manager.lock_dir());
   if (!held.server) {
     end.wait();
     return exit_code::success;
   }
-  const int shared = held.listening->acceptor.native_handle();
-  const unsigned port = held.listening->port();
+  const auto shared = held.taken.sockets();
+  const unsigned port = held.taken.port().port();
   end.wait(held.server->descriptor(), [&] { held.server->serve_one(shared, port); });
   return exit_code::success;
 }

@@ -1,9 +1,10 @@
 #pragma once
 
-// `portpool lease [--instance N|auto|from-env[=VAR]] [--socket-path PATH] [--wait D] SERVICE`: takes a
-// port of SERVICE's pool (waiting up to --wait for one to be released), prints it as one JSON line
-// and holds it until standard input ends, the parent dies or SIGTERM arrives. The building block of
-// the Node.js and Python packages.
+// `portpool lease [--instance N|auto|from-env[=VAR]] [--transport tcp|udp|both] [--socket-path PATH]
+//                 [--wait D] SERVICE`:
+// takes a port of SERVICE's pool (waiting up to --wait for one to be released), prints it as one
+// JSON line and holds it until standard input ends, the parent dies or SIGTERM arrives. The building
+// block of the Node.js and Python packages.
 
 #include "common_options.hpp"
 #include "description_options.hpp"

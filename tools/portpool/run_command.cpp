@@ -7,6 +7,7 @@
 #include "duration.hpp"
 #include "exhaustion_json.hpp"
 #include "exit_codes.hpp"
+#include "held_port.hpp"
 #include "instance_choice.hpp"
 #include "liveness.hpp"
 #include "machine_output.hpp"
@@ -20,6 +21,7 @@
 #include <portpool/port_shield.hpp>
 #include <portpool/service_description.hpp>
 #include <portpool/service_port_table.hpp>
+#include <portpool/transport.hpp>
 
 #include <unistd.h>
 
@@ -42,15 +44,11 @@
 namespace portpool::cli {
 namespace {
 
-/// What `run` holds while CMD runs: the port (with its listening socket for --socket), and the
-/// instance number when its lock was free.
+/// What `run` holds while CMD runs: the port (with its sockets for --socket), and the instance
+/// number when its lock was free; the port is released first.
 struct Holding {
   std::optional<InstanceLease> instance;
-  std::optional<PortLease> lease;
-  std::optional<ListeningLease> listening;
-
-  PortLease& port() { return listening ? listening->lease : *lease; }
-  int listening_socket() { return listening ? static_cast<int>(listening->acceptor.native_handle()) : -1; }
+  HeldPort taken;
 };
 
 Holding take_port(const RunArguments& arguments, const RunPorts& ports, Options options,
@@ -62,10 +60,20 @@ Holding take_port(const RunArguments& arguments, const RunPorts& ports, Options 
   }
   Holding holding;
   holding.instance = std::move(instance);
-  if (arguments.socket) {
-    holding.listening.emplace(ports.acquire_listening(options, context.get_executor(), wait));
-  } else {
-    holding.lease.emplace(ports.acquire(options, wait));
+  if (!arguments.socket) {
+    holding.taken.lease.emplace(ports.acquire(options, wait));
+    return holding;
+  }
+  switch (*options.transport) {
+    case Transport::tcp:
+      holding.taken.listening.emplace(ports.acquire_listening(options, context.get_executor(), wait));
+      break;
+    case Transport::udp:
+      holding.taken.datagram.emplace(ports.acquire_datagram(options, context.get_executor(), wait));
+      break;
+    case Transport::both:
+      holding.taken.tcp_and_udp.emplace(ports.acquire_tcp_and_udp(options, context.get_executor(), wait));
+      break;
   }
   return holding;
 }
@@ -160,6 +168,19 @@ int exit_after_loss(int command_status) {
   return exit_code::port_lost;
 }
 
+// How the line that reports the port names its transport: nothing for TCP, the default.
+const char* transport_words(Transport transport) {
+  switch (transport) {
+    case Transport::udp:
+      return "UDP ";
+    case Transport::both:
+      return "TCP and UDP ";
+    case Transport::tcp:
+      break;
+  }
+  return "";
+}
+
 TemplateValues template_values(const PortLease& lease) { return {lease.port(), lease.instance(), lease.service()}; }
 
 // One line on standard error, before CMD starts: the port a user would otherwise look up in `status`.
@@ -167,29 +188,33 @@ void report_taken_port(const RunArguments& arguments, Holding& holding) {
   if (arguments.quiet) {
     return;
   }
-  const auto& lease = holding.port();
+  const auto& lease = holding.taken.port();
   if (arguments.common.json) {
-    std::cerr << nlohmann::ordered_json{{format_version_key, format_version}, {"event", "held"},
-                                        {"service", lease.service()},         {"port", lease.port()},
-                                        {"instance", lease.instance()},       {"pid", ::getpid()}}
+    std::cerr << nlohmann::ordered_json{{format_version_key, format_version},
+                                        {"event", "held"},
+                                        {"service", lease.service()},
+                                        {"port", lease.port()},
+                                        {"instance", lease.instance()},
+                                        {"pid", ::getpid()},
+                                        {"transport", to_string(lease.transport())}}
                      .dump()
               << '\n';
   } else {
-    std::cerr << fmt::format("portpool: {} holds port {} (instance {})\n", lease.service(), lease.port(),
-                             lease.instance());
+    std::cerr << fmt::format("portpool: {} holds {}port {} (instance {})\n", lease.service(),
+                             transport_words(lease.transport()), lease.port(), lease.instance());
   }
   std::cerr.flush();
 }
 
 LaunchRequest launch_request(const RunArguments& arguments, const std::string& program, Holding& holding,
                              std::chrono::milliseconds kill_grace) {
-  const auto& lease = holding.port();
+  const auto& lease = holding.taken.port();
   LaunchRequest request;
   request.program = program;
   request.arguments = substitute_port(arguments.command, lease.port());
   request.environment = child_environment(
-      {lease.port(), lease.service(), lease.instance(), holding.listening.has_value(), lease.fencing_token()});
-  request.listening_socket = holding.listening_socket();
+      {lease.port(), lease.service(), lease.instance(), holding.taken.socket_names(), lease.fencing_token()});
+  request.sockets = holding.taken.sockets();
   request.lock_descriptor = lease.lock_descriptor();
   request.kill_grace = kill_grace;
   request.forking = arguments.forking;
@@ -227,10 +252,10 @@ std::unique_ptr<PortShield> shield(Holding& holding, Supervisor& supervisor, Por
   ShieldOptions options;
   options.listener_process_trees = {::getpid()};  // the keepers are subreapers: nothing leaves the tree
   auto executor = supervisor.context().get_executor();
-  if (holding.listening) {
-    return std::make_unique<PortShield>(executor, *holding.listening, std::move(on_lost), options);
+  if (holding.taken.listening) {
+    return std::make_unique<PortShield>(executor, *holding.taken.listening, std::move(on_lost), options);
   }
-  return std::make_unique<PortShield>(executor, *holding.lease, std::move(on_lost), options);
+  return std::make_unique<PortShield>(executor, holding.taken.port(), std::move(on_lost), options);
 }
 
 // --liveness shows the outcome of its last check in the holder record's metadata: the description
@@ -277,7 +302,9 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
                    "'from-env=VAR' for the number in $VAR ('from-env=VAR+1' when $VAR counts from 0)")
       ->type_name("N|auto|from-env[=VAR[+1]]");
   command->add_flag("--socket", arguments.socket,
-                    "pass the bound, listening socket to CMD as descriptor 3 (LISTEN_FDS=1, LISTEN_PID)");
+                    "pass the port's socket to CMD as descriptor 3 (LISTEN_FDS=1, LISTEN_PID): listening for a tcp "
+                    "service, bound for udp; for both, the TCP socket as 3 and the UDP socket as 4 (LISTEN_FDS=2, "
+                    "LISTEN_FDNAMES=tcp:udp)");
   command->add_option("--on-lost", arguments.on_lost, "when the port is lost: term (SIGTERM to CMD) or warn")
       ->check(CLI::IsMember({"term", "warn"}));
   command
@@ -377,6 +404,13 @@ int run_run_command(const RunArguments& arguments) {
 
   auto options = library_options(arguments.common);
   options.description = description_from(arguments.description);
+  options.transport = transport_from(arguments.description, table, arguments.service);
+  if (copy_settings.probe_connections && *options.transport == Transport::udp) {
+    throw UsageError(fmt::format(
+        "--ready accept waits for a TCP connection to the port to succeed, and '{}' is a udp service, which accepts "
+        "none: use --ready notify (CMD sends READY=1), or leave --ready out",
+        arguments.service));
+  }
   if (liveness) {
     require_room_for_liveness(table, arguments.service, options.description);
   }
@@ -395,32 +429,32 @@ int run_run_command(const RunArguments& arguments) {
   });
   report_taken_port(arguments, holding);
   if (!templates.empty()) {
-    copy_settings.before_start = [&templates, values = template_values(holding.port())] {
+    copy_settings.before_start = [&templates, values = template_values(holding.taken.port())] {
       render_templates(templates, values);
     };
   }
   auto request = launch_request(arguments, program, holding, kill_grace);
   request.pid_file = pid_file;
   request.pid_file_timeout = copy_settings.ready_timeout;
-  ServiceCopies copies(supervisor, holding.port(), std::move(request), copy_settings);
+  ServiceCopies copies(supervisor, holding.taken.port(), std::move(request), copy_settings);
   auto on_port_lost = lost_port_handler(arguments, supervisor, kill_grace, port_lost);
   on_claims_lost = [&on_port_lost, &holding, &arguments](const std::string& message) {
-    on_port_lost(holding.port().port(), arguments.service, "its fleet claim: " + message);
+    on_port_lost(holding.taken.port().port(), arguments.service, "its fleet claim: " + message);
   };
   bool unresponsive = false;
   std::optional<LivenessMonitor> monitor;
   if (liveness) {
-    monitor.emplace(supervisor.context(), holding.port().port(), *liveness, liveness_recorder(holding.port()),
-                    [&supervisor, &unresponsive, &port_lost, kill_grace](const std::string& reason) {
-                      if (supervisor.stop_requested() || port_lost) {
-                        return;  // CMD is being stopped already, and is not restarted
-                      }
-                      std::cerr << fmt::format(
-                          "portpool: {}; stopping CMD (SIGTERM, and SIGKILL to its whole tree after --kill-grace)\n",
-                          reason);
-                      unresponsive = true;
-                      supervisor.end_child_within(kill_grace);
-                    });
+    monitor.emplace(
+        supervisor.context(), holding.taken.port().port(), *liveness, liveness_recorder(holding.taken.port()),
+        [&supervisor, &unresponsive, &port_lost, kill_grace](const std::string& reason) {
+          if (supervisor.stop_requested() || port_lost) {
+            return;  // CMD is being stopped already, and is not restarted
+          }
+          std::cerr << fmt::format(
+              "portpool: {}; stopping CMD (SIGTERM, and SIGKILL to its whole tree after --kill-grace)\n", reason);
+          unresponsive = true;
+          supervisor.end_child_within(kill_grace);
+        });
   }
   auto launched = copies.start();
   if (monitor) {
@@ -446,12 +480,12 @@ int run_run_command(const RunArguments& arguments) {
       }
       std::cerr << fmt::format(
           "portpool: CMD stopped answering and ended with status {}; restarting it ({} of {}), port {} stays held\n",
-          status, restarts + 1, restart.limit_text(), holding.port().port());
+          status, restarts + 1, restart.limit_text(), holding.taken.port().port());
     } else if (restart.wants(status, restarts)) {
       std::cerr << fmt::format("portpool: {} with status {}; restarting {} ({} of {}), port {} stays held\n",
                                arguments.forking ? "the service (what CMD's start-up left) ended" : "CMD exited",
                                status, arguments.forking ? "CMD" : "it", restarts + 1, restart.limit_text(),
-                               holding.port().port());
+                               holding.taken.port().port());
     } else {
       return status;
     }

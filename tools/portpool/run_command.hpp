@@ -1,13 +1,15 @@
 #pragma once
 
-// `portpool run [--instance N|auto] [--socket] [--on-lost term|warn] [--kill-grace D]
-//               [--restart no|on-failure|always] [--restart-delay D] [--max-restarts N]
+// `portpool run [--instance N|auto] [--transport tcp|udp|both] [--socket] [--on-lost term|warn]
+//               [--kill-grace D] [--restart no|on-failure|always] [--restart-delay D] [--max-restarts N]
 //               [--ready notify|accept] [--ready-timeout D] [--wait D] [--forking [--pid-file PATH]]
 //               [--liveness http:PATH|tcp [--liveness-interval D] [--liveness-start-period D]
 //                [--liveness-failures N]] [--etcd URL[,URL...] ...]
 //               SERVICE -- CMD...`:
 // takes a port of SERVICE's pool (waiting up to --wait for one to be released), runs CMD's process
 // tree with it, holds it until the tree is gone; restarts CMD when it stops answering (--liveness).
+// With --socket, CMD gets the port's sockets from descriptor 3 on (a listening TCP socket, a bound
+// UDP socket, or both), as from systemd.
 // A fleet-wide service's port is claimed in etcd too (run_ports.hpp).
 
 #include "common_options.hpp"

@@ -65,4 +65,26 @@ ListeningLease RunPorts::acquire_listening(const Options& options, const boost::
   });
 }
 
+DatagramLease RunPorts::acquire_datagram(const Options& options, const boost::asio::any_io_executor& executor,
+                                         std::chrono::milliseconds wait) const {
+  if (claims_) {
+    return acquire_fleet_datagram(options, executor, wait);
+  }
+  PortPoolManager manager(table_, service_, options);
+  return take_waiting_unless_stopped(wait, service_, [&](std::chrono::milliseconds timeout) {
+    return manager.acquire_datagram_for(executor, timeout);
+  });
+}
+
+TcpAndUdpLease RunPorts::acquire_tcp_and_udp(const Options& options, const boost::asio::any_io_executor& executor,
+                                             std::chrono::milliseconds wait) const {
+  if (claims_) {
+    return acquire_fleet_tcp_and_udp(options, executor, wait);
+  }
+  PortPoolManager manager(table_, service_, options);
+  return take_waiting_unless_stopped(wait, service_, [&](std::chrono::milliseconds timeout) {
+    return manager.acquire_tcp_and_udp_for(executor, timeout);
+  });
+}
+
 }  // namespace portpool::cli

@@ -6,10 +6,12 @@
 
 #include <etcd_arguments.hpp>
 
+#include <portpool/datagram_lease.hpp>
 #include <portpool/listening_lease.hpp>
 #include <portpool/options.hpp>
 #include <portpool/port_lease.hpp>
 #include <portpool/service_port_table.hpp>
+#include <portpool/tcp_and_udp_lease.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 
@@ -62,8 +64,15 @@ class RunPorts {
   /// @throws PoolExhausted as the manager; CommandError with exit code 69 when the fleet's etcd
   /// cannot be reached (naming the endpoints), 76 when it refuses, 128 + a signal that ended the wait.
   PortLease acquire(const Options& options, std::chrono::milliseconds wait) const;
+  /// The same with the sockets of `options.transport` bound to the port: listening for a tcp
+  /// service, a datagram socket for udp, both for both (each acquisition refuses another transport
+  /// with ConfigError).
   ListeningLease acquire_listening(const Options& options, const boost::asio::any_io_executor& executor,
                                    std::chrono::milliseconds wait) const;
+  DatagramLease acquire_datagram(const Options& options, const boost::asio::any_io_executor& executor,
+                                 std::chrono::milliseconds wait) const;
+  TcpAndUdpLease acquire_tcp_and_udp(const Options& options, const boost::asio::any_io_executor& executor,
+                                     std::chrono::milliseconds wait) const;
 
  private:
   static std::shared_ptr<fleet::FleetClaims> open_claims(const FleetRunArguments& fleet,
@@ -71,6 +80,10 @@ class RunPorts {
   PortLease acquire_fleet(const Options& options, std::chrono::milliseconds wait) const;
   ListeningLease acquire_fleet_listening(const Options& options, const boost::asio::any_io_executor& executor,
                                          std::chrono::milliseconds wait) const;
+  DatagramLease acquire_fleet_datagram(const Options& options, const boost::asio::any_io_executor& executor,
+                                       std::chrono::milliseconds wait) const;
+  TcpAndUdpLease acquire_fleet_tcp_and_udp(const Options& options, const boost::asio::any_io_executor& executor,
+                                           std::chrono::milliseconds wait) const;
 
   const ServicePortTable& table_;
   std::string service_;

@@ -112,4 +112,24 @@ ListeningLease RunPorts::acquire_fleet_listening(const Options& options, const b
   });
 }
 
+DatagramLease RunPorts::acquire_fleet_datagram(const Options& options, const boost::asio::any_io_executor& executor,
+                                               std::chrono::milliseconds wait) const {
+  auto manager = fleet::make_fleet_pool_manager(table_, service_, options, claims_);
+  return mapping_etcd_errors([&] {
+    return take_waiting_unless_stopped(wait, service_, [&](std::chrono::milliseconds timeout) {
+      return manager.acquire_datagram_for(executor, timeout);
+    });
+  });
+}
+
+TcpAndUdpLease RunPorts::acquire_fleet_tcp_and_udp(const Options& options, const boost::asio::any_io_executor& executor,
+                                                   std::chrono::milliseconds wait) const {
+  auto manager = fleet::make_fleet_pool_manager(table_, service_, options, claims_);
+  return mapping_etcd_errors([&] {
+    return take_waiting_unless_stopped(wait, service_, [&](std::chrono::milliseconds timeout) {
+      return manager.acquire_tcp_and_udp_for(executor, timeout);
+    });
+  });
+}
+
 }  // namespace portpool::cli

@@ -27,4 +27,16 @@ ListeningLease RunPorts::acquire_fleet_listening(const Options& /*options*/,
   throw std::logic_error("no fleet claims without the fleet component");
 }
 
+DatagramLease RunPorts::acquire_fleet_datagram(const Options& /*options*/,
+                                               const boost::asio::any_io_executor& /*executor*/,
+                                               std::chrono::milliseconds /*wait*/) const {
+  throw std::logic_error("no fleet claims without the fleet component");
+}
+
+TcpAndUdpLease RunPorts::acquire_fleet_tcp_and_udp(const Options& /*options*/,
+                                                   const boost::asio::any_io_executor& /*executor*/,
+                                                   std::chrono::milliseconds /*wait*/) const {
+  throw std::logic_error("no fleet claims without the fleet component");
+}
+
 }  // namespace portpool::cli
