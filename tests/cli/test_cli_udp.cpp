@@ -348,8 +348,9 @@ TEST_CASE("run --socket of a udp service stops CMD when its lock file is deleted
   REQUIRE(line_after(run, "SERVING "));
   std::filesystem::remove(fixture.dir.lock_file(fixture.ports[0]));
   auto result = finish(run);
-  CHECK(result.exit_code == 128 + SIGTERM);
+  CHECK(result.exit_code == 69);  // the port was lost: CMD (killed by SIGTERM) was ended
   CHECK_THAT(result.err, Contains("port " + std::to_string(fixture.ports[0]) + " of 'voice' is lost: "));
+  CHECK_THAT(result.err, Contains("CMD ended with status 143 after its port was lost"));
   CHECK_THAT(result.err, Contains("stopping the command (SIGTERM)"));
 }
 
