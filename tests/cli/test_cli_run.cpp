@@ -84,6 +84,7 @@ TEST_CASE("run says which port it took on standard error: a line, a JSON line wi
   CHECK(line.at("format_version") == 1);
   CHECK(line.at("event") == "held");
   CHECK(line.at("service") == "web");
+  CHECK(line.at("transport") == "tcp");
   CHECK(line.at("instance") == 2);
   const auto& pool = fixture.ports.ports();
   CHECK(std::find(pool.begin(), pool.end(), line.at("port").get<std::uint16_t>()) != pool.end());

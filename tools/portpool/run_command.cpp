@@ -156,9 +156,13 @@ void report_taken_port(const RunArguments& arguments, Holding& holding) {
   }
   const auto& lease = holding.port();
   if (arguments.common.json) {
-    std::cerr << nlohmann::ordered_json{{format_version_key, format_version}, {"event", "held"},
-                                        {"service", lease.service()},         {"port", lease.port()},
-                                        {"instance", lease.instance()},       {"pid", ::getpid()}}
+    std::cerr << nlohmann::ordered_json{{format_version_key, format_version},
+                                        {"event", "held"},
+                                        {"service", lease.service()},
+                                        {"port", lease.port()},
+                                        {"transport", to_string(lease.transport())},
+                                        {"instance", lease.instance()},
+                                        {"pid", ::getpid()}}
                      .dump()
               << '\n';
   } else {
