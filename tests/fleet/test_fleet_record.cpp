@@ -54,7 +54,7 @@ TEST_CASE("a published holder reads back identically, host and port from the key
   CHECK(iso8601_utc(decoded.since) == "2024-05-01T10:00:00.123Z");
 }
 
-TEST_CASE("a udp or both holder's transport reads back; a tcp holder's value has none, and none reads as tcp") {
+TEST_CASE("a udp or both holder's transport reads back, and a tcp holder's value has none (none reads as tcp)") {
   auto holder = sample();
   CHECK(holder.transport == Transport::tcp);
   auto tcp_value = nlohmann::json::parse(encode_holder(holder));

@@ -20,9 +20,9 @@ std::string format_columns(const std::vector<std::vector<std::string>>& raw_rows
 /// `status --watch` and `status --fleet --watch`.
 std::string port_text(unsigned port, Transport transport);
 
-/// `rows` with a TRANSPORT column inserted before `column`, holding the transports of the rows
-/// after the header in order, when one of them is not tcp; otherwise `rows` as they are, since most
-/// pools are TCP ones and the column would only repeat "tcp".
+/// `rows` with a TRANSPORT column inserted as column number `column` (from 0), holding the
+/// transports of the rows after the header in order, when one of them is not tcp; otherwise `rows`
+/// as they are, since most pools are TCP ones and the column would only repeat "tcp".
 std::vector<std::vector<std::string>> with_transport_column(std::vector<std::vector<std::string>> rows,
                                                             std::size_t column,
                                                             const std::vector<Transport>& transports);
