@@ -70,7 +70,7 @@ TEST_CASE("run gives CMD the port in its environment and in {port} arguments") {
 
 TEST_CASE("run says which port it took on standard error: a line, a JSON line with --json, nothing with --quiet") {
   Fixture fixture;
-  auto without_quiet = [&](std::vector<std::string> options) {
+  auto without_quiet = [&](const std::vector<std::string>& options) {
     auto arguments = fixture.run_arguments(options, {"true"});
     arguments.erase(std::find(arguments.begin(), arguments.end(), "--quiet"));
     return run_portpool(arguments);
