@@ -27,10 +27,15 @@ export interface TableOptions extends CommonOptions {
   instance?: number;
 }
 
+/** Which socket types a port is held for: TCP, UDP, or both at once (`transport` in the config file). */
+export type Transport = 'tcp' | 'udp' | 'both';
+
 /** One live holder of a port, as `portpool status --json` reports it. */
 export interface Holder {
   port: number;
   service: string;
+  /** The socket types the port is held for. */
+  transport: Transport;
   pid: number;
   instance: number;
   instance_id: string;
@@ -53,6 +58,8 @@ export interface TableService {
   name: string;
   ports: number[];
   shared: boolean;
+  /** The socket types the service serves its port with. */
+  transport: Transport;
   reserved: boolean | null;
 }
 
@@ -67,6 +74,8 @@ export interface Table {
 export declare class Lease {
   readonly port: number;
   readonly service: string;
+  /** The socket types the port is held for (the service's `transport` in the config file). */
+  readonly transport: Transport;
   readonly instance: number;
   readonly instanceId: string;
   readonly lockDir: string;

@@ -159,6 +159,7 @@ class Lease {
   constructor(child, line) {
     this.port = line.port;
     this.service = line.service;
+    this.transport = line.transport ?? 'tcp';  // a portpool before transports held TCP ports only
     this.instance = line.instance;
     this.instanceId = line.instance_id;
     this.lockDir = line.lock_dir;

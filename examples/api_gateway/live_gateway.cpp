@@ -110,7 +110,8 @@ std::shared_ptr<portpool_example::Connection> LiveGateway::take_over(const Reque
 void LiveGateway::shutdown() { events_->stop(); }
 
 // Every port of every pool of the table, for this gateway's instance: held (and by whom), skipped
-// because browsers refuse it, in use by a program outside portpool (and why), or free.
+// because browsers refuse it, in use by a program outside portpool for the pool's transport (and
+// why), or free.
 Response LiveGateway::pools() const {
   std::map<std::uint16_t, portpool::Holder> holders;
   for (auto& holder : portpool::Registry::holders(registry_options_)) {
@@ -119,6 +120,7 @@ Response LiveGateway::pools() const {
   portpool::BindProbe probe;
   auto list = nlohmann::ordered_json::array();
   for (const auto& service : table_.services()) {
+    auto transport = table_.transport(service);
     auto ports = nlohmann::ordered_json::array();
     for (auto port : table_.pool_for(service, instance_)) {
       nlohmann::ordered_json entry{{"port", port}};
@@ -128,7 +130,7 @@ Response LiveGateway::pools() const {
       } else if (portpool::is_fetch_blocked_port(port) && !table_.allows_fetch_blocked_ports(service)) {
         entry["state"] = "blocked";
         entry["detail"] = "browsers and fetch() refuse this port, so the pool skips it";
-      } else if (auto problem = probe.check(registry_options_.probe_address, port)) {
+      } else if (auto problem = probe.check(registry_options_.probe_address, port, transport)) {
         entry["state"] = "in_use";
         entry["detail"] = *problem;
       } else {
@@ -136,7 +138,10 @@ Response LiveGateway::pools() const {
       }
       ports.push_back(std::move(entry));
     }
-    list.push_back({{"service", service}, {"shared", table_.is_shared(service)}, {"ports", ports}});
+    list.push_back({{"service", service},
+                    {"shared", table_.is_shared(service)},
+                    {"transport", portpool::to_string(transport)},
+                    {"ports", ports}});
   }
   return json_response(http::status::ok, {{"instance", instance_}, {"pools", list}});
 }

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <array>
 #include <limits>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -42,21 +43,27 @@ json port_schema() {
   return {{"type", "integer"}, {"minimum", 1}, {"maximum", std::numeric_limits<std::uint16_t>::max()}};
 }
 
+json transport_schema(const char* description) {
+  return {{"type", "string"}, {"enum", {"tcp", "udp", "both"}}, {"description", description}};
+}
+
 json holder_schema() {
   return result_schema({{"port", port_schema()},
                         {"service", {{"type", "string"}}},
+                        {"transport", transport_schema("the socket types the port is held for")},
                         {"pid", integer_schema(1)},
                         {"instance", integer_schema(0)},
                         {"instance_id", {{"type", "string"}}},
                         {"since", {{"type", "string"}, {"description", "ISO 8601, UTC"}}}},
-                       {"port", "service", "pid", "instance", "instance_id", "since"});
+                       {"port", "service", "transport", "pid", "instance", "instance_id", "since"});
 }
 
 json list_pools_output_schema() {
   auto service = result_schema({{"service", {{"type", "string"}}},
                                 {"shared", {{"type", "boolean"}}},
+                                {"transport", transport_schema("the socket types the service serves its port with")},
                                 {"pool", {{"type", "array"}, {"items", port_schema()}}}},
-                               {"service", "shared", "pool"});
+                               {"service", "shared", "transport", "pool"});
   return result_schema({{"instance", integer_schema(1)},
                         {"max_instance", integer_schema(1)},
                         {"services", {{"type", "array"}, {"items", std::move(service)}}}},
@@ -91,15 +98,17 @@ json list_holders_input_schema() {
 json check_port_output_schema() {
   return result_schema({{"port", port_schema()},
                         {"address", {{"type", "string"}}},
+                        {"transport", transport_schema("the socket types checked")},
                         {"status", {{"type", "string"}, {"enum", {"free", "held", "in_use_outside_portpool"}}}},
                         {"holder", holder_schema()},
                         {"reason", {{"type", "string"}}}},
-                       {"port", "address", "status"});
+                       {"port", "address", "transport", "status"});
 }
 
 json holder_json(const portpool::Holder& holder) {
   return {{"port", holder.port},
           {"service", holder.service},
+          {"transport", portpool::to_string(holder.transport)},
           {"pid", holder.pid},
           {"instance", holder.instance},
           {"instance_id", holder.instance_id},
@@ -114,6 +123,16 @@ unsigned integer_argument(const json& arguments, const char* name, unsigned mini
         fmt::format("'{}' must be an integer from {} to {}, not {}", name, minimum, maximum, value.dump()));
   }
   return value.get<unsigned>();
+}
+
+/// `arguments["transport"]`, tcp when absent.
+portpool::Transport transport_argument(const json& arguments) {
+  auto value = arguments.value("transport", json("tcp"));
+  auto transport = value.is_string() ? portpool::parse_transport(value.get<std::string>()) : std::nullopt;
+  if (!transport) {
+    throw ToolArgumentError(fmt::format(R"('transport' must be "tcp", "udp" or "both", not {})", value.dump()));
+  }
+  return *transport;
 }
 
 void require_object(const json& arguments) {
@@ -142,20 +161,28 @@ json PortTools::definitions() {
        {{"name", "list_holders"},
         {"title", "Port holders"},
         {"description",
-         "Who holds which port now through portpool: port, service, pid, instance, since when; on this host, "
+         "Who holds which port now through portpool: port, service, transport (tcp, udp or both), pid, instance, "
+         "since when; on this host, "
          "or with scope fleet on every host of the fleet (with each holder's host and address)."},
         {"inputSchema", list_holders_input_schema()},
         {"outputSchema", list_holders_output_schema()}},
        {{"name", "check_port"},
         {"title", "Check a port"},
         {"description",
-         "Whether a TCP port on the loopback address is free, held through portpool (and by whom), or in use "
-         "outside portpool."},
+         "Whether a port on the loopback address is free, held through portpool (and by whom), or in use "
+         "outside portpool, for TCP (the default), UDP or both."},
         {"inputSchema", object_schema({{"port",
                                         {{"type", "integer"},
                                          {"minimum", 1},
                                          {"maximum", std::numeric_limits<std::uint16_t>::max()},
-                                         {"description", "TCP port number"}}}},
+                                         {"description", "port number"}}},
+                                       {"transport",
+                                        {{"type", "string"},
+                                         {"enum", {"tcp", "udp", "both"}},
+                                         {"default", "tcp"},
+                                         {"description",
+                                          "tcp: is a program listening on it; udp: has a program a UDP socket "
+                                          "bound to it; both: either"}}}},
                                       {"port"})},
         {"outputSchema", check_port_output_schema()}}});
 }
@@ -185,8 +212,10 @@ json PortTools::list_pools(const json& arguments) const {
   }
   json services = json::array();
   for (const auto& service : table_.services()) {
-    services.push_back(
-        {{"service", service}, {"shared", table_.is_shared(service)}, {"pool", table_.pool_for(service, instance)}});
+    services.push_back({{"service", service},
+                        {"shared", table_.is_shared(service)},
+                        {"transport", portpool::to_string(table_.transport(service))},
+                        {"pool", table_.pool_for(service, instance)}});
   }
   return {{"instance", instance}, {"max_instance", table_.layout().max}, {"services", std::move(services)}};
 }
@@ -228,16 +257,18 @@ json PortTools::fleet_holders() const {
 
 json PortTools::check_port(const json& arguments) const {
   if (!arguments.contains("port")) {
-    throw ToolArgumentError("'port' is required: the TCP port number to check (1 to 65535)");
+    throw ToolArgumentError("'port' is required: the port number to check (1 to 65535)");
   }
   auto port = static_cast<std::uint16_t>(integer_argument(arguments, "port", 1, 65535));
-  json answer{{"port", port}, {"address", options_.probe_address.to_string()}};
+  auto transport = transport_argument(arguments);
+  json answer{
+      {"port", port}, {"address", options_.probe_address.to_string()}, {"transport", portpool::to_string(transport)}};
   if (auto holder = portpool::Registry::holder_of(port, options_)) {
     answer["status"] = "held";
     answer["holder"] = holder_json(*holder);
     return answer;
   }
-  if (auto refusal = portpool::BindProbe{}.check(options_.probe_address, port)) {
+  if (auto refusal = portpool::BindProbe{}.check(options_.probe_address, port, transport)) {
     answer["status"] = "in_use_outside_portpool";
     answer["reason"] = *refusal;
     return answer;

@@ -28,15 +28,18 @@ inline std::string iso8601_utc(std::chrono::system_clock::time_point time) {
                      milliseconds.count());
 }
 
-/// `{"port", "service", "pid", "instance", "instance_id", "since", "readiness", "protocol",
-/// "health", "version", "tags", "meta"}`: protocol, health and version are null when the holder
-/// did not give them, tags a list and meta an object (both possibly empty).
+/// `{"port", "service", "transport", "pid", "instance", "instance_id", "since", "readiness",
+/// "protocol", "health", "version", "tags", "meta"}`: transport is "tcp", "udp" or "both" (always
+/// present; "tcp" for records written before transports existed); protocol, health and version
+/// are null when the holder did not give them, tags a list and meta an object (both possibly
+/// empty).
 inline nlohmann::ordered_json holder_json(const Holder& holder) {
   auto text_or_null = [](const std::string& text) {
     return text.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(text);
   };
   return {{"port", holder.port},
           {"service", holder.service},
+          {"transport", to_string(holder.transport)},
           {"pid", holder.pid},
           {"instance", holder.instance},
           {"instance_id", holder.instance_id},

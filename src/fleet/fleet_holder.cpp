@@ -165,7 +165,7 @@ std::int64_t integer_field(detail::HolderValue& value, const std::string& key, c
 bool operator==(const FleetHolder& a, const FleetHolder& b) {
   return a.host == b.host && a.port == b.port && a.service == b.service && a.instance == b.instance &&
          a.instance_id == b.instance_id && a.pid == b.pid && a.since == b.since && a.address == b.address &&
-         a.boot_id == b.boot_id && a.readiness == b.readiness;
+         a.boot_id == b.boot_id && a.readiness == b.readiness && a.transport == b.transport;
 }
 
 void require_valid_prefix(const std::string& prefix) {
@@ -219,6 +219,9 @@ std::string encode_holder(const FleetHolder& holder) {
                                {"instance_id", holder.instance_id},  {"pid", holder.pid},
                                {"since", iso8601_utc(holder.since)}, {"address", holder.address},
                                {"boot_id", holder.boot_id},          {"readiness", to_string(holder.readiness)}};
+  if (holder.transport != Transport::tcp) {
+    value["transport"] = to_string(holder.transport);  // absent for TCP, as readers before transports expect
+  }
   return value.dump();
 }
 
@@ -267,6 +270,13 @@ FleetHolder decode_holder(const std::string& prefix, const std::string& key, con
     invalid(key, "'readiness' is not unknown, starting, ready or stopping");
   }
   holder.readiness = *readiness;
+  if (object.field("transport").type != detail::HolderValueField::Type::absent) {
+    auto transport = parse_transport(string_field(object, key, "transport"));
+    if (!transport) {
+      invalid(key, "'transport' is not tcp, udp or both");
+    }
+    holder.transport = *transport;
+  }
   return holder;
 }
 
@@ -283,6 +293,7 @@ FleetHolder fleet_holder_of(const Holder& holder, const std::string& host, const
   published.address = fmt::format("{}:{}", address_host, holder.port);
   published.boot_id = boot_id;
   published.readiness = holder.readiness;
+  published.transport = holder.transport;
   return published;
 }
 

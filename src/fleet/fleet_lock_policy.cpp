@@ -21,8 +21,11 @@ namespace portpool::fleet {
 namespace {
 
 std::string claim_value(const std::string& host, const Holder& holder) {
-  return nlohmann::ordered_json{
-      {"host", host}, {"service", holder.service}, {"instance", holder.instance}, {"pid", holder.pid}}
+  return nlohmann::ordered_json{{"host", host},
+                                {"service", holder.service},
+                                {"instance", holder.instance},
+                                {"pid", holder.pid},
+                                {"transport", to_string(holder.transport)}}
       .dump();
 }
 

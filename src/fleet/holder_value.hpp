@@ -1,7 +1,7 @@
 #pragma once
 
 // The fields of a port key's value, read in one pass of the JSON parser (its SAX interface) into
-// eight slots, without building a document: a listing of the fleet reads thousands of values, and
+// nine slots, without building a document: a listing of the fleet reads thousands of values, and
 // a document per value (a map, its nodes, a copy of every string) was most of its time. What is
 // kept is exactly what decode_holder() checks: which fields are there, unknown ones, and each
 // known field's type and value.
@@ -26,8 +26,8 @@ struct HolderValueField {
 
 class HolderValue {
  public:
-  static constexpr std::array<std::string_view, 8> field_names{"service", "instance", "instance_id", "pid",
-                                                               "since",   "address",  "boot_id",     "readiness"};
+  static constexpr std::array<std::string_view, 9> field_names{
+      "service", "instance", "instance_id", "pid", "since", "address", "boot_id", "readiness", "transport"};
 
   /// Reads `value`; false when it is not one JSON object (malformed, or another JSON value).
   bool read(const std::string& value);

@@ -54,6 +54,8 @@ void append_fleet_holder_json(std::string& out, const fleet::FleetHolder& holder
   append_integer(out, holder.port);
   out += R"(,"service":)";
   append_string(out, holder.service);
+  out += R"(,"transport":)";
+  append_string(out, to_string(holder.transport));
   out += R"(,"pid":)";
   append_integer(out, holder.pid);
   out += R"(,"instance":)";

@@ -4,7 +4,7 @@
 // the API gateway's /api/services?scope=fleet and the MCP server's list_holders with scope fleet.
 //
 //   {"revision":N,"holders":[
-//   {"host","port","service","pid","instance","instance_id","address","since","readiness","boot_id"},
+//   {"host","port","service","transport","pid","instance","instance_id","address","since","readiness","boot_id"},
 //   ...
 //   ]}
 //

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 using Catch::Matchers::Contains;
@@ -99,6 +100,7 @@ TEST_CASE("lease prints one JSON line and holds the port until its input ends") 
   CHECK(line.at("format_version") == 1);
   CHECK(line.at("port") == fixture.ports[0]);
   CHECK(line.at("service") == "web");
+  CHECK(line.at("transport") == "tcp");
   CHECK(line.at("instance") == 1);
   CHECK_FALSE(line.at("instance_id").get<std::string>().empty());
   CHECK(line.at("lock_dir") == fixture.dir.lock_dir().string());
@@ -124,6 +126,29 @@ TEST_CASE("lease prints one JSON line and holds the port until its input ends") 
   second.close_stdin();
   CHECK(finish(second).exit_code == 0);
   CHECK(holders(fixture.dir.lock_dir()).empty());
+}
+
+TEST_CASE("lease of a udp or both service says so in its line, and the port is held for it") {
+  TempDir dir;
+  auto ports = ReservedPorts::any(2);
+  auto config = write_config(dir, "[services.dns]\nports = [" + std::to_string(ports[0]) +
+                                      "]\ntransport = \"udp\"\n[services.quic]\nports = [" + std::to_string(ports[1]) +
+                                      "]\ntransport = \"both\"\n");
+  for (const auto& [service, transport] :
+       std::vector<std::pair<std::string, std::string>>{{"dns", "udp"}, {"quic", "both"}}) {
+    CAPTURE(service);
+    auto lease = spawn_portpool({"lease", "--config", config.string(), "--lock-dir", dir.lock_dir().string(), service});
+    auto line = lease_line(lease);
+    CHECK(line.at("format_version") == 1);
+    CHECK(line.at("service") == service);
+    CHECK(line.at("transport") == transport);
+    auto held = holders(dir.lock_dir());
+    REQUIRE(held.size() == 1);
+    CHECK(held[0].at("port") == line.at("port"));
+    CHECK(held[0].at("transport") == transport);
+    lease.close_stdin();
+    CHECK(finish(lease).exit_code == 0);
+  }
 }
 
 TEST_CASE("lease ignores what it reads and holds until the end of its input") {
@@ -344,6 +369,7 @@ TEST_CASE("lease --json reports an exhausted pool as one JSON line: each port's 
       CHECK(refusal.at("reason") == "held");
       CHECK(refusal.at("holder").at("pid") == first.pid());
       CHECK(refusal.at("holder").at("service") == "web");
+      CHECK(refusal.at("holder").at("transport") == "tcp");
       auto listed = holders(fixture.dir.lock_dir());
       REQUIRE(listed.size() == 1);
       auto expected = listed[0];

@@ -71,7 +71,7 @@ TEST_CASE("run gives CMD the port in its environment and in {port} arguments") {
 
 TEST_CASE("run says which port it took on standard error: a line, a JSON line with --json, nothing with --quiet") {
   Fixture fixture;
-  auto without_quiet = [&](std::vector<std::string> options) {
+  auto without_quiet = [&](const std::vector<std::string>& options) {
     auto arguments = fixture.run_arguments(options, {"true"});
     arguments.erase(std::find(arguments.begin(), arguments.end(), "--quiet"));
     return run_portpool(arguments);
@@ -85,6 +85,7 @@ TEST_CASE("run says which port it took on standard error: a line, a JSON line wi
   CHECK(line.at("format_version") == 1);
   CHECK(line.at("event") == "held");
   CHECK(line.at("service") == "web");
+  CHECK(line.at("transport") == "tcp");
   CHECK(line.at("instance") == 2);
   const auto& pool = fixture.ports.ports();
   CHECK(std::find(pool.begin(), pool.end(), line.at("port").get<std::uint16_t>()) != pool.end());

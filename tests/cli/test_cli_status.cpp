@@ -15,6 +15,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <string>
 
@@ -31,6 +32,7 @@ using portpool::test::shared_pool_config;
 using portpool::test::spawn_portpool;
 using portpool::test::TempDir;
 using portpool::test::terminal_attack;
+using portpool::test::write_config;
 
 TEST_CASE("status of an empty lock directory") {
   TempDir dir;
@@ -80,6 +82,48 @@ TEST_CASE("status shows who holds what: port, service, pid, instance, since") {
   holder.close_stdin();
   CHECK(finish(holder).exit_code == 0);
   CHECK(holders(dir.lock_dir()).empty());
+}
+
+TEST_CASE("status shows each holder's transport: in --json always, as a TRANSPORT column once one is not tcp") {
+  TempDir dir;
+  auto ports = ReservedPorts::any(3);
+  auto config =
+      write_config(dir, "[services.web]\nports = [" + std::to_string(ports[0]) + "]\n[services.dns]\nports = [" +
+                            std::to_string(ports[1]) + "]\ntransport = \"udp\"\n[services.quic]\nports = [" +
+                            std::to_string(ports[2]) + "]\ntransport = \"both\"\n");
+  auto lease = [&](const std::string& service) {
+    return spawn_portpool({"lease", "--config", config.string(), "--lock-dir", dir.lock_dir().string(), service});
+  };
+  auto web = lease("web");
+  REQUIRE(web.read_line());
+  auto tcp_only = run_portpool({"status", "--lock-dir", dir.lock_dir().string()});
+  REQUIRE(tcp_only.exit_code == 0);
+  CHECK(std::regex_search(tcp_only.out, std::regex("^PORT +SERVICE +PID")));
+  CHECK_THAT(tcp_only.out, !Contains("TRANSPORT"));
+  REQUIRE(holders(dir.lock_dir()).at(0).at("transport") == "tcp");
+
+  auto dns = lease("dns");
+  REQUIRE(dns.read_line());
+  auto quic = lease("quic");
+  REQUIRE(quic.read_line());
+  auto list = holders(dir.lock_dir());
+  REQUIRE(list.size() == 3);
+  std::map<std::string, std::string> transports;
+  for (const auto& holder : list) {
+    transports[holder.at("service").get<std::string>()] = holder.at("transport").get<std::string>();
+  }
+  CHECK(transports == std::map<std::string, std::string>{{"web", "tcp"}, {"dns", "udp"}, {"quic", "both"}});
+
+  auto text = run_portpool({"status", "--lock-dir", dir.lock_dir().string()});
+  REQUIRE(text.exit_code == 0);
+  CHECK(std::regex_search(text.out, std::regex("^PORT +TRANSPORT +SERVICE +PID")));
+  CHECK(std::regex_search(text.out, std::regex("\n" + std::to_string(ports[0]) + " +tcp +web ")));
+  CHECK(std::regex_search(text.out, std::regex("\n" + std::to_string(ports[1]) + " +udp +dns ")));
+  CHECK(std::regex_search(text.out, std::regex("\n" + std::to_string(ports[2]) + " +both +quic ")));
+  for (auto* holder : {&web, &dns, &quic}) {
+    holder->close_stdin();
+    CHECK(finish(*holder).exit_code == 0);
+  }
 }
 
 TEST_CASE("status shows the instance numbers that run holds, --instance N and auto, only while held") {

@@ -203,6 +203,36 @@ TEST_CASE("table --json gives the instance's pools, in table order") {
   CHECK(services[5].at("ports") == std::vector<int>{9000, 9001, 9002});
   CHECK(services[5].at("shared") == true);
   CHECK(services[0].at("fetch_blocked_ports").empty());
+  for (const auto& service : services) {
+    CHECK(service.at("transport") == "tcp");
+  }
+}
+
+TEST_CASE("table shows each service's transport: in --json always, as a column once one is not tcp") {
+  TempDir dir;
+  auto config = write_config(dir,
+                             "[services.web]\nports = [1000]\n[services.dns]\nports = [1001]\ntransport = \"udp\"\n"
+                             "[services.quic]\nports = [1002]\ntransport = \"both\"\n");
+  auto json = run_portpool({"table", "--config", config.string(), "--json"});
+  REQUIRE(json.exit_code == 0);
+  auto services = json.json().at("services");
+  REQUIRE(services.size() == 3);
+  CHECK(services[0].at("transport") == "tcp");
+  CHECK(services[1].at("transport") == "udp");
+  CHECK(services[2].at("transport") == "both");
+
+  auto text = run_portpool({"table", "--config", config.string()});
+  REQUIRE(text.exit_code == 0);
+  auto lines = lines_of(text.out);
+  REQUIRE(lines.size() == 5);
+  CHECK_THAT(lines[1], StartsWith("SERVICE  PORTS  TRANSPORT  POOL"));
+  CHECK_THAT(lines[2], StartsWith("web      1000   tcp        shared"));
+  CHECK_THAT(lines[3], StartsWith("dns      1001   udp        shared"));
+  CHECK_THAT(lines[4], StartsWith("quic     1002   both       shared"));
+
+  auto tcp_only = run_portpool({"table", "--config", config_naming(dir.path() / "tcp.toml", "web").string()});
+  REQUIRE(tcp_only.exit_code == 0);
+  CHECK_THAT(tcp_only.out, !Contains("TRANSPORT"));
 }
 
 TEST_CASE("table --json names instance 1's fetch-blocked port 6000, skipped unless the pool allows it") {

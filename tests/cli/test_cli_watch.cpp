@@ -41,6 +41,7 @@ TEST_CASE("status --watch --json prints the snapshot, then acquired, released an
   CHECK(snapshot.at("type") == "snapshot");
   REQUIRE(snapshot.at("holders").size() == 1);
   CHECK(snapshot.at("holders")[0].at("service") == "early");
+  CHECK(snapshot.at("holders")[0].at("transport") == "tcp");
 
   auto holder = spawn_portpool({"run", "--config", config.string(), "--lock-dir", dir.lock_dir().string(), "--protocol",
                                 "http", "web", "--", PORTPOOL_CLI_CHILD, "hold"});
@@ -87,6 +88,30 @@ TEST_CASE("status --watch prints one readable line per change") {
   REQUIRE(released.has_value());
   CHECK_THAT(*released, Contains("released  " + std::to_string(ports[0]) + " worker"));
   stop(watcher);
+}
+
+TEST_CASE("status --watch names a udp holder's transport: PORT/udp in its lines, \"transport\" in JSON") {
+  TempDir dir;
+  auto ports = ReservedPorts::any(1);
+  auto config = write_config(dir, "[services.dns]\nports = [" + std::to_string(ports[0]) + "]\ntransport = \"udp\"\n");
+  auto text_watcher = spawn_portpool({"status", "--watch", "--lock-dir", dir.lock_dir().string()});
+  REQUIRE(text_watcher.read_line().has_value());
+  auto json_watcher = spawn_portpool({"status", "--watch", "--json", "--lock-dir", dir.lock_dir().string()});
+  CHECK(next_message(json_watcher).at("holders").empty());
+
+  auto lease = spawn_portpool({"lease", "--config", config.string(), "--lock-dir", dir.lock_dir().string(), "dns"});
+  REQUIRE(lease.read_line().has_value());
+  auto acquired = text_watcher.read_line();
+  REQUIRE(acquired.has_value());
+  CHECK_THAT(*acquired,
+             Contains("acquired  " + std::to_string(ports[0]) + "/udp dns pid " + std::to_string(lease.pid())));
+  auto message = next_message(json_watcher);
+  CHECK(message.at("type") == "acquired");
+  CHECK(message.at("holder").at("transport") == "udp");
+  lease.close_stdin();
+  CHECK(finish(lease).exit_code == 0);
+  stop(text_watcher);
+  stop(json_watcher);
 }
 
 TEST_CASE("status --watch on an unsafe lock directory exits 77") {

@@ -7,12 +7,14 @@
 
 #include <portpool/error_code.hpp>
 #include <portpool/exit_codes.hpp>
+#include <portpool/fleet/etcd_client.hpp>
 #include <portpool/fleet/fleet_error.hpp>
 #include <portpool/fleet/fleet_lock_policy.hpp>
 #include <portpool/port_pool_manager.hpp>
 #include <portpool/registry.hpp>
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <map>
@@ -107,6 +109,26 @@ TEST_CASE("a port another host claims is refused as claimed_elsewhere, the host 
   std::error_code error;
   CHECK(hosts.manager_b.acquire(error).port() == 0);
   CHECK(error == errc::pool_exhausted);
+}
+
+TEST_CASE("a claim records its holder's transport") {
+  auto endpoint = shared_etcd();
+  auto prefix = unique_prefix();
+  TempDir host;
+  auto ports = ReservedPorts::any(1);
+  Options options;
+  options.lock_dir = host.lock_dir();
+  options.transport = Transport::udp;
+  FleetPoolManager manager("dns", {ports[0]}, options,
+                           fleet::FleetLockPolicy(options, claims_for(endpoint, prefix, "host-a")));
+  auto lease = manager.acquire();
+  fleet::EtcdClient etcd(etcd_options(endpoint));
+  auto claims = etcd.range_prefix(fleet::claim_key(prefix, ports[0]));
+  REQUIRE(claims.values.size() == 1);
+  auto claim = nlohmann::json::parse(claims.values[0].value);
+  CHECK(claim.at("host") == "host-a");
+  CHECK(claim.at("service") == "dns");
+  CHECK(claim.at("transport") == "udp");
 }
 
 TEST_CASE("etcd unreachable: the error_code form reports etcd_unavailable") {

@@ -4,6 +4,7 @@
 #include <portpool/error.hpp>
 #include <portpool/fleet/fleet_error.hpp>
 #include <portpool/fleet/fleet_holder.hpp>
+#include <portpool/transport.hpp>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
@@ -51,6 +52,29 @@ TEST_CASE("a published holder reads back identically, host and port from the key
   CHECK(decoded == holder);
   CHECK(decoded.address == "10.0.0.7:9000");
   CHECK(iso8601_utc(decoded.since) == "2024-05-01T10:00:00.123Z");
+}
+
+TEST_CASE("a udp or both holder's transport reads back, and a tcp holder's value has none (none reads as tcp)") {
+  auto holder = sample();
+  CHECK(holder.transport == Transport::tcp);
+  auto tcp_value = nlohmann::json::parse(encode_holder(holder));
+  CHECK_FALSE(tcp_value.contains("transport"));  // the value readers before transports accept
+  CHECK(decode_holder(prefix, key, tcp_value.dump()).transport == Transport::tcp);
+  CHECK(decode_holder(prefix, key, with("transport", "tcp")).transport == Transport::tcp);
+  for (auto transport : {Transport::udp, Transport::both}) {
+    holder.transport = transport;
+    auto value = encode_holder(holder);
+    CHECK(nlohmann::json::parse(value).at("transport") == to_string(transport));
+    auto decoded = decode_holder(prefix, key, value);
+    CHECK(decoded.transport == transport);
+    CHECK(decoded == holder);
+    CHECK(decoded != sample());
+  }
+  Holder local;
+  local.port = 5353;
+  local.service = "dns";
+  local.transport = Transport::udp;
+  CHECK(fleet_holder_of(local, "web-1", "10.0.0.7", "").transport == Transport::udp);
 }
 
 TEST_CASE("every time from 1970 to 2262 reads back as written, leap days included") {
@@ -114,6 +138,9 @@ TEST_CASE("values outside the schema are rejected with the reason") {
     rejects(with("since", since), "'since'");
   }
   rejects(with("readiness", "busy"), "'readiness'");
+  rejects(with("transport", "quic"), "'transport' is not tcp, udp or both");
+  rejects(with("transport", "UDP"), "'transport' is not tcp, udp or both");
+  rejects(with("transport", 17), "'transport' is not a string");
   rejects(with("address", std::string(3000, 'a')), "bytes, more than");
   CHECK_THROWS_AS(decode_holder(prefix, "/portpool/v1/hosts/web-1/ports/x", encode_holder(sample())),
                   InvalidFleetRecord);

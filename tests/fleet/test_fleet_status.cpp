@@ -17,8 +17,9 @@ using namespace portpool::test;
 
 namespace {
 
-std::string value_of(const std::string& service, std::int64_t pid) {
+std::string value_of(const std::string& service, std::int64_t pid, Transport transport = Transport::tcp) {
   fleet::FleetHolder holder;
+  holder.transport = transport;
   holder.service = service;
   holder.instance = 1;
   holder.instance_id = "test";
@@ -59,6 +60,35 @@ TEST_CASE("status --fleet lists every host's holders sorted by host and port") {
   CHECK(holders[0]["port"] == 7000);
   CHECK(holders[2]["host"] == "zeta");
   CHECK(holders[2]["address"] == "10.1.2.3:9000");
+}
+
+TEST_CASE("status --fleet shows each holder's transport: in --json always, as a column once one is not tcp") {
+  auto endpoint = shared_etcd();
+  auto prefix = unique_prefix();
+  fleet::EtcdClient etcd(etcd_options(endpoint));
+  etcd.put(fleet::port_key(prefix, "alpha", 9000), value_of("api-server", 10));
+  auto tcp_only = run_cli({"status", "--fleet", "--etcd", endpoint, "--prefix", prefix});
+  REQUIRE(tcp_only.exit_code == 0);
+  CHECK(tcp_only.out.find("TRANSPORT") == std::string::npos);
+
+  etcd.put(fleet::port_key(prefix, "alpha", 5353), value_of("dns", 11, Transport::udp));
+  etcd.put(fleet::port_key(prefix, "beta", 5300), value_of("quic", 12, Transport::both));
+  auto json = run_cli({"status", "--fleet", "--json", "--etcd", endpoint, "--prefix", prefix});
+  REQUIRE(json.exit_code == 0);
+  auto holders = nlohmann::json::parse(json.out)["holders"];
+  REQUIRE(holders.size() == 3);
+  CHECK(holders[0]["port"] == 5353);
+  CHECK(holders[0]["transport"] == "udp");
+  CHECK(holders[1]["port"] == 9000);
+  CHECK(holders[1]["transport"] == "tcp");
+  CHECK(holders[2]["transport"] == "both");
+
+  auto text = run_cli({"status", "--fleet", "--etcd", endpoint, "--prefix", prefix});
+  REQUIRE(text.exit_code == 0);
+  CHECK(text.out.rfind("HOST   PORT  TRANSPORT  SERVICE", 0) == 0);
+  CHECK(text.out.find("alpha  5353  udp        dns") != std::string::npos);
+  CHECK(text.out.find("alpha  9000  tcp        api-server") != std::string::npos);
+  CHECK(text.out.find("beta   5300  both       quic") != std::string::npos);
 }
 
 TEST_CASE("status --fleet prints a hostile key escaped, in the listing, --json and --watch") {
@@ -111,13 +141,14 @@ TEST_CASE("status --fleet --watch lists, then streams each change") {
   CHECK(listed["event"] == "snapshot");
   REQUIRE(listed["holders"].size() == 1);
 
-  etcd.put(fleet::port_key(prefix, "beta", 9001), value_of("api-server", 11));
+  etcd.put(fleet::port_key(prefix, "beta", 9001), value_of("api-server", 11, Transport::udp));
   auto put = watcher.read_line();
   REQUIRE(put);
   auto added = nlohmann::json::parse(*put);
   CHECK(added["event"] == "put");
   CHECK(added["host"] == "beta");
   CHECK(added["holder"]["pid"] == 11);
+  CHECK(added["holder"]["transport"] == "udp");
   CHECK(added["revision"].get<std::int64_t>() > listed["revision"].get<std::int64_t>());
 
   etcd.delete_key(fleet::port_key(prefix, "alpha", 9000));

@@ -120,28 +120,34 @@ TEST_CASE("PORTPOOL_LOCK_DIR chooses the lock directory when --lock-dir is not g
   CHECK(holders[0].port == ports[0]);
 }
 
-TEST_CASE("/api/services lists every live holder of the lock directory") {
+TEST_CASE("/api/services lists every live holder of the lock directory, with its transport") {
   TempDir directory;
-  auto ports = ReservedPorts::any(3);
+  auto ports = ReservedPorts::any(4);
   auto config = write_table(directory, {ports[0], ports[1]});
   auto first = Gateway::start(config, directory.lock_dir());
   auto second = Gateway::start(config, directory.lock_dir());
   auto other = spawn_port_holder(directory.lock_dir(), "mcp-universal", {ports[2]});
   REQUIRE(acquired_by(other) == ports[2]);
+  portpool::Options udp_options;
+  udp_options.lock_dir = directory.lock_dir();
+  udp_options.transport = portpool::Transport::udp;
+  auto udp_lease = portpool::PortPoolManager("dns", {ports[3]}, udp_options).acquire();
 
   auto services = http_get(first.port(), "/api/services").json();
   CHECK(services["lock_dir"] == directory.lock_dir().string());
-  CHECK(services["count"] == 3);
-  auto expect_holder = [&](std::uint16_t port, const std::string& service, pid_t pid) {
+  CHECK(services["count"] == 4);
+  auto expect_holder = [&](std::uint16_t port, const std::string& service, pid_t pid, const std::string& transport) {
     auto entry = entry_for_port(services["services"], port);
     REQUIRE(entry.is_object());
     CHECK(entry["service"] == service);
     CHECK(entry["pid"] == pid);
     CHECK(entry["since"].is_string());
+    CHECK(entry["transport"] == transport);
   };
-  expect_holder(first.port(), "api-server", first.pid());
-  expect_holder(second.port(), "api-server", second.pid());
-  expect_holder(ports[2], "mcp-universal", other.pid());
+  expect_holder(first.port(), "api-server", first.pid(), "tcp");
+  expect_holder(second.port(), "api-server", second.pid(), "tcp");
+  expect_holder(ports[2], "mcp-universal", other.pid(), "tcp");
+  expect_holder(ports[3], "dns", ::getpid(), "udp");
 }
 
 TEST_CASE("aggregated health probes every gateway, itself included, and reports one that does not answer as down") {

@@ -40,7 +40,8 @@ std::filesystem::path write_dashboard_table(const TempDir& directory, std::uint1
   std::ofstream file(path);
   file << "[services.api-server]\nports = [" << gateway_port << "]\n\n[services.ollama-mcp]\nports = ["
        << worker_ports[0] << ", " << worker_ports[1] << "]\nprotocol = \"http\"\ntags = [\"llm\"]\n\n"
-       << "[services.conversational]\nports = [" << worker_ports[2] << ", " << worker_ports[3] << "]\n";
+       << "[services.conversational]\nports = [" << worker_ports[2] << ", " << worker_ports[3] << "]\n\n"
+       << "[services.dns]\nports = [" << worker_ports[4] << "]\ntransport = \"udp\"\n";
   return path;
 }
 
@@ -48,7 +49,7 @@ std::filesystem::path write_dashboard_table(const TempDir& directory, std::uint1
 
 TEST_CASE("the dashboard shows a holder acquired and released while it is open, and works with the keyboard") {
   TempDir directory;
-  auto ports = ReservedPorts::any(5);
+  auto ports = ReservedPorts::any(6);
   std::vector<std::uint16_t> worker_ports(ports.ports().begin() + 1, ports.ports().end());
   auto gateway = Gateway::start(write_dashboard_table(directory, ports[0], worker_ports), directory.lock_dir());
   ChromeDriver driver(CHROMEDRIVER);
@@ -78,6 +79,23 @@ TEST_CASE("the dashboard shows a holder acquired and released while it is open, 
              Contains("0.9.1"));
   auto png = browser.screenshot(DASHBOARD_SCREENSHOT);
   CHECK(png.substr(0, 8) == "\x89PNG\r\n\x1a\n");
+
+  // A udp pool says so in its title, its holder in the port's label, the detail and the log.
+  CHECK(browser.run("return document.querySelector('small[data-transport=\"udp\"]').textContent;") == "shared · udp");
+  CHECK(browser.run(port_state_script(worker_ports[4])) == "free");
+  portpool::PortPoolManager dns(portpool::load_table_file(directory.path() / "ports.toml"), "dns", options);
+  auto dns_lease = dns.acquire();
+  REQUIRE(dns_lease.port() == worker_ports[4]);
+  CHECK(browser.wait_for(port_state_script(worker_ports[4]), "held") == "held");
+  CHECK_THAT(browser.run(port_label_script(worker_ports[4])).get<std::string>(),
+             Contains(std::to_string(worker_ports[4]) + " (udp): held by dns"));
+  CHECK_THAT(browser.run("return document.getElementById('log').textContent;").get<std::string>(),
+             Contains("acquired " + std::to_string(worker_ports[4]) + "/udp dns"));
+  browser.type_into("button.port[data-port=\"" + std::to_string(worker_ports[4]) + "\"]", "\uE007");
+  CHECK(browser.wait_for("return document.getElementById('detail-port').textContent;",
+                         std::to_string(worker_ports[4])) == std::to_string(worker_ports[4]));
+  CHECK_THAT(browser.run("return document.getElementById('detail').textContent;").get<std::string>(),
+             Contains("transportudp"));
 
   lease.release();
   CHECK(browser.wait_for(port_state_script(worker_ports[0]), "free") == "free");

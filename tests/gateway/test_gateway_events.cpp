@@ -235,6 +235,31 @@ TEST_CASE("/api/pools shows every pool port as held, used by another program, or
              Contains("outside portpool"));
   CHECK(entry_for_port(worker.at("ports"), ports[3]).at("state") == "free");
   CHECK(entry_for_port(pools.at("pools")[0].at("ports"), gateway.port()).at("state") == "held");
+  CHECK(worker.at("transport") == "tcp");
+}
+
+TEST_CASE("/api/pools probes a udp pool for UDP sockets: a TCP listener leaves its port free, a UDP socket not") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(3);
+  auto path = directory.path() / "ports.toml";
+  std::ofstream(path) << "[services.api-server]\nports = [" << ports[0] << "]\n\n[services.dns]\nports = [" << ports[1]
+                      << ", " << ports[2] << "]\ntransport = \"udp\"\n";
+  auto gateway = Gateway::start(path, directory.lock_dir());
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor tcp_listener(io, {boost::asio::ip::address_v4::loopback(), ports[1]});
+  auto udp_socket = bind_udp_on_address("127.0.0.1", ports[2]);
+  REQUIRE(udp_socket);
+
+  auto pools = http_get(gateway.port(), "/api/pools").json();
+  REQUIRE(pools.at("pools").size() == 2);
+  CHECK(pools.at("pools")[0].at("transport") == "tcp");
+  const auto& dns = pools.at("pools")[1];
+  CHECK(dns.at("service") == "dns");
+  CHECK(dns.at("transport") == "udp");
+  CHECK(entry_for_port(dns.at("ports"), ports[1]).at("state") == "free");
+  CHECK(entry_for_port(dns.at("ports"), ports[2]).at("state") == "in_use");
+  CHECK_THAT(entry_for_port(dns.at("ports"), ports[2]).at("detail").get<std::string>(),
+             Contains("UDP socket bound to"));
 }
 
 TEST_CASE("/api/pools shows a port that browsers refuse as blocked, unless the table allows it") {

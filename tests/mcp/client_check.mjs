@@ -97,6 +97,9 @@ const report = {
   checkPort: [],
   checkPortWithBadArgument: await callTool(client, 'check_port', {port: 'eighty'}),
   checkPortOutOfRange: await callTool(client, 'check_port', {port: 70000}),
+  checkPortWithBadTransport: await callTool(client, 'check_port', {port: 1, transport: 'quic'}),
+  checkPortUdp: [],
+  checkPortBoth: [],
   unknownTool: await errorOf(() => client.callTool({name: 'no_such_tool', arguments: {}})),
   unknownMethod: await errorOf(() => client.request({method: 'portpool/no_such_method'}, EmptyResultSchema)),
   ping: await client.ping(),
@@ -104,6 +107,8 @@ const report = {
 };
 for (const port of checkPorts) {
   report.checkPort.push(await callTool(client, 'check_port', {port: Number(port)}));
+  report.checkPortUdp.push(await callTool(client, 'check_port', {port: Number(port), transport: 'udp'}));
+  report.checkPortBoth.push(await callTool(client, 'check_port', {port: Number(port), transport: 'both'}));
 }
 report.schemaErrors = schemaErrors;
 await client.close();

@@ -44,11 +44,8 @@ struct ForeignListener {
 };
 
 nlohmann::json holder_json(const portpool::Holder& holder) {
-  return {{"port", holder.port},
-          {"service", holder.service},
-          {"pid", holder.pid},
-          {"instance", holder.instance},
-          {"instance_id", holder.instance_id}};
+  return {{"port", holder.port}, {"service", holder.service},   {"transport", portpool::to_string(holder.transport)},
+          {"pid", holder.pid},   {"instance", holder.instance}, {"instance_id", holder.instance_id}};
 }
 
 /// The registry's holders, as list_holders reports them (without the `since` times).
@@ -107,6 +104,9 @@ void check_argument_errors(const nlohmann::json& report) {
   CHECK_THAT(text_of(report.at("checkPortWithBadArgument")), Catch::Contains("'port' must be an integer"));
   CHECK(report.at("checkPortOutOfRange").at("isError") == true);
   CHECK_THAT(text_of(report.at("checkPortOutOfRange")), Catch::Contains("from 1 to 65535, not 70000"));
+  CHECK(report.at("checkPortWithBadTransport").at("isError") == true);
+  CHECK_THAT(text_of(report.at("checkPortWithBadTransport")),
+             Catch::Contains(R"('transport' must be "tcp", "udp" or "both", not "quic")"));
   CHECK(report.at("listPoolsOfMissingInstance").at("isError") == true);
   CHECK_THAT(text_of(report.at("listPoolsOfMissingInstance")), Catch::Contains("instance 99 is out of range"));
 }
@@ -144,6 +144,7 @@ TEST_CASE("two MCP servers of two instances answer the official SDK client about
     CHECK(report.at("listPools").at("structured").at("instance") == own_instance);
     CHECK(pools_of(report.at("listPools")) == nlohmann::json(table.pool_for("mcp-universal", own_instance)));
     CHECK(pools_of(report.at("listPoolsOfInstance2")) == nlohmann::json(table.pool_for("mcp-universal", 2)));
+    CHECK(report.at("listPools").at("structured").at("services").at(0).at("transport") == "tcp");
 
     auto holders = reported_holders(report.at("listHolders"));
     CHECK(holders == registry_holders(directory.lock_dir()));
@@ -158,8 +159,26 @@ TEST_CASE("two MCP servers of two instances answer the official SDK client about
     CHECK(checks.at(0).at("structured").at("status") == "held");
     CHECK(checks.at(0).at("structured").at("holder").at("pid") == second.pid());
     CHECK(checks.at(0).at("structured").at("holder").at("instance") == 2);
+    CHECK(checks.at(0).at("structured").at("holder").at("transport") == "tcp");
     CHECK(checks.at(1).at("structured").at("status") == "in_use_outside_portpool");
     CHECK(checks.at(2).at("structured").at("status") == "free");
+    for (const auto& check : checks) {
+      CHECK(check.at("structured").at("transport") == "tcp");
+    }
+    // The lock is one per port number: held whatever the transport asked; a TCP listener leaves
+    // the port free for UDP, not for both.
+    const auto& udp_checks = report.at("checkPortUdp");
+    const auto& both_checks = report.at("checkPortBoth");
+    REQUIRE(udp_checks.size() == 3);
+    REQUIRE(both_checks.size() == 3);
+    CHECK(udp_checks.at(0).at("structured").at("status") == "held");
+    CHECK(udp_checks.at(0).at("structured").at("transport") == "udp");
+    CHECK(udp_checks.at(1).at("structured").at("status") == "free");
+    CHECK(udp_checks.at(2).at("structured").at("status") == "free");
+    CHECK(both_checks.at(0).at("structured").at("status") == "held");
+    CHECK(both_checks.at(1).at("structured").at("status") == "in_use_outside_portpool");
+    CHECK(both_checks.at(1).at("structured").at("transport") == "both");
+    CHECK(both_checks.at(2).at("structured").at("status") == "free");
   }
 
   first.process().signal(SIGTERM);

@@ -247,6 +247,26 @@ test('table gives the pools of an instance', async (t) => {
   assert.deepEqual(result.services.map((service) => [service.name, service.ports]), [['web', space.ports]]);
 });
 
+test('a lease, its holder and its table entry say their transport: udp as the config file says, else tcp', async (t) => {
+  const space = await workspace(t, 'web', 2);
+  fs.writeFileSync(space.config, `[services.web]\nports = [${space.ports[0]}]\n\n` +
+                                 `[services.dns]\nports = [${space.ports[1]}]\ntransport = "udp"\n`);
+  const options = { config: space.config, lockDir: space.lockDir };
+  const web = await portpool.acquire('web', options);
+  const dns = await portpool.acquire('dns', options);
+  assert.equal(web.transport, 'tcp');
+  assert.equal(dns.transport, 'udp');
+  assert.equal(dns.port, space.ports[1]);
+  const holders = await portpool.status({ lockDir: space.lockDir });
+  assert.deepEqual(holders.map((holder) => [holder.service, holder.transport]).sort(),
+                   [['dns', 'udp'], ['web', 'tcp']]);
+  const table = await portpool.table({ config: space.config });
+  assert.deepEqual(table.services.map((service) => [service.name, service.transport]),
+                   [['web', 'tcp'], ['dns', 'udp']]);
+  await dns.release();
+  await web.release();
+});
+
 test('the command is found through PORTPOOL_BIN, and a wrong one is a clear error', async (t) => {
   const saved = process.env.PORTPOOL_BIN;
   t.after(() => {

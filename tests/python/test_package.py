@@ -223,6 +223,22 @@ def test_table_gives_the_pools(space):
     assert [(service["name"], service["ports"]) for service in result["services"]] == [("web", space["ports"])]
 
 
+def test_a_lease_its_holder_and_its_table_entry_say_their_transport(space):
+    web_port, dns_port = space["ports"]
+    config = Path(space["config"])
+    config.write_text(
+        f"[services.web]\nports = [{web_port}]\n\n[services.dns]\nports = [{dns_port}]\ntransport = \"udp\"\n"
+    )
+    options = {"config": str(config), "lock_dir": space["lock_dir"]}
+    with portpool.acquire("web", **options) as web, portpool.acquire("dns", **options) as dns:
+        assert (web.transport, dns.transport) == ("tcp", "udp")
+        assert dns.port == dns_port
+        holders = portpool.status(lock_dir=space["lock_dir"])
+        assert sorted((holder.service, holder.transport) for holder in holders) == [("dns", "udp"), ("web", "tcp")]
+    services = portpool.table(config=str(config))["services"]
+    assert [(service["name"], service["transport"]) for service in services] == [("web", "tcp"), ("dns", "udp")]
+
+
 def run_pytest(arguments, environment=None):
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "portpool.pytest_plugin", "-p", "no:cacheprovider", "-q",

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <ctime>
 
 namespace portpool::cli {
@@ -36,6 +37,25 @@ std::string format_columns(const std::vector<std::vector<std::string>>& raw_rows
     text += line + '\n';
   }
   return text;
+}
+
+std::string port_text(unsigned port, Transport transport) {
+  return transport == Transport::tcp ? std::to_string(port) : fmt::format("{}/{}", port, to_string(transport));
+}
+
+std::vector<std::vector<std::string>> with_transport_column(std::vector<std::vector<std::string>> rows,
+                                                            std::size_t column,
+                                                            const std::vector<Transport>& transports) {
+  if (std::all_of(transports.begin(), transports.end(),
+                  [](Transport transport) { return transport == Transport::tcp; })) {
+    return rows;
+  }
+  rows.front().insert(rows.front().begin() + static_cast<std::ptrdiff_t>(column), "TRANSPORT");
+  for (std::size_t index = 0; index < transports.size(); ++index) {
+    auto& row = rows.at(index + 1);
+    row.insert(row.begin() + static_cast<std::ptrdiff_t>(column), to_string(transports[index]));
+  }
+  return rows;
 }
 
 std::string printable_lines(std::string_view text) {

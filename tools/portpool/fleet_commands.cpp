@@ -21,6 +21,7 @@
 #include <chrono>
 #include <iostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace portpool::cli {
@@ -62,11 +63,13 @@ std::string snapshot_text(const fleet::FleetSnapshot& snapshot, const EtcdArgume
                        printable_text(fmt::format("{}", fmt::join(etcd.endpoints, ","))), printable_text(etcd.prefix));
   }
   std::vector<std::vector<std::string>> rows{{"HOST", "PORT", "SERVICE", "PID", "INSTANCE", "ADDRESS", "SINCE"}};
+  std::vector<Transport> transports;
   for (const auto& holder : snapshot.holders) {
     rows.push_back({holder.host, std::to_string(holder.port), holder.service, std::to_string(holder.pid),
                     std::to_string(holder.instance), holder.address, local_time_text(holder.since)});
+    transports.push_back(holder.transport);
   }
-  return format_columns(rows);
+  return format_columns(with_transport_column(std::move(rows), 2, transports));
 }
 
 void print_change(const fleet::FleetChange& change, bool json) {
@@ -82,9 +85,9 @@ void print_change(const fleet::FleetChange& change, bool json) {
     return;
   }
   if (change.holder) {
-    std::cout << printable_lines(fmt::format("+ {} {} {} pid {} instance {} at {}", change.host, change.port,
-                                             change.holder->service, change.holder->pid, change.holder->instance,
-                                             change.holder->address))
+    std::cout << printable_lines(fmt::format("+ {} {} {} pid {} instance {} at {}", change.host,
+                                             port_text(change.port, change.holder->transport), change.holder->service,
+                                             change.holder->pid, change.holder->instance, change.holder->address))
               << std::endl;
   } else {
     std::cout << printable_lines(fmt::format("- {} {}", change.host, change.port)) << std::endl;

@@ -76,8 +76,9 @@ Options lease_options(const LeaseArguments& arguments, const ServicePortTable& t
 
 void print_line(const LeaseArguments& arguments, const PortLease& lease, const std::filesystem::path& lock_dir) {
   nlohmann::ordered_json line{{format_version_key, format_version}, {"port", lease.port()},
-                              {"service", lease.service()},         {"instance", lease.instance()},
-                              {"instance_id", lease.instance_id()}, {"lock_dir", lock_dir.string()}};
+                              {"service", lease.service()},         {"transport", to_string(lease.transport())},
+                              {"instance", lease.instance()},       {"instance_id", lease.instance_id()},
+                              {"lock_dir", lock_dir.string()}};
   if (!arguments.socket_path.empty()) {
     line["socket_path"] = arguments.socket_path;
   }

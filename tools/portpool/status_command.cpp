@@ -18,6 +18,7 @@
 
 #include <iostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace portpool::cli {
@@ -57,12 +58,14 @@ std::string ports_as_text(const std::vector<Holder>& holders, const std::filesys
   auto reserved = reserved_ports();
   std::vector<std::vector<std::string>> rows{
       {"PORT", "SERVICE", "PID", "INSTANCE", "SINCE", "READINESS", "SERVES", "RESERVED"}};
+  std::vector<Transport> transports;
   for (const auto& holder : holders) {
     rows.push_back({std::to_string(holder.port), holder.service, std::to_string(holder.pid),
                     std::to_string(holder.instance), local_time_text(holder.since), to_string(holder.readiness),
                     description_summary(holder.description), reservation_text({holder.port}, range, reserved)});
+    transports.push_back(holder.transport);
   }
-  return format_columns(rows);
+  return format_columns(with_transport_column(std::move(rows), 1, transports));
 }
 
 // Only when some instance number is held: most users never take one.

@@ -16,6 +16,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace portpool::cli {
@@ -55,6 +56,7 @@ std::string table_as_json(const ServicePortTable& table, unsigned instance,
     services.push_back({{"name", service},
                         {"ports", table.pool_for(service, instance)},
                         {"shared", table.is_shared(service)},
+                        {"transport", to_string(table.transport(service))},
                         {"reserved", safe ? nlohmann::ordered_json(*safe) : nullptr},
                         {"fetch_blocked_ports", table.fetch_blocked_ports(service, instance)},
                         {"allow_fetch_blocked_ports", table.allows_fetch_blocked_ports(service)}});
@@ -70,14 +72,16 @@ std::string table_as_text(const ServicePortTable& table, unsigned instance) {
   auto range = ephemeral_range();
   auto reserved = reserved_ports();
   std::vector<std::vector<std::string>> rows{{"SERVICE", "PORTS", "POOL", "RESERVED", "FETCH-BLOCKED"}};
+  std::vector<Transport> transports;
   for (const auto& service : table.services()) {
+    transports.push_back(table.transport(service));
     auto shared = table.is_shared(service);
     rows.push_back({service, describe_ports(table.pool_for(service, instance)),
                     shared ? std::string("shared") : fmt::format("instance {}", instance),
                     reservation_text(pool_ports(table, service, instance), range, reserved),
                     fetch_blocked_text(table, service, instance)});
   }
-  return format_columns(rows);
+  return format_columns(with_transport_column(std::move(rows), 2, transports));
 }
 
 }  // namespace

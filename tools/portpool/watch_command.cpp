@@ -27,8 +27,8 @@ std::string clock_text(std::chrono::system_clock::time_point time) {
 
 std::string holder_text(const Holder& holder) {
   auto summary = description_summary(holder.description);
-  return fmt::format("{} {} pid {} instance {}{}", holder.port, holder.service, holder.pid, holder.instance,
-                     summary == "-" ? std::string() : "  " + summary);
+  return fmt::format("{} {} pid {} instance {}{}", port_text(holder.port, holder.transport), holder.service, holder.pid,
+                     holder.instance, summary == "-" ? std::string() : "  " + summary);
 }
 
 // The line's version first, then the library's fields.

@@ -105,7 +105,8 @@ class Holder:
     ``protocol``, ``health`` (a path), ``version``, ``tags`` and ``meta`` are what the holder said
     about its service (``portpool run --protocol/--health/--service-version/--tag/--meta``), None or
     empty when it said nothing. ``reserved``: whether the port is safe from the kernel's ephemeral
-    range (None: unknown, or not reported).
+    range (None: unknown, or not reported). ``transport``: the socket types the port is held for,
+    ``"tcp"``, ``"udp"`` or ``"both"`` (``"tcp"`` from a portpool before transports).
     """
 
     port: int
@@ -121,6 +122,7 @@ class Holder:
     tags: Tuple[str, ...] = ()
     meta: Mapping[str, str] = field(default_factory=dict, hash=False)
     reserved: Optional[bool] = None
+    transport: str = "tcp"
 
 
 @dataclass(frozen=True)
@@ -273,6 +275,8 @@ class Lease:
     def __init__(self, process: subprocess.Popen, line: dict, listening: Optional[socket.socket]):
         self.port: int = line["port"]
         self.service: str = line["service"]
+        #: The socket types the port is held for: ``"tcp"``, ``"udp"`` or ``"both"``.
+        self.transport: str = line.get("transport", "tcp")
         self.instance: int = line["instance"]
         self.instance_id: str = line["instance_id"]
         self.lock_dir: str = line["lock_dir"]

@@ -10,10 +10,13 @@
 ///
 /// A port key's value is a JSON object with exactly the keys `service`, `instance`,
 /// `instance_id`, `pid`, `since` (ISO 8601 UTC), `address` (HOST:PORT to reach the service),
-/// `boot_id` (the host's boot) and `readiness`. Values read back are untrusted: decode_holder()
+/// `boot_id` (the host's boot) and `readiness`, and `transport` ("udp" or "both") when the port is
+/// not held for TCP alone: a TCP holder's value is the one readers before transports accept, and a
+/// value without `transport` is a TCP holder's. Values read back are untrusted: decode_holder()
 /// accepts only that schema, bounded in size.
 
 #include <portpool/holder.hpp>
+#include <portpool/transport.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -41,6 +44,7 @@ struct FleetHolder {
   std::string address;                          ///< where clients reach the host
   std::string boot_id;                          ///< the host's boot, to tell a reboot from a restart
   Readiness readiness = Readiness::unknown;     ///< what the holder says of its service
+  Transport transport = Transport::tcp;         ///< which socket types the port is held for
 };
 
 /// Whether two holders are the same in every field.
