@@ -356,6 +356,13 @@ TEST_CASE(
       },
       20s));
   auto told = Clock::now();
+  // on_lost is called right after on_claims_lost, on the same thread: wait for it too.
+  CHECK(wait_until(
+      [&] {
+        std::lock_guard guard(mutex);
+        return !messages.empty();
+      },
+      20s));
   // The deadline: the send of the last confirmed renewal (before the pause) + TTL - margin, 2 s at
   // most; a figure, since a loaded machine moves it (the reason below says no etcd answer told it).
   std::cout << fmt::format("etcd paused: the claims were counted lost {:.2f} s after the pause\n",
