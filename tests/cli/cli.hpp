@@ -11,15 +11,20 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace portpool::test {
@@ -204,6 +209,40 @@ inline bool accepts_connections(std::uint16_t port) {
 inline bool status_lists(const std::filesystem::path& lock_dir, std::uint16_t port) {
   auto listed = holders(lock_dir);
   return std::any_of(listed.begin(), listed.end(), [port](const auto& holder) { return holder.at("port") == port; });
+}
+
+/// The descriptors (at most two) `lease --socket-path` hands out at `path`, and the text they come
+/// with (the port and a newline).
+/// @throws std::runtime_error when nothing can be received there.
+inline std::pair<std::vector<UniqueFd>, std::string> receive_sockets(const std::filesystem::path& path) {
+  UniqueFd client(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(static_cast<char*>(address.sun_path), path.c_str(), sizeof address.sun_path - 1);
+  if (!client || ::connect(client.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    throw std::runtime_error("cannot connect to " + path.string());
+  }
+  std::array<char, 32> text{};
+  iovec data{text.data(), text.size()};
+  std::array<char, CMSG_SPACE(2 * sizeof(int))> control{};
+  msghdr message{};
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  message.msg_control = control.data();
+  message.msg_controllen = control.size();
+  auto count = ::recvmsg(client.get(), &message, MSG_CMSG_CLOEXEC);
+  auto* header = count > 0 ? CMSG_FIRSTHDR(&message) : nullptr;
+  if (header == nullptr || header->cmsg_type != SCM_RIGHTS) {
+    throw std::runtime_error("no descriptor came from " + path.string());
+  }
+  std::vector<UniqueFd> descriptors;
+  auto received = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+  for (std::size_t index = 0; index < received; ++index) {
+    int descriptor = -1;
+    std::memcpy(&descriptor, CMSG_DATA(header) + index * sizeof(int), sizeof descriptor);
+    descriptors.emplace_back(descriptor);
+  }
+  return {std::move(descriptors), std::string(text.data(), static_cast<std::size_t>(count))};
 }
 
 }  // namespace portpool::test

@@ -66,31 +66,6 @@ nlohmann::json lease_line(ChildProcess& lease) {
 
 bool running(pid_t pid) { return ::kill(pid, 0) == 0; }
 
-/// Receives the descriptor that `lease --socket-path` hands out, and the port it names.
-std::pair<portpool::UniqueFd, std::string> receive_socket(const std::filesystem::path& path) {
-  portpool::UniqueFd client(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(static_cast<char*>(address.sun_path), path.c_str(), sizeof address.sun_path - 1);
-  REQUIRE(::connect(client.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
-  std::array<char, 32> text{};
-  iovec data{text.data(), text.size()};
-  std::array<char, CMSG_SPACE(sizeof(int))> control{};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  message.msg_control = control.data();
-  message.msg_controllen = control.size();
-  auto count = ::recvmsg(client.get(), &message, MSG_CMSG_CLOEXEC);
-  REQUIRE(count > 0);
-  auto* header = CMSG_FIRSTHDR(&message);
-  REQUIRE(header != nullptr);
-  REQUIRE(header->cmsg_type == SCM_RIGHTS);
-  int descriptor = -1;
-  std::memcpy(&descriptor, CMSG_DATA(header), sizeof descriptor);
-  return {portpool::UniqueFd(descriptor), std::string(text.data(), static_cast<std::size_t>(count))};
-}
-
 }  // namespace
 
 TEST_CASE("lease prints one JSON line and holds the port until its input ends") {
@@ -295,7 +270,9 @@ TEST_CASE("lease --socket-path hands the listening socket of the port to each cl
   CHECK((std::filesystem::status(path).permissions() & std::filesystem::perms::others_all) ==
         std::filesystem::perms::none);
   for (int client = 0; client < 2; ++client) {
-    auto [listening, text] = receive_socket(path);
+    auto [sockets, text] = portpool::test::receive_sockets(path);
+    REQUIRE(sockets.size() == 1);
+    const auto& listening = sockets.front();
     CHECK(text == std::to_string(fixture.ports[0]) + "\n");
     CHECK(portpool::test::bound_port(listening.get()) == fixture.ports[0]);
     int accepting = 0;

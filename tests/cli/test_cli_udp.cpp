@@ -32,6 +32,7 @@ using Catch::Matchers::Contains;
 using portpool::test::ChildProcess;
 using portpool::test::finish;
 using portpool::test::holders;
+using portpool::test::receive_sockets;
 using portpool::test::ReservedPorts;
 using portpool::test::run_portpool;
 using portpool::test::spawn_portpool;
@@ -146,36 +147,6 @@ int socket_option(int descriptor, int option) {
   socklen_t size = sizeof value;
   ::getsockopt(descriptor, SOL_SOCKET, option, &value, &size);
   return value;
-}
-
-/// The descriptors `lease --socket-path` hands out (up to two), and the text they come with.
-std::pair<std::vector<portpool::UniqueFd>, std::string> receive_sockets(const std::filesystem::path& path) {
-  portpool::UniqueFd client(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(static_cast<char*>(address.sun_path), path.c_str(), sizeof address.sun_path - 1);
-  REQUIRE(::connect(client.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0);
-  std::array<char, 32> text{};
-  iovec data{text.data(), text.size()};
-  std::array<char, CMSG_SPACE(2 * sizeof(int))> control{};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  message.msg_control = control.data();
-  message.msg_controllen = control.size();
-  auto count = ::recvmsg(client.get(), &message, MSG_CMSG_CLOEXEC);
-  REQUIRE(count > 0);
-  auto* header = CMSG_FIRSTHDR(&message);
-  REQUIRE(header != nullptr);
-  REQUIRE(header->cmsg_type == SCM_RIGHTS);
-  std::vector<portpool::UniqueFd> descriptors;
-  auto received = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-  for (std::size_t index = 0; index < received; ++index) {
-    int descriptor = -1;
-    std::memcpy(&descriptor, CMSG_DATA(header) + index * sizeof(int), sizeof descriptor);
-    descriptors.emplace_back(descriptor);
-  }
-  return {std::move(descriptors), std::string(text.data(), static_cast<std::size_t>(count))};
 }
 
 // A datagram server on descriptor 3 (socket activation): says what it was given on one line
