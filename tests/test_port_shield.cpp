@@ -88,79 +88,6 @@ class Recorder {
   std::chrono::steady_clock::time_point reported_at_{};
 };
 
-/// Another process listening on `address`:`port` (IPv4 dotted text), until destroyed. A forked
-/// child that closes every inherited descriptor, so that it shares no socket with this process.
-class ForeignListener {
- public:
-  ForeignListener(const char* address, std::uint16_t port) {
-    sockaddr_in endpoint{};
-    endpoint.sin_family = AF_INET;
-    endpoint.sin_port = htons(port);
-    if (::inet_pton(AF_INET, address, &endpoint.sin_addr) != 1) {
-      throw std::runtime_error("bad address");
-    }
-    int ready[2];
-    int hold[2];
-    if (::pipe(ready) != 0 || ::pipe(hold) != 0) {
-      throw std::runtime_error("pipe failed");
-    }
-    pid_ = ::fork();
-    if (pid_ < 0) {
-      throw std::runtime_error("fork failed");
-    }
-    if (pid_ == 0) {  // only async-signal-safe calls from here on
-      ::dup2(ready[1], 100);
-      ::dup2(hold[0], 101);
-      ::close_range(3, 99, 0);
-      ::close_range(102, ~0U, 0);
-      int socket = ::socket(AF_INET, SOCK_STREAM, 0);
-      int reuse = 1;
-      ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse);
-      bool ok = ::bind(socket, reinterpret_cast<const sockaddr*>(&endpoint), sizeof endpoint) == 0 &&
-                ::listen(socket, 16) == 0;
-      char status = ok ? 'L' : 'E';
-      (void)!::write(100, &status, 1);
-      char ignored = 0;
-      while (::read(101, &ignored, 1) > 0) {
-      }
-      ::_exit(0);
-    }
-    ::close(ready[1]);
-    ::close(hold[0]);
-    hold_.reset(hold[1]);
-    portpool::UniqueFd ready_read(ready[0]);
-    pollfd waiting{ready_read.get(), POLLIN, 0};
-    char status = 'E';
-    if (::poll(&waiting, 1, 20000) != 1 || ::read(ready_read.get(), &status, 1) != 1 || status != 'L') {
-      stop();
-      throw std::runtime_error(std::string("the foreign listener could not listen on ") + address + ":" +
-                               std::to_string(port));
-    }
-  }
-  ForeignListener(const ForeignListener&) = delete;
-  ForeignListener& operator=(const ForeignListener&) = delete;
-  ForeignListener(ForeignListener&&) = delete;
-  ForeignListener& operator=(ForeignListener&&) = delete;
-  ~ForeignListener() { stop(); }
-
-  pid_t pid() const { return pid_; }
-
-  void stop() {
-    if (pid_ > 0) {
-      hold_.reset();
-      ::kill(pid_, SIGKILL);
-      int status = 0;
-      while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-      }
-      pid_ = -1;
-    }
-  }
-
- private:
-  pid_t pid_ = -1;
-  portpool::UniqueFd hold_;
-};
-
 /// Another process holding `socket` (a UDP socket bound by bind_udp_on_address(), say), until
 /// destroyed: a forked child that keeps it and closes every other inherited descriptor; this
 /// process closes its own copy, so the socket is the child's alone.
@@ -227,6 +154,17 @@ class SocketInAnotherProcess {
   pid_t pid_ = -1;
   portpool::UniqueFd hold_;
 };
+
+/// A program outside portpool listening on `address`:`port` (SO_REUSEADDR, as servers set it), in
+/// another process of its own.
+SocketInAnotherProcess foreign_listener(const char* address, std::uint16_t port) {
+  auto socket = listen_on_address(address, port);
+  if (!socket) {
+    throw std::runtime_error(std::string("the foreign listener could not listen on ") + address + ":" +
+                             std::to_string(port));
+  }
+  return SocketInAnotherProcess(std::move(socket));
+}
 
 /// `address`:`port` as the shield's messages write it: "127.0.0.1:6001", "[::1]:6001".
 std::string endpoint_text(const std::string& address, std::uint16_t port) {
@@ -360,7 +298,7 @@ struct Intrusion {
 
 Intrusion intrude_on_second_loopback(WatchedLease& watched) {
   CHECK(watched.quiet_for(200ms));
-  ForeignListener intruder("127.0.0.2", watched.port());
+  auto intruder = foreign_listener("127.0.0.2", watched.port());
   auto event = watched.wait_for_loss();
   CHECK(event.reason == LostReason::foreign_listener);
   CHECK_THAT(event.message, Contains("127.0.0.2:" + std::to_string(watched.port())));
@@ -502,7 +440,7 @@ TEST_CASE("another process listening on the port of a plain lease is reported as
   WatchedLease watched("groq-api");
   watched.watch(fast(50ms));
 
-  ForeignListener foreign("127.0.0.1", watched.port());
+  auto foreign = foreign_listener("127.0.0.1", watched.port());
   auto event = watched.wait_for_loss();
   CHECK(event.reason == LostReason::foreign_listener);
   CHECK(event.port == watched.port());
@@ -530,7 +468,7 @@ TEST_CASE("a foreign listener beside this process's own listener is told apart f
 
 TEST_CASE("a plain lease's listener in a process of listener_processes is the service's own") {
   WatchedLease watched("web");
-  ForeignListener server("127.0.0.1", watched.port());  // a child the service launched, listening itself
+  auto server = foreign_listener("127.0.0.1", watched.port());  // a child the service launched, listening itself
   auto options = expecting_listener(0ms);
   options.listener_processes = {server.pid()};
   CHECK(watched.watch_quietly(options, 400ms));
@@ -553,7 +491,7 @@ TEST_CASE("the parent pid is read after the last ')' of /proc/<pid>/stat, whatev
 
 TEST_CASE("a listener of a descendant of a listener_process_trees root is the service's own, others are not") {
   WatchedLease watched("web");
-  ForeignListener server("127.0.0.1", watched.port());  // a child of this process: in its tree
+  auto server = foreign_listener("127.0.0.1", watched.port());  // a child of this process: in its tree
   auto options = expecting_listener(0ms);
   options.listener_process_trees = {::getpid()};
   CHECK(watched.watch_quietly(options, 400ms));
@@ -571,7 +509,7 @@ TEST_CASE("a third process listening beside a listener process is reported as fo
     PORTPOOL_SKIP("127.0.0.2 cannot be bound here (not routed to the loopback interface)");
   }
   WatchedLease watched("web");
-  ForeignListener server("127.0.0.1", watched.port());
+  auto server = foreign_listener("127.0.0.1", watched.port());
   auto options = fast();
   options.listener_processes = {server.pid()};
   watched.watch(options);
@@ -651,7 +589,7 @@ TEST_CASE("a UDP socket in a process of listener_processes or of a listener_proc
 TEST_CASE("a listener on a udp lease's port is not a loss, nor a UDP socket on a tcp lease's port") {
   SECTION("a listener of another process, a udp lease") {
     WatchedLease watched("dns", Transport::udp);
-    ForeignListener foreign("127.0.0.1", watched.port());
+    auto foreign = foreign_listener("127.0.0.1", watched.port());
     CHECK(watched.watch_quietly(fast(), 400ms));
   }
   SECTION("a UDP socket of another process, a tcp lease") {
@@ -666,7 +604,7 @@ TEST_CASE("a both lease reports another process's listener and its bound UDP soc
   WatchedLease watched("quic", Transport::both);
   watched.watch(fast(50ms));
   SECTION("a listener") {
-    ForeignListener foreign("127.0.0.1", watched.port());
+    auto foreign = foreign_listener("127.0.0.1", watched.port());
     auto event = watched.wait_for_loss();
     CHECK(event.reason == LostReason::foreign_listener);
     CHECK_THAT(event.message, Contains("another program listens on port " + std::to_string(watched.port())));
@@ -728,7 +666,7 @@ TEST_CASE("a plain lease's own listener that appears within the grace period and
 TEST_CASE("the callback runs once, even when several losses happen") {
   WatchedLease watched("web", WatchedLease::Hold::plain, 4);
   watched.watch(fast(10ms));
-  ForeignListener foreign("127.0.0.1", watched.port());
+  auto foreign = foreign_listener("127.0.0.1", watched.port());
   ::unlink(watched.lease().lock_file().c_str());
   watched.wait_for_loss();
   CHECK_FALSE(wait_until([&] { return watched.loss_count() > 1; }, 300ms));
@@ -964,7 +902,7 @@ TEST_CASE("stress: shields created and destroyed on a 4-thread io_context while 
   std::atomic<int> late_calls{0};
   std::atomic<int> repeated_calls{0};
   std::atomic<int> reports{0};
-  ForeignListener foreign("127.0.0.1", ports[5]);  // shields of that port all see a foreign listener
+  auto foreign = foreign_listener("127.0.0.1", ports[5]);  // shields of that port all see a foreign listener
 
   auto worker = [&](unsigned seed) {
     std::mt19937 random(seed);
