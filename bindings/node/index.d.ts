@@ -21,6 +21,11 @@ export interface AcquireOptions extends CommonOptions {
    * (default: no wait). PoolExhaustedError, naming the holders, when none is by then.
    */
   wait?: number;
+  /**
+   * Gives up the acquisition (a wait included) when aborted: the promise rejects with the
+   * signal's reason, and nothing stays held.
+   */
+  signal?: AbortSignal;
 }
 
 export interface TableOptions extends CommonOptions {

@@ -187,6 +187,20 @@ class Lease {
     }
     await this._exited;
   }
+
+  /** release(), for `await using lease = await acquire(...)`. */
+  [Symbol.asyncDispose]() {
+    return this.release();
+  }
+}
+
+// `signal`: an AbortSignal that gives up the acquisition (a wait included).
+function checkedSignal(signal) {
+  if (signal !== undefined && signal !== null && !(signal instanceof AbortSignal)) {
+    throw new UsageError('signal is not an AbortSignal: give one from an AbortController, or leave it out',
+      exitCodes.usage);
+  }
+  return signal ?? undefined;
 }
 
 // `wait`: milliseconds (a number) to wait for a port of an exhausted pool, as `lease --wait`.
@@ -275,13 +289,29 @@ function readLeaseLine(child) {
 /**
  * Takes a port of `service`'s pool and holds it until `lease.release()` or the end of this
  * process (even by SIGKILL). With `options.wait` (milliseconds), an exhausted pool is waited for
- * until one of its ports is released; PoolExhaustedError when none is by then.
+ * until one of its ports is released; PoolExhaustedError when none is by then. With
+ * `options.signal` (an AbortSignal), aborting gives up the acquisition: the promise rejects with
+ * the signal's reason and nothing stays held.
  */
 async function acquire(service, options = {}) {
+  const signal = checkedSignal(options.signal);
+  signal?.throwIfAborted();
   const child = spawn(findCommand(), leaseArguments(service, options), { stdio: ['pipe', 'pipe', 'pipe'] });
-  const lease = await readLeaseLine(child);
-  detachFromEventLoop(child);
-  return lease;
+  // A lease process whose input ends before it holds a port gives up and exits, holding nothing.
+  const giveUp = () => child.stdin.end();
+  signal?.addEventListener('abort', giveUp, { once: true });
+  try {
+    const lease = await readLeaseLine(child);
+    detachFromEventLoop(child);
+    return lease;
+  } catch (error) {
+    if (signal?.aborted) {
+      throw signal.reason;
+    }
+    throw error;
+  } finally {
+    signal?.removeEventListener('abort', giveUp);
+  }
 }
 
 module.exports = {

@@ -129,6 +129,31 @@ test('acquire with wait takes the port released while it waits, and names the ho
     await Promise.all([leases[0].release(), lease.release()]);
   });
 
+test('an aborted acquisition rejects with the signal\'s reason, waiting or not, and holds nothing', async (t) => {
+  const space = await workspace(t, 'web', 1);
+  const options = { config: space.config, lockDir: space.lockDir };
+  await assert.rejects(portpool.acquire('web', { ...options, signal: AbortSignal.abort() }), { name: 'AbortError' });
+  await assert.rejects(portpool.acquire('web', { ...options, signal: 'stop' }), portpool.UsageError);
+
+  const first = await portpool.acquire('web', options);
+  const controller = new AbortController();
+  const waiting = portpool.acquire('web', { ...options, wait: 120000, signal: controller.signal });
+  await waitUntil(waitingLeaseProcessStarted, 'the waiting lease process runs');
+  controller.abort();
+  await assert.rejects(waiting, { name: 'AbortError' });
+  await waitUntil(() => !waitingLeaseProcessStarted(), 'the waiting lease process ends');
+  await first.release();
+  assert.deepEqual(await portpool.status({ lockDir: space.lockDir }), []);
+
+  // An abort after the port is held changes nothing; the lease is released by asyncDispose.
+  const late = new AbortController();
+  const lease = await portpool.acquire('web', { ...options, signal: late.signal });
+  late.abort();
+  assert.ok(lease.held);
+  await lease[Symbol.asyncDispose]();
+  assert.equal(lease.held, false);
+});
+
 test('output of another format version is a clear error', async (t) => {
   const space = await workspace(t, 'web', 1);
   const command = path.join(space.dir, 'portpool');
