@@ -47,7 +47,7 @@ std::string echo_through(udp::socket& socket, const std::string& text) {
   udp::endpoint sender;
   auto size = socket.receive_from(boost::asio::buffer(buffer), sender);
   CHECK(sender == client.local_endpoint());
-  return std::string(buffer.data(), size);
+  return {buffer.data(), size};
 }
 
 }  // namespace
