@@ -68,6 +68,21 @@ TEST_CASE("the transport survives formatting and parsing, and a TCP record has n
   CHECK_FALSE(parse_record(with_header(sample_body() + "transport=udp\ntransport=tcp\n")).has_value());
 }
 
+TEST_CASE("the application a helper holds the port for survives formatting and parsing, and is absent otherwise") {
+  auto holder = sample();
+  CHECK(format_record_body(holder).find("application_pid=") == std::string::npos);
+  CHECK(parse_record(format_record(holder))->application_pid == 0);
+  holder.application_pid = 4100;
+  auto parsed = parse_record(format_record(holder));
+  REQUIRE(parsed.has_value());
+  CHECK(parsed->application_pid == 4100);
+  CHECK(parsed->pid == 4242);
+  CHECK(portpool::application_pid_of(*parsed) == 4100);
+  CHECK_FALSE(parse_record(with_header(sample_body() + "application_pid=0\n")).has_value());
+  CHECK_FALSE(parse_record(with_header(sample_body() + "application_pid=-3\n")).has_value());
+  CHECK_FALSE(parse_record(with_header(sample_body() + "application_pid=12\napplication_pid=13\n")).has_value());
+}
+
 TEST_CASE("records from a newer writer with extra fields are still read") {
   CHECK(parse_record(with_header(sample_body() + "host=box\n")).has_value());
 }

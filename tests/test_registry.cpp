@@ -57,6 +57,38 @@ TEST_CASE("the registry lists live holders of every process, sorted by port, wit
   CHECK_FALSE(Registry::holder_of(ports[0], options).has_value());
 }
 
+TEST_CASE("a helper's holders name the application it holds ports and instances for, the lock staying its own") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  auto options = options_in(directory);
+  options.application_pid = ::getppid();
+  auto instance = InstanceManager::acquire(options, 4);
+  PortPoolManager manager("helped", {ports[0]}, options);
+  auto lease = manager.acquire();
+
+  auto holders = Registry::holders(directory.lock_dir());
+  REQUIRE(holders.size() == 1);
+  CHECK(holders[0].pid == ::getpid());
+  CHECK(holders[0].application_pid == ::getppid());
+  CHECK(application_pid_of(holders[0]) == ::getppid());
+  auto instances = Registry::instance_holders(options_in(directory));
+  REQUIRE(instances.size() == 1);
+  CHECK(instances[0].application_pid == ::getppid());
+
+  PortPoolManager second("helped", {ports[0]}, options_in(directory));
+  try {
+    second.acquire();
+    FAIL("a held port was handed out");
+  } catch (const PoolExhausted& exhausted) {
+    REQUIRE(exhausted.refusals().size() == 1);
+    CHECK(exhausted.refusals()[0].holder->application_pid == ::getppid());  // the words: tests/cli/test_cli_lease.cpp
+  }
+
+  options.application_pid = -1;
+  CHECK_THROWS_AS(PortPoolManager("helped", {ports[0]}, options), ConfigError);
+  CHECK_THROWS_AS(InstanceManager::acquire(options, 4), ConfigError);
+}
+
 TEST_CASE("records whose lock is no longer held are ignored") {
   TempDir directory;
   auto ports = ReservedPorts::any(1);

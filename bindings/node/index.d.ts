@@ -41,7 +41,11 @@ export interface Holder {
   service: string;
   /** The socket types the port is held for. */
   transport: Transport;
+  /** The holder as users know it: for a port taken through `portpool lease` (this package), the
+   * program that asked for it. */
   pid: number;
+  /** The `portpool lease` process holding the lock for `pid`, or null when `pid` holds it itself. */
+  helper_pid: number | null;
   instance: number;
   instance_id: string;
   /** ISO 8601, UTC. */

@@ -109,7 +109,7 @@ json holder_json(const portpool::Holder& holder) {
   return {{"port", holder.port},
           {"service", holder.service},
           {"transport", portpool::to_string(holder.transport)},
-          {"pid", holder.pid},
+          {"pid", portpool::application_pid_of(holder)},
           {"instance", holder.instance},
           {"instance_id", holder.instance_id},
           {"since", portpool_example::utc_timestamp(holder.since)}};

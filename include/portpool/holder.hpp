@@ -59,6 +59,16 @@ struct Holder {
   /// Which socket types the port is held for (`Options::transport`); `tcp` for the holder of an
   /// instance number and in records written before transports existed.
   Transport transport = Transport::tcp;
+  /// The process the lock was taken for, when `pid` is a helper acting for it
+  /// (`Options::application_pid`: `portpool lease` names the program that started it); 0 when the
+  /// holder took it for itself. Numbered in the holder's pid namespace.
+  pid_t application_pid = 0;
 };
+
+/// The process to show as the holder: the application a helper holds the lock for, else the
+/// process holding it. (`Holder::pid` stays the process whose death frees the lock.)
+inline pid_t application_pid_of(const Holder& holder) noexcept {
+  return holder.application_pid != 0 ? holder.application_pid : holder.pid;
+}
 
 }  // namespace portpool

@@ -28,11 +28,13 @@ inline std::string iso8601_utc(std::chrono::system_clock::time_point time) {
                      milliseconds.count());
 }
 
-/// `{"port", "service", "transport", "pid", "instance", "instance_id", "since", "readiness",
-/// "protocol", "health", "version", "tags", "meta"}`: transport is "tcp", "udp" or "both" (always
-/// present; "tcp" for records written before transports existed); protocol, health and version
-/// are null when the holder did not give them, tags a list and meta an object (both possibly
-/// empty).
+/// `{"port", "service", "transport", "pid", "helper_pid", "instance", "instance_id", "since",
+/// "readiness", "protocol", "health", "version", "tags", "meta"}`: transport is "tcp", "udp" or
+/// "both" (always present; "tcp" for records written before transports existed); pid is the
+/// holder as users know it (`application_pid_of()`: the application a helper such as `portpool
+/// lease` holds the port for), helper_pid the helper holding the lock for it, else null; protocol,
+/// health and version are null when the holder did not give them, tags a list and meta an object
+/// (both possibly empty).
 inline nlohmann::ordered_json holder_json(const Holder& holder) {
   auto text_or_null = [](const std::string& text) {
     return text.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(text);
@@ -40,7 +42,8 @@ inline nlohmann::ordered_json holder_json(const Holder& holder) {
   return {{"port", holder.port},
           {"service", holder.service},
           {"transport", to_string(holder.transport)},
-          {"pid", holder.pid},
+          {"pid", application_pid_of(holder)},
+          {"helper_pid", holder.application_pid != 0 ? nlohmann::ordered_json(holder.pid) : nlohmann::ordered_json()},
           {"instance", holder.instance},
           {"instance_id", holder.instance_id},
           {"since", iso8601_utc(holder.since)},

@@ -88,6 +88,12 @@ struct Options {
   /// lock is one per port number whatever the transport, so a TCP and a UDP service drawing from
   /// one range never get the same port. Recorded in the holder record (`Holder::transport`).
   std::optional<Transport> transport;
+  /// The process the ports are taken for, when this process is a helper acting for it (as
+  /// `portpool lease` acts for the program that started it): recorded as `Holder::application_pid`
+  /// and shown as the holder by `status`, the exhaustion message and the other views. The lock
+  /// stays this process's (its death frees the port). 0: this process takes them for itself. A
+  /// negative value is a ConfigError.
+  pid_t application_pid = 0;
   /// Hand out ports that browsers and `fetch()` refuse to connect to (see
   /// `is_fetch_blocked_port()`, e.g. 6000). Off by default: such ports are skipped with the
   /// reason. A manager built from a table also allows them when the table says so for the service.

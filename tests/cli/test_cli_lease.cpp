@@ -10,6 +10,9 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
 
 #include <array>
 #include <cstring>
@@ -82,7 +85,8 @@ TEST_CASE("lease prints one JSON line and holds the port until its input ends") 
   auto held = holders(fixture.dir.lock_dir());
   REQUIRE(held.size() == 1);
   CHECK(held[0].at("port") == fixture.ports[0]);
-  CHECK(held[0].at("pid") == lease.pid());
+  CHECK(held[0].at("pid") == ::getpid());  // the program that asked for the port, not the helper
+  CHECK(held[0].at("helper_pid") == lease.pid());
   CHECK(held[0].at("instance_id") == line.at("instance_id"));
 
   // A second lease gets the other port; the pool is then exhausted.
@@ -90,7 +94,8 @@ TEST_CASE("lease prints one JSON line and holds the port until its input ends") 
   CHECK(lease_line(second).at("port") == fixture.ports[1]);
   auto third = run_portpool(fixture.arguments());
   CHECK(third.exit_code == 75);
-  CHECK_THAT(third.err, Contains(std::to_string(lease.pid())));
+  CHECK_THAT(third.err, Contains(fmt::format("held by pid {} (web, instance 1; the lock is its helper's, pid {})",
+                                            ::getpid(), lease.pid())));
 
   lease.close_stdin();
   auto result = finish(lease);
@@ -163,7 +168,8 @@ TEST_CASE("lease ends when its parent is killed, even though its input stays ope
   auto line = lease_line(parent);
   auto held = holders(fixture.dir.lock_dir());
   REQUIRE(held.size() == 1);
-  const pid_t lease_pid = held[0].at("pid");
+  const pid_t lease_pid = held[0].at("helper_pid");
+  CHECK(held[0].at("pid") == parent.pid());
   CHECK(lease_pid != parent.pid());
   parent.signal(SIGKILL);
   CHECK(parent.exit_code() == 128 + SIGKILL);
@@ -344,7 +350,8 @@ TEST_CASE("lease --json reports an exhausted pool as one JSON line: each port's 
     INFO(refusal.dump());
     if (refusal.at("port") == held_port) {
       CHECK(refusal.at("reason") == "held");
-      CHECK(refusal.at("holder").at("pid") == first.pid());
+      CHECK(refusal.at("holder").at("pid") == ::getpid());
+      CHECK(refusal.at("holder").at("helper_pid") == first.pid());
       CHECK(refusal.at("holder").at("service") == "web");
       CHECK(refusal.at("holder").at("transport") == "tcp");
       auto listed = holders(fixture.dir.lock_dir());

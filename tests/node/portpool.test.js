@@ -47,7 +47,9 @@ test('acquire gives a port of the pool, held until release()', async (t) => {
   assert.equal(lease.lockDir, space.lockDir);
   assert.ok(lease.held);
   const holders = await portpool.status({ lockDir: space.lockDir });
-  assert.deepEqual(holders.map((holder) => [holder.port, holder.pid]), [[lease.port, lease.pid]]);
+  // The holder is this program; the `portpool lease` process holds the lock for it.
+  assert.deepEqual(holders.map((holder) => [holder.port, holder.pid, holder.helper_pid]),
+    [[lease.port, process.pid, lease.pid]]);
 
   // The service can listen on its port.
   const server = await listenOn(lease.port);
@@ -69,14 +71,15 @@ test('two leases never get one port, and an exhausted pool names its holders', a
     assert.ok(error instanceof portpool.PortpoolError);
     assert.equal(error.exitCode, 75);
     assert.match(error.message, /web/);
-    assert.deepEqual(error.holders.map((holder) => holder.pid).sort(), leases.map((lease) => lease.pid).sort());
+    assert.deepEqual(error.holders.map((holder) => holder.helper_pid).sort(), leases.map((lease) => lease.pid).sort());
     assert.deepEqual(error.refusals.map((refusal) => refusal.port).sort(), [...space.ports].sort());
     for (const refusal of error.refusals) {
       const lease = leases.find((taken) => taken.port === refusal.port);
       assert.equal(refusal.reason, 'held');
-      assert.equal(refusal.holder.pid, lease.pid);
+      assert.equal(refusal.holder.pid, process.pid);
+      assert.equal(refusal.holder.helper_pid, lease.pid);
       assert.equal(refusal.holder.service, 'web');
-      assert.match(refusal.detail, new RegExp(`held by pid ${lease.pid}`));
+      assert.match(refusal.detail, new RegExp(`held by pid ${process.pid} \\(web, instance 1; the lock is its helper's, pid ${lease.pid}\\)`));
     }
     return true;
   });
@@ -121,7 +124,7 @@ test('acquire with wait takes the port released while it waits, and names the ho
     const started = Date.now();
     await assert.rejects(portpool.acquire('web', { ...options, wait: 500 }), (error) => {
       assert.ok(error instanceof portpool.PoolExhaustedError);
-      assert.deepEqual(error.holders.map((holder) => holder.pid).sort(), [leases[0].pid, lease.pid].sort());
+      assert.deepEqual(error.holders.map((holder) => holder.helper_pid).sort(), [leases[0].pid, lease.pid].sort());
       return true;
     });
     assert.ok(Date.now() - started >= 500);
@@ -190,11 +193,11 @@ test('an exhausted pool gives each port\'s reason from the one failed call', asy
     assert.match(error.message, /no free port for 'web'/);
     const byPort = new Map(error.refusals.map((refusal) => [refusal.port, refusal]));
     assert.equal(byPort.get(lease.port).reason, 'held');
-    assert.equal(byPort.get(lease.port).holder.pid, lease.pid);
+    assert.equal(byPort.get(lease.port).holder.helper_pid, lease.pid);
     assert.equal(byPort.get(other).reason, 'in_use');
     assert.equal(byPort.get(other).holder, null);
     assert.match(byPort.get(other).detail, /in use by a program outside portpool/);
-    assert.deepEqual(error.holders.map((holder) => holder.pid), [lease.pid]);
+    assert.deepEqual(error.holders.map((holder) => holder.helper_pid), [lease.pid]);
     return true;
   });
   await lease.release();

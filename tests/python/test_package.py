@@ -45,7 +45,10 @@ def test_acquire_holds_a_pool_port_until_release(space):
     assert lease.port == space["ports"][0]
     assert (lease.service, lease.instance, lease.lock_dir) == ("web", 1, space["lock_dir"])
     holders = portpool.status(lock_dir=space["lock_dir"])
-    assert [(holder.port, holder.pid) for holder in holders] == [(lease.port, lease.pid)]
+    # The holder is this program; the ``portpool lease`` process holds the lock for it.
+    assert [(holder.port, holder.pid, holder.helper_pid) for holder in holders] == [
+        (lease.port, os.getpid(), lease.pid)
+    ]
     with socket.socket() as server:
         server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         server.bind(("127.0.0.1", lease.port))
@@ -64,13 +67,17 @@ def test_exhausted_pool_is_a_typed_error_naming_its_holders(space):
             portpool.acquire("web", **options)
         assert caught.value.exit_code == 75
         assert "web" in str(caught.value)
-        assert sorted(holder.pid for holder in caught.value.holders) == sorted([first.pid, second.pid])
+        assert sorted(holder.helper_pid for holder in caught.value.holders) == sorted([first.pid, second.pid])
         refusals = {refusal.port: refusal for refusal in caught.value.refusals}
         assert set(refusals) == set(space["ports"])
         for lease in (first, second):
             assert refusals[lease.port].reason == "held"
-            assert refusals[lease.port].holder.pid == lease.pid
-            assert f"held by pid {lease.pid}" in refusals[lease.port].detail
+            assert refusals[lease.port].holder.pid == os.getpid()
+            assert refusals[lease.port].holder.helper_pid == lease.pid
+            assert (
+                f"held by pid {os.getpid()} (web, instance 1; the lock is its helper's, pid {lease.pid})"
+                in refusals[lease.port].detail
+            )
     assert portpool.status(lock_dir=space["lock_dir"]) == []
 
 
@@ -83,11 +90,11 @@ def test_exhausted_pool_gives_each_ports_reason_from_the_failed_call(space):
                 portpool.acquire("web", **options)
     refusals = {refusal.port: refusal for refusal in caught.value.refusals}
     assert refusals[lease.port].reason == "held"
-    assert refusals[lease.port].holder.pid == lease.pid
+    assert refusals[lease.port].holder.helper_pid == lease.pid
     assert refusals[other].reason == "in_use"
     assert refusals[other].holder is None
     assert "in use by a program outside portpool" in refusals[other].detail
-    assert [holder.pid for holder in caught.value.holders] == [lease.pid]
+    assert [holder.helper_pid for holder in caught.value.holders] == [lease.pid]
 
 
 def test_errors_are_typed(space):
@@ -181,7 +188,7 @@ def test_acquire_with_a_wait_that_runs_out_names_the_holders(space):
         with pytest.raises(portpool.PoolExhaustedError) as caught:
             portpool.acquire("web", wait=0.5, **options)
         assert time.monotonic() - started >= 0.5
-        assert {holder.pid for holder in caught.value.holders} == {first.pid, second.pid}
+        assert {holder.helper_pid for holder in caught.value.holders} == {first.pid, second.pid}
     for wrong in (-1, "10s", True):
         with pytest.raises(portpool.UsageError, match="wait is"):
             portpool.acquire("web", wait=wrong, **options)

@@ -14,6 +14,8 @@
 #include <portpool/port_pool_manager.hpp>
 #include <portpool/transport.hpp>
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
@@ -62,6 +64,7 @@ void take_sockets(HeldLease& held, PortPoolManager& manager, std::chrono::millis
 
 Options lease_options(const LeaseArguments& arguments, const ServicePortTable& table, HeldLease& held) {
   auto options = library_options(arguments.common);
+  options.application_pid = ::getppid();  // the program that asked for the port is its holder to users
   options.description = description_from(arguments.description);
   options.transport = transport_from(arguments.description, table, arguments.service);
   if (auto number = chosen_instance(arguments.instance, table)) {

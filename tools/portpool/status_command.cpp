@@ -27,7 +27,7 @@ namespace {
 // An instance lock's record: who holds the number, without the port fields that are not its own.
 nlohmann::ordered_json instance_json(const Holder& holder) {
   return {{"instance", holder.instance},
-          {"pid", holder.pid},
+          {"pid", application_pid_of(holder)},
           {"instance_id", holder.instance_id},
           {"since", iso8601_utc(holder.since)}};
 }
@@ -60,7 +60,7 @@ std::string ports_as_text(const std::vector<Holder>& holders, const std::filesys
       {"PORT", "SERVICE", "PID", "INSTANCE", "SINCE", "READINESS", "SERVES", "RESERVED"}};
   std::vector<Transport> transports;
   for (const auto& holder : holders) {
-    rows.push_back({std::to_string(holder.port), holder.service, std::to_string(holder.pid),
+    rows.push_back({std::to_string(holder.port), holder.service, std::to_string(application_pid_of(holder)),
                     std::to_string(holder.instance), local_time_text(holder.since), to_string(holder.readiness),
                     description_summary(holder.description), reservation_text({holder.port}, range, reserved)});
     transports.push_back(holder.transport);
@@ -75,7 +75,7 @@ std::string instances_as_text(const std::vector<Holder>& instances) {
   }
   std::vector<std::vector<std::string>> rows{{"INSTANCE", "PID", "SINCE", "ID"}};
   for (const auto& instance : instances) {
-    rows.push_back({std::to_string(instance.instance), std::to_string(instance.pid), local_time_text(instance.since),
+    rows.push_back({std::to_string(instance.instance), std::to_string(application_pid_of(instance)), local_time_text(instance.since),
                     instance.instance_id});
   }
   return "\n" + format_columns(rows);

@@ -106,7 +106,10 @@ class Holder:
     about its service (``portpool run --protocol/--health/--service-version/--tag/--meta``), None or
     empty when it said nothing. ``reserved``: whether the port is safe from the kernel's ephemeral
     range (None: unknown, or not reported). ``transport``: the socket types the port is held for,
-    ``"tcp"``, ``"udp"`` or ``"both"`` (``"tcp"`` from a portpool before transports).
+    ``"tcp"``, ``"udp"`` or ``"both"`` (``"tcp"`` from a portpool before transports). ``pid``: the
+    holder as users know it (for a port taken through ``portpool lease``, as this package does, the
+    program that asked for it); ``helper_pid``: the ``portpool lease`` process holding the lock for
+    it, None when ``pid`` holds it itself.
     """
 
     port: int
@@ -123,6 +126,7 @@ class Holder:
     meta: Mapping[str, str] = field(default_factory=dict, hash=False)
     reserved: Optional[bool] = None
     transport: str = "tcp"
+    helper_pid: Optional[int] = None
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ inline std::shared_ptr<const LockDirectory> open_instance_lock_dir(const Options
   if (!options.instance_id.empty()) {
     require_valid_name("instance id", options.instance_id);
   }
+  require_valid_application_pid(options.application_pid);
   return open_lock_dir(options.lock_dir, options.shared_lock_dir, true);
 }
 
@@ -34,6 +35,7 @@ inline LockAttempt try_instance_number(const std::shared_ptr<const LockDirectory
                                        unsigned number) {
   auto id = options.instance_id.empty() ? generate_instance_id() : options.instance_id;
   Holder holder{0, {}, detail::current_process_id(), number, std::move(id), std::chrono::system_clock::now()};
+  holder.application_pid = options.application_pid;
   auto attempt = try_lock(directory, instance_lock_name(number), holder, true);
   if (attempt.lock) {
     attempt.lock->publish();

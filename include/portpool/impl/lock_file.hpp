@@ -221,6 +221,10 @@ inline std::string describe_holder(const std::optional<Holder>& record, pid_t se
         "one in another pid namespace, keeps the lock",
         record->pid, what);
   }
+  if (record->application_pid != 0) {
+    return fmt::format("held by pid {} ({}; the lock is its helper's, pid {})", record->application_pid, what,
+                       record->pid);
+  }
   return fmt::format("held by pid {} ({})", record->pid, what);
 }
 

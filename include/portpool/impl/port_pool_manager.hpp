@@ -63,6 +63,7 @@ inline bool check_manager_arguments(const std::string& service, const std::vecto
   if (options.instance == 0) {
     throw ConfigError("instance 0 is not an instance number: instances count from 1");
   }
+  require_valid_application_pid(options.application_pid);
   if (options.instance_id.empty()) {
     options.instance_id = generate_instance_id();
   }
@@ -345,7 +346,8 @@ auto BasicPortPoolManager<LockPolicy, ProbePolicy>::attempt(std::vector<Refusal>
                 std::chrono::system_clock::now(),
                 {},
                 options_.description,
-                *options_.transport};
+                *options_.transport,
+                options_.application_pid};
   for (auto port : pool_) {
     std::optional<ClaimResult<Claim>> claimed;
     holder.port = port;

@@ -113,6 +113,9 @@ inline void format_record_body_to(fmt::memory_buffer& body, const Holder& holder
   if (holder.transport != Transport::tcp) {
     append_line(body, "transport", to_string(holder.transport));
   }
+  if (holder.application_pid != 0) {
+    append_line(body, "application_pid", holder.application_pid);
+  }
   append_description(body, holder.description);
 }
 
@@ -249,6 +252,9 @@ inline bool parse_record_field(std::string_view key, std::string_view value, Hol
   }
   if (key == "readiness") {
     return parse_readiness(value, holder);
+  }
+  if (key == "application_pid") {
+    return parse_field_number(value, holder.application_pid) && holder.application_pid > 0;
   }
   if (key == "transport") {
     auto transport = parse_transport(value);
