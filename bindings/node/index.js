@@ -92,7 +92,7 @@ function commonArguments(options) {
 }
 
 /** The version of the portpool command's machine output that this package reads. */
-const formatVersion = 1;
+const formatVersion = 2;
 
 // The command's output in a format this package reads, or an error saying how to match them.
 function checkedFormat(output) {

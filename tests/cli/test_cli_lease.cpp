@@ -75,7 +75,7 @@ TEST_CASE("lease prints one JSON line and holds the port until its input ends") 
   Fixture fixture;
   auto lease = fixture.spawn();
   auto line = lease_line(lease);
-  CHECK(line.at("format_version") == 1);
+  CHECK(line.at("format_version") == 2);
   CHECK(line.at("port") == fixture.ports[0]);
   CHECK(line.at("service") == "web");
   CHECK(line.at("transport") == "tcp");
@@ -119,7 +119,7 @@ TEST_CASE("lease of a udp or both service says so in its line, and the port is h
     CAPTURE(service);
     auto lease = spawn_portpool({"lease", "--config", config.string(), "--lock-dir", dir.lock_dir().string(), service});
     auto line = lease_line(lease);
-    CHECK(line.at("format_version") == 1);
+    CHECK(line.at("format_version") == 2);
     CHECK(line.at("service") == service);
     CHECK(line.at("transport") == transport);
     auto held = holders(dir.lock_dir());
@@ -340,7 +340,7 @@ TEST_CASE("lease --json reports an exhausted pool as one JSON line: each port's 
   CHECK_THAT(exhausted.err, Contains("no free port for 'web'"));
   REQUIRE(exhausted.error_lines() >= 1);
   auto report = exhausted.json();
-  CHECK(report.at("format_version") == 1);
+  CHECK(report.at("format_version") == 2);
   CHECK(report.at("error") == "pool_exhausted");
   CHECK(report.at("service") == "web");
   CHECK_THAT(report.at("message").get<std::string>(), Contains("no free port for 'web'"));

@@ -82,7 +82,7 @@ TEST_CASE("run says which port it took on standard error: a line, a JSON line wi
   auto json = without_quiet({"--json", "--instance", "2"});
   REQUIRE(json.exit_code == 0);
   auto line = nlohmann::json::parse(json.err);
-  CHECK(line.at("format_version") == 1);
+  CHECK(line.at("format_version") == 2);
   CHECK(line.at("event") == "held");
   CHECK(line.at("service") == "web");
   CHECK(line.at("transport") == "tcp");

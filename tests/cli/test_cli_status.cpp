@@ -41,7 +41,7 @@ TEST_CASE("status of an empty lock directory") {
   CHECK(text.out == "no port is held (lock directory " + dir.lock_dir().string() + ")\n");
   auto json = run_portpool({"status", "--lock-dir", dir.lock_dir().string(), "--json"});
   CHECK(json.exit_code == 0);
-  CHECK(json.json() == nlohmann::json::parse(R"({"format_version": 1, "holders": [], "instances": []})"));
+  CHECK(json.json() == nlohmann::json::parse(R"({"format_version": 2, "holders": [], "instances": []})"));
 }
 
 TEST_CASE("status shows who holds what: port, service, pid, instance, since") {

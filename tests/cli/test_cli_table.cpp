@@ -191,7 +191,7 @@ TEST_CASE("table --json gives the instance's pools, in table order") {
   auto result = run_portpool({"table", "--config", example_config, "--instance", "2", "--json"});
   REQUIRE(result.exit_code == 0);
   auto json = result.json();
-  CHECK(json.at("format_version") == 1);
+  CHECK(json.at("format_version") == 2);
   CHECK(json.at("instance") == 2);
   auto services = json.at("services");
   REQUIRE(services.size() == 6);

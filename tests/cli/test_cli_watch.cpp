@@ -38,7 +38,7 @@ TEST_CASE("status --watch --json prints the snapshot, then acquired, released an
 
   auto watcher = spawn_portpool({"status", "--watch", "--json", "--lock-dir", dir.lock_dir().string()});
   auto snapshot = next_message(watcher);
-  CHECK(snapshot.at("format_version") == 1);
+  CHECK(snapshot.at("format_version") == 2);
   CHECK(snapshot.at("type") == "snapshot");
   REQUIRE(snapshot.at("holders").size() == 1);
   CHECK(snapshot.at("holders")[0].at("service") == "early");
@@ -48,7 +48,7 @@ TEST_CASE("status --watch --json prints the snapshot, then acquired, released an
                                 "http", "web", "--", PORTPOOL_CLI_CHILD, "hold"});
   REQUIRE(ready_port(holder) == ports[0]);
   auto acquired = next_message(watcher);
-  CHECK(acquired.at("format_version") == 1);
+  CHECK(acquired.at("format_version") == 2);
   CHECK(acquired.at("type") == "acquired");
   CHECK(acquired.at("port") == ports[0]);
   CHECK(acquired.at("holder").at("pid") == holder.pid());

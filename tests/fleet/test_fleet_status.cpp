@@ -55,6 +55,7 @@ TEST_CASE("status --fleet lists every host's holders sorted by host and port") {
 
   auto json = run_cli({"status", "--fleet", "--json", "--etcd", endpoint, "--prefix", prefix});
   REQUIRE(json.exit_code == 0);
+  CHECK(nlohmann::json::parse(json.out)["format_version"] == 2);
   auto holders = nlohmann::json::parse(json.out)["holders"];
   REQUIRE(holders.size() == 3);
   CHECK(holders[0]["port"] == 7000);
@@ -139,6 +140,7 @@ TEST_CASE("status --fleet --watch lists, then streams each change") {
   REQUIRE(snapshot);
   auto listed = nlohmann::json::parse(*snapshot);
   CHECK(listed["event"] == "snapshot");
+  CHECK(listed["format_version"] == 2);
   REQUIRE(listed["holders"].size() == 1);
 
   etcd.put(fleet::port_key(prefix, "beta", 9001), value_of("api-server", 11, Transport::udp));
@@ -146,6 +148,7 @@ TEST_CASE("status --fleet --watch lists, then streams each change") {
   REQUIRE(put);
   auto added = nlohmann::json::parse(*put);
   CHECK(added["event"] == "put");
+  CHECK(added["format_version"] == 2);
   CHECK(added["host"] == "beta");
   CHECK(added["holder"]["pid"] == 11);
   CHECK(added["holder"]["transport"] == "udp");

@@ -160,7 +160,7 @@ test('an aborted acquisition rejects with the signal\'s reason, waiting or not, 
 test('output of another format version is a clear error', async (t) => {
   const space = await workspace(t, 'web', 1);
   const command = path.join(space.dir, 'portpool');
-  fs.writeFileSync(command, '#!/bin/sh\necho \'{"format_version": 2, "holders": [], "port": 1}\'\n[ "$1" != lease ] || exec cat >/dev/null\n',
+  fs.writeFileSync(command, '#!/bin/sh\necho \'{"format_version": 3, "holders": [], "port": 1}\'\n[ "$1" != lease ] || exec cat >/dev/null\n',
     { mode: 0o755 });
   const saved = process.env.PORTPOOL_BIN;
   process.env.PORTPOOL_BIN = command;
@@ -174,7 +174,7 @@ test('output of another format version is a clear error', async (t) => {
   for (const call of [() => portpool.status(), () => portpool.acquire('web')]) {
     await assert.rejects(call(), (error) => {
       assert.ok(error instanceof portpool.SystemFailureError);
-      assert.match(error.message, /writes output format 2, this package reads format 1/);
+      assert.match(error.message, /writes output format 3, this package reads format 2/);
       return true;
     });
   }

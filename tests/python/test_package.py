@@ -322,11 +322,11 @@ def test_pytest_n_8_on_a_three_port_pool_waits_for_ports_instead_of_failing(tmp_
 def test_output_of_another_format_version_is_a_clear_error(tmp_path, monkeypatch):
     """A portpool command from another release: the package refuses its output instead of misreading it."""
     command = tmp_path / "portpool"
-    command.write_text('#!/bin/sh\necho \'{"format_version": 2, "holders": [], "port": 1}\'\n[ "$1" != lease ] || exec cat >/dev/null\n')
+    command.write_text('#!/bin/sh\necho \'{"format_version": 3, "holders": [], "port": 1}\'\n[ "$1" != lease ] || exec cat >/dev/null\n')
     command.chmod(0o755)
     monkeypatch.setenv("PORTPOOL_BIN", str(command))
     for call in (portpool.status, lambda: portpool.acquire("web")):
-        with pytest.raises(portpool.SystemFailureError, match="writes output format 2, this package reads format 1"):
+        with pytest.raises(portpool.SystemFailureError, match="writes output format 3, this package reads format 2"):
             call()
 
 

@@ -4,6 +4,7 @@
 #include "duration.hpp"
 #include "exit_codes.hpp"
 #include "fleet_options.hpp"
+#include "machine_output.hpp"
 
 #include <fleet_listing_json.hpp>
 
@@ -72,9 +73,15 @@ std::string snapshot_text(const fleet::FleetSnapshot& snapshot, const EtcdArgume
   return format_columns(with_transport_column(std::move(rows), 2, transports));
 }
 
+// The listing is written as text (it can hold thousands of holders): the version goes in front.
+std::string versioned_listing(const std::string& listing) {
+  return fmt::format(R"({{"{}":{},)", format_version_key, format_version) + listing.substr(1);
+}
+
 void print_change(const fleet::FleetChange& change, bool json) {
   if (json) {
-    nlohmann::ordered_json line{{"event", change.holder ? "put" : "delete"},
+    nlohmann::ordered_json line{{format_version_key, format_version},
+                                {"event", change.holder ? "put" : "delete"},
                                 {"revision", change.revision},
                                 {"host", change.host},
                                 {"port", change.port}};
@@ -98,7 +105,7 @@ int follow_fleet(fleet::EtcdClient& etcd, const FleetStatusArguments& arguments,
   fleet::FleetFollower::Callbacks callbacks;
   callbacks.on_snapshot = [&](const fleet::FleetSnapshot& snapshot) {
     if (json) {
-      auto line = fleet_command_line::fleet_snapshot_json(snapshot);
+      auto line = versioned(fleet_command_line::fleet_snapshot_json(snapshot));
       line["event"] = "snapshot";
       std::cout << line.dump() << std::endl;
     } else {
@@ -178,7 +185,7 @@ int run_fleet_status(const FleetStatusArguments& arguments, bool json) {
     for (const auto& rejected : snapshot.rejected) {
       std::cerr << "portpool: ignored: " << printable_lines(rejected) << '\n';
     }
-    std::cout << (json ? fleet_command_line::fleet_snapshot_json_text(snapshot)
+    std::cout << (json ? versioned_listing(fleet_command_line::fleet_snapshot_json_text(snapshot))
                        : snapshot_text(snapshot, arguments.etcd));
     return exit_code::success;
   });

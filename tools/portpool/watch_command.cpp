@@ -32,13 +32,6 @@ std::string holder_text(const Holder& holder) {
                      holder.instance, summary == "-" ? std::string() : "  " + summary);
 }
 
-// The line's version first, then the library's fields.
-nlohmann::ordered_json versioned(const nlohmann::ordered_json& line) {
-  nlohmann::ordered_json result{{format_version_key, format_version}};
-  result.update(line);
-  return result;
-}
-
 // A holder's record or the lock directory's path may carry control characters: printed escaped.
 void print_line(const std::string& line) {
   std::fputs((printable_lines(line) + '\n').c_str(), stdout);

@@ -231,7 +231,7 @@ def _error(stderr: str, exit_code: int, refusals: Optional[List[Refusal]] = None
 
 
 #: The version of the portpool command's machine output that this package reads.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def _checked_format(output: dict) -> dict:
