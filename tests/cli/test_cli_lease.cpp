@@ -95,7 +95,7 @@ TEST_CASE("lease prints one JSON line and holds the port until its input ends") 
   auto third = run_portpool(fixture.arguments());
   CHECK(third.exit_code == 75);
   CHECK_THAT(third.err, Contains(fmt::format("held by pid {} (web, instance 1; the lock is its helper's, pid {})",
-                                            ::getpid(), lease.pid())));
+                                             ::getpid(), lease.pid())));
 
   lease.close_stdin();
   auto result = finish(lease);

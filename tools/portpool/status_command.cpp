@@ -75,8 +75,8 @@ std::string instances_as_text(const std::vector<Holder>& instances) {
   }
   std::vector<std::vector<std::string>> rows{{"INSTANCE", "PID", "SINCE", "ID"}};
   for (const auto& instance : instances) {
-    rows.push_back({std::to_string(instance.instance), std::to_string(application_pid_of(instance)), local_time_text(instance.since),
-                    instance.instance_id});
+    rows.push_back({std::to_string(instance.instance), std::to_string(application_pid_of(instance)),
+                    local_time_text(instance.since), instance.instance_id});
   }
   return "\n" + format_columns(rows);
 }

@@ -25,9 +25,10 @@ inline void require_valid_name(std::string_view what, std::string_view name) {
 
 inline void require_valid_application_pid(pid_t application_pid) {
   if (application_pid < 0) {
-    throw ConfigError(fmt::format("application pid {} is invalid: name a process by its pid (from 1), or leave 0 for "
-                                  "this process",
-                                  application_pid));
+    throw ConfigError(
+        fmt::format("application pid {} is invalid: name a process by its pid (from 1), or leave 0 for "
+                    "this process",
+                    application_pid));
   }
 }
 
