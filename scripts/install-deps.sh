@@ -17,9 +17,10 @@ packages=(
   # protoc plugin of protobuf-compiler-grpc for the generated code), and etcd itself for its tests
   # and benchmark (etcd-server; etcdctl from etcd-client sets up users and roles in the tests).
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc etcd-server etcd-client
-  # `run --template` is tested with a server that reads its port only from its config file, and
-  # `run --forking` with daemons that fork (nginx in its default daemon mode, redis-server --daemonize yes).
-  nginx-light redis-server
+  # `run --template` is tested with servers that read their port only from their config file
+  # (nginx, haproxy, redis-server, three copies at once), and `run --forking` with daemons that fork
+  # (nginx in its default daemon mode, redis-server --daemonize yes).
+  nginx-light redis-server haproxy
   # UDP services under `run`: dnsmasq answers DNS on its pool port, socat echoes datagrams.
   dnsmasq-base socat
   # The gateway's dashboard is tested in headless Chromium, driven through chromedriver.
@@ -38,6 +39,15 @@ done
 if ((${#missing[@]})); then
   echo "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # The servers among these (nginx, redis-server, haproxy, etcd) are only started by the tests, each
+  # on a pool port: none may start as a system service at install and take a port of its own (nginx
+  # :80, redis :6379). A policy-rc.d answering 101 ("action forbidden") keeps invoke-rc.d and
+  # deb-systemd-invoke from starting them; one already there (containers have it) is kept.
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -3,7 +3,9 @@
 //   node holder.js SERVICE CONFIG LOCK_DIR
 // prints {"port": N} or {"error": NAME, "holders": [...]} as one line.
 
-const portpool = require('../../bindings/node');
+const { packageDirectory } = require('./support');
+
+const portpool = require(packageDirectory);
 
 async function main() {
   const [service, config, lockDir] = process.argv.slice(2);

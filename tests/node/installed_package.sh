@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Node package as its users get it: packed with `npm pack`, installed offline into a fresh
 # project, and used from there.
-#   installed_package.sh run SOURCE_DIR           CommonJS and ES module programs run against the
+#   installed_package.sh run SOURCE_DIR           the package's test suite (portpool.test.js), then
+#                                                 CommonJS and ES module programs, run against the
 #                                                 portpool command ($PORTPOOL_BIN)
 #   installed_package.sh types SOURCE_DIR TSC...  each tsc (TypeScript 5 and 7) accepts the README's
 #                                                 forms with --strict, as CommonJS without
@@ -31,6 +32,7 @@ case $mode in
 run)
   port=$(node -e 'const s = require("node:net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
   printf '[services.web]\nports = [%s]\n' "$port" >ports.toml
+  PORTPOOL_NODE_PACKAGE=$PWD/node_modules/portpool node --test "$here/portpool.test.js"
   export CONFIG=$PWD/ports.toml LOCK_DIR=$work/locks PORT=$port
   node use.cjs
   node use.mjs

@@ -1,6 +1,7 @@
 'use strict';
 // The Node.js package against the real portpool command (PORTPOOL_BIN): real lock files, real
-// processes.
+// processes. The package is the copy installed from `npm pack` (installed_package.sh) or the source
+// folder (support.js packageDirectory).
 
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
@@ -10,8 +11,9 @@ const path = require('node:path');
 const readline = require('node:readline');
 const { test } = require('node:test');
 
-const portpool = require('../../bindings/node');
-const { workspace, waitUntil } = require('./support');
+const { sourceDirectory, packageDirectory, workspace, waitUntil } = require('./support');
+
+const portpool = require(packageDirectory);
 
 const holderScript = path.join(__dirname, 'holder.js');
 
@@ -37,6 +39,16 @@ function listenOn(port) {
     server.listen(port, '127.0.0.1', () => resolve(server));
   });
 }
+
+test(
+  'the package under test is the installed copy PORTPOOL_NODE_PACKAGE names, not a link to the source folder',
+  { skip: packageDirectory === sourceDirectory && 'run against the source folder' },
+  () => {
+    const loaded = fs.realpathSync(require.resolve(packageDirectory));
+    assert.ok(loaded.startsWith(fs.realpathSync(packageDirectory) + path.sep), loaded);
+    assert.ok(!loaded.startsWith(fs.realpathSync(sourceDirectory) + path.sep), loaded);
+  },
+);
 
 test('acquire gives a port of the pool, held until release()', async (t) => {
   const space = await workspace(t, 'web', 2);

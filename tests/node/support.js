@@ -1,10 +1,18 @@
 'use strict';
-// Test helpers: a temporary lock directory and config per test, ports chosen at run time.
+// Test helpers: the package under test, a temporary lock directory and config per test, ports
+// chosen at run time.
 
 const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
+
+/**
+ * Where the package under test is: the copy installed from `npm pack` into a fresh project when
+ * PORTPOOL_NODE_PACKAGE names it (installed_package.sh), else the source folder.
+ */
+const sourceDirectory = path.join(__dirname, '..', '..', 'bindings', 'node');
+const packageDirectory = process.env.PORTPOOL_NODE_PACKAGE || sourceDirectory;
 
 /** A port the kernel picks (bind port 0, read it, close). */
 function freePort() {
@@ -47,4 +55,4 @@ async function waitUntil(condition, what, timeoutMs = 20000) {
   }
 }
 
-module.exports = { freePort, workspace, waitUntil };
+module.exports = { sourceDirectory, packageDirectory, freePort, workspace, waitUntil };
