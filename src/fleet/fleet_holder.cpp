@@ -194,6 +194,10 @@ std::string claim_key(const std::string& prefix, std::uint16_t port) {
   return prefix + "/claims/" + std::to_string(port);
 }
 
+std::string epoch_key(const std::string& prefix) { return prefix + "/epoch"; }
+
+std::string epoch_settling_key(const std::string& prefix) { return prefix + "/epoch-settling"; }
+
 std::optional<std::pair<std::string, std::uint16_t>> parse_port_key(const std::string& prefix, const std::string& key) {
   auto hosts = hosts_prefix(prefix);
   if (key.size() <= hosts.size() || key.compare(0, hosts.size(), hosts) != 0) {

@@ -44,6 +44,15 @@ std::string describe_claim(const std::string& value) {
   return "claimed in the fleet by another host";
 }
 
+std::string epoch_value(const std::string& host, bool seeded) {
+  return nlohmann::ordered_json{
+      {"created", iso8601_utc(std::chrono::system_clock::now())}, {"host", host}, {"seeded", seeded}}
+      .dump();
+}
+
+// How often a session re-reads the epoch keys while the cluster settles.
+constexpr std::chrono::milliseconds settling_recheck_interval{250};
+
 constexpr const char* unknown_lease_message =
     "etcd no longer knows the lease of this process's fleet claims (it expired, was revoked, or etcd lost its "
     "data): other hosts may now take their ports";
@@ -64,6 +73,12 @@ std::chrono::milliseconds effective_stop_margin(const FleetClaimsOptions& option
         margin.count(), minimum_renewal_window.count(), options.ttl.count()));
   }
   return margin;
+}
+
+bool initialize_fleet(EtcdClient& etcd, const std::string& prefix, const std::string& host_id) {
+  require_valid_prefix(prefix);
+  require_valid_host_id(host_id);
+  return etcd.create(epoch_key(prefix), epoch_value(host_id, true), 0).has_value();
 }
 
 class FleetClaims::Impl {
@@ -109,6 +124,11 @@ class FleetClaims::Impl {
     auto key = claim_key(options_.prefix, holder.port);
     auto value = claim_value(options_.host_id, holder);
     for (int attempt = 0;; ++attempt) {
+      std::uint64_t settled_since = 0;
+      if (auto unsettled = unsettled_epoch(settled_since)) {
+        refusal = std::move(*unsettled);
+        return std::nullopt;
+      }
       auto lease = current_lease();
       std::optional<std::int64_t> revision;
       try {
@@ -123,7 +143,7 @@ class FleetClaims::Impl {
       if (!revision) {
         break;
       }
-      if (keep_claim(lease, *revision)) {
+      if (keep_claim(lease, *revision, settled_since)) {
         return revision;
       }
       // The lease counted as lost while the claim was made: the claim would not be renewed.
@@ -162,6 +182,69 @@ class FleetClaims::Impl {
  private:
   using Clock = std::chrono::steady_clock;
 
+  // Why no claim counts yet under the prefix (the cluster is new or lost its data and has not
+  // settled), or nullopt when claims count. One Range while the answer is unknown or settling; once
+  // settled, nothing until the next loss. `settled_since`: the number of losses when it was found
+  // settled.
+  std::optional<std::string> unsettled_epoch(std::uint64_t& settled_since) {
+    std::uint64_t losses = 0;
+    {
+      std::lock_guard guard(mutex_);
+      if (epoch_settled_) {
+        settled_since = losses_;
+        return std::nullopt;
+      }
+      if (Clock::now() < epoch_recheck_) {
+        return epoch_refusal_;
+      }
+      losses = losses_;
+    }
+    auto marker = epoch_key(options_.prefix);
+    auto settling = epoch_settling_key(options_.prefix);
+    bool marked = false;
+    bool settled = true;
+    for (const auto& found : etcd_->range_prefix(marker).values) {
+      marked = marked || found.key == marker;
+      settled = settled && found.key != settling;
+    }
+    if (!marked) {
+      mark_new_epoch(marker, settling);
+      settled = false;
+    }
+    std::unique_lock lock(mutex_);
+    if (settled && losses != losses_) {
+      lock.unlock();
+      return unsettled_epoch(settled_since);  // a loss meanwhile: what was read may predate a data loss
+    }
+    if (settled) {
+      epoch_settled_ = true;
+      settled_since = losses;
+      return std::nullopt;
+    }
+    epoch_recheck_ = Clock::now() + settling_recheck_interval;
+    epoch_refusal_ = fmt::format(
+        "no fleet claim counts yet: the epoch marker {} was missing (a new etcd cluster, or one that lost its "
+        "data), and claims count only once every holder from before can have stopped, up to {} s (the claims' TTL "
+        "plus the stop margin) after the marker was created; wait for it (`portpool run --wait`, acquire_for), or "
+        "seed a cluster known to be new with `portpool fleet-init`",
+        marker, settling_ttl().count());
+    return epoch_refusal_;
+  }
+
+  // The settling key first, then the marker, each only where absent: whoever finds the marker
+  // finds the settling key too, until it has lasted its whole lease.
+  void mark_new_epoch(const std::string& marker, const std::string& settling) {
+    auto lease = etcd_->grant_lease(settling_ttl());
+    if (!etcd_->create(settling, epoch_value(options_.host_id, false), lease.id)) {
+      etcd_->revoke_lease(lease.id);  // another claimant's settling key is there
+    }
+    etcd_->create(marker, epoch_value(options_.host_id, false), 0);
+  }
+
+  std::chrono::seconds settling_ttl() const {
+    return std::chrono::ceil<std::chrono::seconds>(std::chrono::milliseconds(options_.ttl) + stop_margin_);
+  }
+
   std::int64_t current_lease() {
     std::unique_lock lock(mutex_);
     if (lease_ == 0) {
@@ -188,10 +271,11 @@ class FleetClaims::Impl {
     return lease_;
   }
 
-  // Counts a claim made on `lease` as held, unless the lease counted as lost meanwhile.
-  bool keep_claim(std::int64_t lease, std::int64_t revision) {
+  // Counts a claim made on `lease` as held, unless the lease counted as lost meanwhile, or a loss
+  // since the epoch was found settled may have been etcd's data loss.
+  bool keep_claim(std::int64_t lease, std::int64_t revision, std::uint64_t settled_since) {
     std::lock_guard guard(mutex_);
-    if (lease_ != lease || Clock::now() >= deadline_) {
+    if (lease_ != lease || losses_ != settled_since || Clock::now() >= deadline_) {
       return false;
     }
     live_claims_.insert(revision);
@@ -277,6 +361,9 @@ class FleetClaims::Impl {
       return;
     }
     lease_ = 0;
+    epoch_settled_ = false;  // etcd may have lost its data: the next claim reads the marker again
+    epoch_recheck_ = Clock::time_point{};
+    ++losses_;
     wake_.notify_all();
     if (live_claims_.empty()) {
       return;  // nothing was held on it
@@ -312,6 +399,10 @@ class FleetClaims::Impl {
   Clock::time_point next_renewal_;
   std::thread renewer_;
   std::thread watchdog_;
+  bool epoch_settled_ = false;
+  Clock::time_point epoch_recheck_;  ///< until then, `epoch_refusal_` is the answer
+  std::string epoch_refusal_;
+  std::uint64_t losses_ = 0;  ///< leases lost so far
 };
 
 FleetClaims::FleetClaims(FleetClaimsOptions options) : impl_(std::make_shared<Impl>(std::move(options))) {}

@@ -9,6 +9,7 @@
 #include "temp_dir.hpp"
 
 #include <portpool/fleet/etcd_client.hpp>
+#include <portpool/fleet/fleet_lock_policy.hpp>
 #include <portpool/fleet/fleet_view.hpp>
 
 #include <algorithm>
@@ -43,6 +44,15 @@ inline fleet::EtcdOptions etcd_options(const std::string& endpoint) {
   options.endpoints = {endpoint};
   options.request_timeout = std::chrono::seconds(5);
   return options;
+}
+
+/// A key prefix of its own, seeded as `portpool fleet-init` seeds a new cluster (its epoch marker
+/// created), so that claims under it count at once instead of after the TTL plus the stop margin.
+inline std::string seeded_prefix(const std::string& endpoint) {
+  auto prefix = unique_prefix();
+  fleet::EtcdClient etcd(etcd_options(endpoint));
+  fleet::initialize_fleet(etcd, prefix, "test-fixture");
+  return prefix;
 }
 
 inline std::string text_of(const std::filesystem::path& path) {

@@ -130,7 +130,7 @@ TEST_CASE("etcd paused past the TTL: the holder ends CMD's tree before another h
   TempDir scratch;
   auto etcd_server = start_etcd(scratch.path() / "etcd");
   EtcdStopper stopper(etcd_server);
-  std::vector<std::string> etcd{"--etcd", etcd_server.endpoint(), "--prefix", unique_prefix()};
+  std::vector<std::string> etcd{"--etcd", etcd_server.endpoint(), "--prefix", seeded_prefix(etcd_server.endpoint())};
   TempDir host_a;
   TempDir host_b;
   auto ports = ReservedPorts::any(1);
@@ -180,7 +180,7 @@ TEST_CASE("etcd restarted without its data: the holder hears that the lease is u
   TempDir scratch;
   auto etcd_server = start_etcd(scratch.path() / "etcd");
   EtcdStopper stopper(etcd_server);
-  std::vector<std::string> etcd{"--etcd", etcd_server.endpoint(), "--prefix", unique_prefix()};
+  std::vector<std::string> etcd{"--etcd", etcd_server.endpoint(), "--prefix", seeded_prefix(etcd_server.endpoint())};
   TempDir host_a;
   auto ports = ReservedPorts::any(1);
   auto table = write_table(scratch, ports[0]);
@@ -210,7 +210,7 @@ TEST_CASE("etcd restarted without its data: the holder hears that the lease is u
 
 TEST_CASE("a claimant killed with SIGKILL: its TERM-ignoring tree ends before another host gets the port") {
   auto endpoint = shared_etcd();
-  std::vector<std::string> etcd{"--etcd", endpoint, "--prefix", unique_prefix()};
+  std::vector<std::string> etcd{"--etcd", endpoint, "--prefix", seeded_prefix(endpoint)};
   TempDir scratch;
   TempDir host_a;
   TempDir host_b;
@@ -242,7 +242,7 @@ TEST_CASE("run killed while it ends CMD's tree after a loss: the keeper ends the
   TempDir scratch;
   auto etcd_server = start_etcd(scratch.path() / "etcd");
   EtcdStopper stopper(etcd_server);
-  std::vector<std::string> etcd{"--etcd", etcd_server.endpoint(), "--prefix", unique_prefix()};
+  std::vector<std::string> etcd{"--etcd", etcd_server.endpoint(), "--prefix", seeded_prefix(etcd_server.endpoint())};
   TempDir host_a;
   auto ports = ReservedPorts::any(1);
   auto table = write_table(scratch, ports[0]);
@@ -312,7 +312,7 @@ TEST_CASE(
   portpool::fleet::FleetClaimsOptions claims_options;
   claims_options.etcd = etcd_options(etcd_server.endpoint());
   claims_options.host_id = "host-a";
-  claims_options.prefix = unique_prefix();
+  claims_options.prefix = seeded_prefix(etcd_server.endpoint());
   claims_options.ttl = 3s;
   claims_options.stop_margin = 1s;
   claims_options.on_claims_lost = [&](const portpool::fleet::ClaimsLost& lost) {

@@ -48,7 +48,7 @@ FleetPoolManager fleet_manager(const TempDir& host, const std::vector<std::uint1
 /// Two hosts with lock directories of their own, sharing one etcd prefix and a pool of one port.
 struct TwoHosts {
   std::string endpoint = shared_etcd();
-  std::string prefix = unique_prefix();
+  std::string prefix = seeded_prefix(endpoint);
   TempDir host_a;
   TempDir host_b;
   ReservedPorts ports = ReservedPorts::any(1);
@@ -113,7 +113,7 @@ TEST_CASE("a port another host claims is refused as claimed_elsewhere, the host 
 
 TEST_CASE("a claim records its holder's transport") {
   auto endpoint = shared_etcd();
-  auto prefix = unique_prefix();
+  auto prefix = seeded_prefix(endpoint);
   TempDir host;
   auto ports = ReservedPorts::any(1);
   Options options;
@@ -146,7 +146,7 @@ TEST_CASE("etcd unreachable: the error_code form reports etcd_unavailable") {
 
 TEST_CASE("two hosts racing for a fleet-exclusive pool never both hold one port") {
   auto endpoint = shared_etcd();
-  auto prefix = unique_prefix();
+  auto prefix = seeded_prefix(endpoint);
   auto ports = ReservedPorts::any(2);
   std::mutex mutex;
   std::map<std::uint16_t, std::string> holders;
@@ -206,7 +206,7 @@ TEST_CASE("etcd unreachable: a fleet pool fails with EtcdUnavailable, a host poo
 
 TEST_CASE("a table declares which services are fleet-wide, and only those get a fleet manager") {
   auto endpoint = shared_etcd();
-  auto prefix = unique_prefix();
+  auto prefix = seeded_prefix(endpoint);
   auto ports = ReservedPorts::any(2);
   ServicePortTable table;
   table.add_shared_pool("scheduler", {ports[0]}).add_shared_pool("worker", {ports[1]});

@@ -46,7 +46,7 @@ std::string unreachable_endpoint() {
 
 TEST_CASE("run of a fleet service: a second host gets no port while the first runs, then gets it") {
   auto endpoint = shared_etcd();
-  std::vector<std::string> etcd{"--etcd", endpoint, "--prefix", unique_prefix()};
+  std::vector<std::string> etcd{"--etcd", endpoint, "--prefix", seeded_prefix(endpoint)};
   TempDir scratch;
   TempDir host_a;
   TempDir host_b;
@@ -75,7 +75,7 @@ TEST_CASE("run of a fleet service: a second host gets no port while the first ru
 
 TEST_CASE("run of a fleet service gives CMD the claim's fencing token, higher for each later claim") {
   auto endpoint = shared_etcd();
-  std::vector<std::string> etcd{"--etcd", endpoint, "--prefix", unique_prefix()};
+  std::vector<std::string> etcd{"--etcd", endpoint, "--prefix", seeded_prefix(endpoint)};
   TempDir scratch;
   TempDir host_a;
   TempDir host_b;
@@ -102,7 +102,7 @@ TEST_CASE("run of a fleet service gives CMD the claim's fencing token, higher fo
 
 TEST_CASE("run --socket of a fleet udp service passes its bound datagram socket, claimed in the fleet") {
   auto endpoint = shared_etcd();
-  std::vector<std::string> etcd{"--etcd", endpoint, "--prefix", unique_prefix()};
+  std::vector<std::string> etcd{"--etcd", endpoint, "--prefix", seeded_prefix(endpoint)};
   TempDir scratch;
   TempDir host_a;
   TempDir host_b;

@@ -1,4 +1,5 @@
-// `portpool publish` and `portpool status --fleet`: the fleet commands, over portpool::fleet.
+// `portpool publish`, `portpool fleet-init` and `portpool status --fleet`: the fleet commands, over
+// portpool::fleet.
 
 #include "columns.hpp"
 #include "duration.hpp"
@@ -10,7 +11,9 @@
 
 #include <portpool/fleet/etcd_client.hpp>
 #include <portpool/fleet/fleet_error.hpp>
+#include <portpool/fleet/fleet_lock_policy.hpp>
 #include <portpool/fleet/fleet_view.hpp>
+#include <portpool/fleet/host_identity.hpp>
 #include <portpool/fleet/publisher.hpp>
 #include <portpool/printable_text.hpp>
 
@@ -173,6 +176,35 @@ int run_publish_command(const PublishArguments& arguments) {
   publisher.run();
   running_publisher = nullptr;
   return exit_code::success;
+}
+
+CLI::App* add_fleet_init_command(CLI::App& app, FleetInitArguments& arguments) {
+  auto* command = app.add_subcommand(
+      "fleet-init",
+      "Seed a new etcd cluster for fleet-exclusive pools: create the fleet's epoch marker, so that the first "
+      "claims count at once instead of after the claims' TTL plus the stop margin. Only for a cluster known to be "
+      "new, never one that lost its data while holders may still run");
+  fleet_command_line::add_etcd_options(*command, arguments.etcd);
+  command->add_option("--host-id", arguments.host_id, "who seeded, recorded in the marker (default: /etc/machine-id)")
+      ->type_name("ID");
+  return command;
+}
+
+int run_fleet_init_command(const FleetInitArguments& arguments) {
+  auto options = etcd_options(arguments.etcd);
+  auto host_id = arguments.host_id.empty() ? fleet::machine_host_id() : arguments.host_id;
+  fleet::require_valid_host_id(host_id);
+  fleet::EtcdClient etcd(options);
+  return mapping_etcd_errors([&] {
+    auto marker = printable_text(fleet::epoch_key(arguments.etcd.prefix));
+    if (fleet::initialize_fleet(etcd, arguments.etcd.prefix, host_id)) {
+      std::cout << fmt::format("created the fleet's epoch marker {}: claims under {} count at once\n", marker,
+                               printable_text(arguments.etcd.prefix));
+    } else {
+      std::cout << fmt::format("the fleet's epoch marker {} exists already: nothing to do\n", marker);
+    }
+    return exit_code::success;
+  });
 }
 
 int run_fleet_status(const FleetStatusArguments& arguments, bool json) {

@@ -31,6 +31,11 @@ struct PublishArguments {
   std::string address;
 };
 
+struct FleetInitArguments {
+  EtcdArguments etcd;
+  std::string host_id;
+};
+
 /// `status`'s --fleet, --watch and the etcd options.
 void add_fleet_status_options(CLI::App& command, FleetStatusArguments& arguments);
 
@@ -38,6 +43,11 @@ CLI::App* add_publish_command(CLI::App& app, PublishArguments& arguments);
 
 /// Runs until SIGINT or SIGTERM; 0 after a clean stop.
 int run_publish_command(const PublishArguments& arguments);
+
+CLI::App* add_fleet_init_command(CLI::App& app, FleetInitArguments& arguments);
+
+/// Creates the fleet's epoch marker where it is absent; 0 either way (it says which).
+int run_fleet_init_command(const FleetInitArguments& arguments);
 
 /// `status --fleet [--json] [--watch]`.
 int run_fleet_status(const FleetStatusArguments& arguments, bool json);

@@ -26,7 +26,16 @@ CLI::App* add_publish_command(CLI::App& app, PublishArguments& arguments) {
   return command;
 }
 
+CLI::App* add_fleet_init_command(CLI::App& app, FleetInitArguments& arguments) {
+  auto* command = app.add_subcommand("fleet-init", "Seed a new etcd cluster for fleet claims (not built in)");
+  fleet_command_line::add_etcd_options(*command, arguments.etcd);
+  command->add_option("--host-id", arguments.host_id);
+  return command;
+}
+
 int run_publish_command(const PublishArguments& /*arguments*/) { unavailable(); }
+
+int run_fleet_init_command(const FleetInitArguments& /*arguments*/) { unavailable(); }
 
 int run_fleet_status(const FleetStatusArguments& /*arguments*/, bool /*json*/) { unavailable(); }
 

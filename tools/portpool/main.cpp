@@ -59,12 +59,14 @@ struct Commands {
   LeaseArguments lease;
   ReserveArguments reserve;
   PublishArguments publish;
+  FleetInitArguments fleet_init;
   CLI::App* table_command = nullptr;
   CLI::App* status_command = nullptr;
   CLI::App* run_command = nullptr;
   CLI::App* lease_command = nullptr;
   CLI::App* reserve_command = nullptr;
   CLI::App* publish_command = nullptr;
+  CLI::App* fleet_init_command = nullptr;
 };
 
 void describe(CLI::App& app, Commands& commands) {
@@ -77,6 +79,7 @@ void describe(CLI::App& app, Commands& commands) {
   commands.lease_command = add_lease_command(app, commands.lease);
   commands.reserve_command = add_reserve_command(app, commands.reserve);
   commands.publish_command = add_publish_command(app, commands.publish);
+  commands.fleet_init_command = add_fleet_init_command(app, commands.fleet_init);
   app.footer(
       "Exit codes: 0 success, 64 usage error, 69 etcd unreachable, 71 system failure, 75 pool exhausted, 76 etcd "
       "refused the request, 77 unsafe lock directory (reserve: not permitted), 78 bad config file, 126/127 CMD "
@@ -89,8 +92,9 @@ std::optional<std::string> unknown_command(const Commands& commands, int argc, c
     return std::nullopt;
   }
   const std::string name = argv[1];
-  for (const auto* command : {commands.table_command, commands.status_command, commands.run_command,
-                              commands.lease_command, commands.reserve_command, commands.publish_command}) {
+  for (const auto* command :
+       {commands.table_command, commands.status_command, commands.run_command, commands.lease_command,
+        commands.reserve_command, commands.publish_command, commands.fleet_init_command}) {
     if (command->get_name() == name) {
       return std::nullopt;
     }
@@ -113,6 +117,9 @@ int dispatch(const Commands& commands) {
   }
   if (commands.publish_command->parsed()) {
     return run_publish_command(commands.publish);
+  }
+  if (commands.fleet_init_command->parsed()) {
+    return run_fleet_init_command(commands.fleet_init);
   }
   return run_run_command(commands.run);
 }
@@ -142,8 +149,8 @@ int run_portpool(int argc, char** argv) {
   Commands commands;
   describe(app, commands);
   if (auto name = unknown_command(commands, argc, argv)) {
-    return usage_error(
-        fmt::format("unknown command '{}': the commands are table, status, run, lease, reserve and publish", *name));
+    return usage_error(fmt::format(
+        "unknown command '{}': the commands are table, status, run, lease, reserve, publish and fleet-init", *name));
   }
   try {
     app.parse(argc, argv);

@@ -71,6 +71,13 @@ std::string port_key(const std::string& prefix, const std::string& host, std::ui
 /// `PREFIX/claims/PORT`.
 std::string claim_key(const std::string& prefix, std::uint16_t port);
 
+/// `PREFIX/epoch`: the fleet's epoch marker, created once per cluster (see fleet::initialize_fleet).
+std::string epoch_key(const std::string& prefix);
+
+/// `PREFIX/epoch-settling`: present, on a lease of one claims TTL plus the stop margin, while the
+/// claims of a new or wiped cluster do not count yet. A range of epoch_key() reads both keys.
+std::string epoch_settling_key(const std::string& prefix);
+
 /// The host and port of a port key, or nullopt when `key` is not one (under `prefix`).
 std::optional<std::pair<std::string, std::uint16_t>> parse_port_key(const std::string& prefix, const std::string& key);
 

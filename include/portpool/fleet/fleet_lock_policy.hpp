@@ -5,6 +5,7 @@
 /// across every host that shares an etcd.
 
 #include <portpool/fencing_token.hpp>
+#include <portpool/fleet/etcd_client.hpp>
 #include <portpool/fleet/etcd_options.hpp>
 #include <portpool/fleet/fleet_holder.hpp>
 #include <portpool/holder.hpp>
@@ -92,6 +93,17 @@ std::chrono::milliseconds effective_stop_margin(const FleetClaimsOptions& option
 /// itself, after the stop margin) and the next claim takes a new one. Shared by the FleetLockPolicy
 /// of every manager of the process.
 ///
+/// **The epoch marker.** After etcd lost its data nothing in it remembers the old claims, while
+/// their holders run on until their own deadlines. So before its first claim (and again after a
+/// loss) a session reads `PREFIX/epoch` (epoch_key()). When it is missing (a new or wiped
+/// cluster), the session creates `PREFIX/epoch-settling` on a lease of the TTL plus the stop
+/// margin (rounded up to whole seconds), then the marker, both only where absent; while the
+/// settling key exists, which etcd ends by itself, claim() refuses every port with a refusal that
+/// says so (a manager's `claimed_elsewhere`): acquire() fails at once as for a port claimed
+/// elsewhere, and acquire_for() with a long enough timeout takes the port once the cluster has
+/// settled, by which time every holder from before the loss has passed its deadline and stopped.
+/// A cluster known to be new is seeded without the wait by initialize_fleet().
+///
 /// Thread safety: every member may be called from any thread.
 class FleetClaims {
  public:
@@ -105,7 +117,7 @@ class FleetClaims {
   FleetClaims& operator=(FleetClaims&&) = delete;
 
   /// Claims `holder.port` for this host; the claim's revision, or nullopt with `refusal` saying
-  /// who has it.
+  /// who has it, or that the fleet's epoch has not settled yet (see above).
   /// @throws EtcdUnavailable when etcd cannot be reached, EtcdError when it refuses.
   std::optional<std::int64_t> claim(const Holder& holder, std::string& refusal);
 
@@ -124,6 +136,21 @@ class FleetClaims {
   class Impl;
   std::shared_ptr<Impl> impl_;
 };
+
+/// Seeds a cluster known to be new: creates the fleet's epoch marker `PREFIX/epoch` where it is
+/// absent, so that the first claims under `prefix` count at once instead of after a TTL plus the
+/// stop margin. The marker's value, `{"created":"ISO 8601 UTC","host":HOST,"seeded":true}`, is
+/// informative; only the key's existence is used. Seeding a cluster that lost its data while
+/// holders from before may still run gives up the guarantee that the wait keeps: do it only for a
+/// new cluster. True when the marker was created, false when it existed.
+///
+/// @code
+/// portpool::fleet::EtcdClient etcd(etcd_options);
+/// portpool::fleet::initialize_fleet(etcd, "/portpool/v1", "bootstrap-1");
+/// @endcode
+/// @throws ConfigError on an invalid prefix or host id; EtcdUnavailable, EtcdError from etcd.
+/// Thread safety: as `etcd`'s calls.
+bool initialize_fleet(EtcdClient& etcd, const std::string& prefix, const std::string& host_id);
 
 /// The lock policy of fleet-exclusive pools: the port is claimed fleet-wide in etcd first, then
 /// locked locally exactly as by FileLockPolicy; on release the local lock is dropped first and
