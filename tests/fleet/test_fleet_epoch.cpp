@@ -275,3 +275,66 @@ TEST_CASE("two claimants find no marker at once: one marker is created, and both
       "they were asked (TTL 3 s + margin 1 s)\n",
       seconds_between(asked, *counted_a), seconds_between(asked, *counted_b));
 }
+
+TEST_CASE(
+    "portpool fleet-init seeds a cluster: run's first claim then counts at once, and a second seeding changes "
+    "nothing") {
+  auto endpoint = shared_etcd();
+  auto prefix = unique_prefix();
+  auto seeded = run_cli({"fleet-init", "--etcd", endpoint, "--prefix", prefix, "--host-id", "bootstrap-1"});
+  CHECK(seeded.exit_code == 0);
+  CHECK(seeded.out ==
+        "created the fleet's epoch marker " + prefix + "/epoch: claims under " + prefix + " count at once\n");
+  auto again = run_cli({"fleet-init", "--etcd", endpoint, "--prefix", prefix, "--host-id", "bootstrap-2"});
+  CHECK(again.exit_code == 0);
+  CHECK(again.out == "the fleet's epoch marker " + prefix + "/epoch exists already: nothing to do\n");
+  auto keys = epoch_keys(endpoint, prefix);
+  REQUIRE(keys.size() == 1);
+  CHECK(nlohmann::json::parse(keys[0].value)["host"] == "bootstrap-1");
+
+  TempDir scratch;
+  TempDir host;
+  auto ports = ReservedPorts::any(1);
+  auto table = (scratch.path() / "table.toml").string();
+  std::ofstream(table) << fmt::format("[services.scheduler]\nports = [{}]\nscope = \"fleet\"\n", ports[0]);
+  auto ran = run_cli(run_arguments(table, host, "host-a", {"--etcd", endpoint, "--prefix", prefix}, {},
+                                   {"/bin/sh", "-c", "echo $PORT"}));
+  CHECK(ran.exit_code == 0);
+  CHECK(ran.out == std::to_string(ports[0]) + "\n");
+}
+
+TEST_CASE("portpool run on an unseeded cluster: 75 saying why and how to seed, and with --wait it gets the port") {
+  auto endpoint = shared_etcd();
+  auto prefix = unique_prefix();
+  TempDir scratch;
+  TempDir host;
+  auto ports = ReservedPorts::any(1);
+  auto table = (scratch.path() / "table.toml").string();
+  std::ofstream(table) << fmt::format("[services.scheduler]\nports = [{}]\nscope = \"fleet\"\n", ports[0]);
+  std::vector<std::string> etcd{"--etcd", endpoint, "--prefix", prefix};
+  const std::vector<std::string> fencing{"--fleet-ttl", "3s", "--fleet-stop-margin", "1s", "--kill-grace", "500ms"};
+  auto refused = run_cli(run_arguments(table, host, "host-a", etcd, fencing, {"/bin/echo", "ran"}));
+  CHECK(refused.exit_code == 75);
+  CHECK(refused.out.empty());
+  CHECK_THAT(refused.err, Catch::Contains("no fleet claim counts yet: the epoch marker " + prefix + "/epoch") &&
+                              Catch::Contains("portpool fleet-init"));
+  auto waiting = fencing;
+  waiting.insert(waiting.end(), {"--wait", "30s"});
+  auto asked = Clock::now();
+  auto ran = run_cli(run_arguments(table, host, "host-a", etcd, waiting, {"/bin/echo", "ran"}));
+  CHECK(ran.exit_code == 0);
+  CHECK(ran.out == "ran\n");
+  std::cout << fmt::format("run --wait on a cluster settling: CMD ran {:.2f} s after the second run began\n",
+                           seconds_between(asked, Clock::now()));
+}
+
+TEST_CASE("portpool fleet-init: etcd unreachable exits 69 naming the endpoint, and no --etcd is a usage error") {
+  auto closed = ReservedPorts::any(1);
+  auto endpoint = "http://127.0.0.1:" + std::to_string(closed[0]);
+  auto unreachable = run_cli({"fleet-init", "--etcd", endpoint});
+  CHECK(unreachable.exit_code == 69);
+  CHECK_THAT(unreachable.err, Catch::Contains(endpoint));
+  auto no_etcd = run_cli({"fleet-init"});
+  CHECK(no_etcd.exit_code == 64);
+  CHECK_THAT(no_etcd.err, Catch::Contains("--etcd"));
+}
