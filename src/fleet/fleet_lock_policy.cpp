@@ -124,12 +124,11 @@ class FleetClaims::Impl {
     auto key = claim_key(options_.prefix, holder.port);
     auto value = claim_value(options_.host_id, holder);
     for (int attempt = 0;; ++attempt) {
-      std::uint64_t settled_since = 0;
-      if (auto unsettled = unsettled_epoch(settled_since)) {
+      auto lease = current_lease();
+      if (auto unsettled = unsettled_epoch(lease)) {
         refusal = std::move(*unsettled);
         return std::nullopt;
       }
-      auto lease = current_lease();
       std::optional<std::int64_t> revision;
       try {
         revision = etcd_->create(key, value, lease);
@@ -143,7 +142,7 @@ class FleetClaims::Impl {
       if (!revision) {
         break;
       }
-      if (keep_claim(lease, *revision, settled_since)) {
+      if (keep_claim(lease, *revision)) {
         return revision;
       }
       // The lease counted as lost while the claim was made: the claim would not be renewed.
@@ -183,21 +182,19 @@ class FleetClaims::Impl {
   using Clock = std::chrono::steady_clock;
 
   // Why no claim counts yet under the prefix (the cluster is new or lost its data and has not
-  // settled), or nullopt when claims count. One Range while the answer is unknown or settling; once
-  // settled, nothing until the next loss. `settled_since`: the number of losses when it was found
-  // settled.
-  std::optional<std::string> unsettled_epoch(std::uint64_t& settled_since) {
-    std::uint64_t losses = 0;
+  // settled), or nullopt when claims on `lease` count. The marker is read after `lease` was granted,
+  // and a claim on it succeeds only while etcd still knows the lease: so the marker was read from
+  // the same data as the claim is made in, not from data that was lost since. One Range per lease,
+  // and every 250 ms at most while the cluster settles.
+  std::optional<std::string> unsettled_epoch(std::int64_t lease) {
     {
       std::lock_guard guard(mutex_);
-      if (epoch_settled_) {
-        settled_since = losses_;
+      if (epoch_settled_lease_ == lease) {
         return std::nullopt;
       }
       if (Clock::now() < epoch_recheck_) {
         return epoch_refusal_;
       }
-      losses = losses_;
     }
     auto marker = epoch_key(options_.prefix);
     auto settling = epoch_settling_key(options_.prefix);
@@ -211,14 +208,9 @@ class FleetClaims::Impl {
       mark_new_epoch(marker, settling);
       settled = false;
     }
-    std::unique_lock lock(mutex_);
-    if (settled && losses != losses_) {
-      lock.unlock();
-      return unsettled_epoch(settled_since);  // a loss meanwhile: what was read may predate a data loss
-    }
+    std::lock_guard guard(mutex_);
     if (settled) {
-      epoch_settled_ = true;
-      settled_since = losses;
+      epoch_settled_lease_ = lease;
       return std::nullopt;
     }
     epoch_recheck_ = Clock::now() + settling_recheck_interval;
@@ -271,11 +263,10 @@ class FleetClaims::Impl {
     return lease_;
   }
 
-  // Counts a claim made on `lease` as held, unless the lease counted as lost meanwhile, or a loss
-  // since the epoch was found settled may have been etcd's data loss.
-  bool keep_claim(std::int64_t lease, std::int64_t revision, std::uint64_t settled_since) {
+  // Counts a claim made on `lease` as held, unless the lease counted as lost meanwhile.
+  bool keep_claim(std::int64_t lease, std::int64_t revision) {
     std::lock_guard guard(mutex_);
-    if (lease_ != lease || losses_ != settled_since || Clock::now() >= deadline_) {
+    if (lease_ != lease || Clock::now() >= deadline_) {
       return false;
     }
     live_claims_.insert(revision);
@@ -361,9 +352,6 @@ class FleetClaims::Impl {
       return;
     }
     lease_ = 0;
-    epoch_settled_ = false;  // etcd may have lost its data: the next claim reads the marker again
-    epoch_recheck_ = Clock::time_point{};
-    ++losses_;
     wake_.notify_all();
     if (live_claims_.empty()) {
       return;  // nothing was held on it
@@ -399,10 +387,9 @@ class FleetClaims::Impl {
   Clock::time_point next_renewal_;
   std::thread renewer_;
   std::thread watchdog_;
-  bool epoch_settled_ = false;
-  Clock::time_point epoch_recheck_;  ///< until then, `epoch_refusal_` is the answer
+  std::int64_t epoch_settled_lease_ = 0;  ///< the lease whose claims count: the marker was read on it
+  Clock::time_point epoch_recheck_;       ///< until then, `epoch_refusal_` is the answer
   std::string epoch_refusal_;
-  std::uint64_t losses_ = 0;  ///< leases lost so far
 };
 
 FleetClaims::FleetClaims(FleetClaimsOptions options) : impl_(std::make_shared<Impl>(std::move(options))) {}
