@@ -338,3 +338,40 @@ TEST_CASE("portpool fleet-init: etcd unreachable exits 69 naming the endpoint, a
   CHECK(no_etcd.exit_code == 64);
   CHECK_THAT(no_etcd.err, Catch::Contains("--etcd"));
 }
+
+TEST_CASE("a session whose lease etcd forgot in a data loss reads the marker again: its next claim waits") {
+  TempDir scratch;
+  auto etcd_server = start_etcd(scratch.path() / "etcd");
+  EtcdStopper stopper(etcd_server);
+  auto endpoint = etcd_server.endpoint();
+  auto prefix = seeded_prefix(endpoint);
+  std::atomic<int> lost{0};
+  auto options = claims_options(endpoint, prefix, "host-a");
+  options.on_claims_lost = [&](const fleet::ClaimsLost& loss) {
+    if (loss.reason == fleet::ClaimsLost::Reason::lease_expired_in_etcd) {
+      ++lost;
+    }
+  };
+  TempDir host;
+  auto ports = ReservedPorts::any(1);
+  auto manager = fleet_manager(host, ports[0], std::make_shared<fleet::FleetClaims>(options));
+  auto lease = manager.acquire();  // seeded: at once
+
+  stop_etcd(etcd_server.pid);
+  std::filesystem::remove_all(etcd_server.directory / "data");
+  run_etcd(etcd_server);
+  REQUIRE(wait_until([&] { return lost > 0; }, 20s));
+  lease.release();
+  auto asked = Clock::now();
+  try {
+    manager.acquire();
+    FAIL("a claim counted at once on a cluster that lost its data");
+  } catch (const PoolExhausted& exhausted) {
+    CHECK_THAT(exhausted.what(), Catch::Contains("no fleet claim counts yet"));
+  }
+  auto again = manager.acquire_for(30s);
+  CHECK(again.port() == ports[0]);
+  CHECK(Clock::now() - asked >= 3s);
+  std::cout << fmt::format("after a data loss the same session's claim counted {:.2f} s after it was asked\n",
+                           seconds_between(asked, Clock::now()));
+}
