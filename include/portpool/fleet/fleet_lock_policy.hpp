@@ -94,15 +94,15 @@ std::chrono::milliseconds effective_stop_margin(const FleetClaimsOptions& option
 /// of every manager of the process.
 ///
 /// **The epoch marker.** After etcd lost its data nothing in it remembers the old claims, while
-/// their holders run on until their own deadlines. So before its first claim (and again after a
-/// loss) a session reads `PREFIX/epoch` (epoch_key()). When it is missing (a new or wiped
-/// cluster), the session creates `PREFIX/epoch-settling` on a lease of the TTL plus the stop
-/// margin (rounded up to whole seconds), then the marker, both only where absent; while the
-/// settling key exists, which etcd ends by itself, claim() refuses every port with a refusal that
-/// says so (a manager's `claimed_elsewhere`): acquire() fails at once as for a port claimed
-/// elsewhere, and acquire_for() with a long enough timeout takes the port once the cluster has
-/// settled, by which time every holder from before the loss has passed its deadline and stopped.
-/// A cluster known to be new is seeded without the wait by initialize_fleet().
+/// their holders run on until their own deadlines. So before its first claim on each lease (after
+/// a loss, the next claim takes a new one) a session reads `PREFIX/epoch` (epoch_key()). When it
+/// is missing (a new or wiped cluster), the session creates `PREFIX/epoch-settling` on a lease of
+/// the TTL plus the stop margin (rounded up to whole seconds), then the marker, both only where
+/// absent; while the settling key exists, which etcd ends by itself, claim() refuses every port
+/// with a refusal that says so (a manager's `claimed_elsewhere`): acquire() fails at once as for a
+/// port claimed elsewhere, and acquire_for() with a long enough timeout takes the port once the
+/// cluster has settled, by which time every holder from before the loss has passed its deadline
+/// and stopped. A cluster known to be new is seeded without the wait by initialize_fleet().
 ///
 /// Thread safety: every member may be called from any thread.
 class FleetClaims {
