@@ -1,0 +1,314 @@
+// The seccomp path of `portpool run --adopt` (tools/portpool/bind_adoption.cpp), without the
+// command: this program holds a listening socket on a free port as `run` would, starts a real,
+// unmodified program whose process installs the bind filter before exec as the keeper's does, and
+// serves its notifications as the keeper does. The programs bind port 8000 in their own code:
+// busybox httpd and a Go server built with CGO_ENABLED=0 (static binaries, which LD_PRELOAD cannot
+// reach) and python3 (dynamic).
+
+#include "bind_adoption.hpp"
+#include "http_client.hpp"
+#include "ports.hpp"
+#include "process.hpp"
+#include "skip.hpp"
+#include "temp_dir.hpp"
+
+#include <portpool/unique_fd.hpp>
+
+#include <elf.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using portpool::UniqueFd;
+using portpool::cli::BindAdoption;
+
+constexpr std::uint16_t fixed_port = 8000;
+constexpr int reply_timeout_milliseconds = 20000;
+
+// Whether the ELF file at `path` names a program interpreter (is dynamically linked).
+bool has_program_interpreter(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  Elf64_Ehdr header{};
+  file.read(reinterpret_cast<char*>(&header), sizeof header);
+  for (unsigned index = 0; file && index < header.e_phnum; ++index) {
+    Elf64_Phdr segment{};
+    file.seekg(static_cast<std::streamoff>(header.e_phoff + index * header.e_phentsize));
+    file.read(reinterpret_cast<char*>(&segment), sizeof segment);
+    if (file && segment.p_type == PT_INTERP) {
+      return true;
+    }
+  }
+  REQUIRE(file);
+  return false;
+}
+
+// A program started as the keeper starts CMD with adopted ports, in a process group of its own:
+// its process installs the bind filter just before exec and sends the listener here, where a
+// thread serves it, as the keeper's poll loop does, until the listener hangs up.
+class AdoptedProgram {
+ public:
+  AdoptedProgram(const std::vector<std::string>& argv, std::vector<std::uint16_t> ports)
+      : held_(portpool::test::listen_on_address("127.0.0.1", 0)) {
+    REQUIRE(held_);
+    int channel[2];
+    int output[2];
+    int stop[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, channel) == 0);
+    UniqueFd keeper_end(channel[0]);
+    UniqueFd command_end(channel[1]);
+    REQUIRE(::pipe2(output, O_CLOEXEC) == 0);
+    output_.reset(output[0]);
+    UniqueFd output_write(output[1]);
+    REQUIRE(::pipe2(stop, O_CLOEXEC) == 0);
+    stop_read_.reset(stop[0]);
+    stop_write_.reset(stop[1]);
+    std::vector<char*> arguments;
+    for (const auto& argument : argv) {
+      arguments.push_back(const_cast<char*>(argument.c_str()));
+    }
+    arguments.push_back(nullptr);
+    pid_ = ::fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {  // async-signal-safe calls only: this process has threads
+      ::setpgid(0, 0);
+      ::dup2(output_write.get(), STDOUT_FILENO);
+      auto outcome = portpool::cli::install_bind_filter();
+      if (!portpool::cli::send_filter_outcome(command_end.get(), outcome) || outcome.listener < 0) {
+        ::_exit(126);
+      }
+      ::execv(arguments[0], arguments.data());
+      ::_exit(127);
+    }
+    ::setpgid(pid_, pid_);
+    command_end.reset();
+    output_write.reset();
+    auto received = portpool::cli::receive_bind_listener(keeper_end.get());
+    INFO(received.problem);
+    REQUIRE(received.descriptor);
+    adoption_.emplace(std::move(*received.descriptor), held_.get(), std::move(ports));
+    server_ = std::thread([this] { serve(); });
+  }
+
+  AdoptedProgram(const AdoptedProgram&) = delete;
+  AdoptedProgram& operator=(const AdoptedProgram&) = delete;
+  AdoptedProgram(AdoptedProgram&&) = delete;
+  AdoptedProgram& operator=(AdoptedProgram&&) = delete;
+
+  ~AdoptedProgram() { end(); }
+
+  int held_socket() const { return held_.get(); }
+  std::uint16_t held_port() const { return portpool::test::bound_port(held_.get()); }
+  std::uint64_t adopted_count() const { return adopted_count_.load(); }
+  pid_t pid() const { return pid_; }
+
+  /// One line of the program's standard output, without its end; throws after 20 s without one.
+  std::string read_line() {
+    std::string line;
+    char character = 0;
+    while (true) {
+      pollfd readable{output_.get(), POLLIN, 0};
+      if (::poll(&readable, 1, reply_timeout_milliseconds) <= 0 || ::read(output_.get(), &character, 1) != 1) {
+        throw std::runtime_error("the program wrote no line: " + line);
+      }
+      if (character == '\n') {
+        return line;
+      }
+      line += character;
+    }
+  }
+
+  /// Waits for the program to exit by itself; its wait status.
+  int wait() {
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+    return status;
+  }
+
+  /// Kills the program's group and waits for it, then for the listener to hang up (all the
+  /// filter's processes gone); true when it did, with no failure of the adoption.
+  bool end() {
+    if (pid_ > 0) {
+      ::kill(-pid_, SIGKILL);
+      wait();
+    }
+    if (!server_.joinable()) {
+      return hung_up_ && !failed_;
+    }
+    const bool hung_up = portpool::test::wait_until([this] { return hung_up_.load(); });
+    static_cast<void>(::write(stop_write_.get(), "x", 1));
+    server_.join();
+    return hung_up && !failed_;
+  }
+
+ private:
+  void serve() {
+    while (true) {
+      pollfd watched[2] = {{adoption_->descriptor(), POLLIN, 0}, {stop_read_.get(), POLLIN, 0}};
+      if (::poll(watched, 2, -1) < 0) {
+        if (errno == EINTR) {
+          continue;
+        }
+        failed_ = true;
+        return;
+      }
+      if (watched[1].revents != 0) {
+        return;
+      }
+      if ((watched[0].revents & POLLIN) == 0) {
+        hung_up_ = true;
+        return;
+      }
+      if (adoption_->serve_one()) {
+        failed_ = true;
+        return;
+      }
+      adopted_count_ = adoption_->adopted_count();
+    }
+  }
+
+  UniqueFd held_;
+  UniqueFd output_;
+  UniqueFd stop_read_;
+  UniqueFd stop_write_;
+  pid_t pid_ = -1;
+  std::optional<BindAdoption> adoption_;
+  std::thread server_;
+  std::atomic<std::uint64_t> adopted_count_{0};
+  std::atomic<bool> hung_up_{false};
+  std::atomic<bool> failed_{false};
+};
+
+ino_t inode_of(int descriptor) {
+  struct stat status {};
+  REQUIRE(::fstat(descriptor, &status) == 0);
+  return status.st_ino;
+}
+
+}  // namespace
+
+TEST_CASE("PORTPOOL_KEEPER_ADOPT lists port numbers separated by commas") {
+  using portpool::cli::parse_adopted_ports;
+  CHECK(parse_adopted_ports("8000") == std::vector<std::uint16_t>{8000});
+  CHECK(parse_adopted_ports("8000,8001,0") == std::vector<std::uint16_t>{8000, 8001, 0});
+  CHECK_FALSE(parse_adopted_ports(""));
+  CHECK_FALSE(parse_adopted_ports("8000,"));
+  CHECK_FALSE(parse_adopted_ports("8000;8001"));
+  CHECK_FALSE(parse_adopted_ports("65536"));
+  CHECK_FALSE(parse_adopted_ports("-1"));
+}
+
+TEST_CASE("busybox httpd, a static binary, gets the held socket: three copies at once serve on their own ports") {
+  if (auto problem = portpool::cli::seccomp_adoption_unavailable()) {
+    PORTPOOL_SKIP(*problem);
+  }
+  const std::string busybox = PORTPOOL_TEST_BUSYBOX;
+  if (busybox.empty()) {
+    PORTPOOL_SKIP("no busybox here (Debian: busybox-static)");
+  }
+  CHECK_FALSE(has_program_interpreter(busybox));
+  portpool::test::TempDir site;
+  std::ofstream(site.path() / "index.html") << "adopted\n";
+  std::vector<std::unique_ptr<AdoptedProgram>> copies;
+  for (int copy = 0; copy < 3; ++copy) {
+    copies.push_back(std::make_unique<AdoptedProgram>(
+        std::vector<std::string>{busybox, "httpd", "-f", "-p", std::to_string(fixed_port), "-h", site.path().string()},
+        std::vector<std::uint16_t>{fixed_port}));
+  }
+  for (auto& copy : copies) {
+    auto reply = portpool::test::http_get(copy->held_port(), "/index.html");
+    CHECK(reply.status == 200);
+    CHECK(reply.body == "adopted\n");
+    CHECK(portpool::test::wait_until([&] { return copy->adopted_count() == 1; }));
+  }
+  for (auto& copy : copies) {
+    CHECK(copy->end());
+  }
+}
+
+TEST_CASE("a static Go server gets the held socket: three copies at once answer with their own held port") {
+  if (auto problem = portpool::cli::seccomp_adoption_unavailable()) {
+    PORTPOOL_SKIP(*problem);
+  }
+  const std::string server = PORTPOOL_TEST_GO_SERVER;
+  if (server.empty()) {
+    PORTPOOL_SKIP("no Go compiler here (Debian: golang-go) to build the static server");
+  }
+  CHECK_FALSE(has_program_interpreter(server));
+  std::vector<std::unique_ptr<AdoptedProgram>> copies;
+  for (int copy = 0; copy < 3; ++copy) {
+    copies.push_back(
+        std::make_unique<AdoptedProgram>(std::vector<std::string>{server}, std::vector<std::uint16_t>{fixed_port}));
+  }
+  for (auto& copy : copies) {
+    auto reply = portpool::test::http_get(copy->held_port(), "/");
+    CHECK(reply.status == 200);
+    CHECK(reply.body == std::to_string(copy->held_port()));  // getsockname() tells the truth
+    CHECK(portpool::test::wait_until([&] { return copy->adopted_count() == 1; }));
+    // Go's sockets are non-blocking, and so is the held socket it now uses.
+    CHECK((::fcntl(copy->held_socket(), F_GETFL) & O_NONBLOCK) != 0);
+  }
+  for (auto& copy : copies) {
+    CHECK(copy->end());
+  }
+}
+
+TEST_CASE("a second bind of the adopted port, IPv4 then IPv6, gets the same socket, and other binds are left alone") {
+  if (auto problem = portpool::cli::seccomp_adoption_unavailable()) {
+    PORTPOOL_SKIP(*problem);
+  }
+  portpool::test::TempDir directory;
+  const auto local_path = (directory.path() / "local.socket").string();
+  AdoptedProgram program({PORTPOOL_TEST_PYTHON, PORTPOOL_TEST_DOUBLE_BIND, std::to_string(fixed_port), local_path},
+                         {fixed_port});
+  auto bound = nlohmann::json::parse(program.read_line());
+  INFO(bound.dump());
+  const auto held_inode = inode_of(program.held_socket());
+  CHECK(bound["v4_port"] == program.held_port());
+  CHECK(bound["v6_port"] == program.held_port());
+  CHECK(bound["v4_inode"] == held_inode);
+  CHECK(bound["v6_inode"] == held_inode);
+  CHECK(bound["v4_inheritable"] == false);  // Python's close-on-exec is kept
+  CHECK(bound["other_port"] != program.held_port());
+  CHECK(bound["other_port"] != 0);
+  CHECK(bound["other_inode"] != held_inode);
+  CHECK(bound["datagram_port"] != 0);
+  CHECK(bound["local_name"] == local_path);
+  CHECK(program.adopted_count() == 2);
+  CHECK(program.end());
+}
+
+TEST_CASE("a bind by a child of the program is adopted too, and the listener hangs up when the last one exits") {
+  if (auto problem = portpool::cli::seccomp_adoption_unavailable()) {
+    PORTPOOL_SKIP(*problem);
+  }
+  const std::string server = PORTPOOL_TEST_GO_SERVER;
+  if (server.empty()) {
+    PORTPOOL_SKIP("no Go compiler here (Debian: golang-go) to build the static server");
+  }
+  // /bin/sh forks the server, which binds as a grandchild of this process.
+  AdoptedProgram shell({"/bin/sh", "-c", "'" + server + "' & echo started; wait"}, {fixed_port});
+  CHECK(shell.read_line() == "started");
+  auto reply = portpool::test::http_get(shell.held_port(), "/");
+  CHECK(reply.body == std::to_string(shell.held_port()));
+  CHECK(shell.end());
+}
