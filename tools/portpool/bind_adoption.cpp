@@ -22,6 +22,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <system_error>
@@ -108,7 +109,7 @@ std::optional<bool> close_on_exec(pid_t thread, int descriptor) {
   std::string line;
   while (std::getline(information, line)) {
     if (line.rfind("flags:", 0) == 0) {
-      return (std::stoul(line.substr(6), nullptr, 8) & O_CLOEXEC) != 0;
+      return (std::strtoul(line.c_str() + 6, nullptr, 8) & O_CLOEXEC) != 0;
     }
   }
   return std::nullopt;
@@ -175,9 +176,11 @@ std::variant<std::uint16_t, Answer> requested_port(const seccomp_notif& call) {
 Answer install_held_socket(const seccomp_notif& call, int listener, int held_socket) {
   const auto thread = static_cast<pid_t>(call.pid);
   const auto descriptor = static_cast<int>(call.data.args[0]);
+  auto id = call.id;
+  auto still_waiting = [&] { return ::ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0; };
   auto process = process_of_thread(thread);
   if (!process) {
-    return drop;
+    return still_waiting() ? answer_to_failed_look("reading /proc/PID/status", EACCES, thread) : drop;
   }
   UniqueFd handle(static_cast<int>(::syscall(SYS_pidfd_open, *process, 0)));
   if (!handle) {
@@ -187,13 +190,15 @@ Answer install_held_socket(const seccomp_notif& call, int listener, int held_soc
   if (!socket) {
     return answer_to_failed_look("pidfd_getfd", errno, thread);
   }
-  auto close_on_exec_flag = close_on_exec(thread, descriptor);
-  if (!is_tcp_socket(socket.get()) || !close_on_exec_flag) {
+  if (!is_tcp_socket(socket.get())) {
     return continue_call;
   }
-  auto id = call.id;
-  if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) != 0) {
+  auto close_on_exec_flag = close_on_exec(thread, descriptor);
+  if (!still_waiting()) {
     return drop;
+  }
+  if (!close_on_exec_flag) {
+    return answer_to_failed_look("reading /proc/PID/fdinfo/FD", EACCES, thread);
   }
   const int target_status = ::fcntl(socket.get(), F_GETFL);
   const int held_status = ::fcntl(held_socket, F_GETFL);
