@@ -272,7 +272,8 @@ TEST_CASE("a static Go server gets the held socket: three copies at once answer 
   }
 }
 
-TEST_CASE("a second bind of the adopted port, IPv4 then IPv6, gets the same socket, and other binds are left alone") {
+TEST_CASE(
+    "further binds of the adopted port, IPv6 and from a thread, get the same socket, and other binds are left alone") {
   if (auto problem = portpool::cli::seccomp_adoption_unavailable()) {
     PORTPOOL_SKIP(*problem);
   }
@@ -287,13 +288,15 @@ TEST_CASE("a second bind of the adopted port, IPv4 then IPv6, gets the same sock
   CHECK(bound["v6_port"] == program.held_port());
   CHECK(bound["v4_inode"] == held_inode);
   CHECK(bound["v6_inode"] == held_inode);
-  CHECK(bound["v4_inheritable"] == false);  // Python's close-on-exec is kept
+  CHECK(bound["v4_inheritable"] == false);             // Python's close-on-exec is kept
+  CHECK(bound["thread_port"] == program.held_port());  // a bind from another thread than the main one
+  CHECK(bound["thread_inode"] == held_inode);
   CHECK(bound["other_port"] != program.held_port());
   CHECK(bound["other_port"] != 0);
   CHECK(bound["other_inode"] != held_inode);
   CHECK(bound["datagram_port"] != 0);
   CHECK(bound["local_name"] == local_path);
-  CHECK(program.adopted_count() == 2);
+  CHECK(program.adopted_count() == 3);
   CHECK(program.end());
 }
 

@@ -90,7 +90,9 @@ std::optional<std::uint16_t> internet_port(const sockaddr_storage& address, std:
   return std::nullopt;
 }
 
-// The thread group (process) of thread `thread`: a notification names the thread that called.
+// The thread group (process) of thread `thread`: a notification names the thread that called,
+// and pidfd_open takes a process. Read only when the thread is not the main one (pidfd_open of the
+// thread fails then): the status file costs about 0.3 ms to make.
 std::optional<pid_t> process_of_thread(pid_t thread) {
   std::ifstream status(fmt::format("/proc/{}/status", thread));
   std::string line;
@@ -136,18 +138,22 @@ struct Answer {
 constexpr Answer continue_call{Answer::continue_call, 0};
 constexpr Answer drop{Answer::drop, 0};
 
-// A step of looking at the calling process failed with `error`: the process is gone (nothing to
-// answer), or the call itself is wrong (the kernel says so when it continues), or the keeper cannot
-// see it, which is said, and the bind fails rather than take the fixed port unseen.
-Answer answer_to_failed_look(const char* what, int error, pid_t thread) {
-  if (error == ESRCH || error == ENOENT) {
-    return drop;
-  }
+// Whether the caller still waits for the answer to `id`: it is alive, and what was read of its
+// pid was of it.
+bool is_pending(int listener, std::uint64_t id) { return ::ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0; }
+
+// A step of looking at the caller of `call` failed with `error`: the call itself is wrong (the
+// kernel says so when it continues), or the caller is gone (nothing to answer), or the keeper
+// cannot see it, which is said, and the bind fails rather than take the fixed port unseen.
+Answer answer_to_failed_look(const char* what, int error, const seccomp_notif& call, int listener) {
   if (error == EFAULT || error == EBADF) {
     return continue_call;
   }
+  if (!is_pending(listener, call.id)) {
+    return drop;
+  }
   std::fputs(fmt::format("portpool: cannot adopt a bind of process {}: {}: {}; the bind fails with that error\n",
-                         thread, what, errno_message(error))
+                         call.pid, what, errno_message(error))
                  .c_str(),
              stderr);
   return {Answer::fail, error};
@@ -155,14 +161,14 @@ Answer answer_to_failed_look(const char* what, int error, pid_t thread) {
 
 // The port a bind asks for, read from the caller's memory; or, when it asks for no IPv4 or IPv6
 // address or the memory cannot be read, the answer the call gets.
-std::variant<std::uint16_t, Answer> requested_port(const seccomp_notif& call) {
+std::variant<std::uint16_t, Answer> requested_port(const seccomp_notif& call, int listener) {
   sockaddr_storage address{};
   auto size = static_cast<std::size_t>(std::min<std::uint64_t>(call.data.args[2], sizeof(sockaddr_in6)));
   iovec local{&address, size};
   iovec remote{reinterpret_cast<void*>(call.data.args[1]), size};  // NOLINT(performance-no-int-to-ptr)
   ssize_t count = ::process_vm_readv(static_cast<pid_t>(call.pid), &local, 1, &remote, 1, 0);
   if (count < 0) {
-    return answer_to_failed_look("process_vm_readv", errno, static_cast<pid_t>(call.pid));
+    return answer_to_failed_look("process_vm_readv", errno, call, listener);
   }
   auto port = internet_port(address, static_cast<std::size_t>(count));
   if (!port) {
@@ -176,29 +182,30 @@ std::variant<std::uint16_t, Answer> requested_port(const seccomp_notif& call) {
 Answer install_held_socket(const seccomp_notif& call, int listener, int held_socket) {
   const auto thread = static_cast<pid_t>(call.pid);
   const auto descriptor = static_cast<int>(call.data.args[0]);
-  auto id = call.id;
-  auto still_waiting = [&] { return ::ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0; };
-  auto process = process_of_thread(thread);
-  if (!process) {
-    return still_waiting() ? answer_to_failed_look("reading /proc/PID/status", EACCES, thread) : drop;
+  UniqueFd handle(static_cast<int>(::syscall(SYS_pidfd_open, thread, 0)));
+  if (!handle && (errno == ENOENT || errno == EINVAL)) {  // not the main thread: its process is opened
+    auto process = process_of_thread(thread);
+    if (!process) {
+      return answer_to_failed_look("reading /proc/PID/status", EACCES, call, listener);
+    }
+    handle.reset(static_cast<int>(::syscall(SYS_pidfd_open, *process, 0)));
   }
-  UniqueFd handle(static_cast<int>(::syscall(SYS_pidfd_open, *process, 0)));
   if (!handle) {
-    return answer_to_failed_look("pidfd_open", errno, thread);
+    return answer_to_failed_look("pidfd_open", errno, call, listener);
   }
   UniqueFd socket(static_cast<int>(::syscall(SYS_pidfd_getfd, handle.get(), descriptor, 0)));
   if (!socket) {
-    return answer_to_failed_look("pidfd_getfd", errno, thread);
+    return answer_to_failed_look("pidfd_getfd", errno, call, listener);
   }
   if (!is_tcp_socket(socket.get())) {
     return continue_call;
   }
   auto close_on_exec_flag = close_on_exec(thread, descriptor);
-  if (!still_waiting()) {
-    return drop;
-  }
   if (!close_on_exec_flag) {
-    return answer_to_failed_look("reading /proc/PID/fdinfo/FD", EACCES, thread);
+    return answer_to_failed_look("reading /proc/PID/fdinfo/FD", EACCES, call, listener);
+  }
+  if (!is_pending(listener, call.id)) {
+    return drop;
   }
   const int target_status = ::fcntl(socket.get(), F_GETFL);
   const int held_status = ::fcntl(held_socket, F_GETFL);
@@ -210,7 +217,7 @@ Answer install_held_socket(const seccomp_notif& call, int listener, int held_soc
   addition.newfd = static_cast<std::uint32_t>(descriptor);
   addition.newfd_flags = *close_on_exec_flag ? O_CLOEXEC : 0;
   if (::ioctl(listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addition) < 0) {
-    return answer_to_failed_look("SECCOMP_IOCTL_NOTIF_ADDFD", errno, thread);
+    return answer_to_failed_look("SECCOMP_IOCTL_NOTIF_ADDFD", errno, call, listener);
   }
   return {Answer::succeed, 0};
 }
@@ -219,7 +226,7 @@ Answer decide(const seccomp_notif& call, int listener, int held_socket, const st
   if (call.data.arch != build_architecture || call.data.nr != __NR_bind) {
     return continue_call;
   }
-  auto port = requested_port(call);
+  auto port = requested_port(call, listener);
   if (const auto* answer = std::get_if<Answer>(&port)) {
     return *answer;
   }
