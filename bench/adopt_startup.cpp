@@ -3,8 +3,9 @@
 // keeper starts an adopted CMD (the bind filter installed before exec, its listener sent over a
 // socketpair and served) binding the adopted port 8000, which gets the held socket. Each round
 // runs from fork to the program's exit, seen by waitpid; the modes alternate round by round. Wall
-// time, and CPU time: the program's (user + system, from wait4) plus this process's during the
-// round (the fork, and the keeper's side of the adoption), which a loaded machine disturbs less.
+// time, and CPU time, which a loaded machine disturbs less: the program's (user + system, from
+// wait4, from the fork on) and this process's during the round (the fork, and the keeper's side
+// of the adoption).
 //
 //   adopt_startup [--rounds N] BIND_ONCE
 //
@@ -39,9 +40,10 @@ using portpool::UniqueFd;
 
 constexpr std::uint16_t adopted_port = 8000;
 
-struct Sample {
-  double wall = 0;  ///< milliseconds
-  double cpu = 0;
+struct Sample {  ///< milliseconds
+  double wall = 0;
+  double program_cpu = 0;
+  double own_cpu = 0;
 };
 
 double milliseconds(const timeval& time) {
@@ -64,7 +66,7 @@ std::optional<Sample> finish(pid_t process, Clock::time_point start, double star
     return std::nullopt;
   }
   return Sample{std::chrono::duration<double, std::milli>(Clock::now() - start).count(),
-                milliseconds(usage.ru_utime) + milliseconds(usage.ru_stime) + own_cpu_milliseconds() - start_cpu};
+                milliseconds(usage.ru_utime) + milliseconds(usage.ru_stime), own_cpu_milliseconds() - start_cpu};
 }
 
 std::optional<Sample> plain_start(char* const* argv) {
@@ -116,15 +118,30 @@ std::optional<Sample> adopted_start(char* const* argv, int held_socket) {
   return adoption.adopted_count() == 1 ? sample : std::nullopt;
 }
 
-void print(const char* name, std::vector<double> times) {
-  std::sort(times.begin(), times.end());
-  std::printf("%-44s median %7.3f ms   p90 %7.3f ms   max %7.3f ms   (%zu rounds)\n", name, times[times.size() / 2],
-              times[times.size() * 9 / 10], times.back(), times.size());
-}
-
 double median(std::vector<double> times) {
   std::sort(times.begin(), times.end());
   return times[times.size() / 2];
+}
+
+// One figure of both modes: median, p90 and max, and the difference of the medians.
+void report(const char* figure, double Sample::*member, const std::vector<Sample>& plain,
+            const std::vector<Sample>& adopted) {
+  double plain_median = 0;
+  for (const auto* samples : {&plain, &adopted}) {
+    std::vector<double> times;
+    for (const auto& sample : *samples) {
+      times.push_back(sample.*member);
+    }
+    std::sort(times.begin(), times.end());
+    std::printf("%-7s %-26s median %7.3f ms   p90 %7.3f ms   max %7.3f ms   (%zu rounds)\n",
+                samples == &plain ? "plain" : "adopted", figure, times[times.size() / 2], times[times.size() * 9 / 10],
+                times.back(), times.size());
+    if (samples == &plain) {
+      plain_median = median(times);
+    } else {
+      std::printf("added by the adoption (%s, medians): %.3f ms\n", figure, median(times) - plain_median);
+    }
+  }
 }
 
 }  // namespace
@@ -160,27 +177,20 @@ int main(int argc, char** argv) {
   std::string held_port = std::to_string(ntohs(address.sin_port));
   std::vector<char*> plain_argv{program.data(), any_port.data(), nullptr};
   std::vector<char*> adopted_argv{program.data(), fixed_port.data(), held_port.data(), nullptr};
-  std::vector<double> plain_wall;
-  std::vector<double> plain_cpu;
-  std::vector<double> adopted_wall;
-  std::vector<double> adopted_cpu;
+  std::vector<Sample> plain;
+  std::vector<Sample> adopted;
   for (int round = 0; round < rounds; ++round) {
-    auto plain = plain_start(plain_argv.data());
-    auto adopted = adopted_start(adopted_argv.data(), held.get());
-    if (!plain || !adopted) {
-      std::fprintf(stderr, "adopt_startup: round %d failed (%s)\n", round, plain ? "adopted" : "plain");
+    auto plain_sample = plain_start(plain_argv.data());
+    auto adopted_sample = adopted_start(adopted_argv.data(), held.get());
+    if (!plain_sample || !adopted_sample) {
+      std::fprintf(stderr, "adopt_startup: round %d failed (%s)\n", round, plain_sample ? "adopted" : "plain");
       return 1;
     }
-    plain_wall.push_back(plain->wall);
-    plain_cpu.push_back(plain->cpu);
-    adopted_wall.push_back(adopted->wall);
-    adopted_cpu.push_back(adopted->cpu);
+    plain.push_back(*plain_sample);
+    adopted.push_back(*adopted_sample);
   }
-  print("plain fork + exec + bind, wall", plain_wall);
-  print("seccomp-adopted fork + exec + bind, wall", adopted_wall);
-  print("plain fork + exec + bind, cpu", plain_cpu);
-  print("seccomp-adopted fork + exec + bind, cpu", adopted_cpu);
-  std::printf("added by the adoption (medians): wall %.3f ms, cpu %.3f ms\n", median(adopted_wall) - median(plain_wall),
-              median(adopted_cpu) - median(plain_cpu));
+  report("wall", &Sample::wall, plain, adopted);
+  report("cpu, the program", &Sample::program_cpu, plain, adopted);
+  report("cpu, the starting process", &Sample::own_cpu, plain, adopted);
   return 0;
 }
