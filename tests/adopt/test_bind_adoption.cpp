@@ -3,10 +3,12 @@
 // unmodified program whose process installs the bind filter before exec as the keeper's does, and
 // serves its notifications as the keeper does. The programs bind port 8000 in their own code:
 // busybox httpd and a Go server built with CGO_ENABLED=0 (static binaries, which LD_PRELOAD cannot
-// reach) and python3 (dynamic).
+// reach) and python3 (dynamic). The last cases start the keeper itself (`portpool
+// keep-process-tree`), as `portpool run --adopt-mode seccomp` does.
 
 #include "bind_adoption.hpp"
 #include "http_client.hpp"
+#include "keeper.hpp"
 #include "ports.hpp"
 #include "process.hpp"
 #include "skip.hpp"
@@ -26,6 +28,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <fstream>
@@ -33,6 +36,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -50,7 +54,7 @@ bool has_program_interpreter(const std::string& path) {
   file.read(reinterpret_cast<char*>(&header), sizeof header);
   for (unsigned index = 0; file && index < header.e_phnum; ++index) {
     Elf64_Phdr segment{};
-    file.seekg(static_cast<std::streamoff>(header.e_phoff + index * header.e_phentsize));
+    file.seekg(static_cast<std::streamoff>(header.e_phoff + std::uint64_t{index} * header.e_phentsize));
     file.read(reinterpret_cast<char*>(&segment), sizeof segment);
     if (file && segment.p_type == PT_INTERP) {
       return true;
@@ -81,6 +85,7 @@ class AdoptedProgram {
     stop_read_.reset(stop[0]);
     stop_write_.reset(stop[1]);
     std::vector<char*> arguments;
+    arguments.reserve(argv.size() + 1);
     for (const auto& argument : argv) {
       arguments.push_back(const_cast<char*>(argument.c_str()));
     }
@@ -198,6 +203,100 @@ class AdoptedProgram {
   std::atomic<bool> failed_{false};
 };
 
+// The keeper started as `run --adopt-mode seccomp` starts it: `held` as its descriptor 3 and
+// PORTPOOL_KEEPER_ADOPT=`adopted` in its environment; CMD is `command` (the program's path first).
+class AdoptingKeeper {
+ public:
+  AdoptingKeeper(int held, const std::string& adopted, const std::vector<std::string>& command) {
+    int report[2];
+    int errors[2];
+    REQUIRE(::pipe2(report, O_CLOEXEC) == 0);
+    report_.reset(report[0]);
+    UniqueFd report_write(report[1]);
+    REQUIRE(::pipe2(errors, O_CLOEXEC) == 0);
+    errors_.reset(errors[0]);
+    UniqueFd errors_write(errors[1]);
+    constexpr int report_descriptor = 4;
+    std::vector<std::string> argv{"portpool",
+                                  portpool::cli::keeper_command,
+                                  std::to_string(::getpid()),
+                                  std::to_string(report_descriptor),
+                                  "-1",
+                                  "1000",
+                                  "0",
+                                  "0",
+                                  "",
+                                  command.front()};
+    argv.insert(argv.end(), command.begin(), command.end());
+    std::vector<std::string> environment;
+    for (char** entry = environ; *entry != nullptr; ++entry) {
+      environment.emplace_back(*entry);
+    }
+    environment.push_back(std::string(portpool::cli::adopted_ports_variable) + "=" + adopted);
+    auto arguments = pointers(argv);
+    auto variables = pointers(environment);
+    keeper_ = ::fork();
+    REQUIRE(keeper_ >= 0);
+    if (keeper_ == 0) {  // async-signal-safe calls only: this process has threads
+      if (::dup2(held, 3) < 0 || ::dup2(report_write.get(), report_descriptor) < 0 ||
+          ::dup2(errors_write.get(), STDERR_FILENO) < 0) {
+        ::_exit(126);
+      }
+      ::execve(PORTPOOL_CLI, arguments.data(), variables.data());
+      ::_exit(127);
+    }
+  }
+
+  AdoptingKeeper(const AdoptingKeeper&) = delete;
+  AdoptingKeeper& operator=(const AdoptingKeeper&) = delete;
+  AdoptingKeeper(AdoptingKeeper&&) = delete;
+  AdoptingKeeper& operator=(AdoptingKeeper&&) = delete;
+
+  ~AdoptingKeeper() {
+    if (keeper_ > 0) {
+      ::kill(keeper_, SIGKILL);
+      wait();
+    }
+  }
+
+  /// What the keeper reported: CMD started (its pid), or why not.
+  portpool::cli::KeeperReport report() {
+    portpool::cli::KeeperReport report;
+    REQUIRE(::read(report_.get(), &report, sizeof report) == static_cast<ssize_t>(sizeof report));
+    return report;
+  }
+
+  /// The keeper's exit status, and what it said on standard error.
+  std::pair<int, std::string> wait() {
+    int status = 0;
+    while (::waitpid(keeper_, &status, 0) < 0 && errno == EINTR) {
+    }
+    keeper_ = -1;
+    std::string said;
+    std::array<char, 512> buffer{};
+    ssize_t count = 0;
+    while ((count = ::read(errors_.get(), buffer.data(), buffer.size())) > 0) {
+      said.append(buffer.data(), static_cast<std::size_t>(count));
+    }
+    return {status, said};
+  }
+
+ private:
+  static std::vector<char*> pointers(std::vector<std::string>& strings) {
+    std::vector<char*> result;
+    result.reserve(strings.size() + 1);
+    for (auto& text : strings) {
+      result.push_back(text.data());
+    }
+    result.push_back(nullptr);
+    return result;
+  }
+
+  UniqueFd report_;
+  UniqueFd errors_;
+  pid_t keeper_ = -1;
+};
+
 ino_t inode_of(int descriptor) {
   struct stat status {};
   REQUIRE(::fstat(descriptor, &status) == 0);
@@ -228,8 +327,10 @@ TEST_CASE("busybox httpd, a static binary, gets the held socket: three copies at
   CHECK_FALSE(has_program_interpreter(busybox));
   portpool::test::TempDir site;
   std::ofstream(site.path() / "index.html") << "adopted\n";
+  constexpr int copy_count = 3;
   std::vector<std::unique_ptr<AdoptedProgram>> copies;
-  for (int copy = 0; copy < 3; ++copy) {
+  copies.reserve(copy_count);
+  for (int copy = 0; copy < copy_count; ++copy) {
     copies.push_back(std::make_unique<AdoptedProgram>(
         std::vector<std::string>{busybox, "httpd", "-f", "-p", std::to_string(fixed_port), "-h", site.path().string()},
         std::vector<std::uint16_t>{fixed_port}));
@@ -254,8 +355,10 @@ TEST_CASE("a static Go server gets the held socket: three copies at once answer 
     PORTPOOL_SKIP("no Go compiler here (Debian: golang-go) to build the static server");
   }
   CHECK_FALSE(has_program_interpreter(server));
+  constexpr int copy_count = 3;
   std::vector<std::unique_ptr<AdoptedProgram>> copies;
-  for (int copy = 0; copy < 3; ++copy) {
+  copies.reserve(copy_count);
+  for (int copy = 0; copy < copy_count; ++copy) {
     copies.push_back(
         std::make_unique<AdoptedProgram>(std::vector<std::string>{server}, std::vector<std::uint16_t>{fixed_port}));
   }
@@ -314,4 +417,83 @@ TEST_CASE("a bind by a child of the program is adopted too, and the listener han
   auto reply = portpool::test::http_get(shell.held_port(), "/");
   CHECK(reply.body == std::to_string(shell.held_port()));
   CHECK(shell.end());
+}
+
+TEST_CASE("the keeper adopts CMD's binds, and CMD's environment has no PORTPOOL_KEEPER_ADOPT") {
+  if (auto problem = portpool::cli::seccomp_adoption_unavailable()) {
+    PORTPOOL_SKIP(*problem);
+  }
+  const std::string server = PORTPOOL_TEST_GO_SERVER;
+  if (server.empty()) {
+    PORTPOOL_SKIP("no Go compiler here (Debian: golang-go) to build the static server");
+  }
+  auto held = portpool::test::listen_on_address("127.0.0.1", 0);
+  REQUIRE(held);
+  const auto held_port = portpool::test::bound_port(held.get());
+  AdoptingKeeper keeper(held.get(), "9,8000", {server});
+  auto report = keeper.report();
+  REQUIRE(report.kind == portpool::cli::KeeperReport::started);
+  CHECK(portpool::test::http_get(held_port, "/").body == std::to_string(held_port));
+  std::ifstream environment_file("/proc/" + std::to_string(report.value) + "/environ", std::ios::binary);
+  std::string environment((std::istreambuf_iterator<char>(environment_file)), std::istreambuf_iterator<char>());
+  CHECK(environment.find("PORTPOOL_KEEPER_ADOPT") == std::string::npos);
+  REQUIRE(::kill(report.value, SIGKILL) == 0);
+  auto [status, said] = keeper.wait();
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 128 + SIGKILL);
+  CHECK(said.empty());
+}
+
+TEST_CASE(
+    "the keeper refuses a PORTPOOL_KEEPER_ADOPT that is no list of ports, or no listening socket to give, "
+    "before CMD starts") {
+  if (auto problem = portpool::cli::seccomp_adoption_unavailable()) {
+    PORTPOOL_SKIP(*problem);
+  }
+  auto held = portpool::test::listen_on_address("127.0.0.1", 0);
+  REQUIRE(held);
+  portpool::test::TempDir directory;
+  const auto marker = directory.path() / "started";
+  const std::vector<std::string> command{"/bin/touch", marker.string()};
+  SECTION("not a list of ports") {
+    AdoptingKeeper keeper(held.get(), "80x0", command);
+    auto report = keeper.report();
+    CHECK(report.kind == portpool::cli::KeeperReport::keeper_failed);
+    CHECK(report.value == EINVAL);
+    auto said = keeper.wait().second;
+    CHECK(said.find("PORTPOOL_KEEPER_ADOPT=80x0, which is not a list of port numbers") != std::string::npos);
+  }
+  SECTION("descriptor 3 is not a listening socket") {
+    UniqueFd not_a_socket(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    AdoptingKeeper keeper(not_a_socket.get(), "8000", command);
+    auto report = keeper.report();
+    CHECK(report.kind == portpool::cli::KeeperReport::keeper_failed);
+    CHECK(report.value == EBADF);
+    auto said = keeper.wait().second;
+    CHECK(said.find("descriptor 3 of the keeper of CMD's process tree is not a listening TCP socket") !=
+          std::string::npos);
+  }
+  CHECK_FALSE(std::filesystem::exists(marker));
+}
+
+TEST_CASE("a process that cannot install the filter says why, and one that ends first is reported") {
+  int channel[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, channel) == 0);
+  UniqueFd keeper_end(channel[0]);
+  UniqueFd command_end(channel[1]);
+  SECTION("the filter refused") {
+    REQUIRE(portpool::cli::send_filter_outcome(command_end.get(), {-1, EINVAL, portpool::cli::FilterStep::seccomp}));
+    auto received = portpool::cli::receive_bind_listener(keeper_end.get());
+    CHECK_FALSE(received.descriptor);
+    CHECK(received.error == EINVAL);
+    CHECK(received.problem.find("cannot install the seccomp filter that adopts CMD's binds: seccomp(") !=
+          std::string::npos);
+    CHECK(received.problem.find("use --adopt-mode preload") != std::string::npos);
+  }
+  SECTION("the process ended first") {
+    command_end.reset();
+    auto received = portpool::cli::receive_bind_listener(keeper_end.get());
+    CHECK_FALSE(received.descriptor);
+    CHECK(received.problem == "CMD's process ended before it installed the seccomp filter that adopts its binds");
+  }
 }
