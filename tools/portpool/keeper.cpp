@@ -255,8 +255,9 @@ class Keeper {
 
  private:
   // Reads and handles signals until `done()` holds, looking at it after each signal and, with a
-  // `poll_interval`, at least that often. false when the tree must be ended now: `portpool` died,
-  // or the signals cannot be read (said on standard error).
+  // `poll_interval`, at least that often; meanwhile answers the binds of CMD's tree when they are
+  // adopted. false when the tree must be ended now: `portpool` died, or the signals cannot be read
+  // (said on standard error).
   bool handle_signals_until(const std::function<bool()>& done, std::optional<std::chrono::milliseconds> poll_interval) {
     while (!done()) {
       std::array<pollfd, 2> readable{{{signals_, POLLIN, 0}, {adoption_ ? adoption_->descriptor() : -1, POLLIN, 0}}};
