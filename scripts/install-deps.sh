@@ -23,6 +23,9 @@ packages=(
   nginx-light redis-server haproxy
   # UDP services under `run`: dnsmasq answers DNS on its pool port, socat echoes datagrams.
   dnsmasq-base socat
+  # `run --adopt-mode seccomp` is tested with static programs, which LD_PRELOAD cannot reach: busybox
+  # httpd from busybox-static, and a Go server built with CGO_ENABLED=0 (golang-go).
+  busybox-static golang-go
   # The gateway's dashboard is tested in headless Chromium, driven through chromedriver.
   chromium chromium-driver
 )

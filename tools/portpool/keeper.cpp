@@ -1,6 +1,7 @@
 #include "keeper.hpp"
 #include "resource_limits.hpp"
 
+#include "bind_adoption.hpp"
 #include "exit_codes.hpp"
 #include "pid_file.hpp"
 #include "process_state.hpp"
@@ -11,6 +12,7 @@
 #include <portpool/unique_fd.hpp>
 
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -25,6 +27,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -35,6 +38,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace portpool::cli {
 namespace {
@@ -47,6 +52,9 @@ constexpr int argument_count = 10;
 constexpr std::chrono::milliseconds pid_file_poll_interval{50};
 constexpr std::chrono::milliseconds main_process_poll_interval{200};
 
+// With PORTPOOL_KEEPER_ADOPT (`run --adopt-mode seccomp`), the listening socket the adopted binds get.
+constexpr int adoption_held_socket = 3;
+
 struct KeeperArguments {
   pid_t parent = 0;
   int report = -1;
@@ -57,6 +65,7 @@ struct KeeperArguments {
   std::string pid_file;  ///< empty: none
   const char* program = nullptr;
   char** command = nullptr;
+  std::vector<std::uint16_t> adopted_ports;  ///< from PORTPOOL_KEEPER_ADOPT; empty: none
 };
 
 std::optional<long> number(const char* text) { return parse_integer<long>(text); }
@@ -87,12 +96,63 @@ std::optional<KeeperArguments> parse(int argc, char** argv) {
                          std::chrono::milliseconds(*pid_file_timeout),
                          argv[8],
                          argv[9],
-                         argv + argument_count};
+                         argv + argument_count,
+                         {}};
 }
 
 void send_report(int descriptor, KeeperReport report) {
   while (::write(descriptor, &report, sizeof report) < 0 && errno == EINTR) {
   }
+}
+
+// The keeper cannot do what `portpool` asked: `message` (a sentence) is said, and reported with `error`.
+int refuse(const KeeperArguments& arguments, const std::string& message, int error) {
+  std::fprintf(stderr, "portpool: %s\n", message.c_str());
+  send_report(arguments.report, {KeeperReport::keeper_failed, error});
+  return exit_code::system_failure;
+}
+
+bool is_listening_tcp_socket(int descriptor) {
+  int listening = 0;
+  int protocol = 0;
+  socklen_t size = sizeof listening;
+  if (::getsockopt(descriptor, SOL_SOCKET, SO_ACCEPTCONN, &listening, &size) != 0) {
+    return false;
+  }
+  size = sizeof protocol;
+  return ::getsockopt(descriptor, SOL_SOCKET, SO_PROTOCOL, &protocol, &size) == 0 && listening == 1 &&
+         protocol == IPPROTO_TCP;
+}
+
+// PORTPOOL_KEEPER_ADOPT, taken out of CMD's environment into `arguments`. Returns the exit code when
+// the binds cannot be adopted (said, and reported), before CMD is started.
+std::optional<int> take_adopted_ports(KeeperArguments& arguments) {
+  const char* variable = std::getenv(adopted_ports_variable);
+  if (variable == nullptr) {
+    return std::nullopt;
+  }
+  const std::string value = variable;
+  ::unsetenv(adopted_ports_variable);
+  auto ports = parse_adopted_ports(value);
+  if (!ports) {
+    return refuse(arguments,
+                  fmt::format("the keeper of CMD's process tree got {}={}, which is not a list of port numbers such "
+                              "as 8000,8001",
+                              adopted_ports_variable, value),
+                  EINVAL);
+  }
+  if (auto problem = seccomp_adoption_unavailable()) {
+    return refuse(arguments, *problem, ENOSYS);
+  }
+  if (!is_listening_tcp_socket(adoption_held_socket)) {
+    return refuse(arguments,
+                  fmt::format("--adopt-mode seccomp: descriptor {} of the keeper of CMD's process tree is not a "
+                              "listening TCP socket, which the adopted binds would get",
+                              adoption_held_socket),
+                  EBADF);
+  }
+  arguments.adopted_ports = std::move(*ports);
+  return std::nullopt;
 }
 
 int fail(const KeeperArguments& arguments, const char* what) {
@@ -126,8 +186,9 @@ sigset_t watched_signals() {
   return set;
 }
 
-// In the child, which is single-threaded like the keeper: anything may run before exec.
-[[noreturn]] void exec_command(const KeeperArguments& arguments, pid_t keeper, int exec_report) {
+// In the child, which is single-threaded like the keeper: anything may run before exec. With adopted
+// ports, the bind filter is installed last, and its listener sent on `adoption_channel`.
+[[noreturn]] void exec_command(const KeeperArguments& arguments, pid_t keeper, int exec_report, int adoption_channel) {
   ::setpgid(0, 0);
   if (arguments.terminal >= 0) {
     ::tcsetpgrp(arguments.terminal, ::getpid());  // SIGTTOU is still blocked
@@ -142,6 +203,15 @@ sigset_t watched_signals() {
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (adoption_channel >= 0) {
+    if (std::getenv("LISTEN_FDS") == nullptr) {
+      ::fcntl(adoption_held_socket, F_SETFD, FD_CLOEXEC);  // CMD gets the socket by its bind
+    }
+    auto outcome = install_bind_filter();
+    if (!send_filter_outcome(adoption_channel, outcome) || outcome.listener < 0) {
+      ::_exit(exit_code::system_failure);
+    }
+  }
   ::execv(arguments.program, arguments.command);
   int error = errno;
   static_cast<void>(::write(exec_report, &error, sizeof error));
@@ -159,7 +229,8 @@ std::string status_text(int wait_status) {
 
 class Keeper {
  public:
-  Keeper(const KeeperArguments& arguments, int signals) : arguments_(arguments), signals_(signals) {}
+  Keeper(const KeeperArguments& arguments, int signals, std::optional<BindAdoption> adoption)
+      : arguments_(arguments), signals_(signals), adoption_(std::move(adoption)) {}
 
   // CMD started: waits for it, then ends what it left, or with --forking follows the service it
   // left. Returns the exit code of `portpool run`.
@@ -184,13 +255,21 @@ class Keeper {
 
  private:
   // Reads and handles signals until `done()` holds, looking at it after each signal and, with a
-  // `poll_interval`, at least that often. false when the tree must be ended now: `portpool` died,
-  // or the signals cannot be read (said on standard error).
+  // `poll_interval`, at least that often; meanwhile answers the binds of CMD's tree when they are
+  // adopted. false when the tree must be ended now: `portpool` died, or the signals cannot be read
+  // (said on standard error).
   bool handle_signals_until(const std::function<bool()>& done, std::optional<std::chrono::milliseconds> poll_interval) {
     while (!done()) {
-      pollfd readable{signals_, POLLIN, 0};
-      int ready = ::poll(&readable, 1, poll_interval ? static_cast<int>(poll_interval->count()) : -1);
+      std::array<pollfd, 2> readable{{{signals_, POLLIN, 0}, {adoption_ ? adoption_->descriptor() : -1, POLLIN, 0}}};
+      int ready =
+          ::poll(readable.data(), readable.size(), poll_interval ? static_cast<int>(poll_interval->count()) : -1);
       if (ready == 0 || (ready < 0 && errno == EINTR)) {
+        continue;
+      }
+      if (ready > 0 && readable[1].revents != 0) {
+        serve_binds(readable[1].revents);
+      }
+      if (ready > 0 && readable[0].revents == 0) {
         continue;
       }
       signalfd_siginfo signal{};
@@ -211,6 +290,22 @@ class Keeper {
       }
     }
     return true;
+  }
+
+  // A bind of CMD's tree waits for its answer. The listener hangs up once no process of the tree
+  // is left; should it fail, the binds of the tree fail from then on (ENOSYS), which is said.
+  void serve_binds(short events) {
+    if ((events & POLLIN) == 0) {
+      adoption_.reset();
+      return;
+    }
+    if (auto problem = adoption_->serve_one()) {
+      std::fputs(fmt::format("portpool: --adopt-mode seccomp: {}; the binds of CMD's process tree fail from now on\n",
+                             *problem)
+                     .c_str(),
+                 stderr);
+      adoption_.reset();
+    }
   }
 
   // false when `portpool` is gone.
@@ -461,6 +556,7 @@ class Keeper {
 
   const KeeperArguments& arguments_;
   int signals_;
+  std::optional<BindAdoption> adoption_;  ///< --adopt-mode seccomp, while CMD's tree may bind
   pid_t command_ = -1;
   std::optional<int> command_status_;
   std::optional<std::chrono::steady_clock::time_point> end_by_;  ///< `portpool` is ending the tree by then
@@ -472,8 +568,26 @@ class Keeper {
   std::optional<int> main_status_;  ///< its status, when it was the keeper's child
 };
 
+struct StartedCommand {
+  pid_t pid = -1;
+  std::optional<BindAdoption> adoption;  ///< with adopted ports
+};
+
+// With adopted ports: the listener of the bind filter CMD's process installed. nullopt (after
+// waiting for that process and reporting why) when it could not.
+std::optional<BindAdoption> receive_adoption(const KeeperArguments& arguments, pid_t command, int channel) {
+  auto received = receive_bind_listener(channel);
+  if (!received.descriptor) {
+    while (::waitpid(command, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    refuse(arguments, received.problem, received.error);
+    return std::nullopt;
+  }
+  return BindAdoption(std::move(*received.descriptor), adoption_held_socket, arguments.adopted_ports);
+}
+
 // CMD's pid once it executed its program; nullopt (after reporting why) when it could not.
-std::optional<pid_t> start_command(const KeeperArguments& arguments) {
+std::optional<StartedCommand> start_command(const KeeperArguments& arguments) {
   int exec_report[2];
   if (::pipe2(exec_report, O_CLOEXEC) != 0) {
     fail(arguments, "pipe2");
@@ -481,6 +595,14 @@ std::optional<pid_t> start_command(const KeeperArguments& arguments) {
   }
   UniqueFd report_read(exec_report[0]);
   UniqueFd report_write(exec_report[1]);
+  int adoption_channel[2] = {-1, -1};
+  if (!arguments.adopted_ports.empty() &&
+      ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, adoption_channel) != 0) {
+    fail(arguments, "socketpair");
+    return std::nullopt;
+  }
+  UniqueFd adoption_keeper_end(adoption_channel[0]);
+  UniqueFd adoption_command_end(adoption_channel[1]);
   const pid_t keeper = ::getpid();
   const pid_t command = ::fork();
   if (command < 0) {
@@ -488,10 +610,18 @@ std::optional<pid_t> start_command(const KeeperArguments& arguments) {
     return std::nullopt;
   }
   if (command == 0) {
-    exec_command(arguments, keeper, report_write.get());
+    exec_command(arguments, keeper, report_write.get(), adoption_command_end.get());
   }
   ::setpgid(command, command);  // also here: whichever runs first, the group exists before anyone signals it
   report_write.reset();
+  adoption_command_end.reset();
+  StartedCommand started{command, std::nullopt};
+  if (adoption_keeper_end) {
+    started.adoption = receive_adoption(arguments, command, adoption_keeper_end.get());
+    if (!started.adoption) {
+      return std::nullopt;
+    }
+  }
   int error = 0;
   ssize_t count = 0;
   while ((count = ::read(report_read.get(), &error, sizeof error)) < 0 && errno == EINTR) {
@@ -503,7 +633,7 @@ std::optional<pid_t> start_command(const KeeperArguments& arguments) {
     return std::nullopt;
   }
   send_report(arguments.report, {KeeperReport::started, command});
-  return command;
+  return started;
 }
 
 }  // namespace
@@ -527,12 +657,15 @@ int run_keeper(int argc, char** argv) {
     return fail(*arguments, "prctl(PR_SET_CHILD_SUBREAPER)");
   }
   ::fcntl(arguments->report, F_SETFD, FD_CLOEXEC);
+  if (auto refused = take_adopted_ports(*arguments)) {
+    return *refused;
+  }
   auto command = start_command(*arguments);
   if (!command) {
     return exit_code::command_not_found;
   }
   ::close(arguments->report);
-  return Keeper(*arguments, signals.get()).supervise(*command);
+  return Keeper(*arguments, signals.get(), std::move(command->adoption)).supervise(command->pid);
 }
 
 }  // namespace portpool::cli

@@ -21,6 +21,13 @@
 // main process; without, with the last process of the tree. The keeper then says READY=1 on
 // $NOTIFY_SOCKET, forwards the signals `portpool` queues to it (forwarded_signal()) to the main
 // process, or to each process at the top of the tree, and exits once the service has ended.
+//
+// PORTPOOL_KEEPER_ADOPT=8000,8001 in the environment (`run --adopt-mode seccomp`): descriptor 3 is a
+// listening TCP socket, which the binds of those port numbers by CMD's tree get (bind_adoption.hpp).
+// The keeper takes the variable out of CMD's environment, refuses (on standard error, and
+// keeper_failed on REPORT_FD) before starting CMD when this kernel cannot adopt binds, installs the
+// bind filter in CMD's process before exec, and serves it while it waits. CMD does not inherit
+// descriptor 3 unless LISTEN_FDS is set.
 
 #include <signal.h>
 #include <sys/types.h>
