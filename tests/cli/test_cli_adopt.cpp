@@ -189,6 +189,7 @@ void three_copies_serve(const std::vector<std::string>& command, const std::stri
   CHECK(reported == pool_of(fixture));
   for (auto port : reported) {
     CHECK(wait_until([&] { return check(http_get(port)); }));
+    CHECK_FALSE(portpool::test::try_listen_on(port));  // held: nothing else binds it
   }
   CHECK(held_ports(fixture) == pool_of(fixture));
   for (const auto& holder : holders(fixture.dir.lock_dir())) {

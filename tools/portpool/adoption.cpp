@@ -40,24 +40,51 @@ std::uint16_t parse_adopted_port(const std::string& text) {
   return static_cast<std::uint16_t>(value);
 }
 
-template <class Header, class ProgramHeader>
+// Whether the notes of a PT_NOTE segment (`notes`) include Go's build id (name "Go", type 4), which
+// the Go linker writes into every executable it links.
+template <class NoteHeader>
+bool has_go_build_id(const std::string& notes) {
+  constexpr std::size_t go_build_id_type = 4;
+  auto padded = [](std::size_t size) { return (size + 3) / 4 * 4; };
+  for (std::size_t offset = 0; offset + sizeof(NoteHeader) <= notes.size();) {
+    NoteHeader header{};
+    std::memcpy(&header, notes.data() + offset, sizeof header);
+    auto name = notes.substr(offset + sizeof header, header.n_namesz);
+    if (header.n_type == go_build_id_type && name.substr(0, name.find('\0')) == "Go") {  // padded with NULs
+      return true;
+    }
+    offset += sizeof header + padded(header.n_namesz) + padded(header.n_descsz);
+  }
+  return false;
+}
+
+template <class Header, class ProgramHeader, class NoteHeader>
 ProgramLinking elf_linking(std::ifstream& file) {
+  constexpr std::size_t largest_note_segment = 64 * 1024;
   Header header{};
   file.seekg(0);
   if (!file.read(reinterpret_cast<char*>(&header), sizeof header) || header.e_phentsize < sizeof(ProgramHeader)) {
     return ProgramLinking::unknown;
   }
+  bool interpreter = false;
+  bool go = false;
   for (unsigned index = 0; index < header.e_phnum; ++index) {
     ProgramHeader program_header{};
     file.seekg(static_cast<std::streamoff>(header.e_phoff + index * header.e_phentsize));
     if (!file.read(reinterpret_cast<char*>(&program_header), sizeof program_header)) {
       return ProgramLinking::unknown;
     }
-    if (program_header.p_type == PT_INTERP) {
-      return ProgramLinking::dynamic;
+    interpreter = interpreter || program_header.p_type == PT_INTERP;
+    if (program_header.p_type == PT_NOTE && program_header.p_filesz <= largest_note_segment && !go) {
+      std::string notes(program_header.p_filesz, '\0');
+      file.seekg(static_cast<std::streamoff>(program_header.p_offset));
+      go = file.read(notes.data(), static_cast<std::streamsize>(notes.size())) && has_go_build_id<NoteHeader>(notes);
     }
   }
-  return ProgramLinking::static_executable;
+  if (go) {
+    return ProgramLinking::go;
+  }
+  return interpreter ? ProgramLinking::dynamic : ProgramLinking::static_executable;
 }
 
 std::filesystem::path this_executable_directory() {
@@ -96,9 +123,9 @@ ProgramLinking program_linking(const std::string& path) {
   }
   switch (identification[EI_CLASS]) {
     case ELFCLASS64:
-      return elf_linking<Elf64_Ehdr, Elf64_Phdr>(file);
+      return elf_linking<Elf64_Ehdr, Elf64_Phdr, Elf64_Nhdr>(file);
     case ELFCLASS32:
-      return elf_linking<Elf32_Ehdr, Elf32_Phdr>(file);
+      return elf_linking<Elf32_Ehdr, Elf32_Phdr, Elf32_Nhdr>(file);
     default:
       return ProgramLinking::unknown;
   }
@@ -111,7 +138,9 @@ AdoptMode chosen_adopt_mode(const std::string& requested, const std::string& pro
   if (requested == "seccomp") {
     return AdoptMode::seccomp;
   }
-  return program_linking(program) == ProgramLinking::static_executable ? AdoptMode::seccomp : AdoptMode::preload;
+  auto linking = program_linking(program);
+  return linking == ProgramLinking::static_executable || linking == ProgramLinking::go ? AdoptMode::seccomp
+                                                                                       : AdoptMode::preload;
 }
 
 std::string adopt_library_path() {

@@ -24,6 +24,7 @@ std::vector<std::uint16_t> parse_adopted_ports(const std::string& list);
 enum class ProgramLinking {
   dynamic,            ///< an ELF file with an interpreter (PT_INTERP): the dynamic loader honours LD_PRELOAD
   static_executable,  ///< an ELF file without one: LD_PRELOAD has no effect
+  go,                 ///< a Go executable (its build id note), linked either way: it makes system calls itself
   script,             ///< starts with "#!": its interpreter runs, which is dynamically linked on every usual system
   unknown,            ///< unreadable, or neither
 };
@@ -32,7 +33,7 @@ enum class ProgramLinking {
 ProgramLinking program_linking(const std::string& path);
 
 /// The mechanism for `--adopt-mode requested` ("preload", "seccomp", or "auto" / empty: seccomp for
-/// a static executable, preload otherwise) and CMD's resolved program.
+/// a static executable or a Go one, preload otherwise) and CMD's resolved program.
 AdoptMode chosen_adopt_mode(const std::string& requested, const std::string& program);
 
 /// The path of libportpool-adopt.so beside this executable (the build tree) or at its installed
