@@ -3,7 +3,8 @@
 
 Runs `portpool run` to its end RUNS times for each variant, the variants interleaved in random
 order (so that load on the machine falls on all of them alike), and prints the median and the 90th
-percentile of the wall time of each, and the medians' differences from plain `run` ("added"):
+percentile of the wall time of each, the median CPU time (user and system, of the process and every
+process of its tree: the keeper and CMD), and the medians' differences from plain `run` ("added"):
 
   plain         portpool run web -- CMD
   socket        portpool run --socket web -- CMD             (the held listening socket alone)
@@ -90,6 +91,7 @@ def main():
     schedule = [index for index in range(len(chosen)) for _ in range(arguments.runs)]
     random.shuffle(schedule)
     times = {name: [] for name, _, _ in chosen}
+    processor_times = {name: [] for name, _, _ in chosen}
     for index in schedule:
         name, options, command = chosen[index]
         run_environment = environment
@@ -100,20 +102,25 @@ def main():
         else:
             argv = [arguments.portpool, "run", "--quiet", *options, "web", "--", *command]
         start = time.perf_counter()
-        finished = subprocess.run(argv, env=run_environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        process = subprocess.Popen(argv, env=run_environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        errors = process.stderr.read()
+        _, status, usage = os.wait4(process.pid, 0)
         elapsed = time.perf_counter() - start
-        if finished.returncode != 0:
-            sys.exit(f"{' '.join(argv)} exited {finished.returncode}: {finished.stderr.decode()}")
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            sys.exit(f"{' '.join(argv)} exited {process.returncode}: {errors.decode()}")
         times[name].append(elapsed * 1000)
+        processor_times[name].append((usage.ru_utime + usage.ru_stime) * 1000)
     shutil.rmtree(directory)
 
-    print(f"{'variant':<22} {'median ms':>10} {'p90 ms':>8} {'added':>9}")
+    print(f"{'variant':<22} {'median ms':>10} {'p90 ms':>8} {'added':>9} {'CPU ms':>8} {'added':>9}")
     for name, _, _ in chosen:
         baseline = "exec" if name.startswith("exec") else "plain, " + name.split(", ", 1)[1]
-        plain = statistics.median(times[baseline])
         median = statistics.median(times[name])
         p90 = statistics.quantiles(times[name], n=10)[-1]
-        print(f"{name:<22} {median:>10.2f} {p90:>8.2f} {median - plain:>+9.2f}")
+        processor = statistics.median(processor_times[name])
+        print(f"{name:<22} {median:>10.2f} {p90:>8.2f} {median - statistics.median(times[baseline]):>+9.2f} "
+              f"{processor:>8.2f} {processor - statistics.median(processor_times[baseline]):>+9.2f}")
 
 
 if __name__ == "__main__":
