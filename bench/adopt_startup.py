@@ -1,31 +1,37 @@
 #!/usr/bin/env python3
 """What `portpool run --adopt` (the preload mechanism) adds to the start-up of `portpool run`.
 
-Runs `portpool run` to its end RUNS times for each variant, the variants interleaved in random
-order (so that load on the machine falls on all of them alike), and prints the median and the 90th
-percentile of the wall time of each, the median CPU time (user and system, of the process and every
-process of its tree: the keeper and CMD), and the medians' differences from plain `run` ("added"):
+Runs each variant RUNS times to its end, the variants interleaved in random order (so that load on
+the machine falls on all of them alike), and prints for each the median and the 90th percentile of
+the wall time, the median CPU time (user and system, of the process and of every process of its
+tree that was waited for: the keeper and CMD), and the medians' differences from its baseline
+("added"):
 
-  plain         portpool run web -- CMD
-  socket        portpool run --socket web -- CMD             (the held listening socket alone)
-  adopt         portpool run --adopt 8000 web -- CMD          (the socket, and libportpool-adopt.so)
+  plain, true            portpool run web -- /bin/true                  (baseline of the run variants)
+  socket, true           portpool run --socket web -- /bin/true         (the held listening socket alone)
+  adopt, true            portpool run --adopt 8000 web -- /bin/true     (the socket and libportpool-adopt.so)
 
-and, to isolate the library's own cost (loaded into the keeper and into CMD), /bin/true started
-without portpool, with and without LD_PRELOAD=libportpool-adopt.so:
+With --bind, also a Python program that binds and listens on the port, passed `{port}` under plain
+`run` and 8000 under `run --adopt` (adopted):
 
-  exec          /bin/true
-  exec preload  LD_PRELOAD=LIBRARY /bin/true
+  plain, python bind     portpool run web -- python3 -c BIND {port}
+  adopt, python bind     portpool run --adopt 8000 web -- python3 -c BIND 8000
 
-CMD is /bin/true (start-up alone) and, with --bind, also a Python program that binds and listens
-on the pool port: plain passes it `{port}`, adopt passes 8000 (adopted); no socket variant (the
-held socket leaves the port to no other bind).
+And the library's own cost, which preload adds to the two programs it is loaded into (the keeper,
+which is `portpool` itself, and CMD), without `run` around them:
+
+  exec true              /bin/true                                      (baseline)
+  exec true, preload     LD_PRELOAD=libportpool-adopt.so /bin/true
+  exec portpool          portpool --version                             (baseline)
+  exec portpool, preload LD_PRELOAD=libportpool-adopt.so portpool --version
 
     bench/adopt_startup.py PORTPOOL [--runs 200] [--bind]
 
-Each run uses a private lock directory and a pool of ports the kernel just gave out.
+The runs use a private lock directory and a pool of ports the kernel just gave out.
 """
 
 import argparse
+import collections
 import os
 import random
 import shutil
@@ -44,6 +50,8 @@ BIND_PROGRAM = (
     "server.listen(4)\n"
 )
 
+Variant = collections.namedtuple("Variant", "name baseline argv preload")
+
 
 def free_ports(count):
     sockets = [socket.socket() for _ in range(count)]
@@ -55,16 +63,38 @@ def free_ports(count):
     return ports
 
 
-def variants(python, bind, library):
-    result = [("exec", None, ["/bin/true"]), ("exec preload", library, ["/bin/true"])]
-    commands = [("true", ["/bin/true"], ["/bin/true"])]
+def adopt_library(portpool):
+    directory = os.path.dirname(os.path.abspath(portpool))
+    for candidate in (os.path.join(directory, "libportpool-adopt.so"),
+                      os.path.join(directory, "..", "lib", "portpool", "libportpool-adopt.so")):
+        if os.path.exists(candidate):
+            return os.path.normpath(candidate)
+    sys.exit(f"libportpool-adopt.so is not beside {portpool} nor in ../lib/portpool/")
+
+
+def variants(portpool, python, bind):
+    library = adopt_library(portpool)
+
+    def run(*arguments):
+        return [portpool, "run", "--quiet", *arguments]
+
+    result = [
+        Variant("exec true", "exec true", ["/bin/true"], None),
+        Variant("exec true, preload", "exec true", ["/bin/true"], library),
+        Variant("exec portpool", "exec portpool", [portpool, "--version"], None),
+        Variant("exec portpool, preload", "exec portpool", [portpool, "--version"], library),
+        Variant("plain, true", "plain, true", run("web", "--", "/bin/true"), None),
+        Variant("socket, true", "plain, true", run("--socket", "web", "--", "/bin/true"), None),
+        Variant("adopt, true", "plain, true", run("--adopt", "8000", "web", "--", "/bin/true"), None),
+    ]
     if bind:
-        commands.append(("python bind", [python, "-c", BIND_PROGRAM, "{port}"], [python, "-c", BIND_PROGRAM, "8000"]))
-    for name, plain_command, adopted_command in commands:
-        result.append((f"plain, {name}", [], plain_command))
-        if name == "true":  # a program that binds the pool port itself cannot run beside the held socket
-            result.append((f"socket, {name}", ["--socket"], plain_command))
-        result.append((f"adopt, {name}", ["--adopt", "8000"], adopted_command))
+        # No socket variant: the held socket leaves the port to no other bind.
+        result += [
+            Variant("plain, python bind", "plain, python bind",
+                    run("web", "--", python, "-c", BIND_PROGRAM, "{port}"), None),
+            Variant("adopt, python bind", "plain, python bind",
+                    run("--adopt", "8000", "web", "--", python, "-c", BIND_PROGRAM, "8000"), None),
+        ]
     return result
 
 
@@ -80,47 +110,36 @@ def main():
     config = os.path.join(directory, "ports.toml")
     with open(config, "w") as file:
         file.write("[services.web]\nports = [%s]\n" % ", ".join(map(str, free_ports(3))))
-    lock_dir = os.path.join(directory, "locks")
-    environment = dict(os.environ, PORTPOOL_CONFIG=config, PORTPOOL_LOCK_DIR=lock_dir)
+    environment = dict(os.environ, PORTPOOL_CONFIG=config, PORTPOOL_LOCK_DIR=os.path.join(directory, "locks"))
 
-    library = os.path.join(os.path.dirname(os.path.abspath(arguments.portpool)), "libportpool-adopt.so")
-    if not os.path.exists(library):
-        library = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(arguments.portpool)), "..", "lib",
-                                                "portpool", "libportpool-adopt.so"))
-    chosen = variants(python, arguments.bind, library)
-    schedule = [index for index in range(len(chosen)) for _ in range(arguments.runs)]
+    chosen = variants(os.path.abspath(arguments.portpool), python, arguments.bind)
+    schedule = [variant for variant in chosen for _ in range(arguments.runs)]
     random.shuffle(schedule)
-    times = {name: [] for name, _, _ in chosen}
-    processor_times = {name: [] for name, _, _ in chosen}
-    for index in schedule:
-        name, options, command = chosen[index]
-        run_environment = environment
-        if name.startswith("exec"):
-            argv = command
-            if options is not None:
-                run_environment = dict(environment, LD_PRELOAD=options)
-        else:
-            argv = [arguments.portpool, "run", "--quiet", *options, "web", "--", *command]
+    wall = {variant.name: [] for variant in chosen}
+    processor = {variant.name: [] for variant in chosen}
+    for variant in schedule:
+        run_environment = environment if variant.preload is None else dict(environment, LD_PRELOAD=variant.preload)
         start = time.perf_counter()
-        process = subprocess.Popen(argv, env=run_environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        process = subprocess.Popen(variant.argv, env=run_environment, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE)
         errors = process.stderr.read()
         _, status, usage = os.wait4(process.pid, 0)
         elapsed = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
-        if process.returncode != 0:
-            sys.exit(f"{' '.join(argv)} exited {process.returncode}: {errors.decode()}")
-        times[name].append(elapsed * 1000)
-        processor_times[name].append((usage.ru_utime + usage.ru_stime) * 1000)
+        process.stderr.close()
+        if os.waitstatus_to_exitcode(status) != 0:
+            sys.exit(f"{variant.argv} exited {os.waitstatus_to_exitcode(status)}: {errors.decode()}")
+        wall[variant.name].append(elapsed * 1000)
+        processor[variant.name].append((usage.ru_utime + usage.ru_stime) * 1000)
     shutil.rmtree(directory)
 
-    print(f"{'variant':<22} {'median ms':>10} {'p90 ms':>8} {'added':>9} {'CPU ms':>8} {'added':>9}")
-    for name, _, _ in chosen:
-        baseline = "exec" if name.startswith("exec") else "plain, " + name.split(", ", 1)[1]
-        median = statistics.median(times[name])
-        p90 = statistics.quantiles(times[name], n=10)[-1]
-        processor = statistics.median(processor_times[name])
-        print(f"{name:<22} {median:>10.2f} {p90:>8.2f} {median - statistics.median(times[baseline]):>+9.2f} "
-              f"{processor:>8.2f} {processor - statistics.median(processor_times[baseline]):>+9.2f}")
+    print(f"{'variant':<24} {'median ms':>10} {'p90 ms':>8} {'added':>8} {'CPU ms':>8} {'added':>8}")
+    for variant in chosen:
+        median = statistics.median(wall[variant.name])
+        p90 = statistics.quantiles(wall[variant.name], n=10)[-1]
+        cpu = statistics.median(processor[variant.name])
+        print(f"{variant.name:<24} {median:>10.2f} {p90:>8.2f} "
+              f"{median - statistics.median(wall[variant.baseline]):>+8.2f} {cpu:>8.2f} "
+              f"{cpu - statistics.median(processor[variant.baseline]):>+8.2f}")
 
 
 if __name__ == "__main__":

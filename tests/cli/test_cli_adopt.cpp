@@ -391,7 +391,8 @@ TEST_CASE("run --adopt usage errors exit 64 and say what to do") {
   refused({"--adopt", "0"}, "--adopt 0 is not supported");
   refused({"--adopt", "65536"}, "'65536' is not a port number (1 to 65535)");
   refused({"--adopt", "http"}, "'http' is not a port number");
-  refused({"--adopt", "8000,,8001"}, "nothing between two commas");
+  refused({"--adopt", "8000,,8001"}, "--adopt '8000,,8001' has an empty item");
+  refused({"--adopt", ""}, "--adopt '' has an empty item");
   refused({"--adopt", "8000", "--socket"}, "leave --socket out");
   refused({"--adopt-mode", "preload"}, "add --adopt PORT");
   refused({"--adopt", "8000", "--ready", "accept"}, "with --adopt, use --ready notify");

@@ -131,6 +131,11 @@ static int adopt(int descriptor) {
   return dup3(held_descriptor, descriptor, (descriptor_flags & FD_CLOEXEC) != 0 ? O_CLOEXEC : 0) < 0 ? -1 : 0;
 }
 
+/* glibc declares bind()'s address, in GNU mode, as a transparent union of the sockaddr pointer
+ * types, which is passed as the pointer itself; ISO C calls that union and the pointer type
+ * incompatible, GNU C does not. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpedantic"
 __attribute__((visibility("default"))) int bind(int descriptor, const struct sockaddr* address, socklen_t length) {
   pthread_once(&settings_once, read_settings);
   int saved_errno = errno;
@@ -148,3 +153,4 @@ __attribute__((visibility("default"))) int bind(int descriptor, const struct soc
   }
   return next_bind(descriptor, address, length);
 }
+#pragma GCC diagnostic pop

@@ -22,10 +22,6 @@ constexpr std::string_view preload_variable = "LD_PRELOAD";
 constexpr int adopted_descriptor = 3;  // the first passed socket (child_launch.hpp)
 
 std::uint16_t parse_adopted_port(const std::string& text) {
-  if (text.empty()) {
-    throw UsageError(
-        "--adopt takes port numbers separated by commas, with nothing between two commas: --adopt 8000,8001");
-  }
   unsigned long value = 0;
   for (char digit : text) {
     if (digit < '0' || digit > '9' || (value = value * 10 + static_cast<unsigned long>(digit - '0')) > 65535) {
@@ -101,6 +97,10 @@ std::vector<std::uint16_t> parse_adopted_ports(const std::string& list) {
   std::vector<std::uint16_t> ports;
   std::istringstream items(list + ",");  // a trailing comma is an empty item
   for (std::string item; std::getline(items, item, ',');) {
+    if (item.empty()) {
+      throw UsageError(fmt::format(
+          "--adopt '{}' has an empty item: give port numbers separated by commas, such as --adopt 8000,8001", list));
+    }
     auto port = parse_adopted_port(item);
     if (std::find(ports.begin(), ports.end(), port) == ports.end()) {
       ports.push_back(port);

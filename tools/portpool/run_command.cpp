@@ -61,7 +61,7 @@ Holding take_port(const RunArguments& arguments, const RunPorts& ports, Options 
   }
   Holding holding;
   holding.instance = std::move(instance);
-  if (!arguments.socket && arguments.adopt.empty()) {
+  if (!arguments.socket && !arguments.adopt) {
     holding.taken.lease.emplace(ports.acquire(options, wait));
     return holding;
   }
@@ -193,7 +193,7 @@ struct Adoption {
 
 // --adopt and --adopt-mode, checked before anything is taken (the transport is checked once known).
 std::optional<Adoption> checked_adoption(const RunArguments& arguments, const std::string& program) {
-  if (arguments.adopt.empty()) {
+  if (!arguments.adopt) {
     if (!arguments.adopt_mode.empty()) {
       throw UsageError("--adopt-mode says how the ports of --adopt are adopted: add --adopt PORT[,PORT...]");
     }
@@ -205,7 +205,7 @@ std::optional<Adoption> checked_adoption(const RunArguments& arguments, const st
         "ports): leave --socket out, or leave --adopt out for a program that takes LISTEN_FDS");
   }
   Adoption adoption;
-  adoption.ports = parse_adopted_ports(arguments.adopt);
+  adoption.ports = parse_adopted_ports(*arguments.adopt);
   adoption.mode = chosen_adopt_mode(arguments.adopt_mode, program);
   if (adoption.mode == AdoptMode::preload) {
     adoption.library = adopt_library_path();
@@ -375,9 +375,10 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
                    "taken")
       ->type_name("PORT[,PORT...]");
   command
-      ->add_option("--adopt-mode", arguments.adopt_mode,
-                   "how --adopt works: preload (an LD_PRELOAD library, dynamically linked programs), seccomp (a "
-                   "filter, static ones too), auto (default: seccomp for a static executable, else preload)")
+      ->add_option(
+          "--adopt-mode", arguments.adopt_mode,
+          "how --adopt works: preload (an LD_PRELOAD library, dynamically linked programs), seccomp (a "
+          "filter, static and Go ones too), auto (default: seccomp for a static or Go executable, else preload)")
       ->check(CLI::IsMember({"preload", "seccomp", "auto"}));
   command->add_option("--on-lost", arguments.on_lost, "when the port is lost: term (SIGTERM to CMD) or warn")
       ->check(CLI::IsMember({"term", "warn"}));
@@ -458,7 +459,7 @@ int run_run_command(const RunArguments& arguments) {
   auto pid_file = checked_pid_file(arguments);
   copy_settings.notify_expected = arguments.ready == "notify" || arguments.forking;  // the keeper says READY=1
   copy_settings.probe_connections = arguments.ready == "accept";
-  const bool passes_socket = arguments.socket || !arguments.adopt.empty();
+  const bool passes_socket = arguments.socket || arguments.adopt;
   if (copy_settings.probe_connections && passes_socket) {
     throw UsageError(fmt::format(
         "--ready accept cannot tell whether CMD accepts on a socket that portpool listens on itself (the kernel "

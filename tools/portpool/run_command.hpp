@@ -20,6 +20,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,8 +30,8 @@ struct RunArguments {
   CommonOptions common;
   std::string instance = "1";
   bool socket = false;
-  std::string adopt;       ///< --adopt PORT[,PORT...], or empty
-  std::string adopt_mode;  ///< "preload", "seccomp", "auto", or empty (auto)
+  std::optional<std::string> adopt;  ///< --adopt PORT[,PORT...]
+  std::string adopt_mode;            ///< "preload", "seccomp", "auto", or empty (auto)
   std::string on_lost = "term";
   std::string kill_grace = "5s";
   std::string restart = "no";
