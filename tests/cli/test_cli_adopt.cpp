@@ -176,9 +176,11 @@ for name, server in (("own", own), ("adopted", adopted)):
 template <class Check>
 void three_copies_serve(const std::vector<std::string>& command, const std::string& prefix, Check check) {
   RunFixture fixture;
+  constexpr std::size_t copies = 3;
   std::vector<portpool::test::ChildProcess> runs;
+  runs.reserve(copies);
   std::set<std::uint16_t> reported;
-  for (int copy = 0; copy < 3; ++copy) {
+  for (std::size_t copy = 0; copy < copies; ++copy) {
     runs.push_back(fixture.spawn({"--adopt", fixed_port}, command));
   }
   for (auto& run : runs) {

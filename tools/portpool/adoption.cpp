@@ -56,7 +56,7 @@ bool has_go_build_id(const std::string& notes) {
 
 template <class Header, class ProgramHeader, class NoteHeader>
 ProgramLinking elf_linking(std::ifstream& file) {
-  constexpr std::size_t largest_note_segment = 64 * 1024;
+  constexpr std::size_t largest_note_segment = std::size_t{64} * 1024;
   Header header{};
   file.seekg(0);
   if (!file.read(reinterpret_cast<char*>(&header), sizeof header) || header.e_phentsize < sizeof(ProgramHeader)) {
