@@ -409,3 +409,23 @@ TEST_CASE("run --adopt usage errors exit 64 and say what to do") {
   CHECK(udp.exit_code == 64);
   CHECK_THAT(udp.err, Contains("TCP binds only for now"));
 }
+
+TEST_CASE("run --adopt exits 69 naming where it looked when libportpool-adopt.so is not installed beside portpool") {
+  RunFixture fixture;
+  auto bin = fixture.dir.path() / "bin";
+  std::filesystem::create_directories(bin);
+  std::filesystem::copy_file(PORTPOOL_CLI, bin / "portpool");
+  auto arguments = fixture.run_arguments({"--adopt", fixed_port}, {"/bin/true"});
+  auto argv = portpool::test::isolated_environment();
+  argv.push_back((bin / "portpool").string());
+  argv.insert(argv.end(), arguments.begin(), arguments.end());
+  auto run = portpool::test::ChildProcess::spawn(argv);
+  run.close_stdin();
+  auto result = finish(run);
+  CHECK(result.exit_code == 69);
+  // The installed place is LIBDIR/portpool/ relative to the executable's directory (lib/ or a multiarch lib/...).
+  CHECK_THAT(result.err, Contains((bin / "libportpool-adopt.so").string()) &&
+                             Contains(" nor at " + fixture.dir.path().string() + "/lib") &&
+                             Contains("/portpool/libportpool-adopt.so"));
+  CHECK(holders(fixture.dir.lock_dir()).empty());
+}
