@@ -398,6 +398,7 @@ TEST_CASE("run --adopt usage errors exit 64 and say what to do") {
   refused({"--adopt", "8000", "--socket"}, "leave --socket out");
   refused({"--adopt-mode", "preload"}, "add --adopt PORT");
   refused({"--adopt", "8000", "--ready", "accept"}, "with --adopt, use --ready notify");
+  refused({"--adopt", "8000", "--liveness", "tcp"}, "use --liveness http:PATH (with --adopt too)");
   refused({"--adopt", "8000", "--adopt-mode", "dlopen"}, "--adopt-mode");
 
   auto udp_config = portpool::test::write_config(
