@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <array>
@@ -137,6 +138,9 @@ LaunchedCommand launch(const LaunchRequest& request) {
   auto report_write = above_passed_sockets(report[1]);
   auto arguments = keeper_arguments(request, report_write.get());
   auto environment = request.environment;
+  if (request.adopt_by_seccomp) {
+    environment.push_back(fmt::format("PORTPOOL_KEEPER_ADOPT={}", fmt::join(request.adopted_ports, ",")));
+  }
   auto argv = pointers(arguments);
   auto envp = pointers(environment);
 

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,8 @@ struct LaunchRequest {
   bool forking = false;                               ///< --forking: CMD's exit 0 ends its start-up, not the service
   std::string pid_file;                               ///< --pid-file (with forking), or empty
   std::chrono::milliseconds pid_file_timeout{30000};  ///< how long the pid file may take to name the main process
+  std::vector<std::uint16_t> adopted_ports;           ///< run --adopt: the port numbers whose binds get descriptor 3
+  bool adopt_by_seccomp = false;  ///< the keeper adopts them (PORTPOOL_KEEPER_ADOPT in its environment)
 };
 
 /// The processes of one run of CMD.

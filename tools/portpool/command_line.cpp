@@ -82,15 +82,18 @@ std::vector<std::string> substitute_port(std::vector<std::string> arguments, std
 }
 
 std::vector<std::string> child_environment(const ServiceIdentity& identity) {
-  constexpr std::array<std::string_view, 9> replaced{"PORT",
-                                                     "PORTPOOL_PORT",
-                                                     "PORTPOOL_SERVICE",
-                                                     "PORTPOOL_INSTANCE",
-                                                     "PORTPOOL_FENCING_TOKEN",
-                                                     "PORTPOOL_FENCING_CLUSTER",
-                                                     "LISTEN_FDS",
-                                                     "LISTEN_PID",
-                                                     "LISTEN_FDNAMES"};
+  constexpr std::array<std::string_view, 12> replaced{"PORT",
+                                                      "PORTPOOL_PORT",
+                                                      "PORTPOOL_SERVICE",
+                                                      "PORTPOOL_INSTANCE",
+                                                      "PORTPOOL_FENCING_TOKEN",
+                                                      "PORTPOOL_FENCING_CLUSTER",
+                                                      "LISTEN_FDS",
+                                                      "LISTEN_PID",
+                                                      "LISTEN_FDNAMES",
+                                                      "PORTPOOL_ADOPT_PORTS",
+                                                      "PORTPOOL_ADOPT_FD",
+                                                      "PORTPOOL_KEEPER_ADOPT"};
   std::vector<std::string> environment;
   for (char** entry = environ; *entry != nullptr; ++entry) {
     std::string_view variable(*entry);

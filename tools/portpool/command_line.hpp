@@ -31,8 +31,8 @@ struct ServiceIdentity {
 /// set; for a fleet-wide hold PORTPOOL_FENCING_TOKEN (the claim's etcd revision) and
 /// PORTPOOL_FENCING_CLUSTER (the etcd cluster's id); and, for passed sockets, LISTEN_FDS (their
 /// number) and LISTEN_FDNAMES (their names joined by ':'), as systemd's socket activation sets them
-/// (LISTEN_PID is added in the child, which alone knows its pid). Inherited LISTEN_* variables are
-/// removed: they describe descriptors this process was given, not CMD's.
+/// (LISTEN_PID is added in the child, which alone knows its pid). Inherited LISTEN_* and
+/// PORTPOOL_*ADOPT* variables are removed: they describe descriptors this process was given, not CMD's.
 std::vector<std::string> child_environment(const ServiceIdentity& identity);
 
 }  // namespace portpool::cli

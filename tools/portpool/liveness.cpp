@@ -97,7 +97,7 @@ std::optional<LivenessSettings> liveness_settings(const std::string& check, cons
   if (settings.kind == LivenessSettings::Kind::tcp && socket) {
     throw UsageError(
         "--liveness tcp cannot tell whether CMD answers on a socket that portpool listens on itself (the kernel "
-        "accepts connections into its queue first): with --socket, use --liveness http:PATH");
+        "accepts connections into its queue first): with --socket, use --liveness http:PATH (with --adopt too)");
   }
   settings.ipv4_only = socket;
   if (!interval.empty()) {

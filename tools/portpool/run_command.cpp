@@ -1,5 +1,6 @@
 #include "run_command.hpp"
 
+#include "adoption.hpp"
 #include "child_launch.hpp"
 #include "columns.hpp"
 #include "command_line.hpp"
@@ -60,7 +61,7 @@ Holding take_port(const RunArguments& arguments, const RunPorts& ports, Options 
   }
   Holding holding;
   holding.instance = std::move(instance);
-  if (!arguments.socket) {
+  if (!arguments.socket && !arguments.adopt) {
     holding.taken.lease.emplace(ports.acquire(options, wait));
     return holding;
   }
@@ -183,37 +184,99 @@ const char* transport_words(Transport transport) {
 
 TemplateValues template_values(const PortLease& lease) { return {lease.port(), lease.instance(), lease.service()}; }
 
+/// --adopt: the port numbers whose binds get the held socket, and how.
+struct Adoption {
+  std::vector<std::uint16_t> ports;
+  AdoptMode mode = AdoptMode::preload;
+  std::string library;  ///< libportpool-adopt.so, for preload
+};
+
+// --adopt and --adopt-mode, checked before anything is taken (the transport is checked once known).
+std::optional<Adoption> checked_adoption(const RunArguments& arguments, const std::string& program) {
+  if (!arguments.adopt) {
+    if (!arguments.adopt_mode.empty()) {
+      throw UsageError("--adopt-mode says how the ports of --adopt are adopted: add --adopt PORT[,PORT...]");
+    }
+    return std::nullopt;
+  }
+  if (arguments.socket) {
+    throw UsageError(
+        "--adopt passes the port's listening socket to CMD already (as descriptor 3, for its binds of the adopted "
+        "ports): leave --socket out, or leave --adopt out for a program that takes LISTEN_FDS");
+  }
+  Adoption adoption;
+  adoption.ports = parse_adopted_ports(*arguments.adopt);
+  adoption.mode = chosen_adopt_mode(arguments.adopt_mode, program);
+  if (adoption.mode == AdoptMode::preload) {
+    adoption.library = adopt_library_path();
+  }
+  return adoption;
+}
+
+void require_tcp_for_adoption(const std::optional<Adoption>& adoption, Transport transport,
+                              const std::string& service) {
+  if (adoption && transport == Transport::udp) {
+    throw UsageError(fmt::format(
+        "--adopt adopts TCP binds only for now, and '{}' is a udp service: use --socket (CMD gets the bound UDP "
+        "socket as descriptor 3) or {{port}} in CMD's arguments",
+        service));
+  }
+}
+
+// How the line that reports the port says what binds get it: nothing without --adopt.
+std::string adoption_words(const std::optional<Adoption>& adoption) {
+  if (!adoption) {
+    return "";
+  }
+  return fmt::format("; CMD's binds of port{} {} get it ({})", adoption->ports.size() == 1 ? "" : "s",
+                     port_list(adoption->ports), to_string(adoption->mode));
+}
+
 // One line on standard error, before CMD starts: the port a user would otherwise look up in `status`.
-void report_taken_port(const RunArguments& arguments, Holding& holding) {
+void report_taken_port(const RunArguments& arguments, Holding& holding, const std::optional<Adoption>& adoption) {
   if (arguments.quiet) {
     return;
   }
   const auto& lease = holding.taken.port();
   if (arguments.common.json) {
-    std::cerr << nlohmann::ordered_json{{format_version_key, format_version},
-                                        {"event", "held"},
-                                        {"service", lease.service()},
-                                        {"port", lease.port()},
-                                        {"instance", lease.instance()},
-                                        {"pid", ::getpid()},
-                                        {"transport", to_string(lease.transport())}}
-                     .dump()
-              << '\n';
+    nlohmann::ordered_json event{{format_version_key, format_version},
+                                 {"event", "held"},
+                                 {"service", lease.service()},
+                                 {"port", lease.port()},
+                                 {"instance", lease.instance()},
+                                 {"pid", ::getpid()},
+                                 {"transport", to_string(lease.transport())}};
+    if (adoption) {
+      event["adopted_ports"] = adoption->ports;
+      event["adopt_mode"] = to_string(adoption->mode);
+    }
+    std::cerr << event.dump() << '\n';
   } else {
-    std::cerr << fmt::format("portpool: {} holds {}port {} (instance {})\n", lease.service(),
-                             transport_words(lease.transport()), lease.port(), lease.instance());
+    std::cerr << fmt::format("portpool: {} holds {}port {} (instance {}){}\n", lease.service(),
+                             transport_words(lease.transport()), lease.port(), lease.instance(),
+                             adoption_words(adoption));
   }
   std::cerr.flush();
 }
 
+// An adopted program is not socket-activated: it gets descriptor 3 without LISTEN_FDS.
 LaunchRequest launch_request(const RunArguments& arguments, const std::string& program, Holding& holding,
-                             std::chrono::milliseconds kill_grace) {
+                             const std::optional<Adoption>& adoption, std::chrono::milliseconds kill_grace) {
   const auto& lease = holding.taken.port();
   LaunchRequest request;
   request.program = program;
   request.arguments = substitute_port(arguments.command, lease.port());
-  request.environment = child_environment(
-      {lease.port(), lease.service(), lease.instance(), holding.taken.socket_names(), lease.fencing_token()});
+  auto socket_names = adoption ? std::vector<std::string>() : holding.taken.socket_names();
+  request.environment =
+      child_environment({lease.port(), lease.service(), lease.instance(), socket_names, lease.fencing_token()});
+  if (adoption) {
+    request.adopted_ports = adoption->ports;
+    request.adopt_by_seccomp = adoption->mode == AdoptMode::seccomp;
+    if (adoption->mode == AdoptMode::preload) {
+      request.environment =
+          with_preload_environment(std::move(request.environment), adoption->ports, adoption->library);
+    }
+  }
   request.sockets = holding.taken.sockets();
   request.lock_descriptor = lease.lock_descriptor();
   request.kill_grace = kill_grace;
@@ -305,6 +368,18 @@ CLI::App* add_run_command(CLI::App& app, RunArguments& arguments) {
                     "pass the port's socket to CMD as descriptor 3 (LISTEN_FDS=1, LISTEN_PID): listening for a tcp "
                     "service, bound for udp; for both, the TCP socket as 3 and the UDP socket as 4 (LISTEN_FDS=2, "
                     "LISTEN_FDNAMES=tcp:udp)");
+  command
+      ->add_option("--adopt", arguments.adopt,
+                   "hold the port's listening socket and give it to CMD's binds of these fixed port numbers (any "
+                   "address, IPv4 or IPv6), for programs that cannot be told their port; all map to the one port "
+                   "taken")
+      ->type_name("PORT[,PORT...]");
+  command
+      ->add_option(
+          "--adopt-mode", arguments.adopt_mode,
+          "how --adopt works: preload (an LD_PRELOAD library, dynamically linked programs), seccomp (a "
+          "filter, static and Go ones too), auto (default: seccomp for a static or Go executable, else preload)")
+      ->check(CLI::IsMember({"preload", "seccomp", "auto"}));
   command->add_option("--on-lost", arguments.on_lost, "when the port is lost: term (SIGTERM to CMD) or warn")
       ->check(CLI::IsMember({"term", "warn"}));
   command
@@ -384,14 +459,16 @@ int run_run_command(const RunArguments& arguments) {
   auto pid_file = checked_pid_file(arguments);
   copy_settings.notify_expected = arguments.ready == "notify" || arguments.forking;  // the keeper says READY=1
   copy_settings.probe_connections = arguments.ready == "accept";
-  if (copy_settings.probe_connections && arguments.socket) {
-    throw UsageError(
+  const bool passes_socket = arguments.socket || arguments.adopt;
+  if (copy_settings.probe_connections && passes_socket) {
+    throw UsageError(fmt::format(
         "--ready accept cannot tell whether CMD accepts on a socket that portpool listens on itself (the kernel "
-        "accepts connections into its queue first): with --socket, use --ready notify");
+        "accepts connections into its queue first): with {}, use --ready notify",
+        arguments.socket ? "--socket" : "--adopt"));
   }
   auto liveness = liveness_settings(arguments.liveness, arguments.liveness_interval, arguments.liveness_start_period,
-                                    arguments.liveness_failures, arguments.socket);
-  copy_settings.reload_on_hangup = arguments.ready == "notify" && arguments.socket;
+                                    arguments.liveness_failures, passes_socket);
+  copy_settings.reload_on_hangup = arguments.ready == "notify" && passes_socket;
   copy_settings.ready_timeout = parse_duration(arguments.ready_timeout, "--ready-timeout");
   auto restart = restart_policy(arguments.restart, parse_duration(arguments.restart_delay, "--restart-delay"),
                                 arguments.max_restarts);
@@ -400,6 +477,7 @@ int run_run_command(const RunArguments& arguments) {
   require_service(table, arguments.service);
   auto instance = chosen_instance(arguments.instance, table);
   auto program = resolve_program(arguments.command.front());
+  auto adoption = checked_adoption(arguments, program);
   auto templates = parse_templates(arguments.templates);
 
   auto options = library_options(arguments.common);
@@ -411,6 +489,7 @@ int run_run_command(const RunArguments& arguments) {
         "none: use --ready notify (CMD sends READY=1), or leave --ready out",
         arguments.service));
   }
+  require_tcp_for_adoption(adoption, *options.transport, arguments.service);
   if (liveness) {
     require_room_for_liveness(table, arguments.service, options.description);
   }
@@ -427,13 +506,13 @@ int run_run_command(const RunArguments& arguments) {
     return instance ? take_instance_port(arguments, ports, options, *instance, supervisor.context(), wait)
                     : take_any_instance_port(arguments, table, ports, options, supervisor.context(), wait);
   });
-  report_taken_port(arguments, holding);
+  report_taken_port(arguments, holding, adoption);
   if (!templates.empty()) {
     copy_settings.before_start = [&templates, values = template_values(holding.taken.port())] {
       render_templates(templates, values);
     };
   }
-  auto request = launch_request(arguments, program, holding, kill_grace);
+  auto request = launch_request(arguments, program, holding, adoption, kill_grace);
   request.pid_file = pid_file;
   request.pid_file_timeout = copy_settings.ready_timeout;
   ServiceCopies copies(supervisor, holding.taken.port(), std::move(request), copy_settings);

@@ -1,6 +1,7 @@
 #pragma once
 
-// `portpool run [--instance N|auto] [--transport tcp|udp|both] [--socket] [--on-lost term|warn]
+// `portpool run [--instance N|auto] [--transport tcp|udp|both] [--socket | --adopt PORT[,PORT...]
+//               [--adopt-mode preload|seccomp|auto]] [--on-lost term|warn]
 //               [--kill-grace D] [--restart no|on-failure|always] [--restart-delay D] [--max-restarts N]
 //               [--ready notify|accept] [--ready-timeout D] [--wait D] [--forking [--pid-file PATH]]
 //               [--liveness http:PATH|tcp [--liveness-interval D] [--liveness-start-period D]
@@ -9,7 +10,8 @@
 // takes a port of SERVICE's pool (waiting up to --wait for one to be released), runs CMD's process
 // tree with it, holds it until the tree is gone; restarts CMD when it stops answering (--liveness).
 // With --socket, CMD gets the port's sockets from descriptor 3 on (a listening TCP socket, a bound
-// UDP socket, or both), as from systemd.
+// UDP socket, or both), as from systemd. With --adopt, CMD's binds of those port numbers get the
+// held listening socket instead (adoption.hpp).
 // A fleet-wide service's port is claimed in etcd too (run_ports.hpp).
 
 #include "common_options.hpp"
@@ -18,6 +20,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +30,8 @@ struct RunArguments {
   CommonOptions common;
   std::string instance = "1";
   bool socket = false;
+  std::optional<std::string> adopt;  ///< --adopt PORT[,PORT...]
+  std::string adopt_mode;            ///< "preload", "seccomp", "auto", or empty (auto)
   std::string on_lost = "term";
   std::string kill_grace = "5s";
   std::string restart = "no";
