@@ -306,14 +306,14 @@ ino_t inode_of(int descriptor) {
 }  // namespace
 
 TEST_CASE("PORTPOOL_KEEPER_ADOPT lists port numbers separated by commas") {
-  using portpool::cli::parse_adopted_ports;
-  CHECK(parse_adopted_ports("8000") == std::vector<std::uint16_t>{8000});
-  CHECK(parse_adopted_ports("8000,8001,0") == std::vector<std::uint16_t>{8000, 8001, 0});
-  CHECK_FALSE(parse_adopted_ports(""));
-  CHECK_FALSE(parse_adopted_ports("8000,"));
-  CHECK_FALSE(parse_adopted_ports("8000;8001"));
-  CHECK_FALSE(parse_adopted_ports("65536"));
-  CHECK_FALSE(parse_adopted_ports("-1"));
+  using portpool::cli::keeper_adopted_ports;
+  CHECK(keeper_adopted_ports("8000") == std::vector<std::uint16_t>{8000});
+  CHECK(keeper_adopted_ports("8000,8001,0") == std::vector<std::uint16_t>{8000, 8001, 0});
+  CHECK_FALSE(keeper_adopted_ports(""));
+  CHECK_FALSE(keeper_adopted_ports("8000,"));
+  CHECK_FALSE(keeper_adopted_ports("8000;8001"));
+  CHECK_FALSE(keeper_adopted_ports("65536"));
+  CHECK_FALSE(keeper_adopted_ports("-1"));
 }
 
 TEST_CASE("busybox httpd, a static binary, gets the held socket: three copies at once serve on their own ports") {

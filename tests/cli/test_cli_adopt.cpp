@@ -1,9 +1,14 @@
 // `portpool run --adopt PORT`: unmodified programs that bind a fixed port get the pool port that
 // `run` holds, through the LD_PRELOAD library (libportpool-adopt.so): real Python and Node servers,
-// three copies at once, restarts, reloads, dual-stack binds, binds of ports that are not adopted.
+// three copies at once, restarts, reloads, dual-stack binds, binds of ports that are not adopted;
+// and through the keeper's seccomp filter: busybox httpd and a Go server built with CGO_ENABLED=0
+// (static binaries, which `--adopt-mode auto` gives to seccomp).
 
+#include "bind_adoption.hpp"
 #include "cli.hpp"
 #include "skip.hpp"
+
+#include <portpool/process_tree.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -30,6 +35,11 @@ using portpool::test::finish;
 using portpool::test::holders;
 using portpool::test::RunFixture;
 using portpool::test::wait_until;
+
+// The static Go server tests/adopt builds; empty where Go is not installed.
+#ifndef PORTPOOL_TEST_GO_SERVER
+#define PORTPOOL_TEST_GO_SERVER ""
+#endif
 
 namespace {
 
@@ -207,7 +217,110 @@ void three_copies_serve(const std::vector<std::string>& command, const std::stri
   CHECK(holders(fixture.dir.lock_dir()).empty());
 }
 
+// Three `run --adopt 8000` of a static program at once (which LD_PRELOAD cannot reach: `auto` gives
+// it to seccomp): each port of the pool answers `check(port, answer)` and cannot be listened on by
+// anything else.
+template <class Check>
+void three_static_copies_serve(const std::vector<std::string>& command, Check check) {
+  RunFixture fixture;
+  constexpr std::size_t copies = 3;
+  std::vector<portpool::test::ChildProcess> runs;
+  runs.reserve(copies);
+  for (std::size_t copy = 0; copy < copies; ++copy) {
+    runs.push_back(fixture.spawn({"--adopt", fixed_port}, command));
+  }
+  REQUIRE(wait_until([&] { return held_ports(fixture) == pool_of(fixture); }));
+  for (auto port : pool_of(fixture)) {
+    CHECK(wait_until([&] { return check(port, http_get(port)); }));
+    CHECK_FALSE(portpool::test::try_listen_on(port));
+  }
+  for (auto& run : runs) {
+    run.signal(SIGTERM);
+  }
+  for (auto& run : runs) {
+    finish(run);
+  }
+  CHECK(holders(fixture.dir.lock_dir()).empty());
+}
+
+/// The processes of `run`'s tree whose program is `name` (/proc/PID/comm).
+std::vector<pid_t> tree_processes_named(pid_t run, const std::string& name) {
+  std::vector<pid_t> found;
+  for (pid_t process : portpool::descendants_of(run)) {
+    std::string command;
+    std::getline(std::ifstream("/proc/" + std::to_string(process) + "/comm"), command);
+    if (command == name) {
+      found.push_back(process);
+    }
+  }
+  return found;
+}
+
 }  // namespace
+
+TEST_CASE("three copies of busybox httpd -p 8000, a static binary, serve at once under run --adopt 8000 (seccomp)") {
+  if (auto problem = portpool::cli::seccomp_adoption_unavailable()) {
+    PORTPOOL_SKIP(*problem);
+  }
+  auto busybox = installed("busybox");
+  if (!busybox) {
+    PORTPOOL_SKIP("needs busybox (Debian: busybox-static)");
+  }
+  portpool::test::TempDir site;
+  std::ofstream(site.path() / "index.html") << "adopted\n";
+  three_static_copies_serve({*busybox, "httpd", "-f", "-p", fixed_port, "-h", site.path().string()},
+                            [](std::uint16_t, const std::string& answer) {
+                              return answer.rfind("HTTP/1.1 200", 0) == 0 &&
+                                     answer.find("\r\n\r\nadopted\n") != std::string::npos;
+                            });
+}
+
+TEST_CASE("three copies of a static Go server on :8000 serve at once under run --adopt 8000 (seccomp)") {
+  if (auto problem = portpool::cli::seccomp_adoption_unavailable()) {
+    PORTPOOL_SKIP(*problem);
+  }
+  const std::string server = PORTPOOL_TEST_GO_SERVER;
+  if (server.empty()) {
+    PORTPOOL_SKIP("needs Go to build the static server (Debian: golang-go)");
+  }
+  // The server answers with the port getsockname() reports: the pool port.
+  three_static_copies_serve({server}, [](std::uint16_t port, const std::string& answer) {
+    return answer.find("\r\n\r\n" + std::to_string(port)) != std::string::npos;
+  });
+}
+
+TEST_CASE("run --adopt --restart always: a static program killed gets the same held socket again (seccomp)") {
+  if (auto problem = portpool::cli::seccomp_adoption_unavailable()) {
+    PORTPOOL_SKIP(*problem);
+  }
+  auto busybox = installed("busybox");
+  if (!busybox) {
+    PORTPOOL_SKIP("needs busybox (Debian: busybox-static)");
+  }
+  RunFixture fixture;
+  portpool::test::TempDir site;
+  std::ofstream(site.path() / "index.html") << "adopted\n";
+  auto log = fixture.dir.path() / "stderr.log";
+  auto run = portpool::test::spawn_portpool_logging(
+      fixture.run_arguments({"--adopt", fixed_port, "--restart", "always", "--restart-delay", "1s"},
+                            {*busybox, "httpd", "-f", "-p", fixed_port, "-h", site.path().string()}),
+      log);
+  auto port = fixture.ports[0];
+  REQUIRE(wait_until([&] { return http_get(port).rfind("HTTP/1.1 200", 0) == 0; }));
+  auto first = tree_processes_named(run.pid(), "busybox");
+  REQUIRE(first.size() == 1);
+  REQUIRE(::kill(first[0], SIGKILL) == 0);
+  REQUIRE(wait_until([&] { return file_text(log).find("restarting it") != std::string::npos; }));
+  CHECK_FALSE(portpool::test::try_listen_on(port));  // during the restart delay: still held
+  REQUIRE(wait_until([&] {
+    auto now = tree_processes_named(run.pid(), "busybox");
+    return now.size() == 1 && now[0] != first[0] && http_get(port).rfind("HTTP/1.1 200", 0) == 0;
+  }));
+  CHECK(held_ports(fixture) == std::set<std::uint16_t>{port});
+  run.signal(SIGTERM);
+  finish(run);
+  CHECK(holders(fixture.dir.lock_dir()).empty());
+}
 
 TEST_CASE("three copies of python3 -m http.server 8000 under run --adopt 8000 serve at once, each on its pool port") {
   if (!installed("python3")) {
@@ -321,14 +434,21 @@ TEST_CASE("run --adopt --restart always: the next copy gets the same port, which
   finish(run);
 }
 
-TEST_CASE("run --adopt --ready notify: SIGHUP reloads the adopted program on the same held socket") {
+TEST_CASE("run --adopt --ready notify: SIGHUP reloads the adopted program on the same held socket, by either path") {
   auto python = installed("python3");
   if (!python) {
     PORTPOOL_SKIP("needs python3 (Debian: python3)");
   }
+  const std::string mode = GENERATE(as<std::string>(), "preload", "seccomp");
+  if (mode == "seccomp") {
+    if (auto problem = portpool::cli::seccomp_adoption_unavailable()) {
+      PORTPOOL_SKIP(*problem);
+    }
+  }
   RunFixture fixture;
-  auto run = fixture.spawn({"--adopt", fixed_port, "--ready", "notify", "--ready-timeout", "20s"},
-                           {*python, script(fixture, "server.py", fixed_port_server)});
+  auto run =
+      fixture.spawn({"--adopt", fixed_port, "--adopt-mode", mode, "--ready", "notify", "--ready-timeout", "20s"},
+                    {*python, script(fixture, "server.py", fixed_port_server)});
   auto first = line_after(run, "SERVING ");
   REQUIRE(first);
   auto port = fixture.ports[0];

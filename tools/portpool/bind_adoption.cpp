@@ -238,7 +238,7 @@ Answer decide(const seccomp_notif& call, int listener, int held_socket, const st
 
 }  // namespace
 
-std::optional<std::vector<std::uint16_t>> parse_adopted_ports(std::string_view text) {
+std::optional<std::vector<std::uint16_t>> keeper_adopted_ports(std::string_view text) {
   std::vector<std::uint16_t> ports;
   while (true) {
     auto end = std::min(text.find(','), text.size());

@@ -42,7 +42,7 @@ inline constexpr const char* adopted_ports_variable = "PORTPOOL_KEEPER_ADOPT";
 
 /// The port numbers of a PORTPOOL_KEEPER_ADOPT value ("8000,8001"; 0 to 65535 each, at least one);
 /// nullopt when it is not such a list.
-std::optional<std::vector<std::uint16_t>> parse_adopted_ports(std::string_view text);
+std::optional<std::vector<std::uint16_t>> keeper_adopted_ports(std::string_view text);
 
 /// Why this machine cannot adopt binds with seccomp (a sentence saying what to do instead), or
 /// nullopt when it can. Looks at the kernel's version and the build's architecture; no process is

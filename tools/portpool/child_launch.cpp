@@ -1,6 +1,7 @@
 #include "child_launch.hpp"
 #include "resource_limits.hpp"
 
+#include "bind_adoption.hpp"
 #include "exit_codes.hpp"
 #include "keeper.hpp"
 
@@ -139,7 +140,7 @@ LaunchedCommand launch(const LaunchRequest& request) {
   auto arguments = keeper_arguments(request, report_write.get());
   auto environment = request.environment;
   if (request.adopt_by_seccomp) {
-    environment.push_back(fmt::format("PORTPOOL_KEEPER_ADOPT={}", fmt::join(request.adopted_ports, ",")));
+    environment.push_back(fmt::format("{}={}", adopted_ports_variable, fmt::join(request.adopted_ports, ",")));
   }
   auto argv = pointers(arguments);
   auto envp = pointers(environment);

@@ -133,7 +133,7 @@ std::optional<int> take_adopted_ports(KeeperArguments& arguments) {
   }
   const std::string value = variable;
   ::unsetenv(adopted_ports_variable);
-  auto ports = parse_adopted_ports(value);
+  auto ports = keeper_adopted_ports(value);
   if (!ports) {
     return refuse(arguments,
                   fmt::format("the keeper of CMD's process tree got {}={}, which is not a list of port numbers such "

@@ -1,6 +1,7 @@
 #include "run_command.hpp"
 
 #include "adoption.hpp"
+#include "bind_adoption.hpp"
 #include "child_launch.hpp"
 #include "columns.hpp"
 #include "command_line.hpp"
@@ -209,6 +210,8 @@ std::optional<Adoption> checked_adoption(const RunArguments& arguments, const st
   adoption.mode = chosen_adopt_mode(arguments.adopt_mode, program);
   if (adoption.mode == AdoptMode::preload) {
     adoption.library = adopt_library_path();
+  } else if (auto problem = seccomp_adoption_unavailable()) {
+    throw CommandError(*problem, exit_code::unavailable);  // before anything is taken or started
   }
   return adoption;
 }
