@@ -47,6 +47,7 @@
 #include <mutex>
 #include <optional>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -448,6 +449,13 @@ class Witness : private PollThread {
   std::map<int, LiveCommand> live_;
 };
 
+// Whether `process` (a child of this one) has executed another program (or has ended).
+bool executes_another_program(pid_t process) {
+  std::error_code error;
+  auto program = std::filesystem::read_symlink("/proc/" + std::to_string(process) + "/exe", error);
+  return error || program != std::filesystem::read_symlink("/proc/self/exe");
+}
+
 /// One `portpool run` of a host.
 struct Attempt {
   std::string host;
@@ -494,7 +502,8 @@ class Hosts {
     return true;
   }
 
-  /// Ends the loops: SIGTERM to every run (SIGKILL after 5 s), which ends its CMD.
+  /// Ends the loops: SIGTERM to every run (SIGKILL after 5 s), which ends its CMD. A run is signalled
+  /// only once it executes `portpool`: before, the forked child still has the test's signal handlers.
   void stop() {
     {
       std::lock_guard guard(mutex_);
@@ -502,21 +511,27 @@ class Hosts {
         return;
       }
       stopping_ = true;
-      for (auto& [attempt, record] : attempts_) {
-        if (!record.finished) {
-          record.stopped_at_end = true;
-          ::kill(record.run, SIGTERM);
-        }
-      }
     }
+    std::set<int> signalled;
     auto deadline = std::chrono::steady_clock::now() + 5s;
     while (running_ > 0 && std::chrono::steady_clock::now() < deadline) {
+      {
+        std::lock_guard guard(mutex_);
+        for (auto& [attempt, record] : attempts_) {
+          if (!record.finished && signalled.count(attempt) == 0 && executes_another_program(record.run)) {
+            record.stopped_at_end = true;
+            ::kill(record.run, SIGTERM);
+            signalled.insert(attempt);
+          }
+        }
+      }
       std::this_thread::sleep_for(10ms);
     }
     {
       std::lock_guard guard(mutex_);
       for (auto& [attempt, record] : attempts_) {
         if (!record.finished) {
+          record.stopped_at_end = true;
           ::kill(record.run, SIGKILL);
         }
       }
