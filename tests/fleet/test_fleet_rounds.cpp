@@ -751,7 +751,6 @@ TEST_CASE("fault rounds: no two hosts ever hold the one port at once, and every 
   auto ports = ReservedPorts::any(1);
   auto table = scratch.path() / "table.toml";
   std::ofstream(table) << fmt::format("[services.scheduler]\nports = [{}]\nscope = \"fleet\"\n", ports[0]);
-  auto log_history_on_failure = [&] { return text_of(history.path()); };
 
   std::optional<Hosts> hosts;
   hosts.emplace(Hosts::Setup{table, unique_prefix(), scratch.path(), &witness, &history}, endpoints, seed);
@@ -958,7 +957,7 @@ TEST_CASE("fault rounds: no two hosts ever hold the one port at once, and every 
       closest ? fmt::format("{:.3f} s: {}", seconds(closest->first), closest->second) : std::string("none"),
       term_to_gone.summary(), kill_to_gone.summary());
 
-  INFO("history log:\n" << (overlaps.empty() && untold.empty() ? std::string() : log_history_on_failure()));
+  INFO("history log:\n" << (overlaps.empty() && untold.empty() ? std::string() : text_of(history.path())));
   CHECK(never_gone.empty());
   for (const auto& overlap : overlaps) {
     FAIL_CHECK("two hosts held the port at once: " << overlap);
