@@ -71,6 +71,13 @@ int main(int argc, char** argv) {
   std::snprintf(identity, sizeof identity, "%s %s %s %d", argv[4], argv[3], port != nullptr ? port : "0",
                 static_cast<int>(::getpid()));
   history = ::open(argv[2], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  // The handlers come first: once the test knows this process (from the witness socket) it may signal it.
+  struct sigaction action {};
+  sigemptyset(&action.sa_mask);
+  action.sa_handler = on_usr1;
+  ::sigaction(SIGUSR1, &action, nullptr);
+  action.sa_handler = on_term;
+  ::sigaction(SIGTERM, &action, nullptr);
   int witness = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
@@ -85,12 +92,6 @@ int main(int argc, char** argv) {
     return 70;
   }
 
-  struct sigaction action {};
-  sigemptyset(&action.sa_mask);
-  action.sa_handler = on_usr1;
-  ::sigaction(SIGUSR1, &action, nullptr);
-  action.sa_handler = on_term;
-  ::sigaction(SIGTERM, &action, nullptr);
   append("start", started);
 
   char buffer[64];
