@@ -43,7 +43,6 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
-#include <iterator>
 #include <list>
 #include <map>
 #include <mutex>
@@ -586,6 +585,7 @@ class Hosts {
       siginfo_t info{};
       while (::waitid(P_PID, static_cast<id_t>(run->pid()), &info, WEXITED | WNOWAIT) != 0 && errno == EINTR) {
       }
+      setup_.history->append(fmt::format("exited {} {}", attempt, monotonic_nanoseconds()));
       {
         std::lock_guard guard(mutex_);
         attempts_[attempt].finished = true;
@@ -651,6 +651,7 @@ struct Hold {
   long long term = 0;
   long long gone = 0;
   long long killed = 0;  // the test's SIGKILL of its `portpool run`
+  long long exited = 0;  // its `portpool run` seen ended
 
   long long began() const { return start != 0 ? start : connected; }
 };
@@ -703,6 +704,8 @@ std::map<int, Hold> read_history(const std::filesystem::path& path, std::vector<
       hold.gone = when;
     } else if (event == "killed") {
       hold.killed = when;
+    } else if (event == "exited") {
+      hold.exited = when;
     }
   }
   return holds;
@@ -912,11 +915,12 @@ TEST_CASE("fault rounds: no two hosts ever hold the one port at once, and every 
         continue;
       }
       auto gap = next.began() - previous.gone;
-      auto pair =
-          fmt::format("attempt {} on {} [{:.3f}, {:.3f}] ({}, in a round of {}) and attempt {} on {} [{:.3f}, {:.3f}]",
-                      previous_attempt, previous.host, seconds(previous.began()), seconds(previous.gone),
-                      ending_of[previous_attempt], round_at(previous.gone), next_attempt, next.host,
-                      seconds(next.began()), seconds(next.gone));
+      auto pair = fmt::format(
+          "attempt {} on {} [{:.3f}, {:.3f}] ({}, in a round of {}; its run ended at {:.3f}) and attempt {} on {} "
+          "[{:.3f}, {:.3f}]",
+          previous_attempt, previous.host, seconds(previous.began()), seconds(previous.gone),
+          ending_of[previous_attempt], round_at(previous.gone), seconds(previous.exited), next_attempt, next.host,
+          seconds(next.began()), seconds(next.gone));
       if (gap < 0) {
         overlaps.push_back(pair);
       }
