@@ -446,9 +446,8 @@ TEST_CASE("run --adopt --ready notify: SIGHUP reloads the adopted program on the
     }
   }
   RunFixture fixture;
-  auto run =
-      fixture.spawn({"--adopt", fixed_port, "--adopt-mode", mode, "--ready", "notify", "--ready-timeout", "20s"},
-                    {*python, script(fixture, "server.py", fixed_port_server)});
+  auto run = fixture.spawn({"--adopt", fixed_port, "--adopt-mode", mode, "--ready", "notify", "--ready-timeout", "20s"},
+                           {*python, script(fixture, "server.py", fixed_port_server)});
   auto first = line_after(run, "SERVING ");
   REQUIRE(first);
   auto port = fixture.ports[0];
