@@ -66,14 +66,15 @@ def runnable(language):
 def space(tmp_path):
     """A table with the example table's service names on ports free now, a lock directory, and
     `portpool` on PATH."""
-    api_ports = free_ports(4)
+    api_ports = free_ports(5)
     instance_base = free_block(30, 10)
     config = tmp_path / "portpool.toml"
     config.write_text(
         f"[instances]\nbase = {instance_base}\nstride = 10\nmax = 3\n\n"
         "[services.mcp-universal]\noffset = 0\nsize = 3\n\n"
         f"[services.api-server]\nports = {api_ports[:3]}\n\n"
-        f"[services.dns]\nports = [{api_ports[3]}]\n"
+        f"[services.dns]\nports = [{api_ports[3]}]\n\n"
+        f"[services.web]\nports = [{api_ports[4]}]\n"
     )
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
