@@ -12,12 +12,17 @@
 #include <portpool/fleet/fleet_lock_policy.hpp>
 #include <portpool/fleet/fleet_view.hpp>
 
+#include <sys/types.h>
+
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -58,6 +63,45 @@ inline std::string seeded_prefix(const std::string& endpoint) {
 inline std::string text_of(const std::filesystem::path& path) {
   std::ifstream file(path);
   return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+}
+
+/// The parent of `process` (from /proc/PID/stat); -1 when it cannot be read.
+inline pid_t parent_of(pid_t process) {
+  std::ifstream stat("/proc/" + std::to_string(process) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  auto close = text.rfind(')');
+  if (close == std::string::npos) {
+    return -1;
+  }
+  std::istringstream fields(text.substr(close + 2));
+  std::string state;
+  pid_t parent = -1;
+  fields >> state >> parent;
+  return parent;
+}
+
+/// A table in `directory` with one fleet-wide service, `scheduler`, whose pool is `port`.
+inline std::string write_scheduler_table(const TempDir& directory, std::uint16_t port) {
+  auto path = (directory.path() / "table.toml").string();
+  std::ofstream(path) << fmt::format("[services.scheduler]\nports = [{}]\nscope = \"fleet\"\n", port);
+  return path;
+}
+
+/// `run` of `scheduler` as host `host_id` (its own lock directory), with the etcd options `etcd`,
+/// then `options`, then `-- COMMAND`.
+inline std::vector<std::string> scheduler_run_arguments(const std::string& table, const TempDir& host,
+                                                        const std::string& host_id,
+                                                        const std::vector<std::string>& etcd,
+                                                        const std::vector<std::string>& options,
+                                                        const std::vector<std::string>& command) {
+  std::vector<std::string> arguments{"run",       "--config", table, "--lock-dir", host.lock_dir().string(),
+                                     "--host-id", host_id};
+  arguments.insert(arguments.end(), etcd.begin(), etcd.end());
+  arguments.insert(arguments.end(), options.begin(), options.end());
+  arguments.emplace_back("scheduler");
+  arguments.emplace_back("--");
+  arguments.insert(arguments.end(), command.begin(), command.end());
+  return arguments;
 }
 
 #ifdef PORTPOOL_CLI

@@ -63,33 +63,6 @@ std::vector<fleet::KeyValue> epoch_keys(const std::string& endpoint, const std::
   return etcd.range_prefix(fleet::epoch_key(prefix)).values;
 }
 
-pid_t parent_of(pid_t process) {
-  std::ifstream stat("/proc/" + std::to_string(process) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  auto close = text.rfind(')');
-  if (close == std::string::npos) {
-    return -1;
-  }
-  std::istringstream fields(text.substr(close + 2));
-  std::string state;
-  pid_t parent = -1;
-  fields >> state >> parent;
-  return parent;
-}
-
-std::vector<std::string> run_arguments(const std::string& table, const TempDir& host, const std::string& host_id,
-                                       const std::vector<std::string>& etcd, const std::vector<std::string>& options,
-                                       const std::vector<std::string>& command) {
-  std::vector<std::string> arguments{"run",       "--config", table, "--lock-dir", host.lock_dir().string(),
-                                     "--host-id", host_id};
-  arguments.insert(arguments.end(), etcd.begin(), etcd.end());
-  arguments.insert(arguments.end(), options.begin(), options.end());
-  arguments.emplace_back("scheduler");
-  arguments.emplace_back("--");
-  arguments.insert(arguments.end(), command.begin(), command.end());
-  return arguments;
-}
-
 }  // namespace
 
 TEST_CASE(
@@ -102,15 +75,15 @@ TEST_CASE(
   TempDir host_a;
   TempDir host_b;
   auto ports = ReservedPorts::any(1);
-  auto table = (scratch.path() / "table.toml").string();
-  std::ofstream(table) << fmt::format("[services.scheduler]\nports = [{}]\nscope = \"fleet\"\n", ports[0]);
+  auto table = write_scheduler_table(scratch, ports[0]);
   // TTL 10 s, margin 2.5 s: renewals every 2.5 s, so A hears of the loss up to 2.5 s after etcd
   // answers again, and its tree, which ignores SIGTERM, ends 2 s later, at the SIGKILL.
   const std::vector<std::string> fencing{"--fleet-ttl", "10s", "--fleet-stop-margin", "2500ms", "--kill-grace", "2s"};
   auto log_a = scratch.path() / "a.log";
-  auto holder = spawn_cli(run_arguments(table, host_a, "host-a", etcd, fencing,
+  auto holder =
+      spawn_cli(scheduler_run_arguments(table, host_a, "host-a", etcd, fencing,
                                         {"/bin/sh", "-c", "trap '' TERM; echo $$; while :; do sleep 0.1; done"}),
-                          log_a);
+                log_a);
   auto line = holder.read_line();
   REQUIRE(line);
   pid_t command = std::stoi(*line);
@@ -124,8 +97,9 @@ TEST_CASE(
   // Host B claims at once, and waits for the port: its command prints when it started (Unix time).
   auto with_wait = fencing;
   with_wait.insert(with_wait.end(), {"--wait", "60s"});
-  auto claimant = spawn_cli(run_arguments(table, host_b, "host-b", etcd, with_wait, {"/bin/sh", "-c", "date +%s.%N"}),
-                            scratch.path() / "b.log");
+  auto claimant =
+      spawn_cli(scheduler_run_arguments(table, host_b, "host-b", etcd, with_wait, {"/bin/sh", "-c", "date +%s.%N"}),
+                scratch.path() / "b.log");
   std::optional<std::chrono::system_clock::time_point> tree_gone;
   std::optional<Clock::time_point> tree_gone_steady;
   std::atomic<bool> claimant_done{false};
@@ -297,8 +271,8 @@ TEST_CASE(
   auto ports = ReservedPorts::any(1);
   auto table = (scratch.path() / "table.toml").string();
   std::ofstream(table) << fmt::format("[services.scheduler]\nports = [{}]\nscope = \"fleet\"\n", ports[0]);
-  auto ran = run_cli(run_arguments(table, host, "host-a", {"--etcd", endpoint, "--prefix", prefix}, {},
-                                   {"/bin/sh", "-c", "echo $PORT"}));
+  auto ran = run_cli(scheduler_run_arguments(table, host, "host-a", {"--etcd", endpoint, "--prefix", prefix}, {},
+                                             {"/bin/sh", "-c", "echo $PORT"}));
   CHECK(ran.exit_code == 0);
   CHECK(ran.out == std::to_string(ports[0]) + "\n");
 }
@@ -313,7 +287,7 @@ TEST_CASE("portpool run on an unseeded cluster: 75 saying why and how to seed, a
   std::ofstream(table) << fmt::format("[services.scheduler]\nports = [{}]\nscope = \"fleet\"\n", ports[0]);
   std::vector<std::string> etcd{"--etcd", endpoint, "--prefix", prefix};
   const std::vector<std::string> fencing{"--fleet-ttl", "3s", "--fleet-stop-margin", "1s", "--kill-grace", "500ms"};
-  auto refused = run_cli(run_arguments(table, host, "host-a", etcd, fencing, {"/bin/echo", "ran"}));
+  auto refused = run_cli(scheduler_run_arguments(table, host, "host-a", etcd, fencing, {"/bin/echo", "ran"}));
   CHECK(refused.exit_code == 75);
   CHECK(refused.out.empty());
   CHECK_THAT(refused.err, Catch::Contains("no fleet claim counts yet: the epoch marker " + prefix + "/epoch") &&
@@ -321,7 +295,7 @@ TEST_CASE("portpool run on an unseeded cluster: 75 saying why and how to seed, a
   auto waiting = fencing;
   waiting.insert(waiting.end(), {"--wait", "30s"});
   auto asked = Clock::now();
-  auto ran = run_cli(run_arguments(table, host, "host-a", etcd, waiting, {"/bin/echo", "ran"}));
+  auto ran = run_cli(scheduler_run_arguments(table, host, "host-a", etcd, waiting, {"/bin/echo", "ran"}));
   CHECK(ran.exit_code == 0);
   CHECK(ran.out == "ran\n");
   std::cout << fmt::format("run --wait on a cluster settling: CMD ran {:.2f} s after the second run began\n",

@@ -49,42 +49,9 @@ bool exited_after_loss(int exit_code) {
   return exit_code == 69 || (PORTPOOL_TEST_UNDER_TSAN && exit_code == 128 + SIGPIPE);
 }
 
-std::string write_table(const TempDir& directory, std::uint16_t port) {
-  auto path = (directory.path() / "table.toml").string();
-  std::ofstream(path) << fmt::format("[services.scheduler]\nports = [{}]\nscope = \"fleet\"\n", port);
-  return path;
-}
-
-std::vector<std::string> run_arguments(const std::string& table, const TempDir& host, const std::string& host_id,
-                                       const std::vector<std::string>& etcd, const std::vector<std::string>& options,
-                                       const std::vector<std::string>& command) {
-  std::vector<std::string> arguments{"run",       "--config", table, "--lock-dir", host.lock_dir().string(),
-                                     "--host-id", host_id};
-  arguments.insert(arguments.end(), etcd.begin(), etcd.end());
-  arguments.insert(arguments.end(), options.begin(), options.end());
-  arguments.emplace_back("scheduler");
-  arguments.emplace_back("--");
-  arguments.insert(arguments.end(), command.begin(), command.end());
-  return arguments;
-}
-
 // CMD: prints its pid, then runs on through SIGTERM (which only ends its current `sleep`).
 std::vector<std::string> term_ignoring_command() {
   return {"/bin/sh", "-c", "trap '' TERM; echo $$; while :; do sleep 0.1; done"};
-}
-
-pid_t parent_of(pid_t process) {
-  std::ifstream stat("/proc/" + std::to_string(process) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  auto close = text.rfind(')');
-  if (close == std::string::npos) {
-    return -1;
-  }
-  std::istringstream fields(text.substr(close + 2));
-  std::string state;
-  pid_t parent = -1;
-  fields >> state >> parent;
-  return parent;
 }
 
 // Continues a paused etcd when the test ends, passed or not (before EtcdStopper stops it).
@@ -134,13 +101,14 @@ TEST_CASE("etcd paused past the TTL: the holder ends CMD's tree before another h
   TempDir host_a;
   TempDir host_b;
   auto ports = ReservedPorts::any(1);
-  auto table = write_table(scratch, ports[0]);
+  auto table = write_scheduler_table(scratch, ports[0]);
   // A margin of 2.5 s: the tree is ended (grace included) 1.5 s before etcd could let the claim go,
   // room for a loaded machine (the sanitizer builds run this too).
   const auto ttl = 4s;
   const std::vector<std::string> fencing{"--fleet-ttl", "4s", "--fleet-stop-margin", "2500ms", "--kill-grace", "500ms"};
   auto log = scratch.path() / "a.log";
-  auto holder = spawn_cli(run_arguments(table, host_a, "host-a", etcd, fencing, term_ignoring_command()), log);
+  auto holder =
+      spawn_cli(scheduler_run_arguments(table, host_a, "host-a", etcd, fencing, term_ignoring_command()), log);
   auto line = holder.read_line();
   REQUIRE(line);
   pid_t command = std::stoi(*line);
@@ -164,8 +132,8 @@ TEST_CASE("etcd paused past the TTL: the holder ends CMD's tree before another h
   std::this_thread::sleep_for(ttl + 1s - (gone - paused));
   REQUIRE(::kill(etcd_server.pid, SIGCONT) == 0);
   std::optional<Clock::time_point> tree_gone;
-  auto taken = take_when_free(run_arguments(table, host_b, "host-b", etcd, fencing, {"/bin/true"}), {command, keeper},
-                              tree_gone, 20s);
+  auto taken = take_when_free(scheduler_run_arguments(table, host_b, "host-b", etcd, fencing, {"/bin/true"}),
+                              {command, keeper}, tree_gone, 20s);
   REQUIRE(taken);
   REQUIRE(tree_gone);
   CHECK(*tree_gone <= *taken);
@@ -183,12 +151,12 @@ TEST_CASE("etcd restarted without its data: the holder hears that the lease is u
   std::vector<std::string> etcd{"--etcd", etcd_server.endpoint(), "--prefix", seeded_prefix(etcd_server.endpoint())};
   TempDir host_a;
   auto ports = ReservedPorts::any(1);
-  auto table = write_table(scratch, ports[0]);
+  auto table = write_scheduler_table(scratch, ports[0]);
   auto log = scratch.path() / "a.log";
   // The default TTL (10 s): renewals every 3 s, the deadline 9 s after the last; the loss comes from
   // etcd's answer.
-  auto holder =
-      spawn_cli(run_arguments(table, host_a, "host-a", etcd, {"--kill-grace", "500ms"}, term_ignoring_command()), log);
+  auto holder = spawn_cli(
+      scheduler_run_arguments(table, host_a, "host-a", etcd, {"--kill-grace", "500ms"}, term_ignoring_command()), log);
   auto line = holder.read_line();
   REQUIRE(line);
   pid_t command = std::stoi(*line);
@@ -215,9 +183,9 @@ TEST_CASE("a claimant killed with SIGKILL: its TERM-ignoring tree ends before an
   TempDir host_a;
   TempDir host_b;
   auto ports = ReservedPorts::any(1);
-  auto table = write_table(scratch, ports[0]);
-  auto holder = spawn_cli(run_arguments(table, host_a, "host-a", etcd, {"--fleet-ttl", "5s", "--kill-grace", "1s"},
-                                        term_ignoring_command()),
+  auto table = write_scheduler_table(scratch, ports[0]);
+  auto holder = spawn_cli(scheduler_run_arguments(table, host_a, "host-a", etcd,
+                                                  {"--fleet-ttl", "5s", "--kill-grace", "1s"}, term_ignoring_command()),
                           scratch.path() / "a.log");
   auto line = holder.read_line();
   REQUIRE(line);
@@ -228,9 +196,9 @@ TEST_CASE("a claimant killed with SIGKILL: its TERM-ignoring tree ends before an
   holder.signal(SIGKILL);
   auto killed = Clock::now();
   std::optional<Clock::time_point> tree_gone;
-  auto taken = take_when_free(
-      run_arguments(table, host_b, "host-b", etcd, {"--fleet-ttl", "5s", "--kill-grace", "1s"}, {"/bin/true"}),
-      {command, keeper}, tree_gone, 30s);
+  auto taken = take_when_free(scheduler_run_arguments(table, host_b, "host-b", etcd,
+                                                      {"--fleet-ttl", "5s", "--kill-grace", "1s"}, {"/bin/true"}),
+                              {command, keeper}, tree_gone, 30s);
   REQUIRE(taken);
   REQUIRE(tree_gone);
   CHECK(*tree_gone <= *taken);
@@ -245,11 +213,11 @@ TEST_CASE("run killed while it ends CMD's tree after a loss: the keeper ends the
   std::vector<std::string> etcd{"--etcd", etcd_server.endpoint(), "--prefix", seeded_prefix(etcd_server.endpoint())};
   TempDir host_a;
   auto ports = ReservedPorts::any(1);
-  auto table = write_table(scratch, ports[0]);
+  auto table = write_scheduler_table(scratch, ports[0]);
   const auto grace = 2s;
   auto log = scratch.path() / "a.log";
-  auto holder = spawn_cli(run_arguments(table, host_a, "host-a", etcd, {"--fleet-ttl", "4s", "--kill-grace", "2s"},
-                                        term_ignoring_command()),
+  auto holder = spawn_cli(scheduler_run_arguments(table, host_a, "host-a", etcd,
+                                                  {"--fleet-ttl", "4s", "--kill-grace", "2s"}, term_ignoring_command()),
                           log);
   auto line = holder.read_line();
   REQUIRE(line);
@@ -274,25 +242,26 @@ TEST_CASE("a --kill-grace that does not fit in the fleet claims' stop margin is 
   TempDir scratch;
   TempDir host;
   auto ports = ReservedPorts::any(1);
-  auto table = write_table(scratch, ports[0]);
+  auto table = write_scheduler_table(scratch, ports[0]);
   auto closed = ReservedPorts::any(1);
   std::vector<std::string> etcd{"--etcd", "http://127.0.0.1:" + std::to_string(closed[0])};
 
-  auto too_long = run_cli(run_arguments(table, host, "host-a", etcd, {"--kill-grace", "40s"}, {"/bin/echo", "ran"}));
+  auto too_long =
+      run_cli(scheduler_run_arguments(table, host, "host-a", etcd, {"--kill-grace", "40s"}, {"/bin/echo", "ran"}));
   CHECK(too_long.exit_code == 64);
   CHECK_THAT(too_long.err, Catch::Contains("--kill-grace 40s does not fit in the fleet claims' stop margin") &&
                                Catch::Contains("at most 9s with --fleet-ttl 10s"));
   CHECK(too_long.out.empty());
 
-  auto outside_margin = run_cli(run_arguments(
+  auto outside_margin = run_cli(scheduler_run_arguments(
       table, host, "host-a", etcd, {"--kill-grace", "5s", "--fleet-stop-margin", "3s"}, {"/bin/echo", "ran"}));
   CHECK(outside_margin.exit_code == 64);
   CHECK_THAT(outside_margin.err,
              Catch::Contains("--kill-grace 5s does not fit in the fleet claims' stop margin of 3s (--fleet-ttl 10s)"));
   CHECK(outside_margin.out.empty());
 
-  auto margin_too_long = run_cli(run_arguments(table, host, "host-a", etcd,
-                                               {"--fleet-ttl", "5s", "--fleet-stop-margin", "4500ms"}, {"/bin/echo"}));
+  auto margin_too_long = run_cli(scheduler_run_arguments(
+      table, host, "host-a", etcd, {"--fleet-ttl", "5s", "--fleet-stop-margin", "4500ms"}, {"/bin/echo"}));
   CHECK(margin_too_long.exit_code == 64);
   CHECK_THAT(margin_too_long.err, Catch::Contains("--fleet-stop-margin 4.5s leaves less than 1s of --fleet-ttl 5s"));
 }
