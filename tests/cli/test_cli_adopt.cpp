@@ -13,6 +13,7 @@
 #include <catch2/catch.hpp>
 
 #include <netinet/in.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -287,6 +288,54 @@ TEST_CASE("three copies of a static Go server on :8000 serve at once under run -
   three_static_copies_serve({server}, [](std::uint16_t port, const std::string& answer) {
     return answer.find("\r\n\r\n" + std::to_string(port)) != std::string::npos;
   });
+}
+
+TEST_CASE("run --adopt needs no root: as an unprivileged user, busybox httpd (seccomp) serves on its pool port") {
+  if (auto problem = portpool::cli::seccomp_adoption_unavailable()) {
+    PORTPOOL_SKIP(*problem);
+  }
+  auto busybox = installed("busybox");
+  if (!busybox) {
+    PORTPOOL_SKIP("needs busybox (Debian: busybox-static)");
+  }
+  // As root, `portpool` (a copy, so that the build tree's permissions do not matter) runs as nobody,
+  // in a directory of nobody's; otherwise this test runs unprivileged already.
+  portpool::test::TempDir space;
+  std::vector<std::string> command;
+  const passwd* nobody = ::getpwnam("nobody");
+  if (::geteuid() == 0) {
+    auto setpriv = installed("setpriv");
+    if (!setpriv || nobody == nullptr) {
+      PORTPOOL_SKIP("needs setpriv (Debian: util-linux) and the user nobody to leave root");
+    }
+    REQUIRE(::chown(space.path().c_str(), nobody->pw_uid, nobody->pw_gid) == 0);
+    command = {*setpriv, "--reuid=" + std::to_string(nobody->pw_uid), "--regid=" + std::to_string(nobody->pw_gid),
+               "--clear-groups", "--"};
+  }
+  auto portpool_copy = space.path() / "portpool";
+  std::filesystem::copy_file(PORTPOOL_CLI, portpool_copy);
+  auto ports = portpool::test::ReservedPorts::any(1);
+  auto config = space.path() / "portpool.toml";
+  std::ofstream(config) << "[services.web]\nports = [" << ports[0] << "]\n";
+  std::filesystem::create_directory(space.path() / "site");
+  std::ofstream(space.path() / "site" / "index.html") << "adopted\n";
+  command.insert(command.end(), {portpool_copy.string(), "run", "--quiet", "--config", config.string(), "--lock-dir",
+                                 (space.path() / "locks").string(), "--adopt", fixed_port, "web", "--", *busybox,
+                                 "httpd", "-f", "-p", fixed_port, "-h", (space.path() / "site").string()});
+  auto run = portpool::test::ChildProcess::spawn(command);
+  CHECK(wait_until([&] { return http_get(ports[0]).find("\r\n\r\nadopted\n") != std::string::npos; }));
+  auto served_by = tree_processes_named(run.pid(), "busybox");
+  REQUIRE(served_by.size() == 1);
+  std::ifstream status("/proc/" + std::to_string(served_by[0]) + "/status");
+  std::string uid_line;
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("Uid:", 0) == 0) {
+      uid_line = line;
+    }
+  }
+  CHECK(first_number(uid_line.substr(4)) == (::geteuid() == 0 ? nobody->pw_uid : ::geteuid()));
+  run.signal(SIGTERM);
+  finish(run);
 }
 
 TEST_CASE("run --adopt --restart always: a static program killed gets the same held socket again (seccomp)") {
