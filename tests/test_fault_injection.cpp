@@ -34,9 +34,7 @@ ChildProcess spawn_holder_stopping_at(const TempDir& directory, const std::strin
 
 /// The state letter of /proc/PID/stat ('T' when stopped), or '?' when it cannot be read.
 char process_state(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(stat, line);
+  auto line = proc_file_text("/proc/" + std::to_string(pid) + "/stat");
   auto after_command = line.rfind(") ");
   return after_command == std::string::npos ? '?' : line.at(after_command + 2);
 }

@@ -244,13 +244,23 @@ void three_static_copies_serve(const std::vector<std::string>& command, Check ch
   CHECK(holders(fixture.dir.lock_dir()).empty());
 }
 
-/// The processes of `run`'s tree whose program is `name` (/proc/PID/comm).
-std::vector<pid_t> tree_processes_named(pid_t run, const std::string& name) {
+std::string program_name(pid_t process) {
+  auto name = portpool::test::proc_file_text("/proc/" + std::to_string(process) + "/comm");
+  return name.empty() ? name : name.substr(0, name.size() - 1);
+}
+
+pid_t parent_of(pid_t process) {
+  auto stat = portpool::test::proc_file_text("/proc/" + std::to_string(process) + "/stat");
+  auto name_end = stat.rfind(')');
+  return name_end == std::string::npos ? -1 : static_cast<pid_t>(first_number(stat.substr(name_end + 4)));
+}
+
+/// The processes of `run`'s tree whose program is `name` and whose parent's is not: the servers,
+/// not the children that busybox httpd forks for each connection.
+std::vector<pid_t> servers_named(pid_t run, const std::string& name) {
   std::vector<pid_t> found;
   for (pid_t process : portpool::descendants_of(run)) {
-    std::string command;
-    std::getline(std::ifstream("/proc/" + std::to_string(process) + "/comm"), command);
-    if (command == name) {
+    if (program_name(process) == name && program_name(parent_of(process)) != name) {
       found.push_back(process);
     }
   }
@@ -324,9 +334,9 @@ TEST_CASE("run --adopt needs no root: as an unprivileged user, busybox httpd (se
                                  "httpd", "-f", "-p", fixed_port, "-h", (space.path() / "site").string()});
   auto run = portpool::test::ChildProcess::spawn(command);
   CHECK(wait_until([&] { return http_get(ports[0]).find("\r\n\r\nadopted\n") != std::string::npos; }));
-  auto served_by = tree_processes_named(run.pid(), "busybox");
+  auto served_by = servers_named(run.pid(), "busybox");
   REQUIRE(served_by.size() == 1);
-  std::ifstream status("/proc/" + std::to_string(served_by[0]) + "/status");
+  std::istringstream status(portpool::test::proc_file_text("/proc/" + std::to_string(served_by[0]) + "/status"));
   std::string uid_line;
   for (std::string line; std::getline(status, line);) {
     if (line.rfind("Uid:", 0) == 0) {
@@ -356,13 +366,13 @@ TEST_CASE("run --adopt --restart always: a static program killed gets the same h
       log);
   auto port = fixture.ports[0];
   REQUIRE(wait_until([&] { return http_get(port).rfind("HTTP/1.1 200", 0) == 0; }));
-  auto first = tree_processes_named(run.pid(), "busybox");
+  auto first = servers_named(run.pid(), "busybox");
   REQUIRE(first.size() == 1);
   REQUIRE(::kill(first[0], SIGKILL) == 0);
   REQUIRE(wait_until([&] { return file_text(log).find("restarting it") != std::string::npos; }));
   CHECK_FALSE(portpool::test::try_listen_on(port));  // during the restart delay: still held
   REQUIRE(wait_until([&] {
-    auto now = tree_processes_named(run.pid(), "busybox");
+    auto now = servers_named(run.pid(), "busybox");
     return now.size() == 1 && now[0] != first[0] && http_get(port).rfind("HTTP/1.1 200", 0) == 0;
   }));
   CHECK(held_ports(fixture) == std::set<std::uint16_t>{port});

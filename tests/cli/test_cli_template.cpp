@@ -42,7 +42,7 @@ std::filesystem::path write_file(const std::filesystem::path& path, const std::s
 /// A process's parent pid and state letter, from /proc/PID/stat (after the parenthesized name,
 /// which may itself hold spaces and parentheses); nullopt when the process is gone.
 std::optional<std::pair<pid_t, char>> parent_and_state(pid_t pid) {
-  auto stat = file_text("/proc/" + std::to_string(pid) + "/stat");
+  auto stat = portpool::test::proc_file_text("/proc/" + std::to_string(pid) + "/stat");
   auto name_end = stat.rfind(')');
   if (name_end == std::string::npos || name_end + 4 >= stat.size()) {
     return std::nullopt;

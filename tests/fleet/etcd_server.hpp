@@ -73,8 +73,7 @@ inline bool process_gone(pid_t pid) {
   if (::kill(pid, 0) != 0) {
     return true;
   }
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  auto text = proc_file_text("/proc/" + std::to_string(pid) + "/stat");
   auto close = text.rfind(')');
   return close == std::string::npos || (close + 2 < text.size() && text[close + 2] == 'Z');
 }

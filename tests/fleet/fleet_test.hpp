@@ -67,8 +67,7 @@ inline std::string text_of(const std::filesystem::path& path) {
 
 /// The parent of `process` (from /proc/PID/stat); -1 when it cannot be read.
 inline pid_t parent_of(pid_t process) {
-  std::ifstream stat("/proc/" + std::to_string(process) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  auto text = proc_file_text("/proc/" + std::to_string(process) + "/stat");
   auto close = text.rfind(')');
   if (close == std::string::npos) {
     return -1;

@@ -24,6 +24,20 @@ extern char** environ;  // NOLINT(readability-redundant-declaration)
 
 namespace portpool::test {
 
+/// The text of a file under /proc (/proc/PID/stat, /proc/PID/comm...), empty when it cannot be
+/// read. A process that exits while its file is read makes read() fail with ESRCH, on which a
+/// std::ifstream throws (libstdc++'s filebuf): the tests read such files of processes that end.
+inline std::string proc_file_text(const std::string& path) {
+  UniqueFd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  std::string text;
+  char buffer[4096];
+  ssize_t count = 0;
+  while (file && (count = ::read(file.get(), buffer, sizeof buffer)) > 0) {
+    text.append(buffer, static_cast<std::size_t>(count));
+  }
+  return count < 0 ? std::string() : text;
+}
+
 /// Waits until `condition()` holds, checking every few milliseconds; false on timeout.
 template <class Condition>
 bool wait_until(Condition condition, std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
