@@ -26,7 +26,6 @@
 
 using Catch::Matchers::Contains;
 using portpool::test::ChildProcess;
-using portpool::test::file_text;
 using portpool::test::finish;
 using portpool::test::holders;
 using portpool::test::wait_until;

@@ -46,14 +46,14 @@ void append(const char* event, long long nanoseconds) {
   }
 }
 
-void on_term(int) {
+void on_term(int /*signal*/) {
   append("term", monotonic_nanoseconds());
   if (ignoring_term == 0) {
     ::_exit(0);
   }
 }
 
-void on_usr1(int) {
+void on_usr1(int /*signal*/) {
   ignoring_term = 1;
   append("ignoring", monotonic_nanoseconds());
 }

@@ -67,8 +67,8 @@ constexpr bool etcd_data_loss_rounds_enabled = true;
 
 constexpr int default_round_count = 50;
 constexpr auto fleet_ttl = 2s;
-const std::vector<std::string> fencing_options{"--fleet-ttl", "2s", "--kill-grace", "300ms"};
-const std::array<std::string, 3> host_ids{"host-a", "host-b", "host-c"};
+constexpr std::array<const char*, 4> fencing_options{"--fleet-ttl", "2s", "--kill-grace", "300ms"};
+constexpr std::array<const char*, 3> host_ids{"host-a", "host-b", "host-c"};
 
 long long monotonic_nanoseconds() {
   timespec now{};
@@ -556,11 +556,11 @@ class Hosts {
   void run_host(std::size_t index, const std::string& endpoint, std::uint64_t seed) {
     ++running_;
     std::mt19937_64 random(seed + 1 + index);
-    const auto& host = host_ids.at(index);
+    const std::string host = host_ids.at(index);
     auto errors_path = setup_.scratch / (host + ".err");
     auto lock_dir = setup_.scratch / (host + "-locks");
     while (true) {
-      std::ofstream{errors_path, std::ios::trunc};
+      std::ofstream(errors_path, std::ios::trunc).close();
       std::optional<ChildProcess> run;
       int attempt = 0;
       {
