@@ -2,8 +2,9 @@
 # Installs the dependencies and runs every check of CI (.ci/run), in about 15 minutes on 2 cores:
 #   clang             the whole tree but the header tests, warnings as errors: every test (but the soak);
 #   clang-asan-ubsan  the library, the command and the fleet layer, with their tests, under
-#                     AddressSanitizer and UndefinedBehaviorSanitizer; the fuzzers replay their
-#                     corpora, then fuzz for PORTPOOL_FUZZ_SECONDS (60) each;
+#                     AddressSanitizer and UndefinedBehaviorSanitizer (the command's tests are the
+#                     plain build's programs, run against this build's portpool); the fuzzers
+#                     replay their corpora, then fuzz for PORTPOOL_FUZZ_SECONDS (60) each;
 #   clang-tsan        the same under ThreadSanitizer;
 #   gcc               the library as gcc users compile it: every public header in one unit (each
 #                     alone is checked with clang by a test), two units of one program, the shipped headers' test;
@@ -49,6 +50,16 @@ run_tests() {
     --output-junit junit.xml "$@"
 }
 
+# run_command_tests NAME: the command's tests (tests/cli), compiled once in the plain build, run
+# against build/NAME's portpool; their results in build/NAME/junit-command.xml.
+run_command_tests() {
+  local name=$1
+  stage "test $name: the command's tests, against its portpool"
+  PORTPOOL_TEST_CLI="$PWD/build/$name/tools/portpool" PORTPOOL_TEST_SANITIZED=1 \
+    ctest --test-dir build/clang -j$((2 * jobs)) --timeout 300 --output-on-failure \
+    --output-junit "$PWD/build/$name/junit-command.xml" -R '^cli ' -LE soak
+}
+
 # in_background NAME COMMAND...: COMMAND (a program or a function) at idle priority, its output in
 # build/NAME.log.
 in_background() {
@@ -91,9 +102,10 @@ if [[ $mode == --quick ]]; then
 fi
 
 # The sanitizer builds leave out what they add nothing to: the example servers, the benchmarks, and
-# the tests of how the library compiles, links and installs (docs/ci.md).
+# the tests of how the library compiles, links and installs (docs/ci.md). The command's tests, which
+# drive it as separate processes, are the plain build's programs run against each build's portpool.
 sanitized=("${clang[@]}" -DPORTPOOL_BUILD_EXAMPLES=OFF -DPORTPOOL_BUILD_BENCHMARKS=OFF
-  -DPORTPOOL_BUILD_HEADER_TESTS=OFF -DPORTPOOL_BUILD_PACKAGE_TESTS=OFF)
+  -DPORTPOOL_BUILD_HEADER_TESTS=OFF -DPORTPOOL_BUILD_PACKAGE_TESTS=OFF -DPORTPOOL_BUILD_COMMAND_TESTS=OFF)
 build_asan() {
   configure clang-asan-ubsan "${sanitized[@]}" -DPORTPOOL_SANITIZE=address,undefined -DPORTPOOL_BUILD_FUZZERS=ON &&
     cmake --build build/clang-asan-ubsan
@@ -118,6 +130,7 @@ run_tests clang -LE soak
 finish build-clang-asan-ubsan
 in_background build-clang-tsan build_tsan
 run_tests clang-asan-ubsan -LE soak
+run_command_tests clang-asan-ubsan
 
 fuzz() {
   local target pids=()
@@ -186,6 +199,7 @@ in_background build-gcc build_gcc
 shards=${PORTPOOL_TIDY_SHARDS:-32}
 in_background tidy bash scripts/tidy.sh --shard "$(($(git rev-list --count HEAD) % shards))/$shards"
 run_tests clang-tsan -LE soak
+run_command_tests clang-tsan
 
 finish build-gcc
 run_tests gcc -R "$gcc_tests"
@@ -195,4 +209,5 @@ finish tidy
 
 stage "summary"
 python3 scripts/test_summary.py clang=build/clang/junit.xml clang-asan-ubsan=build/clang-asan-ubsan/junit.xml \
-  clang-tsan=build/clang-tsan/junit.xml gcc=build/gcc/junit.xml
+  clang-asan-ubsan-cli=build/clang-asan-ubsan/junit-command.xml clang-tsan=build/clang-tsan/junit.xml \
+  clang-tsan-cli=build/clang-tsan/junit-command.xml gcc=build/gcc/junit.xml

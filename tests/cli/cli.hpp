@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -37,6 +38,20 @@ struct CliResult {
   nlohmann::json json() const { return nlohmann::json::parse(out); }
   std::size_t error_lines() const { return static_cast<std::size_t>(std::count(err.begin(), err.end(), '\n')); }
 };
+
+/// The `portpool` binary under test: PORTPOOL_TEST_CLI when set, so that the sanitizer builds run
+/// these tests, compiled once in the plain build, against their own portpool (scripts/test.sh);
+/// otherwise the one built beside these tests.
+inline std::string portpool_command() {
+  const char* chosen = std::getenv("PORTPOOL_TEST_CLI");
+  return chosen != nullptr && *chosen != '\0' ? chosen : PORTPOOL_CLI;
+}
+
+/// Whether that portpool carries a sanitizer runtime, which needs descriptors and memory of its own.
+inline bool portpool_command_sanitized() {
+  const char* sanitized = std::getenv("PORTPOOL_TEST_SANITIZED");
+  return PORTPOOL_TEST_SANITIZED != 0 || (sanitized != nullptr && std::string(sanitized) == "1");
+}
 
 /// env(1) and its arguments that run portpool away from the developer's own configuration
 /// (PORTPOOL_CONFIG unset, XDG_CONFIG_HOME a directory without a portpool config) and then apply
@@ -71,7 +86,7 @@ inline std::vector<std::string> isolated_environment(const std::vector<std::stri
 inline ChildProcess spawn_portpool(const std::vector<std::string>& arguments,
                                    const std::vector<std::string>& environment = {}) {
   auto argv = isolated_environment(environment);
-  argv.emplace_back(PORTPOOL_CLI);
+  argv.emplace_back(portpool_command());
   argv.insert(argv.end(), arguments.begin(), arguments.end());
   return ChildProcess::spawn(argv);
 }
@@ -83,7 +98,7 @@ inline ChildProcess spawn_portpool_logging(const std::vector<std::string>& argum
   std::vector<std::string> argv{"/bin/sh", "-c", R"(log=$1; shift; exec "$@" 2>"$log")", "sh", log.string()};
   auto environment = isolated_environment();
   argv.insert(argv.end(), environment.begin(), environment.end());
-  argv.emplace_back(PORTPOOL_CLI);
+  argv.emplace_back(portpool_command());
   argv.insert(argv.end(), arguments.begin(), arguments.end());
   return ChildProcess::spawn(argv);
 }
@@ -118,7 +133,7 @@ inline CliResult run_portpool_in(const std::filesystem::path& directory, const s
   std::vector<std::string> argv{"/bin/sh", "-c", R"(cd "$1" && shift && exec "$@")", "sh", directory.string()};
   auto environment_argv = isolated_environment(environment);
   argv.insert(argv.end(), environment_argv.begin(), environment_argv.end());
-  argv.emplace_back(PORTPOOL_CLI);
+  argv.emplace_back(portpool_command());
   argv.insert(argv.end(), arguments.begin(), arguments.end());
   auto process = ChildProcess::spawn(argv);
   process.close_stdin();

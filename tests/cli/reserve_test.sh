@@ -4,10 +4,11 @@
 # Needs root (unshare -n); where that is not permitted it prints "SKIPPED: <reason>" and exits 77,
 # which ctest reports as skipped (SKIP_RETURN_CODE, and the "SKIPPED: " line every skip prints).
 #
-# usage: reserve_test.sh PORTPOOL [--in-namespace WORK_DIR]
+# usage: reserve_test.sh PORTPOOL [--in-namespace WORK_DIR]; PORTPOOL_TEST_CLI, when set, is the
+# portpool tested instead (a sanitizer build's, as for the other tests of the command).
 set -eu
 
-portpool=$1
+portpool=${PORTPOOL_TEST_CLI:-$1}
 
 if [ "${2:-}" != --in-namespace ]; then
   if ! unshare -n true 2>/dev/null; then

@@ -34,6 +34,7 @@ using portpool::test::CliResult;
 using portpool::test::file_text;
 using portpool::test::finish;
 using portpool::test::holders;
+using portpool::test::portpool_command;
 using portpool::test::RunFixture;
 using portpool::test::wait_until;
 
@@ -323,7 +324,7 @@ TEST_CASE("run --adopt needs no root: as an unprivileged user, busybox httpd (se
                "--clear-groups", "--"};
   }
   auto portpool_copy = space.path() / "portpool";
-  std::filesystem::copy_file(PORTPOOL_CLI, portpool_copy);
+  std::filesystem::copy_file(portpool_command(), portpool_copy);
   auto ports = portpool::test::ReservedPorts::any(1);
   auto config = space.path() / "portpool.toml";
   std::ofstream(config) << "[services.web]\nports = [" << ports[0] << "]\n";
@@ -593,7 +594,7 @@ TEST_CASE("run --adopt exits 69 naming where it looked when libportpool-adopt.so
   RunFixture fixture;
   auto bin = fixture.dir.path() / "bin";
   std::filesystem::create_directories(bin);
-  std::filesystem::copy_file(PORTPOOL_CLI, bin / "portpool");
+  std::filesystem::copy_file(portpool_command(), bin / "portpool");
   auto arguments = fixture.run_arguments({"--adopt", fixed_port}, {"/bin/true"});
   auto argv = portpool::test::isolated_environment();
   argv.push_back((bin / "portpool").string());

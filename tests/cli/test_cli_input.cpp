@@ -17,6 +17,8 @@ using Catch::Matchers::Contains;
 using portpool::test::ChildProcess;
 using portpool::test::finish;
 using portpool::test::holders;
+using portpool::test::portpool_command;
+using portpool::test::portpool_command_sanitized;
 using portpool::test::run_portpool;
 using portpool::test::RunFixture;
 using namespace std::chrono_literals;
@@ -89,14 +91,14 @@ TEST_CASE("with 4 to 16 file descriptors, run either works or exits 71 naming th
     std::vector<std::string> argv{"/bin/sh", "-c",
                                   R"(for fd in 3 4 5 6 7 8 9; do eval "exec $fd>&-"; done; ulimit -n )" +
                                       std::to_string(limit) + R"( && exec "$@")",
-                                  "sh", PORTPOOL_CLI};
+                                  "sh", portpool_command()};
     auto arguments = fixture.run_arguments({}, {child, "env"});
     argv.insert(argv.end(), arguments.begin(), arguments.end());
     auto run = ChildProcess::spawn(argv);
     run.close_stdin();
     auto result = finish(run);
     INFO("ulimit -n " << limit << ": " << result.err);
-    if (PORTPOOL_TEST_SANITIZED && result.err.find("Sanitizer") != std::string::npos) {
+    if (portpool_command_sanitized() && result.err.find("Sanitizer") != std::string::npos) {
       // The sanitizer runtime checks memory through a pipe of its own, which it cannot open here.
       WARN("ulimit -n " << limit
                         << ": the sanitizer runtime itself ran out of descriptors, so portpool's answer at this "

@@ -27,6 +27,7 @@ using portpool::test::ChildProcess;
 using portpool::test::finish;
 using portpool::test::holders;
 using portpool::test::listen_on;
+using portpool::test::portpool_command;
 using portpool::test::ReservedPorts;
 using portpool::test::run_portpool;
 using portpool::test::shared_pool_config;
@@ -138,7 +139,7 @@ TEST_CASE("lease ignores what it reads and holds until the end of its input") {
   auto piped = ChildProcess::spawn(
       {"/bin/sh", "-c",
        R"(lease_cli=$1; shift; { printf 'anything\n'; cat >/dev/null; printf 'more'; } | "$lease_cli" "$@")", "sh",
-       PORTPOOL_CLI, "lease", "--config", fixture.config.string(), "--lock-dir", fixture.dir.lock_dir().string(),
+       portpool_command(), "lease", "--config", fixture.config.string(), "--lock-dir", fixture.dir.lock_dir().string(),
        "web"});
   auto line = lease_line(piped);
   CHECK(line.at("port") == fixture.ports[0]);
@@ -161,7 +162,7 @@ TEST_CASE("lease ends when its parent is killed, even though its input stays ope
   Fixture fixture;
   // The shell is the lease's parent (it waits for it, then runs ':'); the lease's input is this
   // test's pipe, which stays open after the shell is killed.
-  std::vector<std::string> shell{"/bin/sh", "-c", R"("$@"; :)", "sh", PORTPOOL_CLI};
+  std::vector<std::string> shell{"/bin/sh", "-c", R"("$@"; :)", "sh", portpool_command()};
   auto arguments = fixture.arguments();
   shell.insert(shell.end(), arguments.begin(), arguments.end());
   auto parent = ChildProcess::spawn(shell);
@@ -186,7 +187,7 @@ TEST_CASE("lease --parent-pid of a parent already gone takes nothing and exits 0
       R"(outer=$$; ( while kill -0 "$outer" 2>/dev/null; do sleep 0.01; done; "$@" --parent-pid "$outer"; )"
       R"(echo "exit $?" ) <&0 &)";
   auto lease_arguments = fixture.arguments();
-  std::vector<std::string> shell{"/bin/sh", "-c", command, "sh", PORTPOOL_CLI};
+  std::vector<std::string> shell{"/bin/sh", "-c", command, "sh", portpool_command()};
   shell.insert(shell.end(), lease_arguments.begin(), lease_arguments.end());
   auto outer = ChildProcess::spawn(shell);
   CHECK(outer.exit_code() == 0);

@@ -24,6 +24,7 @@ using portpool::test::ChildProcess;
 using portpool::test::file_text;
 using portpool::test::finish;
 using portpool::test::holders;
+using portpool::test::portpool_command;
 using portpool::test::ready_port;
 using portpool::test::RunFixture;
 using portpool::test::status_lists;
@@ -83,7 +84,7 @@ class Terminal {
 };
 
 ChildProcess spawn_in_own_session(const std::vector<std::string>& arguments) {
-  std::vector<std::string> argv{"/usr/bin/setsid", PORTPOOL_CLI};
+  std::vector<std::string> argv{"/usr/bin/setsid", portpool_command()};
   argv.insert(argv.end(), arguments.begin(), arguments.end());
   return ChildProcess::spawn(argv);
 }
@@ -217,7 +218,7 @@ TEST_CASE("signals sent to portpool's whole process group reach CMD exactly once
 TEST_CASE("started with SIGCHLD ignored, signals blocked and one pending, run sees CMD end and forwards signals") {
   RunFixture fixture;
   auto hostile = [&](const std::vector<std::string>& command) {
-    std::vector<std::string> argv{child, "hostile", PORTPOOL_CLI};
+    std::vector<std::string> argv{child, "hostile", portpool_command()};
     auto arguments = fixture.run_arguments({}, command);
     argv.insert(argv.end(), arguments.begin(), arguments.end());
     return ChildProcess::spawn(argv);
@@ -239,7 +240,7 @@ TEST_CASE("started with SIGCHLD ignored, signals blocked and one pending, run se
 
 TEST_CASE("on a terminal, CMD has the foreground: Ctrl-C reaches it once, Ctrl-Z stops the job, fg continues it") {
   RunFixture fixture;
-  std::vector<std::string> arguments{PORTPOOL_CLI};
+  std::vector<std::string> arguments{portpool_command()};
   auto run_arguments = fixture.run_arguments({}, {child, "signals"});
   arguments.insert(arguments.end(), run_arguments.begin(), run_arguments.end());
   std::vector<char*> argv;
