@@ -34,6 +34,10 @@ struct EtcdServer {
   std::uint16_t peer_port = 0;
   std::filesystem::path directory;
   bool tls = false;  // serve clients over TLS with DIR/cert.pem and require client certificates
+  std::string name = "portpool-test";
+  std::string initial_cluster;  // NAME=PEER_URL,...: a member of a cluster; empty: a cluster of one
+
+  std::string peer_url() const { return "http://127.0.0.1:" + std::to_string(peer_port); }
 
   std::string endpoint() const {
     return (tls ? "https" : "http") + std::string("://127.0.0.1:") + std::to_string(client_port);
@@ -91,13 +95,14 @@ inline void stop_etcd(pid_t pid) {
 
 inline pid_t spawn_etcd(const EtcdServer& server) {
   auto client = server.endpoint();
-  auto peer = "http://127.0.0.1:" + std::to_string(server.peer_port);
-  std::vector<std::string> argv{"/usr/bin/etcd", "--name=portpool-test",
+  auto peer = server.peer_url();
+  auto cluster = server.initial_cluster.empty() ? server.name + "=" + peer : server.initial_cluster;
+  std::vector<std::string> argv{"/usr/bin/etcd", "--name=" + server.name,
                                 "--data-dir=" + (server.directory / "data").string(), "--listen-client-urls=" + client,
                                 "--advertise-client-urls=" + client, "--listen-peer-urls=" + peer,
-                                "--initial-advertise-peer-urls=" + peer, "--initial-cluster=portpool-test=" + peer,
-                                // A one-member cluster elects itself at once with short timeouts,
-                                // and leases can be as short as one second.
+                                "--initial-advertise-peer-urls=" + peer, "--initial-cluster=" + cluster,
+                                // Short timeouts: a member elects itself (or the members elect one)
+                                // at once, and leases can be as short as one second.
                                 "--heartbeat-interval=100", "--election-timeout=500", "--log-level=warn"};
   if (server.tls) {
     for (std::string flag : {"--cert-file=", "--trusted-ca-file="}) {
@@ -168,10 +173,9 @@ class EtcdStopper {
   const EtcdServer& server_;
 };
 
-/// Starts etcd (again, with the same ports and data, when `server.pid` is -1 and its ports are
-/// set) and waits until it answers.
-inline void run_etcd(EtcdServer& server) {
-  server.pid = spawn_etcd(server);
+/// Waits until the etcd of `server`, started, answers.
+/// @throws std::runtime_error, having stopped it, when it exits or does not answer within 30 s.
+inline void await_etcd(const EtcdServer& server) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < deadline) {
     if (process_gone(server.pid)) {
@@ -186,6 +190,13 @@ inline void run_etcd(EtcdServer& server) {
   }
   stop_etcd(server.pid);
   throw std::runtime_error("etcd did not answer within 30 s; see " + (server.directory / "etcd.log").string());
+}
+
+/// Starts etcd (again, with the same ports and data, when `server.pid` is -1 and its ports are
+/// set) and waits until it answers.
+inline void run_etcd(EtcdServer& server) {
+  server.pid = spawn_etcd(server);
+  await_etcd(server);
 }
 
 /// A new etcd in `directory` on free ports (tried a few times: a port found free may be taken
@@ -206,6 +217,42 @@ inline EtcdServer start_etcd(const std::filesystem::path& directory, bool tls = 
       run_etcd(server);
       return server;
     } catch (const std::runtime_error&) {
+      if (attempt == 4) {
+        throw;
+      }
+    }
+  }
+}
+
+/// A new cluster of `size` etcd members, each in DIR/member-N on free ports, all answering. A
+/// member answers only once a majority has started, so all are started before any is awaited.
+inline std::vector<EtcdServer> start_etcd_cluster(const std::filesystem::path& directory, std::size_t size) {
+  for (int attempt = 0;; ++attempt) {
+    std::vector<EtcdServer> members(size);
+    std::string cluster;
+    for (std::size_t index = 0; index < size; ++index) {
+      auto& member = members[index];
+      member.name = "member-" + std::to_string(index + 1);
+      member.directory = directory / member.name;
+      std::filesystem::remove_all(member.directory);
+      std::filesystem::create_directories(member.directory);
+      member.client_port = free_port();
+      member.peer_port = free_port();
+      cluster += (cluster.empty() ? "" : ",") + member.name + "=" + member.peer_url();
+    }
+    for (auto& member : members) {
+      member.initial_cluster = cluster;
+      member.pid = spawn_etcd(member);
+    }
+    try {
+      for (const auto& member : members) {
+        await_etcd(member);
+      }
+      return members;
+    } catch (const std::runtime_error&) {
+      for (const auto& member : members) {
+        stop_etcd(member.pid);
+      }
       if (attempt == 4) {
         throw;
       }

@@ -12,8 +12,14 @@
 // port was lost and exited 69), or ended by the test's own hand (SIGKILL of a claimant, the final stop).
 // The figures (rounds, faults by kind, closest gap, stop windows) are printed; only the guarantee is
 // asserted. The seed is printed; PORTPOOL_FLEET_ROUNDS_SEED=N replays the fault schedule of seed N.
+//
+// The same hosts and checker then run against a three-member etcd cluster, each host knowing every
+// member: the leader killed and restarted with its data, the leader paused past the TTL (the others
+// elect another meanwhile), two members killed past the TTL (no quorum: no lease can be renewed),
+// and the claimant killed.
 
 #include "fleet_test.hpp"
+#include "http_client.hpp"
 
 #include <portpool/unique_fd.hpp>
 
@@ -610,7 +616,16 @@ class Hosts {
   std::vector<std::thread> runners_;
 };
 
-enum class Fault { etcd_paused, etcd_restarted_with_data, claimant_killed, link_cut, etcd_restarted_without_data };
+enum class Fault {
+  etcd_paused,
+  etcd_restarted_with_data,
+  claimant_killed,
+  link_cut,
+  etcd_restarted_without_data,
+  leader_killed,
+  leader_paused,
+  quorum_lost
+};
 
 const char* name_of(Fault fault) {
   switch (fault) {
@@ -624,6 +639,12 @@ const char* name_of(Fault fault) {
       return "link-cut";
     case Fault::etcd_restarted_without_data:
       return "etcd-restarted-without-data";
+    case Fault::leader_killed:
+      return "leader-killed";
+    case Fault::leader_paused:
+      return "leader-paused";
+    case Fault::quorum_lost:
+      return "quorum-lost";
   }
   return "?";
 }
@@ -724,122 +745,45 @@ struct Statistics {
   }
 };
 
-}  // namespace
-
-TEST_CASE("fault rounds: no two hosts ever hold the one port at once, and every holder that lost it was told") {
-  auto seed = number_from_environment("PORTPOOL_FLEET_ROUNDS_SEED").value_or(std::random_device{}());
-  auto round_count = static_cast<int>(number_from_environment("PORTPOOL_FLEET_ROUNDS").value_or(default_round_count));
-  bool data_loss_rounds =
-      etcd_data_loss_rounds_enabled || number_from_environment("PORTPOOL_FLEET_ROUNDS_DATA_LOSS").value_or(0) != 0;
-  std::cout << fmt::format(
-      "fault rounds: seed {} (the same fault schedule again: PORTPOOL_FLEET_ROUNDS_SEED={} ctest -R '^fleet "
-      "rounds:'), {} rounds, etcd data-loss rounds {}\n",
-      seed, seed, round_count, data_loss_rounds ? "on" : "off");
-  INFO("seed " << seed << " (replay: PORTPOOL_FLEET_ROUNDS_SEED=" << seed << ")");
-  std::mt19937_64 random(seed);
-
-  TempDir scratch;
-  auto etcd_server = start_etcd(scratch.path() / "etcd");
-  EtcdStopper stopper(etcd_server);
-  EtcdContinuer continuer(etcd_server);
-  History history(scratch.path() / "history.log");
-  Witness witness(scratch.path() / "witness.sock", history);
-  std::vector<std::unique_ptr<LinkProxy>> links;
-  std::vector<std::string> endpoints;
-  for (std::size_t index = 0; index < host_ids.size(); ++index) {
-    links.push_back(std::make_unique<LinkProxy>(etcd_server.client_port));
-    endpoints.push_back(links.back()->endpoint());
+// SIGKILL of the current holder's `portpool run`, its CMD told first to outlive SIGTERM (and to say so
+// in the history), so that only the keeper's SIGKILL can end it. Whether there was a holder to kill.
+bool kill_claimant(const Witness& witness, const History& history, Hosts& hosts) {
+  std::optional<LiveCommand> holder;
+  wait_until(
+      [&] {
+        auto live = witness.live();
+        if (!live.empty()) {
+          holder = live.back();
+        }
+        return holder.has_value();
+      },
+      8s);
+  if (!holder) {
+    return false;
   }
-  auto ports = ReservedPorts::any(1);
-  auto table = scratch.path() / "table.toml";
-  std::ofstream(table) << fmt::format("[services.scheduler]\nports = [{}]\nscope = \"fleet\"\n", ports[0]);
+  ::kill(holder->pid, SIGUSR1);
+  auto marker = fmt::format("ignoring {} ", holder->attempt);
+  wait_until([&] { return text_of(history.path()).find(marker) != std::string::npos; }, 3s);
+  history.append(fmt::format("killed {} {}", holder->attempt, monotonic_nanoseconds()));
+  return hosts.kill_run(holder->attempt);  // false: it ended in the meantime
+}
 
-  std::optional<Hosts> hosts;
-  hosts.emplace(Hosts::Setup{table, seeded_prefix(etcd_server.endpoint()), scratch.path(), &witness, &history},
-                endpoints, seed);
-  REQUIRE(wait_until([&] { return !witness.live().empty(); }, 30s));
-
-  std::vector<Fault> kinds{Fault::etcd_paused, Fault::etcd_restarted_with_data, Fault::claimant_killed,
-                           Fault::link_cut};
-  if (data_loss_rounds) {
-    kinds.push_back(Fault::etcd_restarted_without_data);
-  }
+/// What a series of rounds did, for the figures.
+struct RoundsSummary {
+  std::string cluster;
+  int round_count = 0;
+  double rounds_took = 0;
   std::map<Fault, int> faults;
   int claimant_kills_without_holder = 0;
-  auto rounds_began = std::chrono::steady_clock::now();
-  for (int round = 1; round <= round_count; ++round) {
-    auto fault = kinds[std::uniform_int_distribution<std::size_t>(0, kinds.size() - 1)(random)];
-    auto duration = between(random, 0, 1000);  // drawn for every kind, so that each seed is one schedule
-    auto choice = std::uniform_int_distribution<int>(0, 99)(random);
-    auto pause_after = between(random, 100, 600);
-    history.append(
-        fmt::format("fault {} {} {} {}", round, static_cast<int>(fault), name_of(fault), monotonic_nanoseconds()));
-    ++faults[fault];
-    switch (fault) {
-      case Fault::etcd_paused:
-        // Past the TTL by 0.1 to 0.9 s: every lease of the holders could expire.
-        REQUIRE(::kill(etcd_server.pid, SIGSTOP) == 0);
-        std::this_thread::sleep_for(fleet_ttl + 100ms + duration * 8 / 10);
-        REQUIRE(::kill(etcd_server.pid, SIGCONT) == 0);
-        break;
-      case Fault::etcd_restarted_with_data:
-      case Fault::etcd_restarted_without_data:
-        ::kill(etcd_server.pid, SIGKILL);
-        REQUIRE(wait_until([&] { return process_gone(etcd_server.pid); }, 10s));
-        if (fault == Fault::etcd_restarted_without_data) {
-          std::filesystem::remove_all(etcd_server.directory / "data");
-        }
-        std::this_thread::sleep_for(duration);  // down for 0 to 1 s, then as long as etcd takes to start
-        run_etcd(etcd_server);
-        break;
-      case Fault::claimant_killed: {
-        // The holder's CMD is told to outlive SIGTERM first (and says so in the history), so that only
-        // the keeper's SIGKILL can end it.
-        std::optional<LiveCommand> holder;
-        wait_until(
-            [&] {
-              auto live = witness.live();
-              if (!live.empty()) {
-                holder = live.back();
-              }
-              return holder.has_value();
-            },
-            8s);
-        if (!holder) {
-          ++claimant_kills_without_holder;
-          break;
-        }
-        ::kill(holder->pid, SIGUSR1);
-        auto marker = fmt::format("ignoring {} ", holder->attempt);
-        wait_until([&] { return text_of(history.path()).find(marker) != std::string::npos; }, 3s);
-        history.append(fmt::format("killed {} {}", holder->attempt, monotonic_nanoseconds()));
-        if (!hosts->kill_run(holder->attempt)) {
-          ++claimant_kills_without_holder;  // it ended in the meantime
-        }
-        break;
-      }
-      case Fault::link_cut: {
-        // Most often the holder's own link; refused or blackholed for 0.3 to 2.5 s.
-        auto live = witness.live();
-        std::size_t target = static_cast<std::size_t>(choice) % host_ids.size();
-        if (!live.empty() && choice < 75) {
-          target = static_cast<std::size_t>(std::find(host_ids.begin(), host_ids.end(), live.back().host) -
-                                            host_ids.begin());
-        }
-        links.at(target)->set(choice % 2 == 0 ? LinkState::refused : LinkState::blackholed);
-        std::this_thread::sleep_for(300ms + duration * 22 / 10);
-        links.at(target)->set(LinkState::open);
-        break;
-      }
-    }
-    std::this_thread::sleep_for(pause_after);
-  }
-  auto rounds_took = std::chrono::duration<double>(std::chrono::steady_clock::now() - rounds_began).count();
+};
 
-  hosts->stop();
-  auto attempts = hosts->attempts();
+/// Stops the hosts, then checks the history: one holder at a time, every holder that stopped told
+/// why; prints the figures.
+void check_rounds(const History& history, const Witness& witness, Hosts& hosts, const RoundsSummary& summary) {
+  hosts.stop();
+  auto attempts = hosts.attempts();
   bool all_gone = wait_until([&] { return witness.live().empty(); }, 10s);
-  hosts.reset();
+  const auto& [cluster, round_count, rounds_took, faults, claimant_kills_without_holder] = summary;
 
   std::vector<RoundRecord> rounds;
   auto holds = read_history(history.path(), rounds);
@@ -935,6 +879,20 @@ TEST_CASE("fault rounds: no two hosts ever hold the one port at once, and every 
     }
   }
 
+  // Runs that held nothing, by exit code, with the first one's words: what kept the hosts waiting.
+  std::map<int, int> idle_runs;
+  std::map<int, std::string> idle_words;
+  for (const auto& [attempt, run] : attempts) {
+    if (holds.count(attempt) == 0 || holds.at(attempt).began() == 0) {
+      ++idle_runs[run.exit_code];
+      idle_words.emplace(run.exit_code, run.errors.substr(0, run.errors.find('\n')));
+    }
+  }
+  std::string idle_text;
+  for (const auto& [code, count] : idle_runs) {
+    idle_text += fmt::format("\n  exit {}: {} (the first said: {})", code, count, idle_words[code]);
+  }
+
   auto listed = [](const auto& counts) {
     std::string text;
     for (const auto& [name, count] : counts) {
@@ -951,15 +909,16 @@ TEST_CASE("fault rounds: no two hosts ever hold the one port at once, and every 
     gaps_text += fmt::format("\n  after a hold {}: {}", ending, gaps.summary());
   }
   std::cout << fmt::format(
-      "fault rounds: {} rounds in {:.1f} s (TTL {} s, --kill-grace 300ms: stop margin 0.8 s); faults:{} "
+      "fault rounds ({}): {} rounds in {:.1f} s (TTL {} s, --kill-grace 300ms: stop margin 0.8 s); faults:{} "
       "claimant-killed rounds without a holder to kill: {}\n"
-      "holds: {} by {} `portpool run`s; how they ended:{}\nlosses told, by the fault of their round:{}\n"
+      "holds: {} by {} `portpool run`s; how they ended:{}\nruns that held nothing, by exit code:{}\n"
+      "losses told, by the fault of their round:{}\n"
       "handovers between hosts, gap from one host's CMD gone to the next host's CMD start:{}\n"
       "closest gap between any two hosts' holds: {}\n"
       "stop windows: SIGTERM of a lost holder's CMD to CMD gone: {}; SIGKILL of a claimant's run to its "
       "TERM-ignoring CMD gone: {}\n",
-      round_count, rounds_took, fleet_ttl.count(), faults_text, claimant_kills_without_holder, intervals.size(),
-      attempts.size(), listed(endings), listed(losses_by_fault), gaps_text,
+      cluster, round_count, rounds_took, fleet_ttl.count(), faults_text, claimant_kills_without_holder,
+      intervals.size(), attempts.size(), listed(endings), idle_text, listed(losses_by_fault), gaps_text,
       closest ? fmt::format("{:.3f} s: {}", seconds(closest->first), closest->second) : std::string("none"),
       term_to_gone.summary(), kill_to_gone.summary());
 
@@ -971,4 +930,249 @@ TEST_CASE("fault rounds: no two hosts ever hold the one port at once, and every 
   for (const auto& holder : untold) {
     FAIL_CHECK("a holder was not told: " << holder);
   }
+}
+
+}  // namespace
+
+TEST_CASE("fault rounds: no two hosts ever hold the one port at once, and every holder that lost it was told") {
+  auto seed = number_from_environment("PORTPOOL_FLEET_ROUNDS_SEED").value_or(std::random_device{}());
+  auto round_count = static_cast<int>(number_from_environment("PORTPOOL_FLEET_ROUNDS").value_or(default_round_count));
+  bool data_loss_rounds =
+      etcd_data_loss_rounds_enabled || number_from_environment("PORTPOOL_FLEET_ROUNDS_DATA_LOSS").value_or(0) != 0;
+  std::cout << fmt::format(
+      "fault rounds: seed {} (the same fault schedule again: PORTPOOL_FLEET_ROUNDS_SEED={} ctest -R '^fleet "
+      "rounds:'), {} rounds, etcd data-loss rounds {}\n",
+      seed, seed, round_count, data_loss_rounds ? "on" : "off");
+  INFO("seed " << seed << " (replay: PORTPOOL_FLEET_ROUNDS_SEED=" << seed << ")");
+  std::mt19937_64 random(seed);
+
+  TempDir scratch;
+  auto etcd_server = start_etcd(scratch.path() / "etcd");
+  EtcdStopper stopper(etcd_server);
+  EtcdContinuer continuer(etcd_server);
+  History history(scratch.path() / "history.log");
+  Witness witness(scratch.path() / "witness.sock", history);
+  std::vector<std::unique_ptr<LinkProxy>> links;
+  std::vector<std::string> endpoints;
+  for (std::size_t index = 0; index < host_ids.size(); ++index) {
+    links.push_back(std::make_unique<LinkProxy>(etcd_server.client_port));
+    endpoints.push_back(links.back()->endpoint());
+  }
+  auto ports = ReservedPorts::any(1);
+  auto table = scratch.path() / "table.toml";
+  std::ofstream(table) << fmt::format("[services.scheduler]\nports = [{}]\nscope = \"fleet\"\n", ports[0]);
+
+  std::optional<Hosts> hosts;
+  hosts.emplace(Hosts::Setup{table, seeded_prefix(etcd_server.endpoint()), scratch.path(), &witness, &history},
+                endpoints, seed);
+  REQUIRE(wait_until([&] { return !witness.live().empty(); }, 30s));
+
+  std::vector<Fault> kinds{Fault::etcd_paused, Fault::etcd_restarted_with_data, Fault::claimant_killed,
+                           Fault::link_cut};
+  if (data_loss_rounds) {
+    kinds.push_back(Fault::etcd_restarted_without_data);
+  }
+  std::map<Fault, int> faults;
+  int claimant_kills_without_holder = 0;
+  auto rounds_began = std::chrono::steady_clock::now();
+  for (int round = 1; round <= round_count; ++round) {
+    auto fault = kinds[std::uniform_int_distribution<std::size_t>(0, kinds.size() - 1)(random)];
+    auto duration = between(random, 0, 1000);  // drawn for every kind, so that each seed is one schedule
+    auto choice = std::uniform_int_distribution<int>(0, 99)(random);
+    auto pause_after = between(random, 100, 600);
+    history.append(
+        fmt::format("fault {} {} {} {}", round, static_cast<int>(fault), name_of(fault), monotonic_nanoseconds()));
+    ++faults[fault];
+    switch (fault) {
+      case Fault::etcd_paused:
+        // Past the TTL by 0.1 to 0.9 s: every lease of the holders could expire.
+        REQUIRE(::kill(etcd_server.pid, SIGSTOP) == 0);
+        std::this_thread::sleep_for(fleet_ttl + 100ms + duration * 8 / 10);
+        REQUIRE(::kill(etcd_server.pid, SIGCONT) == 0);
+        break;
+      case Fault::etcd_restarted_with_data:
+      case Fault::etcd_restarted_without_data:
+        ::kill(etcd_server.pid, SIGKILL);
+        REQUIRE(wait_until([&] { return process_gone(etcd_server.pid); }, 10s));
+        if (fault == Fault::etcd_restarted_without_data) {
+          std::filesystem::remove_all(etcd_server.directory / "data");
+        }
+        std::this_thread::sleep_for(duration);  // down for 0 to 1 s, then as long as etcd takes to start
+        run_etcd(etcd_server);
+        break;
+      case Fault::claimant_killed:
+        if (!kill_claimant(witness, history, *hosts)) {
+          ++claimant_kills_without_holder;
+        }
+        break;
+      default:
+        FAIL("a fault of a cluster in the rounds of one etcd");
+      case Fault::link_cut: {
+        // Most often the holder's own link; refused or blackholed for 0.3 to 2.5 s.
+        auto live = witness.live();
+        std::size_t target = static_cast<std::size_t>(choice) % host_ids.size();
+        if (!live.empty() && choice < 75) {
+          target = static_cast<std::size_t>(std::find(host_ids.begin(), host_ids.end(), live.back().host) -
+                                            host_ids.begin());
+        }
+        links.at(target)->set(choice % 2 == 0 ? LinkState::refused : LinkState::blackholed);
+        std::this_thread::sleep_for(300ms + duration * 22 / 10);
+        links.at(target)->set(LinkState::open);
+        break;
+      }
+    }
+    std::this_thread::sleep_for(pause_after);
+  }
+  auto rounds_took = std::chrono::duration<double>(std::chrono::steady_clock::now() - rounds_began).count();
+  check_rounds(history, witness, *hosts, {"one etcd", round_count, rounds_took, faults, claimant_kills_without_holder});
+}
+
+namespace {
+
+constexpr int default_cluster_round_count = 20;
+
+/// The member that etcd's status names leader, asked of each member in turn (an election may be
+/// under way: asked again for up to 15 s); none when no member names itself.
+std::optional<std::size_t> leader_of(const std::vector<EtcdServer>& members) {
+  std::optional<std::size_t> leader;
+  wait_until(
+      [&] {
+        for (std::size_t index = 0; index < members.size(); ++index) {
+          try {
+            auto status = HttpClient(members[index].client_port, 2s)
+                              .request(http::verb::post, "/v3/maintenance/status", "{}")
+                              .json();
+            if (status.at("header").at("member_id") == status.at("leader")) {
+              leader = index;
+              return true;
+            }
+          } catch (const std::exception&) {
+            // stopped, electing, or starting: the next member
+          }
+        }
+        return false;
+      },
+      15s);
+  return leader;
+}
+
+/// SIGKILL of `member`, seen gone.
+void kill_member(EtcdServer& member) {
+  ::kill(member.pid, SIGKILL);
+  REQUIRE(wait_until([&] { return process_gone(member.pid); }, 10s));
+}
+
+// Continues and stops every member when the test ends, passed or not.
+class ClusterStopper {
+ public:
+  explicit ClusterStopper(std::vector<EtcdServer>& members) : members_(members) {}
+  ClusterStopper(const ClusterStopper&) = delete;
+  ClusterStopper& operator=(const ClusterStopper&) = delete;
+  ClusterStopper(ClusterStopper&&) = delete;
+  ClusterStopper& operator=(ClusterStopper&&) = delete;
+  ~ClusterStopper() {
+    for (auto& member : members_) {
+      ::kill(member.pid, SIGCONT);
+      if (!process_gone(member.pid)) {
+        stop_etcd(member.pid);
+      }
+    }
+  }
+
+ private:
+  std::vector<EtcdServer>& members_;
+};
+
+}  // namespace
+
+TEST_CASE("fault rounds in a three-member etcd cluster: leader killed or paused, quorum lost, claimant killed") {
+  auto seed = number_from_environment("PORTPOOL_FLEET_ROUNDS_SEED").value_or(std::random_device{}());
+  auto round_count =
+      static_cast<int>(number_from_environment("PORTPOOL_FLEET_CLUSTER_ROUNDS").value_or(default_cluster_round_count));
+  std::cout << fmt::format(
+      "fault rounds in a cluster: seed {} (the same fault schedule again: PORTPOOL_FLEET_ROUNDS_SEED={} ctest -R "
+      "'^fleet rounds:'), {} rounds\n",
+      seed, seed, round_count);
+  INFO("seed " << seed << " (replay: PORTPOOL_FLEET_ROUNDS_SEED=" << seed << ")");
+  std::mt19937_64 random(seed);
+
+  TempDir scratch;
+  auto members = start_etcd_cluster(scratch.path() / "etcd", 3);
+  ClusterStopper stopper(members);
+  History history(scratch.path() / "history.log");
+  Witness witness(scratch.path() / "witness.sock", history);
+  // Every host knows every member, each host starting with another, so that the hosts talk to
+  // different members and move to the next when theirs stops answering.
+  std::vector<std::string> endpoints;
+  for (std::size_t host = 0; host < host_ids.size(); ++host) {
+    std::string list;
+    for (std::size_t offset = 0; offset < members.size(); ++offset) {
+      list += (list.empty() ? "" : ",") + members[(host + offset) % members.size()].endpoint();
+    }
+    endpoints.push_back(list);
+  }
+  auto ports = ReservedPorts::any(1);
+  auto table = scratch.path() / "table.toml";
+  std::ofstream(table) << fmt::format("[services.scheduler]\nports = [{}]\nscope = \"fleet\"\n", ports[0]);
+
+  std::optional<Hosts> hosts;
+  hosts.emplace(Hosts::Setup{table, seeded_prefix(members[0].endpoint()), scratch.path(), &witness, &history},
+                endpoints, seed);
+  REQUIRE(wait_until([&] { return !witness.live().empty(); }, 30s));
+
+  const std::vector<Fault> kinds{Fault::leader_killed, Fault::leader_paused, Fault::quorum_lost,
+                                 Fault::claimant_killed};
+  std::map<Fault, int> faults;
+  int claimant_kills_without_holder = 0;
+  auto rounds_began = std::chrono::steady_clock::now();
+  for (int round = 1; round <= round_count; ++round) {
+    auto fault = kinds[std::uniform_int_distribution<std::size_t>(0, kinds.size() - 1)(random)];
+    auto duration = between(random, 0, 1000);
+    auto pause_after = between(random, 100, 600);
+    std::optional<std::size_t> leader;
+    if (fault != Fault::claimant_killed) {
+      leader = leader_of(members);
+      REQUIRE(leader.has_value());
+    }
+    history.append(
+        fmt::format("fault {} {} {} {}", round, static_cast<int>(fault), name_of(fault), monotonic_nanoseconds()));
+    ++faults[fault];
+    switch (fault) {
+      case Fault::leader_killed:
+        // The other two elect a leader; the killed one comes back with its data after 0 to 1 s.
+        kill_member(members[*leader]);
+        std::this_thread::sleep_for(duration);
+        run_etcd(members[*leader]);
+        break;
+      case Fault::leader_paused:
+        // Past the TTL by 0.1 to 0.9 s: the other two elect a leader meanwhile, and the paused one
+        // comes back believing it still leads.
+        REQUIRE(::kill(members[*leader].pid, SIGSTOP) == 0);
+        std::this_thread::sleep_for(fleet_ttl + 100ms + duration * 8 / 10);
+        REQUIRE(::kill(members[*leader].pid, SIGCONT) == 0);
+        break;
+      case Fault::quorum_lost: {
+        // The leader and another member killed past the TTL: the one left cannot serve, so no lease
+        // is renewed; both come back with their data.
+        auto other = (*leader + 1) % members.size();
+        kill_member(members[*leader]);
+        kill_member(members[other]);
+        std::this_thread::sleep_for(fleet_ttl + 100ms + duration * 8 / 10);
+        run_etcd(members[*leader]);
+        run_etcd(members[other]);
+        break;
+      }
+      case Fault::claimant_killed:
+        if (!kill_claimant(witness, history, *hosts)) {
+          ++claimant_kills_without_holder;
+        }
+        break;
+      default:
+        FAIL("a fault of the rounds of one etcd in a cluster's rounds");
+    }
+    std::this_thread::sleep_for(pause_after);
+  }
+  auto rounds_took = std::chrono::duration<double>(std::chrono::steady_clock::now() - rounds_began).count();
+  check_rounds(history, witness, *hosts,
+               {"a three-member cluster", round_count, rounds_took, faults, claimant_kills_without_holder});
 }
