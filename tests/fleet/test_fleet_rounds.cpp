@@ -879,7 +879,7 @@ void check_rounds(const History& history, const Witness& witness, Hosts& hosts, 
     }
   }
 
-  // Runs that held nothing, by exit code, with the first one's words: what kept the hosts waiting.
+  // Runs whose CMD never started, by exit code, with the first one's words: what kept the hosts waiting.
   std::map<int, int> idle_runs;
   std::map<int, std::string> idle_words;
   for (const auto& [attempt, run] : attempts) {
@@ -911,7 +911,7 @@ void check_rounds(const History& history, const Witness& witness, Hosts& hosts, 
   std::cout << fmt::format(
       "fault rounds ({}): {} rounds in {:.1f} s (TTL {} s, --kill-grace 300ms: stop margin 0.8 s); faults:{} "
       "claimant-killed rounds without a holder to kill: {}\n"
-      "holds: {} by {} `portpool run`s; how they ended:{}\nruns that held nothing, by exit code:{}\n"
+      "holds: {} by {} `portpool run`s; how they ended:{}\nruns whose CMD never started, by exit code:{}\n"
       "losses told, by the fault of their round:{}\n"
       "handovers between hosts, gap from one host's CMD gone to the next host's CMD start:{}\n"
       "closest gap between any two hosts' holds: {}\n"
