@@ -130,10 +130,13 @@ void check_three_copies(const ServerFromTemplate& server) {
   for (auto& run : runs) {
     run.signal(SIGTERM);
   }
+  // run exits with CMD's status: 0 from the server's own clean stop, or 128 + SIGTERM when the signal
+  // came before the server installed its handler (haproxy's master answers through its worker before
+  // it does; seen under load).
   for (auto& run : runs) {
     auto result = finish(run);
     INFO(result.err);
-    CHECK(result.exit_code == 0);
+    CHECK((result.exit_code == 0 || result.exit_code == 128 + SIGTERM));
   }
   for (auto pid : server_pids) {
     INFO("pid " << pid << " of a copy's tree");
