@@ -1,5 +1,6 @@
 #include "adoption.hpp"
 
+#include "companion_files.hpp"
 #include "exit_codes.hpp"
 
 #include <elf.h>
@@ -83,12 +84,6 @@ ProgramLinking elf_linking(std::ifstream& file) {
   return interpreter ? ProgramLinking::dynamic : ProgramLinking::static_executable;
 }
 
-std::filesystem::path this_executable_directory() {
-  std::error_code error;
-  auto executable = std::filesystem::read_symlink("/proc/self/exe", error);
-  return error ? std::filesystem::path() : executable.parent_path();
-}
-
 }  // namespace
 
 const char* to_string(AdoptMode mode) { return mode == AdoptMode::seccomp ? "seccomp" : "preload"; }
@@ -144,16 +139,10 @@ AdoptMode chosen_adopt_mode(const std::string& requested, const std::string& pro
 }
 
 std::string adopt_library_path() {
-  auto directory = this_executable_directory();
-  const std::array<std::filesystem::path, 2> candidates{
-      directory / PORTPOOL_ADOPT_LIBRARY_NAME,
-      (directory / PORTPOOL_ADOPT_LIBRARY_INSTALLED_DIRECTORY / PORTPOOL_ADOPT_LIBRARY_NAME).lexically_normal()};
-  for (const auto& candidate : candidates) {
-    std::error_code error;
-    if (std::filesystem::is_regular_file(candidate, error)) {
-      return candidate.string();
-    }
+  if (auto found = find_companion(PORTPOOL_ADOPT_LIBRARY_NAME)) {
+    return found->string();
   }
+  auto candidates = companion_candidates(PORTPOOL_ADOPT_LIBRARY_NAME);
   throw CommandError(fmt::format("--adopt-mode preload needs the library {}, which is neither at {} nor at {}: it is "
                                  "installed with the portpool command (reinstall it), or use --adopt-mode seccomp",
                                  PORTPOOL_ADOPT_LIBRARY_NAME, candidates[0].string(), candidates[1].string()),

@@ -143,22 +143,6 @@ void install_stop_handlers() {
 
 }  // namespace
 
-CLI::App* add_publish_command(CLI::App& app, PublishArguments& arguments) {
-  auto* command = app.add_subcommand("publish", "Mirror this host's holders into etcd (the fleet registry)");
-  fleet_command_line::add_etcd_options(*command, arguments.etcd);
-  command->add_option("--host-id", arguments.host_id, "this host's id in etcd (default: /etc/machine-id)")
-      ->type_name("ID");
-  command->add_option("--ttl", arguments.ttl, "lease TTL: keys vanish this long after the agent dies (default 10s)")
-      ->type_name("DURATION");
-  command->add_option("--address", arguments.address, "host name or address to publish (default: the host name)")
-      ->type_name("HOST");
-  command
-      ->add_option("--lock-dir", arguments.common.lock_dir,
-                   "lock directory (default: $PORTPOOL_LOCK_DIR, else a private one)")
-      ->type_name("DIR");
-  return command;
-}
-
 int run_publish_command(const PublishArguments& arguments) {
   fleet::PublisherOptions options;
   options.etcd = etcd_options(arguments.etcd);
@@ -176,18 +160,6 @@ int run_publish_command(const PublishArguments& arguments) {
   publisher.run();
   running_publisher = nullptr;
   return exit_code::success;
-}
-
-CLI::App* add_fleet_init_command(CLI::App& app, FleetInitArguments& arguments) {
-  auto* command = app.add_subcommand(
-      "fleet-init",
-      "Seed a new etcd cluster for fleet-exclusive pools: create the fleet's epoch marker, so that the first "
-      "claims count at once instead of after the claims' TTL plus the stop margin. Only for a cluster known to be "
-      "new, never one that lost its data while holders may still run");
-  fleet_command_line::add_etcd_options(*command, arguments.etcd);
-  command->add_option("--host-id", arguments.host_id, "who seeded, recorded in the marker (default: /etc/machine-id)")
-      ->type_name("ID");
-  return command;
 }
 
 int run_fleet_init_command(const FleetInitArguments& arguments) {

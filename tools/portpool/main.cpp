@@ -3,6 +3,7 @@
 
 #include "columns.hpp"
 #include "exit_codes.hpp"
+#include "fleet_component.hpp"
 #include "fleet_options.hpp"
 #include "keeper.hpp"
 #include "lease_command.hpp"
@@ -171,6 +172,7 @@ int run_portpool(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  portpool::cli::remember_command_line(argv);
   if (argc > 1 && std::string(argv[1]) == portpool::cli::keeper_command) {
     return portpool::cli::run_keeper(argc, argv);
   }
