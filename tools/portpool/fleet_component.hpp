@@ -8,11 +8,16 @@
 
 namespace portpool::cli {
 
-/// Keeps the command line for run_in_fleet_component(); main() calls it first.
-void remember_command_line(char** argv);
+/// Keeps what the fleet component is started with: the command line, and the signal mask portpool
+/// started with (`run` blocks signals into a descriptor of its own before it may need the
+/// component). main() calls it first.
+void remember_start(char** argv);
 
-/// What remember_command_line() kept (null before).
+/// The command line remember_start() kept (null before).
 char** remembered_command_line();
+
+/// Sets the signal mask remember_start() kept; a signal that came meanwhile is then delivered.
+void restore_start_signal_mask();
 
 /// Replaces this process with the fleet component, given the remembered command line. Called
 /// before the command has done anything, so the component starts it anew.

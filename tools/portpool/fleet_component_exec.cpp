@@ -24,6 +24,7 @@ void run_in_fleet_component() {
                                    PORTPOOL_FLEET_COMPONENT_NAME, candidates[0].string(), candidates[1].string()),
                        exit_code::etcd_unavailable);
   }
+  restore_start_signal_mask();
   ::execv(component->c_str(), remembered_command_line());
   throw CommandError(
       fmt::format("cannot run portpool's fleet component {}: {}", component->string(), std::strerror(errno)),

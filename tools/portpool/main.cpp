@@ -172,7 +172,7 @@ int run_portpool(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  portpool::cli::remember_command_line(argv);
+  portpool::cli::remember_start(argv);
   if (argc > 1 && std::string(argv[1]) == portpool::cli::keeper_command) {
     return portpool::cli::run_keeper(argc, argv);
   }
