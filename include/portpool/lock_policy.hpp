@@ -128,6 +128,10 @@ struct LockAttempt {
 /// from try_lock() when the directory was moved and what its path names now is unsafe or
 /// unusable.
 ///
+/// A lock released by a lease of this policy leaves its file open and unlocked (at most 16 files per
+/// policy and its copies, never used again after a fork()); the next try_lock() of that port locks
+/// it again once the name, looked up by the directory's path, is seen to still name it.
+///
 /// Thread safety: try_lock() and lock_dir() may be called from several threads at once (the
 /// managers do); two threads of one process never lock the same port, as two processes never do.
 class FileLockPolicy {
