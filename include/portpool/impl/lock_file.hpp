@@ -22,6 +22,9 @@
 // portpool never deletes lock files, but other programs may. After every successful lock the
 // path must still name the locked inode; otherwise two processes could each hold "the" lock on
 // two different files of the same name, and the attempt starts over on the new file.
+//
+// A manager keeps the lock files its holds released open and unlocked for its next holds of those
+// ports (lock_file_cache.hpp): locking a kept file again is checked the same way, through the name.
 
 #include <portpool/detail/process_id.hpp>
 #include <portpool/detail/system_error.hpp>
@@ -135,17 +138,15 @@ class HeldLock {
       retire_record(file_.get());
     }
     reached_step("releasing");
-    if (mine) {
-      keep_or_close();
-    } else {
+    if (!mine) {
       file_.reset();
+      return false;
     }
-    if (mine) {
-      if (auto action = std::exchange(after_release_, nullptr)) {
-        action();
-      }
+    keep_or_close();
+    if (auto action = std::exchange(after_release_, nullptr)) {
+      action();
     }
-    return mine;
+    return true;
   }
 
   /// Runs `action` once, right after the lock is dropped, in the process that took the lock. A lock
