@@ -122,6 +122,7 @@ TEST_CASE("threads sharing one manager never take one kept lock file twice") {
   std::atomic<int> violations{0};
   std::atomic<int> acquisitions{0};
   std::vector<std::thread> threads;
+  threads.reserve(6);
   for (int thread = 0; thread < 6; ++thread) {
     threads.emplace_back([&] {
       for (int round = 0; round < 500; ++round) {
