@@ -4,14 +4,15 @@
 // open its lock file and check the open file again (openat, statx): instead, the release unlocks
 // the file (F_OFD_SETLK, F_UNLCK) without closing it and leaves the descriptor here, and the next
 // attempt on that port locks it again and only checks that the lock file's name, looked up by the
-// directory's path, still names the kept file (see try_lock in lock_file.hpp).
+// directory's path, still names the kept file (lock_kept_file in lock_file.hpp).
 //
 // An OFD lock belongs to the open file description, which a forked child shares with its parent:
 // if both locked through copies of one kept descriptor, both would "hold" the port. So an entry
 // carries the fork generation (detail/process_id.hpp) read before its descriptor was opened, and
 // serves only while that generation is current; any fork changes it in both processes, and a
 // release closes the descriptor instead of keeping it when a fork happened during the hold (the
-// child's copy keeps the lock then, as a lease documents). Nothing here takes a mutex (a child
+// child's copy keeps the lock then, as a lease documents), or when the lease handed its descriptor
+// out (a duplicate may keep the lock the same way). Nothing here takes a mutex (a child
 // forked while other threads acquire must be able to acquire): each slot is an atomic pointer,
 // taken and filled by exchange, so one entry has one owner at a time and is closed once.
 
@@ -40,6 +41,8 @@ struct KeptLockFile {
   std::uint64_t fork_generation = 0;  ///< read before the file was opened
 };
 
+/// The lock files one FileLockPolicy (and its copies) keeps open: one atomic slot per port number
+/// modulo `capacity`.
 class LockFileCache {
  public:
   /// At most this many unlocked descriptors stay open per manager: enough for a service that
