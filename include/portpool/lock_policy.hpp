@@ -128,6 +128,10 @@ struct LockAttempt {
 /// from try_lock() when the directory was moved and what its path names now is unsafe or
 /// unusable.
 ///
+/// A lock released by a lease of this policy leaves its file open and unlocked (at most 16 files per
+/// policy and its copies, never used again after a fork()); the next try_lock() of that port locks
+/// it again once the name, looked up by the directory's path, is seen to still name it.
+///
 /// Thread safety: try_lock() and lock_dir() may be called from several threads at once (the
 /// managers do); two threads of one process never lock the same port, as two processes never do.
 class FileLockPolicy {
@@ -142,7 +146,7 @@ class FileLockPolicy {
   /// names now. When `explain` is set, a refusal says why (who holds the port).
   /// @throws LockDirError as described above.
   LockAttempt try_lock(const Holder& holder, bool explain) const {
-    auto attempt = detail::try_lock_where_named(*directory_, lock_name(holder.port), holder, explain);
+    auto attempt = detail::try_lock_where_named(*directory_, lock_name(holder.port), holder, explain, kept_files_);
     if (!attempt.lock) {
       return {std::nullopt, std::move(attempt.refusal), attempt.reason, std::move(attempt.holder)};
     }
@@ -158,6 +162,10 @@ class FileLockPolicy {
 
  private:
   std::shared_ptr<detail::CurrentLockDirectory> directory_;  ///< shared by copies of the policy
+  /// Lock files released by this policy's holds, kept open (unlocked) for the next hold of their
+  /// port; shared by copies of the policy. Leases only point to it weakly: a lease that outlives
+  /// the policy closes its file on release.
+  std::shared_ptr<detail::LockFileCache> kept_files_ = std::make_shared<detail::LockFileCache>();
 };
 
 namespace detail {

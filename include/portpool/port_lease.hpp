@@ -136,8 +136,10 @@ class PortLease {
 
   /// The open descriptor of the lock file (close-on-exec), or -1 when the lease holds nothing.
   /// For launchers: a duplicate passed to a child process (without close-on-exec) keeps the port
-  /// held for as long as any process keeps it open, even after this process has died.
-  int lock_descriptor() const noexcept { return held() ? lock_->descriptor() : -1; }
+  /// held for as long as any process keeps it open, even after this process has died (a lease whose
+  /// descriptor was asked for closes it on release instead of keeping it for the manager's next
+  /// acquisition).
+  int lock_descriptor() const noexcept { return held() ? lock_->shared_descriptor() : -1; }
 
   /// Gives the port back. Idempotent; never throws.
   void release() noexcept;

@@ -43,6 +43,12 @@ class TcpAndUdpLease;
 /// need that no other thread uses it. A policy of your own must allow its try_lock() or check() to
 /// be called from several threads at once.
 ///
+/// Descriptors and fork(): with `FileLockPolicy`, the manager keeps the lock files of at most 16
+/// ports it released open (unlocked, close-on-exec) and locks them again when it takes those ports
+/// anew; it closes them when it is destroyed. After a fork(), neither the parent nor the child uses
+/// a lock file kept before it: both open their lock files anew, so the two never share a hold. (A
+/// child made by a raw clone() or vfork() runs no fork handler and must only exec.)
+///
 /// `LockPolicy` makes a port exclusive (default `FileLockPolicy`; the concept is described in
 /// <portpool/lock_policy.hpp>), `ProbePolicy` checks that it is usable (default `BindProbe`;
 /// `NoProbe` skips the check; the concept is described in <portpool/probe.hpp>).

@@ -22,6 +22,9 @@
 // portpool never deletes lock files, but other programs may. After every successful lock the
 // path must still name the locked inode; otherwise two processes could each hold "the" lock on
 // two different files of the same name, and the attempt starts over on the new file.
+//
+// A manager keeps the lock files its holds released open and unlocked for its next holds of those
+// ports (lock_file_cache.hpp): locking a kept file again is checked the same way, through the name.
 
 #include <portpool/detail/process_id.hpp>
 #include <portpool/detail/system_error.hpp>
@@ -30,6 +33,7 @@
 #include <portpool/fencing_token.hpp>
 #include <portpool/holder.hpp>
 #include <portpool/impl/lock_directory.hpp>
+#include <portpool/impl/lock_file_cache.hpp>
 #include <portpool/impl/record.hpp>
 #include <portpool/refusal.hpp>
 #include <portpool/unique_fd.hpp>
@@ -43,25 +47,40 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <utility>
 
 namespace portpool::detail {
 
+inline struct flock whole_file_lock(short type) {
+  struct flock request {};
+  request.l_type = type;
+  request.l_whence = SEEK_SET;  // l_start = l_len = 0: the whole file; l_pid must be 0 for OFD locks
+  return request;
+}
+
 class HeldLock {
  public:
+  /// `fork_generation` was read before `file` was opened; a release gives the file to `cache`
+  /// (when it still exists) rather than closing it, unless a fork or a caller may share it.
   HeldLock(std::shared_ptr<const LockDirectory> directory, std::string lock_name, UniqueFd file,
-           const struct stat& status, Holder holder)
+           const struct stat& status, Holder holder, std::weak_ptr<LockFileCache> cache = {},
+           std::uint64_t fork_generation = 0)
       : directory_(std::move(directory)),
         lock_name_(std::move(lock_name)),
         file_(std::move(file)),
         device_(status.st_dev),
         inode_(status.st_ino),
-        holder_(std::move(holder)) {}
+        holder_(std::move(holder)),
+        cache_(std::move(cache)),
+        fork_generation_(fork_generation) {}
   HeldLock(const HeldLock&) = delete;
   HeldLock& operator=(const HeldLock&) = delete;
   HeldLock(HeldLock&&) = delete;
@@ -103,12 +122,13 @@ class HeldLock {
     }
   }
 
-  /// Retires the record, then closes the lock file, which drops the lock. The record is spoilt
-  /// (its first byte overwritten) so that, until the next holder writes its own, nobody reads the
-  /// old one as the new holder's; a holder that dies without releasing leaves its record in an
-  /// unlocked file, which readers ignore. In a forked child the descriptor is a copy of the parent's
-  /// open file: closing it leaves the parent's lock and record alone. Then runs the after-release action, if any.
-  /// Returns whether the hold was this process's.
+  /// Retires the record, then drops the lock: unlocks the file and keeps it open in the cache for
+  /// the next hold of the port, or closes it (no cache, a fork during the hold, the descriptor
+  /// handed out). The record is spoilt (its first byte overwritten) so that, until the next holder
+  /// writes its own, nobody reads the old one as the new holder's; a holder that dies without
+  /// releasing leaves its record in an unlocked file, which readers ignore. In a forked child the
+  /// descriptor is a copy of the parent's open file: closing it leaves the parent's lock and record
+  /// alone. Then runs the after-release action, if any. Returns whether the hold was this process's.
   bool release() noexcept {
     if (!file_) {
       return false;
@@ -118,13 +138,15 @@ class HeldLock {
       retire_record(file_.get());
     }
     reached_step("releasing");
-    file_.reset();
-    if (mine) {
-      if (auto action = std::exchange(after_release_, nullptr)) {
-        action();
-      }
+    if (!mine) {
+      file_.reset();
+      return false;
     }
-    return mine;
+    keep_or_close();
+    if (auto action = std::exchange(after_release_, nullptr)) {
+      action();
+    }
+    return true;
   }
 
   /// Runs `action` once, right after the lock is dropped, in the process that took the lock. A lock
@@ -139,6 +161,12 @@ class HeldLock {
   const std::string& lock_name() const noexcept { return lock_name_; }
   std::string path() const { return (directory_->path / lock_name_).string(); }
   int descriptor() const noexcept { return file_.get(); }
+  /// The descriptor, for a caller that may duplicate it or pass it on: the release then closes it
+  /// (the lock lives while any copy is open) rather than unlocking it.
+  int shared_descriptor() const noexcept {
+    handed_out_.store(true);
+    return file_.get();
+  }
   dev_t device() const noexcept { return device_; }
   ino_t inode() const noexcept { return inode_; }
 
@@ -152,12 +180,38 @@ class HeldLock {
     }
   }
 
+  // Unlocks the file and leaves it open in the cache when only this hold can use its open file;
+  // closes it otherwise (which drops the lock unless a copy lives on).
+  void keep_or_close() noexcept {
+    auto cache = cache_.lock();
+    if (!cache || handed_out_.load() || fork_generation_ != fork_generation()) {
+      file_.reset();
+      return;
+    }
+    auto unlock = whole_file_lock(F_UNLCK);
+    std::unique_ptr<KeptLockFile> kept(new (std::nothrow) KeptLockFile);
+    if (!kept || ::fcntl(file_.get(), F_OFD_SETLK, &unlock) != 0) {
+      file_.reset();
+      return;
+    }
+    kept->file = std::move(file_);
+    kept->directory = directory_;
+    kept->port = holder_.port;
+    kept->device = device_;
+    kept->inode = inode_;
+    kept->fork_generation = fork_generation_;
+    cache->keep(std::move(kept));
+  }
+
   std::shared_ptr<const LockDirectory> directory_;
   std::string lock_name_;
   UniqueFd file_;
   dev_t device_;
   ino_t inode_;
   Holder holder_;
+  std::weak_ptr<LockFileCache> cache_;
+  std::uint64_t fork_generation_;
+  mutable std::atomic<bool> handed_out_{false};
   std::optional<FencingToken> fencing_token_;
   bool published_ = false;
   std::function<void()> after_release_;
@@ -174,13 +228,6 @@ struct LockAttempt {
   /// the path again and retry there (see CurrentLockDirectory).
   bool directory_moved = false;
 };
-
-inline struct flock whole_file_lock(short type) {
-  struct flock request {};
-  request.l_type = type;
-  request.l_whence = SEEK_SET;  // l_start = l_len = 0: the whole file; l_pid must be 0 for OFD locks
-  return request;
-}
 
 /// Whether the process `pid` exists in this pid namespace.
 inline bool process_alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
@@ -364,14 +411,49 @@ inline LockAttempt moved_directory_attempt(const LockDirectory& directory) {
           RefusalReason::lock_unusable, std::nullopt, true};
 }
 
-/// Tries once, without waiting, to take the lock file `lock_name` for `holder`. Without a lock and
-/// with `directory_moved` set when the directory's path no longer leads to `directory`.
+/// The lock of `lock_name` taken through the descriptor `cache` kept of it, or null when it kept
+/// none that serves in `directory` now (the caller then opens the file as usual). A kept file
+/// serves when it can be locked and the name, looked up by the directory's path, still names it
+/// and it is still fit to guard the port (as try_lock checks after opening); else it is closed.
+inline std::unique_ptr<HeldLock> lock_kept_file(const std::shared_ptr<const LockDirectory>& directory,
+                                                const std::string& lock_name, const Holder& holder,
+                                                const std::shared_ptr<LockFileCache>& cache) {
+  auto kept = cache->take(holder.port, directory.get());
+  if (!kept) {
+    return nullptr;
+  }
+  reached_step("lock-file-opened");
+  auto request = whole_file_lock(F_WRLCK);
+  if (::fcntl(kept->file.get(), F_OFD_SETLK, &request) != 0) {
+    return nullptr;  // held, or failing: the usual path says why
+  }
+  struct stat current {};
+  if (!lock_file_status(AT_FDCWD, (directory->absolute_path / lock_name).c_str(), AT_SYMLINK_NOFOLLOW, current) ||
+      current.st_dev != kept->device || current.st_ino != kept->inode ||
+      unusable_lock_file(*directory, lock_name, current)) {
+    return nullptr;  // closing the kept file drops the lock just taken
+  }
+  reached_step("locked");
+  return std::make_unique<HeldLock>(directory, lock_name, std::move(kept->file), current, holder, cache,
+                                    kept->fork_generation);
+}
+
+/// Tries once, without waiting, to take the lock file `lock_name` for `holder`: through the
+/// descriptor `cache` kept of it when that serves, else by opening it; the release leaves the
+/// file to `cache` (when given). Without a lock and with `directory_moved` set when the
+/// directory's path no longer leads to `directory`.
 /// @throws ResourceError when descriptors or memory run out; LockDirError when the file cannot
 /// be created; Error when the kernel lacks open-file-description locks (before Linux 3.15).
 inline LockAttempt try_lock(const std::shared_ptr<const LockDirectory>& directory, const std::string& lock_name,
-                            const Holder& holder, bool explain) {
+                            const Holder& holder, bool explain, const std::shared_ptr<LockFileCache>& cache = nullptr) {
+  if (cache) {
+    if (auto lock = lock_kept_file(directory, lock_name, holder, cache)) {
+      return {std::move(lock), {}, RefusalReason::held, std::nullopt};
+    }
+  }
   constexpr int replaced_retries = 8;
   for (int attempt = 0; attempt < replaced_retries; ++attempt) {
+    const auto generation = fork_generation();  // before the open: a fork after it changes the number
     std::string refusal;
     bool directory_moved = false;
     auto file = open_lock_file(*directory, lock_name, refusal, directory_moved);
@@ -418,7 +500,7 @@ inline LockAttempt try_lock(const std::shared_ptr<const LockDirectory>& director
     if (lock_file_status(AT_FDCWD, (directory->absolute_path / lock_name).c_str(), AT_SYMLINK_NOFOLLOW, current) &&
         current.st_dev == locked.st_dev && current.st_ino == locked.st_ino) {
       reached_step("locked");
-      return {std::make_unique<HeldLock>(directory, lock_name, std::move(file), locked, holder),
+      return {std::make_unique<HeldLock>(directory, lock_name, std::move(file), locked, holder, cache, generation),
               {},
               RefusalReason::held,
               std::nullopt};
@@ -433,17 +515,18 @@ inline LockAttempt try_lock(const std::shared_ptr<const LockDirectory>& director
       RefusalReason::lock_unusable, std::nullopt};
 }
 
-/// try_lock() in the directory `directory` names now: when the path no longer names the directory
-/// it had opened, the path is opened again (see CurrentLockDirectory) and the lock tried there.
+/// try_lock() in the directory `directory` names now (with the kept descriptors of `cache`): when the path no longer
+/// names the directory it had opened, the path is opened again (see CurrentLockDirectory) and the lock tried there.
 /// @throws as try_lock(), and LockDirError when what the path names now cannot be used.
 inline LockAttempt try_lock_where_named(CurrentLockDirectory& directory, const std::string& lock_name,
-                                        const Holder& holder, bool explain) {
+                                        const Holder& holder, bool explain,
+                                        const std::shared_ptr<LockFileCache>& cache = nullptr) {
   constexpr int moved_retries = 8;
   auto opened = directory.get();
-  auto attempt = detail::try_lock(opened, lock_name, holder, explain);
+  auto attempt = detail::try_lock(opened, lock_name, holder, explain, cache);
   for (int retry = 0; attempt.directory_moved && retry < moved_retries; ++retry) {
     opened = directory.reopen(opened);
-    attempt = detail::try_lock(opened, lock_name, holder, explain);
+    attempt = detail::try_lock(opened, lock_name, holder, explain, cache);
   }
   if (attempt.directory_moved) {
     attempt.refusal =

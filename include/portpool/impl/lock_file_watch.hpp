@@ -3,13 +3,15 @@
 // Waiting for a lock file to be let go: an inotify watch on the lock directory that wakes on the
 // events a release causes to the lock files of a pool, and a look at which of them are locked.
 //
-// A holder's lock is an open-file-description lock on a file it opened read-write, so the lock
-// goes with the last close of that open file, which inotify reports as IN_CLOSE_WRITE, whether
-// the holder released the port or died (the kernel closes a dead process's files). A lock file
-// deleted, renamed or created, or its metadata changed, is reported too. The kernel reports the
-// close a moment before it drops the lock (fsnotify_close() precedes locks_remove_file() in
-// __fput()), so a waiter that finds the file still locked after a close looks again a few times,
-// shortly after (see `settle_delays`).
+// A holder's lock is an open-file-description lock on a file it opened read-write. A holder that
+// dies loses it with the last close of that open file (the kernel closes a dead process's files),
+// which inotify reports as IN_CLOSE_WRITE. A release retires the holder's record (a write,
+// IN_MODIFY) and then either closes the file (IN_CLOSE_WRITE) or unlocks it and keeps it open for
+// the manager's next hold (no further event: see lock_file_cache.hpp). A lock file deleted,
+// renamed or created, or its metadata changed, is reported too. Both events come a moment before
+// the lock goes (the kernel reports a close before it drops the lock: fsnotify_close() precedes
+// locks_remove_file() in __fput(); the unlock follows the write), so a waiter that finds the file
+// still locked after either looks again a few times, shortly after (see `settle_delays`).
 //
 // Events are only hints: which files are locked is read from the files themselves (F_OFD_GETLK
 // through a read-only descriptor, whose close inotify does not report here), and the caller then
@@ -48,11 +50,11 @@ class LockFileWatch {
   /// What ended a wait.
   enum class Wake {
     timeout,  ///< nothing about the watched files
-    closed,   ///< a watched lock file was closed after a write (a release, or a failed attempt)
+    closed,   ///< a watched lock file was written or closed after a write (a release, a record, a failed attempt)
     changed,  ///< a watched lock file was created, deleted, renamed or changed, or the directory was
   };
 
-  /// After a close that left the file locked, how long to wait before each further look: about a
+  /// After a write or close that left the file locked, how long to wait before each further look: about a
   /// second in all, as on a loaded machine the closing process can be scheduled out between the
   /// close and the unlock.
   static constexpr std::array<std::chrono::milliseconds, 6> settle_delays{
@@ -142,8 +144,8 @@ class LockFileWatch {
   }
 
  private:
-  static constexpr std::uint32_t watch_mask = IN_CLOSE_WRITE | IN_ATTRIB | IN_CREATE | IN_DELETE | IN_MOVED_FROM |
-                                              IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
+  static constexpr std::uint32_t watch_mask = IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB | IN_CREATE | IN_DELETE |
+                                              IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
 
   static void pause(std::chrono::steady_clock::duration length) {
     auto seconds = std::chrono::duration_cast<std::chrono::seconds>(length);
@@ -179,8 +181,8 @@ class LockFileWatch {
           inotify_.reset();  // the directory is gone: nothing more will come
           return Wake::changed;
         }
-        if (!about_directory && (event.mask & IN_CLOSE_WRITE) != 0) {
-          wake = Wake::closed;  // calls for the looks after a close, whatever else came
+        if (!about_directory && (event.mask & (IN_CLOSE_WRITE | IN_MODIFY)) != 0) {
+          wake = Wake::closed;  // calls for the looks after a release, whatever else came
         } else if (wake == Wake::timeout) {
           wake = Wake::changed;
         }
