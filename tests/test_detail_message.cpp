@@ -49,7 +49,7 @@ TEST_CASE("each {} takes the next argument, text or number") {
         fmt::format("the pool of '{}' lists port {} twice", service, std::uint16_t{8080}));
   CHECK(format_message("skipped port {}: {}", {8081, reason}) == "skipped port 8081: in use");
   CHECK(format_message("{}{}", {"a", "b"}) == "ab");
-  CHECK(format_message("{} at the start, {} at the end: {}", {1, 2u, 3UL}) == "1 at the start, 2 at the end: 3");
+  CHECK(format_message("{} at the start, {} at the end: {}", {1, 2U, 3UL}) == "1 at the start, 2 at the end: 3");
   CHECK(format_message("no field", {}) == "no field");
   CHECK(format_message("", {}).empty());
 }
