@@ -111,9 +111,9 @@ inline std::string format_record_body(const Holder& holder) {
   return body;
 }
 
-/// The whole record: header (length and checksum of the body), then the body. Formatted in one
-/// allocation: the body first, then the header, built on the stack, inserted before it (the room
-/// reserved holds the longest record of valid names).
+/// The whole record: header (length and checksum of the body), then the body. The body is
+/// formatted first, then the header, built on the stack, is inserted before it: one allocation for
+/// a record within the 512 bytes reserved (any record without a long description).
 inline std::string format_record(const Holder& holder) {
   std::string record;
   record.reserve(512);
