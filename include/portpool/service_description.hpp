@@ -4,10 +4,9 @@
 /// ServiceDescription: what a holder serves on its port, published in the registry beside it.
 
 #include <portpool/base_errors.hpp>
+#include <portpool/detail/message.hpp>
 #include <portpool/detail/names.hpp>
 #include <portpool/detail/printable_text.hpp>
-
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -106,35 +105,35 @@ inline bool is_valid_metadata_value(std::string_view value) {
 /// Why `description` cannot be published, or an empty string when it can.
 inline std::string description_problem(const ServiceDescription& description) {
   if (!description.protocol.empty() && !is_valid_protocol(description.protocol)) {
-    return fmt::format("the protocol '{}' is invalid: use 1 to {} lowercase letters, digits, '+', '-' or '.'",
-                       printable_text(description.protocol), max_protocol_length);
+    return format_message("the protocol '{}' is invalid: use 1 to {} lowercase letters, digits, '+', '-' or '.'",
+                          {printable_text(description.protocol), max_protocol_length});
   }
   if (!description.health_path.empty() && !is_valid_health_path(description.health_path)) {
-    return fmt::format(
+    return format_message(
         "the health path '{}' is invalid: it must start with '/' and have at most {} printable "
         "ASCII characters, without spaces",
-        printable_text(description.health_path), max_health_path_length);
+        {printable_text(description.health_path), max_health_path_length});
   }
   if (!description.version.empty() && !is_valid_version(description.version)) {
-    return fmt::format("the version '{}' is invalid: use at most {} printable ASCII characters, without spaces",
-                       printable_text(description.version), max_version_length);
+    return format_message("the version '{}' is invalid: use at most {} printable ASCII characters, without spaces",
+                          {printable_text(description.version), max_version_length});
   }
   if (description.tags.size() > max_tags) {
-    return fmt::format("{} tags are too many: give at most {}", description.tags.size(), max_tags);
+    return format_message("{} tags are too many: give at most {}", {description.tags.size(), max_tags});
   }
   for (auto tag = description.tags.begin(); tag != description.tags.end(); ++tag) {
     if (!is_valid_name(*tag)) {
-      return fmt::format(
+      return format_message(
           "the tag '{}' is invalid: use 1 to {} letters, digits, '-', '_' or '.' (not starting with '.')",
-          printable_text(*tag), max_name_length);
+          {printable_text(*tag), max_name_length});
     }
     if (std::find(description.tags.begin(), tag, *tag) != tag) {
-      return fmt::format("the tag '{}' is given twice: give each tag once", printable_text(*tag));
+      return format_message("the tag '{}' is given twice: give each tag once", {printable_text(*tag)});
     }
   }
   if (description.metadata.size() > max_metadata_entries) {
-    return fmt::format("{} metadata entries are too many: give at most {}", description.metadata.size(),
-                       max_metadata_entries);
+    return format_message("{} metadata entries are too many: give at most {}",
+                          {description.metadata.size(), max_metadata_entries});
   }
   std::size_t size = description.protocol.size() + description.health_path.size() + description.version.size();
   for (const auto& tag : description.tags) {
@@ -142,22 +141,22 @@ inline std::string description_problem(const ServiceDescription& description) {
   }
   for (const auto& [key, value] : description.metadata) {
     if (!is_valid_name(key)) {
-      return fmt::format(
+      return format_message(
           "the metadata key '{}' is invalid: use 1 to {} letters, digits, '-', '_' or '.' (not "
           "starting with '.')",
-          printable_text(key), max_name_length);
+          {printable_text(key), max_name_length});
     }
     if (!is_valid_metadata_value(value)) {
-      return fmt::format("the metadata value of '{}' is invalid: use at most {} printable ASCII characters", key,
-                         max_metadata_value_length);
+      return format_message("the metadata value of '{}' is invalid: use at most {} printable ASCII characters",
+                            {key, max_metadata_value_length});
     }
     size += key.size() + value.size() + 7;  // "meta." '=' '\n'
   }
   if (size > max_description_size) {
-    return fmt::format(
+    return format_message(
         "the description takes {} bytes, more than the {} a holder record has room for: shorten "
         "its metadata or tags",
-        size, max_description_size);
+        {size, max_description_size});
   }
   return {};
 }

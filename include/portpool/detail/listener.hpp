@@ -8,7 +8,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <fmt/format.h>
+#include <portpool/detail/message.hpp>
 
 #include <array>
 #include <cstdint>
@@ -44,14 +44,14 @@ struct Listener {
   int type = SOCK_STREAM;  ///< SOCK_STREAM for a TCP listener, SOCK_DGRAM for a bound UDP socket
 
   std::string endpoint_text() const {
-    return address.is_v6 ? fmt::format("[{}]:{}", address.to_string(), port)
-                         : fmt::format("{}:{}", address.to_string(), port);
+    return address.is_v6 ? format_message("[{}]:{}", {address.to_string(), port})
+                         : format_message("{}:{}", {address.to_string(), port});
   }
 };
 
 /// A listener as reports name it: "[::1]:6001 (socket inode 1234)".
 inline std::string describe_listener(const Listener& listener) {
-  return fmt::format("{} (socket inode {})", listener.endpoint_text(), listener.inode);
+  return format_message("{} (socket inode {})", {listener.endpoint_text(), listener.inode});
 }
 
 }  // namespace portpool::detail

@@ -3,16 +3,17 @@
 // Service names and instance ids end up in file names' neighbours and in line-based records read
 // by other processes, so they are restricted to a character set that needs no quoting or escaping.
 
+#include <portpool/detail/message.hpp>
 #include <portpool/detail/parse_number.hpp>
-
-#include <fmt/format.h>
 
 #include <sys/random.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,7 +32,7 @@ inline bool is_valid_name(std::string_view name) {
 }
 
 /// The lock file of `port` in the lock directory.
-inline std::string port_lock_name(std::uint16_t port) { return fmt::format("port-{}.lock", port); }
+inline std::string port_lock_name(std::uint16_t port) { return format_message("port-{}.lock", {port}); }
 
 /// The number in the lock file name `name` that starts with `prefix` ("port-", "instance-"), or
 /// nullopt for any other name: a lock file's name is exactly the one port_lock_name() or
@@ -57,7 +58,7 @@ inline std::optional<std::uint16_t> port_of_lock_name(std::string_view name) {
 }
 
 /// The lock file of instance number `number` in the lock directory.
-inline std::string instance_lock_name(unsigned number) { return fmt::format("instance-{}.lock", number); }
+inline std::string instance_lock_name(unsigned number) { return format_message("instance-{}.lock", {number}); }
 
 /// The instance number whose lock file is named `name`, or nullopt for any other name.
 inline std::optional<unsigned> instance_of_lock_name(std::string_view name) {
@@ -71,7 +72,10 @@ inline std::string generate_instance_id() {
     // No entropy yet (early boot): the clock still tells copies with one pid apart.
     suffix = static_cast<std::uint32_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   }
-  return fmt::format("{}-{:08x}", ::getpid(), suffix);
+  std::array<char, 32> identity{};
+  std::snprintf(identity.data(), identity.size(), "%ld-%08x", static_cast<long>(::getpid()),
+                static_cast<unsigned>(suffix));
+  return identity.data();
 }
 
 }  // namespace portpool::detail

@@ -3,7 +3,7 @@
 // Pools are shown to people in error messages and tables; runs of consecutive ports read better
 // as ranges ("9000-9002") than as lists.
 
-#include <fmt/format.h>
+#include <portpool/detail/message.hpp>
 
 #include <cstddef>
 #include <string>
@@ -22,7 +22,7 @@ std::string describe_ports(const std::vector<Port>& ports) {
     if (!text.empty()) {
       text += ", ";
     }
-    text += last == first ? fmt::format("{}", ports[first]) : fmt::format("{}-{}", ports[first], ports[last]);
+    text += last == first ? format_message("{}", {ports[first]}) : format_message("{}-{}", {ports[first], ports[last]});
     first = last + 1;
   }
   return text;

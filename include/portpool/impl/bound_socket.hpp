@@ -4,6 +4,7 @@
 // acquire_listening (bind, then listen and keep) or of a datagram acquisition (bind and keep). One function does the
 // bind so that a skipped port is explained in the same words whichever way it was acquired.
 
+#include <portpool/detail/message.hpp>
 #include <portpool/detail/system_error.hpp>
 #include <portpool/error.hpp>
 #include <portpool/ip_address.hpp>
@@ -11,8 +12,6 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
-
-#include <fmt/format.h>
 
 #include <cerrno>
 #include <cstdint>
@@ -54,17 +53,17 @@ inline SocketAddress socket_address(const IpAddress& address, std::uint16_t port
 
 inline std::string bind_failure(const IpAddress& address, std::uint16_t port, int error) {
   if (error == EADDRINUSE) {
-    return fmt::format("in use by a program outside portpool (bind {}:{} failed: {})", address.to_string(), port,
-                       errno_text(error));
+    return format_message("in use by a program outside portpool (bind {}:{} failed: {})",
+                          {address.to_string(), port, errno_text(error)});
   }
-  return fmt::format("cannot be bound on {}: {}", address.to_string(), errno_text(error));
+  return format_message("cannot be bound on {}: {}", {address.to_string(), errno_text(error)});
 }
 
 [[noreturn]] inline void throw_socket_resource_error(std::uint16_t port, int error) {
   throw ResourceError(
-      fmt::format("cannot create a socket to test port {}: {}; release some descriptors or raise the "
-                  "limit ('ulimit -n'), then try again",
-                  port, errno_text(error)));
+      format_message("cannot create a socket to test port {}: {}; release some descriptors or raise the "
+                     "limit ('ulimit -n'), then try again",
+                     {port, errno_text(error)}));
 }
 
 /// A close-on-exec socket of `type` bound to `address`:`port`: a TCP one (SOCK_STREAM) with
@@ -82,7 +81,7 @@ inline UniqueFd bind_socket(const IpAddress& address, std::uint16_t port, std::s
   }
   if (!socket ||
       (type == SOCK_STREAM && ::setsockopt(socket.get(), SOL_SOCKET, SO_REUSEADDR, &reuse, sizeof reuse) != 0)) {
-    refusal = fmt::format("cannot create a socket to test it: {}", last_error_text());
+    refusal = format_message("cannot create a socket to test it: {}", {last_error_text()});
     return {};
   }
   if (::bind(socket.get(), endpoint.data(), endpoint.length) != 0) {

@@ -10,6 +10,7 @@
 // by the directory's path (try_lock in lock_file.hpp), and CurrentLockDirectory opens the path
 // again when it no longer names the directory opened.
 
+#include <portpool/detail/message.hpp>
 #include <portpool/detail/system_error.hpp>
 #include <portpool/error.hpp>
 #include <portpool/lock_dir.hpp>
@@ -19,8 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fmt/format.h>
-
+#include <array>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -48,9 +49,9 @@ inline void create_lock_dir(const std::filesystem::path& path) {
   if (error || (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)) {
     auto reason = error ? error.message() : last_error_text();
     throw LockDirError(
-        fmt::format("cannot create the lock directory {}: {}; create it yourself (mode 0700) or choose another one "
-                    "with PORTPOOL_LOCK_DIR",
-                    path.string(), reason));
+        format_message("cannot create the lock directory {}: {}; create it yourself (mode 0700) or choose another one "
+                       "with PORTPOOL_LOCK_DIR",
+                       {path.string(), reason}));
   }
 }
 
@@ -62,38 +63,40 @@ inline std::string open_failure(const std::filesystem::path& path, int error) {
   }
   switch (error) {
     case ELOOP:
-      return fmt::format(
+      return format_message(
           "the lock directory {} is a symbolic link; portpool refuses it because a link can redirect "
           "locks to a place another user controls. Remove the link, or set PORTPOOL_LOCK_DIR to a real "
           "directory",
-          path.string());
+          {path.string()});
     case ENOTDIR:
-      return fmt::format(
+      return format_message(
           "the lock directory {} is not a directory; remove what is there or choose another directory "
           "with PORTPOOL_LOCK_DIR",
-          path.string());
+          {path.string()});
     default:
-      return fmt::format(
+      return format_message(
           "cannot open the lock directory {}: {}; fix its permissions or choose another "
           "directory with PORTPOOL_LOCK_DIR",
-          path.string(), errno_text(error));
+          {path.string(), errno_text(error)});
   }
 }
 
 inline void check_lock_dir_is_private(const std::filesystem::path& path, const struct stat& status) {
   if (status.st_uid != ::geteuid()) {
     throw LockDirError(
-        fmt::format("the lock directory {} belongs to uid {}, not to you (uid {}): another user could hold or "
-                    "block your ports there. Use a directory of your own (PORTPOOL_LOCK_DIR), or set "
-                    "Options::shared_lock_dir if it is meant to be shared",
-                    path.string(), status.st_uid, ::geteuid()));
+        format_message("the lock directory {} belongs to uid {}, not to you (uid {}): another user could hold or "
+                       "block your ports there. Use a directory of your own (PORTPOOL_LOCK_DIR), or set "
+                       "Options::shared_lock_dir if it is meant to be shared",
+                       {path.string(), status.st_uid, ::geteuid()}));
   }
   if ((status.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    std::array<char, 8> mode{};
+    std::snprintf(mode.data(), mode.size(), "%04o", status.st_mode & 07777U);
     throw LockDirError(
-        fmt::format("the lock directory {} is writable by group or others (mode {:04o}): another user could hold "
-                    "or block your ports there. Run 'chmod 700 {}', or set Options::shared_lock_dir if it is meant "
-                    "to be shared",
-                    path.string(), status.st_mode & 07777U, path.string()));
+        format_message("the lock directory {} is writable by group or others (mode {}): another user could hold "
+                       "or block your ports there. Run 'chmod 700 {}', or set Options::shared_lock_dir if it is "
+                       "meant to be shared",
+                       {path.string(), mode.data(), path.string()}));
   }
 }
 
@@ -164,10 +167,10 @@ class CurrentLockDirectory {
     try {
       reopened = open_lock_dir(path_, shared_, true);
     } catch (const LockDirError& error) {
-      throw LockDirError(fmt::format(
+      throw LockDirError(format_message(
           "the lock directory {} was moved, replaced or deleted while in use, and what its path names now cannot be "
           "used: {}",
-          path_.string(), error.what()));
+          {path_.string(), error.what()}));
     }
     std::lock_guard guard(mutex_);
     if (directory_ == moved) {

@@ -26,6 +26,7 @@
 // A manager keeps the lock files its holds released open and unlocked for its next holds of those
 // ports (lock_file_cache.hpp): locking a kept file again is checked the same way, through the name.
 
+#include <portpool/detail/message.hpp>
 #include <portpool/detail/process_id.hpp>
 #include <portpool/detail/system_error.hpp>
 #include <portpool/detail/test_hook.hpp>
@@ -44,8 +45,6 @@
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <atomic>
 #include <cerrno>
@@ -174,9 +173,9 @@ class HeldLock {
   void write_holder_record() {
     if (int error = write_record(file_.get(), holder_); error != 0) {
       throw LockDirError(
-          fmt::format("cannot write the holder record into {}: {}; make room on its filesystem or "
-                      "choose another lock directory with PORTPOOL_LOCK_DIR",
-                      path(), errno_text(error)));
+          format_message("cannot write the holder record into {}: {}; make room on its filesystem or "
+                         "choose another lock directory with PORTPOOL_LOCK_DIR",
+                         {path(), errno_text(error)}));
     }
   }
 
@@ -257,29 +256,29 @@ inline std::string describe_holder(const std::optional<Holder>& record, pid_t se
   if (!record) {
     return "held by another process";  // between its lock and its record
   }
-  auto what = record->service.empty() ? fmt::format("instance {}", record->instance)
-                                      : fmt::format("{}, instance {}", record->service, record->instance);
+  auto what = record->service.empty() ? format_message("instance {}", {record->instance})
+                                      : format_message("{}, instance {}", {record->service, record->instance});
   if (record->pid == self) {
-    return fmt::format("held by this process ({})", what);
+    return format_message("held by this process ({})", {what});
   }
   if (!process_alive(record->pid)) {
-    return fmt::format(
+    return format_message(
         "held by another process: the recorded holder, pid {} ({}), is not running here, so a process it started, or "
         "one in another pid namespace, keeps the lock",
-        record->pid, what);
+        {record->pid, what});
   }
   if (record->application_pid != 0) {
-    return fmt::format("held by pid {} ({}; the lock is its helper's, pid {})", record->application_pid, what,
-                       record->pid);
+    return format_message("held by pid {} ({}; the lock is its helper's, pid {})",
+                          {record->application_pid, what, record->pid});
   }
-  return fmt::format("held by pid {} ({})", record->pid, what);
+  return format_message("held by pid {} ({})", {record->pid, what});
 }
 
-inline std::string user_text(uid_t uid) { return fmt::format("uid {}", uid); }
+inline std::string user_text(uid_t uid) { return format_message("uid {}", {uid}); }
 
 [[noreturn]] inline void throw_resource_error(const std::string& what, int error) {
-  throw ResourceError(fmt::format("{}: {}; release some descriptors or raise the limit ('ulimit -n'), then try again",
-                                  what, errno_text(error)));
+  throw ResourceError(format_message(
+      "{}: {}; release some descriptors or raise the limit ('ulimit -n'), then try again", {what, errno_text(error)}));
 }
 
 /// Why an existing entry at `name` cannot be opened as a lock file, for a refusal of its port.
@@ -288,21 +287,21 @@ inline std::string unopenable_entry(const LockDirectory& directory, const std::s
   struct stat status {};
   bool known = ::fstatat(directory.fd.get(), name.c_str(), &status, AT_SYMLINK_NOFOLLOW) == 0;
   if (error == ELOOP || (known && S_ISLNK(status.st_mode))) {
-    return fmt::format("its lock file {} is a symbolic link, which portpool never follows; remove it", path);
+    return format_message("its lock file {} is a symbolic link, which portpool never follows; remove it", {path});
   }
   if (known && S_ISDIR(status.st_mode)) {
-    return fmt::format("a directory stands where its lock file {} should be; remove it", path);
+    return format_message("a directory stands where its lock file {} should be; remove it", {path});
   }
   if (known && S_ISSOCK(status.st_mode)) {
-    return fmt::format("a socket stands where its lock file {} should be; remove it", path);
+    return format_message("a socket stands where its lock file {} should be; remove it", {path});
   }
   if ((error == EACCES || error == EPERM) && known) {
-    return fmt::format(
+    return format_message(
         "its lock file {} belongs to {} and does not let you ({}) open it; ask its owner to remove it, "
         "or use a lock directory of your own",
-        path, user_text(status.st_uid), user_text(::geteuid()));
+        {path, user_text(status.st_uid), user_text(::geteuid())});
   }
-  return fmt::format("its lock file {} cannot be opened: {}; remove it", path, errno_text(error));
+  return format_message("its lock file {} cannot be opened: {}; remove it", {path, errno_text(error)});
 }
 
 /// Creates the lock file `name`, readable and writable by its owner only, or by everyone in a
@@ -320,12 +319,12 @@ inline UniqueFd create_lock_file(const LockDirectory& directory, const std::stri
 [[noreturn]] inline void throw_create_failure(const LockDirectory& directory, const std::string& name, int error) {
   auto path = (directory.path / name).string();
   if (is_resource_error(error)) {
-    throw_resource_error(fmt::format("cannot create the lock file {}", path), error);
+    throw_resource_error(format_message("cannot create the lock file {}", {path}), error);
   }
-  throw LockDirError(fmt::format(
+  throw LockDirError(format_message(
       "cannot create the lock file {}: {}; check that the lock directory exists, is writable and has room, or "
       "choose another one with PORTPOOL_LOCK_DIR",
-      path, errno_text(error)));
+      {path, errno_text(error)}));
 }
 
 /// Why a locked file cannot guard its port, or nullopt when it can.
@@ -334,16 +333,16 @@ inline std::optional<std::string> unusable_lock_file(const LockDirectory& direct
                                                      const struct stat& status) {
   auto path = [&] { return (directory.path / name).string(); };
   if (!S_ISREG(status.st_mode)) {
-    return fmt::format("its lock file {} is not a regular file; remove it", path());
+    return format_message("its lock file {} is not a regular file; remove it", {path()});
   }
   if (status.st_nlink != 1) {
-    return fmt::format(
+    return format_message(
         "its lock file {} has {} names (hard links), so another name could guard the same port; remove the other "
         "names (find them with 'find {} -samefile {}')",
-        path(), status.st_nlink, directory.path.string(), path());
+        {path(), status.st_nlink, directory.path.string(), path()});
   }
   if (!directory.shared && status.st_uid != directory.owner) {
-    return fmt::format("its lock file {} belongs to {}, not to you; remove it", path(), user_text(status.st_uid));
+    return format_message("its lock file {} belongs to {}, not to you; remove it", {path(), user_text(status.st_uid)});
   }
   return std::nullopt;
 }
@@ -382,7 +381,7 @@ inline UniqueFd open_lock_file(const LockDirectory& directory, const std::string
       return file;
     }
     if (is_resource_error(errno)) {
-      throw_resource_error(fmt::format("cannot open the lock file {}", (directory.path / name).string()), errno);
+      throw_resource_error(format_message("cannot open the lock file {}", {(directory.path / name).string()}), errno);
     }
     if (errno != ENOENT) {
       refusal = unopenable_entry(directory, name, errno);
@@ -401,13 +400,13 @@ inline UniqueFd open_lock_file(const LockDirectory& directory, const std::string
       throw_create_failure(directory, name, error);
     }
   }
-  refusal = fmt::format("its lock file {} keeps being created and removed by another program",
-                        (directory.path / name).string());
+  refusal = format_message("its lock file {} keeps being created and removed by another program",
+                           {(directory.path / name).string()});
   return {};
 }
 
 inline LockAttempt moved_directory_attempt(const LockDirectory& directory) {
-  return {nullptr, fmt::format("the lock directory {} was moved, replaced or deleted", directory.path.string()),
+  return {nullptr, format_message("the lock directory {} was moved, replaced or deleted", {directory.path.string()}),
           RefusalReason::lock_unusable, std::nullopt, true};
 }
 
@@ -476,19 +475,19 @@ inline LockAttempt try_lock(const std::shared_ptr<const LockDirectory>& director
         return {nullptr, std::move(why), RefusalReason::held, std::move(record)};
       }
       if (is_resource_error(error)) {
-        throw_resource_error(fmt::format("cannot lock {}", (directory->path / lock_name).string()), error);
+        throw_resource_error(format_message("cannot lock {}", {(directory->path / lock_name).string()}), error);
       }
       struct stat status {};
       if (::fstat(file.get(), &status) == 0 && !S_ISREG(status.st_mode)) {
         return {nullptr, *unusable_lock_file(*directory, lock_name, status), RefusalReason::lock_unusable,
                 std::nullopt};
       }
-      throw Error(fmt::format("cannot lock {}: {}; portpool needs open-file-description locks (Linux 3.15 or later)",
-                              (directory->path / lock_name).string(), errno_text(error)));
+      throw Error(format_message("cannot lock {}: {}; portpool needs open-file-description locks (Linux 3.15 or later)",
+                                 {(directory->path / lock_name).string(), errno_text(error)}));
     }
     struct stat locked {};
     if (!lock_file_status(file.get(), "", AT_EMPTY_PATH, locked)) {
-      throw Error(fmt::format("cannot inspect {}: {}", (directory->path / lock_name).string(), last_error_text()));
+      throw Error(format_message("cannot inspect {}: {}", {(directory->path / lock_name).string(), last_error_text()}));
     }
     if (auto problem = unusable_lock_file(*directory, lock_name, locked)) {
       // closing the file drops the lock just taken
@@ -509,10 +508,10 @@ inline LockAttempt try_lock(const std::shared_ptr<const LockDirectory>& director
       return moved_directory_attempt(*directory);
     }
   }
-  return {
-      nullptr,
-      fmt::format("its lock file {} keeps being replaced by another program", (directory->path / lock_name).string()),
-      RefusalReason::lock_unusable, std::nullopt};
+  return {nullptr,
+          format_message("its lock file {} keeps being replaced by another program",
+                         {(directory->path / lock_name).string()}),
+          RefusalReason::lock_unusable, std::nullopt};
 }
 
 /// try_lock() in the directory `directory` names now (with the kept descriptors of `cache`): when the path no longer
@@ -530,7 +529,7 @@ inline LockAttempt try_lock_where_named(CurrentLockDirectory& directory, const s
   }
   if (attempt.directory_moved) {
     attempt.refusal =
-        fmt::format("the lock directory {} keeps being moved by another program", directory.path().string());
+        format_message("the lock directory {} keeps being moved by another program", {directory.path().string()});
   }
   return attempt;
 }

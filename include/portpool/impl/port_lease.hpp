@@ -5,9 +5,8 @@
 
 // Only port_lease.hpp includes this file, at its end, after the declarations it defines.
 
+#include <portpool/detail/message.hpp>
 #include <portpool/detail/notify.hpp>
-
-#include <fmt/format.h>
 
 #include <utility>
 
@@ -85,7 +84,7 @@ inline void PortLease::release() noexcept {
       detail::notify(on_event_, Event{EventKind::released,
                                       service_,
                                       port_,
-                                      fmt::format("released port {}", port_),
+                                      detail::format_message("released port {}", {port_}),
                                       std::nullopt,
                                       std::nullopt,
                                       {}});

@@ -6,6 +6,7 @@
 
 // Only port_pool_manager.hpp includes this file, at its end, after the declarations it defines.
 
+#include <portpool/detail/message.hpp>
 #include <portpool/detail/names.hpp>
 #include <portpool/detail/notify.hpp>
 #include <portpool/detail/port_list.hpp>
@@ -18,8 +19,6 @@
 #include <portpool/service_description.hpp>
 
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
@@ -50,15 +49,15 @@ inline bool check_manager_arguments(const std::string& service, const std::vecto
                                     Options& options) {
   require_valid_name("service name", service);
   if (pool.empty()) {
-    throw ConfigError(fmt::format("the pool of '{}' is empty: give it at least one port", service));
+    throw ConfigError(format_message("the pool of '{}' is empty: give it at least one port", {service}));
   }
   auto sorted = pool;
   std::sort(sorted.begin(), sorted.end());
   if (sorted.front() == 0) {
-    throw ConfigError(fmt::format("the pool of '{}' contains port 0, which is not a port: use 1..65535", service));
+    throw ConfigError(format_message("the pool of '{}' contains port 0, which is not a port: use 1..65535", {service}));
   }
   if (auto repeated = std::adjacent_find(sorted.begin(), sorted.end()); repeated != sorted.end()) {
-    throw ConfigError(fmt::format("the pool of '{}' lists port {} twice", service, *repeated));
+    throw ConfigError(format_message("the pool of '{}' lists port {} twice", {service, *repeated}));
   }
   if (options.instance == 0) {
     throw ConfigError("instance 0 is not an instance number: instances count from 1");
@@ -222,11 +221,11 @@ inline const char* acquisition_for(Transport transport) noexcept {
 template <class LockPolicy, class ProbePolicy>
 void BasicPortPoolManager<LockPolicy, ProbePolicy>::require_transport(Transport serves, const char* form) const {
   if (*options_.transport != serves) {
-    throw ConfigError(fmt::format(
+    throw ConfigError(detail::format_message(
         "{} hands out ports with {} sockets, but the service '{}' is {}: take its port with {} (or with acquire() "
         "for the lock alone)",
-        form, serves == Transport::both ? "TCP and UDP" : (serves == Transport::udp ? "UDP" : "listening TCP"),
-        service_, to_string(*options_.transport), detail::acquisition_for(*options_.transport)));
+        {form, serves == Transport::both ? "TCP and UDP" : (serves == Transport::udp ? "UDP" : "listening TCP"),
+         service_, to_string(*options_.transport), detail::acquisition_for(*options_.transport)}));
   }
 }
 
@@ -358,7 +357,7 @@ auto BasicPortPoolManager<LockPolicy, ProbePolicy>::attempt(std::vector<Refusal>
         detail::notify(options_.on_event, Event{EventKind::acquired,
                                                 service_,
                                                 port,
-                                                fmt::format("acquired port {} for '{}'", port, service_),
+                                                detail::format_message("acquired port {} for '{}'", {port, service_}),
                                                 std::nullopt,
                                                 std::nullopt,
                                                 {}});
@@ -371,7 +370,7 @@ auto BasicPortPoolManager<LockPolicy, ProbePolicy>::attempt(std::vector<Refusal>
         detail::notify(options_.on_event, Event{EventKind::skipped,
                                                 service_,
                                                 port,
-                                                fmt::format("skipped port {}: {}", port, taken.refusal),
+                                                detail::format_message("skipped port {}: {}", {port, taken.refusal}),
                                                 taken.reason,
                                                 taken.holder,
                                                 {}});
@@ -392,9 +391,9 @@ LockAttempt BasicPortPoolManager<LockPolicy, ProbePolicy>::take(const Holder& ho
                                                                 std::optional<ClaimResult<Claim>>& claimed) {
   if (!options_.allow_fetch_blocked_ports && is_fetch_blocked_port(holder.port)) {
     return {std::nullopt,
-            fmt::format("browsers and fetch() refuse to connect to port {} (a \"bad port\" of the Fetch "
-                        "standard); allow_fetch_blocked_ports lets the pool use it",
-                        holder.port),
+            detail::format_message("browsers and fetch() refuse to connect to port {} (a \"bad port\" of the Fetch "
+                                   "standard); allow_fetch_blocked_ports lets the pool use it",
+                                   {holder.port}),
             RefusalReason::blocked_port, std::nullopt};
   }
   auto attempt = locks_.try_lock(holder, explain);
@@ -418,12 +417,12 @@ std::string BasicPortPoolManager<LockPolicy, ProbePolicy>::exhaustion_message(
   std::sort(sorted.begin(), sorted.end());
   std::string lines;
   for (const auto& refusal : refusals) {
-    lines += fmt::format("\n  {}: {}", refusal.port, refusal.detail);
+    lines += detail::format_message("\n  {}: {}", {refusal.port, refusal.detail});
   }
-  return fmt::format(
+  return detail::format_message(
       "no free port for '{}' (instance {}) in its pool {}:{}\nStop one of the holders, or give '{}' a "
       "larger pool.",
-      service_, options_.instance, detail::describe_ports(sorted), lines, service_);
+      {service_, options_.instance, detail::describe_ports(sorted), lines, service_});
 }
 
 }  // namespace portpool

@@ -25,6 +25,7 @@
 // Only when the bind fails is the socket table read, to name who listens; an acquisition that
 // meets several used ports reads it once (the table is kept per thread for a moment).
 
+#include <portpool/detail/message.hpp>
 #include <portpool/detail/system_error.hpp>
 #include <portpool/impl/bound_socket.hpp>
 #include <portpool/impl/listener_table.hpp>
@@ -36,8 +37,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -130,15 +129,15 @@ inline std::vector<Listener> listeners_on(std::uint16_t port, int type = SOCK_ST
 inline std::string in_use_refusal(std::uint16_t port, int error, int type = SOCK_STREAM) {
   auto listeners = listeners_on(port, type);
   if (listeners.empty()) {
-    return fmt::format("in use by a program outside portpool (binding it{} failed: {})",
-                       type == SOCK_STREAM ? "" : " for UDP", errno_text(error));
+    return format_message("in use by a program outside portpool (binding it{} failed: {})",
+                          {type == SOCK_STREAM ? "" : " for UDP", errno_text(error)});
   }
   std::string where;
   for (const auto& listener : listeners) {
     where += (where.empty() ? "" : ", ") + describe_listener(listener);
   }
-  return fmt::format("in use by a program outside portpool, which {} {}",
-                     type == SOCK_STREAM ? "listens on" : "has a UDP socket bound to", where);
+  return format_message("in use by a program outside portpool, which {} {}",
+                        {type == SOCK_STREAM ? "listens on" : "has a UDP socket bound to", where});
 }
 
 /// Why `port` cannot be handed out for sockets of `type`, or nullopt when nothing uses it anywhere
@@ -149,8 +148,8 @@ inline std::optional<std::string> probe_every_address_for(const IpAddress& addre
     if (error == EADDRINUSE) {
       return in_use_refusal(port, error, type);
     }
-    return fmt::format("cannot be tested{}: binding it on every local address failed: {}",
-                       type == SOCK_STREAM ? "" : " for UDP", errno_text(error));
+    return format_message("cannot be tested{}: binding it on every local address failed: {}",
+                          {type == SOCK_STREAM ? "" : " for UDP", errno_text(error)});
   }
   if (!address.is_loopback() && !address.is_unspecified()) {
     std::string refusal;

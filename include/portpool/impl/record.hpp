@@ -15,6 +15,7 @@
 // alive). Any process that can write to the lock directory can write these bytes, so the parser
 // treats them as hostile input: bounded size, strict syntax, every key at most once.
 
+#include <portpool/detail/message.hpp>
 #include <portpool/detail/names.hpp>
 #include <portpool/detail/parse_number.hpp>
 #include <portpool/holder.hpp>
@@ -22,8 +23,6 @@
 #include <portpool/transport.hpp>
 
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
@@ -33,7 +32,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <vector>
 
 namespace portpool::detail {
@@ -50,28 +48,18 @@ inline std::uint64_t record_checksum(std::string_view body) {
   return hash;
 }
 
-// The record's lines are appended piece by piece (integers through fmt::format_int) rather than
-// with fmt::format_to, whose formatting engine every including file would otherwise compile.
-inline void append_text(fmt::memory_buffer& body, std::string_view text) {
-  body.append(text.data(), text.data() + text.size());
-}
-
-inline void append_line(fmt::memory_buffer& body, std::string_view key, std::string_view value) {
-  append_text(body, key);
+// The record's lines are appended piece by piece to a std::string (integers through
+// MessageArgument, which writes decimals): the core headers include no {fmt} (detail/message.hpp).
+inline void append_line(std::string& body, std::string_view key, const MessageArgument& value) {
+  body.append(key);
   body.push_back('=');
-  append_text(body, value);
+  body.append(value.text());
   body.push_back('\n');
-}
-
-template <class Integer, class = std::enable_if_t<std::is_integral_v<Integer>>>
-void append_line(fmt::memory_buffer& body, std::string_view key, Integer value) {
-  fmt::format_int digits(value);
-  append_line(body, key, std::string_view(digits.data(), digits.size()));
 }
 
 // The description's lines: "protocol=", "health=", "version=", "tags=a,b" and one "meta.KEY=" per
 // entry, each only when set. Readers before descriptions ignore them as a newer writer's keys.
-inline void append_description(fmt::memory_buffer& body, const ServiceDescription& description) {
+inline void append_description(std::string& body, const ServiceDescription& description) {
   auto append = [&body](std::string_view key, std::string_view value) {
     if (!value.empty()) {
       append_line(body, key, value);
@@ -81,24 +69,22 @@ inline void append_description(fmt::memory_buffer& body, const ServiceDescriptio
   append("health", description.health_path);
   append("version", description.version);
   if (!description.tags.empty()) {
-    append_text(body, "tags=");
+    body.append("tags=");
     for (std::size_t index = 0; index < description.tags.size(); ++index) {
       if (index != 0) {
         body.push_back(',');
       }
-      append_text(body, description.tags[index]);
+      body.append(description.tags[index]);
     }
     body.push_back('\n');
   }
   for (const auto& [key, value] : description.metadata) {
-    append_text(body, metadata_key_prefix);
+    body.append(metadata_key_prefix);
     append_line(body, key, value);
   }
 }
 
-// A record is formatted into a buffer on the stack (fmt::memory_buffer keeps 500 bytes inline, more
-// than the longest record of valid names), so publishing one allocates nothing.
-inline void format_record_body_to(fmt::memory_buffer& body, const Holder& holder) {
+inline void format_record_body_to(std::string& body, const Holder& holder) {
   auto since = std::chrono::duration_cast<std::chrono::milliseconds>(holder.since.time_since_epoch()).count();
   append_line(body, "port", holder.port);
   append_line(body, "service", holder.service);
@@ -119,35 +105,37 @@ inline void format_record_body_to(fmt::memory_buffer& body, const Holder& holder
   append_description(body, holder.description);
 }
 
-/// The whole record into `record`: header (length and checksum of the body), then the body.
-inline void format_record_to(fmt::memory_buffer& record, const Holder& holder) {
-  fmt::memory_buffer body;
+inline std::string format_record_body(const Holder& holder) {
+  std::string body;
   format_record_body_to(body, holder);
-  std::string_view text(body.data(), body.size());
-  append_text(record, record_magic);
-  fmt::format_int length(text.size());
-  append_text(record, std::string_view(length.data(), length.size()));
-  record.push_back(' ');
-  auto checksum = record_checksum(text);
+  return body;
+}
+
+/// The whole record: header (length and checksum of the body), then the body. The body is
+/// formatted first, then the header, built on the stack, is inserted before it: one allocation for
+/// a record within the 512 bytes reserved (any record without a long description).
+inline std::string format_record(const Holder& holder) {
+  std::string record;
+  record.reserve(512);
+  format_record_body_to(record, holder);
+  std::array<char, 64> header{};
+  std::size_t header_size = 0;
+  auto append_header = [&header, &header_size](std::string_view text) {
+    for (char character : text) {
+      header[header_size++] = character;
+    }
+  };
+  append_header(record_magic);
+  append_header(MessageArgument(record.size()).text());
+  append_header(" ");
+  auto checksum = record_checksum(record);
   constexpr std::string_view hex_digits = "0123456789abcdef";
   for (int shift = 60; shift >= 0; shift -= 4) {
-    record.push_back(hex_digits[(checksum >> shift) & 0xf]);
+    header[header_size++] = hex_digits[(checksum >> shift) & 0xf];
   }
-  record.push_back('\n');
-  append_text(record, text);
-}
-
-inline std::string format_record_body(const Holder& holder) {
-  fmt::memory_buffer body;
-  format_record_body_to(body, holder);
-  return fmt::to_string(body);
-}
-
-/// The whole record: header (length and checksum of the body), then the body.
-inline std::string format_record(const Holder& holder) {
-  fmt::memory_buffer record;
-  format_record_to(record, holder);
-  return fmt::to_string(record);
+  append_header("\n");
+  record.insert(0, header.data(), header_size);
+  return record;
 }
 
 inline bool parse_since(std::string_view value, Holder& holder) {
@@ -327,8 +315,7 @@ inline std::optional<Holder> parse_record(std::string_view text) {
 /// Writes `holder`'s record at the start of the lock file `fd`, in one pwrite. 0, or the errno of
 /// the failure (ENOSPC when the file takes no more bytes): the caller names the file in its error.
 inline int write_record(int fd, const Holder& holder) {
-  fmt::memory_buffer text;
-  format_record_to(text, holder);
+  auto text = format_record(holder);
   std::size_t written = 0;
   while (written < text.size()) {
     auto count = ::pwrite(fd, text.data() + written, text.size() - written, static_cast<off_t>(written));
