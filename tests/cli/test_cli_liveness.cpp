@@ -199,7 +199,7 @@ TEST_CASE("run --liveness never restarts a server that keeps answering") {
   auto server = server_in(fixture, *python_program, http_server);
   auto run = fixture.spawn({"--liveness", "http:/health", "--liveness-interval", "100ms", "--liveness-failures", "2"},
                            server.command());
-  REQUIRE(wait_until([&] { return lines_of(server.log, "GET /health") >= 12; }));
+  REQUIRE(wait_until([&] { return lines_of(server.log, "GET /health") >= 12; }, 60s));
   CHECK(liveness_of(fixture) == "ok");
   run.signal(SIGTERM);
   auto result = finish(run);
@@ -218,7 +218,7 @@ TEST_CASE("run --liveness tcp: a server that stops listening is stopped, and --m
   auto run = fixture.spawn({"--liveness", "tcp", "--liveness-interval", "100ms", "--liveness-failures", "2",
                             "--max-restarts", "0", "--restart", "always"},
                            server.command());
-  REQUIRE(wait_until([&] { return lines_of(server.log, "connection") >= 3; }));
+  REQUIRE(wait_until([&] { return lines_of(server.log, "connection") >= 3; }, 60s));
   CHECK(liveness_of(fixture) == "ok");
   server.hang();
   auto result = finish(run);
