@@ -72,7 +72,7 @@ fi
 configure
 echo "clang-tidy: ${#files[@]} file(s): ${files[*]}"
 # One clang-tidy per file: a file outside the compile database (a variant that this configuration does
-# not build, such as fleet_unavailable.cpp) takes the flags of its nearest neighbour in it.
+# not build, such as fleet_component_missing.cpp) takes the flags of its nearest neighbour in it.
 tidy_one() {
   local file=$1 extra=() output status=0
   [[ $file == */main_cxx20.cpp ]] && extra=(--extra-arg=-std=c++20)
