@@ -64,7 +64,7 @@ class MessageArgument {
 /// `pattern` with each "{}" replaced by the next of `arguments`, in order.
 inline std::string format_message(std::string_view pattern, std::initializer_list<MessageArgument> arguments) {
   std::string message;
-  auto argument = arguments.begin();
+  const auto* argument = arguments.begin();
   std::size_t start = 0;
   for (auto field = pattern.find("{}"); field != std::string_view::npos && argument != arguments.end();
        field = pattern.find("{}", start)) {
