@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the dependencies and runs every check of CI (.ci/run), in about 15 minutes on 2 cores:
+# Installs the dependencies and runs every check of CI (.ci/run), in about 19 minutes on 2 cores:
 #   clang             the whole tree but the header tests, warnings as errors: every test (but the soak);
 #   clang-asan-ubsan  the library, the command and the fleet layer, with their tests, under
 #                     AddressSanitizer and UndefinedBehaviorSanitizer (the command's tests are the
