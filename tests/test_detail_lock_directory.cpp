@@ -33,17 +33,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// A world-writable, sticky lock directory inside `directory`, reachable by every user.
-Options shared_options(const TempDir& directory) {
-  fs::permissions(directory.path(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                                        fs::perms::others_read | fs::perms::others_exec);
-  fs::create_directory(directory.lock_dir());
-  REQUIRE(::chmod(directory.lock_dir().c_str(), 01777) == 0);
-  auto options = options_in(directory);
-  options.shared_lock_dir = true;
-  return options;
-}
-
 /// In a child running as nobody: a manager of `ports` acquires, which must give the second port;
 /// then `check(events of that acquisition)` runs while the port is still held. The child's exit code:
 /// 1 when another port was given, else what `check` returned (0 when all was as expected).
@@ -177,7 +166,7 @@ TEST_CASE("two users on a shared lock directory exclude each other and see each 
     PORTPOOL_SKIP("needs root to run a second user (nobody) in a child process");
   }
   TempDir directory;
-  auto options = shared_options(directory);
+  auto options = shared_options_in(directory);
   auto ports = ReservedPorts::any(2);
   PortPoolManager mine("root-service", {ports[0]}, options);
   auto lease = mine.acquire();
@@ -210,7 +199,7 @@ TEST_CASE("a lock file another user cannot open refuses that port, naming its ow
     PORTPOOL_SKIP("needs root to run a second user (nobody) in a child process");
   }
   TempDir directory;
-  auto options = shared_options(directory);
+  auto options = shared_options_in(directory);
   auto ports = ReservedPorts::any(2);
   auto private_lock = directory.lock_file(ports[0]);
   std::ofstream(private_lock).flush();

@@ -61,6 +61,9 @@ export interface Holder {
   meta: Record<string, string>;
   /** Whether the port is safe from the kernel's ephemeral range (null: unknown). */
   reserved: boolean | null;
+  /** False when the record comes from a shared lock directory's lock file, which any member of the
+   * directory could have written (docs/security.md). */
+  verified: boolean;
 }
 
 export interface TableService {

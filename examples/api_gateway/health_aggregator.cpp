@@ -153,6 +153,9 @@ nlohmann::ordered_json HealthAggregator::describe(const portpool::Holder& holder
 // /api/health when its service is known to serve it. A health path beside another protocol (grpc,
 // ws...) is not an HTTP endpoint this probe can ask.
 std::optional<std::string> HealthAggregator::health_path(const portpool::Holder& holder) const {
+  if (!holder.verified) {
+    return std::nullopt;  // any member of a shared lock directory could have written this path
+  }
   const auto& description = holder.description;
   if (!description.health_path.empty()) {
     if (description.protocol.empty() || description.protocol == "http") {

@@ -63,6 +63,11 @@ struct Holder {
   /// (`Options::application_pid`: `portpool lease` names the program that started it); 0 when the
   /// holder took it for itself. Numbered in the holder's pid namespace.
   pid_t application_pid = 0;
+  /// Whether the user holding the lock wrote this record: always in a private lock directory; in
+  /// a shared one (`Options::shared_lock_dir`), when the record comes from the holder's own record
+  /// file. False when it was read from the lock file itself, which every member of a shared
+  /// directory can rewrite (docs/security.md, "Shared lock directories").
+  bool verified = true;
 };
 
 /// The process to show as the holder: the application a helper holds the lock for, else the

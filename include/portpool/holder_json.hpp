@@ -29,12 +29,13 @@ inline std::string iso8601_utc(std::chrono::system_clock::time_point time) {
 }
 
 /// `{"port", "service", "transport", "pid", "helper_pid", "instance", "instance_id", "since",
-/// "readiness", "protocol", "health", "version", "tags", "meta"}`: transport is "tcp", "udp" or
+/// "readiness", "protocol", "health", "version", "tags", "meta", "verified"}`: transport is "tcp", "udp" or
 /// "both" (always present; "tcp" for records written before transports existed); pid is the
 /// holder as users know it (`application_pid_of()`: the application a helper such as `portpool
 /// lease` holds the port for), helper_pid the helper holding the lock for it, else null; protocol,
 /// health and version are null when the holder did not give them, tags a list and meta an object
-/// (both possibly empty).
+/// (both possibly empty); verified is false for a record that any member of a shared lock directory
+/// could have written (`Holder::verified`).
 inline nlohmann::ordered_json holder_json(const Holder& holder) {
   auto text_or_null = [](const std::string& text) {
     return text.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(text);
@@ -52,7 +53,8 @@ inline nlohmann::ordered_json holder_json(const Holder& holder) {
           {"health", text_or_null(holder.description.health_path)},
           {"version", text_or_null(holder.description.version)},
           {"tags", holder.description.tags},
-          {"meta", holder.description.metadata}};
+          {"meta", holder.description.metadata},
+          {"verified", holder.verified}};
 }
 
 /// `{"type": "snapshot", "time", "holders": [holder_json...]}`: the first message of a watch.

@@ -3,10 +3,13 @@
 #include "cli.hpp"
 #include "terminal_output.hpp"
 
+#include <portpool/detail/lock_range.hpp>
 #include <portpool/impl/record.hpp>
+#include <portpool/unique_fd.hpp>
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -224,6 +227,40 @@ TEST_CASE("control characters in records and in the lock directory's name are ne
   CHECK_THAT(*started, Contains("watching " + (dir.path() / "locks").string() + std::string(escaped_terminal_attack)));
   watcher.signal(SIGTERM);
   watcher.wait();
+  holder.close_stdin();
+  CHECK(finish(holder).exit_code == 0);
+}
+
+TEST_CASE("in a shared lock directory, a record nobody vouches for is marked unverified, in the table and --json") {
+  TempDir dir;
+  std::filesystem::create_directory(dir.lock_dir());
+  std::filesystem::permissions(dir.lock_dir(), std::filesystem::perms::all | std::filesystem::perms::sticky_bit);
+  auto ports = ReservedPorts::any(2);
+  auto config = shared_pool_config(dir, "web", {ports[0]});
+  auto holder = spawn_portpool({"run", "--config", config.string(), "--lock-dir", dir.lock_dir().string(),
+                                "--shared-lock-dir", "web", "--", PORTPOOL_CLI_CHILD, "hold"});
+  REQUIRE(ready_port(holder) == ports[0]);
+  // A hold whose lock names a user (4242) who wrote no record file of its own: only the lock file's
+  // record, which any member could have written, says who holds it.
+  portpool::UniqueFd other(::open(dir.lock_file(ports[1]).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666));
+  auto lock = portpool::detail::holder_lock(4242);
+  REQUIRE(::fcntl(other.get(), F_OFD_SETLK, &lock) == 0);
+  REQUIRE(portpool::detail::write_record(
+              other.get(), {ports[1], "claimed", ::getpid(), 1, "claimed-1", std::chrono::system_clock::now()}) == 0);
+
+  auto arguments = std::vector<std::string>{"status", "--lock-dir", dir.lock_dir().string(), "--shared-lock-dir"};
+  auto text = run_portpool(arguments);
+  REQUIRE(text.exit_code == 0);
+  CHECK_THAT(text.out, Contains("web  "));
+  CHECK_THAT(text.out, !Contains("web (unverified)"));
+  CHECK_THAT(text.out, Contains("claimed (unverified)"));
+  arguments.emplace_back("--json");
+  auto list = run_portpool(arguments).json().at("holders");
+  REQUIRE(list.size() == 2);
+  CHECK(list[0].at("verified") == true);
+  CHECK(list[1].at("service") == "claimed");
+  CHECK(list[1].at("verified") == false);
+
   holder.close_stdin();
   CHECK(finish(holder).exit_code == 0);
 }

@@ -9,6 +9,7 @@
 #include <dirent.h>
 
 #include <cstddef>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -19,6 +20,19 @@ namespace portpool::test {
 inline Options options_in(const TempDir& directory) {
   Options options;
   options.lock_dir = directory.lock_dir();
+  return options;
+}
+
+/// Options using a world-writable, sticky lock directory inside `directory`, reachable by every
+/// user and shared on purpose (Options::shared_lock_dir).
+inline Options shared_options_in(const TempDir& directory) {
+  namespace fs = std::filesystem;
+  fs::permissions(directory.path(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                        fs::perms::others_read | fs::perms::others_exec);
+  fs::create_directory(directory.lock_dir());
+  fs::permissions(directory.lock_dir(), fs::perms::all | fs::perms::sticky_bit, fs::perm_options::replace);
+  auto options = options_in(directory);
+  options.shared_lock_dir = true;
   return options;
 }
 

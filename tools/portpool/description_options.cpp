@@ -83,4 +83,8 @@ std::string description_summary(const ServiceDescription& description) {
   return summary.empty() ? "-" : summary;
 }
 
+std::string service_text(const Holder& holder) {
+  return holder.verified ? holder.service : holder.service + " (unverified)";
+}
+
 }  // namespace portpool::cli

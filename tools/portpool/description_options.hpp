@@ -3,6 +3,7 @@
 // The flags that describe what a held port serves (--transport, --protocol, --health,
 // --service-version, --tag, --meta KEY=VALUE), shared by the commands that take ports.
 
+#include <portpool/holder.hpp>
 #include <portpool/service_description.hpp>
 #include <portpool/service_port_table.hpp>
 #include <portpool/transport.hpp>
@@ -38,5 +39,9 @@ Transport transport_from(const DescriptionArguments& arguments, const ServicePor
 /// A one-cell summary of `description` for status tables, such as "http /health 1.2 [a,b]";
 /// "-" when empty.
 std::string description_summary(const ServiceDescription& description);
+
+/// The holder's service for status lines, marked "(unverified)" when any member of a shared lock
+/// directory could have written its record (`Holder::verified`).
+std::string service_text(const Holder& holder);
 
 }  // namespace portpool::cli

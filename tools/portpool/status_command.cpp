@@ -60,7 +60,7 @@ std::string ports_as_text(const std::vector<Holder>& holders, const std::filesys
       {"PORT", "SERVICE", "PID", "INSTANCE", "SINCE", "READINESS", "SERVES", "RESERVED"}};
   std::vector<Transport> transports;
   for (const auto& holder : holders) {
-    rows.push_back({std::to_string(holder.port), holder.service, std::to_string(application_pid_of(holder)),
+    rows.push_back({std::to_string(holder.port), service_text(holder), std::to_string(application_pid_of(holder)),
                     std::to_string(holder.instance), local_time_text(holder.since), to_string(holder.readiness),
                     description_summary(holder.description), reservation_text({holder.port}, range, reserved)});
     transports.push_back(holder.transport);

@@ -27,7 +27,7 @@ std::string clock_text(std::chrono::system_clock::time_point time) {
 
 std::string holder_text(const Holder& holder) {
   auto summary = description_summary(holder.description);
-  return fmt::format("{} {} pid {} instance {}{}", port_text(holder.port, holder.transport), holder.service,
+  return fmt::format("{} {} pid {} instance {}{}", port_text(holder.port, holder.transport), service_text(holder),
                      application_pid_of(holder), holder.instance, summary == "-" ? std::string() : "  " + summary);
 }
 

@@ -109,7 +109,8 @@ class Holder:
     ``"tcp"``, ``"udp"`` or ``"both"`` (``"tcp"`` from a portpool before transports). ``pid``: the
     holder as users know it (for a port taken through ``portpool lease``, as this package does, the
     program that asked for it); ``helper_pid``: the ``portpool lease`` process holding the lock for
-    it, None when ``pid`` holds it itself.
+    it, None when ``pid`` holds it itself. ``verified``: False when the record was read from a
+    shared lock directory's lock file, which any member of the directory could have written.
     """
 
     port: int
@@ -127,6 +128,7 @@ class Holder:
     reserved: Optional[bool] = None
     transport: str = "tcp"
     helper_pid: Optional[int] = None
+    verified: bool = True
 
 
 @dataclass(frozen=True)

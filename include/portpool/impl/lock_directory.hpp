@@ -38,6 +38,7 @@ struct LockDirectory {
   dev_t device = 0;
   ino_t inode = 0;
   uid_t owner = 0;  ///< of a private directory, the user every lock file in it must belong to
+  uid_t user = 0;   ///< the effective user that opened it: the one its holders' locks name (detail/lock_range.hpp)
   bool shared = false;
 };
 
@@ -132,6 +133,7 @@ inline std::shared_ptr<const LockDirectory> open_lock_dir(const std::filesystem:
   directory->device = status.st_dev;
   directory->inode = status.st_ino;
   directory->owner = status.st_uid;
+  directory->user = ::geteuid();
   return directory;
 }
 

@@ -12,7 +12,10 @@
 //
 // What an OFD lock does not tell is who holds it (F_OFD_GETLK reports pid -1), so the holder
 // writes a record into the locked file (impl/record.hpp) and readers trust a record only while
-// the file is locked; the lock, never the pid, says whether the port is held.
+// the file is locked; the lock, never the pid, says whether the port is held. The holder locks a
+// range whose length names its user (detail/lock_range.hpp); in a shared directory, where every
+// member can rewrite a lock file's record, it also writes its record into a file of its own
+// (impl/record_file.hpp), and readers believe that one.
 //
 // Lock files are opened with O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK relative to the lock directory's
 // descriptor, must be regular files with exactly one name (a hard link would let two names
@@ -26,6 +29,7 @@
 // A manager keeps the lock files its holds released open and unlocked for its next holds of those
 // ports (lock_file_cache.hpp): locking a kept file again is checked the same way, through the name.
 
+#include <portpool/detail/lock_range.hpp>
 #include <portpool/detail/message.hpp>
 #include <portpool/detail/process_id.hpp>
 #include <portpool/detail/system_error.hpp>
@@ -36,6 +40,7 @@
 #include <portpool/impl/lock_directory.hpp>
 #include <portpool/impl/lock_file_cache.hpp>
 #include <portpool/impl/record.hpp>
+#include <portpool/impl/record_file.hpp>
 #include <portpool/refusal.hpp>
 #include <portpool/unique_fd.hpp>
 
@@ -58,13 +63,6 @@
 
 namespace portpool::detail {
 
-inline struct flock whole_file_lock(short type) {
-  struct flock request {};
-  request.l_type = type;
-  request.l_whence = SEEK_SET;  // l_start = l_len = 0: the whole file; l_pid must be 0 for OFD locks
-  return request;
-}
-
 class HeldLock {
  public:
   /// `fork_generation` was read before `file` was opened; a release gives the file to `cache`
@@ -86,10 +84,11 @@ class HeldLock {
   HeldLock& operator=(HeldLock&&) = delete;
   ~HeldLock() { release(); }
 
-  /// Writes the holder record into the lock file, making the hold visible to Registry.
-  /// @throws LockDirError when the file cannot take it.
+  /// Writes the holder record into the lock file (and, in a shared directory, first into this
+  /// user's own record file), making the hold visible to Registry.
+  /// @throws LockDirError when a file cannot take it; ResourceError when no descriptor is left.
   void publish() {
-    write_holder_record();
+    write_records();
     published_ = true;
     reached_step("recorded");
   }
@@ -104,7 +103,7 @@ class HeldLock {
   void set_readiness(Readiness readiness) {
     holder_.readiness = readiness;
     if (published_) {
-      write_holder_record();
+      write_records();
     }
   }
 
@@ -117,17 +116,17 @@ class HeldLock {
     validate_description(description);
     holder_.description = std::move(description);
     if (published_) {
-      write_holder_record();
+      write_records();
     }
   }
 
-  /// Retires the record, then drops the lock: unlocks the file and keeps it open in the cache for
-  /// the next hold of the port, or closes it (no cache, a fork during the hold, the descriptor
-  /// handed out). The record is spoilt (its first byte overwritten) so that, until the next holder
-  /// writes its own, nobody reads the old one as the new holder's; a holder that dies without
-  /// releasing leaves its record in an unlocked file, which readers ignore. In a forked child the
-  /// descriptor is a copy of the parent's open file: closing it leaves the parent's lock and record
-  /// alone. Then runs the after-release action, if any. Returns whether the hold was this process's.
+  /// Retires the record (and removes the own record file), then drops the lock: unlocks the file and keeps it open in
+  /// the cache for the next hold of the port, or closes it (no cache, a fork during the hold, the descriptor handed
+  /// out). The record is spoilt (its first byte overwritten) so that, until the next holder writes its own, nobody
+  /// reads the old one as the new holder's; a holder that dies without releasing leaves its record in an unlocked file,
+  /// which readers ignore. In a forked child the descriptor is a copy of the parent's open file: closing it leaves the
+  /// parent's lock and record alone. Then runs the after-release action, if any. Returns whether the hold was this
+  /// process's.
   bool release() noexcept {
     if (!file_) {
       return false;
@@ -135,6 +134,12 @@ class HeldLock {
     const bool mine = holder_.pid == current_process_id();
     if (mine && published_) {
       retire_record(file_.get());
+    }
+    if (own_record_) {
+      if (mine) {
+        ::unlinkat(directory_->fd.get(), own_record_name_.c_str(), 0);
+      }
+      own_record_.reset();
     }
     reached_step("releasing");
     if (!mine) {
@@ -170,13 +175,45 @@ class HeldLock {
   ino_t inode() const noexcept { return inode_; }
 
  private:
-  void write_holder_record() {
-    if (int error = write_record(file_.get(), holder_); error != 0) {
-      throw LockDirError(
-          format_message("cannot write the holder record into {}: {}; make room on its filesystem or "
-                         "choose another lock directory with PORTPOOL_LOCK_DIR",
-                         {path(), errno_text(error)}));
+  // The own record file first: a reader woken by the lock file's change then finds it.
+  void write_records() {
+    if (directory_->shared) {
+      write_own_record();
     }
+    write_record_into(file_.get(), path());
+  }
+
+  void write_own_record() {
+    if (!own_record_) {
+      own_record_name_ = record_file_name(lock_name_, directory_->user);
+      auto opened = open_own_record_file(*directory_, own_record_name_);
+      if (opened.error != 0) {
+        record_failure((directory_->path / own_record_name_).string(), opened.error);
+      }
+      own_record_ = std::move(opened.file);
+      if (!own_record_) {
+        return;  // something of another user's stands at its name: readers show the hold as unverified
+      }
+    }
+    write_record_into(own_record_.get(), (directory_->path / own_record_name_).string());
+  }
+
+  void write_record_into(int file, const std::string& file_path) {
+    if (int error = write_record(file, holder_); error != 0) {
+      record_failure(file_path, error);
+    }
+  }
+
+  [[noreturn]] static void record_failure(const std::string& file_path, int error) {
+    if (is_resource_error(error)) {
+      throw ResourceError(format_message(
+          "cannot write the holder record into {}: {}; release some descriptors or raise the limit ('ulimit -n')",
+          {file_path, errno_text(error)}));
+    }
+    throw LockDirError(
+        format_message("cannot write the holder record into {}: {}; make room on its filesystem or "
+                       "choose another lock directory with PORTPOOL_LOCK_DIR",
+                       {file_path, errno_text(error)}));
   }
 
   // Unlocks the file and leaves it open in the cache when only this hold can use its open file;
@@ -212,6 +249,8 @@ class HeldLock {
   std::uint64_t fork_generation_;
   mutable std::atomic<bool> handed_out_{false};
   std::optional<FencingToken> fencing_token_;
+  UniqueFd own_record_;
+  std::string own_record_name_;
   bool published_ = false;
   std::function<void()> after_release_;
 };
@@ -230,12 +269,6 @@ struct LockAttempt {
 
 /// Whether the process `pid` exists in this pid namespace.
 inline bool process_alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
-
-/// Whether some open file holds a lock on the file `fd` (this process's other opens included).
-inline bool is_locked(int fd) {
-  auto probe = whole_file_lock(F_WRLCK);
-  return ::fcntl(fd, F_OFD_GETLK, &probe) == 0 && probe.l_type != F_UNLCK;
-}
 
 /// The record of the holder of the locked file `fd`. A holder writes its record right after
 /// locking, so a locked file without one is given a moment (at most 200 ms, only when a refusal is
@@ -258,6 +291,12 @@ inline std::string describe_holder(const std::optional<Holder>& record, pid_t se
   }
   auto what = record->service.empty() ? format_message("instance {}", {record->instance})
                                       : format_message("{}, instance {}", {record->service, record->instance});
+  if (!record->verified) {
+    return format_message(
+        "held by another process; its record, which any member of the shared lock directory could have written, "
+        "names pid {} ({})",
+        {application_pid_of(*record), what});
+  }
   if (record->pid == self) {
     return format_message("held by this process ({})", {what});
   }
@@ -422,7 +461,7 @@ inline std::unique_ptr<HeldLock> lock_kept_file(const std::shared_ptr<const Lock
     return nullptr;
   }
   reached_step("lock-file-opened");
-  auto request = whole_file_lock(F_WRLCK);
+  auto request = holder_lock(directory->user);
   if (::fcntl(kept->file.get(), F_OFD_SETLK, &request) != 0) {
     return nullptr;  // held, or failing: the usual path says why
   }
@@ -463,7 +502,7 @@ inline LockAttempt try_lock(const std::shared_ptr<const LockDirectory>& director
       return {nullptr, std::move(refusal), RefusalReason::lock_unusable, std::nullopt};
     }
     reached_step("lock-file-opened");
-    auto request = whole_file_lock(F_WRLCK);
+    auto request = holder_lock(directory->user);
     if (::fcntl(file.get(), F_OFD_SETLK, &request) != 0) {
       auto error = errno;
       if (error == EAGAIN || error == EACCES) {
@@ -471,6 +510,9 @@ inline LockAttempt try_lock(const std::shared_ptr<const LockDirectory>& director
           return {nullptr, {}, RefusalReason::held, std::nullopt};
         }
         auto record = record_of_locked(file.get());
+        if (directory->shared) {
+          record = vouched_record(*directory, lock_name, file.get(), std::move(record));
+        }
         auto why = describe_holder(record, holder.pid);
         return {nullptr, std::move(why), RefusalReason::held, std::move(record)};
       }
@@ -544,7 +586,8 @@ inline std::optional<Holder> recorded_holder(const LockDirectory& directory, con
   }
   // The recorded process may have exited while the lock lives on: a child that inherited the lock
   // file's descriptor (as `portpool run` passes it to the command's process tree) keeps the hold.
-  return read_record(file.get());
+  auto record = read_record(file.get());
+  return directory.shared ? vouched_record(directory, lock_name, file.get(), std::move(record)) : record;
 }
 
 }  // namespace portpool::detail

@@ -180,7 +180,8 @@ inline void RegistryWatcher::update(std::uint16_t port, std::vector<RegistryChan
   if (previous != known_.end()) {
     if (current && detail::same_hold(previous->second.holder, *current)) {
       if (current->readiness != previous->second.holder.readiness ||
-          current->description != previous->second.holder.description) {
+          current->description != previous->second.holder.description ||
+          current->verified != previous->second.holder.verified) {
         previous->second.holder = *current;
         changes.push_back({RegistryChange::Kind::changed, *current, {}});
       }
