@@ -213,6 +213,27 @@ TEST_CASE("a full lock directory (tmpfs out of space or inodes) gives a clear er
   CHECK(free_for_another_process(directory, ports[0]));
 }
 
+TEST_CASE("in a shared directory, a full filesystem that stops the holder's own record file holds nothing") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  SmallFilesystem small(directory.lock_dir(), "size=64k,nr_inodes=16,mode=1777");
+  if (!small.mounted()) {
+    PORTPOOL_SKIP("cannot mount a tmpfs here (" << std::strerror(small.error()) << "; needs root and CAP_SYS_ADMIN)");
+  }
+  auto options = options_in(directory);
+  options.shared_lock_dir = true;
+  PortPoolManager manager("api", ports.ports(), options);
+  fill(directory.lock_dir());
+  CHECK_THROWS_WITH(manager.acquire(), Contains("cannot write the holder record into") && Contains(".record.") &&
+                                           Contains("No space left"));
+  CHECK(Registry::holders(options).empty());
+  for (const auto& entry : fs::directory_iterator(directory.lock_dir())) {
+    CHECK(entry.path().filename().string().find(".record.") == std::string::npos);
+  }
+  remove_all_but_lock_files(directory.lock_dir());
+  CHECK(PortPoolManager("another", ports.ports(), options).try_acquire().has_value());
+}
+
 TEST_CASE("a file size limit (RLIMIT_FSIZE) that stops the record gives a clear error and holds nothing") {
   TempDir directory;
   auto ports = ReservedPorts::any(1);
