@@ -4,8 +4,9 @@
 #   clang-asan-ubsan  the library, the command and the fleet layer, with their tests, under
 #                     AddressSanitizer and UndefinedBehaviorSanitizer (the command's tests are the
 #                     plain build's programs, run against this build's portpool); the fuzzers
-#                     replay their corpora, then fuzz for PORTPOOL_FUZZ_SECONDS (60) each;
-#   clang-tsan        the same under ThreadSanitizer;
+#                     replay their corpora, then one of them fuzzes for PORTPOOL_FUZZ_SECONDS (60);
+#   clang-tsan        the same under ThreadSanitizer (but the suites and subcommands that start no
+#                     thread);
 #   gcc               the library as gcc users compile it: every public header in one unit (each
 #                     alone is checked with clang by a test), two units of one program, the shipped headers' test;
 #   lint              clang-format, clang-tidy over one part of the sources (scripts/tidy.sh); the
@@ -50,15 +51,20 @@ run_tests() {
     --output-junit junit.xml "$@"
 }
 
-# run_command_tests NAME: the command's tests (tests/cli), compiled once in the plain build, run
-# against build/NAME's portpool; their results in build/NAME/junit-command.xml.
+# run_command_tests NAME CTEST_ARGUMENT...: the command's tests (tests/cli), compiled once in the
+# plain build, run against build/NAME's portpool; their results in build/NAME/junit-command.xml.
 run_command_tests() {
   local name=$1
+  shift
   stage "test $name: the command's tests, against its portpool"
   PORTPOOL_TEST_CLI="$PWD/build/$name/tools/portpool" PORTPOOL_TEST_SANITIZED=1 \
     ctest --test-dir build/clang -j$((2 * jobs)) --timeout 300 --output-on-failure \
-    --output-junit "$PWD/build/$name/junit-command.xml" -R '^cli ' -LE soak
+    --output-junit "$PWD/build/$name/junit-command.xml" -R '^cli ' -LE soak "$@"
 }
+
+# The command's subcommands that start no thread (table, template, status without --watch,
+# reserve, and the forwarding to the fleet component): ThreadSanitizer could show them nothing.
+single_threaded_commands='^cli (table|template|status|reserve|fleet_component):'
 
 # in_background NAME COMMAND...: COMMAND (a program or a function) at idle priority, its output in
 # build/NAME.log.
@@ -134,7 +140,7 @@ run_command_tests clang-asan-ubsan
 
 fuzz() {
   local target pids=()
-  for target in "${fuzz_targets[@]}"; do
+  for target in "${fuzzed[@]}"; do
     mkdir -p "build/fuzz/found/$target" "build/fuzz/artifacts/$target"
     # A crash leaves build/fuzz/artifacts/TARGET/crash-*: add it to fuzz/corpus/TARGET as a
     # regression input.
@@ -147,7 +153,7 @@ fuzz() {
   for pid in "${pids[@]}"; do
     wait "$pid" || status=1
   done
-  for target in "${fuzz_targets[@]}"; do
+  for target in "${fuzzed[@]}"; do
     echo "-- $target"
     tail -n 12 "build/fuzz/$target.log"
   done
@@ -159,7 +165,7 @@ fuzz() {
 # fails the run only if it is slow there too. Any other artifact (crash, leak, oom) fails it.
 replay_fuzz_timeouts() {
   local target artifact status=0 found=0
-  for target in "${fuzz_targets[@]}"; do
+  for target in "${fuzzed[@]}"; do
     for artifact in "build/fuzz/artifacts/$target"/*; do
       [[ -e $artifact ]] || continue
       found=1
@@ -188,7 +194,11 @@ replay_fuzz_timeouts() {
   return "$status"
 }
 
+# Every run replays the three corpora (the ASan tests) and fuzzes one target for
+# PORTPOOL_FUZZ_SECONDS, chosen by the number of commits as the tidy part is, so that consecutive
+# commits fuzz each in turn; PORTPOOL_FUZZ_TARGETS (names, space-separated) fuzzes others.
 fuzz_targets=(fuzz_record fuzz_config_file fuzz_fleet_holder)
+read -r -a fuzzed <<<"${PORTPOOL_FUZZ_TARGETS:-${fuzz_targets[$(($(git rev-list --count HEAD) % ${#fuzz_targets[@]}))]}}"
 
 finish build-clang-tsan
 mkdir -p build/fuzz
@@ -199,7 +209,7 @@ in_background build-gcc build_gcc
 shards=${PORTPOOL_TIDY_SHARDS:-32}
 in_background tidy bash scripts/tidy.sh --shard "$(($(git rev-list --count HEAD) % shards))/$shards"
 run_tests clang-tsan -LE soak
-run_command_tests clang-tsan
+run_command_tests clang-tsan -E "$single_threaded_commands"
 
 finish build-gcc
 run_tests gcc -R "$gcc_tests"
