@@ -54,7 +54,12 @@ json holder_schema() {
                         {"pid", integer_schema(1)},
                         {"instance", integer_schema(0)},
                         {"instance_id", {{"type", "string"}}},
-                        {"since", {{"type", "string"}, {"description", "ISO 8601, UTC"}}}},
+                        {"since", {{"type", "string"}, {"description", "ISO 8601, UTC"}}},
+                        {"verified",
+                         {{"type", "boolean"},
+                          {"description",
+                           "false when any member of a shared lock directory could have written "
+                           "this record"}}}},
                        {"port", "service", "transport", "pid", "instance", "instance_id", "since"});
 }
 
@@ -112,7 +117,8 @@ json holder_json(const portpool::Holder& holder) {
           {"pid", portpool::application_pid_of(holder)},
           {"instance", holder.instance},
           {"instance_id", holder.instance_id},
-          {"since", portpool_example::utc_timestamp(holder.since)}};
+          {"since", portpool_example::utc_timestamp(holder.since)},
+          {"verified", holder.verified}};
 }
 
 /// `arguments[name]` as an integer from `minimum` to `maximum`.

@@ -44,8 +44,10 @@ struct ForeignListener {
 };
 
 nlohmann::json holder_json(const portpool::Holder& holder) {
-  return {{"port", holder.port}, {"service", holder.service},   {"transport", portpool::to_string(holder.transport)},
-          {"pid", holder.pid},   {"instance", holder.instance}, {"instance_id", holder.instance_id}};
+  return {
+      {"port", holder.port},        {"service", holder.service},   {"transport", portpool::to_string(holder.transport)},
+      {"pid", holder.pid},          {"instance", holder.instance}, {"instance_id", holder.instance_id},
+      {"verified", holder.verified}};
 }
 
 /// The registry's holders, as list_holders reports them (without the `since` times).
