@@ -19,6 +19,8 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <exception>
 #include <iostream>
@@ -174,7 +176,13 @@ int run_portpool(int argc, char** argv) {
 int main(int argc, char** argv) {
   portpool::cli::remember_start(argv);
   if (argc > 1 && std::string(argv[1]) == portpool::cli::keeper_command) {
-    return portpool::cli::run_keeper(argc, argv);
+    // The keeper ends without exit handlers: once CMD's tree is gone it holds nothing that needs one,
+    // and a handler that forks (LeakSanitizer's exit-time check runs in a traced child) would start a
+    // process under the keeper just when 'portpool run' may be killing every process under it;
+    // killed, that child left the keeper waiting for it forever.
+    auto status = portpool::cli::run_keeper(argc, argv);
+    std::fflush(nullptr);
+    ::_exit(status);
   }
   try {
     return run_portpool(argc, argv);
