@@ -135,6 +135,11 @@ run_tests clang -LE soak
 
 finish build-clang-asan-ubsan
 in_background build-clang-tsan build_tsan
+# clang-tidy takes about 30 s a file: each run checks one of PORTPOOL_TIDY_SHARDS parts, chosen by
+# the number of commits, so that consecutive commits check every file. It starts here, beside the
+# ASan tests and the TSan build, so that it is not the last thing left running on one core.
+shards=${PORTPOOL_TIDY_SHARDS:-32}
+in_background tidy bash scripts/tidy.sh --shard "$(($(git rev-list --count HEAD) % shards))/$shards"
 run_tests clang-asan-ubsan -LE soak
 run_command_tests clang-asan-ubsan
 
@@ -204,10 +209,6 @@ finish build-clang-tsan
 mkdir -p build/fuzz
 in_background fuzz fuzz
 in_background build-gcc build_gcc
-# clang-tidy takes about 30 s a file: each run checks one of PORTPOOL_TIDY_SHARDS parts, chosen by
-# the number of commits, so that consecutive commits check every file.
-shards=${PORTPOOL_TIDY_SHARDS:-32}
-in_background tidy bash scripts/tidy.sh --shard "$(($(git rev-list --count HEAD) % shards))/$shards"
 run_tests clang-tsan -LE soak
 run_command_tests clang-tsan -E "$single_threaded_commands"
 
