@@ -13,6 +13,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -89,6 +90,54 @@ TEST_CASE("the watcher starts from the current holders and reports acquired, cha
   CHECK(released[1].holder.port == ports[0]);
   CHECK(quiet(watcher));
   CHECK(watcher.holders().empty());
+}
+
+TEST_CASE("in a shared lock directory the watcher reports a hold, its change and its release, verified") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  auto options = shared_options_in(directory);
+  RegistryWatcher watcher(options);
+  PortPoolManager manager("shared", ports.ports(), options);
+  auto lease = manager.acquire();
+  auto acquired = wait_for_changes(watcher, 1);
+  REQUIRE(acquired.size() == 1);
+  CHECK(acquired[0].kind == Kind::acquired);
+  CHECK(acquired[0].holder.verified);
+
+  lease.set_readiness(Readiness::ready);
+  auto changed = wait_for_changes(watcher, 1);
+  REQUIRE(changed.size() == 1);
+  CHECK(changed[0].kind == Kind::changed);
+  CHECK(changed[0].holder.readiness == Readiness::ready);
+  CHECK(changed[0].holder.verified);
+
+  lease.release();
+  auto released = wait_for_changes(watcher, 1);
+  REQUIRE(released.size() == 1);
+  CHECK(released[0].kind == Kind::released);
+  CHECK(quiet(watcher));
+  CHECK(watcher.holders().empty());
+}
+
+TEST_CASE(
+    "in a shared lock directory the watcher follows the holder's record file: removed, the hold reads unverified") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  auto options = shared_options_in(directory);
+  PortPoolManager manager("shared", ports.ports(), options);
+  auto lease = manager.acquire();
+  RegistryWatcher watcher(options);
+  REQUIRE(watcher.holders().size() == 1);
+  REQUIRE(watcher.holders()[0].verified);
+
+  auto record_file =
+      directory.lock_dir() / ("port-" + std::to_string(ports[0]) + ".record." + std::to_string(::geteuid()));
+  REQUIRE(std::filesystem::remove(record_file));
+  auto changed = wait_for_changes(watcher, 1);
+  REQUIRE(changed.size() == 1);
+  CHECK(changed[0].kind == Kind::changed);
+  CHECK(changed[0].holder.service == "shared");
+  CHECK_FALSE(changed[0].holder.verified);
 }
 
 TEST_CASE("a holder killed while holding is reported lost, with the reason") {

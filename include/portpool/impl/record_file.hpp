@@ -23,6 +23,7 @@
 
 #include <portpool/detail/lock_range.hpp>
 #include <portpool/detail/message.hpp>
+#include <portpool/detail/names.hpp>
 #include <portpool/holder.hpp>
 #include <portpool/impl/lock_directory.hpp>
 #include <portpool/impl/record.hpp>
@@ -33,6 +34,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,6 +46,16 @@ inline std::string record_file_name(std::string_view lock_name, uid_t uid) {
   constexpr std::string_view lock_suffix = ".lock";
   auto stem = lock_name.substr(0, lock_name.size() - lock_suffix.size());
   return format_message("{}.record.{}", {stem, uid});
+}
+
+/// The port whose record file is named `name` ("port-N.record.UID"), or nullopt for any other name.
+inline std::optional<std::uint16_t> port_of_record_file_name(std::string_view name) {
+  constexpr std::string_view marker = ".record.";
+  auto position = name.find(marker);
+  if (position == std::string_view::npos) {
+    return std::nullopt;
+  }
+  return port_of_lock_name(std::string(name.substr(0, position)) + ".lock");
 }
 
 /// This user's record file, opened for writing and locked; or no file, with `error` set when it

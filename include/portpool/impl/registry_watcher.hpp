@@ -104,8 +104,12 @@ inline std::vector<RegistryChange> RegistryWatcher::read_changes() {
       std::string_view name(buffer.data() + offset + sizeof event, event.len);
       name = name.substr(0, name.find('\0'));
       overflow = overflow || (event.mask & IN_Q_OVERFLOW) != 0;
-      if (auto port = detail::port_of_lock_name(name);
-          port && std::find(touched.begin(), touched.end(), *port) == touched.end()) {
+      // A holder's own record file (shared directories) says as much about its port as the lock file.
+      auto port = detail::port_of_lock_name(name);
+      if (!port) {
+        port = detail::port_of_record_file_name(name);
+      }
+      if (port && std::find(touched.begin(), touched.end(), *port) == touched.end()) {
         touched.push_back(*port);
       }
       offset += sizeof event + event.len;
