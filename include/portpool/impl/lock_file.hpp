@@ -63,6 +63,11 @@
 
 namespace portpool::detail {
 
+[[noreturn]] inline void throw_resource_error(const std::string& what, int error) {
+  throw ResourceError(format_message(
+      "{}: {}; release some descriptors or raise the limit ('ulimit -n'), then try again", {what, errno_text(error)}));
+}
+
 class HeldLock {
  public:
   /// `fork_generation` was read before `file` was opened; a release gives the file to `cache`
@@ -180,7 +185,7 @@ class HeldLock {
     if (directory_->shared) {
       write_own_record();
     }
-    write_record_into(file_.get(), path());
+    write_record_into(file_.get(), lock_name_);
   }
 
   void write_own_record() {
@@ -188,27 +193,27 @@ class HeldLock {
       own_record_name_ = record_file_name(lock_name_, directory_->user);
       auto opened = open_own_record_file(*directory_, own_record_name_);
       if (opened.error != 0) {
-        record_failure((directory_->path / own_record_name_).string(), opened.error);
+        record_failure(own_record_name_, opened.error);
       }
       own_record_ = std::move(opened.file);
       if (!own_record_) {
         return;  // something of another user's stands at its name: readers show the hold as unverified
       }
     }
-    write_record_into(own_record_.get(), (directory_->path / own_record_name_).string());
+    write_record_into(own_record_.get(), own_record_name_);
   }
 
-  void write_record_into(int file, const std::string& file_path) {
+  // `name`: the file's name in the lock directory, spelled out as a path only in an error.
+  void write_record_into(int file, const std::string& name) {
     if (int error = write_record(file, holder_); error != 0) {
-      record_failure(file_path, error);
+      record_failure(name, error);
     }
   }
 
-  [[noreturn]] static void record_failure(const std::string& file_path, int error) {
+  [[noreturn]] void record_failure(const std::string& name, int error) const {
+    auto file_path = (directory_->path / name).string();
     if (is_resource_error(error)) {
-      throw ResourceError(format_message(
-          "cannot write the holder record into {}: {}; release some descriptors or raise the limit ('ulimit -n')",
-          {file_path, errno_text(error)}));
+      throw_resource_error(format_message("cannot write the holder record into {}", {file_path}), error);
     }
     throw LockDirError(
         format_message("cannot write the holder record into {}: {}; make room on its filesystem or "
@@ -314,11 +319,6 @@ inline std::string describe_holder(const std::optional<Holder>& record, pid_t se
 }
 
 inline std::string user_text(uid_t uid) { return format_message("uid {}", {uid}); }
-
-[[noreturn]] inline void throw_resource_error(const std::string& what, int error) {
-  throw ResourceError(format_message(
-      "{}: {}; release some descriptors or raise the limit ('ulimit -n'), then try again", {what, errno_text(error)}));
-}
 
 /// Why an existing entry at `name` cannot be opened as a lock file, for a refusal of its port.
 inline std::string unopenable_entry(const LockDirectory& directory, const std::string& name, int error) {
@@ -509,10 +509,7 @@ inline LockAttempt try_lock(const std::shared_ptr<const LockDirectory>& director
         if (!explain) {
           return {nullptr, {}, RefusalReason::held, std::nullopt};
         }
-        auto record = record_of_locked(file.get());
-        if (directory->shared) {
-          record = vouched_record(*directory, lock_name, file.get(), std::move(record));
-        }
+        auto record = vouched_record(*directory, lock_name, file.get(), record_of_locked(file.get()));
         auto why = describe_holder(record, holder.pid);
         return {nullptr, std::move(why), RefusalReason::held, std::move(record)};
       }
@@ -586,8 +583,7 @@ inline std::optional<Holder> recorded_holder(const LockDirectory& directory, con
   }
   // The recorded process may have exited while the lock lives on: a child that inherited the lock
   // file's descriptor (as `portpool run` passes it to the command's process tree) keeps the hold.
-  auto record = read_record(file.get());
-  return directory.shared ? vouched_record(directory, lock_name, file.get(), std::move(record)) : record;
+  return vouched_record(directory, lock_name, file.get(), read_record(file.get()));
 }
 
 }  // namespace portpool::detail

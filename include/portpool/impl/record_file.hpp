@@ -99,11 +99,14 @@ inline std::optional<Holder> own_record(const LockDirectory& directory, const st
   return read_record(file.get());
 }
 
-/// What readers of a shared directory report about the held lock file `lock_file` (named
-/// `lock_name`), whose own record is `lock_file_record`: the record file of the user its lock
-/// names, else the lock file's record marked unverified.
+/// What readers report about the held lock file `lock_file` (named `lock_name`), whose own record
+/// is `lock_file_record`: that record in a private directory; in a shared one, the record file of
+/// the user its lock names, else the lock file's record marked unverified.
 inline std::optional<Holder> vouched_record(const LockDirectory& directory, std::string_view lock_name, int lock_file,
                                             std::optional<Holder> lock_file_record) {
+  if (!directory.shared) {
+    return lock_file_record;
+  }
   if (auto uid = claimed_holder_uid(lock_file)) {
     if (auto record = own_record(directory, record_file_name(lock_name, *uid), *uid)) {
       return record;
