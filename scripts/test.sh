@@ -7,8 +7,9 @@
 #                     replay their corpora, then one of them fuzzes for PORTPOOL_FUZZ_SECONDS (60);
 #   clang-tsan        the same under ThreadSanitizer (but the suites and subcommands that start no
 #                     thread);
-#   gcc               the library as gcc users compile it: every public header in one unit (each
-#                     alone is checked with clang by a test), two units of one program, the shipped headers' test;
+#   gcc               the library as gcc users compile it: every public header in one unit, header-only
+#                     and separately compiled (each alone is checked with clang by a test), two units of
+#                     one program, the shipped headers' test, the separately compiled library's test;
 #   lint              clang-format, clang-tidy over one part of the sources (scripts/tidy.sh); the
 #                     NOLINT audit is a test (nolint).
 # While the tests of one build run, which mostly wait for processes and sockets, the next build
@@ -120,12 +121,13 @@ build_tsan() {
   configure clang-tsan "${sanitized[@]}" -DPORTPOOL_SANITIZE=thread &&
     cmake --build build/clang-tsan
 }
-gcc_tests='^(odr|shipped_headers):|^platform_not_linux$'
+gcc_tests='^(odr|shipped_headers|separate_compilation):|^platform_not_linux$'
 build_gcc() {
   configure gcc -DCMAKE_CXX_COMPILER=g++ -DCMAKE_CXX_FLAGS_DEBUG=-g1 "${linker[@]}" -DPORTPOOL_BUILD_TOOLS=OFF \
     -DPORTPOOL_BUILD_EXAMPLES=OFF \
     -DPORTPOOL_BUILD_BENCHMARKS=OFF -DPORTPOOL_BUILD_FLEET=OFF &&
-    cmake --build build/gcc --target portpool_all_public_headers test_odr test_shipped_headers
+    cmake --build build/gcc --target portpool_all_public_headers portpool_all_public_headers_separate test_odr \
+      test_shipped_headers test_separate_compilation
 }
 
 stage "build clang"

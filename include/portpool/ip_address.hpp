@@ -6,6 +6,7 @@
 /// networking library; <portpool/ip_address_asio.hpp> converts it to and from
 /// `boost::asio::ip::address`.
 
+#include <portpool/detail/config.hpp>
 #include <portpool/detail/platform.hpp>
 
 #include <array>
@@ -119,4 +120,6 @@ class IpAddress {
 
 }  // namespace portpool
 
+#if !defined(PORTPOOL_SEPARATE_COMPILATION)
 #include <portpool/impl/ip_address.hpp>
+#endif

@@ -49,12 +49,11 @@
 ///     "api", {9000, 9001}, options, MaintenancePolicy(options));
 /// @endcode
 
+#include <portpool/detail/config.hpp>
 #include <portpool/detail/detection.hpp>
 #include <portpool/detail/names.hpp>
 #include <portpool/fencing_token.hpp>
 #include <portpool/holder.hpp>
-#include <portpool/impl/lock_directory.hpp>
-#include <portpool/impl/lock_file.hpp>
 #include <portpool/options.hpp>
 #include <portpool/refusal.hpp>
 
@@ -69,6 +68,12 @@
 
 namespace portpool {
 
+namespace detail {
+class CurrentLockDirectory;
+class HeldLock;
+class LockFileCache;
+}  // namespace detail
+
 /// A port locked by a lock policy and not yet handed out: the manager records the holder into it,
 /// probes the port, then turns it into a PortLease, or drops it, which unlocks the port.
 /// Move-only. Only FileLockPolicy makes one (the lock file stays the authority on a host); other
@@ -77,26 +82,33 @@ namespace portpool {
 /// Thread safety: one lock is used by one thread at a time.
 class PortLock {
  public:
+  /// Takes over `other`'s lock; `other` holds nothing after.
+  PortLock(PortLock&& other) noexcept;
+  /// Drops this lock's port (unlocks it), then takes over `other`'s lock.
+  PortLock& operator=(PortLock&& other) noexcept;
+  /// Unlocks the port, unless the lock was moved or made into a PortLease.
+  ~PortLock();
+
   /// The holder this lock was taken for (its port, service, instance...).
-  const Holder& holder() const noexcept { return lock_->holder(); }
+  const Holder& holder() const noexcept;
 
   /// Writes the holder record into the lock file, which makes the hold visible to Registry.
   /// @throws LockDirError when the file cannot take it (full or failing filesystem).
-  void publish() { lock_->publish(); }
+  void publish();
 
   /// Gives the hold a fencing token (a fleet lock policy does, with the claim's etcd revision):
   /// the lease made of this lock reports it (`PortLease::fencing_token()`).
-  void set_fencing_token(FencingToken token) { lock_->set_fencing_token(std::move(token)); }
+  void set_fencing_token(FencingToken token);
 
   /// Runs `action` once, right after the port is unlocked, in the process that locked it (a fleet
   /// claim is given back there). `action` must not throw.
-  void call_after_release(std::function<void()> action) { lock_->call_after_release(std::move(action)); }
+  void call_after_release(std::function<void()> action);
 
  private:
   friend class FileLockPolicy;
   friend class PortLease;
 
-  explicit PortLock(std::unique_ptr<detail::HeldLock> lock) : lock_(std::move(lock)) {}
+  explicit PortLock(std::unique_ptr<detail::HeldLock> lock) noexcept;
 
   std::unique_ptr<detail::HeldLock> lock_;
 };
@@ -139,23 +151,16 @@ class FileLockPolicy {
   /// Opens (creating it when missing) the lock directory `options.lock_dir` names (the default one
   /// when empty), honouring `options.shared_lock_dir`.
   /// @throws LockDirError when the directory is unsafe or unusable.
-  explicit FileLockPolicy(const Options& options)
-      : directory_(std::make_shared<detail::CurrentLockDirectory>(options.lock_dir, options.shared_lock_dir)) {}
+  explicit FileLockPolicy(const Options& options);
 
   /// Tries once, without waiting, to lock `holder.port`, in the directory the lock directory's path
   /// names now. When `explain` is set, a refusal says why (who holds the port).
   /// @throws LockDirError as described above.
-  LockAttempt try_lock(const Holder& holder, bool explain) const {
-    auto attempt = detail::try_lock_where_named(*directory_, lock_name(holder.port), holder, explain, kept_files_);
-    if (!attempt.lock) {
-      return {std::nullopt, std::move(attempt.refusal), attempt.reason, std::move(attempt.holder)};
-    }
-    return {PortLock(std::move(attempt.lock)), {}, RefusalReason::held, std::nullopt};
-  }
+  LockAttempt try_lock(const Holder& holder, bool explain) const;
 
   /// Where the lock files are: `Options::lock_dir`, or `default_lock_dir()` (read when the policy
   /// was built) when that was empty.
-  const std::filesystem::path& lock_dir() const noexcept { return directory_->path(); }
+  const std::filesystem::path& lock_dir() const noexcept;
 
   /// The name of `port`'s lock file in the lock directory.
   static std::string lock_name(std::uint16_t port) { return detail::port_lock_name(port); }
@@ -165,7 +170,7 @@ class FileLockPolicy {
   /// Lock files released by this policy's holds, kept open (unlocked) for the next hold of their
   /// port; shared by copies of the policy. Leases only point to it weakly: a lease that outlives
   /// the policy closes its file on release.
-  std::shared_ptr<detail::LockFileCache> kept_files_ = std::make_shared<detail::LockFileCache>();
+  std::shared_ptr<detail::LockFileCache> kept_files_;
 };
 
 namespace detail {
@@ -190,3 +195,7 @@ inline constexpr bool is_lock_policy_v = std::conjunction_v<
     std::is_move_constructible<Policy>>;
 
 }  // namespace portpool
+
+#if !defined(PORTPOOL_SEPARATE_COMPILATION)
+#include <portpool/impl/lock_policy.hpp>
+#endif

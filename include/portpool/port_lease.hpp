@@ -3,9 +3,9 @@
 /// @file
 /// PortLease: the RAII guard of one port taken from a pool.
 
+#include <portpool/detail/config.hpp>
 #include <portpool/fencing_token.hpp>
 #include <portpool/holder.hpp>
-#include <portpool/impl/lock_file.hpp>
 #include <portpool/lock_policy.hpp>
 #include <portpool/options.hpp>
 
@@ -95,7 +95,7 @@ class PortLease {
 
   /// Whether the port is still held (false after release(), on a moved-from lease and in a
   /// forked child).
-  bool held() const noexcept { return lock_ && lock_->held(); }
+  bool held() const noexcept;
 
   /// held(): false for an empty lease, after release(), on a moved-from lease and in a forked child.
   ///
@@ -139,7 +139,7 @@ class PortLease {
   /// held for as long as any process keeps it open, even after this process has died (a lease whose
   /// descriptor was asked for closes it on release instead of keeping it for the manager's next
   /// acquisition).
-  int lock_descriptor() const noexcept { return held() ? lock_->shared_descriptor() : -1; }
+  int lock_descriptor() const noexcept;
 
   /// Gives the port back. Idempotent; never throws.
   void release() noexcept;
@@ -161,6 +161,13 @@ class PortLease {
   std::function<void(const Event&)> on_event_;
 };
 
+namespace detail {
+// The lock behind a lease, for the shield (null on a moved-from lease).
+inline const HeldLock* held_lock_of(const PortLease& lease) noexcept { return lease.lock_.get(); }
+}  // namespace detail
+
 }  // namespace portpool
 
+#if !defined(PORTPOOL_SEPARATE_COMPILATION)
 #include <portpool/impl/port_lease.hpp>
+#endif

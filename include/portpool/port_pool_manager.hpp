@@ -3,6 +3,8 @@
 /// @file
 /// PortPoolManager: takes ports from one service's pool, exclusively across processes.
 
+#include <portpool/detail/config.hpp>
+#include <portpool/detail/deadline.hpp>
 #include <portpool/error.hpp>
 #include <portpool/error_code.hpp>
 #include <portpool/holder.hpp>
@@ -321,12 +323,15 @@ class BasicPortPoolManager {
 
   std::string exhaustion_message(const std::vector<Refusal>& refusals) const;
 
-  // Runs `attempt_quietly` (an attempt() without explanations) until it succeeds or `deadline`
-  // passes, waiting between two attempts for a port of the pool to be released; nullopt at the
+  // Runs `attempt_quietly` (an attempt() without explanations) until it succeeds or `time_left`
+  // is zero, waiting between two attempts for a port of the pool to be released; nullopt at the
   // deadline, where the caller makes its last, explained attempt.
-  template <class Clock, class Duration, class Attempt>
-  auto attempt_until(const std::chrono::time_point<Clock, Duration>& deadline, Attempt attempt_quietly)
-      -> decltype(attempt_quietly());
+  template <class Attempt>
+  auto attempt_until(const detail::TimeLeft& time_left, Attempt attempt_quietly) -> decltype(attempt_quietly());
+
+  // acquire_until() and try_acquire_until() before their last attempt: the port, or nullopt once
+  // `time_left` is zero. Not a template, so that separate compilation compiles it once.
+  std::optional<PortLease> acquire_waiting(const detail::TimeLeft& time_left);
 
   std::string service_;
   std::vector<std::uint16_t> pool_;
@@ -338,6 +343,15 @@ class BasicPortPoolManager {
 /// The manager with the default policies: lock files in the lock directory and a bind probe.
 using PortPoolManager = BasicPortPoolManager<FileLockPolicy, BindProbe>;
 
+#if defined(PORTPOOL_SEPARATE_COMPILATION)
+// Compiled once, by the unit that includes <portpool/src.hpp>. A manager with other policies
+// needs the bodies: include <portpool/impl/port_pool_manager.hpp> where it is built.
+extern template class BasicPortPoolManager<FileLockPolicy, BindProbe>;
+#endif
+
 }  // namespace portpool
 
+#include <portpool/impl/port_pool_manager_inline.hpp>
+#if !defined(PORTPOOL_SEPARATE_COMPILATION)
 #include <portpool/impl/port_pool_manager.hpp>
+#endif

@@ -23,8 +23,8 @@
 /// Models: BindProbe (the default) and NoProbe, below. `acquire_listening` does not call the
 /// probe: binding the listening socket is its own check.
 
+#include <portpool/detail/config.hpp>
 #include <portpool/detail/detection.hpp>
-#include <portpool/impl/port_probe.hpp>
 #include <portpool/ip_address.hpp>
 #include <portpool/transport.hpp>
 
@@ -47,18 +47,14 @@ namespace portpool {
 struct BindProbe {
   /// Why `port` cannot be used, or nullopt when it can.
   /// @throws ResourceError when no socket can be created (descriptors or memory exhausted).
-  std::optional<std::string> check(const IpAddress& address, std::uint16_t port) const {
-    return detail::probe_every_address(address, port);
-  }
+  std::optional<std::string> check(const IpAddress& address, std::uint16_t port) const;
 
   /// Why `port` cannot be used for `transport`, or nullopt when it can: for `udp`, a port passes
   /// when no UDP socket is bound to it on any local address of either family ("in use by a program
   /// outside portpool, which has a UDP socket bound to 0.0.0.0:5353 (socket inode 1234)"); for
   /// `both`, when it passes for TCP and for UDP.
   /// @throws ResourceError when no socket can be created (descriptors or memory exhausted).
-  std::optional<std::string> check(const IpAddress& address, std::uint16_t port, Transport transport) const {
-    return detail::probe_every_address(address, port, transport);
-  }
+  std::optional<std::string> check(const IpAddress& address, std::uint16_t port, Transport transport) const;
 };
 
 /// A probe that accepts every locked port: for pools whose ports are never bound on this machine
@@ -104,3 +100,7 @@ inline constexpr bool is_probe_policy_v = std::conjunction_v<
     std::is_move_constructible<Policy>>;
 
 }  // namespace portpool
+
+#if !defined(PORTPOOL_SEPARATE_COMPILATION)
+#include <portpool/impl/probe.hpp>
+#endif

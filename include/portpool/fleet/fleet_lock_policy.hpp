@@ -15,6 +15,10 @@
 #include <portpool/probe.hpp>
 #include <portpool/service_port_table.hpp>
 
+// After the manager's declarations: its bodies, which separate compilation leaves out of them
+// (a FleetPoolManager is instantiated where it is used).
+#include <portpool/impl/port_pool_manager.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>

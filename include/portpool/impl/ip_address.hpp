@@ -1,7 +1,7 @@
 #pragma once
 
-// The bodies of IpAddress (included at the end of ip_address.hpp), on the C library's inet_pton,
-// inet_ntop and interface-name calls.
+// The bodies of IpAddress (included at the end of ip_address.hpp, or by <portpool/src.hpp> under
+// PORTPOOL_SEPARATE_COMPILATION), on the C library's inet_pton, inet_ntop and interface-name calls.
 
 #include <portpool/error.hpp>
 
@@ -13,13 +13,13 @@
 
 namespace portpool {
 
-inline IpAddress IpAddress::v4(const V4Bytes& bytes) noexcept {
+PORTPOOL_DECL IpAddress IpAddress::v4(const V4Bytes& bytes) noexcept {
   IpAddress address;
   std::copy(bytes.begin(), bytes.end(), address.bytes_.begin());
   return address;
 }
 
-inline IpAddress IpAddress::v6(const V6Bytes& bytes, std::uint32_t scope_id) noexcept {
+PORTPOOL_DECL IpAddress IpAddress::v6(const V6Bytes& bytes, std::uint32_t scope_id) noexcept {
   IpAddress address;
   address.is_v6_ = true;
   address.bytes_ = bytes;
@@ -27,19 +27,19 @@ inline IpAddress IpAddress::v6(const V6Bytes& bytes, std::uint32_t scope_id) noe
   return address;
 }
 
-inline IpAddress IpAddress::loopback_v4() noexcept { return v4({127, 0, 0, 1}); }
+PORTPOOL_DECL IpAddress IpAddress::loopback_v4() noexcept { return v4({127, 0, 0, 1}); }
 
-inline IpAddress IpAddress::loopback_v6() noexcept {
+PORTPOOL_DECL IpAddress IpAddress::loopback_v6() noexcept {
   V6Bytes bytes{};
   bytes.back() = 1;
   return v6(bytes);
 }
 
-inline IpAddress IpAddress::any_v4() noexcept { return {}; }
+PORTPOOL_DECL IpAddress IpAddress::any_v4() noexcept { return {}; }
 
-inline IpAddress IpAddress::any_v6() noexcept { return v6({}); }
+PORTPOOL_DECL IpAddress IpAddress::any_v6() noexcept { return v6({}); }
 
-inline std::optional<IpAddress> IpAddress::parse(std::string_view text) {
+PORTPOOL_DECL std::optional<IpAddress> IpAddress::parse(std::string_view text) {
   auto percent = text.find('%');
   std::string address_text(text.substr(0, percent));
   if (percent == std::string_view::npos) {
@@ -69,7 +69,7 @@ inline std::optional<IpAddress> IpAddress::parse(std::string_view text) {
   return v6(bytes, scope_id);
 }
 
-inline IpAddress IpAddress::from_string(std::string_view text) {
+PORTPOOL_DECL IpAddress IpAddress::from_string(std::string_view text) {
   if (auto address = parse(text)) {
     return *address;
   }
@@ -77,20 +77,22 @@ inline IpAddress IpAddress::from_string(std::string_view text) {
                     "' is not an IP address: write an IPv4 address like 127.0.0.1 or an IPv6 one like ::1");
 }
 
-inline bool IpAddress::is_loopback() const noexcept {
+PORTPOOL_DECL bool IpAddress::is_loopback() const noexcept {
   if (!is_v6_) {
     return bytes_[0] == 127;
   }
   return *this == loopback_v6();
 }
 
-inline bool IpAddress::is_unspecified() const noexcept {
+PORTPOOL_DECL bool IpAddress::is_unspecified() const noexcept {
   return std::all_of(bytes_.begin(), bytes_.end(), [](std::uint8_t byte) { return byte == 0; });
 }
 
-inline IpAddress::V4Bytes IpAddress::v4_bytes() const noexcept { return {bytes_[0], bytes_[1], bytes_[2], bytes_[3]}; }
+PORTPOOL_DECL IpAddress::V4Bytes IpAddress::v4_bytes() const noexcept {
+  return {bytes_[0], bytes_[1], bytes_[2], bytes_[3]};
+}
 
-inline std::string IpAddress::to_string() const {
+PORTPOOL_DECL std::string IpAddress::to_string() const {
   char text[INET6_ADDRSTRLEN + 1 + IF_NAMESIZE] = {};
   ::inet_ntop(is_v6_ ? AF_INET6 : AF_INET, bytes_.data(), static_cast<char*>(text), sizeof text);
   std::string written(static_cast<const char*>(text));

@@ -1,25 +1,18 @@
 #pragma once
 
-// The bodies of PortLease (included at the end of port_lease.hpp). A lease keeps copies of its
-// holder's port and names beside its HeldLock, so that a released lease still answers them.
-
-// Only port_lease.hpp includes this file, at its end, after the declarations it defines.
+// The bodies of PortLease (included at the end of port_lease.hpp, or by <portpool/src.hpp> under
+// PORTPOOL_SEPARATE_COMPILATION). A lease keeps copies of its holder's port and names beside its
+// HeldLock, so that a released lease still answers them.
 
 #include <portpool/detail/message.hpp>
 #include <portpool/detail/notify.hpp>
+#include <portpool/impl/lock_file.hpp>
 
 #include <utility>
 
 namespace portpool {
 
-namespace detail {
-
-// The lock behind a lease, for the shield (null on a moved-from lease).
-inline const HeldLock* held_lock_of(const PortLease& lease) noexcept { return lease.lock_.get(); }
-
-}  // namespace detail
-
-inline PortLease::PortLease(PortLock lock, std::function<void(const Event&)> on_event)
+PORTPOOL_DECL PortLease::PortLease(PortLock lock, std::function<void(const Event&)> on_event)
     : lock_(std::move(lock.lock_)),
       port_(lock_->holder().port),
       service_(lock_->holder().service),
@@ -31,7 +24,7 @@ inline PortLease::PortLease(PortLock lock, std::function<void(const Event&)> on_
 
 // Moved-from leases are emptied explicitly: a moved-from std::string or std::function is only
 // "valid but unspecified".
-inline PortLease::PortLease(PortLease&& other) noexcept
+PORTPOOL_DECL PortLease::PortLease(PortLease&& other) noexcept
     : lock_(std::move(other.lock_)),
       port_(other.port_),
       service_(std::exchange(other.service_, {})),
@@ -41,7 +34,7 @@ inline PortLease::PortLease(PortLease&& other) noexcept
       fencing_token_(std::exchange(other.fencing_token_, std::nullopt)),
       on_event_(std::exchange(other.on_event_, nullptr)) {}
 
-inline PortLease& PortLease::operator=(PortLease&& other) noexcept {
+PORTPOOL_DECL PortLease& PortLease::operator=(PortLease&& other) noexcept {
   if (this != &other) {
     release();
     lock_ = std::move(other.lock_);
@@ -56,29 +49,33 @@ inline PortLease& PortLease::operator=(PortLease&& other) noexcept {
   return *this;
 }
 
-inline PortLease::~PortLease() { release(); }
+PORTPOOL_DECL PortLease::~PortLease() { release(); }
 
-inline std::filesystem::path PortLease::lock_file() const {
+PORTPOOL_DECL std::filesystem::path PortLease::lock_file() const {
   return lock_ ? lock_->directory()->path / lock_->lock_name() : "";
 }
 
-inline LockFileIdentity PortLease::lock_file_identity() const noexcept {
+PORTPOOL_DECL LockFileIdentity PortLease::lock_file_identity() const noexcept {
   return lock_ ? LockFileIdentity{lock_->device(), lock_->inode()} : LockFileIdentity{};
 }
 
-inline void PortLease::set_readiness(Readiness readiness) {
+PORTPOOL_DECL void PortLease::set_readiness(Readiness readiness) {
   if (held()) {
     lock_->set_readiness(readiness);
   }
 }
 
-inline void PortLease::set_metadata(const std::string& key, std::string value) {
+PORTPOOL_DECL void PortLease::set_metadata(const std::string& key, std::string value) {
   if (held()) {
     lock_->set_metadata(key, std::move(value));
   }
 }
 
-inline void PortLease::release() noexcept {
+PORTPOOL_DECL bool PortLease::held() const noexcept { return lock_ && lock_->held(); }
+
+PORTPOOL_DECL int PortLease::lock_descriptor() const noexcept { return held() ? lock_->shared_descriptor() : -1; }
+
+PORTPOOL_DECL void PortLease::release() noexcept {
   if (lock_ && lock_->release() && on_event_) {
     try {  // the port is released; only the report of it needs memory
       detail::notify(on_event_, Event{EventKind::released,

@@ -1,10 +1,13 @@
 #pragma once
 
-// The bodies of BasicPortPoolManager (included at the end of port_pool_manager.hpp). Every way of
-// acquiring walks the pool through attempt(): a port is locked, recorded, then claimed (probed, or
-// bound and listened on), so ports are skipped and explained the same way whatever the claim.
+// The bodies of BasicPortPoolManager. Every way of acquiring walks the pool through attempt(): a
+// port is locked, recorded, then claimed (probed, or bound and listened on), so ports are skipped
+// and explained the same way whatever the claim.
 
-// Only port_pool_manager.hpp includes this file, at its end, after the declarations it defines.
+// Included after the declarations it defines: at the end of port_pool_manager.hpp when the library
+// is header-only; under PORTPOOL_SEPARATE_COMPILATION by <portpool/src.hpp>, by the headers of the
+// acquisitions that hand out sockets, and by a program that builds a manager with other policies,
+// each after port_pool_manager.hpp.
 
 #include <portpool/detail/message.hpp>
 #include <portpool/detail/names.hpp>
@@ -26,23 +29,6 @@
 namespace portpool {
 
 namespace detail {
-
-template <class Table>
-std::vector<std::uint16_t> pool_from_table(const Table& table, const std::string& service, unsigned instance) {
-  table.validate();
-  return table.search_order(service, instance);
-}
-
-// The table's word on fetch-blocked ports and the service's description, for a manager built from it.
-template <class Table>
-Options with_table_permissions(const Table& table, const std::string& service, Options options) {
-  options.allow_fetch_blocked_ports = options.allow_fetch_blocked_ports || table.allows_fetch_blocked_ports(service);
-  options.description = with_defaults(std::move(options.description), table.description(service));
-  if (!options.transport) {
-    options.transport = table.transport(service);
-  }
-  return options;
-}
 
 // Returns true so that it can run in a member initialiser, before the lock policy is built.
 inline bool check_manager_arguments(const std::string& service, const std::vector<std::uint16_t>& pool,
@@ -79,34 +65,6 @@ inline bool check_manager_arguments(const std::string& service, const std::vecto
 // inotify cannot be had.
 inline constexpr std::chrono::milliseconds recheck_interval(250);
 
-// The deadline `timeout` from now; a timeout of a century or more waits a century.
-template <class Rep, class Period>
-std::chrono::steady_clock::time_point deadline_after(std::chrono::duration<Rep, Period> timeout) {
-  constexpr std::chrono::hours century(24 * 365 * 100);
-  const auto now = std::chrono::steady_clock::now();
-  if (timeout <= std::chrono::duration<Rep, Period>::zero()) {
-    return now;
-  }
-  if (std::chrono::duration<double>(timeout) >= century) {
-    return now + century;
-  }
-  return now + std::chrono::ceil<std::chrono::steady_clock::duration>(timeout);
-}
-
-// What is left until `deadline` on its clock (zero once it has passed), at most a day per wait.
-template <class Clock, class Duration>
-std::chrono::nanoseconds time_left(const std::chrono::time_point<Clock, Duration>& deadline) {
-  constexpr std::chrono::hours longest_wait(24);
-  auto left = deadline - Clock::now();
-  if (left <= decltype(left)::zero()) {
-    return std::chrono::nanoseconds::zero();
-  }
-  if (std::chrono::duration<double>(left) >= longest_wait) {
-    return longest_wait;
-  }
-  return std::chrono::ceil<std::chrono::nanoseconds>(left);
-}
-
 // The lock files a waiting acquisition watches: the pool's, but for ports it never takes.
 inline std::vector<std::string> waited_lock_names(const std::vector<std::uint16_t>& pool,
                                                   bool allow_fetch_blocked_ports) {
@@ -130,16 +88,14 @@ inline bool any_released(const std::vector<bool>& before, const std::vector<bool
 }
 
 // Waits until a lock file locked in `locked` is let go (woken by inotify), a re-check is due
-// (when some port is refused though unlocked, or nothing can be watched), or `deadline` passes.
+// (when some port is refused though unlocked, or nothing can be watched), or `time_left` runs out.
 // Each wake looks only at the files its events named.
-template <class Clock, class Duration>
-void wait_for_release(LockFileWatch& watch, std::vector<bool> locked,
-                      const std::chrono::time_point<Clock, Duration>& deadline) {
+inline void wait_for_release(LockFileWatch& watch, std::vector<bool> locked, const TimeLeft& time_left) {
   const auto recheck_at = std::chrono::steady_clock::now() + recheck_interval;
   auto settle = LockFileWatch::settle_delays.size();  // no look after a close pending
   std::vector<std::size_t> closed;                    // the files of the last close, looked at again
   while (true) {
-    auto wait = time_left(deadline);
+    auto wait = time_left();
     if (wait == std::chrono::nanoseconds::zero()) {
       return;
     }
@@ -193,13 +149,6 @@ BasicPortPoolManager<LockPolicy, ProbePolicy>::BasicPortPoolManager(std::string 
       pool_(std::move(pool)),
       options_(std::move(options)),
       locks_((detail::check_manager_arguments(service_, pool_, options_), std::move(locks))) {}
-
-template <class LockPolicy, class ProbePolicy>
-template <class Table, std::enable_if_t<std::is_same_v<Table, ServicePortTable>, int>>
-BasicPortPoolManager<LockPolicy, ProbePolicy>::BasicPortPoolManager(const Table& table, std::string service,
-                                                                    Options options)
-    : BasicPortPoolManager(service, detail::pool_from_table(table, service, options.instance),
-                           detail::with_table_permissions(table, service, std::move(options))) {}
 
 namespace detail {
 
@@ -275,48 +224,25 @@ std::optional<PortLease> BasicPortPoolManager<LockPolicy, ProbePolicy>::try_acqu
 }
 
 template <class LockPolicy, class ProbePolicy>
-template <class Rep, class Period>
-PortLease BasicPortPoolManager<LockPolicy, ProbePolicy>::acquire_for(std::chrono::duration<Rep, Period> timeout) {
-  return acquire_until(detail::deadline_after(timeout));
-}
-
-template <class LockPolicy, class ProbePolicy>
-template <class Clock, class Duration>
-PortLease BasicPortPoolManager<LockPolicy, ProbePolicy>::acquire_until(
-    std::chrono::time_point<Clock, Duration> deadline) {
-  if (auto taken = attempt_until(deadline, [this] { return attempt(nullptr, probe_claim()); })) {
+std::optional<PortLease> BasicPortPoolManager<LockPolicy, ProbePolicy>::acquire_waiting(
+    const detail::TimeLeft& time_left) {
+  if (auto taken = attempt_until(time_left, [this] { return attempt(nullptr, probe_claim()); })) {
     return std::move(taken->first);
   }
-  return acquire();
+  return std::nullopt;
 }
 
 template <class LockPolicy, class ProbePolicy>
-template <class Rep, class Period>
-std::optional<PortLease> BasicPortPoolManager<LockPolicy, ProbePolicy>::try_acquire_for(
-    std::chrono::duration<Rep, Period> timeout) {
-  return try_acquire_until(detail::deadline_after(timeout));
-}
-
-template <class LockPolicy, class ProbePolicy>
-template <class Clock, class Duration>
-std::optional<PortLease> BasicPortPoolManager<LockPolicy, ProbePolicy>::try_acquire_until(
-    std::chrono::time_point<Clock, Duration> deadline) {
-  if (auto taken = attempt_until(deadline, [this] { return attempt(nullptr, probe_claim()); })) {
-    return std::move(taken->first);
-  }
-  return try_acquire();
-}
-
-template <class LockPolicy, class ProbePolicy>
-template <class Clock, class Duration, class Attempt>
-auto BasicPortPoolManager<LockPolicy, ProbePolicy>::attempt_until(
-    const std::chrono::time_point<Clock, Duration>& deadline, Attempt attempt_quietly) -> decltype(attempt_quietly()) {
-  if (detail::time_left(deadline) == std::chrono::nanoseconds::zero()) {
+template <class Attempt>
+auto BasicPortPoolManager<LockPolicy, ProbePolicy>::attempt_until(const detail::TimeLeft& time_left,
+                                                                  Attempt attempt_quietly)
+    -> decltype(attempt_quietly()) {
+  if (time_left() == std::chrono::nanoseconds::zero()) {
     return std::nullopt;
   }
   // Watching before the first attempt: a release between an attempt and the wait is not missed.
   detail::LockFileWatch watch(locks_.lock_dir(), detail::waited_lock_names(pool_, options_.allow_fetch_blocked_ports));
-  while (detail::time_left(deadline) > std::chrono::nanoseconds::zero()) {
+  while (time_left() > std::chrono::nanoseconds::zero()) {
     auto before = watch.locked();
     if (auto taken = attempt_quietly()) {
       return taken;
@@ -326,7 +252,7 @@ auto BasicPortPoolManager<LockPolicy, ProbePolicy>::attempt_until(
     watch.discard_events();
     auto after = watch.locked();
     if (!detail::any_released(before, after)) {
-      detail::wait_for_release(watch, std::move(after), deadline);
+      detail::wait_for_release(watch, std::move(after), time_left);
     }
   }
   return std::nullopt;

@@ -7,6 +7,9 @@
 
 #include <portpool/port_pool_manager.hpp>
 
+// After the manager's declarations: its bodies, which separate compilation leaves out of them.
+#include <portpool/impl/port_pool_manager.hpp>
+
 #include <chrono>
 #include <optional>
 #include <system_error>
@@ -80,7 +83,8 @@ Lease BasicPortPoolManager<LockPolicy, ProbePolicy>::acquire_claimed_for(Transpo
                                                                          Claim claim,
                                                                          std::chrono::duration<Rep, Period> timeout) {
   require_transport(serves, form);
-  if (auto taken = attempt_until(detail::deadline_after(timeout), [this, &claim] { return attempt(nullptr, claim); })) {
+  auto time_left = detail::time_left_until(detail::deadline_after(timeout));
+  if (auto taken = attempt_until(time_left, [this, &claim] { return attempt(nullptr, claim); })) {
     return detail::lease_from<Lease>(std::move(taken->first), std::move(taken->second));
   }
   return acquire_claimed<Lease>(serves, form, std::move(claim));

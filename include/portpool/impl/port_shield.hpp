@@ -8,6 +8,7 @@
 // Only port_shield.hpp includes this file, at its end, after the declarations it defines.
 
 #include <portpool/detail/shield_verdict.hpp>
+#include <portpool/impl/lock_file.hpp>
 #include <portpool/impl/shield_state.hpp>
 #include <portpool/impl/socket_table.hpp>
 #include <portpool/transport.hpp>

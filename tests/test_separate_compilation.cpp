@@ -1,0 +1,96 @@
+// The library compiled separately (PORTPOOL_SEPARATE_COMPILATION): this unit sees only the
+// declarations of the core, and separate_compilation_unit.cpp, the program's one unit that includes
+// <portpool/src.hpp>, compiles their bodies. Built without PORTPOOL_TEST_HOOKS and without the tests'
+// precompiled header, as a user's program is; it checks that every form of the core links and
+// behaves as header-only.
+#ifndef PORTPOOL_SEPARATE_COMPILATION
+#error "test_separate_compilation checks separate compilation: build it with PORTPOOL_SEPARATE_COMPILATION"
+#endif
+#ifdef PORTPOOL_TEST_HOOKS
+#error "test_separate_compilation checks the shipped headers: build it without PORTPOOL_TEST_HOOKS"
+#endif
+
+#include <portpool/portpool.hpp>
+
+#include "ports.hpp"
+#include "temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <future>
+#include <system_error>
+
+using portpool::test::ReservedPorts;
+using portpool::test::TempDir;
+
+namespace {
+
+portpool::Options options_in(const TempDir& directory) {
+  portpool::Options options;
+  options.lock_dir = directory.lock_dir();
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE("a separately compiled manager acquires, explains an exhausted pool and releases") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  auto options = options_in(directory);
+  portpool::PortPoolManager manager("web", ports.ports(), options);
+  {
+    auto lease = manager.acquire();
+    CHECK(lease.port() == ports[0]);
+    CHECK(lease.held());
+    CHECK(lease.lock_descriptor() >= 0);
+    CHECK(portpool::Registry::holders(options).size() == 1);
+
+    try {
+      manager.acquire();
+      FAIL("a pool of one held port was not exhausted");
+    } catch (const portpool::PoolExhausted& exhausted) {
+      REQUIRE(exhausted.refusals().size() == 1);
+      CHECK(exhausted.refusals()[0].reason == portpool::RefusalReason::held);
+      REQUIRE(exhausted.refusals()[0].holder.has_value());
+      CHECK(exhausted.refusals()[0].holder->pid == ::getpid());
+    }
+    std::error_code error;
+    CHECK_FALSE(manager.acquire(error));
+    CHECK(error == portpool::errc::pool_exhausted);
+    CHECK_FALSE(manager.try_acquire().has_value());
+  }
+  CHECK(portpool::Registry::holders(options).empty());
+  std::error_code error;
+  CHECK(manager.acquire(error).port() == ports[0]);
+  CHECK_FALSE(error);
+}
+
+TEST_CASE("a separately compiled manager waits for a port, on any duration and clock") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  portpool::PortPoolManager manager("web", ports.ports(), options_in(directory));
+  auto lease = manager.acquire();
+  CHECK_FALSE(manager.try_acquire_for(std::chrono::milliseconds(1)).has_value());
+  CHECK_FALSE(manager.try_acquire_until(std::chrono::system_clock::now()).has_value());
+  CHECK_THROWS_AS(manager.acquire_for(std::chrono::duration<double>(0.001)), portpool::PoolExhausted);
+
+  auto waiter = std::async(std::launch::async, [&manager] { return manager.acquire_for(std::chrono::minutes(2)); });
+  lease.release();
+  CHECK(waiter.get().port() == ports[0]);
+}
+
+TEST_CASE("a separately compiled manager is built from a table, and an address parses") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(2);
+  portpool::ServicePortTable table;
+  table.add_shared_pool("web", {ports[0], ports[1]});
+  auto options = options_in(directory);
+  options.probe_address = portpool::IpAddress::from_string("127.0.0.1");
+  portpool::PortPoolManager manager(table, "web", options);
+  CHECK(manager.pool() == ports.ports());
+  CHECK(manager.acquire().port() == ports[0]);
+  CHECK(manager.options().probe_address.to_string() == "127.0.0.1");
+}
