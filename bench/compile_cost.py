@@ -42,6 +42,7 @@ SUBJECTS = [
     ("manager_separate", [SEPARATE, "<portpool/port_pool_manager.hpp>"]),
     ("manager_and_fmt", ["<portpool/port_pool_manager.hpp>", "<fmt/format.h>"]),
     ("registry", ["<portpool/registry.hpp>"]),
+    ("registry_separate", [SEPARATE, "<portpool/registry.hpp>"]),
     ("listening_lease", ["<portpool/listening_lease.hpp>"]),
     ("portpool", ["<portpool/portpool.hpp>"]),
     ("portpool_separate", [SEPARATE, "<portpool/portpool.hpp>"]),

@@ -94,3 +94,22 @@ TEST_CASE("a separately compiled manager is built from a table, and an address p
   CHECK(manager.acquire().port() == ports[0]);
   CHECK(manager.options().probe_address.to_string() == "127.0.0.1");
 }
+
+TEST_CASE("a separately compiled instance manager and registry hand out and name instance numbers") {
+  TempDir directory;
+  auto options = options_in(directory);
+  {
+    auto first = portpool::InstanceManager::acquire(options, 2);
+    auto second = portpool::InstanceManager::acquire(options, 2);
+    CHECK(first.number() == 1);
+    CHECK(second.number() == 2);
+    CHECK(first.held());
+    auto holders = portpool::Registry::instance_holders(options);
+    REQUIRE(holders.size() == 2);
+    CHECK(holders[0].instance_id == first.id());
+    std::error_code error;
+    CHECK_FALSE(portpool::InstanceManager::acquire(options, 2, error).held());
+    CHECK(error == portpool::errc::pool_exhausted);
+  }
+  CHECK(portpool::Registry::instance_holders(options).empty());
+}

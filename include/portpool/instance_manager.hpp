@@ -3,17 +3,20 @@
 /// @file
 /// InstanceManager: gives each running copy of an application its own instance number.
 
+#include <portpool/detail/config.hpp>
 #include <portpool/error.hpp>
 #include <portpool/error_code.hpp>
-#include <portpool/impl/lock_file.hpp>
 #include <portpool/options.hpp>
 
 #include <memory>
 #include <string>
 #include <system_error>
-#include <utility>
 
 namespace portpool {
+
+namespace detail {
+class HeldLock;
+}  // namespace detail
 
 /// Exclusive use of one instance number, until release() or destruction. Move-only; released by
 /// the operating system if the process dies. May have static storage duration.
@@ -29,19 +32,11 @@ class InstanceLease {
   InstanceLease& operator=(const InstanceLease&) = delete;
   /// Takes over `other`'s number; `other` is left empty, as after release() (its `number()` still
   /// answers, its `id()` is empty).
-  InstanceLease(InstanceLease&& other) noexcept
-      : lock_(std::move(other.lock_)), number_(other.number_), id_(std::exchange(other.id_, {})) {}
+  InstanceLease(InstanceLease&& other) noexcept;
   /// Releases this lease's number, then takes over `other`'s as the move constructor does.
-  InstanceLease& operator=(InstanceLease&& other) noexcept {
-    if (this != &other) {
-      release();
-      lock_ = std::move(other.lock_);
-      number_ = other.number_;
-      id_ = std::exchange(other.id_, {});
-    }
-    return *this;
-  }
-  ~InstanceLease() = default;
+  InstanceLease& operator=(InstanceLease&& other) noexcept;
+  /// Releases the number (see release()).
+  ~InstanceLease();
 
   /// The instance number N (1-based): put it in `Options::instance`. Still answered after
   /// release() and by a moved-from lease.
@@ -53,7 +48,7 @@ class InstanceLease {
 
   /// Whether the number is still held (false for an empty lease, after release(), on a moved-from
   /// lease and in a forked child).
-  bool held() const noexcept { return lock_ && lock_->held(); }
+  bool held() const noexcept;
 
   /// Gives the number back. Idempotent; never throws.
   void release() noexcept;
@@ -110,4 +105,6 @@ class InstanceManager {
 
 }  // namespace portpool
 
+#if !defined(PORTPOOL_SEPARATE_COMPILATION)
 #include <portpool/impl/instance_manager.hpp>
+#endif

@@ -5,7 +5,9 @@
 /// include this header in exactly one unit of the program (and nowhere else).
 ///
 /// Header-only (the default), every unit that includes <portpool/port_pool_manager.hpp> compiles
-/// the bodies of the manager, the lease, the lock policy, the probe and the address. A program
+/// the bodies of the manager, the lease, the lock policy, the probe and the address, and every unit
+/// that includes <portpool/registry.hpp> or <portpool/instance_manager.hpp> those of the registry
+/// or the instance manager. A program
 /// that defines PORTPOOL_SEPARATE_COMPILATION for every unit (for example with
 /// `target_compile_definitions(app PRIVATE PORTPOOL_SEPARATE_COMPILATION)`) sees only their
 /// declarations there, and compiles them once, in the unit that includes this header. The API and
@@ -17,24 +19,28 @@
 /// #include <portpool/src.hpp>
 /// @endcode
 ///
-/// The other headers (the registry, the instance manager, the Asio forms, the fleet layer) keep
-/// their bodies inline in either mode.
+/// The other headers (the registry watcher, the port table and its file loader, the Asio forms and
+/// the shield, the fleet layer) keep their bodies inline in either mode.
 
 #if !defined(PORTPOOL_SEPARATE_COMPILATION)
 #error "<portpool/src.hpp> is for a program that defines PORTPOOL_SEPARATE_COMPILATION in every unit"
 #endif
 
+#include <portpool/instance_manager.hpp>
 #include <portpool/ip_address.hpp>
 #include <portpool/lock_policy.hpp>
 #include <portpool/port_lease.hpp>
 #include <portpool/port_pool_manager.hpp>
 #include <portpool/probe.hpp>
+#include <portpool/registry.hpp>
 
+#include <portpool/impl/instance_manager.hpp>
 #include <portpool/impl/ip_address.hpp>
 #include <portpool/impl/lock_policy.hpp>
 #include <portpool/impl/port_lease.hpp>
 #include <portpool/impl/port_pool_manager.hpp>
 #include <portpool/impl/probe.hpp>
+#include <portpool/impl/registry.hpp>
 
 namespace portpool {
 

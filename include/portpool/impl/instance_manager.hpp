@@ -1,15 +1,15 @@
 #pragma once
 
-// The bodies of InstanceLease and InstanceManager (included at the end of instance_manager.hpp).
-// An instance number is held the way a port is: through detail::try_lock on `instance-<N>.lock`,
-// with the holder's record published in it, so the number is free again when its holder dies.
-
-// Only instance_manager.hpp includes this file, at its end, after the declarations it defines.
+// The bodies of InstanceLease and InstanceManager (included at the end of instance_manager.hpp, or
+// by <portpool/src.hpp> under PORTPOOL_SEPARATE_COMPILATION). An instance number is held the way a
+// port is: through detail::try_lock on `instance-<N>.lock`, with the holder's record published in
+// it, so the number is free again when its holder dies.
 
 #include <portpool/detail/names.hpp>
 #include <portpool/detail/process_id.hpp>
 #include <portpool/holder.hpp>
 #include <portpool/impl/lock_directory.hpp>
+#include <portpool/impl/lock_file.hpp>
 #include <portpool/impl/valid_name.hpp>
 
 #include <unistd.h>
@@ -45,16 +45,33 @@ inline LockAttempt try_instance_number(const std::shared_ptr<const LockDirectory
 
 }  // namespace detail
 
-inline void InstanceLease::release() noexcept {
+PORTPOOL_DECL InstanceLease::InstanceLease(InstanceLease&& other) noexcept
+    : lock_(std::move(other.lock_)), number_(other.number_), id_(std::exchange(other.id_, {})) {}
+
+PORTPOOL_DECL InstanceLease& InstanceLease::operator=(InstanceLease&& other) noexcept {
+  if (this != &other) {
+    release();
+    lock_ = std::move(other.lock_);
+    number_ = other.number_;
+    id_ = std::exchange(other.id_, {});
+  }
+  return *this;
+}
+
+PORTPOOL_DECL InstanceLease::~InstanceLease() = default;
+
+PORTPOOL_DECL bool InstanceLease::held() const noexcept { return lock_ && lock_->held(); }
+
+PORTPOOL_DECL void InstanceLease::release() noexcept {
   if (lock_) {
     lock_->release();
   }
 }
 
-inline InstanceLease::InstanceLease(std::unique_ptr<detail::HeldLock> lock)
+PORTPOOL_DECL InstanceLease::InstanceLease(std::unique_ptr<detail::HeldLock> lock)
     : lock_(std::move(lock)), number_(lock_->holder().instance), id_(lock_->holder().instance_id) {}
 
-inline InstanceLease InstanceManager::acquire(const Options& options, unsigned max_instances) {
+PORTPOOL_DECL InstanceLease InstanceManager::acquire(const Options& options, unsigned max_instances) {
   if (max_instances == 0) {
     throw ConfigError("the maximum instance number is 0: allow at least one instance");
   }
@@ -73,7 +90,8 @@ inline InstanceLease InstanceManager::acquire(const Options& options, unsigned m
                   max_instances, refusals));
 }
 
-inline InstanceLease InstanceManager::acquire(const Options& options, unsigned max_instances, std::error_code& error) {
+PORTPOOL_DECL InstanceLease InstanceManager::acquire(const Options& options, unsigned max_instances,
+                                                     std::error_code& error) {
   try {
     auto lease = acquire(options, max_instances);
     error.clear();
@@ -84,7 +102,7 @@ inline InstanceLease InstanceManager::acquire(const Options& options, unsigned m
   return {};
 }
 
-inline InstanceLease InstanceManager::acquire_number(const Options& options, unsigned number) {
+PORTPOOL_DECL InstanceLease InstanceManager::acquire_number(const Options& options, unsigned number) {
   if (number == 0) {
     throw ConfigError("instance 0 is not an instance number: instances count from 1");
   }
