@@ -17,11 +17,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <future>
 #include <system_error>
+#include <vector>
 
 using portpool::test::ReservedPorts;
 using portpool::test::TempDir;
@@ -112,4 +114,34 @@ TEST_CASE("a separately compiled instance manager and registry hand out and name
     CHECK(error == portpool::errc::pool_exhausted);
   }
   CHECK(portpool::Registry::instance_holders(options).empty());
+}
+
+TEST_CASE("a separately compiled registry watcher reports a hold and its release") {
+  TempDir directory;
+  auto ports = ReservedPorts::any(1);
+  auto options = options_in(directory);
+  portpool::RegistryWatcher watcher(options);
+  auto next_change = [&watcher] {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd ready{watcher.descriptor(), POLLIN, 0};
+      if (::poll(&ready, 1, 1000) <= 0) {
+        continue;
+      }
+      auto changes = watcher.read_changes();  // empty when an event changed no hold
+      if (!changes.empty()) {
+        REQUIRE(changes.size() == 1);
+        return changes[0];
+      }
+    }
+    FAIL("no change reported within a minute");
+    return portpool::RegistryChange{};
+  };
+
+  auto lease = portpool::PortPoolManager("web", ports.ports(), options).acquire();
+  auto acquired = next_change();
+  CHECK(acquired.kind == portpool::RegistryChange::Kind::acquired);
+  CHECK(acquired.holder.port == ports[0]);
+  lease.release();
+  CHECK(next_change().kind == portpool::RegistryChange::Kind::released);
 }

@@ -3,6 +3,7 @@
 /// @file
 /// RegistryWatcher: the changes of the local service registry, as they happen (inotify).
 
+#include <portpool/detail/config.hpp>
 #include <portpool/holder.hpp>
 #include <portpool/options.hpp>
 #include <portpool/unique_fd.hpp>
@@ -117,4 +118,6 @@ class RegistryWatcher {
 
 }  // namespace portpool
 
+#if !defined(PORTPOOL_SEPARATE_COMPILATION)
 #include <portpool/impl/registry_watcher.hpp>
+#endif

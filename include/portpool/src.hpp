@@ -6,8 +6,8 @@
 ///
 /// Header-only (the default), every unit that includes <portpool/port_pool_manager.hpp> compiles
 /// the bodies of the manager, the lease, the lock policy, the probe and the address, and every unit
-/// that includes <portpool/registry.hpp> or <portpool/instance_manager.hpp> those of the registry
-/// or the instance manager. A program
+/// that includes <portpool/registry.hpp>, <portpool/registry_watcher.hpp> or
+/// <portpool/instance_manager.hpp> those of the registry, its watcher or the instance manager. A program
 /// that defines PORTPOOL_SEPARATE_COMPILATION for every unit (for example with
 /// `target_compile_definitions(app PRIVATE PORTPOOL_SEPARATE_COMPILATION)`) sees only their
 /// declarations there, and compiles them once, in the unit that includes this header. The API and
@@ -19,8 +19,8 @@
 /// #include <portpool/src.hpp>
 /// @endcode
 ///
-/// The other headers (the registry watcher, the port table and its file loader, the Asio forms and
-/// the shield, the fleet layer) keep their bodies inline in either mode.
+/// The other headers (the port table and its file loader, the Asio forms and the shield, the fleet
+/// layer) keep their bodies inline in either mode.
 
 #if !defined(PORTPOOL_SEPARATE_COMPILATION)
 #error "<portpool/src.hpp> is for a program that defines PORTPOOL_SEPARATE_COMPILATION in every unit"
@@ -33,6 +33,7 @@
 #include <portpool/port_pool_manager.hpp>
 #include <portpool/probe.hpp>
 #include <portpool/registry.hpp>
+#include <portpool/registry_watcher.hpp>
 
 #include <portpool/impl/instance_manager.hpp>
 #include <portpool/impl/ip_address.hpp>
@@ -41,6 +42,7 @@
 #include <portpool/impl/port_pool_manager.hpp>
 #include <portpool/impl/probe.hpp>
 #include <portpool/impl/registry.hpp>
+#include <portpool/impl/registry_watcher.hpp>
 
 namespace portpool {
 

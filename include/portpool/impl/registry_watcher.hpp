@@ -1,10 +1,9 @@
 #pragma once
 
-// The bodies of RegistryWatcher (included at the end of registry_watcher.hpp). The watch is on the
-// opened lock directory, and each inotify event names one lock file: only that file's record is
-// read again, and how a hold ended is told from what its holder left in the file.
-
-// Only registry_watcher.hpp includes this file, at its end, after the declarations it defines.
+// The bodies of RegistryWatcher (included at the end of registry_watcher.hpp, or by
+// <portpool/src.hpp> under PORTPOOL_SEPARATE_COMPILATION). The watch is on the opened lock
+// directory, and each inotify event names one lock file: only that file's record is read again, and
+// how a hold ended is told from what its holder left in the file.
 
 #include <portpool/detail/names.hpp>
 #include <portpool/detail/system_error.hpp>
@@ -47,7 +46,7 @@ inline bool same_hold(const Holder& left, const Holder& right) {
 
 }  // namespace detail
 
-inline const char* to_string(RegistryChange::Kind kind) noexcept {
+PORTPOOL_DECL const char* to_string(RegistryChange::Kind kind) noexcept {
   switch (kind) {
     case RegistryChange::Kind::acquired:
       return "acquired";
@@ -61,7 +60,7 @@ inline const char* to_string(RegistryChange::Kind kind) noexcept {
   return "changed";
 }
 
-inline RegistryWatcher::RegistryWatcher(const Options& options)
+PORTPOOL_DECL RegistryWatcher::RegistryWatcher(const Options& options)
     : directory_(detail::open_lock_dir(options.lock_dir, options.shared_lock_dir, true)),
       inotify_(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
   if (!inotify_) {
@@ -78,7 +77,7 @@ inline RegistryWatcher::RegistryWatcher(const Options& options)
   }
 }
 
-inline std::vector<Holder> RegistryWatcher::holders() const {
+PORTPOOL_DECL std::vector<Holder> RegistryWatcher::holders() const {
   std::vector<Holder> list;
   list.reserve(known_.size());
   for (const auto& [port, known] : known_) {
@@ -87,9 +86,9 @@ inline std::vector<Holder> RegistryWatcher::holders() const {
   return list;
 }
 
-inline const std::filesystem::path& RegistryWatcher::lock_dir() const noexcept { return directory_->path; }
+PORTPOOL_DECL const std::filesystem::path& RegistryWatcher::lock_dir() const noexcept { return directory_->path; }
 
-inline std::vector<RegistryChange> RegistryWatcher::read_changes() {
+PORTPOOL_DECL std::vector<RegistryChange> RegistryWatcher::read_changes() {
   std::vector<std::uint16_t> touched;
   bool overflow = false;
   alignas(inotify_event) std::array<char, 16384> buffer{};
@@ -133,14 +132,14 @@ inline std::vector<RegistryChange> RegistryWatcher::read_changes() {
   return changes;
 }
 
-inline Options RegistryWatcher::options_of_directory() const {
+PORTPOOL_DECL Options RegistryWatcher::options_of_directory() const {
   Options options;
   options.lock_dir = directory_->path;
   options.shared_lock_dir = directory_->shared;
   return options;
 }
 
-inline std::optional<RegistryWatcher::Identity> RegistryWatcher::identity_of(std::uint16_t port) const {
+PORTPOOL_DECL std::optional<RegistryWatcher::Identity> RegistryWatcher::identity_of(std::uint16_t port) const {
   struct stat status {};
   if (::fstatat(directory_->fd.get(), detail::port_lock_name(port).c_str(), &status, AT_SYMLINK_NOFOLLOW) != 0) {
     return std::nullopt;
@@ -151,8 +150,8 @@ inline std::optional<RegistryWatcher::Identity> RegistryWatcher::identity_of(std
 // What the lock file of a hold that ended says about how it ended. A release spoils the record's
 // first byte (see detail::retire_record); a holder that died leaves its record whole, with its dead
 // (or zombie) pid; a new holder may already have written its own.
-inline RegistryChange RegistryWatcher::ending(const Known& previous, std::uint16_t port,
-                                              const std::optional<Identity>& file) const {
+PORTPOOL_DECL RegistryChange RegistryWatcher::ending(const Known& previous, std::uint16_t port,
+                                                     const std::optional<Identity>& file) const {
   const auto& holder = previous.holder;
   if (!file || file->device != previous.file.device || file->inode != previous.file.inode) {
     return {RegistryChange::Kind::lost, holder,
@@ -174,7 +173,7 @@ inline RegistryChange RegistryWatcher::ending(const Known& previous, std::uint16
           fmt::format("its holder (pid {}) ended without releasing it (killed or crashed)", holder.pid)};
 }
 
-inline void RegistryWatcher::update(std::uint16_t port, std::vector<RegistryChange>& changes) {
+PORTPOOL_DECL void RegistryWatcher::update(std::uint16_t port, std::vector<RegistryChange>& changes) {
   auto current = detail::recorded_holder(*directory_, detail::port_lock_name(port));
   if (current && current->port != port) {
     current.reset();  // a forged record
