@@ -24,6 +24,7 @@ run(${CMAKE_COMMAND} -S "${SOURCE_DIR}/tests/package_consumer" -B "${WORK_DIR}/b
     "-DCMAKE_CXX_COMPILER=${CONSUMER_COMPILER}" ${consumer_flags})
 run(${CMAKE_COMMAND} --build "${WORK_DIR}/build")
 run("${WORK_DIR}/build/consumer")
+run("${WORK_DIR}/build/separate_consumer")
 # Debian's gRPC is not built for ThreadSanitizer, which then reports races inside it: under TSan
 # the fleet consumer is built and linked (the packaging is what is tested), not run.
 if(EXISTS "${WORK_DIR}/build/fleet_consumer" AND NOT CONSUMER_SANITIZE MATCHES "thread")
