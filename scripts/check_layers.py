@@ -158,7 +158,7 @@ def user_problems(root):
     for folder in USER_FOLDERS:
         for path in sorted((root / folder).rglob('*')):
             relative = path.relative_to(root).as_posix()
-            if path.suffix not in ('.cpp', '.hpp') or relative.startswith(LIBRARY_COMPONENTS):
+            if path.suffix not in ('.cpp', '.hpp', '.ipp') or relative.startswith(LIBRARY_COMPONENTS):
                 continue
             text = path.read_text()
             problems += [f'{relative} includes {name}: use the public headers'
@@ -190,7 +190,8 @@ def levels(graph):
 
 def main():
     root = Path(sys.argv[1])
-    headers = {str(path.relative_to(root)): path for path in sorted(root.glob('portpool/**/*.hpp'))}
+    headers = {str(path.relative_to(root)): path
+               for path in sorted([*root.glob('portpool/**/*.hpp'), *root.glob('portpool/**/*.ipp')])}
     graph = {name: [child for child in includes(path) if child in headers] for name, path in headers.items()}
     problems = []
     for name, children in graph.items():

@@ -44,7 +44,7 @@ changed_sources() {
     [[ -f $file && ! $file =~ $not_compiled ]] || continue
     case $file in
       *.cpp) echo "$file" ;;
-      include/portpool/*.hpp)
+      include/portpool/*.hpp | include/portpool/*.ipp)
         unit=$(basename "$file" .hpp)
         if [[ $file == include/portpool/"$unit".hpp ]]; then
           echo "$build/tests/header_units/portpool_${unit}_hpp.cpp"
@@ -81,6 +81,7 @@ echo "clang-tidy: ${#files[@]} file(s): ${files[*]}"
 tidy_one() {
   local file=$1 extra=() output status=0
   [[ $file == */main_cxx20.cpp ]] && extra=(--extra-arg=-std=c++20)
+  [[ $file == */package_consumer/separate_* ]] && extra=(--extra-arg=-DPORTPOOL_SEPARATE_COMPILATION)
   output=$(clang-tidy -p "$build" --quiet "${extra[@]}" "$file" 2>&1) || status=$?
   grep -v '^[0-9]* warnings\? generated\|^Suppressed \|^Use -header-filter' <<<"$output" || true
   return "$status"

@@ -12,6 +12,7 @@
 
 #include <portpool/portpool.hpp>
 
+#include "fixtures.hpp"
 #include "ports.hpp"
 #include "temp_dir.hpp"
 
@@ -25,18 +26,9 @@
 #include <system_error>
 #include <vector>
 
+using portpool::test::options_in;
 using portpool::test::ReservedPorts;
 using portpool::test::TempDir;
-
-namespace {
-
-portpool::Options options_in(const TempDir& directory) {
-  portpool::Options options;
-  options.lock_dir = directory.lock_dir();
-  return options;
-}
-
-}  // namespace
 
 TEST_CASE("a separately compiled manager acquires, explains an exhausted pool and releases") {
   TempDir directory;

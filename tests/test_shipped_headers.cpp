@@ -7,6 +7,7 @@
 
 #include <portpool/asio.hpp>
 
+#include "fixtures.hpp"
 #include "ports.hpp"
 #include "temp_dir.hpp"
 
@@ -22,18 +23,9 @@
 #include <filesystem>
 #include <vector>
 
+using portpool::test::options_in;
 using portpool::test::ReservedPorts;
 using portpool::test::TempDir;
-
-namespace {
-
-portpool::Options options_in(const TempDir& directory) {
-  portpool::Options options;
-  options.lock_dir = directory.lock_dir();
-  return options;
-}
-
-}  // namespace
 
 TEST_CASE("a service takes its ports, the registry names it, and release frees them") {
   TempDir directory;

@@ -106,5 +106,5 @@ class InstanceManager {
 }  // namespace portpool
 
 #if !defined(PORTPOOL_SEPARATE_COMPILATION)
-#include <portpool/impl/instance_manager.hpp>
+#include <portpool/impl/instance_manager.ipp>
 #endif

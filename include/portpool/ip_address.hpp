@@ -121,5 +121,5 @@ class IpAddress {
 }  // namespace portpool
 
 #if !defined(PORTPOOL_SEPARATE_COMPILATION)
-#include <portpool/impl/ip_address.hpp>
+#include <portpool/impl/ip_address.ipp>
 #endif

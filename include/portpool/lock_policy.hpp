@@ -197,5 +197,5 @@ inline constexpr bool is_lock_policy_v = std::conjunction_v<
 }  // namespace portpool
 
 #if !defined(PORTPOOL_SEPARATE_COMPILATION)
-#include <portpool/impl/lock_policy.hpp>
+#include <portpool/impl/lock_policy.ipp>
 #endif

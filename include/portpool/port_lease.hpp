@@ -169,5 +169,5 @@ inline const HeldLock* held_lock_of(const PortLease& lease) noexcept { return le
 }  // namespace portpool
 
 #if !defined(PORTPOOL_SEPARATE_COMPILATION)
-#include <portpool/impl/port_lease.hpp>
+#include <portpool/impl/port_lease.ipp>
 #endif

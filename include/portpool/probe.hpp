@@ -102,5 +102,5 @@ inline constexpr bool is_probe_policy_v = std::conjunction_v<
 }  // namespace portpool
 
 #if !defined(PORTPOOL_SEPARATE_COMPILATION)
-#include <portpool/impl/probe.hpp>
+#include <portpool/impl/probe.ipp>
 #endif

@@ -62,5 +62,5 @@ class Registry {
 }  // namespace portpool
 
 #if !defined(PORTPOOL_SEPARATE_COMPILATION)
-#include <portpool/impl/registry.hpp>
+#include <portpool/impl/registry.ipp>
 #endif

@@ -119,5 +119,5 @@ class RegistryWatcher {
 }  // namespace portpool
 
 #if !defined(PORTPOOL_SEPARATE_COMPILATION)
-#include <portpool/impl/registry_watcher.hpp>
+#include <portpool/impl/registry_watcher.ipp>
 #endif

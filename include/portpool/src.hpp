@@ -35,14 +35,14 @@
 #include <portpool/registry.hpp>
 #include <portpool/registry_watcher.hpp>
 
-#include <portpool/impl/instance_manager.hpp>
-#include <portpool/impl/ip_address.hpp>
-#include <portpool/impl/lock_policy.hpp>
-#include <portpool/impl/port_lease.hpp>
+#include <portpool/impl/instance_manager.ipp>
+#include <portpool/impl/ip_address.ipp>
+#include <portpool/impl/lock_policy.ipp>
+#include <portpool/impl/port_lease.ipp>
 #include <portpool/impl/port_pool_manager.hpp>
-#include <portpool/impl/probe.hpp>
-#include <portpool/impl/registry.hpp>
-#include <portpool/impl/registry_watcher.hpp>
+#include <portpool/impl/probe.ipp>
+#include <portpool/impl/registry.ipp>
+#include <portpool/impl/registry_watcher.ipp>
 
 namespace portpool {
 
