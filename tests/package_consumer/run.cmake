@@ -29,6 +29,7 @@ run("${WORK_DIR}/build/separate_consumer")
 # the fleet consumer is built and linked (the packaging is what is tested), not run.
 if(EXISTS "${WORK_DIR}/build/fleet_consumer" AND NOT CONSUMER_SANITIZE MATCHES "thread")
   run("${WORK_DIR}/build/fleet_consumer")
+  run("${WORK_DIR}/build/fleet_separate_consumer")
 endif()
 
 find_program(PKG_CONFIG pkg-config)
