@@ -12,6 +12,7 @@
 #include "holder.hpp"
 #include "holding_child.hpp"
 #include "ports.hpp"
+#include "simultaneous_holds.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -30,7 +31,6 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
-#include <thread>
 #include <vector>
 
 using namespace portpool;
@@ -118,33 +118,10 @@ TEST_CASE("threads sharing one manager never take one kept lock file twice") {
   TempDir directory;
   auto ports = ReservedPorts::any(2);
   PortPoolManager manager("api", ports.ports(), options_in(directory));
-  std::atomic<int> in_use[2] = {};
-  std::atomic<int> violations{0};
-  std::atomic<int> acquisitions{0};
-  std::vector<std::thread> threads;
-  threads.reserve(6);
-  for (int thread = 0; thread < 6; ++thread) {
-    threads.emplace_back([&] {
-      for (int round = 0; round < 500; ++round) {
-        auto lease = manager.try_acquire();
-        if (!lease) {
-          continue;
-        }
-        ++acquisitions;
-        auto index = lease->port() == ports[0] ? 0 : 1;
-        if (in_use[index].fetch_add(1) != 0) {
-          ++violations;
-        }
-        std::this_thread::yield();
-        in_use[index].fetch_sub(1);
-      }
-    });
-  }
-  for (auto& thread : threads) {
-    thread.join();
-  }
-  CHECK(violations == 0);
-  CHECK(acquisitions > 0);
+  auto holds = count_simultaneous_holds(ports.ports(), 6, 500,
+                                        [&manager] { return [&manager] { return manager.try_acquire(); }; });
+  CHECK(holds.violations == 0);
+  CHECK(holds.acquisitions > 0);
 }
 
 TEST_CASE("a manager cycling through a thousand ports keeps only a few lock files open") {

@@ -8,6 +8,7 @@
 #include "holder.hpp"
 #include "in_child.hpp"
 #include "ports.hpp"
+#include "simultaneous_holds.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -18,11 +19,10 @@
 #include <fmt/format.h>
 #include <boost/asio/io_context.hpp>
 
-#include <atomic>
 #include <filesystem>
+#include <memory>
 #include <set>
 #include <system_error>
-#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -177,34 +177,12 @@ TEST_CASE("managers and threads of one process never hold the same port at once"
   TempDir directory;
   auto ports = ReservedPorts::any(3);
   auto options = options_in(directory);
-  std::atomic<int> in_use[3] = {};
-  std::atomic<int> violations{0};
-  std::atomic<int> acquisitions{0};
-  std::vector<std::thread> threads;
-  threads.reserve(6);
-  for (int thread = 0; thread < 6; ++thread) {
-    threads.emplace_back([&] {
-      PortPoolManager manager("api", ports.ports(), options);
-      for (int round = 0; round < 300; ++round) {
-        auto lease = manager.try_acquire();
-        if (!lease) {
-          continue;
-        }
-        ++acquisitions;
-        auto index = static_cast<std::size_t>(std::find(ports.ports().begin(), ports.ports().end(), lease->port()) -
-                                              ports.ports().begin());
-        if (in_use[index].fetch_add(1) != 0) {
-          ++violations;
-        }
-        in_use[index].fetch_sub(1);
-      }
-    });
-  }
-  for (auto& thread : threads) {
-    thread.join();
-  }
-  CHECK(violations == 0);
-  CHECK(acquisitions > 0);
+  auto holds = count_simultaneous_holds(ports.ports(), 6, 300, [&] {
+    return
+        [manager = std::make_shared<PortPoolManager>("api", ports.ports(), options)] { return manager->try_acquire(); };
+  });
+  CHECK(holds.violations == 0);
+  CHECK(holds.acquisitions > 0);
 }
 
 TEST_CASE("PoolExhausted gives, for each port of the pool, why it was refused and who holds it") {
