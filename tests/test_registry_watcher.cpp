@@ -7,11 +7,11 @@
 #include "fixtures.hpp"
 #include "holder.hpp"
 #include "ports.hpp"
+#include "registry_changes.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
-#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -27,22 +27,6 @@ using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
 namespace {
-
-/// The changes the watcher reports until `count` have come, or `bound` has passed.
-std::vector<RegistryChange> wait_for_changes(RegistryWatcher& watcher, std::size_t count,
-                                             milliseconds bound = std::chrono::seconds(10)) {
-  std::vector<RegistryChange> changes;
-  auto deadline = steady_clock::now() + bound;
-  while (changes.size() < count && steady_clock::now() < deadline) {
-    pollfd ready{watcher.descriptor(), POLLIN, 0};
-    auto left = std::chrono::duration_cast<milliseconds>(deadline - steady_clock::now()).count();
-    if (::poll(&ready, 1, static_cast<int>(std::max<long>(left, 0))) > 0) {
-      auto more = watcher.read_changes();
-      changes.insert(changes.end(), more.begin(), more.end());
-    }
-  }
-  return changes;
-}
 
 /// Nothing more arrives within a short while (a duplicate would).
 bool quiet(RegistryWatcher& watcher) { return wait_for_changes(watcher, 1, milliseconds(200)).empty(); }

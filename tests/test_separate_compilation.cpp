@@ -14,11 +14,11 @@
 
 #include "fixtures.hpp"
 #include "ports.hpp"
+#include "registry_changes.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
-#include <poll.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -29,6 +29,7 @@
 using portpool::test::options_in;
 using portpool::test::ReservedPorts;
 using portpool::test::TempDir;
+using portpool::test::wait_for_changes;
 
 TEST_CASE("a separately compiled manager acquires, explains an exhausted pool and releases") {
   TempDir directory;
@@ -113,27 +114,13 @@ TEST_CASE("a separately compiled registry watcher reports a hold and its release
   auto ports = ReservedPorts::any(1);
   auto options = options_in(directory);
   portpool::RegistryWatcher watcher(options);
-  auto next_change = [&watcher] {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
-    while (std::chrono::steady_clock::now() < deadline) {
-      pollfd ready{watcher.descriptor(), POLLIN, 0};
-      if (::poll(&ready, 1, 1000) <= 0) {
-        continue;
-      }
-      auto changes = watcher.read_changes();  // empty when an event changed no hold
-      if (!changes.empty()) {
-        REQUIRE(changes.size() == 1);
-        return changes[0];
-      }
-    }
-    FAIL("no change reported within a minute");
-    return portpool::RegistryChange{};
-  };
-
   auto lease = portpool::PortPoolManager("web", ports.ports(), options).acquire();
-  auto acquired = next_change();
-  CHECK(acquired.kind == portpool::RegistryChange::Kind::acquired);
-  CHECK(acquired.holder.port == ports[0]);
+  auto acquired = wait_for_changes(watcher, 1);
+  REQUIRE(acquired.size() == 1);
+  CHECK(acquired[0].kind == portpool::RegistryChange::Kind::acquired);
+  CHECK(acquired[0].holder.port == ports[0]);
   lease.release();
-  CHECK(next_change().kind == portpool::RegistryChange::Kind::released);
+  auto released = wait_for_changes(watcher, 1);
+  REQUIRE(released.size() == 1);
+  CHECK(released[0].kind == portpool::RegistryChange::Kind::released);
 }
